@@ -1,0 +1,82 @@
+"""Shared plumbing for CLI commands: error rendering, exit codes, where state lives, which
+Letta server to talk to.
+
+Must not: hold command logic. Anything a command does beyond parsing and rendering belongs
+in run/, provision/ or server/.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import sys
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+
+from orchestrator.errors import ExitCode, OrchestrateError, SpecError
+
+NO_SERVER_HINT = (
+    "no Letta server to talk to: start the embedded one with `orchestrate server start`, "
+    "or point at another with --base-url / LETTA_BASE_URL"
+)
+
+
+def state_home() -> Path:
+    """The project-local state directory (embedded stack, run records, locks)."""
+    return Path(os.environ.get("ORCHESTRATE_HOME") or ".orchestrate").resolve()
+
+
+def resolve_base_url(option: str | None) -> str:
+    """--base-url, else LETTA_BASE_URL, else the running embedded stack; else a clear error."""
+    if option:
+        return option.rstrip("/")
+    env = os.environ.get("LETTA_BASE_URL")
+    if env:
+        return env.rstrip("/")
+    from orchestrator.server.stack import embedded_base_url
+
+    url = embedded_base_url(state_home())
+    if url:
+        return url.rstrip("/")
+    raise click.ClickException(NO_SERVER_HINT)
+
+
+def resolve_api_key(option: str | None) -> str | None:
+    return option or os.environ.get("LETTA_API_KEY") or None
+
+
+def fail(message: str, code: ExitCode = ExitCode.USER_ERROR) -> None:
+    click.echo(f"error: {message}", err=True)
+    sys.exit(int(code))
+
+
+def handle_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn known errors into a clean message and a stable exit code; anything else is a
+    bug, reported as such with exit 3 (the traceback only with ORCHESTRATE_DEBUG=1)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            code = fn(*args, **kwargs)
+        except SpecError as exc:
+            for issue in exc.issues:
+                click.echo(issue.format(), err=True)
+            sys.exit(int(exc.exit_code))
+        except OrchestrateError as exc:
+            fail(str(exc), exc.exit_code)
+        except (click.ClickException, click.exceptions.Exit, click.Abort, SystemExit):
+            raise
+        except KeyboardInterrupt:
+            fail("interrupted", ExitCode.USER_ERROR)
+        except Exception as exc:  # noqa: BLE001 - last line of defence, by design
+            if os.environ.get("ORCHESTRATE_DEBUG"):
+                traceback.print_exc()
+            fail(f"unexpected {type(exc).__name__}: {exc} (a bug: please report it; "
+                 "ORCHESTRATE_DEBUG=1 shows the traceback)", ExitCode.UNEXPECTED)
+        sys.exit(int(code or 0))
+
+    return wrapper

@@ -1,0 +1,87 @@
+"""The immutable execution plan: what `compile_pipeline(spec)` returns and executors consume.
+
+Owns: the plan dataclasses. A plan is built once, frozen (the networkx graph is frozen too)
+and never mutated; executors (the local one in `orchestrator.run`, a Temporal one later)
+only decide *when* a step runs, never *what* it means.
+
+Must not: do I/O or know about Letta.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import networkx as nx
+
+from orchestrator.spec.model import (
+    AgentSpec,
+    BlockSpec,
+    DefaultsSpec,
+    InputSpec,
+    Mark,
+    NO_MARK,
+    RetrySpec,
+)
+
+
+@dataclass(frozen=True)
+class Template:
+    """A Jinja template from the spec, checked at compile time.
+
+    `source` is the user's text; `path` the dotted field it came from (for errors);
+    `steps` / `inputs` the names it reads (the handoff dependencies). Render it with
+    `orchestrator.compile.templates.render(template, context)` or evaluate an expression
+    template (when/for_each/until) with `templates.evaluate(template, context)`.
+    """
+
+    source: str
+    path: str
+    steps: frozenset[str] = frozenset()
+    inputs: frozenset[str] = frozenset()
+    mark: Mark = NO_MARK
+
+
+@dataclass(frozen=True)
+class LoopPlan:
+    max_iterations: int
+    until: Template | None
+    steps: Mapping[str, StepPlan]  # the body, in topological order
+    graph: nx.DiGraph  # body dependencies only (frozen)
+
+
+@dataclass(frozen=True)
+class StepPlan:
+    name: str
+    agent: str | None  # key into Plan.agents; None for loop steps
+    prompt: Template | None
+    depends_on: tuple[str, ...]  # direct upstream steps: needs ∪ template refs (sorted)
+    when: Template | None = None
+    output_format: str = "text"  # "text" | "json"
+    output_schema: Mapping[str, Any] | None = None
+    retry: RetrySpec = RetrySpec()
+    timeout: float | None = None  # seconds per attempt, defaults already applied
+    for_each: Template | None = None
+    item_var: str = "item"
+    model: str | None = None  # effective per-step override (None: the agent's model)
+    loop: LoopPlan | None = None
+    fingerprint: str = ""  # sha256 over what defines the step; resume re-runs a step whose fingerprint changed
+    mark: Mark = NO_MARK
+
+
+@dataclass(frozen=True)
+class Plan:
+    name: str
+    description: str
+    source: str  # the pipeline file path as given
+    source_hash: str
+    inputs: Mapping[str, InputSpec]
+    defaults: DefaultsSpec
+    agents: Mapping[str, AgentSpec]
+    shared_blocks: Mapping[str, BlockSpec]
+    steps: Mapping[str, StepPlan]  # top level, in topological order
+    graph: nx.DiGraph  # nodes: step names (attrs: agent); edges: upstream -> downstream (frozen)
+    levels: tuple[tuple[str, ...], ...]  # steps that may run in parallel, level by level
+    outputs: Mapping[str, Template]
+    env_refs: frozenset[str] = field(default_factory=frozenset)  # ${env:VAR} names used

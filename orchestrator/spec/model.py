@@ -1,0 +1,189 @@
+"""The typed, validated form of the user's YAML files (pipelines and provisioned resources).
+
+Owns: the frozen dataclasses every later layer reads. Produced only by the loaders in this
+package (`orchestrator.spec.load_pipeline`, `orchestrator.spec.load_resources`), after JSON
+Schema validation, so code that receives these objects may trust their shape. Every object
+keeps the `Mark` (file, line, col) of the YAML node it came from, so that later phases
+(compile, provision) can still point users at the exact place of a problem.
+
+Must not: do I/O, render templates, or know about Letta.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+
+@dataclass(frozen=True)
+class Mark:
+    """Where a YAML node starts (1-based line and column)."""
+
+    file: str
+    line: int
+    col: int
+
+
+NO_MARK = Mark("", 0, 0)
+
+
+@dataclass(frozen=True)
+class InputSpec:
+    name: str
+    type: Literal["string", "number", "integer", "boolean", "array", "object"] = "string"
+    default: Any = None
+    has_default: bool = False
+    description: str = ""
+    enum: tuple[Any, ...] | None = None
+    secret: bool = False  # value is redacted from logs and run records
+    mark: Mark = NO_MARK
+
+
+@dataclass(frozen=True)
+class BlockSpec:
+    """A memory block. `agent_owned`: git only seeds the value at creation; the agent's own
+    edits are never overwritten by apply (see docs/provisioning.md for the rule)."""
+
+    label: str
+    value: str = ""
+    description: str | None = None
+    limit: int | None = None
+    read_only: bool = False
+    agent_owned: bool = False
+    mark: Mark = NO_MARK
+
+
+@dataclass(frozen=True)
+class RetrySpec:
+    """`max_attempts` counts the first try. Backoff doubles from `backoff` up to `max_backoff`."""
+
+    max_attempts: int = 3
+    backoff: float = 1.0
+    max_backoff: float = 30.0
+
+
+@dataclass(frozen=True)
+class AgentSpec:
+    """An agent a pipeline uses or a directory provisions.
+
+    Inline agents (no `ref`) are created for a run and deleted afterwards unless `keep`.
+    `ref` names a provisioned agent (its managed name, or a path to its Agent file); such
+    agents are found on the server by managed identity and reused, memory included.
+    """
+
+    name: str
+    ref: str | None = None
+    description: str = ""
+    model: str | None = None
+    embedding: str | None = None
+    system: str | None = None
+    memory_blocks: tuple[BlockSpec, ...] = ()
+    shared_blocks: tuple[str, ...] = ()
+    tools: tuple[str, ...] = ()
+    folders: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()
+    tool_env: Mapping[str, str] = field(default_factory=dict)  # values may hold ${env:VAR}
+    context_window: int | None = None
+    keep: bool = False
+    mark: Mark = NO_MARK
+
+
+@dataclass(frozen=True)
+class OutputSpec:
+    format: Literal["text", "json"] = "text"
+    schema: Mapping[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class LoopSpec:
+    """Repeat the body steps (a small DAG of their own) until `until` is true, at most
+    `max_iterations` times. Inside the body, `loop.index` (1-based), `loop.first` and
+    `loop.previous` (the body outputs of the previous iteration, or None) are defined."""
+
+    max_iterations: int
+    steps: Mapping[str, StepSpec]
+    until: str | None = None
+    mark: Mark = NO_MARK
+
+
+@dataclass(frozen=True)
+class StepSpec:
+    name: str
+    agent: str | None = None  # None only for loop steps
+    prompt: str | None = None
+    description: str = ""
+    needs: tuple[str, ...] = ()
+    when: str | None = None
+    output: OutputSpec = OutputSpec()
+    retries: RetrySpec | None = None  # None: the pipeline default
+    timeout: float | None = None  # seconds for one attempt; None: the pipeline default
+    for_each: str | None = None  # template yielding a list; each item is `item_var`
+    item_var: str = "item"
+    model: str | None = None  # per-step model override
+    loop: LoopSpec | None = None
+    mark: Mark = NO_MARK
+    # Marks of individual fields ("prompt", "when", "needs[0]", ...) for precise errors.
+    field_marks: Mapping[str, Mark] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class DefaultsSpec:
+    model: str | None = None
+    embedding: str | None = None
+    retries: RetrySpec = RetrySpec()
+    timeout: float | None = 600.0  # per attempt
+    run_timeout: float | None = None  # whole run
+
+
+@dataclass(frozen=True)
+class PipelineSpec:
+    name: str
+    file: str
+    source_hash: str  # sha256 of the file's bytes
+    description: str = ""
+    inputs: Mapping[str, InputSpec] = field(default_factory=dict)
+    defaults: DefaultsSpec = DefaultsSpec()
+    agents: Mapping[str, AgentSpec] = field(default_factory=dict)
+    shared_blocks: Mapping[str, BlockSpec] = field(default_factory=dict)
+    steps: Mapping[str, StepSpec] = field(default_factory=dict)
+    outputs: Mapping[str, str] = field(default_factory=dict)  # name -> template
+    output_marks: Mapping[str, Mark] = field(default_factory=dict)
+
+
+# ----- provisioned resources (a directory of `kind: Agent | Block | Tool | Folder` files) -----
+
+
+@dataclass(frozen=True)
+class ToolSpec:
+    """A custom tool from a Python source file in the repo (one function named `name`)."""
+
+    name: str
+    source_code: str
+    source_file: str
+    description: str = ""
+    pip_requirements: tuple[str, ...] = ()
+    mark: Mark = NO_MARK
+
+
+@dataclass(frozen=True)
+class FolderSpec:
+    """A Letta folder; `files` are resolved to (relative path, content hash) pairs."""
+
+    name: str
+    description: str = ""
+    embedding: str | None = None
+    files: tuple[tuple[str, str], ...] = ()  # (path relative to the resource dir, sha256)
+    root: str = ""  # directory the paths are relative to
+    mark: Mark = NO_MARK
+
+
+@dataclass(frozen=True)
+class ResourceSet:
+    """Everything one directory declares. Keys are managed names (unique per directory)."""
+
+    root: str
+    agents: Mapping[str, AgentSpec] = field(default_factory=dict)
+    shared_blocks: Mapping[str, BlockSpec] = field(default_factory=dict)
+    tools: Mapping[str, ToolSpec] = field(default_factory=dict)
+    folders: Mapping[str, FolderSpec] = field(default_factory=dict)
