@@ -19,3 +19,24 @@ def main() -> None:
 
 
 # Command modules register themselves below (one import + add_command each).
+from orchestrator.cli import spec_cmds  # noqa: E402
+
+main.add_command(spec_cmds.validate)
+main.add_command(spec_cmds.graph)
+main.add_command(spec_cmds.schema)
+
+from orchestrator.cli import run_cmds  # noqa: E402
+
+main.add_command(run_cmds.run_cmd)
+main.add_command(run_cmds.resume_cmd)
+main.add_command(run_cmds.runs_group)
+
+from orchestrator.cli import provision_cmds  # noqa: E402
+
+for _command in (provision_cmds.plan_cmd, provision_cmds.apply_cmd, provision_cmds.diff_cmd,
+                 provision_cmds.destroy_cmd, provision_cmds.export_cmd):
+    main.add_command(_command)
+
+from orchestrator.cli import server_cmds  # noqa: E402
+
+main.add_command(server_cmds.server_group)

@@ -54,6 +54,7 @@ class Conversation:
     model: str
     stream: bool
     tools: tuple[str, ...]
+    response_format: Any = None  # the request's OpenAI `response_format`, if any
 
     @classmethod
     def from_request(cls, body: dict) -> Conversation:
@@ -64,11 +65,15 @@ class Conversation:
         last_user = max((i for i, m in enumerate(messages) if m.get("role") == "user"), default=-1)
         prompt = text_of(messages[last_user].get("content")) if last_user >= 0 else ""
         tool_rounds = sum(
-            1 for m in messages[last_user + 1 :] if m.get("role") == "assistant" and m.get("tool_calls")
+            1
+            for m in messages[last_user + 1 :]
+            if m.get("role") == "assistant" and m.get("tool_calls")
         )
         match = _AGENT_ID.search(system)
         tools = tuple(
-            str((t.get("function") or {}).get("name", "")) for t in body.get("tools") or [] if isinstance(t, dict)
+            str((t.get("function") or {}).get("name", ""))
+            for t in body.get("tools") or []
+            if isinstance(t, dict)
         )
         return cls(
             agent_id=match.group(1) if match else "",
@@ -79,10 +84,16 @@ class Conversation:
             model=str(body.get("model", "")),
             stream=bool(body.get("stream")),
             tools=tools,
+            response_format=body.get("response_format"),
         )
 
     def requested_schema(self) -> Any | None:
-        """The JSON Schema the prompt asks the answer to match, or None."""
+        """The JSON Schema the answer must match (prompt marker or `response_format`), or None."""
+        fmt = self.response_format if isinstance(self.response_format, dict) else {}
+        if fmt.get("type") == "json_schema":
+            return (fmt.get("json_schema") or {}).get("schema", {})
+        if fmt.get("type") == "json_object":
+            return {"type": "object"}
         at = self.prompt.rfind(JSON_SCHEMA_MARKER)
         if at < 0:
             return None

@@ -30,7 +30,9 @@ LOG_LIMIT = 2000
 class ModelEndpoint:
     """The model's state: shared by all request threads."""
 
-    def __init__(self, script: Script | None = None, delay: float = 0.0, model_id: str = DEFAULT_MODEL_ID):
+    def __init__(
+        self, script: Script | None = None, delay: float = 0.0, model_id: str = DEFAULT_MODEL_ID
+    ):
         self.script = script or Script()
         self.delay = delay
         self.model_id = model_id
@@ -71,7 +73,9 @@ class ModelEndpoint:
         return conv, decision, n
 
 
-def make_server(endpoint: ModelEndpoint, host: str = "127.0.0.1", port: int = 0) -> ThreadingHTTPServer:
+def make_server(
+    endpoint: ModelEndpoint, host: str = "127.0.0.1", port: int = 0
+) -> ThreadingHTTPServer:
     handler = type("Handler", (_Handler,), {"endpoint": endpoint})
     server = ThreadingHTTPServer((host, port), handler)
     server.daemon_threads = True
@@ -101,7 +105,10 @@ class _Handler(BaseHTTPRequestHandler):
             if route is None and method == "GET" and path.startswith("/models/"):
                 route = _Handler._model
             if route is None:
-                return self._json(404, {"error": {"message": f"no route {method} {self.path}", "type": "not_found"}})
+                return self._json(
+                    404,
+                    {"error": {"message": f"no route {method} {self.path}", "type": "not_found"}},
+                )
             route(self, body)
         except _BadRequest as exc:
             self._json(400, fmt.error_body(400, str(exc)))
@@ -154,7 +161,9 @@ class _Handler(BaseHTTPRequestHandler):
         model = str(body.get("model") or self.endpoint.model_id)
         cid = f"chatcmpl-local-{n}"
         if decision.kind == "tool_call" and decision.tool_call is not None:
-            call = fmt.tool_call_json(f"call_local_{n}", decision.tool_call.name, decision.tool_call.arguments)
+            call = fmt.tool_call_json(
+                f"call_local_{n}", decision.tool_call.name, decision.tool_call.arguments
+            )
             message: dict = {"role": "assistant", "content": None, "tool_calls": [call]}
             finish, completion_text = "tool_calls", call["function"]["arguments"]
         else:

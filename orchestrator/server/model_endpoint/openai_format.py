@@ -27,11 +27,19 @@ def count_tokens(text: str) -> int:
 
 
 def prompt_tokens(body: dict) -> int:
-    return sum(count_tokens(text_of(m.get("content"))) for m in body.get("messages") or [] if isinstance(m, dict))
+    return sum(
+        count_tokens(text_of(m.get("content")))
+        for m in body.get("messages") or []
+        if isinstance(m, dict)
+    )
 
 
 def usage(prompt: int, completion: int) -> dict:
-    return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
+    return {
+        "prompt_tokens": prompt,
+        "completion_tokens": completion,
+        "total_tokens": prompt + completion,
+    }
 
 
 def tool_call_json(call_id: str, name: str, arguments: dict) -> dict:
@@ -63,19 +71,30 @@ def chunks(cid: str, model: str, message: dict, finish: str, use: dict | None) -
             "object": "chat.completion.chunk",
             "created": created,
             "model": model,
-            "choices": [{"index": 0, "delta": delta, "finish_reason": finish_reason, "logprobs": None}],
+            "choices": [
+                {"index": 0, "delta": delta, "finish_reason": finish_reason, "logprobs": None}
+            ],
         }
 
     yield chunk({"role": "assistant", "content": ""})
     for i, call in enumerate(message.get("tool_calls") or []):
         head = {**call, "index": i, "function": {"name": call["function"]["name"], "arguments": ""}}
         yield chunk({"tool_calls": [head]})
-        yield chunk({"tool_calls": [{"index": i, "function": {"arguments": call["function"]["arguments"]}}]})
+        yield chunk(
+            {"tool_calls": [{"index": i, "function": {"arguments": call["function"]["arguments"]}}]}
+        )
     for piece in _pieces(message.get("content") or ""):
         yield chunk({"content": piece})
     yield chunk({}, finish)
     if use is not None:
-        yield {"id": cid, "object": "chat.completion.chunk", "created": created, "model": model, "choices": [], "usage": use}
+        yield {
+            "id": cid,
+            "object": "chat.completion.chunk",
+            "created": created,
+            "model": model,
+            "choices": [],
+            "usage": use,
+        }
 
 
 def _pieces(text: str, words: int = 4) -> Iterator[str]:
@@ -86,7 +105,13 @@ def _pieces(text: str, words: int = 4) -> Iterator[str]:
 
 
 def error_body(status: int, message: str) -> dict:
-    kind = "rate_limit_error" if status == 429 else "server_error" if status >= 500 else "invalid_request_error"
+    kind = (
+        "rate_limit_error"
+        if status == 429
+        else "server_error"
+        if status >= 500
+        else "invalid_request_error"
+    )
     return {"error": {"message": message, "type": kind, "param": None, "code": str(status)}}
 
 
@@ -109,7 +134,10 @@ def embed(text: str, dim: int) -> list[float]:
 def embeddings(body: dict) -> dict:
     raw = body.get("input", "")
     inputs = raw if isinstance(raw, list) and raw and not isinstance(raw[0], int) else [raw]
-    texts = [x if isinstance(x, str) else " ".join(map(str, x)) if isinstance(x, list) else str(x) for x in inputs]
+    texts = [
+        x if isinstance(x, str) else " ".join(map(str, x)) if isinstance(x, list) else str(x)
+        for x in inputs
+    ]
     dim = body.get("dimensions") or DEFAULT_EMBEDDING_DIM
     as_base64 = body.get("encoding_format") == "base64"
     data = []
@@ -119,4 +147,9 @@ def embeddings(body: dict) -> dict:
             vector = base64.b64encode(struct.pack(f"<{len(vector)}f", *vector)).decode("ascii")
         data.append({"object": "embedding", "index": i, "embedding": vector})
     tokens = sum(count_tokens(t) for t in texts)
-    return {"object": "list", "data": data, "model": body.get("model", ""), "usage": {"prompt_tokens": tokens, "total_tokens": tokens}}
+    return {
+        "object": "list",
+        "data": data,
+        "model": body.get("model", ""),
+        "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
+    }

@@ -1,7 +1,8 @@
 """A deterministic, minimal valid instance of a JSON Schema.
 
 Owns `minimal_instance(schema, text)`: what the local model answers when a step asks for JSON.
-Objects get every property (required and optional), booleans are true, numbers take their
+Objects get every property (required and optional; only the required ones below depth 4,
+so recursive schemas end), booleans are true, numbers take their
 minimum (or 0), arrays hold one item (or `minItems`), enums their first value, `const` its
 value, strings are derived from `text` (the prompt) so a reply shows what it answers.
 
@@ -17,6 +18,7 @@ import uuid
 from typing import Any
 
 _MAX_DEPTH = 12
+_OPTIONAL_DEPTH = 4  # deeper than this, objects get required properties only (recursion ends)
 _FORMATS = {
     "date": "2024-01-01",
     "date-time": "2024-01-01T00:00:00Z",
@@ -77,7 +79,9 @@ class _Builder:
 
     def resolve(self, schema: dict) -> dict:
         seen = 0
-        while isinstance(schema, dict) and isinstance(schema.get("$ref"), str) and seen < _MAX_DEPTH:
+        while (
+            isinstance(schema, dict) and isinstance(schema.get("$ref"), str) and seen < _MAX_DEPTH
+        ):
             target = _follow_pointer(self.root, schema["$ref"])
             siblings = {k: v for k, v in schema.items() if k != "$ref"}
             schema = {**target, **siblings} if isinstance(target, dict) else siblings
@@ -86,8 +90,15 @@ class _Builder:
 
     def object(self, schema: dict, depth: int) -> dict:
         properties = schema.get("properties") if isinstance(schema.get("properties"), dict) else {}
-        names = list(properties)
-        names += [n for n in schema.get("required", []) if isinstance(n, str) and n not in properties]
+        required = [n for n in schema.get("required", []) if isinstance(n, str)]
+        names = (
+            list(properties)
+            if depth < _OPTIONAL_DEPTH
+            else [n for n in properties if n in required]
+        )
+        names += [
+            n for n in schema.get("required", []) if isinstance(n, str) and n not in properties
+        ]
         return {name: self.build(properties.get(name, {}), name, depth + 1) for name in names}
 
     def array(self, schema: dict, key: str, depth: int) -> list:
@@ -111,7 +122,11 @@ class _Builder:
         elif fmt in _FORMATS:
             value = _FORMATS[fmt]
         else:
-            value = f"[local-model] {key}: {self.text[:80]}" if key else f"[local-model] {self.text[:80]}"
+            value = (
+                f"[local-model] {key}: {self.text[:80]}"
+                if key
+                else f"[local-model] {self.text[:80]}"
+            )
             value = value.rstrip()
         min_len = int(schema.get("minLength", 0))
         if "maxLength" in schema:

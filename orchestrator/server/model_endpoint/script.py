@@ -134,7 +134,13 @@ class Script:
                 state = self._state.setdefault((rule.index, conv.agent_id), _RuleState())
                 if state.failed < rule.error_times:
                     state.failed += 1
-                    return Decision("error", rule.error_message, status=rule.error_status, delay=delay, rule=rule.index)
+                    return Decision(
+                        "error",
+                        rule.error_message,
+                        status=rule.error_status,
+                        delay=delay,
+                        rule=rule.index,
+                    )
                 if conv.tool_rounds < len(rule.tool_calls):
                     call = rule.tool_calls[conv.tool_rounds]
                     return Decision("tool_call", tool_call=call, delay=delay, rule=rule.index)

@@ -1,0 +1,80 @@
+"""Shared pytest fixtures.
+
+- `letta_stack` (session): the embedded Letta stack, brought up once through the same API
+  as `orchestrate server start`. It reuses a running stack (CI starts one before the tests),
+  uses $ORCHESTRATE_HOME or the repository's `.orchestrate`, and stops the stack at the end
+  only if it started it (and ORCHESTRATE_KEEP_STACK=1 is not set: keep it warm between runs). Yields a `LettaStack` (base_url, model_url, model_handle,
+  embedding_handle, home, model admin client).
+- `model_script` (function): set the local model's script for one test; the previous script
+  is restored and counters/request log are reset afterwards. Call it with the rules; read
+  what the model saw with `model_script.requests(agent_id=...)`.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from orchestrator.server import stack
+from orchestrator.server.model_endpoint.admin import ModelAdmin
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class LettaStack:
+    home: Path
+    base_url: str
+    model_url: str | None  # None when the stack uses an external model endpoint
+    model_handle: str | None
+    embedding_handle: str
+    started_here: bool
+
+    @property
+    def model_admin(self) -> ModelAdmin:
+        if not self.model_url:
+            pytest.skip("the stack uses an external model endpoint: no scripting")
+        return ModelAdmin(self.model_url)
+
+
+@pytest.fixture(scope="session")
+def letta_stack() -> LettaStack:
+    home = Path(os.environ.get("ORCHESTRATE_HOME") or REPO_ROOT / ".orchestrate")
+    info = stack.start(home, progress=lambda msg: print(f"[letta_stack] {msg}", flush=True))
+    started_here = not info.already_running
+    yield LettaStack(
+        home=info.home,
+        base_url=info.base_url,
+        model_url=info.model_url,
+        model_handle=info.model_handle,
+        embedding_handle=info.embedding_handle,
+        started_here=started_here,
+    )
+    if started_here and os.environ.get("ORCHESTRATE_KEEP_STACK") != "1":
+        stack.stop(home)
+
+
+class _ModelScript:
+    def __init__(self, admin: ModelAdmin):
+        self.admin = admin
+
+    def __call__(self, rules: list | dict) -> None:
+        self.admin.set_script(rules)
+        self.admin.reset()
+
+    def requests(self, agent_id: str | None = None) -> list[dict]:
+        return self.admin.requests(agent_id)
+
+
+@pytest.fixture
+def model_script(letta_stack: LettaStack):
+    admin = letta_stack.model_admin
+    previous = admin.script()
+    admin.reset()
+    helper = _ModelScript(admin)
+    yield helper
+    admin.set_script(previous)
+    admin.reset()
