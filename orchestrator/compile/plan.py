@@ -15,13 +15,14 @@ from typing import Any
 
 import networkx as nx
 
+from orchestrator.errors import Issue
 from orchestrator.spec.model import (
+    NO_MARK,
     AgentSpec,
     BlockSpec,
     DefaultsSpec,
     InputSpec,
     Mark,
-    NO_MARK,
     RetrySpec,
 )
 
@@ -85,3 +86,4 @@ class Plan:
     levels: tuple[tuple[str, ...], ...]  # steps that may run in parallel, level by level
     outputs: Mapping[str, Template]
     env_refs: frozenset[str] = field(default_factory=frozenset)  # ${env:VAR} names used
+    warnings: tuple[Issue, ...] = ()  # severity "warning" issues (unused agents, inputs...)

@@ -99,7 +99,8 @@ class OutputSpec:
 class LoopSpec:
     """Repeat the body steps (a small DAG of their own) until `until` is true, at most
     `max_iterations` times. Inside the body, `loop.index` (1-based), `loop.first` and
-    `loop.previous` (the body outputs of the previous iteration, or None) are defined."""
+    `loop.previous` (the previous iteration's body steps, read like `steps`:
+    `loop.previous.<body step>.output`; None on the first iteration) are defined."""
 
     max_iterations: int
     steps: Mapping[str, StepSpec]

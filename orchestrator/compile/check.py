@@ -1,0 +1,193 @@
+"""Compile-time checks of one template against what it can see at run time.
+
+Owns: turning a template source into a `Template` (with the steps and inputs it reads) and
+the issues for: Jinja syntax errors, unknown filters, unknown or unreachable steps ("did you
+mean"), steps inside a loop read from outside it, a step reading itself, dynamic
+`steps[expr]`, undeclared inputs, misuse of `loop` / item variables, `${env:...}` in a
+template, and unknown step attributes.
+
+Must not: build the graph or decide dependencies (compiler.py does, from `Template.steps`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass, field
+
+from orchestrator.compile.plan import Template
+from orchestrator.compile.refs import DYNAMIC, Access, analyze
+from orchestrator.compile.templates import environment
+from orchestrator.errors import Issue
+from orchestrator.spec.model import Mark
+from orchestrator.spec.suggest import did_you_mean, one_of
+
+STEP_ATTRS = ("output", "ran", "status")
+LOOP_STEP_ATTRS = (*STEP_ATTRS, "iterations")
+LOOP_VARS = ("index", "first", "previous")
+ENV_IN_TEMPLATE_HINT = ("templates are recorded in run records: declare an input with "
+                        "secret: true and read it as {{ inputs.<name> }}")
+
+
+@dataclass(frozen=True)
+class Scope:
+    """What one template can see. `body`: the step names of the enclosing loop body (empty
+    outside loops); `loop_step`: that loop's name; `item_var`: the for_each variable."""
+
+    inputs: Collection[str]
+    top_steps: Collection[str]
+    loops: Mapping[str, Collection[str]]  # loop step -> its body step names
+    owner: str | None = None  # the step the template belongs to (None: pipeline outputs)
+    body: Collection[str] = ()
+    loop_step: str | None = None
+    item_var: str | None = None
+    loop_vars: bool = False
+
+    # Positional copies: dataclasses.replace is ~10x slower, and compile makes one per step.
+    def with_owner(self, owner: str) -> Scope:
+        return Scope(self.inputs, self.top_steps, self.loops, owner, self.body,
+                     self.loop_step, self.item_var, self.loop_vars)
+
+    def with_item(self, item_var: str) -> Scope:
+        return Scope(self.inputs, self.top_steps, self.loops, self.owner, self.body,
+                     self.loop_step, item_var, self.loop_vars)
+
+
+@dataclass
+class Checked:
+    template: Template
+    issues: list[Issue] = field(default_factory=list)
+    reads_all_inputs: bool = False  # `inputs[expr]` or `inputs` as a whole
+
+
+def check_template(source: str, path: str, mark: Mark, scope: Scope,
+                   block: Mark | None = None) -> Checked:
+    """`block`: where the first line of a literal block (`|`) template is, if it is one."""
+    analysis = analyze(source)
+    issues: list[Issue] = []
+
+    def problem(message: str, hint: str = "") -> None:
+        issues.append(Issue(mark.file, mark.line, mark.col, path, message, hint))
+
+    if "${env:" in source:
+        problem("${env:...} is not allowed in templates", ENV_IN_TEMPLATE_HINT)
+    if analysis.syntax_error:
+        issues.append(_syntax_issue(analysis.syntax_error, analysis.syntax_line, source, path,
+                                    mark, block))
+        return Checked(Template(source, path, mark=mark), issues)
+    _check_filters(analysis.filters, analysis.tests, problem)
+    steps: set[str] = set()
+    inputs: set[str] = set()
+    reported: set[tuple] = set()
+    for access in analysis.accesses:
+        key = (access.name, access.parts[:1])
+        if key in reported:
+            continue  # one message per name, even when a template reads it ten times
+        before = len(issues)
+        _check_access(access, scope, analysis.defined, steps, inputs, problem)
+        if len(issues) > before:
+            reported.add(key)
+    whole = any(a.name == "inputs" and (not a.parts or a.parts[0] is DYNAMIC)
+                for a in analysis.accesses)
+    return Checked(Template(source, path, frozenset(steps), frozenset(inputs), mark), issues, whole)
+
+
+def _syntax_issue(message: str, line: int, source: str, path: str, mark: Mark,
+                  block: Mark | None) -> Issue:
+    if block is not None:  # a literal block: template line N is file line block.line + N - 1
+        return Issue(mark.file, block.line + line - 1, block.col, path,
+                     f"template syntax error: {message}")
+    where = f" (line {line} of the template)" if "\n" in source.rstrip("\n") else ""
+    return Issue(mark.file, mark.line, mark.col, path, f"template syntax error: {message}{where}")
+
+
+def _check_filters(filters: Collection[str], tests: Collection[str], problem) -> None:
+    env = environment()
+    for name in sorted(filters):
+        if name not in env.filters:
+            problem(f"unknown filter '{name}'", did_you_mean(name, env.filters))
+    for name in sorted(tests):
+        if name not in env.tests:
+            problem(f"unknown test '{name}'", did_you_mean(name, env.tests))
+
+
+def _check_access(access: Access, scope: Scope, defined: Collection[str], steps: set[str],
+                  inputs: set[str], problem) -> None:
+    name, parts = access.name, access.parts
+    if name == "steps":
+        _check_step(parts, scope, steps, problem)
+    elif name == "inputs":
+        if parts and isinstance(parts[0], str):
+            if parts[0] not in scope.inputs:
+                problem(f"undeclared input '{parts[0]}'",
+                        did_you_mean(parts[0], scope.inputs, fallback="declare it under inputs:"))
+            inputs.add(parts[0])
+    elif name == "loop" and not access.in_for:
+        _check_loop_var(parts, scope, problem)
+    elif name == scope.item_var or name in defined or name in environment().globals:
+        return
+    elif not (name == "loop" and access.in_for):
+        visible = ["inputs", "steps"] + ([scope.item_var] if scope.item_var else []) + (
+            ["loop"] if scope.loop_vars else [])
+        problem(f"unknown variable '{name}'",
+                did_you_mean(name, visible, fallback=f"templates here can read {one_of(visible)}"))
+
+
+def _check_step(parts: tuple, scope: Scope, steps: set[str], problem) -> None:
+    if not parts or parts[0] is DYNAMIC or not isinstance(parts[0], str):
+        problem("steps must be read by name, e.g. steps.research.output",
+                "a computed steps[...] hides the dependency: name each step, "
+                "and list steps that must run first in needs")
+        return
+    target = parts[0]
+    if not step_visible(target, scope, problem):
+        return
+    steps.add(target)
+    attrs = LOOP_STEP_ATTRS if target in scope.loops else STEP_ATTRS
+    if len(parts) > 1 and isinstance(parts[1], str) and parts[1] not in attrs:
+        problem(f"step '{target}' has no attribute '{parts[1]}'",
+                did_you_mean(parts[1], attrs, fallback=f"a step has {one_of(attrs)}"))
+    elif target in scope.loops and parts[1:2] == ("output",) and len(parts) > 2:
+        body = scope.loops[target]
+        if isinstance(parts[2], str) and parts[2] not in body:
+            problem(f"loop '{target}' has no body step '{parts[2]}'",
+                    did_you_mean(parts[2], body, fallback=f"its body steps: {one_of(body)}"))
+
+
+def step_visible(target: str, scope: Scope, problem, *, via_needs: bool = False) -> bool:
+    """Whether `target` may be read (or needed) here; reports why not."""
+    if target == scope.owner:
+        problem(f"step '{target}' needs itself" if via_needs else
+                f"step '{target}' reads its own output",
+                "a step can only depend on steps that run before it")
+        return False
+    if target in scope.body:
+        return True
+    if target == scope.loop_step:
+        problem(f"a loop body cannot read its own loop step '{target}'",
+                "read the previous iteration with loop.previous.<step>")
+        return False
+    if target in scope.top_steps:
+        return True
+    for loop, body in scope.loops.items():
+        if target in body:
+            problem(f"step '{target}' is inside loop '{loop}'",
+                    f"read its last iteration as steps.{loop}.output.{target}")
+            return False
+    visible = [*scope.top_steps, *scope.body]
+    problem(f"unknown step '{target}'",
+            did_you_mean(target, visible, fallback=f"steps: {one_of(visible)}"))
+    return False
+
+
+def _check_loop_var(parts: tuple, scope: Scope, problem) -> None:
+    if not scope.loop_vars:
+        problem("'loop' is only defined inside a loop body",
+                "loop.index, loop.first and loop.previous exist in loop.steps and loop.until")
+        return
+    if parts and isinstance(parts[0], str) and parts[0] not in LOOP_VARS:
+        problem(f"'loop' has no attribute '{parts[0]}'",
+                did_you_mean(parts[0], LOOP_VARS, fallback=f"it has {one_of(LOOP_VARS)}"))
+    elif parts[:1] == ("previous",) and len(parts) > 1 and isinstance(parts[1], str):
+        if parts[1] not in scope.body:
+            problem(f"loop '{scope.loop_step}' has no body step '{parts[1]}'",
+                    did_you_mean(parts[1], scope.body, fallback=f"its body steps: {one_of(scope.body)}"))

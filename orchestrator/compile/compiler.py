@@ -1,0 +1,174 @@
+"""`compile_pipeline(spec) -> Plan`: check every template and reference, derive the
+dependencies (needs ∪ steps read by templates), reject cycles, level the DAG, fingerprint
+each step, and freeze the result. Every problem is collected into one `CompileError`;
+warnings (unused agents/inputs, outputs nobody reads) ride along on `Plan.warnings`.
+
+Must not: do I/O, render templates with data, or know about Letta.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+
+import networkx as nx
+
+from orchestrator.compile import dag
+from orchestrator.compile.check import Scope, check_template, step_visible
+from orchestrator.compile.fingerprint import agent_payload, env_refs, step_fingerprint
+from orchestrator.compile.lint import unused_warnings
+from orchestrator.compile.plan import LoopPlan, Plan, StepPlan, Template
+from orchestrator.errors import CompileError, Issue
+from orchestrator.spec.model import Mark, PipelineSpec, StepSpec
+from orchestrator.spec.suggest import did_you_mean
+
+STEP_FIELDS = ("prompt", "when", "for_each")
+
+
+def compile_pipeline(spec: PipelineSpec) -> Plan:
+    """The immutable plan of a validated spec; `CompileError` carries every problem."""
+    return _Compiler(spec).compile()
+
+
+class _Compiler:
+    """One compilation: walks every step once, collecting issues and what is read."""
+
+    def __init__(self, spec: PipelineSpec):
+        self.spec = spec
+        self.issues: list[Issue] = []
+        self.loops = {n: tuple(s.loop.steps) for n, s in spec.steps.items() if s.loop}
+        self.read: set[str] = set()  # steps read by any template or needs
+        self.inputs_read: set[str] = set()
+        self.agents_used: set[str] = set()
+        self.agent_payloads = {name: agent_payload(a, spec.shared_blocks)
+                               for name, a in spec.agents.items()}
+
+    def compile(self) -> Plan:
+        spec = self.spec
+        top = self._scope()
+        plans, deps = {}, {}
+        for name, step in spec.steps.items():
+            compile_one = self._loop_step if step.loop else self._agent_step
+            plans[name], deps[name] = compile_one(step, f"steps.{name}", top)
+        outputs = {name: self._template(source, f"outputs.{name}",
+                                        spec.output_marks.get(name, Mark(spec.file, 0, 0)), top)
+                   for name, source in spec.outputs.items()}
+        graph, order, levels = self._dag(deps, plans, "steps", spec.steps)
+        errors = any(i.severity == "error" for i in self.issues)
+        warnings = unused_warnings(spec, self.read, self.inputs_read, self.agents_used, errors)
+        if errors:
+            raise CompileError(self.issues + warnings)
+        return Plan(
+            name=spec.name, description=spec.description, source=spec.file,
+            source_hash=spec.source_hash, inputs=spec.inputs, defaults=spec.defaults,
+            agents=spec.agents, shared_blocks=spec.shared_blocks,
+            steps={name: plans[name] for name in order}, graph=graph, levels=levels,
+            outputs=outputs, env_refs=env_refs(spec), warnings=tuple(sorted(warnings)))
+
+    def _scope(self, **kwargs) -> Scope:
+        return Scope(inputs=self.spec.inputs, top_steps=self.spec.steps, loops=self.loops,
+                     **kwargs)
+
+    def _template(self, source: str, path: str, mark: Mark, scope: Scope,
+                  block: Mark | None = None) -> Template:
+        checked = check_template(source, path, mark, scope, block)
+        self.issues.extend(checked.issues)
+        self.read |= checked.template.steps
+        self.inputs_read |= checked.template.inputs
+        if checked.reads_all_inputs:  # `inputs[name]` or `inputs` as a whole
+            self.inputs_read |= set(self.spec.inputs)
+        return checked.template
+
+    def _fields(self, step: StepSpec, prefix: str, scope: Scope) -> dict[str, Template]:
+        result = {}
+        # The item variable exists only while rendering each item's prompt.
+        item_scope = scope.with_item(step.item_var) if step.for_each else scope
+        for field in STEP_FIELDS:
+            source = getattr(step, field)
+            if source is None:
+                continue
+            here = item_scope if field == "prompt" else scope
+            result[field] = self._template(source, f"{prefix}.{field}",
+                                           step.field_marks.get(field, step.mark), here,
+                                           step.field_marks.get(f"{field}#block"))
+        return result
+
+    def _needs(self, step: StepSpec, prefix: str, scope: Scope) -> set[str]:
+        found = set()
+        for i, need in enumerate(step.needs):
+            mark = step.field_marks.get(f"needs[{i}]", step.mark)
+            path = f"{prefix}.needs[{i}]"
+
+            def problem(message: str, hint: str = "", mark=mark, path=path) -> None:
+                self.issues.append(Issue(mark.file, mark.line, mark.col, path, message, hint))
+
+            if step_visible(need, scope, problem, via_needs=True):
+                found.add(need)
+        self.read |= found
+        return found
+
+    def _agent_step(self, step: StepSpec, prefix: str, scope: Scope) -> tuple[StepPlan, set[str]]:
+        scope = scope.with_owner(step.name)
+        if step.agent is not None and step.agent not in self.spec.agents:  # None: spec said
+            mark = step.field_marks.get("agent", step.mark)
+            self.issues.append(Issue(
+                mark.file, mark.line, mark.col, f"{prefix}.agent", f"unknown agent '{step.agent}'",
+                did_you_mean(step.agent, self.spec.agents, fallback="declare it under agents:")))
+        self.agents_used.add(step.agent)
+        templates = self._fields(step, prefix, scope)
+        deps = self._needs(step, prefix, scope)
+        for t in templates.values():
+            deps |= t.steps
+        agent = self.spec.agents.get(step.agent)
+        model = step.model or (agent.model if agent else None) or self.spec.defaults.model
+        plan = StepPlan(
+            name=step.name, agent=step.agent, prompt=templates.get("prompt"),
+            depends_on=tuple(sorted(deps)), when=templates.get("when"),
+            output_format=step.output.format, output_schema=step.output.schema,
+            retry=step.retries or self.spec.defaults.retries,
+            timeout=step.timeout if step.timeout is not None else self.spec.defaults.timeout,
+            for_each=templates.get("for_each"), item_var=step.item_var, model=step.model,
+            fingerprint=step_fingerprint(step, self.agent_payloads.get(step.agent), model),
+            mark=step.mark)
+        return plan, deps
+
+    def _loop_step(self, step: StepSpec, prefix: str, top: Scope) -> tuple[StepPlan, set[str]]:
+        loop, body_names = step.loop, tuple(step.loop.steps)
+        inner = self._scope(body=body_names, loop_step=step.name, loop_vars=True)
+        plans, body_deps, outer = {}, {}, set()
+        for name, body_step in loop.steps.items():
+            plan, deps = self._agent_step(body_step, f"{prefix}.loop.steps.{name}", inner)
+            body_deps[name] = {d for d in deps if d in loop.steps}
+            outer |= deps - body_deps[name]
+            plans[name] = dataclasses.replace(plan, depends_on=tuple(sorted(body_deps[name])))
+        until = None
+        if loop.until is not None:
+            scope = inner.with_owner(step.name)
+            until = self._template(loop.until, f"{prefix}.loop.until",
+                                   step.field_marks.get("loop.until", step.mark), scope,
+                                   step.field_marks.get("loop.until#block"))
+            outer |= {s for s in until.steps if s not in loop.steps}
+        graph, order, _ = self._dag(body_deps, plans, f"{prefix}.loop.steps", loop.steps)
+        own = top.with_owner(step.name)
+        templates = self._fields(step, prefix, own)
+        deps = outer | self._needs(step, prefix, own) | {s for t in templates.values() for s in t.steps}
+        body_fps = {name: plans[name].fingerprint for name in order}
+        plan = StepPlan(
+            name=step.name, agent=None, prompt=None, depends_on=tuple(sorted(deps)),
+            when=templates.get("when"),
+            loop=LoopPlan(max_iterations=loop.max_iterations, until=until,
+                          steps={name: plans[name] for name in order}, graph=graph),
+            fingerprint=step_fingerprint(step, None, None, body_fps), mark=step.mark)
+        return plan, deps
+
+    def _dag(self, deps: dict[str, set[str]], plans: Mapping[str, StepPlan], prefix: str,
+             steps: Mapping[str, StepSpec]):
+        attrs = {name: {"agent": plans[name].agent, "kind": "loop" if plans[name].loop else "agent"}
+                 for name in deps}
+        graph = dag.build_graph(deps, attrs)
+        cycles = dag.cycle_issues(graph, prefix, {n: s.mark for n, s in steps.items()})
+        self.issues.extend(cycles)
+        if cycles:
+            return nx.freeze(graph), list(deps), ()
+        order, levels = dag.order_and_levels(graph)
+        return nx.freeze(graph), order, levels

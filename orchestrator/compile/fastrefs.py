@@ -1,0 +1,164 @@
+"""A fast path for `refs.analyze`: most templates are text plus `{{ expressions }}`, and
+Jinja's pure-Python lexer costs ~0.3 ms per short template, too much for a 2,000-step
+pipeline. Jinja expressions in the common subset are also valid Python expressions with
+the same names, attribute chains, filters and tests, so they can be read with the
+C-implemented `ast` parser: `x | f(a)` parses as `x BitOr f(a)`, `x is defined` as a
+comparison. Operator precedence differs in places (`a + b | f`), which changes neither
+the names read nor validity.
+
+Only a strict whitelist of node shapes takes this path; anything else (statements,
+comments, string prefixes, `~`, dict literals...) returns None and goes through Jinja.
+Tests check that both paths agree.
+
+Must not: be the only check: when in doubt, return None.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+
+from orchestrator.compile.refs import DYNAMIC, Access, Analysis
+
+_EXPRESSION = re.compile(r"\{\{(.*?)\}\}", re.S)
+# Python accepts what Jinja rejects: comments, line continuations, string prefixes (r"", f"").
+_UNSAFE = re.compile(r"[#\\{}@]")
+_STRING = re.compile(r"'[^'\\]*'|\"[^\"\\]*\"")
+_UNARY = (ast.Not, ast.USub, ast.UAdd)
+_BINARY = (ast.Add, ast.Sub, ast.Mult, ast.Div, ast.FloorDiv, ast.Mod)
+_COMPARE = (ast.Eq, ast.NotEq, ast.Lt, ast.LtE, ast.Gt, ast.GtE, ast.In, ast.NotIn)
+_CONSTANTS = (str, int, float, bool, type(None))
+_JINJA_CONSTANT_NAMES = ("true", "false", "none", "True", "False", "None")
+
+
+def fast_analysis(source: str) -> Analysis | None:
+    """The template's Analysis when it only uses the simple subset, else None."""
+    if "{%" in source or "{#" in source:
+        return None
+    expressions = [_strip_markers(m.group(1)) for m in _EXPRESSION.finditer(source)]
+    for expr in expressions:
+        if not expr.strip() or _UNSAFE.search(expr) or _prefixed_string(expr):
+            return None
+    if "{{" in _EXPRESSION.sub("", source):
+        return None  # an unclosed `{{`: let Jinja word the syntax error
+    # One parse for all expressions (the per-call cost dominates for short ones): each in
+    # its own parentheses, as a tuple. An expression that is not one complete expression
+    # on its own ("a), (b") either fails to parse or changes the element count.
+    joined = "".join(f"(\n{expr}\n)," for expr in expressions)
+    try:
+        tree = ast.parse(joined or "()", mode="eval")
+    except SyntaxError:
+        return None
+    items = tree.body.elts if type(tree.body) is ast.Tuple else None
+    if items is None or len(items) != len(expressions):
+        return None
+    reader = _Reader()
+    if not all(reader.expr(item) for item in items):
+        return None
+    return Analysis(tuple(reader.accesses), filters=frozenset(reader.filters),
+                    tests=frozenset(reader.tests))
+
+
+def _prefixed_string(expr: str) -> bool:
+    """A string literal glued to a name (r'x', f"y"): a prefix in Python, an error in Jinja."""
+    return any(m.start() and (expr[m.start() - 1].isalnum() or expr[m.start() - 1] == "_")
+               for m in _STRING.finditer(expr))
+
+
+def _strip_markers(expr: str) -> str:
+    # `{{- x -}}` / `{{+ x +}}` are whitespace control, not part of the expression.
+    if expr[:1] in ("-", "+"):
+        expr = expr[1:]
+    if expr[-1:] in ("-", "+"):
+        expr = expr[:-1]
+    return expr
+
+
+class _Reader:
+    """One hand-written pass per expression (`ast.walk` costs more than the parse)."""
+
+    def __init__(self) -> None:
+        self.accesses: list[Access] = []
+        self.filters: set[str] = set()
+        self.tests: set[str] = set()
+
+    def expr(self, node: ast.AST) -> bool:
+        """Record what `node` reads; False as soon as it leaves the subset."""
+        kind = type(node)
+        if kind is ast.Name:
+            if node.id not in _JINJA_CONSTANT_NAMES:
+                self.accesses.append(Access(node.id, (), False))
+            return True
+        if kind is ast.Constant:
+            return isinstance(node.value, _CONSTANTS)
+        if kind is ast.Attribute or kind is ast.Subscript:
+            return self._chain(node)
+        if kind is ast.BinOp:
+            if type(node.op) is ast.BitOr:
+                return self.expr(node.left) and self._named_call(node.right, self.filters)
+            return isinstance(node.op, _BINARY) and self.expr(node.left) and self.expr(node.right)
+        if kind is ast.Compare:
+            return self._compare(node)
+        if kind is ast.Call:
+            return self._call(node)
+        return self._compound(node)
+
+    def _compound(self, node: ast.AST) -> bool:
+        kind = type(node)
+        if kind is ast.BoolOp:
+            return all(self.expr(value) for value in node.values)
+        if kind is ast.UnaryOp:
+            return isinstance(node.op, _UNARY) and self.expr(node.operand)
+        if kind is ast.IfExp:
+            return self.expr(node.test) and self.expr(node.body) and self.expr(node.orelse)
+        if kind is ast.List or kind is ast.Tuple:
+            return all(self.expr(item) for item in node.elts)
+        if kind is ast.Slice:
+            return all(self.expr(part) for part in (node.lower, node.upper, node.step) if part)
+        return False
+
+    def _compare(self, node: ast.Compare) -> bool:
+        if len(node.ops) == 1 and type(node.ops[0]) in (ast.Is, ast.IsNot):
+            # `x is defined`, `x is not none`, `x is sameas(y)`: a Jinja test.
+            return self.expr(node.left) and self._named_call(node.comparators[0], self.tests)
+        return (all(isinstance(op, _COMPARE) for op in node.ops) and self.expr(node.left)
+                and all(self.expr(c) for c in node.comparators))
+
+    def _named_call(self, node: ast.AST, names: set[str]) -> bool:
+        """The right side of `|` or `is`: a filter/test name, optionally called."""
+        if type(node) is ast.Name:
+            names.add(node.id)
+            return True
+        if type(node) is ast.Call and type(node.func) is ast.Name:
+            names.add(node.func.id)
+            return self._arguments(node)
+        return False
+
+    def _call(self, node: ast.Call) -> bool:
+        return self.expr(node.func) and self._arguments(node)
+
+    def _arguments(self, node: ast.Call) -> bool:
+        if any(type(arg) is ast.Starred for arg in node.args):
+            return False
+        if any(keyword.arg is None for keyword in node.keywords):
+            return False  # **kwargs
+        return (all(self.expr(arg) for arg in node.args)
+                and all(self.expr(keyword.value) for keyword in node.keywords))
+
+    def _chain(self, node: ast.AST) -> bool:
+        parts: list = []
+        computed: list[ast.AST] = []
+        while isinstance(node, ast.Attribute | ast.Subscript):
+            if isinstance(node, ast.Attribute):
+                parts.append(node.attr)
+            elif type(node.slice) is ast.Constant and isinstance(node.slice.value, str | int):
+                parts.append(node.slice.value)
+            else:
+                parts.append(DYNAMIC)
+                computed.append(node.slice)
+            node = node.value
+        if type(node) is ast.Name:
+            self.accesses.append(Access(node.id, tuple(reversed(parts)), False))
+        elif not self.expr(node):
+            return False
+        return all(self.expr(child) for child in computed)

@@ -1,0 +1,101 @@
+"""Schema-valid agent and block mappings -> `AgentSpec` / `BlockSpec`, shared by pipeline
+files (inline agents) and resource directories (kind: Agent / Block).
+
+Owns: the agent-level rules the schema cannot express (`ref` excludes an inline definition,
+unique memory block labels, shared blocks that exist, well-formed `${env:VAR}` references).
+
+Must not: read files (the resource loader resolves `*_file` keys before calling in here).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+
+from orchestrator.errors import Issue
+from orchestrator.spec.envrefs import ENV_HINT, bad_env_refs, strings
+from orchestrator.spec.model import AgentSpec, BlockSpec
+from orchestrator.spec.suggest import did_you_mean
+from orchestrator.spec.yaml_marks import MarkedDoc, issue_at
+
+REF_COMPANIONS = ("ref", "description", "keep")  # keys allowed next to `ref`
+
+
+def build_block(doc: MarkedDoc, label: str, data: dict, path: tuple) -> BlockSpec:
+    return BlockSpec(
+        label=label,
+        value=data.get("value", ""),
+        description=data.get("description"),
+        limit=data.get("limit"),
+        read_only=data.get("read_only", False),
+        agent_owned=data.get("agent_owned", False),
+        mark=doc.mark(path),
+    )
+
+
+def build_agent(doc: MarkedDoc, name: str, data: dict, path: tuple) -> AgentSpec:
+    blocks = tuple(build_block(doc, block["label"], block, path + ("memory_blocks", i))
+                   for i, block in enumerate(data.get("memory_blocks", ())))
+    return AgentSpec(
+        name=name,
+        ref=data.get("ref"),
+        description=data.get("description", ""),
+        model=data.get("model"),
+        embedding=data.get("embedding"),
+        system=data.get("system"),
+        memory_blocks=blocks,
+        shared_blocks=tuple(data.get("shared_blocks", ())),
+        tools=tuple(data.get("tools", ())),
+        folders=tuple(data.get("folders", ())),
+        tags=tuple(data.get("tags", ())),
+        tool_env=dict(data.get("tool_env", {})),
+        context_window=data.get("context_window"),
+        keep=data.get("keep", False),
+        mark=doc.mark(path),
+    )
+
+
+def agent_issues(doc: MarkedDoc, data: dict, path: tuple, shared: Collection[str]) -> list[Issue]:
+    """Problems in one agent mapping; `shared` names the shared blocks that exist."""
+    issues = _ref_issues(doc, data, path)
+    labels: set[str] = set()
+    for i, block in enumerate(data.get("memory_blocks", ())):
+        label = block["label"]
+        if label in labels:
+            issues.append(issue_at(doc.mark(path + ("memory_blocks", i, "label")),
+                                   path + ("memory_blocks", i, "label"),
+                                   f"duplicate memory block '{label}'"))
+        labels.add(label)
+    for i, block in enumerate(data.get("shared_blocks", ())):
+        where = path + ("shared_blocks", i)
+        if block not in shared:
+            hint = did_you_mean(block, shared, fallback="declare it under shared_blocks:")
+            issues.append(issue_at(doc.mark(where), where, f"unknown shared block '{block}'", hint))
+        elif block in labels:
+            issues.append(issue_at(doc.mark(where), where,
+                                   f"'{block}' is both a memory block and a shared block",
+                                   "rename one of them: labels must be unique per agent"))
+    issues.extend(env_issues(doc, data, path))
+    return issues
+
+
+def env_issues(doc: MarkedDoc, data: object, path: tuple) -> list[Issue]:
+    """Malformed `${env:...}` references anywhere under `data`."""
+    issues = []
+    for where, text in strings(data, path):
+        for bad in bad_env_refs(text):
+            issues.append(issue_at(doc.mark(where), where,
+                                   f"invalid environment reference '{bad}'", ENV_HINT))
+    return issues
+
+
+def _ref_issues(doc: MarkedDoc, data: dict, path: tuple) -> list[Issue]:
+    if "ref" not in data:
+        return []
+    extra = [key for key in data if key not in REF_COMPANIONS]
+    if not extra:
+        return []
+    found = ", ".join(f"'{key}'" for key in extra)
+    return [issue_at(doc.key_mark(path + (extra[0],)), path,
+                     f"an agent with 'ref' cannot also set {found}",
+                     "a provisioned agent is defined in its own Agent file: remove these keys, "
+                     "or remove 'ref' to define the agent inline")]

@@ -1,0 +1,3 @@
+def search_web(query: str) -> str:
+    """Search the web for `query` and return the top results as text."""
+    return f"results for {query}"
