@@ -40,3 +40,43 @@ def managed_name(tags: list[str] | tuple[str, ...], namespace: str) -> str | Non
         if tag.startswith(prefix):
             return tag[len(prefix):]
     return None
+
+
+# ----- provisioned resources other than agents (shared blocks, tools, folders, the lock) -----
+# Shared blocks and tools carry tags (Letta 0.16.8 stores and filters block tags); folders have
+# no tags, so their identity lives in metadata[METADATA_KEY]["id"]. Tools are named by their
+# function name server-wide, so their tag records which namespace provisioned them.
+
+def block_tag(namespace: str, name: str) -> str:
+    return f"orchestrate:block={agent_id_string(namespace, name)}"
+
+
+def tool_tag(namespace: str, name: str) -> str:
+    return f"orchestrate:tool={agent_id_string(namespace, name)}"
+
+
+def lock_tag(namespace: str) -> str:
+    """Tag of the server-side apply lock block of one namespace (see provision/lock.py)."""
+    return f"orchestrate:lock={namespace}"
+
+
+def tagged_name(tags: list[str] | tuple[str, ...], kind: str, namespace: str) -> str | None:
+    """The managed name of a `kind` ("block" | "tool") in `namespace` carried by these tags."""
+    prefix = f"orchestrate:{kind}={namespace}/"
+    for tag in tags:
+        if tag.startswith(prefix):
+            return tag[len(prefix):]
+    return None
+
+
+def metadata_id(metadata: dict | None) -> str | None:
+    """The "namespace/name" identity stored in an object's metadata, or None."""
+    section = (metadata or {}).get(METADATA_KEY)
+    if isinstance(section, dict) and isinstance(section.get("id"), str):
+        return section["id"]
+    return None
+
+
+def is_identity_tag(tag: str) -> bool:
+    """Tags orchestrate writes itself (never exported as user tags)."""
+    return tag.startswith("orchestrate:")

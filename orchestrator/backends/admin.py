@@ -1,0 +1,178 @@
+"""The provisioning backend: what `orchestrator.provision` may ask of a Letta server.
+
+Owns: the `AdminBackend` Protocol and the plain, frozen data types it speaks (server objects as
+read back, and the "new object" requests). provision/ depends on this module only, never on
+letta_client; `letta_admin.LettaAdmin` implements it over HTTP and `admin_memory.MemoryAdmin`
+in memory (the test fake, shipped so users can test their own tooling too).
+
+Must not: decide anything (what to create, what is drift): that is provision/diff.py.
+Secrets: `NewAgent.tool_env` values are resolved secrets; they are never part of a repr.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol, runtime_checkable
+
+# Tool types Letta attaches on its own (memory, files, base tools). Provisioning never detaches
+# them unless the YAML listed them before, so they never show up as perpetual drift.
+CUSTOM_TOOL_TYPE = "custom"
+
+
+@dataclass(frozen=True)
+class Block:
+    id: str
+    label: str
+    value: str = ""
+    limit: int | None = None
+    description: str | None = None
+    read_only: bool = False
+    tags: tuple[str, ...] = ()
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Tool:
+    id: str
+    name: str
+    source_code: str = ""
+    description: str | None = None
+    tool_type: str = CUSTOM_TOOL_TYPE
+    pip_requirements: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class FolderFile:
+    id: str
+    name: str  # the name given at upload (a path relative to the resource directory)
+
+
+@dataclass(frozen=True)
+class Folder:
+    id: str
+    name: str
+    description: str | None = None
+    embedding: str | None = None
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+    files: tuple[FolderFile, ...] = ()
+
+
+@dataclass(frozen=True)
+class Agent:
+    id: str
+    name: str
+    model: str | None = None
+    embedding: str | None = None
+    system: str = ""
+    description: str | None = None
+    context_window: int | None = None
+    tags: tuple[str, ...] = ()
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+    blocks: tuple[Block, ...] = ()
+    tools: tuple[Tool, ...] = ()
+    folder_ids: tuple[str, ...] = ()
+    tool_env_keys: tuple[str, ...] = ()  # values are secrets: never read back
+
+
+@dataclass(frozen=True)
+class NewBlock:
+    label: str
+    value: str
+    limit: int | None = None
+    description: str | None = None
+    read_only: bool = False
+    tags: tuple[str, ...] = ()
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class NewTool:
+    source_code: str
+    description: str | None = None
+    pip_requirements: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class NewAgent:
+    name: str
+    model: str
+    embedding: str
+    system: str | None = None
+    description: str | None = None
+    context_window: int | None = None
+    tags: tuple[str, ...] = ()
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+    memory_blocks: tuple[NewBlock, ...] = ()
+    tool_env: Mapping[str, str] = field(default_factory=dict, repr=False)
+
+
+# Fields `update_agent` accepts; `tool_env` values are secrets.
+AGENT_UPDATE_FIELDS = frozenset(
+    {"name", "model", "embedding", "system", "description", "context_window", "tags",
+     "metadata", "tool_env"}
+)
+BLOCK_UPDATE_FIELDS = frozenset({"value", "limit", "description", "read_only", "tags", "metadata"})
+
+# Every method that changes the server: a counting wrapper over these proves that a second
+# apply makes zero writes.
+WRITE_METHODS = (
+    "create_agent", "update_agent", "delete_agent",
+    "create_block", "update_block", "delete_block", "attach_block", "detach_block",
+    "upsert_tool", "delete_tool", "attach_tool", "detach_tool",
+    "create_folder", "update_folder", "delete_folder", "upload_file", "delete_file",
+    "attach_folder", "detach_folder",
+)
+
+
+@runtime_checkable
+class AdminBackend(Protocol):
+    """Reads return fresh server state; writes raise orchestrator.errors.BackendError."""
+
+    base_url: str
+
+    # agents
+    def list_agents(self, tags: Sequence[str] = ()) -> list[Agent]: ...
+    def get_agent(self, agent_id: str) -> Agent: ...
+    def create_agent(self, new: NewAgent) -> Agent: ...
+    def update_agent(self, agent_id: str, **fields: Any) -> None: ...
+    def delete_agent(self, agent_id: str) -> None: ...
+    def count_passages(self, agent_id: str) -> int: ...
+
+    # blocks
+    def list_blocks(self, tags: Sequence[str] = ()) -> list[Block]: ...
+    def create_block(self, new: NewBlock) -> Block: ...
+    def update_block(self, block_id: str, **fields: Any) -> None: ...
+    def delete_block(self, block_id: str) -> None: ...
+    def attach_block(self, agent_id: str, block_id: str) -> None: ...
+    def detach_block(self, agent_id: str, block_id: str) -> None: ...
+
+    # tools (named by their function name, server-wide)
+    def list_tools(self) -> list[Tool]: ...
+    def upsert_tool(self, new: NewTool) -> Tool: ...
+    def delete_tool(self, tool_id: str) -> None: ...
+    def attach_tool(self, agent_id: str, tool_id: str) -> None: ...
+    def detach_tool(self, agent_id: str, tool_id: str) -> None: ...
+
+    # folders
+    def list_folders(self) -> list[Folder]: ...
+    def create_folder(self, name: str, description: str | None, embedding: str,
+                      metadata: Mapping[str, Any]) -> Folder: ...
+    def update_folder(self, folder_id: str, **fields: Any) -> None: ...
+    def delete_folder(self, folder_id: str) -> None: ...
+    def upload_file(self, folder_id: str, name: str, content: bytes) -> FolderFile: ...
+    def file_contents(self, folder_id: str) -> dict[str, str]: ...  # name -> text (export)
+    def delete_file(self, folder_id: str, file_id: str) -> None: ...
+    def attach_folder(self, agent_id: str, folder_id: str) -> None: ...
+    def detach_folder(self, agent_id: str, folder_id: str) -> None: ...
+
+
+def connect(base_url: str, api_key: str | None = None) -> AdminBackend:
+    """The letta-client implementation. Imported lazily so that callers above the backends
+    layer (the CLI) depend on this Protocol only, never on letta_client (import-linter's
+    "only the backends talk to Letta" contract also forbids indirect imports)."""
+    module = importlib.import_module("orchestrator.backends.letta_admin")
+    return module.LettaAdmin(base_url, api_key)

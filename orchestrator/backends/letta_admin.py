@@ -1,0 +1,280 @@
+"""`AdminBackend` on letta-client 1.12.1: the provisioning half of all Letta access.
+
+Owns `LettaAdmin`: reading agents with their blocks, tools, folders, tags and metadata into
+the plain types of `backends.admin`, and every provisioning write (agents, blocks, tools
+from source, folders, file uploads, attach/detach). letta-client failures become
+`orchestrator.errors` (connection refused -> ServerUnavailable, 404 -> NotFound, other HTTP
+errors -> BackendError with the status and the server's short reason; never request bodies,
+which may hold secrets).
+
+Must not: decide what to change (provision/diff.py) or log anything.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
+
+import letta_client
+from letta_client import Letta
+
+from orchestrator.backends.admin import (
+    AGENT_UPDATE_FIELDS,
+    Agent,
+    Block,
+    Folder,
+    FolderFile,
+    NewAgent,
+    NewBlock,
+    NewTool,
+    Tool,
+)
+from orchestrator.errors import BackendError, NotFound, ServerUnavailable
+
+AGENT_INCLUDE = ["agent.blocks", "agent.tools", "agent.sources", "agent.tags", "agent.secrets"]
+PAGE = 100
+START_HINT = "start the embedded one with `orchestrate server start`, or pass --base-url"
+
+
+def _reason(exc: letta_client.APIStatusError) -> str:
+    body = exc.body if isinstance(exc.body, dict) else {}
+    detail = body.get("detail") or body.get("message") or exc.message
+    return str(detail)[:300]
+
+
+class LettaAdmin:
+    def __init__(self, base_url: str, api_key: str | None = None, *, timeout: float = 120.0):
+        self.base_url = base_url.rstrip("/")
+        # No automatic retries: a create retried after a lost response would make a second
+        # agent with the same identity. A failed apply is completed by running it again.
+        self._client = Letta(base_url=self.base_url, api_key=api_key, timeout=timeout,
+                             max_retries=0)
+
+    def __repr__(self) -> str:  # never show the key
+        return f"LettaAdmin({self.base_url!r})"
+
+    @contextlib.contextmanager
+    def _call(self, what: str) -> Iterator[None]:
+        try:
+            yield
+        except letta_client.APIConnectionError:
+            raise ServerUnavailable(
+                f"{what}: no Letta server answers at {self.base_url} ({START_HINT})") from None
+        except letta_client.NotFoundError as exc:
+            raise NotFound(f"{what}: not found ({_reason(exc)})", status=404) from None
+        except letta_client.APIStatusError as exc:
+            raise BackendError(f"{what}: HTTP {exc.status_code}: {_reason(exc)}",
+                               transient=exc.status_code >= 500, status=exc.status_code) from None
+
+    # ----- agents -----
+    def list_agents(self, tags: Sequence[str] = ()) -> list[Agent]:
+        args: dict[str, Any] = {"include": AGENT_INCLUDE, "limit": PAGE}
+        if tags:
+            args.update(tags=list(tags), match_all_tags=True)
+        with self._call("list agents"):
+            return [_agent(a) for a in self._client.agents.list(**args)]
+
+    def get_agent(self, agent_id: str) -> Agent:
+        with self._call(f"read agent {agent_id}"):
+            return _agent(self._client.agents.retrieve(agent_id, include=AGENT_INCLUDE))
+
+    def create_agent(self, new: NewAgent) -> Agent:
+        args: dict[str, Any] = {
+            "name": new.name, "model": new.model, "embedding": new.embedding,
+            "tags": list(new.tags), "metadata": dict(new.metadata),
+            "memory_blocks": [_block_args(b) for b in new.memory_blocks],
+        }
+        for key, value in (("system", new.system), ("description", new.description),
+                           ("context_window_limit", new.context_window)):
+            if value is not None:
+                args[key] = value
+        if new.tool_env:
+            args["secrets"] = dict(new.tool_env)
+        with self._call(f"create agent {new.name!r}"):
+            return _agent(self._client.agents.create(**args))
+
+    def update_agent(self, agent_id: str, **fields: Any) -> None:
+        unknown = set(fields) - AGENT_UPDATE_FIELDS
+        if unknown:
+            raise BackendError(f"update_agent: unknown fields {sorted(unknown)}")
+        if "context_window" in fields:
+            fields["context_window_limit"] = fields.pop("context_window")
+        if "tool_env" in fields:
+            fields["secrets"] = dict(fields.pop("tool_env"))
+        if "tags" in fields:
+            fields["tags"] = list(fields["tags"])
+        with self._call(f"update agent {agent_id}"):
+            self._client.agents.update(agent_id, **fields)
+
+    def delete_agent(self, agent_id: str) -> None:
+        with self._call(f"delete agent {agent_id}"):
+            self._client.agents.delete(agent_id)
+
+    def count_passages(self, agent_id: str) -> int:
+        with self._call(f"count passages of {agent_id}"):
+            return len(self._client.agents.passages.list(agent_id, limit=1000))
+
+    # ----- blocks -----
+    def list_blocks(self, tags: Sequence[str] = ()) -> list[Block]:
+        args: dict[str, Any] = {"limit": PAGE}
+        if tags:
+            args.update(tags=list(tags), match_all_tags=True)
+        with self._call("list blocks"):
+            return [_block(b) for b in self._client.blocks.list(**args)]
+
+    def create_block(self, new: NewBlock) -> Block:
+        args = _block_args(new)
+        if new.tags:
+            args["tags"] = list(new.tags)
+        if new.metadata:
+            args["metadata"] = dict(new.metadata)
+        with self._call(f"create block {new.label!r}"):
+            return _block(self._client.blocks.create(**args))
+
+    def update_block(self, block_id: str, **fields: Any) -> None:
+        with self._call(f"update block {block_id}"):
+            self._client.blocks.update(block_id, **fields)
+
+    def delete_block(self, block_id: str) -> None:
+        with self._call(f"delete block {block_id}"):
+            self._client.blocks.delete(block_id)
+
+    def attach_block(self, agent_id: str, block_id: str) -> None:
+        with self._call(f"attach block {block_id} to {agent_id}"):
+            self._client.agents.blocks.attach(block_id, agent_id=agent_id)
+
+    def detach_block(self, agent_id: str, block_id: str) -> None:
+        with self._call(f"detach block {block_id} from {agent_id}"):
+            self._client.agents.blocks.detach(block_id, agent_id=agent_id)
+
+    # ----- tools -----
+    def list_tools(self) -> list[Tool]:
+        with self._call("list tools"):
+            return [_tool(t) for t in self._client.tools.list(limit=PAGE)]
+
+    def upsert_tool(self, new: NewTool) -> Tool:
+        args: dict[str, Any] = {"source_code": new.source_code, "tags": list(new.tags),
+                                "pip_requirements": [_requirement(r) for r in new.pip_requirements]}
+        if new.description:
+            args["description"] = new.description
+        with self._call("upsert tool"):
+            return _tool(self._client.tools.upsert(**args))
+
+    def delete_tool(self, tool_id: str) -> None:
+        with self._call(f"delete tool {tool_id}"):
+            self._client.tools.delete(tool_id)
+
+    def attach_tool(self, agent_id: str, tool_id: str) -> None:
+        with self._call(f"attach tool {tool_id} to {agent_id}"):
+            self._client.agents.tools.attach(tool_id, agent_id=agent_id)
+
+    def detach_tool(self, agent_id: str, tool_id: str) -> None:
+        with self._call(f"detach tool {tool_id} from {agent_id}"):
+            self._client.agents.tools.detach(tool_id, agent_id=agent_id)
+
+    # ----- folders -----
+    def list_folders(self) -> list[Folder]:
+        with self._call("list folders"):
+            folders = list(self._client.folders.list(limit=PAGE))
+            return [_folder(f, self._client.folders.files.list(f.id, limit=1000))
+                    for f in folders]
+
+    def create_folder(self, name: str, description: str | None, embedding: str,
+                      metadata: Mapping[str, Any]) -> Folder:
+        args: dict[str, Any] = {"name": name, "embedding": embedding, "metadata": dict(metadata)}
+        if description:
+            args["description"] = description
+        with self._call(f"create folder {name!r}"):
+            return _folder(self._client.folders.create(**args), [])
+
+    def update_folder(self, folder_id: str, **fields: Any) -> None:
+        with self._call(f"update folder {folder_id}"):
+            self._client.folders.update(folder_id, **fields)
+
+    def delete_folder(self, folder_id: str) -> None:
+        with self._call(f"delete folder {folder_id}"):
+            self._client.folders.delete(folder_id)
+
+    def upload_file(self, folder_id: str, name: str, content: bytes) -> FolderFile:
+        with self._call(f"upload {name!r}"):
+            done = self._client.folders.files.upload(
+                folder_id, file=(name.rsplit("/", 1)[-1], content), name=name,
+                duplicate_handling="replace")
+        return FolderFile(done.id or "", name)
+
+    def file_contents(self, folder_id: str) -> dict[str, str]:
+        with self._call(f"read files of {folder_id}"):
+            return {(f.original_file_name or f.file_name or ""): f.content or ""
+                    for f in self._client.folders.files.list(folder_id, include_content=True,
+                                                             limit=1000)}
+
+    def delete_file(self, folder_id: str, file_id: str) -> None:
+        with self._call(f"delete file {file_id}"):
+            self._client.folders.files.delete(file_id, folder_id=folder_id)
+
+    def attach_folder(self, agent_id: str, folder_id: str) -> None:
+        with self._call(f"attach folder {folder_id} to {agent_id}"):
+            self._client.agents.folders.attach(folder_id, agent_id=agent_id)
+
+    def detach_folder(self, agent_id: str, folder_id: str) -> None:
+        with self._call(f"detach folder {folder_id} from {agent_id}"):
+            self._client.agents.folders.detach(folder_id, agent_id=agent_id)
+
+
+# ----- letta-client objects -> plain data -----
+def _block_args(new: NewBlock) -> dict[str, Any]:
+    args: dict[str, Any] = {"label": new.label, "value": new.value, "read_only": new.read_only}
+    if new.limit is not None:
+        args["limit"] = new.limit
+    if new.description is not None:
+        args["description"] = new.description
+    return args
+
+
+def _requirement(text: str) -> dict[str, str]:
+    for op in ("==", ">=", "<=", "~=", ">", "<"):
+        if op in text:
+            name, version = text.split(op, 1)
+            return {"name": name.strip(), "version": op + version.strip()}
+    return {"name": text.strip()}
+
+
+def _requirement_text(req: Any) -> str:
+    version = req.version or ""
+    return f"{req.name}{version}"
+
+
+def _block(b: Any) -> Block:
+    return Block(id=b.id, label=b.label or "", value=b.value or "", limit=b.limit,
+                 description=b.description, read_only=bool(b.read_only),
+                 tags=tuple(b.tags or ()), metadata=dict(b.metadata or {}))
+
+
+def _tool(t: Any) -> Tool:
+    return Tool(id=t.id, name=t.name or "", source_code=t.source_code or "",
+                description=t.description, tool_type=str(t.tool_type or "custom"),
+                pip_requirements=tuple(_requirement_text(r) for r in t.pip_requirements or ()),
+                tags=tuple(t.tags or ()))
+
+
+def _folder(f: Any, files: Any) -> Folder:
+    embedding = getattr(f.embedding_config, "handle", None) if f.embedding_config else None
+    return Folder(id=f.id, name=f.name, description=f.description, embedding=embedding,
+                  metadata=dict(f.metadata or {}),
+                  files=tuple(FolderFile(x.id, x.original_file_name or x.file_name or "")
+                              for x in files))
+
+
+def _agent(a: Any) -> Agent:
+    env = a.secrets or a.tool_exec_environment_variables or ()
+    return Agent(
+        id=a.id, name=a.name, model=a.model, embedding=a.embedding, system=a.system or "",
+        description=a.description,
+        context_window=a.llm_config.context_window if a.llm_config else None,
+        tags=tuple(a.tags or ()), metadata=dict(a.metadata or {}),
+        blocks=tuple(_block(b) for b in a.blocks or ()),
+        tools=tuple(_tool(t) for t in a.tools or ()),
+        folder_ids=tuple(s.id for s in a.sources or ()),
+        tool_env_keys=tuple(sorted(e.key for e in env)),
+    )

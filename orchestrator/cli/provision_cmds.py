@@ -1,0 +1,202 @@
+"""`orchestrate plan | apply | diff | destroy | export`: agents as code on the command line.
+
+Thin by design: parse options, load the resources, call orchestrator.provision, render, and
+return a stable exit code: 0 ok; `diff`: 0 when the server matches, 2 on drift; 1 for user
+errors (bad spec, refused memory loss, lock held, stale plan); 3 for bugs.
+
+Must not: hold provisioning logic (orchestrator.provision owns it) or import letta_client.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+
+from orchestrator.backends import identity
+from orchestrator.backends.admin import connect
+from orchestrator.cli.common import handle_errors, resolve_api_key, resolve_base_url, state_home
+from orchestrator.errors import ExitCode, ProvisionError
+from orchestrator.provision import DiffOptions, apply, destroy, destroy_plan, plan
+from orchestrator.provision.apply import check_memory_loss
+from orchestrator.provision.changes import Change, ChangeSet
+from orchestrator.provision.export import Selection, export_resources
+from orchestrator.provision.render import SYMBOLS, VERBS, render_json, render_text
+from orchestrator.provision.sources import load_source
+
+ENV_MODEL = "ORCHESTRATE_DEFAULT_MODEL"
+ENV_EMBEDDING = "ORCHESTRATE_DEFAULT_EMBEDDING"
+
+
+def _server_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+    options = [
+        click.option("--base-url", help="Letta server URL (default: LETTA_BASE_URL, else the "
+                     "embedded stack)."),
+        click.option("--api-key", help="Letta API key (default: LETTA_API_KEY)."),
+        click.option("--namespace", default=identity.DEFAULT_NAMESPACE, show_default=True,
+                     help="Identity namespace: applies in different namespaces never touch "
+                     "each other's objects."),
+    ]
+    return functools.reduce(lambda f, opt: opt(f), reversed(options), fn)
+
+
+def _plan_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+    options = [
+        click.argument("source"),
+        click.option("--prune", is_flag=True, help="Also delete managed objects of this "
+                     "namespace that SOURCE no longer declares."),
+        click.option("--adopt", is_flag=True, help="Start managing an existing unmanaged agent "
+                     "(or folder) of the same name instead of creating a new one."),
+        click.option("--force-agent-owned", is_flag=True, help="Overwrite the values of "
+                     "agent_owned blocks with the YAML (replaces what agents wrote)."),
+        click.option("--default-model", help=f"Model for agents that declare none "
+                     f"(default: {ENV_MODEL}, else the embedded stack's model)."),
+        click.option("--default-embedding", help=f"Embedding for agents/folders that declare "
+                     f"none (default: {ENV_EMBEDDING}, else the embedded stack's)."),
+        click.option("--json", "as_json", is_flag=True, help="Machine-readable output."),
+    ]
+    return functools.reduce(lambda f, opt: opt(f), reversed(options), _server_options(fn))
+
+
+def _defaults(base_url: str, model: str | None, embedding: str | None) -> tuple[str | None, ...]:
+    model = model or os.environ.get(ENV_MODEL)
+    embedding = embedding or os.environ.get(ENV_EMBEDDING)
+    if model and embedding:
+        return model, embedding
+    from orchestrator.server.stack import (
+        default_embedding_handle,
+        default_model_handle,
+        embedded_base_url,
+    )
+
+    if embedded_base_url(state_home()) == base_url:  # the embedded stack: its handles are known
+        return model or default_model_handle(), embedding or default_embedding_handle()
+    return model, embedding
+
+
+def _setup(source: str, base_url: str | None, api_key: str | None, namespace: str, **flags):
+    url = resolve_base_url(base_url)
+    model, embedding = _defaults(url, flags.pop("default_model", None),
+                                 flags.pop("default_embedding", None))
+    options = DiffOptions(namespace=namespace, default_model=model, default_embedding=embedding,
+                          **flags)
+    return load_source(source), connect(url, resolve_api_key(api_key)), options
+
+
+def _show(changeset: ChangeSet, as_json: bool, title: str = "Plan", allowed: bool = False) -> None:
+    click.echo(render_json(changeset) if as_json
+               else render_text(changeset, title=title, memory_loss_allowed=allowed))
+
+
+def _progress(as_json: bool) -> Callable[[Change], None]:
+    def report(change: Change) -> None:
+        if not as_json:
+            click.echo(f"  {SYMBOLS[change.action]} {VERBS[change.action]} {change.address}: done")
+    return report
+
+
+def _confirm(changeset: ChangeSet, yes: bool, question: str) -> None:
+    if yes or changeset.empty:
+        return
+    if not sys.stdin.isatty():
+        raise ProvisionError("not a terminal: pass --yes to apply without confirmation")
+    if not click.confirm(question, default=False):
+        raise ProvisionError("cancelled: nothing was changed")
+
+
+@click.command("plan")
+@_plan_options
+@handle_errors
+def plan_cmd(source: str, base_url, api_key, namespace, as_json: bool, **flags) -> int:
+    """Show what apply would change on the server for SOURCE (a resource directory, an
+    Agent file, or a pipeline whose agents `ref:` provisioned agents). Changes nothing."""
+    resources, backend, options = _setup(source, base_url, api_key, namespace, **flags)
+    _show(plan(resources, backend, options), as_json)
+    return ExitCode.OK
+
+
+@click.command("diff")
+@_plan_options
+@handle_errors
+def diff_cmd(source: str, base_url, api_key, namespace, as_json: bool, **flags) -> int:
+    """Exit 0 when the server matches SOURCE, 2 on drift (for CI and cron), 1 on error."""
+    resources, backend, options = _setup(source, base_url, api_key, namespace, **flags)
+    changeset = plan(resources, backend, options)
+    _show(changeset, as_json, title="Drift")
+    return ExitCode.OK if changeset.empty else ExitCode.DRIFT
+
+
+@click.command("apply")
+@_plan_options
+@click.option("--yes", "-y", is_flag=True, help="Apply without asking.")
+@click.option("--allow-memory-loss", is_flag=True, help="Accept changes that destroy memory "
+              "(deleting agents with archival passages, folders, agent-owned shared blocks).")
+@handle_errors
+def apply_cmd(source: str, base_url, api_key, namespace, as_json: bool, yes: bool,
+              allow_memory_loss: bool, **flags) -> int:
+    """Make the server match SOURCE. Idempotent: a second apply changes nothing."""
+    resources, backend, options = _setup(source, base_url, api_key, namespace, **flags)
+    shown = plan(resources, backend, options)
+    if not as_json:  # JSON output is one document, written once the apply is done
+        _show(shown, as_json, allowed=allow_memory_loss)
+    check_memory_loss(shown, allow_memory_loss)  # refuse before asking anything
+    _confirm(shown, yes, "Apply these changes?")
+    result = apply(shown, resources, backend, options, lock_dir=state_home() / "locks",
+                   allow_memory_loss=allow_memory_loss, progress=_progress(as_json))
+    if as_json:
+        click.echo(json.dumps({"plan": shown.to_dict(), "applied": len(result.applied)},
+                              indent=2, sort_keys=True, default=str))
+    elif not shown.empty:
+        click.echo(f"Applied {len(result.applied)} change(s).")
+    return ExitCode.OK
+
+
+@click.command("destroy")
+@click.argument("source")
+@_server_options
+@click.option("--yes", "-y", is_flag=True, help="Destroy without asking.")
+@click.option("--allow-memory-loss", is_flag=True, help="Also delete agents with archival "
+              "passages, folders and agent-owned shared blocks.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@handle_errors
+def destroy_cmd(source: str, base_url, api_key, namespace, yes: bool, allow_memory_loss: bool,
+                as_json: bool) -> int:
+    """Delete from the server what SOURCE manages (nothing else)."""
+    resources, backend, options = _setup(source, base_url, api_key, namespace)
+    shown = destroy_plan(resources, backend, options)
+    _show(shown, as_json, title="Destroy", allowed=allow_memory_loss)
+    check_memory_loss(shown, allow_memory_loss)
+    _confirm(shown, yes, "Destroy these objects?")
+    result = destroy(shown, resources, backend, options, lock_dir=state_home() / "locks",
+                     allow_memory_loss=allow_memory_loss, progress=_progress(as_json))
+    if not as_json and not shown.empty:
+        click.echo(f"Destroyed {len(result.applied)} object(s).")
+    return ExitCode.OK
+
+
+@click.command("export")
+@click.argument("names", nargs=-1)
+@_server_options
+@click.option("--all", "all_", is_flag=True, help="Every agent (unmanaged ones and this "
+              "namespace's managed ones).")
+@click.option("--match", multiple=True, help="Agents whose name matches this glob (repeatable).")
+@click.option("--tag", multiple=True, help="Agents carrying this tag (repeatable).")
+@click.option("--out", "out", required=True, type=click.Path(file_okay=False),
+              help="Directory to write the resource files to.")
+@handle_errors
+def export_cmd(names: tuple[str, ...], base_url, api_key, namespace, all_: bool,
+               match: tuple[str, ...], tag: tuple[str, ...], out: str) -> int:
+    """Write YAML (and tool sources, folder files) for agents that exist on a server, so
+    `apply` right after is a no-op. Unmanaged agents are adopted by `apply --adopt`."""
+    backend = connect(resolve_base_url(base_url), resolve_api_key(api_key))
+    report = export_resources(backend, Selection(all_, names, match, tag), Path(out), namespace)
+    for warning in report.warnings:
+        click.echo(f"warning: {warning}", err=True)
+    click.echo(f"Exported {len(report.agents)} agent(s) to {out}: {', '.join(report.agents)}")
+    return ExitCode.OK

@@ -1,0 +1,245 @@
+"""The one diff engine: the whole desired state against the whole actual state.
+
+Owns `diff` (plan for apply) and `destroy_diff` (plan for destroy). Both are pure: they read
+a ResourceSet and an ActualState and return a ChangeSet; apply later executes exactly that.
+Every problem found (unknown references, duplicated identities, missing model...) is
+collected and raised at once as a SpecError.
+
+Memory safety: a change that can destroy memory (deleting an agent with archival passages,
+deleting a folder, deleting an agent-owned shared block, overwriting agent-written values)
+carries `memory_loss`, and is `blocked` until the user opts in.
+
+Must not: talk to a server or read files (folder file hashes come in the ResourceSet).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+
+from orchestrator.backends import identity
+from orchestrator.backends.admin import CUSTOM_TOOL_TYPE, Folder
+from orchestrator.provision import diff_agents as agents_diff
+from orchestrator.provision.changes import Change, ChangeSet, FieldChange, Problems, ordered
+from orchestrator.provision.desired import (
+    DesiredAgent,
+    DesiredBlock,
+    DiffOptions,
+    build_desired,
+)
+from orchestrator.provision.diff_folders import folder_changes
+from orchestrator.provision.state import ActualState
+from orchestrator.spec.model import ResourceSet, ToolSpec
+
+
+def diff(resources: ResourceSet, actual: ActualState, options: DiffOptions,
+         env: Mapping[str, str] | None = None) -> ChangeSet:
+    agents, shared = build_desired(resources, options, env or {})
+    problems = Problems()
+    _check_references(resources, actual, problems)
+    changes: list[Change] = []
+    warnings: list[str] = []
+    changes += _tool_changes(resources.tools, actual, options, problems)
+    changes += _shared_block_changes(shared, actual, options)
+    changes += folder_changes(resources.folders, actual, options, problems)
+    labels = {name: block.label for name, block in shared.items()}
+    for want in agents.values():
+        changes += _agent_changes(want, actual, options, labels, problems, warnings)
+    if options.prune:
+        changes += _prune(resources, actual, options, warnings)
+    problems.raise_any()
+    return ChangeSet(options.namespace, actual.base_url, ordered(changes), tuple(warnings),
+                     known_ids=_known_ids(actual))
+
+
+def destroy_diff(resources: ResourceSet, actual: ActualState, options: DiffOptions) -> ChangeSet:
+    """Delete what this directory declares (and only what is managed in this namespace)."""
+    changes = [_delete_agent(n, actual) for n in resources.agents if n in actual.agents]
+    changes += [_delete_block(n, actual) for n in resources.shared_blocks
+                if n in actual.shared_blocks]
+    changes += [_delete_folder(actual.managed_folder(n)) for n in resources.folders
+                if actual.managed_folder(n)]
+    changes += [Change("delete", "tool", n, "delete", server_id=actual.tools[n].id)
+                for n in resources.tools if _our_tool(n, actual, options.namespace)]
+    return ChangeSet(options.namespace, actual.base_url, ordered(changes),
+                     known_ids=_known_ids(actual))
+
+
+def _known_ids(actual: ActualState) -> dict[str, dict[str, str]]:
+    return {"agent": {n: a.id for n, a in actual.agents.items()},
+            "block": {n: b.id for n, b in actual.shared_blocks.items()},
+            "tool": {n: t.id for n, t in actual.tools.items()},
+            "folder": {n: f.id for n, f in actual.folders.items()}}
+
+
+def _check_references(resources: ResourceSet, actual: ActualState, problems: Problems) -> None:
+    for spec in resources.agents.values():
+        for name in spec.tools:
+            if name not in resources.tools and name not in actual.tools:
+                problems.add(spec.mark, f"agents.{spec.name}.tools", f"unknown tool {name!r}",
+                             "declare it as a Tool in this directory or install it on the server")
+        for kind, names, known in (("shared_blocks", spec.shared_blocks, resources.shared_blocks),
+                                   ("folders", spec.folders, resources.folders)):
+            for name in names:
+                if name not in known:
+                    problems.add(spec.mark, f"agents.{spec.name}.{kind}",
+                                 f"unknown {kind[:-1].replace('_', ' ')} {name!r}",
+                                 f"declare a {'Block' if kind == 'shared_blocks' else 'Folder'} "
+                                 f"named {name!r} in this directory")
+
+
+def _shown_path(path: str) -> str:
+    try:
+        return os.path.relpath(path)
+    except ValueError:
+        return path
+
+
+def _our_tool(name: str, actual: ActualState, namespace: str) -> bool:
+    tool = actual.tools.get(name)
+    return bool(tool) and identity.tool_tag(namespace, name) in tool.tags
+
+
+def _tool_changes(tools: Mapping[str, ToolSpec], actual: ActualState, options: DiffOptions,
+                  problems: Problems) -> list[Change]:
+    out = []
+    for name, spec in tools.items():
+        tags = (identity.MANAGED_TAG, identity.tool_tag(options.namespace, name))
+        have = actual.tools.get(name)
+        if have is None:
+            out.append(Change("create", "tool", name, "tool", data=(spec, tags),
+                              fields=(FieldChange("source_file", None,
+                                                  _shown_path(spec.source_file)),)))
+            continue
+        if have.tool_type != CUSTOM_TOOL_TYPE:
+            problems.add(spec.mark, f"tools.{name}", f"{name!r} is a built-in Letta tool",
+                         "rename the function")
+            continue
+        fields = []
+        if have.source_code.strip() != spec.source_code.strip():
+            fields.append(FieldChange("source_code", f"{len(have.source_code)} chars",
+                                      f"{len(spec.source_code)} chars "
+                                      f"({_shown_path(spec.source_file)})"))
+        if sorted(have.pip_requirements) != sorted(spec.pip_requirements):
+            fields.append(FieldChange("pip_requirements", sorted(have.pip_requirements),
+                                      sorted(spec.pip_requirements)))
+        if spec.description and have.description != spec.description:
+            fields.append(FieldChange("description", have.description, spec.description))
+        if not set(tags) <= set(have.tags):
+            fields.append(FieldChange("tags", sorted(have.tags), sorted(set(have.tags) | set(tags))))
+        if fields:
+            out.append(Change("update", "tool", name, "tool", server_id=have.id,
+                              fields=tuple(fields), data=(spec, tags)))
+    return out
+
+
+def _shared_block_changes(shared: Mapping[str, DesiredBlock], actual: ActualState,
+                          options: DiffOptions) -> list[Change]:
+    out = []
+    for name, want in shared.items():
+        have = actual.shared_blocks.get(name)
+        if have is None:
+            out.append(Change("create", "block", name, "block", data=want,
+                              fields=(FieldChange("value", None, want.value, want.secret),)))
+            continue
+        fields, loss = [], ""
+        if want.value != have.value and (not want.agent_owned or options.force_agent_owned):
+            fields.append(FieldChange("value", have.value, want.value, want.secret))
+            loss = agents_diff.OVERWRITES_AGENT_MEMORY if want.agent_owned else ""
+        for key in ("limit", "description"):
+            if getattr(want, key) is not None and getattr(have, key) != getattr(want, key):
+                fields.append(FieldChange(key, getattr(have, key), getattr(want, key)))
+        if want.read_only != have.read_only:
+            fields.append(FieldChange("read_only", have.read_only, want.read_only))
+        owned = ((have.metadata or {}).get(identity.METADATA_KEY) or {}).get("agent_owned", False)
+        if owned != want.agent_owned:
+            fields.append(FieldChange("agent_owned", owned, want.agent_owned))
+        if fields:
+            out.append(Change("update", "block", name, "block", server_id=have.id,
+                              fields=tuple(fields), memory_loss=loss, data=want))
+    return out
+
+
+def _agent_changes(want: DesiredAgent, actual: ActualState, options: DiffOptions,
+                   labels: dict[str, str], problems: Problems, warnings: list[str]) -> list[Change]:
+    name = want.name
+    if name in actual.duplicates:
+        problems.add(want.spec.mark, f"agents.{name}",
+                     f"{len(actual.duplicates[name])} agents on the server carry this identity "
+                     f"({', '.join(actual.duplicates[name])})", "delete all but one of them")
+        return []
+    have = actual.agents.get(name)
+    action = "update"
+    if have is None:
+        namesakes = [a for a in actual.unmanaged if a.name == name]
+        if options.adopt and len(namesakes) > 1:
+            problems.add(want.spec.mark, f"agents.{name}", f"cannot adopt: {len(namesakes)} "
+                         "unmanaged agents have this name", "delete or rename all but one")
+            return []
+        if options.adopt and namesakes:
+            have, action = namesakes[0], "adopt"
+        else:
+            if namesakes:
+                warnings.append(f"an unmanaged agent named {name!r} exists ({namesakes[0].id}); "
+                                "apply will create a new one (pass --adopt to manage it instead)")
+            return _create_agent(want, actual, labels, problems)
+    fields = agents_diff.field_changes(want, have)
+    out = []
+    if fields or action == "adopt":
+        out.append(Change(action, "agent", name, "agent", server_id=have.id, fields=fields,
+                          data=(want, dict(have.metadata or {}))))
+    out += agents_diff.block_changes(want, have, actual, options, labels)
+    out += agents_diff.tool_changes(want, have, actual)
+    out += agents_diff.folder_changes(want, have, actual)
+    return out
+
+
+def _create_agent(want: DesiredAgent, actual: ActualState, labels: dict[str, str],
+                  problems: Problems) -> list[Change]:
+    for key, hint in (("model", "--default-model"), ("embedding", "--default-embedding")):
+        if getattr(want, key) is None:
+            problems.add(want.spec.mark, f"agents.{want.name}.{key}", f"no {key} for a new agent",
+                         f"set `{key}:` or pass {hint}")
+    create = Change("create", "agent", want.name, "agent", fields=agents_diff.create_fields(want),
+                    data=(want, {}))
+    return [create, *agents_diff.new_agent_attachments(want, actual, labels)]
+
+
+def _prune(resources: ResourceSet, actual: ActualState, options: DiffOptions,
+           warnings: list[str]) -> list[Change]:
+    out = [_delete_agent(n, actual) for n in sorted(actual.agents) if n not in resources.agents]
+    out += [_delete_block(n, actual) for n in sorted(actual.shared_blocks)
+            if n not in resources.shared_blocks]
+    out += [_delete_folder(actual.managed_folder(n)) for n in sorted(actual.folders)
+            if n not in resources.folders and actual.managed_folder(n)]
+    out += [Change("delete", "tool", n, "delete", server_id=actual.tools[n].id)
+            for n in sorted(actual.tools)
+            if n not in resources.tools and _our_tool(n, actual, options.namespace)]
+    warnings += [f"--prune skips {n!r}: several agents carry its identity" for n in actual.duplicates]
+    return out
+
+
+def _delete_agent(name: str, actual: ActualState) -> Change:
+    agent = actual.agents[name]
+    passages = actual.passages.get(name, 0)
+    owned = ((agent.metadata or {}).get(identity.METADATA_KEY) or {}).get("agent_owned") or []
+    reasons = [f"{passages} archival passage(s) would be lost"] if passages else []
+    if owned:
+        reasons.append(f"agent-owned block(s) {', '.join(owned)} would be lost")
+    loss = "; ".join(reasons)
+    return Change("delete", "agent", name, "delete", server_id=agent.id, memory_loss=loss,
+                  blocked=bool(loss))
+
+
+def _delete_block(name: str, actual: ActualState) -> Change:
+    block = actual.shared_blocks[name]
+    owned = ((block.metadata or {}).get(identity.METADATA_KEY) or {}).get("agent_owned", False)
+    loss = "the agents' own writes to this agent-owned block would be lost" if owned else ""
+    return Change("delete", "block", name, "delete", server_id=block.id, memory_loss=loss,
+                  blocked=bool(loss))
+
+
+def _delete_folder(folder: Folder) -> Change:
+    loss = f"deletes the folder and its {len(folder.files)} file(s) from the server"
+    return Change("delete", "folder", folder.name, "delete", server_id=folder.id,
+                  memory_loss=loss, blocked=True)

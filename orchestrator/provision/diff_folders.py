@@ -1,0 +1,73 @@
+"""The folder half of the diff: folders (identified by name + metadata id) and their files.
+
+Owns the file rule: a file is uploaded when it is missing on the server or its sha256
+differs from the digest recorded in the folder's metadata at the last upload; a file the
+server has that git no longer lists is deleted (git holds its content). A file with no
+recorded digest (uploaded by an apply that crashed before recording it) is taken as current.
+
+Must not: talk to a server or read files (digests come from the ResourceSet).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from orchestrator.backends import identity
+from orchestrator.backends.admin import Folder
+from orchestrator.provision.changes import Change, FieldChange, Problems
+from orchestrator.provision.desired import DiffOptions
+from orchestrator.provision.state import ActualState
+from orchestrator.spec.model import FolderSpec
+
+
+def folder_changes(folders: Mapping[str, FolderSpec], actual: ActualState, options: DiffOptions,
+                    problems: Problems) -> list[Change]:
+    out = []
+    for name, spec in folders.items():
+        have = actual.folders.get(name)
+        managed = actual.managed_folder(name) is not None
+        if have is not None and not managed and not options.adopt:
+            problems.add(spec.mark, f"folders.{name}", "a folder with this name exists on the "
+                         "server but is not managed by orchestrate", "pass --adopt to manage it")
+            continue
+        if have is None:
+            if not (spec.embedding or options.default_embedding):
+                problems.add(spec.mark, f"folders.{name}", "no embedding for a new folder",
+                             "set `embedding:` or pass --default-embedding")
+            embedding = spec.embedding or options.default_embedding
+            out.append(Change("create", "folder", name, "folder", data=spec,
+                              fields=(FieldChange("embedding", None, embedding),)))
+            out += [Change("create", "file", path, "file", agent="", data=(spec, path, digest),
+                           note=f"in folder {name}") for path, digest in spec.files]
+            continue
+        fields = []
+        if not managed:
+            fields.append(FieldChange("metadata.id", None, f"{options.namespace}/{name}"))
+        if spec.description and have.description != spec.description:
+            fields.append(FieldChange("description", have.description, spec.description))
+        if fields:
+            out.append(Change("adopt" if not managed else "update", "folder", name, "folder",
+                              server_id=have.id, fields=tuple(fields), data=(spec, have.metadata)))
+        out += _file_changes(spec, have)
+    return out
+
+
+def _file_changes(spec: FolderSpec, have: Folder) -> list[Change]:
+    recorded = ((have.metadata or {}).get(identity.METADATA_KEY) or {}).get("files") or {}
+    on_server = {f.name: f for f in have.files}
+    wanted = dict(spec.files)
+    out = []
+    for path, digest in spec.files:
+        if path not in on_server:
+            out.append(Change("create", "file", path, "file", data=(spec, path, digest),
+                              note=f"in folder {spec.name}"))
+        elif recorded.get(path) not in (None, digest):
+            # A file uploaded by a crashed apply has no recorded digest: it came from git at
+            # that time and is assumed current (documented); a changed digest re-uploads it.
+            out.append(Change("update", "file", path, "file", server_id=on_server[path].id,
+                              fields=(FieldChange("sha256", recorded[path][:12], digest[:12]),),
+                              data=(spec, path, digest), note=f"in folder {spec.name}"))
+    out += [Change("delete", "file", name, "file", server_id=f.id, data=(spec, name, ""),
+                   note=f"in folder {spec.name}")
+            for name, f in on_server.items() if name not in wanted]
+    return out

@@ -1,0 +1,85 @@
+"""What `plan/apply/diff/destroy SOURCE` provisions: a resource directory, one resource file,
+or a pipeline file (then: the agents its `ref:` entries point at, as files).
+
+Owns `load_source` and `restrict` (a ResourceSet cut down to some agents and exactly the
+shared blocks, tools and folders they use). For a pipeline, each `ref:` that is a path is
+resolved against the pipeline's directory and loaded together with its own directory (so the
+shared blocks, tools and folders defined next to it are found); `ref:` by bare managed name
+points at an agent provisioned elsewhere and is left alone.
+
+Must not: talk to a server.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+
+from orchestrator.errors import Issue, SpecError
+from orchestrator.spec import load_pipeline
+from orchestrator.spec.model import ResourceSet
+from orchestrator.spec.resources import load_resources
+
+
+def _docs(path: Path) -> list[dict]:
+    try:
+        docs = list(yaml.safe_load_all(path.read_text(encoding="utf-8")))
+    except (OSError, yaml.YAMLError, UnicodeDecodeError):
+        return []  # the real loaders report the problem with its location
+    return [d for d in docs if isinstance(d, dict)]
+
+
+def _kind(path: Path) -> str | None:
+    docs = _docs(path)
+    return docs[0].get("kind") if docs else None
+
+
+def load_source(source: str | Path) -> ResourceSet:
+    path = Path(source)
+    if path.is_file() and _kind(path) == "Pipeline":
+        return _from_pipeline(path)
+    return load_resources(path)
+
+
+def restrict(resources: ResourceSet, agents: set[str]) -> ResourceSet:
+    chosen = {n: a for n, a in resources.agents.items() if n in agents}
+    used = lambda attr: {x for a in chosen.values() for x in getattr(a, attr)}  # noqa: E731
+    return ResourceSet(
+        root=resources.root, agents=chosen,
+        shared_blocks={n: b for n, b in resources.shared_blocks.items() if n in used("shared_blocks")},
+        tools={n: t for n, t in resources.tools.items() if n in used("tools")},
+        folders={n: f for n, f in resources.folders.items() if n in used("folders")},
+    )
+
+
+def _merge(parts: list[ResourceSet], root: str) -> ResourceSet:
+    merged: dict[str, dict] = {"agents": {}, "shared_blocks": {}, "tools": {}, "folders": {}}
+    for part in parts:
+        for key, into in merged.items():
+            into.update(getattr(part, key))
+    return ResourceSet(root=root, **merged)
+
+
+def _from_pipeline(path: Path) -> ResourceSet:
+    spec = load_pipeline(path)
+    parts, issues = [], []
+    for name, agent in spec.agents.items():
+        ref = agent.ref
+        if not ref or not ref.endswith((".yaml", ".yml")):
+            continue
+        target = (path.parent / ref).resolve()
+        if not target.is_file():
+            issues.append(Issue(str(path), agent.mark.line, agent.mark.col, f"agents.{name}.ref",
+                                f"no such file '{ref}'", "paths are relative to the pipeline"))
+            continue
+        # The file's agents may use blocks, tools and folders defined next to it: load the
+        # whole directory (validated there), then keep those agents and what they use.
+        wanted = {d.get("name") for d in _docs(target) if d.get("kind") == "Agent"}
+        parts.append(restrict(load_resources(target.parent), wanted))
+    if issues:
+        raise SpecError(issues)
+    if not parts:
+        raise SpecError([Issue(str(path), 0, 0, "agents", "this pipeline references no agent "
+                               "file with `ref:`", "provision a resource directory instead")])
+    return _merge(parts, str(path.parent))

@@ -1,0 +1,76 @@
+"""The actual state: what a Letta server holds, read once through the admin backend.
+
+Owns: `ActualState` and `read_state`. Objects are sorted into managed (by identity tag or
+metadata, in the given namespace) and unmanaged; agents created by hand are kept apart so the
+diff can never touch them (they only serve `--adopt` and the "exists but unmanaged" warning).
+
+Must not: decide what changes (that is diff.py) or write anything.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+from orchestrator.backends import identity
+from orchestrator.backends.admin import AdminBackend, Agent, Block, Folder, Tool
+
+
+@dataclass(frozen=True)
+class ActualState:
+    base_url: str
+    namespace: str
+    agents: Mapping[str, Agent] = field(default_factory=dict)  # managed name -> agent
+    duplicates: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # name -> agent ids
+    unmanaged: tuple[Agent, ...] = ()
+    shared_blocks: Mapping[str, Block] = field(default_factory=dict)  # managed name -> block
+    tools: Mapping[str, Tool] = field(default_factory=dict)  # every tool, by function name
+    folders: Mapping[str, Folder] = field(default_factory=dict)  # every folder, by name
+    passages: Mapping[str, int] = field(default_factory=dict)  # managed agent -> archival count
+
+    def managed_folder(self, name: str) -> Folder | None:
+        folder = self.folders.get(name)
+        if folder and identity.metadata_id(dict(folder.metadata)) == identity.agent_id_string(
+                self.namespace, name):
+            return folder
+        return None
+
+
+def read_state(backend: AdminBackend, namespace: str,
+               count_passages: Callable[[str], bool] = lambda _name: False) -> ActualState:
+    """Read the server. `count_passages(name)`: whether to count that managed agent's archival
+    passages (only for agents a plan may delete: it costs one read per agent)."""
+    agents, duplicates, unmanaged = _agents(backend.list_agents(), namespace)
+    passages = {name: backend.count_passages(agents[name].id)
+                for name in sorted(agents) if count_passages(name)}
+    return ActualState(
+        base_url=backend.base_url, namespace=namespace, agents=agents, duplicates=duplicates,
+        unmanaged=unmanaged, shared_blocks=_shared_blocks(backend, namespace),
+        tools={t.name: t for t in backend.list_tools()},
+        folders={f.name: f for f in backend.list_folders()}, passages=passages,
+    )
+
+
+def _agents(every: list[Agent], namespace: str):
+    managed: dict[str, list[Agent]] = {}
+    unmanaged: list[Agent] = []
+    for agent in every:
+        if not identity.is_managed(agent.tags):
+            unmanaged.append(agent)
+            continue
+        name = identity.managed_name(agent.tags, namespace)
+        if name is not None:  # managed, but maybe in another namespace: not ours to touch
+            managed.setdefault(name, []).append(agent)
+    single = {name: found[0] for name, found in managed.items() if len(found) == 1}
+    dupes = {name: tuple(sorted(a.id for a in found))
+             for name, found in managed.items() if len(found) > 1}
+    return single, dupes, tuple(unmanaged)
+
+
+def _shared_blocks(backend: AdminBackend, namespace: str) -> dict[str, Block]:
+    out: dict[str, Block] = {}
+    for block in backend.list_blocks(tags=[identity.MANAGED_TAG]):
+        name = identity.tagged_name(block.tags, "block", namespace)
+        if name is not None:
+            out[name] = block
+    return out

@@ -1,0 +1,220 @@
+"""Provisioning against the embedded Letta server (real letta-client calls).
+
+Each test works in its own namespace with unique tool/folder names (tools and folders are
+named server-wide), and destroys what it made at the end.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+import uuid
+from pathlib import Path
+
+import pytest
+from letta_client import Letta
+
+from orchestrator.backends import identity
+from orchestrator.backends.letta_admin import LettaAdmin
+from orchestrator.errors import ProvisionError
+from orchestrator.provision import DiffOptions, apply, plan
+
+from .helpers import SHOUT, Counting, Paused, agent, block, folder, resources, tool
+
+pytestmark = pytest.mark.integration
+
+
+class Live:
+    def __init__(self, stack, lock_dir: Path) -> None:
+        self.suffix = uuid.uuid4().hex[:8]
+        self.namespace = f"it-{self.suffix}"
+        self.model, self.embedding = stack.model_handle, stack.embedding_handle
+        self.backend = Counting(LettaAdmin(stack.base_url))
+        self.client = Letta(base_url=stack.base_url)
+        self.lock_dir = lock_dir
+        self.tool_name = f"shout_{self.suffix}"
+
+    def agent(self, name, **kw):
+        return agent(name, model=self.model, embedding=self.embedding, **kw)
+
+    def tool(self, source=SHOUT):
+        return tool(self.tool_name, source.replace("def shout(", f"def {self.tool_name}("))
+
+    def options(self, **kw):
+        return DiffOptions(namespace=self.namespace, **kw)
+
+    def plan(self, res, **kw):
+        return plan(res, self.backend, self.options(**kw), env={})
+
+    def apply(self, res, allow_memory_loss=False, **kw):
+        shown = self.plan(res, **kw)
+        self.backend.writes.clear()
+        apply(shown, res, self.backend, self.options(**kw), lock_dir=self.lock_dir,
+              allow_memory_loss=allow_memory_loss, env={})
+        return shown
+
+    def find(self, name):
+        found = list(self.client.agents.list(
+            tags=[identity.agent_tag(self.namespace, name)],
+            include=["agent.blocks", "agent.tools", "agent.sources", "agent.tags"]))
+        assert len(found) == 1, [a.id for a in found]
+        return found[0]
+
+    def cleanup(self):
+        self.apply(resources(), prune=True, allow_memory_loss=True)
+        for t in self.client.tools.list(name=self.tool_name):
+            self.client.tools.delete(t.id)
+
+
+@pytest.fixture
+def live(letta_stack, tmp_path):
+    env = Live(letta_stack, tmp_path / "locks")
+    yield env
+    env.cleanup()
+
+
+def test_create_noop_and_shared_block_on_two_agents(live):
+    res = resources(live.agent("a", memory_blocks=[block("persona", "p")], shared_blocks=["team"],
+                               tools=[live.tool_name], tags=["t1"]),
+                    live.agent("b", shared_blocks=["team"]),
+                    blocks=[block("team", "shared notes")], tools=[live.tool()])
+    live.apply(res)
+    a, b = live.find("a"), live.find("b")
+    team_a = next(x for x in a.blocks if x.label == "team")
+    team_b = next(x for x in b.blocks if x.label == "team")
+    assert team_a.id == team_b.id and team_a.value == "shared notes"
+    assert live.tool_name in {t.name for t in a.tools}
+    assert "t1" in a.tags
+    again = live.apply(res)
+    assert again.empty and live.backend.writes == []
+
+
+def test_update_keeps_identity_and_archival_memory(live):
+    res = resources(live.agent("a", system="You are v1.", memory_blocks=[block("persona", "v1")]))
+    live.apply(res)
+    before = live.find("a")
+    live.client.agents.passages.create(before.id, text="remember this")
+    res2 = resources(live.agent("a", system="You are v2.", memory_blocks=[block("persona", "v2")]))
+    live.apply(res2)
+    after = live.find("a")
+    assert after.id == before.id and after.system == "You are v2."
+    assert [x.value for x in after.blocks if x.label == "persona"] == ["v2"]
+    assert len(live.client.agents.passages.list(after.id)) == 1
+    assert live.plan(res2).empty
+
+
+def test_drift_made_by_hand_is_reported_and_reverted(live):
+    res = resources(live.agent("a", memory_blocks=[block("persona", "git"),
+                                                  block("notes", "seed", agent_owned=True)]))
+    live.apply(res)
+    a = live.find("a")
+    by_label = {x.label: x for x in a.blocks}
+    live.client.blocks.update(by_label["persona"].id, value="hand edit")
+    live.client.blocks.update(by_label["notes"].id, value="agent wrote this")
+    live.client.agents.update(a.id, tags=[*a.tags, "stray"])
+    drift = live.plan(res)
+    assert {c.address for c in drift.changes} == {"agent a", "agent a: block persona"}
+    live.apply(res)
+    assert live.plan(res).empty
+    blocks = {x.label: x.value for x in live.find("a").blocks}
+    assert blocks == {"persona": "git", "notes": "agent wrote this"}
+
+
+def test_prune_and_unmanaged_agent_untouched(live):
+    hand = live.client.agents.create(name=f"hand-{live.suffix}", model=live.model,
+                                     embedding=live.embedding)
+    try:
+        live.apply(resources(live.agent("a"), live.agent("b")))
+        shown = live.plan(resources(live.agent("a")), prune=True)
+        assert [(c.action, c.address) for c in shown.changes] == [("delete", "agent b")]
+        live.apply(resources(live.agent("a")), prune=True)
+        assert live.client.agents.retrieve(hand.id).name == f"hand-{live.suffix}"
+        assert not list(live.client.agents.list(tags=[identity.agent_tag(live.namespace, "b")]))
+    finally:
+        live.client.agents.delete(hand.id)
+
+
+def test_interrupted_apply_then_reapply(live):
+    res = resources(live.agent("a", memory_blocks=[block("persona", "p")], shared_blocks=["team"],
+                               tools=[live.tool_name]),
+                    live.agent("b", shared_blocks=["team"]),
+                    blocks=[block("team", "shared")], tools=[live.tool()])
+    inner = live.backend.inner
+    for fail_after in (3, 5):  # lock create = write 1: fail inside the changes
+        failing = Counting(inner, fail_after=fail_after)
+        shown = plan(res, failing, live.options(), env={})
+        with pytest.raises(ProvisionError, match="injected failure") as err:
+            apply(shown, res, failing, live.options(), lock_dir=live.lock_dir)
+        assert "were applied; run apply again to complete" in str(err.value)
+    live.apply(res)
+    assert live.plan(res).empty
+    assert len(list(live.client.blocks.list(tags=[identity.block_tag(live.namespace, "team")]))) == 1
+    assert not list(live.client.blocks.list(tags=[identity.lock_tag(live.namespace)]))
+
+
+def test_custom_tool_update_from_source(live):
+    res = resources(live.agent("a", tools=[live.tool_name]), tools=[live.tool()])
+    live.apply(res)
+    changed = resources(live.agent("a", tools=[live.tool_name]),
+                        tools=[live.tool(SHOUT.replace("text.upper()", "text.upper() + '!'"))])
+    (change,) = live.plan(changed).changes
+    assert change.address == f"tool {live.tool_name}"
+    live.apply(changed)
+    assert live.plan(changed).empty
+    (found,) = live.client.tools.list(name=live.tool_name)
+    assert "+ '!'" in found.source_code
+
+
+def test_folder_with_file_uploaded_and_attached(live, tmp_path):
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "guide.md").write_text("# Guide\nUse the shout tool.\n")
+    name = f"docs-{live.suffix}"
+
+    def folder_res():
+        digest = hashlib.sha256((docs / "guide.md").read_bytes()).hexdigest()
+        return resources(live.agent("a", folders=[name]),
+                         folders=[folder(name, str(tmp_path), {"docs/guide.md": digest},
+                                         embedding=live.embedding)])
+
+    live.apply(folder_res())
+    a = live.find("a")
+    assert [s.name for s in a.sources] == [name]
+    folder_id = a.sources[0].id
+    assert [f.original_file_name for f in live.client.folders.files.list(folder_id)] == ["docs/guide.md"]
+    assert live.plan(folder_res()).empty
+    (docs / "guide.md").write_text("# Guide v2\n")
+    (change,) = live.plan(folder_res()).changes
+    assert (change.action, change.kind, change.name) == ("update", "file", "docs/guide.md")
+    live.apply(folder_res())
+    assert live.plan(folder_res()).empty
+    files = list(live.client.folders.files.list(folder_id))
+    assert [f.original_file_name for f in files] == ["docs/guide.md"]
+
+
+def test_concurrent_applies_from_two_machines(live, tmp_path):
+    """Different lock dirs (two machines): the server lock block refuses the second apply."""
+    res = resources(live.agent("a"))
+    first = Paused(live.backend.inner)
+    errors = []
+
+    def run_first():
+        try:
+            apply(plan(res, first, live.options(), env={}), res, first, live.options(),
+                  lock_dir=tmp_path / "machine-1")
+        except Exception as exc:  # noqa: BLE001 - checked below
+            errors.append(exc)
+
+    thread = threading.Thread(target=run_first)
+    thread.start()
+    assert first.inside.wait(30)
+    try:
+        shown = live.plan(res)
+        with pytest.raises(ProvisionError, match="another apply holds the server lock"):
+            apply(shown, res, live.backend, live.options(), lock_dir=tmp_path / "machine-2")
+    finally:
+        first.release.set()
+        thread.join(60)
+    assert errors == []
+    assert live.plan(res).empty
+    assert len(list(live.client.agents.list(tags=[identity.agent_tag(live.namespace, "a")]))) == 1
