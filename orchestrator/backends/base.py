@@ -1,0 +1,128 @@
+"""The backend Protocol for *running* pipelines: agent lifecycle and messaging, plus its data types.
+
+Owns: `RunBackend` (what the runner needs from a Letta server) and the plain data it speaks:
+`AgentRequest`, `AgentRef`, `BlockRequest`, `Reply`, `Delivery`. Two implementations ship:
+`orchestrator.backends.letta.LettaBackend` (letta-client) and
+`orchestrator.backends.memory.MemoryBackend` (in-process, scriptable; the unit-test fake).
+
+Must not: import letta_client, know pipeline semantics (templates, retries, JSON schemas), or
+hold secrets beyond the call that needs them. Errors are `orchestrator.errors.BackendError`
+and subclasses; `transient=True` marks what a retry may cure.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Protocol, runtime_checkable
+
+# The line the runner puts before the JSON Schema of a `format: json` step. The local model
+# endpoint keys on it to answer a valid instance, so its wording is a contract.
+JSON_MARKER = "Respond with only a JSON value that matches this JSON Schema:"
+
+# Called with each piece of assistant text as it arrives (`--stream`).
+ChunkSink = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class BlockRequest:
+    """A memory block to create (standalone, for sharing) or to embed in a new agent."""
+
+    label: str
+    value: str
+    description: str | None = None
+    limit: int | None = None
+    read_only: bool = False
+    tags: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class AgentRequest:
+    """Everything needed to create one agent. `tool_env` values are already resolved secrets:
+    `repr=False` keeps them out of any accidental log line."""
+
+    name: str
+    model: str
+    embedding: str
+    system: str | None = None
+    description: str = ""
+    memory_blocks: tuple[BlockRequest, ...] = ()
+    block_ids: tuple[str, ...] = ()  # shared blocks created beforehand
+    tools: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()
+    metadata: Mapping[str, object] = field(default_factory=dict)
+    tool_env: Mapping[str, str] = field(default_factory=dict, repr=False)
+    context_window: int | None = None
+
+
+@dataclass(frozen=True)
+class AgentRef:
+    """An agent that exists on the server."""
+
+    id: str
+    name: str
+    model: str | None = None
+    tags: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Reply:
+    """The agent's answer to one user message: its assistant text plus usage."""
+
+    text: str
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    step_count: int = 0
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """What the server knows about a message sent with a given `otid` (crash reconciliation).
+
+    `received`: the message is in the agent's history. `reply`: the assistant answer that
+    followed it, if the turn completed. `busy`: the agent is still working on a turn (Letta
+    stores a message only when its turn ends, so "not received" may still be in flight)."""
+
+    received: bool
+    reply: Reply | None = None
+    busy: bool = False
+
+
+@runtime_checkable
+class RunBackend(Protocol):
+    base_url: str
+
+    def check(self) -> None:
+        """Raise `ServerUnavailable` (with the URL and a hint) unless the server answers."""
+
+    def models(self) -> tuple[list[str], list[str]]:
+        """(chat model handles, embedding model handles) the server offers."""
+
+    def create_block(self, block: BlockRequest) -> str:
+        """Create a standalone block (to share between agents); returns its id."""
+
+    def delete_block(self, block_id: str) -> None: ...
+
+    def create_agent(self, request: AgentRequest) -> AgentRef: ...
+
+    def find_agents(self, tags: tuple[str, ...]) -> list[AgentRef]:
+        """Agents carrying *all* these tags (identity lives in tags: names are not unique)."""
+
+    def delete_agent(self, agent_id: str) -> None:
+        """Delete; an agent that is already gone is not an error."""
+
+    def send(
+        self,
+        agent_id: str,
+        prompt: str,
+        *,
+        otid: str,
+        model: str | None = None,
+        timeout: float | None = None,
+        on_chunk: ChunkSink | None = None,
+    ) -> Reply:
+        """Send one user message (tagged with the client-chosen `otid`) and wait for the turn
+        to finish. `model` overrides the agent's model for this message only."""
+
+    def delivery(self, agent_id: str, otid: str) -> Delivery:
+        """Did the message with this `otid` reach the agent, and what did it answer?"""

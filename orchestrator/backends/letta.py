@@ -1,0 +1,206 @@
+"""`RunBackend` on letta-client: the run-time half of all Letta access.
+
+Owns `LettaBackend` and the mapping of letta-client failures onto `orchestrator.errors`:
+connection refused/reset -> `ServerUnavailable` (URL + how to start a server), timeouts,
+429 and 5xx -> transient `BackendError` (the runner retries), 404 -> `NotFound`, other 4xx ->
+permanent `BackendError`. Error messages carry the status and the server's short reason,
+never request bodies (prompts may hold secrets).
+
+Must not: know pipeline semantics, retry on its own (letta-client's own retries are off, so
+the runner's backoff policy is the only one), or log anything.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import warnings
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
+
+import letta_client
+from letta_client import Letta
+
+from orchestrator.backends.base import (
+    AgentRef,
+    AgentRequest,
+    BlockRequest,
+    ChunkSink,
+    Delivery,
+    Reply,
+)
+from orchestrator.errors import BackendError, NotFound, ServerUnavailable
+
+T = TypeVar("T")
+START_HINT = "start the embedded one with `orchestrate server start`, or pass --base-url"
+HISTORY_WINDOW = 200  # messages scanned when reconciling an otid after a crash
+
+
+def _reason(exc: letta_client.APIStatusError) -> str:
+    body = exc.body if isinstance(exc.body, dict) else {}
+    err = body.get("error") if isinstance(body.get("error"), dict) else {}
+    text = err.get("detail") or err.get("message") or body.get("detail") or exc.message
+    return str(text)[:300]
+
+
+class LettaBackend:
+    def __init__(self, base_url: str, api_key: str | None = None, *, timeout: float = 600.0,
+                 http_client: Any = None):
+        self.base_url = base_url.rstrip("/")
+        # max_retries=0: retries belong to the runner, which knows the step's budget.
+        # `http_client` (an httpx.Client) lets tests plug in a fake transport.
+        self._client = Letta(base_url=self.base_url, api_key=api_key, max_retries=0,
+                             timeout=timeout, http_client=http_client)
+
+    def __repr__(self) -> str:  # never show the key
+        return f"LettaBackend({self.base_url!r})"
+
+    # ----- error mapping -----
+    @contextlib.contextmanager
+    def _calls(self, what: str) -> Iterator[None]:
+        try:
+            yield
+        except letta_client.APITimeoutError:
+            raise BackendError(f"{what}: the Letta server did not answer in time",
+                               transient=True) from None
+        except letta_client.APIConnectionError:
+            raise ServerUnavailable(
+                f"{what}: no Letta server answers at {self.base_url} ({START_HINT})") from None
+        except letta_client.NotFoundError as exc:
+            raise NotFound(f"{what}: not found ({_reason(exc)})", status=404) from None
+        except letta_client.APIStatusError as exc:
+            transient = exc.status_code in (408, 409, 429) or exc.status_code >= 500
+            raise BackendError(f"{what}: HTTP {exc.status_code}: {_reason(exc)}",
+                               transient=transient, status=exc.status_code) from None
+
+    def _do(self, what: str, fn: Callable[[], T]) -> T:
+        with self._calls(what):
+            return fn()
+
+    # ----- RunBackend -----
+    def check(self) -> None:
+        self._do("health check", lambda: self._client.health())
+
+    def models(self) -> tuple[list[str], list[str]]:
+        chat = self._do("list models", lambda: self._client.models.list())
+        emb = self._do("list embedding models", lambda: self._client.models.embeddings.list())
+        return [m.handle for m in chat if m.handle], [m.handle for m in emb if m.handle]
+
+    def create_block(self, block: BlockRequest) -> str:
+        made = self._do(f"create block {block.label!r}", lambda: self._client.blocks.create(
+            **_block_args(block), tags=list(block.tags)))
+        return made.id
+
+    def delete_block(self, block_id: str) -> None:
+        with contextlib.suppress(NotFound):
+            self._do(f"delete block {block_id}", lambda: self._client.blocks.delete(block_id))
+
+    def create_agent(self, request: AgentRequest) -> AgentRef:
+        args: dict[str, Any] = {
+            "name": request.name, "model": request.model, "embedding": request.embedding,
+            "memory_blocks": [_block_args(b) for b in request.memory_blocks],
+            "block_ids": list(request.block_ids), "tags": list(request.tags),
+            "metadata": dict(request.metadata), "description": request.description or None,
+        }
+        if request.system:
+            args["system"] = request.system
+        if request.tools:
+            args["tools"] = list(request.tools)
+        if request.tool_env:
+            args["tool_exec_environment_variables"] = dict(request.tool_env)
+        if request.context_window:
+            args["context_window_limit"] = request.context_window
+        made = self._do(f"create agent {request.name!r}",
+                        lambda: self._client.agents.create(**args))
+        return AgentRef(made.id, made.name, request.model, tuple(made.tags or ()))
+
+    def find_agents(self, tags: tuple[str, ...]) -> list[AgentRef]:
+        page = self._do("list agents", lambda: self._client.agents.list(
+            tags=list(tags), match_all_tags=True, include=["agent.tags"]))
+        return [AgentRef(a.id, a.name, getattr(a, "model", None), tuple(a.tags or ()))
+                for a in page]
+
+    def delete_agent(self, agent_id: str) -> None:
+        with contextlib.suppress(NotFound):
+            self._do(f"delete agent {agent_id}", lambda: self._client.agents.delete(agent_id))
+
+    def send(self, agent_id: str, prompt: str, *, otid: str, model: str | None = None,
+             timeout: float | None = None, on_chunk: ChunkSink | None = None) -> Reply:
+        args: dict[str, Any] = {"messages": [{"role": "user", "content": prompt, "otid": otid}]}
+        if model:
+            args["override_model"] = model
+        if timeout:
+            args["timeout"] = timeout
+        with self._calls(f"message to agent {agent_id}"):
+            if on_chunk is None:
+                return _reply(self._client.agents.messages.create(agent_id, **args))
+            return self._stream(agent_id, args, on_chunk)
+
+    def delivery(self, agent_id: str, otid: str) -> Delivery:
+        # order="desc" picks the newest window; 0.16.8 returns that window oldest first.
+        page = self._do(f"read history of agent {agent_id}", lambda: self._client.agents
+                        .messages.list(agent_id, limit=HISTORY_WINDOW, order="desc"))
+        found, answers = False, []
+        for message in page.items:  # this page only: iterating the page would fetch more
+            kind = getattr(message, "message_type", "")
+            if kind == "user_message":
+                if found:
+                    break  # the next turn: its answers are not ours
+                found = getattr(message, "otid", None) == otid
+            elif found and kind == "assistant_message":
+                answers.append(_text(message.content))
+        if not found:
+            active = self._do(f"list active runs of agent {agent_id}", lambda: self._client
+                              .runs.list(agent_id=agent_id, active=True, limit=1))
+            return Delivery(False, busy=bool(active.items))
+        return Delivery(True, Reply("\n".join(answers)) if answers else None)
+
+    def _stream(self, agent_id: str, args: dict, on_chunk: ChunkSink) -> Reply:
+        parts: dict[str, list[str]] = {}
+        usage = (0, 0, 0)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            events = self._client.agents.messages.create(
+                agent_id, streaming=True, stream_tokens=True, **args)
+        for event in events:
+            kind = getattr(event, "message_type", "")
+            if kind == "assistant_message":
+                piece = _text(event.content)
+                parts.setdefault(event.id or "", []).append(piece)
+                on_chunk(piece)
+            elif kind == "usage_statistics":
+                usage = (event.prompt_tokens or 0, event.completion_tokens or 0,
+                         event.step_count or 0)
+        text = "\n".join("".join(chunks) for chunks in parts.values())
+        return Reply(text, *usage)
+
+
+def _block_args(block: BlockRequest) -> dict[str, Any]:
+    args: dict[str, Any] = {"label": block.label, "value": block.value}
+    if block.description:
+        args["description"] = block.description
+    if block.limit:
+        args["limit"] = block.limit
+    if block.read_only:
+        args["read_only"] = True
+    return args
+
+
+def _text(content: Any) -> str:
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return "".join(getattr(part, "text", "") or "" for part in content)
+    return "" if content is None else str(content)
+
+
+def _reply(response: Any) -> Reply:
+    texts = [_text(m.content) for m in response.messages
+             if getattr(m, "message_type", "") == "assistant_message"]
+    usage = response.usage
+    return Reply(
+        "\n".join(texts),
+        prompt_tokens=getattr(usage, "prompt_tokens", 0) or 0,
+        completion_tokens=getattr(usage, "completion_tokens", 0) or 0,
+        step_count=getattr(usage, "step_count", 0) or 0,
+    )
+

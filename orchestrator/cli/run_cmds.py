@@ -1,0 +1,208 @@
+"""`orchestrate run`, `orchestrate runs list|show`, `orchestrate resume`: thin click commands.
+
+Owns argument parsing, choosing the reporter, rendering results, and exit codes: 0 the run
+succeeded, 1 it failed (or bad input / unreachable server), 130 cancelled with Ctrl-C,
+3 unexpected. All run logic is in `orchestrator.run`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+import click
+import yaml
+from rich.console import Console
+
+from orchestrator.backends.letta import LettaBackend
+from orchestrator.cli.common import handle_errors, resolve_api_key, resolve_base_url, state_home
+from orchestrator.compile import load_plan
+from orchestrator.errors import ExitCode, RunError
+from orchestrator.run import render
+from orchestrator.run.dryrun import dry_run
+from orchestrator.run.inputs import parse_assignments, resolve_inputs
+from orchestrator.run.progress import make_reporter, outcome_json
+from orchestrator.run.records import Records
+from orchestrator.run.runner import (
+    RunOptions,
+    process_alive,
+    recorded_options,
+    resume_run,
+    start_run,
+)
+from orchestrator.run.secrets import Redactor
+
+CANCELLED_EXIT = 130
+
+
+def _records() -> Records:
+    return Records(state_home() / "runs.db")
+
+
+def _server_options(fn):
+    fn = click.option("--base-url", help="Letta server URL (default: LETTA_BASE_URL, "
+                      "else the embedded server).")(fn)
+    fn = click.option("--api-key", help="Letta API key (default: LETTA_API_KEY).")(fn)
+    return fn
+
+
+def _exec_options(fn):
+    for option in reversed([
+        click.option("--max-parallel", type=click.IntRange(1, 64), default=4, show_default=True,
+                     help="Steps running at once."),
+        click.option("--timeout", type=click.FloatRange(min=0, min_open=True),
+                     help="Seconds for the whole run (default: the pipeline's run_timeout)."),
+        click.option("--json", "as_json", is_flag=True,
+                     help="JSON lines of events, then the outcome as one JSON document."),
+        click.option("--stream", is_flag=True, help="Show agent output as it arrives."),
+    ]):
+        fn = option(fn)
+    return fn
+
+
+@click.command("run")
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--input", "-i", "inputs", multiple=True, metavar="NAME=VALUE",
+              help="A pipeline input; repeat for several. Typed by the input's declaration.")
+@click.option("--input-file", type=click.Path(exists=True, dir_okay=False),
+              help="A YAML or JSON mapping of inputs (--input wins on conflicts).")
+@_server_options
+@_exec_options
+@click.option("--model", help="Default model handle (default: ORCHESTRATE_MODEL, else the "
+              "server's local model).")
+@click.option("--dry-run", is_flag=True, help="Show the plan and prompts; no server needed.")
+@click.option("--keep-agents", is_flag=True, help="Keep the run's inline agents afterwards.")
+@click.option("--namespace", default="default", show_default=True,
+              help="Namespace of provisioned agents referenced with ref:.")
+@handle_errors
+def run_cmd(file, inputs, input_file, base_url, api_key, max_parallel, timeout, as_json,
+            stream, model, dry_run, keep_agents, namespace) -> int:
+    """Run a pipeline against a Letta server."""
+    plan = load_plan(file)
+    if not as_json:
+        for warning in getattr(plan, "warnings", ()):
+            click.echo(warning.format(), err=True)
+    given = {**_input_file(input_file), **parse_assignments(inputs)}
+    if dry_run:
+        steps = dry_run_steps(plan, given)
+        click.echo(json.dumps(steps, indent=2) if as_json else render.dry_run_text(plan, steps))
+        return 0
+    resolve_inputs(plan.inputs, given, Redactor())  # input mistakes first: no server needed
+    key = resolve_api_key(api_key)
+    backend = LettaBackend(resolve_base_url(base_url), key)
+    options = RunOptions(max_parallel=max_parallel, timeout=timeout, keep_agents=keep_agents,
+                         model=model or os.environ.get("ORCHESTRATE_MODEL") or None,
+                         namespace=namespace, stream=stream)
+    records = _records()
+    reporter = make_reporter(as_json=as_json, stream=stream)
+    outcome = start_run(plan, given, backend, records, options=options, emit=reporter,
+                        api_key=key)
+    return _finish(outcome, as_json)
+
+
+def dry_run_steps(plan, given) -> list[dict]:
+    return [step.__dict__ for step in dry_run(plan, given)]
+
+
+@click.command("resume")
+@click.argument("run_id")
+@click.option("--input", "-i", "inputs", multiple=True, metavar="NAME=VALUE",
+              help="Secret inputs again (they are never recorded).")
+@click.option("--file", "file", type=click.Path(dir_okay=False),
+              help="The pipeline file, if it moved (default: the recorded path).")
+@_server_options
+@_exec_options
+@handle_errors
+def resume_cmd(run_id, inputs, file, base_url, api_key, max_parallel, timeout, as_json,
+               stream) -> int:
+    """Continue a failed, cancelled or killed run: only what did not succeed runs again."""
+    records = _records()
+    run = records.find_run(run_id)
+    if run is None:
+        raise RunError(f"no run '{run_id}' in {records.path} (see `orchestrate runs list`)")
+    plan = load_plan(file or run["file"])
+    key = resolve_api_key(api_key)
+    backend = LettaBackend(resolve_base_url(base_url or run.get("base_url")), key)
+    recorded = recorded_options(run)
+    source = click.get_current_context().get_parameter_source
+    options = RunOptions(
+        max_parallel=max_parallel if source("max_parallel").name != "DEFAULT"
+        else recorded.max_parallel,
+        timeout=timeout or recorded.timeout, model=recorded.model,
+        keep_agents=recorded.keep_agents, namespace=recorded.namespace, stream=stream)
+    reporter = make_reporter(as_json=as_json, stream=stream)
+    outcome = resume_run(run["id"], plan, backend, records, options=options, emit=reporter,
+                         given_secrets=parse_assignments(inputs), api_key=key)
+    return _finish(outcome, as_json)
+
+
+@click.group("runs")
+def runs_group() -> None:
+    """Inspect recorded runs (STATE/runs.db)."""
+
+
+@runs_group.command("list")
+@click.option("--limit", type=click.IntRange(1, 10000), default=20, show_default=True)
+@click.option("--json", "as_json", is_flag=True)
+@handle_errors
+def runs_list(limit, as_json) -> int:
+    """Recent runs, newest first."""
+    runs = _records().list_runs(limit)
+    for run in runs:  # a run whose process is gone without finishing was killed
+        if run["status"] == "running" and not (run.get("pid") and process_alive(run["pid"])):
+            run["status"] = "interrupted"
+    if as_json:
+        click.echo(json.dumps(runs, indent=2, default=str))
+    else:
+        click.echo(render.runs_table(runs))
+    return 0
+
+
+@runs_group.command("show")
+@click.argument("run_id")
+@click.option("--json", "as_json", is_flag=True)
+@handle_errors
+def runs_show(run_id, as_json) -> int:
+    """One run: per step status, attempts, duration, tokens, prompt, output and error."""
+    records = _records()
+    run = records.find_run(run_id)
+    if run is None:
+        raise RunError(f"no run '{run_id}' in {records.path} (see `orchestrate runs list`)")
+    units = list(records.units(run["id"]).values())
+    if as_json:
+        click.echo(json.dumps({"run": run, "steps": units}, indent=2, default=str))
+    else:
+        click.echo(render.run_detail(run, units))
+    return 0
+
+
+def _input_file(path: str | None) -> dict:
+    if not path:
+        return {}
+    try:
+        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise RunError(f"{path}: cannot read inputs: {exc}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise RunError(f"{path}: an input file is a mapping of input names to values")
+    return data
+
+
+def _finish(outcome, as_json: bool) -> int:
+    if as_json:
+        click.echo(json.dumps(outcome_json(outcome), default=str))
+    else:
+        Console(stderr=False, soft_wrap=True).print(render.outcome_text(outcome),
+                                                    markup=False, highlight=False)
+        if outcome.error:
+            click.echo(f"error: {outcome.error}", err=True)
+    if outcome.status == "succeeded":
+        return int(ExitCode.OK)
+    if outcome.status == "cancelled":
+        sys.stdout.flush()
+        return CANCELLED_EXIT
+    return int(ExitCode.USER_ERROR)

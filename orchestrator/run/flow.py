@@ -1,0 +1,128 @@
+"""Step-level semantics, shared by every executor: skips, `when`, `for_each`, bounded loops.
+
+Owns `run_step(svc, step, inputs, results) -> StepResult` for a top-level step whose direct
+upstream steps are all settled. Rules:
+- a step all of whose direct upstream steps were skipped is skipped too (without evaluating
+  its `when`, which could not read their outputs);
+- `when` false -> skipped (`steps.X.ran` false, output None);
+- `for_each` -> one unit per item, in order (one agent: items run one after another), output
+  is the list of item outputs in item order;
+- a loop runs its body (sequentially, in the body's topological order) per iteration, then
+  evaluates `until` with that iteration's body results visible; it stops when `until` is
+  true or at `max_iterations` (not an error). Output: body step -> last-iteration output.
+
+Must not: schedule (the executor decides *when*), or talk to Letta except through step.py.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from orchestrator.compile.plan import StepPlan
+from orchestrator.compile.templates import evaluate
+from orchestrator.errors import BackendError, RunError
+from orchestrator.run import context as ctx
+from orchestrator.run.context import FAILED, SKIPPED, SUCCEEDED, StepResult, Usage
+from orchestrator.run.records import NO_ITEM, NO_ITERATION, UnitKey
+from orchestrator.run.services import Cancelled, Services
+from orchestrator.run.step import StepFailed, call_agent
+
+
+def run_step(svc: Services, step: StepPlan, inputs: Mapping[str, Any],
+             results: Mapping[str, StepResult]) -> StepResult:
+    """Never raises for a step's own failure (it comes back as status `failed`, recorded);
+    `Cancelled` propagates."""
+    started = time.monotonic()
+    aggregate = step.loop is not None or step.for_each is not None
+    try:
+        result = _run(svc, step, ctx.base_context(inputs, results), results)
+    except Cancelled:
+        raise
+    except (RunError, BackendError) as exc:  # agent creation/lookup can fail too
+        usage = exc.usage if isinstance(exc, StepFailed) else Usage()
+        result = StepResult(FAILED, error=svc.redactor.text(str(exc)), usage=usage)
+        if not aggregate:  # the unit row exists unless rendering failed before any send
+            svc.records.write_unit(svc.run_id, UnitKey(step.name), status=FAILED,
+                                   error=result.error, agent=step.agent, ended=time.time(),
+                                   fingerprint=step.fingerprint)
+    result.duration = time.monotonic() - started
+    if aggregate or result.status == SKIPPED:
+        _record_step(svc, step, result)
+    return result
+
+
+def _run(svc: Services, step: StepPlan, context: dict[str, Any],
+         results: Mapping[str, StepResult]) -> StepResult:
+    skipped = _decide_skip(step, results, context)
+    if skipped is not None:
+        return skipped
+    if step.loop is not None:
+        return _loop(svc, step, context)
+    if step.for_each is not None:
+        return _for_each(svc, step, UnitKey(step.name), context)
+    return call_agent(svc, step, UnitKey(step.name), context)
+
+
+def _decide_skip(step: StepPlan, results: Mapping[str, StepResult],
+                 context: dict[str, Any]) -> StepResult | None:
+    deps = [results[d] for d in step.depends_on if d in results]
+    if deps and all(r.status == SKIPPED for r in deps):
+        return StepResult(SKIPPED)
+    if step.when is not None and not evaluate(step.when, context):
+        return StepResult(SKIPPED)
+    return None
+
+
+def _for_each(svc: Services, step: StepPlan, key: UnitKey, context: dict[str, Any]) -> StepResult:
+    items = evaluate(step.for_each, context)
+    if isinstance(items, Mapping) or isinstance(items, str) or not hasattr(items, "__iter__"):
+        raise RunError(f"{step.for_each.path}: for_each must give a list, got "
+                       f"{type(items).__name__}")
+    outputs, usage, reused = [], Usage(), True
+    for index, item in enumerate(items):
+        unit = UnitKey(key.step, index, key.iteration)
+        result = call_agent(svc, step, unit, ctx.with_item(context, step.item_var, item))
+        outputs.append(result.output)
+        usage.add(result.usage)
+        reused = reused and result.reused
+    return StepResult(SUCCEEDED, outputs, usage=usage, reused=reused and bool(outputs))
+
+
+def _loop(svc: Services, step: StepPlan, context: dict[str, Any]) -> StepResult:
+    loop = step.loop
+    previous: dict[str, StepResult] | None = None
+    usage, iteration = Usage(), 0
+    for iteration in range(1, loop.max_iterations + 1):
+        svc.check_cancelled()
+        body: dict[str, StepResult] = {}
+        for name, inner in loop.steps.items():
+            here = ctx.loop_context(context, body, iteration, previous)
+            result = _decide_skip(inner, body, here)
+            if result is None:
+                key = UnitKey(f"{step.name}.{name}", NO_ITEM, iteration)
+                result = (_for_each(svc, inner, key, here) if inner.for_each is not None
+                          else call_agent(svc, inner, key, here))
+            body[name] = result
+            usage.add(result.usage)
+        svc.emit("loop_iteration", step=step.name, iteration=iteration)
+        done = loop.until is not None and evaluate(
+            loop.until, ctx.loop_context(context, body, iteration, previous))
+        previous = body
+        if done:
+            break
+    output = {name: r.output for name, r in (previous or {}).items()}
+    return StepResult(SUCCEEDED, output, iterations=iteration, usage=usage)
+
+
+def _record_step(svc: Services, step: StepPlan, result: StepResult) -> None:
+    """The step's own row for skipped, for_each and loop steps (plain steps: step.py's row)."""
+    svc.records.write_unit(
+        svc.run_id, UnitKey(step.name, NO_ITEM, NO_ITERATION), status=result.status,
+        output=svc.redactor.data(result.output), fingerprint=step.fingerprint,
+        error=result.error,
+        agent=step.agent, duration=result.duration, iterations=result.iterations,
+        attempts=result.usage.attempts, prompt_tokens=result.usage.prompt_tokens,
+        completion_tokens=result.usage.completion_tokens, step_count=result.usage.step_count,
+        ended=time.time(), started=time.time() - result.duration)

@@ -1,0 +1,174 @@
+"""Showing a run as it happens: a live table on a terminal, plain lines otherwise, JSON lines
+for machines; and the end-of-run summary.
+
+Owns the reporters (callables `emit(kind, **data)` fed by the runner, from worker threads)
+and `summary_rows` / `outcome_json`. Events: run_started, step_started, step_retry,
+step_reconciled, loop_iteration, chunk (with --stream), step_finished, warning, run_finished.
+Text arriving here is already redacted by the runner; outputs are redacted again with the
+run's Redactor before printing.
+
+Must not: decide anything about the run.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import threading
+import time
+from typing import IO, Any
+
+from rich.console import Console
+from rich.live import Live
+from rich.table import Table
+
+from orchestrator.run.context import StepResult
+
+ICONS = {"succeeded": "ok", "failed": "FAILED", "skipped": "skipped", "blocked": "blocked",
+         "cancelled": "cancelled", "running": "running", "waiting": "waiting"}
+
+
+def step_summary(name: str, result: StepResult) -> dict[str, Any]:
+    data = {"step": name, "status": result.status, "duration": round(result.duration, 3),
+            "prompt_tokens": result.usage.prompt_tokens,
+            "completion_tokens": result.usage.completion_tokens,
+            "attempts": result.usage.attempts, "reused": result.reused}
+    if result.iterations is not None:
+        data["iterations"] = result.iterations
+    if result.error:
+        data["error"] = result.error
+    return data
+
+
+def outcome_json(outcome: Any) -> dict[str, Any]:
+    red = outcome.redactor
+    return {"run_id": outcome.run_id, "status": outcome.status,
+            "duration": round(outcome.duration, 3), "outputs": red.data(outcome.outputs),
+            "error": outcome.error,
+            "steps": [step_summary(n, r) for n, r in outcome.results.items()]}
+
+
+class PlainReporter:
+    """One line per event on stderr (CI logs, pipes)."""
+
+    def __init__(self, stream: bool = False, out: IO[str] | None = None):
+        self.out = out or sys.stderr
+        self.stream = stream
+        self._lock = threading.Lock()
+        self._began = time.monotonic()
+
+    def __call__(self, kind: str, **data: Any) -> None:
+        line = self._line(kind, data)
+        if line is not None:
+            with self._lock:
+                self.out.write(f"[{time.monotonic() - self._began:7.2f}s] {line}\n")
+                self.out.flush()
+
+    def _line(self, kind: str, data: dict) -> str | None:
+        if kind == "run_started":
+            verb = "resuming" if data["resumed"] else "starting"
+            return f"{verb} run {data['run_id']} of {data['pipeline']} ({len(data['steps'])} steps)"
+        if kind == "step_started":
+            return f"{data['step']}: started"
+        if kind == "step_retry":
+            return f"{data['step']}: retry in {data['delay']:.2f}s after: {data['error']}"
+        if kind == "step_reconciled":
+            return f"{data['step']}: reply recovered from the agent's history (not sent again)"
+        if kind == "loop_iteration":
+            return f"{data['step']}: iteration {data['iteration']} done"
+        if kind == "chunk":
+            return f"{data['step']} > {data['text']}" if self.stream else None
+        if kind == "step_finished":
+            return _finished_line(data["step"], data["result"])
+        if kind == "warning":
+            return f"warning: {data['message']}"
+        if kind == "run_finished":
+            o = data["outcome"]
+            return f"run {o.run_id} {o.status} in {o.duration:.2f}s"
+        return None
+
+
+def _finished_line(name: str, r: StepResult) -> str:
+    text = f"{name}: {ICONS.get(r.status, r.status)} in {r.duration:.2f}s"
+    if r.usage.tokens:
+        text += f", {r.usage.tokens} tokens"
+    if r.reused:
+        text += " (reused from the earlier attempt)"
+    if r.error and r.status != "skipped":
+        text += f": {r.error}"
+    return text
+
+
+class JsonReporter:
+    """JSON lines on stdout, one per event (`--json`); the CLI prints the final document."""
+
+    def __init__(self, out: IO[str] | None = None):
+        self.out = out or sys.stdout
+        self._lock = threading.Lock()
+
+    def __call__(self, kind: str, **data: Any) -> None:
+        if kind == "run_finished":
+            return  # the CLI prints the outcome as the last line
+        if kind == "step_finished":
+            data = {"step": data["step"], **step_summary(data["step"], data["result"])}
+        with self._lock:
+            self.out.write(json.dumps({"event": kind, **data}, default=str) + "\n")
+            self.out.flush()
+
+
+class LiveReporter:
+    """A rich table that updates in place: step, state, elapsed, tokens."""
+
+    def __init__(self, console: Console, stream: bool = False):
+        self.console, self.stream = console, stream
+        self.rows: dict[str, dict[str, Any]] = {}
+        self._lock = threading.Lock()
+        self._live = Live(console=console, refresh_per_second=8, transient=False,
+                          get_renderable=self._table)
+
+    def __call__(self, kind: str, **data: Any) -> None:
+        with self._lock:
+            if kind == "run_started":
+                self.rows = {s: {"status": "waiting", "began": None, "result": None}
+                             for s in data["steps"]}
+                self._live.start()
+            elif kind == "step_started":
+                self.rows[data["step"]].update(status="running", began=time.monotonic())
+            elif kind == "step_finished":
+                self.rows[data["step"]].update(status=data["result"].status,
+                                               result=data["result"])
+            elif kind == "step_retry":
+                self._live.console.print(f"[yellow]{data['step']}: retry after: {data['error']}")
+            elif kind == "chunk" and self.stream:
+                self._live.console.print(f"[dim]{data['step']} >[/dim] {data['text']}",
+                                         markup=True, highlight=False)
+            elif kind == "warning":
+                self._live.console.print(f"[yellow]warning: {data['message']}")
+            elif kind == "run_finished":
+                self._live.refresh()
+                self._live.stop()
+
+    def _table(self) -> Table:
+        table = Table(box=None, pad_edge=False)
+        for col in ("step", "state", "time", "tokens"):
+            table.add_column(col, justify="right" if col in ("time", "tokens") else "left")
+        now = time.monotonic()
+        for name, row in self.rows.items():
+            result = row["result"]
+            if result is not None:
+                elapsed, tokens = result.duration, result.usage.tokens
+            else:
+                elapsed, tokens = (now - row["began"]) if row["began"] else 0.0, 0
+            table.add_row(name, ICONS.get(row["status"], row["status"]),
+                          f"{elapsed:.1f}s" if row["began"] or result else "",
+                          str(tokens) if tokens else "")
+        return table
+
+
+def make_reporter(*, as_json: bool, stream: bool, console: Console | None = None):
+    if as_json:
+        return JsonReporter()
+    console = console or Console(stderr=True)
+    if console.is_terminal:
+        return LiveReporter(console, stream)
+    return PlainReporter(stream)

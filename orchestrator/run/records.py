@@ -1,0 +1,215 @@
+"""Run records: one SQLite file (STATE/runs.db, WAL) that every run writes as it goes.
+
+Owns the schema (versioned in `meta`), `Records` (thread-safe writes: runs, step rows,
+the Letta objects a run created) and the read side used by `runs list/show`, `resume`,
+and later audit/stats/cost. One row per *unit* (step path, item, iteration): a plain step
+has item -1 and iteration 0; a for_each step adds an aggregate row (item -1) to its item
+rows; a loop body step is recorded as `loop.body` per iteration, plus the loop's own row.
+
+The intent (status `running`, attempt, otid) is written *before* a message is sent, so a
+crash leaves enough to reconcile with the agent's history on resume.
+
+Must not: see secrets. Callers pass already-redacted text (see `run.secrets.Redactor`).
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from orchestrator.errors import RunError
+
+SCHEMA_VERSION = 1
+NO_ITEM, NO_ITERATION = -1, 0
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS runs (
+  id TEXT PRIMARY KEY, pipeline TEXT NOT NULL, file TEXT NOT NULL, file_hash TEXT NOT NULL,
+  status TEXT NOT NULL, inputs TEXT NOT NULL, secret_inputs TEXT NOT NULL,
+  base_url TEXT, namespace TEXT, options TEXT NOT NULL, outputs TEXT, error TEXT,
+  started REAL NOT NULL, ended REAL, resumes INTEGER NOT NULL DEFAULT 0, pid INTEGER);
+CREATE TABLE IF NOT EXISTS steps (
+  run_id TEXT NOT NULL, step TEXT NOT NULL, item INTEGER NOT NULL, iteration INTEGER NOT NULL,
+  status TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, agent TEXT, agent_id TEXT,
+  model TEXT, prompt TEXT, output TEXT, error TEXT, started REAL, ended REAL, duration REAL,
+  prompt_tokens INTEGER NOT NULL DEFAULT 0, completion_tokens INTEGER NOT NULL DEFAULT 0,
+  step_count INTEGER NOT NULL DEFAULT 0, otid TEXT, fingerprint TEXT, iterations INTEGER,
+  PRIMARY KEY (run_id, step, item, iteration));
+CREATE TABLE IF NOT EXISTS resources (
+  run_id TEXT NOT NULL, kind TEXT NOT NULL, name TEXT NOT NULL, letta_id TEXT NOT NULL,
+  deleted INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (run_id, kind, name));
+CREATE INDEX IF NOT EXISTS runs_started ON runs (started);
+"""
+
+STEP_FIELDS = ("status", "attempts", "agent", "agent_id", "model", "prompt", "output", "error",
+               "started", "ended", "duration", "prompt_tokens", "completion_tokens",
+               "step_count", "otid", "fingerprint", "iterations")
+
+
+@dataclass(frozen=True)
+class UnitKey:
+    step: str  # "name", or "loop.body" for loop body steps
+    item: int = NO_ITEM
+    iteration: int = NO_ITERATION
+
+    def label(self) -> str:
+        text = self.step
+        if self.iteration:
+            text += f"#{self.iteration}"
+        if self.item >= 0:
+            text += f"[{self.item}]"
+        return text
+
+
+class Records:
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        # One connection shared by the worker threads, serialised by a lock: SQLite writes
+        # are serialised anyway, and this keeps each write a single fast transaction.
+        self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None,
+                                   timeout=30)
+        self._db.row_factory = sqlite3.Row
+        self._lock = threading.Lock()
+        self._db.execute("PRAGMA journal_mode=WAL")  # readers never block the running run
+        self._db.execute("PRAGMA synchronous=NORMAL")  # durable at checkpoints; fast commits
+        self._db.executescript(_SCHEMA)
+        with self._tx() as db:
+            row = db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+            if row is None:
+                db.execute("INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+        if row is not None and int(row[0]) > SCHEMA_VERSION:
+            self._db.close()
+            raise RunError(f"{self.path}: run records of a newer orchestrate "
+                           f"(schema {row[0]}); upgrade orchestrate to read them")
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    # ----- runs -----
+    def start_run(self, run_id: str, *, pipeline: str, file: str, file_hash: str,
+                  inputs: dict, secret_inputs: list[str], base_url: str, namespace: str,
+                  options: dict, pid: int) -> None:
+        with self._tx() as db:
+            db.execute(
+                "INSERT INTO runs (id, pipeline, file, file_hash, status, inputs, secret_inputs,"
+                " base_url, namespace, options, started, pid) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                (run_id, pipeline, file, file_hash, "running", _dump(inputs),
+                 _dump(secret_inputs), base_url, namespace, _dump(options), time.time(), pid))
+
+    def reopen_run(self, run_id: str, *, file_hash: str, base_url: str, pid: int) -> None:
+        with self._tx() as db:
+            db.execute("UPDATE runs SET status='running', ended=NULL, error=NULL, file_hash=?,"
+                       " base_url=?, pid=?, resumes=resumes+1 WHERE id=?",
+                       (file_hash, base_url, pid, run_id))
+
+    def finish_run(self, run_id: str, status: str, *, outputs: Any = None,
+                   error: str | None = None) -> None:
+        with self._tx() as db:
+            db.execute("UPDATE runs SET status=?, outputs=?, error=?, ended=? WHERE id=?",
+                       (status, None if outputs is None else _dump(outputs), error,
+                        time.time(), run_id))
+
+    def run(self, run_id: str) -> dict | None:
+        with self._lock:
+            row = self._db.execute("SELECT * FROM runs WHERE id=?", (run_id,)).fetchone()
+        return _run_row(row) if row else None
+
+    def find_run(self, prefix: str) -> dict | None:
+        """By full id or a unique prefix (like git)."""
+        with self._lock:
+            rows = self._db.execute("SELECT * FROM runs WHERE id LIKE ? LIMIT 2",
+                                    (prefix.replace("%", "") + "%",)).fetchall()
+        return _run_row(rows[0]) if len(rows) == 1 else None
+
+    def list_runs(self, limit: int = 20) -> list[dict]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT r.*, (SELECT COALESCE(SUM(prompt_tokens + completion_tokens), 0)"
+                " FROM steps s WHERE s.run_id = r.id AND s.item >= -1 AND s.prompt IS NOT NULL)"
+                " AS tokens FROM runs r ORDER BY started DESC LIMIT ?", (limit,)).fetchall()
+        return [_run_row(r) for r in rows]
+
+    # ----- steps -----
+    def write_unit(self, run_id: str, key: UnitKey, **fields: Any) -> None:
+        unknown = set(fields) - set(STEP_FIELDS)
+        if unknown:
+            raise ValueError(f"unknown step record fields: {sorted(unknown)}")
+        if "output" in fields and fields["output"] is not None:
+            fields["output"] = _dump(fields["output"])
+        cols = ", ".join(fields)
+        marks = ", ".join("?" for _ in fields)
+        updates = ", ".join(f"{c}=excluded.{c}" for c in fields)
+        with self._tx() as db:
+            db.execute(
+                f"INSERT INTO steps (run_id, step, item, iteration, {cols}) VALUES (?,?,?,?,"
+                f"{marks}) ON CONFLICT (run_id, step, item, iteration) DO UPDATE SET {updates}",
+                (run_id, key.step, key.item, key.iteration, *fields.values()))
+
+    def units(self, run_id: str) -> dict[UnitKey, dict]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT * FROM steps WHERE run_id=? ORDER BY COALESCE(started, 0), step, "
+                "iteration, item", (run_id,)).fetchall()
+        return {UnitKey(r["step"], r["item"], r["iteration"]): _step_row(r) for r in rows}
+
+    def mark_interrupted(self, run_id: str, status: str, error: str) -> None:
+        """Steps still `running` when the run stops (cancel, crash noticed on resume)."""
+        with self._tx() as db:
+            db.execute("UPDATE steps SET status=?, error=COALESCE(error, ?), ended=? "
+                       "WHERE run_id=? AND status='running'", (status, error, time.time(), run_id))
+
+    # ----- Letta objects created for a run -----
+    def add_resource(self, run_id: str, kind: str, name: str, letta_id: str) -> None:
+        with self._tx() as db:
+            db.execute("INSERT OR REPLACE INTO resources VALUES (?,?,?,?,0)",
+                       (run_id, kind, name, letta_id))
+
+    def resources(self, run_id: str) -> list[dict]:
+        with self._lock:
+            rows = self._db.execute("SELECT * FROM resources WHERE run_id=?", (run_id,)).fetchall()
+        return [dict(r) for r in rows]
+
+    def mark_deleted(self, run_id: str, kind: str, name: str) -> None:
+        with self._tx() as db:
+            db.execute("UPDATE resources SET deleted=1 WHERE run_id=? AND kind=? AND name=?",
+                       (run_id, kind, name))
+
+
+def _dump(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, default=str)
+
+
+def _run_row(row: sqlite3.Row) -> dict:
+    data = dict(row)
+    for key in ("inputs", "secret_inputs", "options", "outputs"):
+        if data.get(key) is not None:
+            data[key] = json.loads(data[key])
+    return data
+
+
+def _step_row(row: sqlite3.Row) -> dict:
+    data = dict(row)
+    if data.get("output") is not None:
+        data["output"] = json.loads(data["output"])
+    return data

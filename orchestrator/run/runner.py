@@ -1,0 +1,205 @@
+"""Start or resume one run: the glue between a plan, a backend, the records and an executor.
+
+Owns `RunOptions`, `RunOutcome`, `start_run` and `resume_run`: pre-flight (server answers,
+`${env:VAR}` set, inputs typed), the run record, the agent pool, executing, the pipeline
+outputs, releasing agents, and the final status: `succeeded`, `failed` (a step failed or the
+run timed out: what succeeded is kept for `orchestrate resume`), or `cancelled` (Ctrl-C).
+
+Resume reloads the pipeline, recompiles, and re-executes the whole plan against a memo of
+the earlier attempt: a unit whose fingerprint and rendered prompt (hence its upstream
+outputs) are unchanged and that succeeded is reused without a message; a unit caught in
+flight is reconciled with the agent's history by its otid; everything else runs.
+
+Must not: parse CLI arguments or print (events go to `emit`).
+"""
+
+from __future__ import annotations
+
+import os
+import secrets as pysecrets
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from orchestrator.backends import identity
+from orchestrator.backends.base import RunBackend
+from orchestrator.compile.plan import Plan
+from orchestrator.compile.templates import evaluate
+from orchestrator.errors import RunError
+from orchestrator.run import executor
+from orchestrator.run.agents import AgentPool
+from orchestrator.run.context import CANCELLED, DONE_OK, SUCCEEDED, StepResult, base_context
+from orchestrator.run.inputs import resolve_inputs
+from orchestrator.run.records import Records
+from orchestrator.run.secrets import Redactor
+from orchestrator.run.services import EventSink, Services
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    max_parallel: int = 4
+    timeout: float | None = None  # the whole run; None: the pipeline's defaults.run_timeout
+    model: str | None = None  # the run's default model
+    keep_agents: bool = False
+    namespace: str = identity.DEFAULT_NAMESPACE
+    stream: bool = False
+
+
+@dataclass
+class RunOutcome:
+    run_id: str
+    status: str
+    results: dict[str, StepResult]
+    outputs: dict[str, Any] = field(default_factory=dict)
+    error: str | None = None
+    duration: float = 0.0
+    redactor: Redactor = field(default_factory=Redactor, repr=False)
+
+
+def new_run_id() -> str:
+    return time.strftime("%Y%m%d-%H%M%S", time.gmtime()) + "-" + pysecrets.token_hex(3)
+
+
+def start_run(plan: Plan, given: Mapping[str, Any], backend: RunBackend, records: Records, *,
+              options: RunOptions = RunOptions(), emit: EventSink = lambda k, **d: None,
+              api_key: str | None = None, run_id: str | None = None) -> RunOutcome:
+    redactor = Redactor([api_key] if api_key else [])
+    inputs = resolve_inputs(plan.inputs, given, redactor)
+    _preflight(plan, backend)
+    run_id = run_id or new_run_id()
+    secret = sorted(n for n, s in plan.inputs.items() if s.secret)
+    records.start_run(
+        run_id, pipeline=plan.name, file=os.path.abspath(plan.source), file_hash=plan.source_hash,
+        inputs={k: v for k, v in redactor.data(inputs).items() if k not in secret},
+        secret_inputs=secret, base_url=backend.base_url, namespace=options.namespace,
+        options={**_options(options), "given": sorted(set(given) - set(secret))},
+        pid=os.getpid())
+    return _execute(plan, inputs, backend, records, redactor, options, emit, run_id, memo={},
+                    reuse={})
+
+
+def resume_run(run_id: str, plan: Plan, backend: RunBackend, records: Records, *,
+               given_secrets: Mapping[str, Any] | None = None,
+               options: RunOptions | None = None, emit: EventSink = lambda k, **d: None,
+               api_key: str | None = None) -> RunOutcome:
+    run = records.run(run_id)
+    if run is None:
+        raise RunError(f"no run '{run_id}' in {records.path}")
+    _check_resumable(run, plan)
+    options = options or recorded_options(run)
+    redactor = Redactor([api_key] if api_key else [])
+    # Only what was given explicitly: defaults are recomputed (an ${env:VAR} default was
+    # recorded masked, and must be read from the environment again).
+    names = run["options"].get("given", list(run["inputs"]))
+    given = {**{n: run["inputs"][n] for n in names if n in run["inputs"]},
+             **(given_secrets or {})}
+    missing = [n for n in run["secret_inputs"] if n not in given]
+    if missing:
+        raise RunError(f"input{'s' if len(missing) > 1 else ''} {', '.join(missing)} "
+                       "are secret and were not recorded: pass them again with --input")
+    inputs = resolve_inputs(plan.inputs, given, redactor)
+    if {k: v for k, v in redactor.data(inputs).items() if k not in run["secret_inputs"]} != \
+            run["inputs"]:
+        raise RunError(f"run {run_id}: the pipeline's inputs no longer match the run's "
+                       "(an input was added, removed or its default changed); start a new run")
+    _preflight(plan, backend)
+    records.reopen_run(run_id, file_hash=plan.source_hash, base_url=backend.base_url,
+                       pid=os.getpid())
+    reuse = {(r["kind"], r["name"]): r["letta_id"] for r in records.resources(run_id)
+             if not r["deleted"]}
+    return _execute(plan, inputs, backend, records, redactor, options, emit, run_id,
+                    memo=records.units(run_id), reuse=reuse)
+
+
+def recorded_options(run: dict) -> RunOptions:
+    return RunOptions(**{k: v for k, v in run["options"].items() if k != "given"})
+
+
+def _check_resumable(run: dict, plan: Plan) -> None:
+    if run["status"] == SUCCEEDED:
+        raise RunError(f"run {run['id']} already succeeded: nothing to resume")
+    if run["status"] == "running" and run.get("pid") and process_alive(run["pid"]):
+        raise RunError(f"run {run['id']} is still running (pid {run['pid']})")
+    if plan.name != run["pipeline"]:
+        raise RunError(f"run {run['id']} is of pipeline '{run['pipeline']}', not "
+                       f"'{plan.name}': resume it with its own file ({run['file']})")
+
+
+def process_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except (ProcessLookupError, PermissionError):
+        return False
+    return True
+
+
+def _preflight(plan: Plan, backend: RunBackend) -> None:
+    missing = sorted(n for n in plan.env_refs if n not in os.environ)
+    if missing:
+        raise RunError(f"environment variable{'s' if len(missing) > 1 else ''} "
+                       f"{', '.join(missing)} not set (the pipeline reads "
+                       f"{', '.join('${env:' + n + '}' for n in missing)})")
+    backend.check()
+
+
+def _options(options: RunOptions) -> dict:
+    return {"max_parallel": options.max_parallel, "timeout": options.timeout,
+            "model": options.model, "keep_agents": options.keep_agents,
+            "namespace": options.namespace, "stream": options.stream}
+
+
+def _execute(plan: Plan, inputs: dict, backend: RunBackend, records: Records,
+             redactor: Redactor, options: RunOptions, emit: EventSink, run_id: str, *,
+             memo: dict, reuse: dict) -> RunOutcome:
+    started = time.monotonic()
+    pool = AgentPool(plan, backend, records, redactor, run_id=run_id,
+                     namespace=options.namespace, default_model=options.model,
+                     keep=options.keep_agents, reuse=reuse)
+    def on_event(kind: str, **data: Any) -> None:
+        emit(kind, **data)
+        if kind == "step_finished" and data["result"].status in DONE_OK:
+            pool.retire(data["step"])  # its agents may be deleted while the rest runs
+
+    svc = Services(run_id=run_id, backend=backend, records=records, redactor=redactor,
+                   agents=pool, emit=on_event, stream=options.stream, memo=memo)
+    emit("run_started", run_id=run_id, pipeline=plan.name, steps=list(plan.steps),
+         resumed=bool(memo))
+    run_timeout = options.timeout or plan.defaults.run_timeout
+    deadline = started + run_timeout if run_timeout else None
+    results = executor.execute(plan, inputs, svc, max_parallel=max(1, options.max_parallel),
+                               deadline=deadline)
+    outcome = RunOutcome(run_id, SUCCEEDED, results, redactor=redactor)
+    _settle(plan, inputs, svc, outcome)
+    outcome.duration = time.monotonic() - started
+    try:
+        pool.release(outcome.status == SUCCEEDED)
+    except RunError as exc:  # cleanup trouble must not turn a good run into a failed one
+        emit("warning", message=redactor.text(f"could not delete the run's agents: {exc}"))
+    records.finish_run(run_id, outcome.status, outputs=redactor.data(outcome.outputs) or None,
+                       error=outcome.error)
+    emit("run_finished", outcome=outcome)
+    return outcome
+
+
+def _settle(plan: Plan, inputs: dict, svc: Services, outcome: RunOutcome) -> None:
+    results = outcome.results
+    if svc.cancel.is_set():
+        outcome.status = CANCELLED if "Ctrl-C" in svc.cancel_reason else "failed"
+        svc.records.mark_interrupted(svc.run_id, CANCELLED, svc.cancel_reason)
+        outcome.error = f"{svc.cancel_reason}; continue with `orchestrate resume {svc.run_id}`"
+        return
+    bad = [(n, r) for n, r in results.items() if r.status not in DONE_OK]
+    if bad:
+        first = next(((n, r) for n, r in bad if r.status == "failed"), bad[0])
+        outcome.status = "failed"
+        outcome.error = (f"step '{first[0]}' {first[1].status}: {first[1].error}; fix the cause "
+                         f"and continue with `orchestrate resume {svc.run_id}`")
+        return
+    context = base_context(inputs, results)
+    try:
+        outcome.outputs = {name: evaluate(t, context) for name, t in plan.outputs.items()}
+    except RunError as exc:
+        outcome.status, outcome.error = "failed", svc.redactor.text(str(exc))

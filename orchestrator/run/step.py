@@ -1,0 +1,203 @@
+"""One agent call of a step (a "unit": a plain step, one for_each item, or one loop-body
+step in one iteration), with every rule about attempts. Executor-independent by design: the
+local executor and a future Temporal one both call `call_agent`.
+
+Owns: rendering the prompt (+ the JSON request for json steps), reusing the unit's result
+from an earlier attempt of the run (resume: same fingerprint, same rendered prompt),
+exactly-once toward the agent (the intent and a deterministic `otid` are recorded *before*
+sending; after an ambiguous failure or a crash the agent's history is asked whether the
+message arrived and what it answered), retries with exponential backoff on transient
+errors, the per-attempt timeout, and the JSON parse/validate/repair loop. Repairs and
+transient failures share the step's attempt budget (`retry.max_attempts`).
+
+Must not: decide when a unit runs, or send two messages to one agent at once (it holds the
+agent's lock for the whole unit, repairs included, so a repair follows its bad answer).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from typing import Any
+
+from orchestrator.backends.base import Reply
+from orchestrator.compile.plan import StepPlan
+from orchestrator.compile.templates import render
+from orchestrator.errors import BackendError, RunError
+from orchestrator.run import jsonout
+from orchestrator.run.context import FAILED, SUCCEEDED, StepResult, Usage
+from orchestrator.run.records import UnitKey
+from orchestrator.run.services import Cancelled, Services
+
+RECONCILE_POLL = 0.5  # seconds between looks at a busy agent's history
+RECONCILE_WAIT = 600.0  # longest wait for a busy agent when the step has no timeout
+
+
+class StepFailed(RunError):
+    """A unit used up its attempts or hit a permanent error; `usage` is what it cost."""
+
+    def __init__(self, message: str, usage: Usage):
+        super().__init__(message)
+        self.usage = usage
+
+
+def make_otid(run_id: str, key: UnitKey, attempt: int) -> str:
+    """Deterministic per (run, unit, attempt): a resumed run finds its own messages."""
+    raw = f"{run_id}|{key.step}|{key.item}|{key.iteration}|{attempt}"
+    return "orch-" + hashlib.sha256(raw.encode()).hexdigest()[:32]
+
+
+def backoff_delay(failures: int, base: float, cap: float) -> float:
+    return min(base * (2 ** (failures - 1)), cap)
+
+
+def call_agent(svc: Services, step: StepPlan, key: UnitKey, context: dict[str, Any]) -> StepResult:
+    svc.check_cancelled()
+    prompt = render(step.prompt, context)
+    if step.output_format == "json":
+        prompt += jsonout.request_suffix(step.output_schema)
+    recorded = svc.redactor.text(prompt)
+    earlier = svc.memo.get(key) or {}
+    same = (earlier.get("prompt") == recorded and earlier.get("fingerprint") == step.fingerprint)
+    if same and earlier.get("status") == SUCCEEDED:  # no agent needed: nothing is sent
+        return StepResult(SUCCEEDED, earlier.get("output"), reused=True,
+                          duration=earlier.get("duration") or 0.0)
+    agent = _acquire(svc, step)
+    model = svc.agents.step_model(step)
+    unit = _Unit(svc, step, key, agent, model, prompt, recorded, earlier.get("attempts") or 0)
+    # `running`: the process died; `cancelled`: Ctrl-C. Either way the message may be there.
+    in_flight = same and earlier.get("status") in ("running", "cancelled")
+    # the message in flight went to that agent: only it can have answered
+    pending = earlier.get("otid") if in_flight and earlier.get("agent_id") == agent.ref.id else None
+    with agent.lock:  # one conversation: never two messages to one agent at once
+        return unit.run(pending)
+
+
+def _acquire(svc: Services, step: StepPlan) -> Any:
+    """The step's agent (found or created on first use), retrying transient server errors."""
+    retry, failures = step.retry, 0
+    while True:
+        try:
+            return svc.agents.acquire(step.agent)
+        except BackendError as exc:
+            failures += 1
+            if not exc.transient or failures >= retry.max_attempts:
+                raise StepFailed(svc.redactor.text(str(exc)), Usage()) from None
+            svc.sleep(backoff_delay(failures, retry.backoff, retry.max_backoff))
+
+
+class _Unit:
+    def __init__(self, svc: Services, step: StepPlan, key: UnitKey, agent: Any,
+                 model: str | None, prompt: str, recorded: str, attempt: int):
+        self.svc, self.step, self.key, self.agent = svc, step, key, agent
+        self.model, self.prompt, self.recorded = model, prompt, recorded
+        self.attempt = attempt  # attempts so far, across resumes: otids stay unique
+        self.usage = Usage()
+        self.started = time.time()
+        self.clock = time.monotonic()
+
+    def run(self, pending_otid: str | None) -> StepResult:
+        try:
+            output = self._attempts(pending_otid)
+        except StepFailed as exc:
+            self._record(status=FAILED, error=str(exc))
+            raise
+        except Cancelled as exc:
+            self._record(status="cancelled", error=str(exc))
+            raise
+        self._record(status=SUCCEEDED, output=self.svc.redactor.data(output), error=None)
+        return StepResult(SUCCEEDED, output, duration=time.monotonic() - self.clock,
+                          usage=self.usage)
+
+    def _attempts(self, pending_otid: str | None) -> Any:
+        retry, message, failures = self.step.retry, self.prompt, 0
+        reply = self._reconcile(pending_otid) if pending_otid else None
+        used = 0
+        while True:
+            if reply is None:
+                if used >= retry.max_attempts:
+                    raise StepFailed(self._exhausted(), self.usage)
+                used += 1
+                try:
+                    reply = self._send(message)
+                except BackendError as exc:
+                    failures += 1
+                    self.last_error = self.svc.redactor.text(str(exc))
+                    if not exc.transient:
+                        raise StepFailed(self.last_error, self.usage) from None
+                    if used >= retry.max_attempts:
+                        raise StepFailed(self._exhausted(), self.usage) from None
+                    self._retrying(self.last_error, backoff_delay(failures, retry.backoff,
+                                                                  retry.max_backoff))
+                    if exc.status is None:  # ambiguous (timeout, dropped connection)
+                        reply = self._reconcile(self.otid)
+                    continue
+            try:
+                return self._decode(reply)
+            except jsonout.InvalidReply as exc:
+                self.last_error = f"invalid JSON reply: {exc}"
+                message, reply = jsonout.repair_prompt(str(exc), self.step.output_schema), None
+                self.svc.emit("step_retry", step=self.key.label(), error=self.last_error,
+                              attempt=self.attempt, delay=0.0)
+
+    last_error = ""
+    otid = ""
+
+    def _send(self, message: str) -> Reply:
+        self.svc.check_cancelled()
+        self.attempt += 1
+        self.otid = make_otid(self.svc.run_id, self.key, self.attempt)
+        self._record(status="running", otid=self.otid)  # the intent, before the message
+        on_chunk = None
+        if self.svc.stream:
+            def on_chunk(text: str) -> None:
+                self.svc.emit("chunk", step=self.key.label(), text=self.svc.redactor.text(text))
+        reply = self.svc.backend.send(self.agent.ref.id, message, otid=self.otid,
+                                      model=self.model, timeout=self.step.timeout,
+                                      on_chunk=on_chunk)
+        self.usage.add(Usage(reply.prompt_tokens, reply.completion_tokens, reply.step_count, 1))
+        return reply
+
+    def _reconcile(self, otid: str) -> Reply | None:
+        """The reply to a message whose fate is unknown, if the agent did answer it. While the
+        agent is still busy (the turn may be ours), wait up to the step's timeout."""
+        waited, limit = 0.0, self.step.timeout or RECONCILE_WAIT
+        while True:
+            try:
+                delivery = self.svc.backend.delivery(self.agent.ref.id, otid)
+            except BackendError:
+                return None  # cannot tell now: the next attempt decides
+            if delivery.reply is not None:
+                self.svc.emit("step_reconciled", step=self.key.label(), otid=otid)
+                return delivery.reply
+            if not delivery.busy or waited >= limit:
+                return None
+            self.svc.sleep(RECONCILE_POLL)
+            waited += RECONCILE_POLL
+
+    def _decode(self, reply: Reply) -> Any:
+        if self.step.output_format != "json":
+            return reply.text
+        return jsonout.decode(reply.text, self.step.output_schema)
+
+    def _retrying(self, error: str, delay: float) -> None:
+        self.svc.emit("step_retry", step=self.key.label(), error=error, attempt=self.attempt,
+                      delay=delay)
+        self._record(status="running", error=error)
+        self.svc.sleep(delay)
+
+    def _exhausted(self) -> str:
+        n = self.step.retry.max_attempts
+        return f"gave up after {n} attempt{'s' if n != 1 else ''}: {self.last_error}"
+
+    def _record(self, **fields: Any) -> None:
+        done = fields.get("status") != "running"
+        self.svc.records.write_unit(
+            self.svc.run_id, self.key, attempts=self.attempt, agent=self.step.agent,
+            agent_id=self.agent.ref.id, model=self.model or self.agent.model,
+            prompt=self.recorded, fingerprint=self.step.fingerprint, started=self.started,
+            ended=time.time() if done else None,
+            duration=time.monotonic() - self.clock if done else None,
+            prompt_tokens=self.usage.prompt_tokens,
+            completion_tokens=self.usage.completion_tokens, step_count=self.usage.step_count,
+            **fields)
