@@ -35,6 +35,7 @@ from orchestrator.compile.plan import Plan, StepPlan
 from orchestrator.errors import NotFound, RunError
 from orchestrator.run.records import Records
 from orchestrator.run.secrets import Redactor, resolve_env
+from orchestrator.spec import load_resources
 from orchestrator.spec.model import AgentSpec, BlockSpec
 
 DEFAULT_EMBEDDING = "openai/text-embedding-3-small"
@@ -240,15 +241,19 @@ def letta_name(text: str) -> str:
 
 
 def managed_name(ref: str, pipeline_file: str) -> str:
-    """`ref: researcher` names a managed agent; `ref: agents/researcher.yaml` its Agent file,
-    whose `metadata.name` is the managed name (the file's stem if it has none)."""
+    """`ref: researcher` names a managed agent; `ref: agents/researcher.yaml` its resource
+    file (relative to the pipeline), whose one `kind: Agent` document names it. The file is
+    read by the same loader `orchestrate apply` uses, so both agree on the name."""
     if not ref.endswith((".yaml", ".yml")):
         return ref
-    path = Path(pipeline_file).parent / ref
-    try:
-        import yaml
 
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        return str((data.get("metadata") or {}).get("name") or path.stem)
-    except (OSError, ValueError, AttributeError):
-        return path.stem
+    path = (Path(pipeline_file).parent / ref).resolve()
+    # Its directory is loaded whole: an Agent file may use blocks and folders declared
+    # in sibling files, exactly as `orchestrate apply DIR` sees it.
+    resources = load_resources(path.parent)
+    agents = [name for name, agent in resources.agents.items()
+              if Path(agent.mark.file).resolve() == path]
+    if len(agents) != 1:
+        raise RunError(f"agent ref '{ref}': expected one kind: Agent document in {path}, "
+                       f"found {len(agents)}")
+    return agents[0]
