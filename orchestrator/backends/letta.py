@@ -14,10 +14,9 @@ from __future__ import annotations
 
 import contextlib
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any, TypeVar
 
-import letta_client
 from letta_client import Letta
 
 from orchestrator.backends.base import (
@@ -28,18 +27,11 @@ from orchestrator.backends.base import (
     Delivery,
     Reply,
 )
-from orchestrator.errors import BackendError, NotFound, ServerUnavailable
+from orchestrator.backends.letta_errors import translated
+from orchestrator.errors import NotFound
 
 T = TypeVar("T")
-START_HINT = "start the embedded one with `orchestrate server start`, or pass --base-url"
 HISTORY_WINDOW = 200  # messages scanned when reconciling an otid after a crash
-
-
-def _reason(exc: letta_client.APIStatusError) -> str:
-    body = exc.body if isinstance(exc.body, dict) else {}
-    err = body.get("error") if isinstance(body.get("error"), dict) else {}
-    text = err.get("detail") or err.get("message") or body.get("detail") or exc.message
-    return str(text)[:300]
 
 
 class LettaBackend:
@@ -54,23 +46,9 @@ class LettaBackend:
     def __repr__(self) -> str:  # never show the key
         return f"LettaBackend({self.base_url!r})"
 
-    # ----- error mapping -----
-    @contextlib.contextmanager
-    def _calls(self, what: str) -> Iterator[None]:
-        try:
-            yield
-        except letta_client.APITimeoutError:
-            raise BackendError(f"{what}: the Letta server did not answer in time",
-                               transient=True) from None
-        except letta_client.APIConnectionError:
-            raise ServerUnavailable(
-                f"{what}: no Letta server answers at {self.base_url} ({START_HINT})") from None
-        except letta_client.NotFoundError as exc:
-            raise NotFound(f"{what}: not found ({_reason(exc)})", status=404) from None
-        except letta_client.APIStatusError as exc:
-            transient = exc.status_code in (408, 409, 429) or exc.status_code >= 500
-            raise BackendError(f"{what}: HTTP {exc.status_code}: {_reason(exc)}",
-                               transient=transient, status=exc.status_code) from None
+    # ----- error mapping (letta_errors.py, shared with the provisioning backend) -----
+    def _calls(self, what: str):
+        return translated(what, self.base_url)
 
     def _do(self, what: str, fn: Callable[[], T]) -> T:
         with self._calls(what):

@@ -12,11 +12,9 @@ Must not: decide what to change (provision/diff.py) or log anything.
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-import letta_client
 from letta_client import Letta
 
 from orchestrator.backends.admin import (
@@ -30,17 +28,11 @@ from orchestrator.backends.admin import (
     NewTool,
     Tool,
 )
-from orchestrator.errors import BackendError, NotFound, ServerUnavailable
+from orchestrator.backends.letta_errors import translated
+from orchestrator.errors import BackendError
 
 AGENT_INCLUDE = ["agent.blocks", "agent.tools", "agent.sources", "agent.tags", "agent.secrets"]
 PAGE = 100
-START_HINT = "start the embedded one with `orchestrate server start`, or pass --base-url"
-
-
-def _reason(exc: letta_client.APIStatusError) -> str:
-    body = exc.body if isinstance(exc.body, dict) else {}
-    detail = body.get("detail") or body.get("message") or exc.message
-    return str(detail)[:300]
 
 
 class LettaAdmin:
@@ -54,18 +46,8 @@ class LettaAdmin:
     def __repr__(self) -> str:  # never show the key
         return f"LettaAdmin({self.base_url!r})"
 
-    @contextlib.contextmanager
-    def _call(self, what: str) -> Iterator[None]:
-        try:
-            yield
-        except letta_client.APIConnectionError:
-            raise ServerUnavailable(
-                f"{what}: no Letta server answers at {self.base_url} ({START_HINT})") from None
-        except letta_client.NotFoundError as exc:
-            raise NotFound(f"{what}: not found ({_reason(exc)})", status=404) from None
-        except letta_client.APIStatusError as exc:
-            raise BackendError(f"{what}: HTTP {exc.status_code}: {_reason(exc)}",
-                               transient=exc.status_code >= 500, status=exc.status_code) from None
+    def _call(self, what: str):
+        return translated(what, self.base_url)
 
     # ----- agents -----
     def list_agents(self, tags: Sequence[str] = ()) -> list[Agent]:

@@ -15,7 +15,7 @@ from orchestrator.compile.graph import render_graph
 from orchestrator.compile.plan import LoopPlan, Plan, StepPlan, Template
 from orchestrator.compile.templates import TemplateRenderError
 from orchestrator.errors import CompileError, Issue, SpecError
-from orchestrator.spec.model import PipelineSpec
+from orchestrator.spec.model import Gaps, PipelineSpec
 from orchestrator.spec.pipeline import read_pipeline, read_pipeline_text
 
 __all__ = ["LoopPlan", "Plan", "StepPlan", "Template", "TemplateRenderError",
@@ -37,16 +37,22 @@ def _plan(spec: PipelineSpec | None, issues: list[Issue]) -> Plan:
         raise SpecError(issues)
     if not any(i.severity == "error" for i in issues):
         return compile_pipeline(spec)
-    # The spec is well-formed but broke shape rules: compile anyway for the rest of the
-    # problems, leaving out those inside a part the spec phase already reported on.
+    # The spec has errors, but whatever could be read was built (YAML- or schema-broken parts
+    # are left out, see spec.model.Gaps): compile anyway for the rest of the problems, and
+    # drop those that the spec phase's own problems may explain.
     try:
         compile_pipeline(spec)
         more: tuple[Issue, ...] = ()
     except CompileError as exc:
         more = exc.issues
-    broken = [i.path for i in issues if i.severity == "error"]
-    raise SpecError(issues + [i for i in more if not _inside(i.path, broken)])
+    raise SpecError(issues + [i for i in more if not _explained(i, spec.gaps)])
 
 
-def _inside(path: str, parts: list[str]) -> bool:
+def _explained(issue: Issue, gaps: Gaps) -> bool:
+    """Whether a compile problem lies in a part whose shape the spec phase already reported.
+    (What a left-out part might hold is handled by compile itself, through `spec.gaps`.)"""
+    return _inside(issue.path, gaps.judged)
+
+
+def _inside(path: str, parts: tuple[str, ...]) -> bool:
     return any(path == p or path.startswith((p + ".", p + "[")) for p in parts)

@@ -41,15 +41,22 @@ class Scope:
     loop_step: str | None = None
     item_var: str | None = None
     loop_vars: bool = False
+    # Left open by a file with schema errors (see `spec.model.Gaps`): steps whose shape is
+    # unknown, whether any input name may exist, whether any step name may be in a loop body.
+    opaque: Collection[str] = ()
+    any_input: bool = False
+    any_body_step: bool = False
 
     # Positional copies: dataclasses.replace is ~10x slower, and compile makes one per step.
     def with_owner(self, owner: str) -> Scope:
         return Scope(self.inputs, self.top_steps, self.loops, owner, self.body,
-                     self.loop_step, self.item_var, self.loop_vars)
+                     self.loop_step, self.item_var, self.loop_vars, self.opaque,
+                     self.any_input, self.any_body_step)
 
     def with_item(self, item_var: str) -> Scope:
         return Scope(self.inputs, self.top_steps, self.loops, self.owner, self.body,
-                     self.loop_step, item_var, self.loop_vars)
+                     self.loop_step, item_var, self.loop_vars, self.opaque,
+                     self.any_input, self.any_body_step)
 
 
 @dataclass
@@ -117,7 +124,7 @@ def _check_access(access: Access, scope: Scope, defined: Collection[str], steps:
         _check_step(parts, scope, steps, problem)
     elif name == "inputs":
         if parts and isinstance(parts[0], str):
-            if parts[0] not in scope.inputs:
+            if parts[0] not in scope.inputs and not scope.any_input:
                 problem(f"undeclared input '{parts[0]}'",
                         did_you_mean(parts[0], scope.inputs, fallback="declare it under inputs:"))
             inputs.add(parts[0])
@@ -142,6 +149,8 @@ def _check_step(parts: tuple, scope: Scope, steps: set[str], problem) -> None:
     if not step_visible(target, scope, problem):
         return
     steps.add(target)
+    if target in scope.opaque:
+        return  # its shape is unknown: any attribute may be right
     attrs = LOOP_STEP_ATTRS if target in scope.loops else STEP_ATTRS
     if len(parts) > 1 and isinstance(parts[1], str) and parts[1] not in attrs:
         problem(f"step '{target}' has no attribute '{parts[1]}'",
@@ -173,6 +182,8 @@ def step_visible(target: str, scope: Scope, problem, *, via_needs: bool = False)
             problem(f"step '{target}' is inside loop '{loop}'",
                     f"read its last iteration as steps.{loop}.output.{target}")
             return False
+    if scope.any_body_step:
+        return False  # it may be in a loop body that could not be read
     visible = [*scope.top_steps, *scope.body]
     problem(f"unknown step '{target}'",
             did_you_mean(target, visible, fallback=f"steps: {one_of(visible)}"))

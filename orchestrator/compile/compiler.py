@@ -55,7 +55,9 @@ class _Compiler:
                    for name, source in spec.outputs.items()}
         graph, order, levels = self._dag(deps, plans, "steps", spec.steps)
         errors = any(i.severity == "error" for i in self.issues)
-        warnings = unused_warnings(spec, self.read, self.inputs_read, self.agents_used, errors)
+        # With parts left out (spec.gaps), "never used / never read" cannot be told.
+        warnings = [] if spec.gaps.partial else unused_warnings(
+            spec, self.read, self.inputs_read, self.agents_used, errors)
         if errors:
             raise CompileError(self.issues + warnings)
         return Plan(
@@ -66,7 +68,9 @@ class _Compiler:
             outputs=outputs, env_refs=env_refs(spec), warnings=tuple(sorted(warnings)))
 
     def _scope(self, **kwargs) -> Scope:
+        gaps = self.spec.gaps
         return Scope(inputs=self.spec.inputs, top_steps=self.spec.steps, loops=self.loops,
+                     opaque=gaps.steps, any_input=gaps.inputs, any_body_step=gaps.loop_bodies,
                      **kwargs)
 
     def _template(self, source: str, path: str, mark: Mark, scope: Scope,
@@ -109,7 +113,8 @@ class _Compiler:
 
     def _agent_step(self, step: StepSpec, prefix: str, scope: Scope) -> tuple[StepPlan, set[str]]:
         scope = scope.with_owner(step.name)
-        if step.agent is not None and step.agent not in self.spec.agents:  # None: spec said
+        if (step.agent is not None and step.agent not in self.spec.agents  # None: spec said
+                and not self.spec.gaps.agents):
             mark = step.field_marks.get("agent", step.mark)
             self.issues.append(Issue(
                 mark.file, mark.line, mark.col, f"{prefix}.agent", f"unknown agent '{step.agent}'",

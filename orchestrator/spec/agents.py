@@ -1,8 +1,9 @@
 """Schema-valid agent and block mappings -> `AgentSpec` / `BlockSpec`, shared by pipeline
 files (inline agents) and resource directories (kind: Agent / Block).
 
-Owns: the agent-level rules the schema cannot express (`ref` excludes an inline definition,
-unique memory block labels, shared blocks that exist, well-formed `${env:VAR}` references).
+Owns: the agent-level rules the schema cannot express (`ref` excludes an inline definition
+and `replicas`, unique memory block labels, shared blocks that exist, well-formed
+`${env:VAR}` references).
 
 Must not: read files (the resource loader resolves `*_file` keys before calling in here).
 """
@@ -50,13 +51,17 @@ def build_agent(doc: MarkedDoc, name: str, data: dict, path: tuple) -> AgentSpec
         tool_env=dict(data.get("tool_env", {})),
         context_window=data.get("context_window"),
         keep=data.get("keep", False),
+        replicas=data.get("replicas", 1),
         mark=doc.mark(path),
     )
 
 
-def agent_issues(doc: MarkedDoc, data: dict, path: tuple, shared: Collection[str]) -> list[Issue]:
-    """Problems in one agent mapping; `shared` names the shared blocks that exist."""
-    issues = _ref_issues(doc, data, path)
+def agent_issues(doc: MarkedDoc, data: dict, path: tuple, shared: Collection[str] | None,
+                 present: Collection[str] | None = None) -> list[Issue]:
+    """Problems in one agent mapping; `shared` names the shared blocks that exist (None: they
+    could not be read, so none is reported unknown). For an agent with schema errors, `data`
+    holds its intact fields only and `present` every known key written."""
+    issues = _ref_issues(doc, data if present is None else present, path)
     labels: set[str] = set()
     for i, block in enumerate(data.get("memory_blocks", ())):
         label = block["label"]
@@ -65,7 +70,7 @@ def agent_issues(doc: MarkedDoc, data: dict, path: tuple, shared: Collection[str
                                    path + ("memory_blocks", i, "label"),
                                    f"duplicate memory block '{label}'"))
         labels.add(label)
-    for i, block in enumerate(data.get("shared_blocks", ())):
+    for i, block in enumerate(data.get("shared_blocks", ()) if shared is not None else ()):
         where = path + ("shared_blocks", i)
         if block not in shared:
             hint = did_you_mean(block, shared, fallback="declare it under shared_blocks:")
@@ -88,14 +93,21 @@ def env_issues(doc: MarkedDoc, data: object, path: tuple) -> list[Issue]:
     return issues
 
 
-def _ref_issues(doc: MarkedDoc, data: dict, path: tuple) -> list[Issue]:
+def _ref_issues(doc: MarkedDoc, data: Collection[str], path: tuple) -> list[Issue]:
     if "ref" not in data:
         return []
-    extra = [key for key in data if key not in REF_COMPANIONS]
+    issues = []
+    if "replicas" in data:  # its own message: it is not about where the definition lives
+        issues.append(issue_at(doc.key_mark(path + ("replicas",)), path + ("replicas",),
+                               "a provisioned agent (ref) is one Letta agent: it cannot have "
+                               "replicas",
+                               "remove 'replicas' (its steps then run one at a time), or "
+                               "define the agent inline to let a run create copies of it"))
+    extra = [key for key in data if key not in REF_COMPANIONS and key != "replicas"]
     if not extra:
-        return []
+        return issues
     found = ", ".join(f"'{key}'" for key in extra)
     return [issue_at(doc.key_mark(path + (extra[0],)), path,
                      f"an agent with 'ref' cannot also set {found}",
                      "a provisioned agent is defined in its own Agent file: remove these keys, "
-                     "or remove 'ref' to define the agent inline")]
+                     "or remove 'ref' to define the agent inline"), *issues]

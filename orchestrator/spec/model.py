@@ -2,9 +2,10 @@
 
 Owns: the frozen dataclasses every later layer reads. Produced only by the loaders in this
 package (`orchestrator.spec.load_pipeline`, `orchestrator.spec.load_resources`), after JSON
-Schema validation, so code that receives these objects may trust their shape. Every object
-keeps the `Mark` (file, line, col) of the YAML node it came from, so that later phases
-(compile, provision) can still point users at the exact place of a problem.
+Schema validation, so code that receives these objects may trust their shape (the one
+exception, a `PipelineSpec` with `gaps`, only goes from `read_pipeline` to compile). Every
+object keeps the `Mark` (file, line, col) of the YAML node it came from, so that later
+phases (compile, provision) can still point users at the exact place of a problem.
 
 Must not: do I/O, render templates, or know about Letta.
 """
@@ -86,6 +87,9 @@ class AgentSpec:
     tool_env: Mapping[str, str] = field(default_factory=dict)  # values may hold ${env:VAR}
     context_window: int | None = None
     keep: bool = False
+    # Inline agents only: a run may create up to this many copies (same definition, shared
+    # blocks attached to all), so that messages for the agent can be handled in parallel.
+    replicas: int = 1
     mark: Mark = NO_MARK
 
 
@@ -138,6 +142,23 @@ class DefaultsSpec:
 
 
 @dataclass(frozen=True)
+class Gaps:
+    """What a spec built from a file with errors leaves out, so that compile reports only
+    problems those errors cannot explain. A spec `load_pipeline` returns has no gaps: only
+    `read_pipeline` hands such a spec to compile, to report every problem in one run."""
+
+    partial: bool = False  # YAML or schema errors left parts out: "never used" can't be told
+    inputs: bool = False  # the inputs section is unreadable: any input may be declared
+    agents: bool = False  # likewise for agents
+    steps: frozenset[str] = frozenset()  # steps of unknown shape: their attributes unchecked
+    loop_bodies: bool = False  # a loop body is unreadable: any step name may be in it
+    judged: tuple[str, ...] = ()  # dotted paths of parts with shape errors (compile echoes)
+
+
+NO_GAPS = Gaps()
+
+
+@dataclass(frozen=True)
 class PipelineSpec:
     name: str
     file: str
@@ -150,6 +171,7 @@ class PipelineSpec:
     steps: Mapping[str, StepSpec] = field(default_factory=dict)
     outputs: Mapping[str, str] = field(default_factory=dict)  # name -> template
     output_marks: Mapping[str, Mark] = field(default_factory=dict)
+    gaps: Gaps = NO_GAPS
 
 
 # ----- provisioned resources (a directory of `kind: Agent | Block | Tool | Folder` files) -----

@@ -21,7 +21,8 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 
 from orchestrator.errors import Issue
-from orchestrator.spec.suggest import did_you_mean, one_of
+from orchestrator.spec.damage import Damage
+from orchestrator.spec.suggest import closest, did_you_mean, one_of
 from orchestrator.spec.yaml_marks import QUOTE_HINT, MarkedDoc, issue_at
 
 SCHEMA_DIR = Path(__file__).resolve().parent.parent / "schemas"
@@ -115,6 +116,39 @@ def validate(doc: MarkedDoc, name: str, data: Any = None, base: tuple = ()) -> l
         for issue in _issues(error, doc, base):
             issues.add(issue)
     return sorted(issues)
+
+
+def check(doc: MarkedDoc, name: str) -> tuple[list[Issue], Damage]:
+    """Like `validate` for the whole document, plus the `Damage` the errors (and the YAML
+    problems the document already had, `doc.broken`) leave. Errors inside a value the YAML
+    loader already reported on are left out: they would only echo it."""
+    damage = Damage()
+    for path in doc.broken:
+        damage.break_at(path)
+    issues = set()
+    for error in validator(name).iter_errors(doc.data):
+        path = tuple(error.absolute_path)
+        if doc.broken and damage.within_broken(path):
+            continue
+        _record(error, path, damage)
+        issues.update(_issues(error, doc, ()))
+    return sorted(issues), damage
+
+
+def _record(error: ValidationError, path: tuple, damage: Damage) -> None:
+    if "propertyNames" in error.absolute_schema_path:
+        return  # a badly named part is still itself: only its name is reported
+    if error.validator == "additionalProperties":
+        allowed = list(error.schema.get("properties", {}))
+        for key in error.instance:
+            if key not in allowed:
+                damage.unknown_key(path, key, closest(str(key), allowed))
+    elif error.validator == "required":
+        for key in error.validator_value:
+            if key not in error.instance:
+                damage.break_at(path + (key,))
+    else:
+        damage.break_at(path)
 
 
 def _issues(error: ValidationError, doc: MarkedDoc, base: tuple) -> list[Issue]:

@@ -1,6 +1,10 @@
-"""Schema-valid step mappings -> `StepSpec` (agent steps and bounded loops), plus the shape
-rules JSON Schema cannot say clearly: an agent step has an agent and a prompt; a loop step
-has neither; loops do not nest; `as` goes with `for_each`; `schema` goes with format json.
+"""Step mappings -> `StepSpec` (agent steps and bounded loops), plus the shape rules JSON
+Schema cannot say clearly: an agent step has an agent and a prompt; a loop step has neither;
+loops do not nest; `as` goes with `for_each`; `schema` goes with format json.
+
+A step the schema rejected (see damage.py) keeps its intact fields; one that is not even a
+mapping, or a loop without a readable body, is a placeholder of unknown shape
+(`Gaps.steps`). Shape rules judge the keys *written*, so a broken value is not "missing".
 
 Must not: resolve references between steps or agents (compile does, with the whole graph).
 """
@@ -9,17 +13,20 @@ from __future__ import annotations
 
 import functools
 import json
+from collections.abc import Collection
 from typing import Any
 
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
 
 from orchestrator.errors import Issue
+from orchestrator.spec.damage import Damage
 from orchestrator.spec.model import LoopSpec, Mark, OutputSpec, RetrySpec, StepSpec
 from orchestrator.spec.yaml_marks import MarkedDoc, issue_at
 
 RESERVED_VARS = ("inputs", "steps", "loop")
 _AGENT_ONLY = ("agent", "prompt", "for_each", "as", "output", "model", "retries", "timeout")
+_NONE: frozenset[str] = frozenset()
 
 
 def retry_spec(value: Any) -> RetrySpec | None:
@@ -37,20 +44,33 @@ def retry_spec(value: Any) -> RetrySpec | None:
 
 
 def build_steps(doc: MarkedDoc, data: dict, path: tuple, issues: list[Issue],
-                in_loop: bool = False) -> dict[str, StepSpec]:
-    return {name: _step(doc, name, body, path + (name,), issues, in_loop)
+                in_loop: bool = False, damage: Damage | None = None) -> dict[str, StepSpec]:
+    """`damage`: what schema errors broke (see damage.py); broken steps become placeholders
+    (they exist, so reading them is no error) and damaged ones keep their intact fields."""
+    damage = Damage() if damage is None else damage
+    return {name: _step(doc, name, body, path + (name,), issues, in_loop, damage)
             for name, body in data.items()}
 
 
-def _step(doc: MarkedDoc, name: str, data: dict, path: tuple, issues: list[Issue],
-          in_loop: bool) -> StepSpec:
-    marks = _field_marks(doc, data, path)
+def _step(doc: MarkedDoc, name: str, raw: Any, path: tuple, issues: list[Issue],
+          in_loop: bool, damage: Damage) -> StepSpec:
+    data, present, meant = raw, raw, _NONE  # a valid step: every key is known and intact
+    if path in damage.tainted:
+        if not isinstance(raw, dict) or path in damage.broken:
+            damage.opaque_steps.add(name)
+            return StepSpec(name=name, mark=doc.mark(path))
+        data, present, meant = damage.intact(raw, path), damage.present(raw, path), damage.meant_at(path)
+        if {"for_each", "as"} & (set(present) | meant) - data.keys():
+            data.pop("prompt", None)  # it may read the item variable, which is unknown
     loop = None
-    if "loop" in data:
-        issues.extend(_loop_shape(doc, data, path, in_loop))
-        loop = _loop(doc, data["loop"], path + ("loop",), issues)
+    if "loop" in present:
+        issues.extend(_loop_shape(doc, present, path, in_loop))
+        loop = _loop(doc, name, raw["loop"], path + ("loop",), issues, damage)
     else:
-        issues.extend(_agent_shape(doc, data, path))
+        if "loop" in meant:  # a misspelt loop: what it holds is unknown
+            damage.opaque_steps.add(name)
+            damage.unknown_bodies = True
+        issues.extend(_agent_shape(doc, data, present, meant, path))
     output = data.get("output", {})
     issues.extend(_output_shape(doc, output, path + ("output",)))
     timeout = data.get("timeout")
@@ -69,17 +89,20 @@ def _step(doc: MarkedDoc, name: str, data: dict, path: tuple, issues: list[Issue
         model=data.get("model"),
         loop=loop,
         mark=doc.mark(path),
-        field_marks=marks,
+        field_marks=_field_marks(doc, raw, path),
     )
 
 
 def _field_marks(doc: MarkedDoc, data: dict, path: tuple) -> dict[str, Mark]:
     marks = {key: doc.mark(path + (key,)) for key in data}
-    for i in range(len(data.get("needs", ()))):
-        marks[f"needs[{i}]"] = doc.mark(path + ("needs", i))
-    for key in data.get("loop", {}):
-        marks[f"loop.{key}"] = doc.mark(path + ("loop", key))
-    if "schema" in data.get("output", {}):
+    needs, loop, output = data.get("needs"), data.get("loop"), data.get("output")
+    if isinstance(needs, list):
+        for i in range(len(needs)):
+            marks[f"needs[{i}]"] = doc.mark(path + ("needs", i))
+    if isinstance(loop, dict):
+        for key in loop:
+            marks[f"loop.{key}"] = doc.mark(path + ("loop", key))
+    if isinstance(output, dict) and "schema" in output:
         marks["output.schema"] = doc.mark(path + ("output", "schema"))
     # "<field>#block": where a literal block template's first line starts (see check.py).
     for field in ("prompt", "when", "for_each", "loop.until"):
@@ -89,30 +112,47 @@ def _field_marks(doc: MarkedDoc, data: dict, path: tuple) -> dict[str, Mark]:
     return marks
 
 
-def _loop(doc: MarkedDoc, data: dict, path: tuple, issues: list[Issue]) -> LoopSpec:
-    body = build_steps(doc, data["steps"], path + ("steps",), issues, in_loop=True)
+def _loop(doc: MarkedDoc, name: str, data: Any, path: tuple, issues: list[Issue],
+          damage: Damage) -> LoopSpec | None:
+    body_path = path + ("steps",)
+    if path in damage.tainted:
+        body = data.get("steps") if isinstance(data, dict) else None
+        if path in damage.broken or body_path in damage.broken or not isinstance(body, dict):
+            damage.opaque_steps.add(name)  # a loop without a readable body
+            damage.unknown_bodies |= body is not None and not isinstance(body, dict)
+            return None
+        fields = damage.intact(data, path)
+        return LoopSpec(max_iterations=fields.get("max_iterations", 1),
+                        steps=build_steps(doc, body, body_path, issues, True, damage),
+                        until=fields.get("until"), mark=doc.mark(path))
+    body = build_steps(doc, data["steps"], body_path, issues, True, damage)
     return LoopSpec(max_iterations=data["max_iterations"], steps=body,
                     until=data.get("until"), mark=doc.mark(path))
 
 
-def _loop_shape(doc: MarkedDoc, data: dict, path: tuple, in_loop: bool) -> list[Issue]:
+def _loop_shape(doc: MarkedDoc, present: Collection[str], path: tuple,
+                in_loop: bool) -> list[Issue]:
     issues = []
     if in_loop:
         issues.append(issue_at(doc.key_mark(path + ("loop",)), path, "loops cannot be nested",
                                "make the inner loop a separate loop step after this one"))
     for key in _AGENT_ONLY:
-        if key in data:
+        if key in present:
             issues.append(issue_at(doc.key_mark(path + (key,)), path,
                                    f"a loop step takes no '{key}'",
                                    "put agent steps under loop.steps"))
     return issues
 
 
-def _agent_shape(doc: MarkedDoc, data: dict, path: tuple) -> list[Issue]:
+def _agent_shape(doc: MarkedDoc, data: dict, present: Collection[str],
+                 meant: Collection[str], path: tuple) -> list[Issue]:
+    """`present`: the known keys written (`data` holds the intact ones); `meant`: keys that
+    unknown keys resemble, e.g. 'prompt' for 'promt' (not reported missing a second time)."""
     issues = [issue_at(doc.mark(path), path, f"missing required key '{key}'",
                        "a step has an agent and a prompt, or a loop")
-              for key in ("agent", "prompt") if key not in data]
-    if "as" in data and "for_each" not in data:
+              for key in ("agent", "prompt")
+              if key not in present and key not in meant and "loop" not in meant]
+    if "as" in present and "for_each" not in present and "for_each" not in meant:
         issues.append(issue_at(doc.key_mark(path + ("as",)), path, "'as' needs 'for_each'",
                                "remove 'as', or add for_each: \"{{ inputs.items }}\""))
     if data.get("as") in RESERVED_VARS:

@@ -36,6 +36,9 @@ class MarkedDoc:
     # Literal block scalars (`|`): where their first content line starts, so that a line
     # inside a multi-line template maps to a line of the file.
     block_marks: dict[PathKey, tuple[int, int]] = field(default_factory=dict)
+    # Values the loader reported on (a duplicated key, a mapping used as a key...): not to
+    # be trusted, nor reported on again by the schema.
+    broken: list[PathKey] = field(default_factory=list)
 
     def mark(self, path: PathKey) -> Mark:
         """Where the value at `path` starts; the nearest known ancestor if it is not there."""
@@ -75,7 +78,8 @@ def load_documents(text: str, file: str) -> tuple[list[MarkedDoc], list[Issue]]:
         builder = _Builder(file, loader, lines)
         data = builder.build(node, ())
         issues.extend(builder.issues)
-        docs.append(MarkedDoc(file, data, builder.marks, builder.key_marks, builder.block_marks))
+        docs.append(MarkedDoc(file, data, builder.marks, builder.key_marks, builder.block_marks,
+                              builder.broken))
     return docs, issues
 
 
@@ -102,6 +106,7 @@ class _Builder:
         self.key_marks: dict[PathKey, tuple[int, int]] = {}
         self.block_marks: dict[PathKey, tuple[int, int]] = {}
         self.issues: list[Issue] = []
+        self.broken: list[PathKey] = []
 
     def build(self, node: yaml.Node, path: PathKey) -> Any:
         self.marks[path] = (node.start_mark.line + 1, node.start_mark.column + 1)
@@ -142,7 +147,8 @@ class _Builder:
             if key in result and key not in merged:
                 first = self.key_marks.get(sub, (0, 0))[0]
                 self._issue(key_node, path, f"duplicate key '{key}'",
-                            f"it is already set at line {first}; YAML would silently keep the last one")
+                            f"it is already set at line {first}; YAML would silently keep the last one",
+                            broken=sub)  # which of the two values was meant is unknown
                 continue
             merged.discard(key)
             self.key_marks[sub] = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
@@ -167,6 +173,8 @@ class _Builder:
         self.marks[path] = own_mark
         return added
 
-    def _issue(self, node: yaml.Node, path: PathKey, message: str, hint: str = "") -> None:
+    def _issue(self, node: yaml.Node, path: PathKey, message: str, hint: str = "",
+               broken: PathKey | None = None) -> None:
         mark = Mark(self.file, node.start_mark.line + 1, node.start_mark.column + 1)
         self.issues.append(issue_at(mark, path, message, hint))
+        self.broken.append(path if broken is None else broken)

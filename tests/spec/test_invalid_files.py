@@ -30,6 +30,15 @@ EXPECTED = {
     "body-step-read-outside-loop": [
         "body-step-read-outside-loop.yaml:13:11: outputs.report: step 'rewrite' is inside loop 'revise' (read its last iteration as steps.revise.output.rewrite)",
     ],
+    "broken-sections": [  # unreadable inputs, a damaged agent: the rest is still checked
+        'broken-sections.yaml:4:9: inputs: expected a mapping, got a list',
+        "broken-sections.yaml:6:34: agents.writer: unknown key 'tols' (did you mean 'tools'?)",
+        'broken-sections.yaml:9:5: steps.a: dependency cycle: a -> b -> a (a step cannot depend on itself through needs or templates: break one link)',
+        "broken-sections.yaml:10:13: steps.a.prompt: unknown filter 'uper' (did you mean 'upper'?)",
+        "broken-sections.yaml:12:12: steps.b.agent: unknown agent 'editor' (declare it under agents:)",
+        'broken-sections.yaml:14:14: steps.b.timeout: expected a number, got a string',
+        'broken-sections.yaml:17:10: outputs.count: expected a string, got an integer (quote the value to make it a string)',
+    ],
     "cycle": [
         'cycle.yaml:7:6: steps.a: dependency cycle: a -> b -> c -> a (a step cannot depend on itself through needs or templates: break one link)',
     ],
@@ -96,6 +105,12 @@ EXPECTED = {
     "retries-zero": [
         'retries-zero.yaml:7:43: steps.a.retries: must be at least 1, got 0',
     ],
+    "schema-and-semantic-errors": [  # 'promt' explains the missing prompt: said once
+        "schema-and-semantic-errors.yaml:10:12: steps.research.agent: unknown agent 'reseacher' (did you mean 'researcher'?)",
+        "schema-and-semantic-errors.yaml:11:5: steps.research: unknown key 'promt' (did you mean 'prompt'?)",
+        "schema-and-semantic-errors.yaml:14:13: steps.draft.prompt: unknown step 'reserch' (did you mean 'research'?)",
+        "schema-and-semantic-errors.yaml:17:13: steps.review.prompt: template syntax error: unexpected '}'",
+    ],
     "schema-without-json": [
         "schema-without-json.yaml:11:7: steps.a.output: 'schema' needs format: json (add format: json next to schema)",
     ],
@@ -146,6 +161,11 @@ EXPECTED = {
     ],
     "wrong-type": [
         'wrong-type.yaml:9:13: steps.a.prompt: expected a string, got a list',
+    ],
+    "yaml-and-semantic-errors": [  # the duplicated prompt and the unquoted one are left out
+        "yaml-and-semantic-errors.yaml:12:5: steps.a: duplicate key 'prompt' (it is already set at line 11; YAML would silently keep the last one)",
+        'yaml-and-semantic-errors.yaml:14:5: steps.b: dependency cycle: b -> c -> b (a step cannot depend on itself through needs or templates: break one link)',
+        'yaml-and-semantic-errors.yaml:18:14: steps.c.prompt: a mapping key must be a plain value, not a mapping or list (an unquoted template? quote values that start with "{{", e.g. prompt: "{{ inputs.topic }}")',
     ],
     "yaml-syntax": [
         "yaml-syntax.yaml:6:1: invalid YAML: did not find expected ',' or ']' (while parsing a flow sequence at line 5)",

@@ -1,0 +1,49 @@
+"""One mapping of letta-client failures onto `orchestrator.errors`, shared by the run-time
+backend (`letta.py`) and the provisioning backend (`letta_admin.py`), so both report a dead
+server, a timeout or a refusal the same way.
+
+connection refused/reset -> `ServerUnavailable` (the URL + how to start a server); timeouts,
+408/409/429 and 5xx -> transient `BackendError`; 404 -> `NotFound`; other 4xx -> permanent
+`BackendError`. Messages carry the status and the server's short reason, never request
+bodies (prompts and tool environments may hold secrets).
+
+Must not: retry, log, or decide what a caller does with a transient error.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+
+import letta_client
+
+from orchestrator.errors import BackendError, NotFound, ServerUnavailable
+
+START_HINT = "start the embedded one with `orchestrate server start`, or pass --base-url"
+
+
+def reason(exc: letta_client.APIStatusError) -> str:
+    """The server's short explanation of a refusal (at most 300 characters)."""
+    body = exc.body if isinstance(exc.body, dict) else {}
+    err = body.get("error") if isinstance(body.get("error"), dict) else {}
+    text = err.get("detail") or err.get("message") or body.get("detail") or exc.message
+    return str(text)[:300]
+
+
+@contextlib.contextmanager
+def translated(what: str, base_url: str) -> Iterator[None]:
+    """Run a letta-client call, turning its exceptions into ours (`what` names the call)."""
+    try:
+        yield
+    except letta_client.APITimeoutError:  # before APIConnectionError: it is a subclass
+        raise BackendError(f"{what}: the Letta server did not answer in time",
+                           transient=True) from None
+    except letta_client.APIConnectionError:
+        raise ServerUnavailable(
+            f"{what}: no Letta server answers at {base_url} ({START_HINT})") from None
+    except letta_client.NotFoundError as exc:
+        raise NotFound(f"{what}: not found ({reason(exc)})", status=404) from None
+    except letta_client.APIStatusError as exc:
+        transient = exc.status_code in (408, 409, 429) or exc.status_code >= 500
+        raise BackendError(f"{what}: HTTP {exc.status_code}: {reason(exc)}",
+                           transient=transient, status=exc.status_code) from None
