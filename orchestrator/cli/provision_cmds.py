@@ -71,12 +71,14 @@ def _defaults(base_url: str, model: str | None, embedding: str | None) -> tuple[
         return model, embedding
     from orchestrator.server.stack import (
         default_embedding_handle,
-        default_model_handle,
         embedded_base_url,
+        embedded_model_handle,
     )
 
     if embedded_base_url(state_home()) == base_url:  # the embedded stack: its handles are known
-        return model or default_model_handle(), embedding or default_embedding_handle()
+        # (with an external model endpoint, only if ORCHESTRATE_MODEL_HANDLE names it)
+        return (model or embedded_model_handle(state_home()),
+                embedding or default_embedding_handle())
     return model, embedding
 
 

@@ -24,6 +24,9 @@ _home_option = click.option(
 )
 
 
+CTRL_C_EXIT = 130
+
+
 def _progress(message: str) -> None:
     click.echo(f"  {message}", err=True)
 
@@ -176,8 +179,11 @@ def logs_cmd(home, follow, lines, component) -> int:
         for line in server_logs.tail_lines(path, lines):
             click.echo(line)
     if follow:
-        for name, line in server_logs.follow(files):
-            click.echo(f"{name}| {line}" if many else line)
+        try:
+            for name, line in server_logs.follow(files):
+                click.echo(f"{name}| {line}" if many else line)
+        except KeyboardInterrupt:  # Ctrl-C is how one stops following: no error message
+            return CTRL_C_EXIT
     return 0
 
 

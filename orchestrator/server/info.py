@@ -10,6 +10,8 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from orchestrator.errors import ServerError
+
 from .paths import (
     DEFAULT_LETTA_PORT,
     DEFAULT_MODEL_PORT,
@@ -32,6 +34,13 @@ class StartOptions:
     model_script: str | None = None
     model_delay: float = 0.0
     timeout: float = 240.0
+
+    def __post_init__(self) -> None:
+        for name in ("letta_port", "model_port"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or not 0 < value < 65536:
+                flag = "--" + name.replace("_", "-")
+                raise ServerError(f"{flag} {value!r} is not a TCP port (1-65535)")
 
     @classmethod
     def from_env(cls, **overrides) -> StartOptions:

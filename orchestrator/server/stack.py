@@ -12,6 +12,8 @@ import os
 import time
 from collections.abc import Callable
 
+from orchestrator.errors import ServerError
+
 from . import components, install, postgres, processes, state
 from .info import ComponentStatus, StackInfo, StackStatus, StartOptions
 from .model_endpoint.http_server import DEFAULT_MODEL_ID
@@ -25,12 +27,14 @@ __all__ = [
     "default_embedding_handle",
     "default_model_handle",
     "embedded_base_url",
+    "embedded_model_handle",
     "start",
     "status",
     "stop",
 ]
 
 EMBEDDING_HANDLE = "openai/text-embedding-3-small"
+ENV_MODEL_HANDLE = "ORCHESTRATE_MODEL_HANDLE"
 Progress = Callable[[str], None]
 
 
@@ -41,6 +45,16 @@ def default_model_handle() -> str:
 
 def default_embedding_handle() -> str:
     return EMBEDDING_HANDLE
+
+
+def embedded_model_handle(home: str | os.PathLike | None = None) -> str | None:
+    """The chat model handle for agents on the embedded stack: the local model's, or, when
+    the stack was started with an external endpoint, $ORCHESTRATE_MODEL_HANDLE (else None:
+    the caller must ask for one)."""
+    model = state.read(StackPaths.resolve(home)).get("model") or {}
+    if model.get("external"):
+        return os.environ.get(ENV_MODEL_HANDLE) or None
+    return default_model_handle()
 
 
 def start(
@@ -110,6 +124,8 @@ def stop(home: str | os.PathLike | None = None, progress: Progress = lambda _m: 
     """Stop Letta, the model endpoint and PostgreSQL. Returns the names of what was running."""
     paths = StackPaths.resolve(home)
     stopped = []
+    if not paths.home.is_dir():  # nothing was ever started here: do not create the state dir
+        return stopped
     with state.locked(paths):
         data = state.read(paths)
         for name in ("letta", "model"):
@@ -176,6 +192,15 @@ def _reconcile_model_mode(opts: StartOptions, data: dict) -> None:
 
 
 def _check_ports(opts: StartOptions, data: dict) -> None:
+    model = data.get("model") or {}
+    model_port = None if opts.model_base_url or model.get("external") else (
+        model.get("port") or opts.model_port
+    )
+    if "letta" not in data and opts.letta_port == model_port:
+        raise ServerError(
+            f"Letta and the local model endpoint cannot share port {model_port}: give them "
+            f"different ports (--letta-port / {ENV_LETTA_PORT}, --model-port / {ENV_MODEL_PORT})"
+        )
     if not opts.model_base_url and "model" not in data:
         components.check_port(opts.model_port, "local model endpoint", ENV_MODEL_PORT)
     if "letta" not in data:
@@ -221,9 +246,7 @@ def _info(
         base_url=data["letta"]["url"],
         model_url=None if external else model.get("url"),
         model_base_url=model.get("url", ""),
-        model_handle=os.environ.get("ORCHESTRATE_MODEL_HANDLE")
-        if external
-        else default_model_handle(),
+        model_handle=os.environ.get(ENV_MODEL_HANDLE) if external else default_model_handle(),
         embedding_handle=EMBEDDING_HANDLE,
         already_running=already,
         installed=installed,
