@@ -57,7 +57,11 @@ def select_agents(agents: list[Agent], selection: Selection, namespace: str) -> 
 
     def chosen(agent: Agent) -> bool:
         name = export_name(agent, namespace)
-        return (selection.all or name in selection.names
+        if name in selection.names:
+            return True
+        if identity.RUN_TAG in agent.tags:
+            return False  # a pipeline run's own inline agent: not part of any fleet
+        return (selection.all
                 or any(fnmatch.fnmatchcase(name, g) for g in selection.match)
                 or bool(set(selection.tags) & set(agent.tags)))
 

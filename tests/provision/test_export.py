@@ -8,6 +8,7 @@ import hashlib
 import pytest
 import yaml
 
+from orchestrator.backends import identity
 from orchestrator.backends.admin import NewAgent, NewBlock
 from orchestrator.errors import ProvisionError
 from orchestrator.provision.export import Selection, export_resources
@@ -91,3 +92,13 @@ def test_export_refuses_file_names_outside_the_directory(h, tmp_path):
     with pytest.raises(ProvisionError, match="outside"):
         export_resources(h.backend, Selection(all=True), tmp_path / "out")
     assert not (tmp_path.parent / "escape.txt").exists()
+
+
+def test_export_all_leaves_out_pipeline_run_agents_unless_named(h, tmp_path):
+    h.apply(resources(agent("keeper")))
+    run_tags = (identity.RUN_TAG, identity.run_tag("20261125-000000-abcdef"))
+    h.server.create_agent(NewAgent("report-writer-run", MODEL, EMBEDDING, tags=run_tags))
+    assert export_resources(h.backend, Selection(all=True), tmp_path / "a").agents == ["keeper"]
+    assert export_resources(h.backend, Selection(match=("*",)), tmp_path / "b").agents == ["keeper"]
+    named = export_resources(h.backend, Selection(names=("report-writer-run",)), tmp_path / "c")
+    assert named.agents == ["report-writer-run"]
