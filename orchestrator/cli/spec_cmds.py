@@ -17,6 +17,8 @@ from orchestrator.cli.common import handle_errors
 from orchestrator.compile import load_plan, render_graph
 from orchestrator.compile.graph import FORMATS
 from orchestrator.errors import ExitCode, Issue, SpecError
+from orchestrator.spec import load_resources
+from orchestrator.spec.resources import resource_kind
 from orchestrator.spec.schema import SCHEMA_NAMES, schema_text
 
 
@@ -33,11 +35,25 @@ def _expand(paths: tuple[str, ...]) -> list[str]:
 
 
 def check_file(path: str) -> list[Issue]:
-    """Every problem in one pipeline file (errors and warnings), in file order."""
+    """Every problem in one pipeline or resource file (errors and warnings), in file order."""
     try:
+        if resource_kind(path):
+            return _resource_issues(path)
         return list(load_plan(path).warnings)
     except SpecError as exc:
         return list(exc.issues)
+
+
+def _resource_issues(path: str) -> list[Issue]:
+    """A resource file is checked the way `orchestrate plan DIR` reads it: with its directory
+    (its agents may use blocks, tools and folders declared in sibling files); the problems
+    reported are this file's own."""
+    try:
+        load_resources(Path(path).parent)
+    except SpecError as exc:
+        here = Path(path).resolve()
+        return [i for i in exc.issues if Path(i.file).resolve() == here]
+    return []
 
 
 def _line(issue: Issue) -> str:
@@ -49,7 +65,7 @@ def _line(issue: Issue) -> str:
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable problems (for editors and CI).")
 @handle_errors
 def validate(files: tuple[str, ...], as_json: bool) -> int:
-    """Check pipeline FILES (or directories of them); print every problem at once."""
+    """Check pipeline and resource FILES (or directories of them); print every problem at once."""
     expanded = _expand(files)
     if not expanded:
         raise click.ClickException("no *.yaml or *.yml files in " + ", ".join(files))

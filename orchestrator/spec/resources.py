@@ -15,6 +15,7 @@ from __future__ import annotations
 import ast
 import dataclasses
 import hashlib
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,6 +37,21 @@ class _Doc:
     @property
     def data(self) -> dict:
         return self.doc.data
+
+
+_KIND_LINE = re.compile(r"^kind:[ \t]*['\"]?(\w+)", re.MULTILINE)
+
+
+def resource_kind(path: str | Path) -> str | None:
+    """The resource kind a YAML file declares first (`Agent`, `Block`, `Tool`, `Folder`), or
+    None for a pipeline, an unreadable file or one with no top-level `kind:` (a cheap look,
+    so callers can pick the right loader; the loaders do the real validation)."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None
+    found = _KIND_LINE.search(text)
+    return found.group(1) if found and found.group(1) in KINDS else None
 
 
 def load_resources(root: str | Path) -> ResourceSet:

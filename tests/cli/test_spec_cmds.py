@@ -110,3 +110,19 @@ def test_an_empty_directory_is_an_error(tmp_path):
     result = run("validate", str(tmp_path))
     assert result.exit_code == 1
     assert result.stderr == f"Error: no *.yaml or *.yml files in {tmp_path}\n"
+
+
+def test_resource_files_are_checked_as_resources_with_their_directory(tmp_path):
+    import shutil
+
+    agents = tmp_path / "agents"
+    shutil.copytree(REPO / "pipelines" / "agents", agents)
+    clean = run("validate", str(agents))
+    assert clean.exit_code == 0, clean.output
+    triager = agents / "triager.yaml"
+    triager.write_text(triager.read_text().replace("[team_notes]", "[team_note]"))
+    broken = run("validate", str(triager), str(agents / "responder.yaml"))
+    assert broken.exit_code == 1
+    assert broken.stdout.splitlines() == [
+        f"{triager}:14:17: Agent(triager).shared_blocks[0]: unknown shared block 'team_note' "
+        "(did you mean 'team_notes'?)"]
