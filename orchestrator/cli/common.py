@@ -71,7 +71,7 @@ def handle_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
         except (click.ClickException, click.exceptions.Exit, click.Abort, SystemExit):
             raise
         except KeyboardInterrupt:
-            fail("interrupted", ExitCode.USER_ERROR)
+            fail("interrupted", ExitCode.CANCELLED)
         except Exception as exc:  # noqa: BLE001 - last line of defence, by design
             if os.environ.get("ORCHESTRATE_DEBUG"):
                 traceback.print_exc()

@@ -12,6 +12,7 @@ import json
 import click
 
 from orchestrator.cli.common import handle_errors
+from orchestrator.errors import ExitCode
 from orchestrator.server import logs as server_logs
 from orchestrator.server import stack
 from orchestrator.server.paths import LOG_NAMES
@@ -24,7 +25,7 @@ _home_option = click.option(
 )
 
 
-CTRL_C_EXIT = 130
+CTRL_C_EXIT = ExitCode.CANCELLED
 
 
 def _progress(message: str) -> None:
