@@ -40,7 +40,11 @@ def agent_payload(agent: AgentSpec, shared: Mapping[str, BlockSpec]) -> str:
     """A digest of the agent's definition and the shared blocks it attaches (computed once
     per agent: many steps share an agent)."""
     attached = {name: plain(shared[name]) for name in agent.shared_blocks if name in shared}
-    return _digest({"agent": plain(agent), "shared_blocks": attached})
+    definition = plain(agent)
+    # How many copies a run may make changes how steps are scheduled, not what they
+    # produce (like retries and timeouts): it must not make resume re-run anything.
+    definition.pop("replicas", None)
+    return _digest({"agent": definition, "shared_blocks": attached})
 
 
 def _digest(payload: dict) -> str:

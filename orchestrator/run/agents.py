@@ -4,8 +4,13 @@ Owns `AgentPool`: lazily, on a step's first use, it finds a referenced (provisio
 by its managed identity tag (`identity.agent_tag(namespace, name)`: Letta names are not
 unique) or creates an inline agent for the run, tagged RUN_TAG + `run_tag(run_id)`, with the
 pipeline's shared blocks created once and attached by id. `${env:VAR}` in agent fields is
-resolved here, at the last moment, and registered with the run's Redactor. Each agent has
-one lock: a Letta agent is one conversation, so its messages go one at a time.
+resolved here, at the last moment, and registered with the run's Redactor.
+
+A Letta agent is one conversation, so its messages go one at a time: a unit *leases* an
+agent (`lease` / `give_back`) for all of its attempts. An inline agent with `replicas: N`
+has up to N copies, made only as concurrency demands (copy 1 is `<agent>`, copy k is
+`<agent>#k` in the run records), each its own Letta agent with the same definition and the
+same shared blocks; which copy a unit gets is decided in run.replicas.
 
 Model choice: a step's model is step.model, else the agent's, else the pipeline default,
 else the run default (--model / ORCHESTRATE_MODEL / the server's first `openai-proxy/`
@@ -24,9 +29,9 @@ from __future__ import annotations
 import os
 import re
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from orchestrator.backends import identity
@@ -34,6 +39,7 @@ from orchestrator.backends.base import AgentRef, AgentRequest, BlockRequest, Run
 from orchestrator.compile.plan import Plan, StepPlan
 from orchestrator.errors import NotFound, RunError
 from orchestrator.run.records import Records
+from orchestrator.run.replicas import Replicas
 from orchestrator.run.secrets import Redactor, resolve_env
 from orchestrator.spec import load_resources
 from orchestrator.spec.model import AgentSpec, BlockSpec
@@ -41,12 +47,27 @@ from orchestrator.spec.model import AgentSpec, BlockSpec
 DEFAULT_EMBEDDING = "openai/text-embedding-3-small"
 
 
-@dataclass
+@dataclass(frozen=True, eq=False)
 class Agent:
     ref: AgentRef
     inline: bool
     model: str | None
-    lock: threading.Lock = field(default_factory=threading.Lock)
+    name: str = ""  # the pipeline's name for it
+    replica: int = 1  # which copy (1-based) of an agent with `replicas: N`
+
+    @property
+    def label(self) -> str:
+        return replica_label(self.name, self.replica)
+
+
+def replica_label(name: str, replica: int) -> str:
+    """How run records and Letta names tell the copies apart: `analyst`, `analyst#2`, ..."""
+    return name if replica == 1 else f"{name}#{replica}"
+
+
+def _parse_label(label: str) -> tuple[str, int]:
+    name, _, index = label.partition("#")
+    return name, int(index) if index.isdigit() else 1
 
 
 class AgentPool:
@@ -58,12 +79,16 @@ class AgentPool:
         self.run_id, self.namespace, self.keep = run_id, namespace, keep
         self._default_model = default_model
         self._reuse = dict(reuse or {})  # (kind, name) -> letta id from an earlier attempt
-        self._agents: dict[str, Agent] = {}
+        self._alive: dict[str, AgentRef] | None = None  # the run's agents found on resume
+        self._groups: dict[str, Replicas[Agent]] = {}
+        self._affinity: dict[object, str] = {}  # caller's key -> id of the copy it last had
         self._blocks: dict[str, str] = {}
-        self._lock = threading.Lock()  # guards creation; per-agent locks guard messaging
+        self._lock = threading.Lock()  # guards the maps above; copies are made outside it
+        self._block_lock = threading.Lock()  # one creation per shared block
         self._models: tuple[list[str], list[str]] | None = None
         self._users_left = _agent_users(plan)  # agent -> top-level steps not yet settled
         self._retired: set[str] = set()
+        self._deleted: list[str] = []
         self._cleaner = ThreadPoolExecutor(max_workers=4, thread_name_prefix="cleanup")
 
     # ----- models -----
@@ -80,11 +105,10 @@ class AgentPool:
     def agent_model(self, spec: AgentSpec) -> str:
         return spec.model or self.plan.defaults.model or self.default_model()
 
-    def step_model(self, step: StepPlan) -> str | None:
+    def step_model(self, step: StepPlan, agent: Agent | None = None) -> str | None:
         """The override for this step's messages, or None to use the agent's own model."""
         if not step.model:
             return None
-        agent = self._agents.get(step.agent)
         return None if agent and agent.model == step.model else step.model
 
     def _embedding(self, spec: AgentSpec) -> str:
@@ -101,15 +125,52 @@ class AgentPool:
         return self._models
 
     # ----- agents -----
-    def acquire(self, name: str) -> Agent:
-        agent = self._agents.get(name)
-        if agent is not None:
-            return agent
+    def replicas(self, name: str) -> int:
+        """How many copies of the agent may exist (1 for a provisioned agent)."""
+        spec = self.plan.agents[name]
+        return 1 if spec.ref else max(1, spec.replicas)
+
+    def lease(self, name: str, *, need: str | None = None, prefer: str | None = None,
+              affinity: object = None, on_wait: Callable[[], None] | None = None,
+              on_got: Callable[[], None] | None = None,
+              check: Callable[[], None] | None = None) -> Agent:
+        """A copy of agent `name` for the caller alone until `give_back` (found or created on
+        first use). `need`: the Letta id it must be (a message in flight went there);
+        `prefer`: the id it should be if free; `affinity`: a key whose last copy is preferred
+        (loop iterations of one unit). Other arguments: see `Replicas.lease`."""
+        group = self._group(name)
+        if prefer is None and affinity is not None:
+            prefer = self._affinity.get(affinity)
+        agent = group.lease(need=need, prefer=prefer, on_wait=on_wait, on_got=on_got,
+                            check=check)
+        if affinity is not None:
+            self._affinity[affinity] = agent.ref.id
+        return agent
+
+    def give_back(self, agent: Agent) -> None:
+        self._groups[agent.name].give_back(agent)
+
+    def _group(self, name: str) -> Replicas[Agent]:
         with self._lock:
-            if name not in self._agents:
+            if name not in self._groups:
                 spec = self.plan.agents[name]
-                self._agents[name] = self._find(name, spec) if spec.ref else self._inline(name, spec)
-            return self._agents[name]
+                known = {letta_id: index for index, letta_id in self._earlier(name).items()}
+                self._groups[name] = Replicas(
+                    self.replicas(name), lambda index: self._make(name, spec, index),
+                    lambda agent: agent.ref.id, known if not spec.ref else None)
+            return self._groups[name]
+
+    def _earlier(self, name: str) -> dict[int, str]:
+        """Copy index -> Letta id of the agent's copies an earlier attempt created."""
+        found = {}
+        for (kind, label), letta_id in self._reuse.items():
+            base, index = _parse_label(label)
+            if kind == "agent" and base == name:
+                found[index] = letta_id
+        return found
+
+    def _make(self, name: str, spec: AgentSpec, index: int) -> Agent:
+        return self._find(name, spec) if spec.ref else self._inline(name, spec, index)
 
     def _find(self, name: str, spec: AgentSpec) -> Agent:
         managed = managed_name(spec.ref or "", self.plan.source)
@@ -123,24 +184,33 @@ class AgentPool:
             ids = ", ".join(a.id for a in found)
             raise RunError(f"agents.{name}: {len(found)} agents carry the identity '{tag}' "
                            f"({ids}); remove the duplicates")
-        return Agent(found[0], inline=False, model=found[0].model)
+        return Agent(found[0], inline=False, model=found[0].model, name=name)
 
-    def _inline(self, name: str, spec: AgentSpec) -> Agent:
-        earlier = self._reuse.get(("agent", name))
+    def _inline(self, name: str, spec: AgentSpec, index: int) -> Agent:
+        label = replica_label(name, index)
+        earlier = self._reuse.get(("agent", label))
         if earlier:
-            alive = {a.id: a for a in self.backend.find_agents((identity.run_tag(self.run_id),))}
-            if earlier in alive:
-                return Agent(alive[earlier], inline=True, model=self.agent_model(spec))
-        request = self._request(name, spec)
+            with self._lock:
+                if self._alive is None:
+                    self._alive = {a.id: a for a in self.backend.find_agents(
+                        (identity.run_tag(self.run_id),))}
+                alive = self._alive.get(earlier)
+            if alive is not None:
+                return Agent(alive, inline=True, model=self.agent_model(spec), name=name,
+                             replica=index)
+        request = self._request(name, spec, index)
         ref = self.backend.create_agent(request)
-        self.records.add_resource(self.run_id, "agent", name, ref.id)
-        return Agent(ref, inline=True, model=request.model)
+        self.records.add_resource(self.run_id, "agent", label, ref.id)
+        return Agent(ref, inline=True, model=request.model, name=name, replica=index)
 
-    def _request(self, name: str, spec: AgentSpec) -> AgentRequest:
+    def _request(self, name: str, spec: AgentSpec, index: int = 1) -> AgentRequest:
         where = f"agents.{name}"
         env = lambda text, field: resolve_env(text, self.redactor, f"{where}.{field}")  # noqa: E731
+        meta = {"run": self.run_id, "agent": name, "pipeline": self.plan.name}
+        if self.replicas(name) > 1:
+            meta["replica"] = index
         return AgentRequest(
-            name=letta_name(f"{self.plan.name}-{name}-{self.run_id}"),
+            name=letta_name(f"{self.plan.name}-{replica_label(name, index)}-{self.run_id}"),
             model=self.agent_model(spec), embedding=self._embedding(spec),
             system=env(spec.system, "system") if spec.system else None,
             description=spec.description,
@@ -148,28 +218,25 @@ class AgentPool:
             block_ids=tuple(self._shared_block(b) for b in spec.shared_blocks),
             tools=spec.tools,
             tags=(identity.RUN_TAG, identity.run_tag(self.run_id), *spec.tags),
-            metadata={identity.METADATA_KEY: {"run": self.run_id, "agent": name,
-                                              "pipeline": self.plan.name}},
+            metadata={identity.METADATA_KEY: meta},
             tool_env={k: env(v, f"tool_env.{k}") for k, v in spec.tool_env.items()},
             context_window=spec.context_window,
         )
 
     def _shared_block(self, name: str) -> str:
-        if name not in self._blocks:
-            earlier = self._reuse.get(("block", name))
-            if earlier:
-                self._blocks[name] = earlier
-            else:
-                spec = self.plan.shared_blocks[name]
-                env = lambda text, field: resolve_env(  # noqa: E731
-                    text, self.redactor, f"shared_blocks.{name}.{field}")
-                request = _block(spec, env, tags=(identity.RUN_TAG, identity.run_tag(self.run_id)))
-                self._blocks[name] = self.backend.create_block(request)
-                self.records.add_resource(self.run_id, "block", name, self._blocks[name])
-        return self._blocks[name]
+        with self._block_lock:  # copies are made in parallel: the block is made once
+            if name not in self._blocks:
+                self._blocks[name] = self._reuse.get(("block", name)) or self._new_block(name)
+            return self._blocks[name]
 
-    def agent_ids(self) -> dict[str, str]:
-        return {name: a.ref.id for name, a in self._agents.items()}
+    def _new_block(self, name: str) -> str:
+        spec = self.plan.shared_blocks[name]
+        env = lambda text, field: resolve_env(  # noqa: E731
+            text, self.redactor, f"shared_blocks.{name}.{field}")
+        request = _block(spec, env, tags=(identity.RUN_TAG, identity.run_tag(self.run_id)))
+        block_id = self.backend.create_block(request)
+        self.records.add_resource(self.run_id, "block", name, block_id)
+        return block_id
 
     def retire(self, step: str) -> None:
         """`step` settled successfully: delete the inline agents no other unsettled step
@@ -177,34 +244,52 @@ class AgentPool:
         for name in self._users_left:
             self._users_left[name].discard(step)
         for name, left in self._users_left.items():
-            agent = self._agents.get(name)
-            if not left and agent and self._disposable(name, agent) and name not in self._retired:
-                self._retired.add(name)
-                self._cleaner.submit(self._delete, ("agent", name, agent.ref.id,
-                                                    self.backend.delete_agent))
+            if not left:
+                self._retire(name)
+
+    def _retire(self, name: str) -> None:
+        """Delete every copy of `name` (also copies an earlier attempt made that this one did
+        not need again), once."""
+        if name in self._retired or not self._disposable(name):
+            return
+        with self._lock:
+            group = self._groups.get(name)
+        copies = {index: a.ref.id for index, a in (group.made() if group else {}).items()}
+        leftovers = {i: letta_id for i, letta_id in self._earlier(name).items()
+                     if i not in copies and letta_id not in copies.values()}
+        if not copies and not leftovers:
+            return
+        self._retired.add(name)
+        for index, letta_id in sorted({**leftovers, **copies}.items()):
+            label = replica_label(name, index)
+            self._deleted.append(label)
+            self._cleaner.submit(self._delete, ("agent", label, letta_id,
+                                                self.backend.delete_agent))
 
     def release(self, succeeded: bool) -> list[str]:
         """At the end of the run: delete what it created, unless kept (a run that did not
-        succeed keeps its agents for resume). Returns the names of the agents deleted."""
+        succeed keeps its agents for resume). Returns the labels of the agents deleted."""
         if succeeded:
-            for name, agent in self._agents.items():
-                if self._disposable(name, agent) and name not in self._retired:
-                    self._retired.add(name)
-                    self._cleaner.submit(self._delete, ("agent", name, agent.ref.id,
-                                                        self.backend.delete_agent))
+            for name in self.plan.agents:
+                self._retire(name)
         self._cleaner.shutdown(wait=True)
         if not succeeded:
-            return sorted(self._retired)
-        kept = {b for n, a in self._agents.items() if not self._disposable(n, a)
+            return sorted(self._deleted)
+        used = set(self._groups) | {_parse_label(label)[0] for kind, label in self._reuse
+                                    if kind == "agent"}
+        kept = {b for n in used if n in self.plan.agents and not self._disposable(n)
                 for b in self.plan.agents[n].shared_blocks}
+        made = {**{n: i for (kind, n), i in self._reuse.items() if kind == "block"},
+                **self._blocks}  # with an earlier attempt's blocks this one did not touch
         blocks = [("block", name, block_id, self.backend.delete_block)
-                  for name, block_id in self._blocks.items() if name not in kept]
+                  for name, block_id in made.items() if name not in kept]
         with ThreadPoolExecutor(max_workers=8) as pool:  # after the agents that use them
             list(pool.map(self._delete, blocks))
-        return sorted(self._retired)
+        return sorted(self._deleted)
 
-    def _disposable(self, name: str, agent: Agent) -> bool:
-        return agent.inline and not self.keep and not self.plan.agents[name].keep
+    def _disposable(self, name: str) -> bool:
+        spec = self.plan.agents[name]
+        return not spec.ref and not self.keep and not spec.keep
 
     def _delete(self, item: tuple) -> None:
         kind, name, letta_id, delete = item

@@ -4,7 +4,10 @@ Owns `execute(plan, inputs, svc, max_parallel, deadline) -> dict[str, StepResult
 starts once all its direct upstream steps are settled, at most `max_parallel` at a time, on
 daemon worker threads (a Ctrl-C or a run timeout must not wait for a blocked HTTP call to
 return). A step whose upstream failed or was cancelled is `blocked`; independent branches
-carry on, so one failure keeps as much useful work as possible for `resume`.
+carry on, so one failure keeps as much useful work as possible for `resume`. A step handed
+a thread may still wait for its agent (every copy busy): the step itself reports
+`step_waiting` / `step_started` (see Services), so progress never shows a waiting step as
+running.
 
 Must not: know what a step means (run.flow does) or touch Letta.
 """
@@ -70,8 +73,7 @@ def _start_ready(plan: Plan, inputs, svc: Services, results: dict[str, StepResul
         snapshot = dict(results)  # the worker reads a stable view of upstream results
         worker = threading.Thread(target=_work, args=(plan, name, inputs, snapshot, svc, done),
                                   name=f"step-{name}", daemon=True)
-        svc.emit("step_started", step=name)
-        worker.start()
+        worker.start()  # `step_started` comes from the step once it has its agent
 
 
 def _work(plan: Plan, name: str, inputs, snapshot, svc: Services, done: queue.Queue) -> None:

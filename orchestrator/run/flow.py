@@ -5,8 +5,11 @@ upstream steps are all settled. Rules:
 - a step all of whose direct upstream steps were skipped is skipped too (without evaluating
   its `when`, which could not read their outputs);
 - `when` false -> skipped (`steps.X.ran` false, output None);
-- `for_each` -> one unit per item, in order (one agent: items run one after another), output
-  is the list of item outputs in item order;
+- `for_each` -> one unit per item; up to min(the agent's `replicas`, --max-parallel) items
+  run at once (each on its own copy of the agent; one copy: one after another, in order).
+  The output is the list of item outputs in item order. When an item fails, no further item
+  starts, those in flight finish (and are recorded), and the first failed item's error is
+  the step's;
 - a loop runs its body (sequentially, in the body's topological order) per iteration, then
   evaluates `until` with that iteration's body results visible; it stops when `until` is
   true or at `max_iterations` (not an error). Output: body step -> last-iteration output.
@@ -25,6 +28,7 @@ from orchestrator.compile.templates import evaluate
 from orchestrator.errors import BackendError, RunError
 from orchestrator.run import context as ctx
 from orchestrator.run.context import FAILED, SKIPPED, SUCCEEDED, StepResult, Usage
+from orchestrator.run.fanout import fan_out
 from orchestrator.run.records import NO_ITEM, NO_ITERATION, UnitKey
 from orchestrator.run.services import Cancelled, Services
 from orchestrator.run.step import StepFailed, call_agent
@@ -47,7 +51,8 @@ def run_step(svc: Services, step: StepPlan, inputs: Mapping[str, Any],
             svc.records.write_unit(svc.run_id, UnitKey(step.name), status=FAILED,
                                    error=result.error, agent=step.agent, ended=time.time(),
                                    fingerprint=step.fingerprint)
-    result.duration = time.monotonic() - started
+    svc.step_began(step.name)  # no-op unless it ended without using an agent (skipped...)
+    result.duration = time.monotonic() - svc.began_at(step.name, started)  # not the wait
     if aggregate or result.status == SKIPPED:
         _record_step(svc, step, result)
     return result
@@ -80,14 +85,19 @@ def _for_each(svc: Services, step: StepPlan, key: UnitKey, context: dict[str, An
     if isinstance(items, Mapping) or isinstance(items, str) or not hasattr(items, "__iter__"):
         raise RunError(f"{step.for_each.path}: for_each must give a list, got "
                        f"{type(items).__name__}")
-    outputs, usage, reused = [], Usage(), True
-    for index, item in enumerate(items):
+    items = list(items)
+
+    def one(index: int) -> StepResult:
         unit = UnitKey(key.step, index, key.iteration)
-        result = call_agent(svc, step, unit, ctx.with_item(context, step.item_var, item))
-        outputs.append(result.output)
+        return call_agent(svc, step, unit, ctx.with_item(context, step.item_var, items[index]))
+
+    width = min(len(items), svc.agents.replicas(step.agent), max(1, svc.max_parallel))
+    results = fan_out(svc, len(items), one, width, f"{key.label()}-item")
+    usage = Usage()
+    for result in results:
         usage.add(result.usage)
-        reused = reused and result.reused
-    return StepResult(SUCCEEDED, outputs, usage=usage, reused=reused and bool(outputs))
+    return StepResult(SUCCEEDED, [r.output for r in results], usage=usage,
+                      reused=bool(results) and all(r.reused for r in results))
 
 
 def _loop(svc: Services, step: StepPlan, context: dict[str, Any]) -> StepResult:

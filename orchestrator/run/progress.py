@@ -2,8 +2,10 @@
 for machines; and the end-of-run summary.
 
 Owns the reporters (callables `emit(kind, **data)` fed by the runner, from worker threads)
-and `summary_rows` / `outcome_json`. Events: run_started, step_started, step_retry,
-step_reconciled, loop_iteration, chunk (with --stream), step_finished, warning, run_finished.
+and `summary_rows` / `outcome_json`. Events: run_started, step_waiting (the step is ready but
+every copy of its agent is busy: it has not started), step_started (it got its agent and
+works), step_retry, step_reconciled, loop_iteration, chunk (with --stream), step_finished,
+warning, run_finished.
 Text arriving here is already redacted by the runner; outputs are redacted again with the
 run's Redactor before printing.
 
@@ -25,7 +27,14 @@ from rich.table import Table
 from orchestrator.run.context import StepResult
 
 ICONS = {"succeeded": "ok", "failed": "FAILED", "skipped": "skipped", "blocked": "blocked",
-         "cancelled": "cancelled", "running": "running", "waiting": "waiting"}
+         "cancelled": "cancelled", "running": "running", "waiting": "waiting",
+         "pending": "pending"}  # pending: upstream not done; "waiting for <agent>": ready
+
+
+def waiting_text(data: dict) -> str:
+    copies = data["replicas"]
+    busy = "busy" if copies == 1 else f"all {copies} copies busy"
+    return f"waiting for agent {data['agent']} ({busy})"
 
 
 def step_summary(name: str, result: StepResult) -> dict[str, Any]:
@@ -68,6 +77,8 @@ class PlainReporter:
         if kind == "run_started":
             verb = "resuming" if data["resumed"] else "starting"
             return f"{verb} run {data['run_id']} of {data['pipeline']} ({len(data['steps'])} steps)"
+        if kind == "step_waiting":
+            return f"{data['step']}: {waiting_text(data)}"
         if kind == "step_started":
             return f"{data['step']}: started"
         if kind == "step_retry":
@@ -129,9 +140,11 @@ class LiveReporter:
     def __call__(self, kind: str, **data: Any) -> None:
         with self._lock:
             if kind == "run_started":
-                self.rows = {s: {"status": "waiting", "began": None, "result": None}
+                self.rows = {s: {"status": "pending", "began": None, "result": None}
                              for s in data["steps"]}
                 self._live.start()
+            elif kind == "step_waiting":
+                self.rows[data["step"]].update(status=f"waiting for {data['agent']}")
             elif kind == "step_started":
                 self.rows[data["step"]].update(status="running", began=time.monotonic())
             elif kind == "step_finished":

@@ -5,6 +5,9 @@ the Letta objects a run created) and the read side used by `runs list/show`, `re
 and later audit/stats/cost. One row per *unit* (step path, item, iteration): a plain step
 has item -1 and iteration 0; a for_each step adds an aggregate row (item -1) to its item
 rows; a loop body step is recorded as `loop.body` per iteration, plus the loop's own row.
+A unit row names the agent that handled it: `agent` (the pipeline's name), `agent_id` (the
+Letta agent) and `replica` (which copy, 1-based, of an agent with `replicas: N`). Resources
+name an agent's copies `name`, `name#2`, ...
 
 The intent (status `running`, attempt, otid) is written *before* a message is sent, so a
 crash leaves enough to reconcile with the agent's history on resume.
@@ -42,7 +45,7 @@ CREATE TABLE IF NOT EXISTS steps (
   model TEXT, prompt TEXT, output TEXT, error TEXT, started REAL, ended REAL, duration REAL,
   prompt_tokens INTEGER NOT NULL DEFAULT 0, completion_tokens INTEGER NOT NULL DEFAULT 0,
   step_count INTEGER NOT NULL DEFAULT 0, otid TEXT, fingerprint TEXT, iterations INTEGER,
-  PRIMARY KEY (run_id, step, item, iteration));
+  replica INTEGER, PRIMARY KEY (run_id, step, item, iteration));
 CREATE TABLE IF NOT EXISTS resources (
   run_id TEXT NOT NULL, kind TEXT NOT NULL, name TEXT NOT NULL, letta_id TEXT NOT NULL,
   deleted INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (run_id, kind, name));
@@ -51,7 +54,9 @@ CREATE INDEX IF NOT EXISTS runs_started ON runs (started);
 
 STEP_FIELDS = ("status", "attempts", "agent", "agent_id", "model", "prompt", "output", "error",
                "started", "ended", "duration", "prompt_tokens", "completion_tokens",
-               "step_count", "otid", "fingerprint", "iterations")
+               "step_count", "otid", "fingerprint", "iterations", "replica")
+# Columns added after schema 1 shipped: additive, so records stay readable by both versions.
+_ADDED_COLUMNS = {"steps": (("replica", "INTEGER"),)}
 
 
 @dataclass(frozen=True)
@@ -82,6 +87,7 @@ class Records:
         self._db.execute("PRAGMA journal_mode=WAL")  # readers never block the running run
         self._db.execute("PRAGMA synchronous=NORMAL")  # durable at checkpoints; fast commits
         self._db.executescript(_SCHEMA)
+        self._add_columns()
         with self._tx() as db:
             row = db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
             if row is None:
@@ -90,6 +96,16 @@ class Records:
             self._db.close()
             raise RunError(f"{self.path}: run records of a newer orchestrate "
                            f"(schema {row[0]}); upgrade orchestrate to read them")
+
+    def _add_columns(self) -> None:
+        for table, columns in _ADDED_COLUMNS.items():
+            have = {row[1] for row in self._db.execute(f"PRAGMA table_info({table})")}
+            for name, kind in columns:
+                if name not in have:
+                    try:
+                        self._db.execute(f"ALTER TABLE {table} ADD COLUMN {name} {kind}")
+                    except sqlite3.OperationalError:  # another process added it just now
+                        pass
 
     def close(self) -> None:
         with self._lock:

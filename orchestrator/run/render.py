@@ -95,7 +95,9 @@ def _unit_title(u: dict) -> str:
     bits = [f"{name}: {u['status']}", f"attempts {u['attempts']}", took,
             f"tokens {u['prompt_tokens']} in / {u['completion_tokens']} out"]
     if u.get("agent"):
-        bits.append(f"agent {u['agent']}" + (f" ({u['agent_id']})" if u.get("agent_id") else ""))
+        copy = f"#{u['replica']}" if (u.get("replica") or 1) > 1 else ""
+        bits.append(f"agent {u['agent']}{copy}"
+                    + (f" ({u['agent_id']})" if u.get("agent_id") else ""))
     if u.get("model"):
         bits.append(f"model {u['model']}")
     if u.get("iterations"):

@@ -164,7 +164,8 @@ def _execute(plan: Plan, inputs: dict, backend: RunBackend, records: Records,
             pool.retire(data["step"])  # its agents may be deleted while the rest runs
 
     svc = Services(run_id=run_id, backend=backend, records=records, redactor=redactor,
-                   agents=pool, emit=on_event, stream=options.stream, memo=memo)
+                   agents=pool, emit=on_event, stream=options.stream, memo=memo,
+                   max_parallel=max(1, options.max_parallel))
     emit("run_started", run_id=run_id, pipeline=plan.name, steps=list(plan.steps),
          resumed=bool(memo))
     run_timeout = options.timeout or plan.defaults.run_timeout

@@ -1,7 +1,8 @@
 """What step code needs from its surroundings, bundled: `Services`.
 
 Owns the `Services` bundle (backend, records, redactor, agent pool, event sink, cancel flag,
-the memo of an earlier attempt of this run) and the `Cancelled` exception. An executor (the
+the memo of an earlier attempt of this run), the once-per-step progress events
+(`step_started`, `step_waiting`) and the `Cancelled` exception. An executor (the
 local thread pool today, a Temporal worker later) builds one per run and hands it to
 `run.flow.run_step`; the step semantics never reach for globals.
 
@@ -11,6 +12,7 @@ Must not: decide when steps run.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -39,6 +41,34 @@ class Services:
     cancel_reason: str = "cancelled"
     stream: bool = False
     memo: dict[UnitKey, dict] = field(default_factory=dict)  # unit rows of an earlier attempt
+    max_parallel: int = 4  # also bounds the items of one for_each running at once
+    _began: dict[str, float] = field(default_factory=dict)  # step -> time.monotonic()
+    _waiting: set[str] = field(default_factory=set)
+    _events: threading.Lock = field(default_factory=threading.Lock)
+
+    def step_began(self, step: str) -> None:
+        """`step_started`, once per top-level step, when it really starts work: its first
+        unit has an agent (copy) to itself, possibly still to be created, or needed none;
+        not when the executor handed it a thread."""
+        with self._events:
+            if step in self._began:
+                return
+            self._began[step] = time.monotonic()
+        self.emit("step_started", step=step)
+
+    def began_at(self, step: str, default: float) -> float:
+        """When `step_began(step)` was (time.monotonic), else `default`: a step's duration
+        counts from then, not from the time it spent waiting for its agent."""
+        return self._began.get(step, default)
+
+    def step_waits(self, step: str, agent: str, replicas: int) -> None:
+        """`step_waiting`, once, when a step that has not started must wait for its agent
+        (every copy busy with other steps)."""
+        with self._events:
+            if step in self._began or step in self._waiting:
+                return
+            self._waiting.add(step)
+        self.emit("step_waiting", step=step, agent=agent, replicas=replicas)
 
     def check_cancelled(self) -> None:
         if self.cancel.is_set():

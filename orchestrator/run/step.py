@@ -10,8 +10,9 @@ message arrived and what it answered), retries with exponential backoff on trans
 errors, the per-attempt timeout, and the JSON parse/validate/repair loop. Repairs and
 transient failures share the step's attempt budget (`retry.max_attempts`).
 
-Must not: decide when a unit runs, or send two messages to one agent at once (it holds the
-agent's lock for the whole unit, repairs included, so a repair follows its bad answer).
+Must not: decide when a unit runs, or send two messages to one agent at once (it leases one
+copy of the agent from the pool for the whole unit, repairs included, so a repair follows its
+bad answer on the same Letta agent; see run.replicas for which copy).
 """
 
 from __future__ import annotations
@@ -59,26 +60,39 @@ def call_agent(svc: Services, step: StepPlan, key: UnitKey, context: dict[str, A
     recorded = svc.redactor.text(prompt)
     earlier = svc.memo.get(key) or {}
     same = (earlier.get("prompt") == recorded and earlier.get("fingerprint") == step.fingerprint)
+    top = key.step.split(".")[0]  # the top-level step (a loop's, for a body step)
     if same and earlier.get("status") == SUCCEEDED:  # no agent needed: nothing is sent
+        svc.step_began(top)
         return StepResult(SUCCEEDED, earlier.get("output"), reused=True,
                           duration=earlier.get("duration") or 0.0)
-    agent = _acquire(svc, step)
-    model = svc.agents.step_model(step)
-    unit = _Unit(svc, step, key, agent, model, prompt, recorded, earlier.get("attempts") or 0)
-    # `running`: the process died; `cancelled`: Ctrl-C. Either way the message may be there.
+    # `running`: the process died; `cancelled`: Ctrl-C. Either way the message may be there,
+    # and only the agent it went to can say: that copy is needed, whatever it is busy with.
     in_flight = same and earlier.get("status") in ("running", "cancelled")
-    # the message in flight went to that agent: only it can have answered
-    pending = earlier.get("otid") if in_flight and earlier.get("agent_id") == agent.ref.id else None
-    with agent.lock:  # one conversation: never two messages to one agent at once
+    agent = _lease(svc, step, top, key, need=earlier.get("agent_id") if in_flight else None,
+                   prefer=earlier.get("agent_id"))
+    try:
+        model = svc.agents.step_model(step, agent)
+        unit = _Unit(svc, step, key, agent, model, prompt, recorded, earlier.get("attempts") or 0)
+        pending = earlier.get("otid") if in_flight and earlier.get("agent_id") == agent.ref.id \
+            else None
         return unit.run(pending)
+    finally:  # the lease spans every attempt: a repair follows its bad answer on one agent
+        svc.agents.give_back(agent)
 
 
-def _acquire(svc: Services, step: StepPlan) -> Any:
-    """The step's agent (found or created on first use), retrying transient server errors."""
+def _lease(svc: Services, step: StepPlan, top: str, key: UnitKey, *, need: str | None,
+           prefer: str | None) -> Any:
+    """A copy of the step's agent for this unit alone (found or created on first use),
+    retrying transient server errors. Loop iterations of one (step, item) go back to the copy
+    they had when it is free."""
     retry, failures = step.retry, 0
+    on_wait = lambda: svc.step_waits(top, step.agent, svc.agents.replicas(step.agent))  # noqa: E731
     while True:
         try:
-            return svc.agents.acquire(step.agent)
+            return svc.agents.lease(step.agent, need=need, prefer=prefer,
+                                    affinity=(key.step, key.item), on_wait=on_wait,
+                                    on_got=lambda: svc.step_began(top),
+                                    check=svc.check_cancelled)
         except BackendError as exc:
             failures += 1
             if not exc.transient or failures >= retry.max_attempts:
@@ -194,7 +208,8 @@ class _Unit:
         done = fields.get("status") != "running"
         self.svc.records.write_unit(
             self.svc.run_id, self.key, attempts=self.attempt, agent=self.step.agent,
-            agent_id=self.agent.ref.id, model=self.model or self.agent.model,
+            agent_id=self.agent.ref.id, replica=self.agent.replica,
+            model=self.model or self.agent.model,
             prompt=self.recorded, fingerprint=self.step.fingerprint, started=self.started,
             ended=time.time() if done else None,
             duration=time.monotonic() - self.clock if done else None,

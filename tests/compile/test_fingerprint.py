@@ -59,6 +59,11 @@ def test_retries_and_timeouts_do_not_change_fingerprints():
     assert after == fingerprints(BASE)
 
 
+def test_replicas_do_not_change_fingerprints():
+    after = fingerprints(BASE.replace("  r: {}", "  r: {replicas: 4}"))
+    assert after == fingerprints(BASE)
+
+
 def test_model_and_output_schema_change_fingerprints():
     before = fingerprints(BASE)
     assert fingerprints(BASE.replace('prompt: "start"}', 'prompt: "start", model: m/x}'))["a"] != before["a"]
