@@ -7,9 +7,11 @@ succeeded, 1 it failed (or bad input / unreachable server), 130 cancelled with C
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import click
@@ -19,7 +21,7 @@ from rich.console import Console
 from orchestrator.backends.letta import LettaBackend
 from orchestrator.cli.common import handle_errors, resolve_api_key, resolve_base_url, state_home
 from orchestrator.compile import load_plan
-from orchestrator.errors import ExitCode, RunError
+from orchestrator.errors import ExitCode, OrchestrateError, RunError, SpecError
 from orchestrator.run import render
 from orchestrator.run.dryrun import dry_run
 from orchestrator.run.inputs import parse_assignments, resolve_inputs
@@ -27,6 +29,7 @@ from orchestrator.run.progress import make_reporter, outcome_json
 from orchestrator.run.records import Records
 from orchestrator.run.runner import (
     RunOptions,
+    check_env,
     process_alive,
     recorded_options,
     resume_run,
@@ -80,23 +83,31 @@ def _exec_options(fn):
 def run_cmd(file, inputs, input_file, base_url, api_key, max_parallel, timeout, as_json,
             stream, model, dry_run, keep_agents, namespace) -> int:
     """Run a pipeline against a Letta server."""
-    plan = load_plan(file)
-    if not as_json:
-        for warning in getattr(plan, "warnings", ()):
-            click.echo(warning.format(), err=True)
-    given = {**_input_file(input_file), **parse_assignments(inputs)}
-    if dry_run:
-        steps = dry_run_steps(plan, given)
-        click.echo(json.dumps(steps, indent=2) if as_json else render.dry_run_text(plan, steps))
-        return 0
-    resolve_inputs(plan.inputs, given, Redactor())  # input mistakes first: no server needed
+    with _json_errors(as_json):
+        plan = load_plan(file)
+        if not as_json:
+            for warning in getattr(plan, "warnings", ()):
+                click.echo(warning.format(), err=True)
+        given = {**_input_file(input_file), **parse_assignments(inputs)}
+        # Input mistakes first, exactly as a run checks them (no server needed).
+        values = resolve_inputs(plan.inputs, given, Redactor())
+        if dry_run:
+            check_env(plan)  # as a run does before creating anything; values are not read
+            steps = dry_run_steps(plan, {n: v for n, v in values.items() if n in given})
+            click.echo(json.dumps(steps, indent=2) if as_json
+                       else render.dry_run_text(plan, steps))
+            return 0
+        return _run(plan, given, base_url, api_key, as_json, RunOptions(
+            max_parallel=max_parallel, timeout=timeout, keep_agents=keep_agents,
+            model=model or os.environ.get("ORCHESTRATE_MODEL") or None, namespace=namespace,
+            stream=stream))
+
+
+def _run(plan, given, base_url, api_key, as_json, options: RunOptions) -> int:
     key = resolve_api_key(api_key)
     backend = LettaBackend(resolve_base_url(base_url), key)
-    options = RunOptions(max_parallel=max_parallel, timeout=timeout, keep_agents=keep_agents,
-                         model=model or os.environ.get("ORCHESTRATE_MODEL") or None,
-                         namespace=namespace, stream=stream)
     records = _records()
-    reporter = make_reporter(as_json=as_json, stream=stream)
+    reporter = make_reporter(as_json=as_json, stream=options.stream)
     outcome = start_run(plan, given, backend, records, options=options, emit=reporter,
                         api_key=key)
     return _finish(outcome, as_json)
@@ -118,6 +129,13 @@ def dry_run_steps(plan, given) -> list[dict]:
 def resume_cmd(run_id, inputs, file, base_url, api_key, max_parallel, timeout, as_json,
                stream) -> int:
     """Continue a failed, cancelled or killed run: only what did not succeed runs again."""
+    with _json_errors(as_json):
+        return _resume(run_id, inputs, file, base_url, api_key, max_parallel, timeout,
+                       as_json, stream)
+
+
+def _resume(run_id, inputs, file, base_url, api_key, max_parallel, timeout, as_json,
+            stream) -> int:
     records = _records()
     run = records.find_run(run_id)
     if run is None:
@@ -149,7 +167,8 @@ def runs_group() -> None:
 @handle_errors
 def runs_list(limit, as_json) -> int:
     """Recent runs, newest first."""
-    runs = _records().list_runs(limit)
+    records = _existing_records()  # a read-only command: no records, nothing to create
+    runs = records.list_runs(limit) if records else []
     for run in runs:  # a run whose process is gone without finishing was killed
         if run["status"] == "running" and not (run.get("pid") and process_alive(run["pid"])):
             run["status"] = "interrupted"
@@ -166,7 +185,9 @@ def runs_list(limit, as_json) -> int:
 @handle_errors
 def runs_show(run_id, as_json) -> int:
     """One run: per step status, attempts, duration, tokens, prompt, output and error."""
-    records = _records()
+    records = _existing_records()
+    if records is None:
+        raise RunError(f"no run '{run_id}': no runs recorded in {state_home()}")
     run = records.find_run(run_id)
     if run is None:
         raise RunError(f"no run '{run_id}' in {records.path} (see `orchestrate runs list`)")
@@ -176,6 +197,30 @@ def runs_show(run_id, as_json) -> int:
     else:
         click.echo(render.run_detail(run, units))
     return 0
+
+
+def _existing_records() -> Records | None:
+    path = state_home() / "runs.db"
+    return Records(path) if path.exists() else None
+
+
+@contextlib.contextmanager
+def _json_errors(as_json: bool) -> Iterator[None]:
+    """With --json, a run that stops before it starts (bad spec, inputs, environment, no
+    server) still ends with one JSON outcome document on stdout; the error is re-raised for
+    the usual message on stderr and exit code."""
+    try:
+        yield
+    except (OrchestrateError, click.ClickException) as exc:
+        if as_json:
+            doc = {"run_id": None, "status": "error",
+                   "error": exc.message if isinstance(exc, click.ClickException) else str(exc)}
+            if isinstance(exc, SpecError):
+                doc["issues"] = [{"file": i.file, "line": i.line, "col": i.col, "path": i.path,
+                                  "message": i.message, "hint": i.hint,
+                                  "severity": i.severity} for i in exc.issues]
+            click.echo(json.dumps(doc, default=str))
+        raise
 
 
 def _input_file(path: str | None) -> dict:

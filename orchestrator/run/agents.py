@@ -17,9 +17,9 @@ else the run default (--model / ORCHESTRATE_MODEL / the server's first `openai-p
 model). A step whose model differs from its agent's sends that one message with Letta's
 `override_model`: same agent, same memory, another model for that turn.
 
-`release()` deletes the inline agents and blocks of the run unless kept (`keep: true`,
---keep-agents); a run that did not succeed keeps them, so `resume` continues their
-conversations.
+`find_referenced` looks the provisioned agents up before the run sends anything (a missing
+one must not cost earlier steps' tokens). Deleting what the run created (`retire`,
+`release`) is run.cleanup's part of the pool.
 
 Must not: send messages (run.step does), or delete anything it did not create for this run.
 """
@@ -30,16 +30,16 @@ import os
 import re
 import threading
 from collections.abc import Callable, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 from orchestrator.backends import identity
 from orchestrator.backends.base import AgentRef, AgentRequest, BlockRequest, RunBackend
 from orchestrator.compile.plan import Plan, StepPlan
-from orchestrator.errors import NotFound, RunError
+from orchestrator.errors import RunError
+from orchestrator.run.cleanup import Cleanup, agent_users
 from orchestrator.run.records import Records
-from orchestrator.run.replicas import Replicas
+from orchestrator.run.replicas import Replicas, parse_label, replica_label
 from orchestrator.run.secrets import Redactor, resolve_env
 from orchestrator.spec import load_resources
 from orchestrator.spec.model import AgentSpec, BlockSpec
@@ -60,21 +60,12 @@ class Agent:
         return replica_label(self.name, self.replica)
 
 
-def replica_label(name: str, replica: int) -> str:
-    """How run records and Letta names tell the copies apart: `analyst`, `analyst#2`, ..."""
-    return name if replica == 1 else f"{name}#{replica}"
-
-
-def _parse_label(label: str) -> tuple[str, int]:
-    name, _, index = label.partition("#")
-    return name, int(index) if index.isdigit() else 1
-
-
-class AgentPool:
+class AgentPool(Cleanup):
     def __init__(self, plan: Plan, backend: RunBackend, records: Records, redactor: Redactor,
                  *, run_id: str, namespace: str = identity.DEFAULT_NAMESPACE,
                  default_model: str | None = None, keep: bool = False,
-                 reuse: Mapping[tuple[str, str], str] | None = None):
+                 reuse: Mapping[tuple[str, str], str] | None = None,
+                 found: Mapping[str, Agent] | None = None):
         self.plan, self.backend, self.records, self.redactor = plan, backend, records, redactor
         self.run_id, self.namespace, self.keep = run_id, namespace, keep
         self._default_model = default_model
@@ -86,10 +77,8 @@ class AgentPool:
         self._lock = threading.Lock()  # guards the maps above; copies are made outside it
         self._block_lock = threading.Lock()  # one creation per shared block
         self._models: tuple[list[str], list[str]] | None = None
-        self._users_left = _agent_users(plan)  # agent -> top-level steps not yet settled
-        self._retired: set[str] = set()
-        self._deleted: list[str] = []
-        self._cleaner = ThreadPoolExecutor(max_workers=4, thread_name_prefix="cleanup")
+        self._found = dict(found or {})  # provisioned agents looked up before the run
+        self._init_cleanup()
 
     # ----- models -----
     def default_model(self) -> str:
@@ -164,7 +153,7 @@ class AgentPool:
         """Copy index -> Letta id of the agent's copies an earlier attempt created."""
         found = {}
         for (kind, label), letta_id in self._reuse.items():
-            base, index = _parse_label(label)
+            base, index = parse_label(label)
             if kind == "agent" and base == name:
                 found[index] = letta_id
         return found
@@ -173,18 +162,8 @@ class AgentPool:
         return self._find(name, spec) if spec.ref else self._inline(name, spec, index)
 
     def _find(self, name: str, spec: AgentSpec) -> Agent:
-        managed = managed_name(spec.ref or "", self.plan.source)
-        tag = identity.agent_tag(self.namespace, managed)
-        found = self.backend.find_agents((tag,))
-        if not found:
-            raise RunError(f"agents.{name}: no provisioned agent '{managed}' in namespace "
-                           f"'{self.namespace}' on {self.backend.base_url} (run "
-                           "`orchestrate apply` first, or check --namespace)")
-        if len(found) > 1:
-            ids = ", ".join(a.id for a in found)
-            raise RunError(f"agents.{name}: {len(found)} agents carry the identity '{tag}' "
-                           f"({ids}); remove the duplicates")
-        return Agent(found[0], inline=False, model=found[0].model, name=name)
+        return self._found.get(name) or find_provisioned(self.plan, self.backend,
+                                                         self.namespace, name, spec)
 
     def _inline(self, name: str, spec: AgentSpec, index: int) -> Agent:
         label = replica_label(name, index)
@@ -238,80 +217,38 @@ class AgentPool:
         self.records.add_resource(self.run_id, "block", name, block_id)
         return block_id
 
-    def retire(self, step: str) -> None:
-        """`step` settled successfully: delete the inline agents no other unsettled step
-        needs, in the background, so clean-up overlaps the rest of the run."""
-        for name in self._users_left:
-            self._users_left[name].discard(step)
-        for name, left in self._users_left.items():
-            if not left:
-                self._retire(name)
 
-    def _retire(self, name: str) -> None:
-        """Delete every copy of `name` (also copies an earlier attempt made that this one did
-        not need again), once."""
-        if name in self._retired or not self._disposable(name):
-            return
-        with self._lock:
-            group = self._groups.get(name)
-        copies = {index: a.ref.id for index, a in (group.made() if group else {}).items()}
-        leftovers = {i: letta_id for i, letta_id in self._earlier(name).items()
-                     if i not in copies and letta_id not in copies.values()}
-        if not copies and not leftovers:
-            return
-        self._retired.add(name)
-        for index, letta_id in sorted({**leftovers, **copies}.items()):
-            label = replica_label(name, index)
-            self._deleted.append(label)
-            self._cleaner.submit(self._delete, ("agent", label, letta_id,
-                                                self.backend.delete_agent))
-
-    def release(self, succeeded: bool) -> list[str]:
-        """At the end of the run: delete what it created, unless kept (a run that did not
-        succeed keeps its agents for resume). Returns the labels of the agents deleted."""
-        if succeeded:
-            for name in self.plan.agents:
-                self._retire(name)
-        self._cleaner.shutdown(wait=True)
-        if not succeeded:
-            return sorted(self._deleted)
-        used = set(self._groups) | {_parse_label(label)[0] for kind, label in self._reuse
-                                    if kind == "agent"}
-        kept = {b for n in used if n in self.plan.agents and not self._disposable(n)
-                for b in self.plan.agents[n].shared_blocks}
-        made = {**{n: i for (kind, n), i in self._reuse.items() if kind == "block"},
-                **self._blocks}  # with an earlier attempt's blocks this one did not touch
-        blocks = [("block", name, block_id, self.backend.delete_block)
-                  for name, block_id in made.items() if name not in kept]
-        with ThreadPoolExecutor(max_workers=8) as pool:  # after the agents that use them
-            list(pool.map(self._delete, blocks))
-        return sorted(self._deleted)
-
-    def _disposable(self, name: str) -> bool:
-        spec = self.plan.agents[name]
-        return not spec.ref and not self.keep and not spec.keep
-
-    def _delete(self, item: tuple) -> None:
-        kind, name, letta_id, delete = item
-        self._quietly(lambda: delete(letta_id))
-        self.records.mark_deleted(self.run_id, kind, name)
-
-    @staticmethod
-    def _quietly(action) -> None:
-        try:
-            action()
-        except NotFound:
-            pass
+def find_referenced(plan: Plan, backend: RunBackend, namespace: str) -> dict[str, Agent]:
+    """Every provisioned (`ref:`) agent the steps use, looked up before the run sends
+    anything; all missing ones are reported at once."""
+    found, problems = {}, []
+    for name, users in agent_users(plan).items():
+        spec = plan.agents[name]
+        if spec.ref and users:
+            try:
+                found[name] = find_provisioned(plan, backend, namespace, name, spec)
+            except RunError as exc:
+                problems.append(str(exc))
+    if problems:
+        raise RunError("; ".join(problems))
+    return found
 
 
-def _agent_users(plan: Plan) -> dict[str, set[str]]:
-    users: dict[str, set[str]] = {name: set() for name in plan.agents}
-    for name, step in plan.steps.items():
-        inner = step.loop.steps.values() if step.loop else (step,)
-        for s in inner:
-            if s.agent in users:
-                users[s.agent].add(name)
-    return users
+def find_provisioned(plan: Plan, backend: RunBackend, namespace: str, name: str,
+                     spec: AgentSpec) -> Agent:
+    """A `ref:` agent, by its managed identity tag (Letta names are not unique)."""
+    managed = managed_name(spec.ref or "", plan.source)
+    tag = identity.agent_tag(namespace, managed)
+    found = backend.find_agents((tag,))
+    if not found:
+        raise RunError(f"agents.{name}: no provisioned agent '{managed}' in namespace "
+                       f"'{namespace}' on {backend.base_url} (run "
+                       "`orchestrate apply` first, or check --namespace)")
+    if len(found) > 1:
+        ids = ", ".join(a.id for a in found)
+        raise RunError(f"agents.{name}: {len(found)} agents carry the identity '{tag}' "
+                       f"({ids}); remove the duplicates")
+    return Agent(found[0], inline=False, model=found[0].model, name=name)
 
 
 def _block(spec: BlockSpec, env, tags: tuple[str, ...] = ()) -> BlockRequest:

@@ -16,6 +16,7 @@ from typing import Any
 
 SUCCEEDED, FAILED, SKIPPED, BLOCKED, CANCELLED = (
     "succeeded", "failed", "skipped", "blocked", "cancelled")
+NOT_STARTED = "not_started"  # the run stopped (Ctrl-C, timeout) before the step began
 DONE_OK = (SUCCEEDED, SKIPPED)  # outcomes downstream steps may proceed after
 
 

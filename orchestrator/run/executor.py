@@ -21,7 +21,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from orchestrator.compile.plan import Plan
-from orchestrator.run.context import BLOCKED, CANCELLED, DONE_OK, StepResult
+from orchestrator.run.context import BLOCKED, CANCELLED, DONE_OK, NOT_STARTED, StepResult
 from orchestrator.run.flow import run_step
 from orchestrator.run.services import Cancelled, Services
 
@@ -32,10 +32,10 @@ def execute(plan: Plan, inputs: Mapping[str, Any], svc: Services, *, max_paralle
             deadline: float | None = None) -> dict[str, StepResult]:
     """Run every top-level step; returns their results in plan order. On KeyboardInterrupt
     or at `deadline` (time.monotonic) it sets `svc.cancel` and returns what settled, the
-    steps in flight and those never started marked `cancelled`."""
+    steps in flight marked `cancelled`, those never started `not_started`."""
     results: dict[str, StepResult] = {}
     waiting = list(plan.steps)
-    running: set[str] = set()
+    running: dict[str, float] = {}  # step -> when its worker started (time.monotonic)
     done: queue.Queue[tuple[str, StepResult]] = queue.Queue()
     try:
         while waiting or running:
@@ -46,15 +46,16 @@ def execute(plan: Plan, inputs: Mapping[str, Any], svc: Services, *, max_paralle
     except KeyboardInterrupt:
         svc.cancel_reason = "cancelled (Ctrl-C)"
         svc.cancel.set()
-    for name in plan.steps:
+        _abandon(results, running, svc)
+    for name in plan.steps:  # never started: distinct from a step cancelled in flight
         if name not in results:
-            results[name] = StepResult(CANCELLED, error=svc.cancel_reason)
+            results[name] = StepResult(NOT_STARTED, error=svc.cancel_reason)
             svc.emit("step_finished", step=name, result=results[name])
     return {name: results[name] for name in plan.steps}
 
 
 def _start_ready(plan: Plan, inputs, svc: Services, results: dict[str, StepResult],
-                 waiting: list[str], running: set[str], done: queue.Queue,
+                 waiting: list[str], running: dict[str, float], done: queue.Queue,
                  max_parallel: int) -> None:
     for name in list(waiting):
         if svc.cancel.is_set() or len(running) >= max_parallel:
@@ -69,7 +70,7 @@ def _start_ready(plan: Plan, inputs, svc: Services, results: dict[str, StepResul
                                        f"{results[bad[0]].status}")
             svc.emit("step_finished", step=name, result=results[name])
             continue
-        running.add(name)
+        running[name] = time.monotonic()
         snapshot = dict(results)  # the worker reads a stable view of upstream results
         worker = threading.Thread(target=_work, args=(plan, name, inputs, snapshot, svc, done),
                                   name=f"step-{name}", daemon=True)
@@ -87,7 +88,7 @@ def _work(plan: Plan, name: str, inputs, snapshot, svc: Services, done: queue.Qu
     done.put((name, result))
 
 
-def _collect(done: queue.Queue, results: dict[str, StepResult], running: set[str],
+def _collect(done: queue.Queue, results: dict[str, StepResult], running: dict[str, float],
              deadline: float | None, svc: Services) -> None:
     while True:
         if deadline is not None and time.monotonic() > deadline and not svc.cancel.is_set():
@@ -99,15 +100,21 @@ def _collect(done: queue.Queue, results: dict[str, StepResult], running: set[str
             if svc.cancel.is_set():
                 return _abandon(results, running, svc)
             continue
-        running.discard(name)
+        running.pop(name, None)
         results[name] = result
         svc.emit("step_finished", step=name, result=result)
         return None
 
 
-def _abandon(results: dict[str, StepResult], running: set[str], svc: Services) -> None:
-    """Cancelled: steps still in flight are given up (their threads are daemons)."""
+def _abandon(results: dict[str, StepResult], running: dict[str, float],
+             svc: Services) -> None:
+    """Cancelled: steps still in flight are given up (their threads are daemons); their
+    duration is the time they ran (from `step_started`; 0 if still waiting for an agent)."""
+    now = time.monotonic()
     for name in list(running):
-        results[name] = StepResult(CANCELLED, error=svc.cancel_reason)
+        if name in results:
+            continue
+        began = svc.began_at(name, now)
+        results[name] = StepResult(CANCELLED, error=svc.cancel_reason, duration=now - began)
         svc.emit("step_finished", step=name, result=results[name])
     running.clear()

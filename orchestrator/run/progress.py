@@ -5,9 +5,9 @@ Owns the reporters (callables `emit(kind, **data)` fed by the runner, from worke
 and `summary_rows` / `outcome_json`. Events: run_started, step_waiting (the step is ready but
 every copy of its agent is busy: it has not started), step_started (it got its agent and
 works), step_retry, step_reconciled, loop_iteration, chunk (with --stream), step_finished,
-warning, run_finished.
-Text arriving here is already redacted by the runner; outputs are redacted again with the
-run's Redactor before printing.
+warning, run_finished. A step the run stopped before it began finishes `not_started`.
+Text arriving here is already redacted: every event passes the run's Redactor
+(run.services.redacting); outputs are redacted again before printing.
 
 Must not: decide anything about the run.
 """
@@ -24,11 +24,11 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
-from orchestrator.run.context import StepResult
+from orchestrator.run.context import NOT_STARTED, StepResult
 
 ICONS = {"succeeded": "ok", "failed": "FAILED", "skipped": "skipped", "blocked": "blocked",
          "cancelled": "cancelled", "running": "running", "waiting": "waiting",
-         "pending": "pending"}  # pending: upstream not done; "waiting for <agent>": ready
+         "pending": "pending", "not_started": "not started"}  # pending: upstream not done; "waiting for <agent>": ready
 
 
 def waiting_text(data: dict) -> str:
@@ -100,6 +100,8 @@ class PlainReporter:
 
 
 def _finished_line(name: str, r: StepResult) -> str:
+    if r.status == NOT_STARTED:
+        return f"{name}: not started ({r.error})" if r.error else f"{name}: not started"
     text = f"{name}: {ICONS.get(r.status, r.status)} in {r.duration:.2f}s"
     if r.usage.tokens:
         text += f", {r.usage.tokens} tokens"
@@ -168,6 +170,9 @@ class LiveReporter:
         now = time.monotonic()
         for name, row in self.rows.items():
             result = row["result"]
+            if result is not None and result.status == NOT_STARTED:
+                table.add_row(name, ICONS[NOT_STARTED], "", "")
+                continue
             if result is not None:
                 elapsed, tokens = result.duration, result.usage.tokens
             else:

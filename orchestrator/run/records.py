@@ -152,11 +152,19 @@ class Records:
         return _run_row(row) if row else None
 
     def find_run(self, prefix: str) -> dict | None:
-        """By full id or a unique prefix (like git)."""
+        """By full id or a unique prefix (like git); None if nothing matches. An ambiguous
+        prefix is a RunError listing a few of the runs it matches. The prefix is compared
+        literally (no LIKE wildcards: `_` and `%` are plain characters)."""
         with self._lock:
-            rows = self._db.execute("SELECT * FROM runs WHERE id LIKE ? LIMIT 2",
-                                    (prefix.replace("%", "") + "%",)).fetchall()
-        return _run_row(rows[0]) if len(rows) == 1 else None
+            exact = self._db.execute("SELECT * FROM runs WHERE id=?", (prefix,)).fetchone()
+            rows = exact and [exact] or self._db.execute(
+                "SELECT * FROM runs WHERE substr(id, 1, ?) = ? ORDER BY started DESC",
+                (len(prefix), prefix)).fetchall()
+        if len(rows) > 1:
+            shown = ", ".join(r["id"] for r in rows[:5]) + (", ..." if len(rows) > 5 else "")
+            raise RunError(f"run id prefix '{prefix}' matches {len(rows)} runs ({shown}): "
+                           "give more of the id")
+        return _run_row(rows[0]) if rows else None
 
     def list_runs(self, limit: int = 20) -> list[dict]:
         with self._lock:

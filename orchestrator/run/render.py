@@ -40,9 +40,9 @@ def outcome_text(outcome: Any) -> str:
         extra = " (reused)" if r.reused else ""
         if r.iterations is not None:
             extra += f" ({r.iterations} iteration{'s' if r.iterations != 1 else ''})"
-        lines.append(f"  {name:<{width}}  {r.status:<9}  {r.duration:7.2f}s  "
+        lines.append(f"  {name:<{width}}  {r.status:<11}  {r.duration:7.2f}s  "
                      f"{r.usage.prompt_tokens:>7} in / {r.usage.completion_tokens:>6} out{extra}")
-    lines.append(f"  {'total':<{width}}  {'':<9}  {outcome.duration:7.2f}s  {total:>7} tokens")
+    lines.append(f"  {'total':<{width}}  {'':<11}  {outcome.duration:7.2f}s  {total:>7} tokens")
     if outcome.outputs:
         lines += ["", "outputs:"]
         for name, value in red.data(outcome.outputs).items():
@@ -53,12 +53,12 @@ def outcome_text(outcome: Any) -> str:
 def runs_table(runs: list[dict]) -> str:
     if not runs:
         return "no runs recorded yet"
-    header = f"{'RUN ID':<23}  {'PIPELINE':<20}  {'STATUS':<10}  {'STARTED (UTC)':<19}  " \
+    header = f"{'RUN ID':<23}  {'PIPELINE':<20}  {'STATUS':<11}  {'STARTED (UTC)':<19}  " \
              f"{'TIME':>8}  {'TOKENS':>7}"
     rows = [header]
     for r in runs:
         took = f"{r['ended'] - r['started']:.1f}s" if r.get("ended") else "-"
-        rows.append(f"{r['id']:<23}  {r['pipeline'][:20]:<20}  {r['status']:<10}  "
+        rows.append(f"{r['id']:<23}  {r['pipeline'][:20]:<20}  {r['status']:<11}  "
                     f"{_when(r['started']):<19}  {took:>8}  {r.get('tokens', 0):>7}")
     return "\n".join(rows)
 

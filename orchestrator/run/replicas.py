@@ -26,6 +26,17 @@ T = TypeVar("T")
 POLL = 0.05  # seconds between cancellation checks while waiting for a copy
 
 
+def replica_label(name: str, replica: int) -> str:
+    """How run records and Letta names tell the copies apart: `analyst`, `analyst#2`, ..."""
+    return name if replica == 1 else f"{name}#{replica}"
+
+
+def parse_label(label: str) -> tuple[str, int]:
+    """`analyst#2` -> ("analyst", 2); `analyst` -> ("analyst", 1)."""
+    name, _, index = label.partition("#")
+    return name, int(index) if index.isdigit() else 1
+
+
 class Replicas(Generic[T]):
     def __init__(self, limit: int, make: Callable[[int], T], ident: Callable[[T], str],
                  known: Mapping[str, int] | None = None):

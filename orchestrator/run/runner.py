@@ -28,12 +28,12 @@ from orchestrator.compile.plan import Plan
 from orchestrator.compile.templates import evaluate
 from orchestrator.errors import RunError
 from orchestrator.run import executor
-from orchestrator.run.agents import AgentPool
+from orchestrator.run.agents import Agent, AgentPool, find_referenced
 from orchestrator.run.context import CANCELLED, DONE_OK, SUCCEEDED, StepResult, base_context
 from orchestrator.run.inputs import resolve_inputs
 from orchestrator.run.records import Records
 from orchestrator.run.secrets import Redactor
-from orchestrator.run.services import EventSink, Services
+from orchestrator.run.services import EventSink, Services, redacting
 
 
 @dataclass(frozen=True)
@@ -66,7 +66,7 @@ def start_run(plan: Plan, given: Mapping[str, Any], backend: RunBackend, records
               api_key: str | None = None, run_id: str | None = None) -> RunOutcome:
     redactor = Redactor([api_key] if api_key else [])
     inputs = resolve_inputs(plan.inputs, given, redactor)
-    _preflight(plan, backend)
+    refs = _preflight(plan, backend, options.namespace)
     run_id = run_id or new_run_id()
     secret = sorted(n for n, s in plan.inputs.items() if s.secret)
     records.start_run(
@@ -76,7 +76,7 @@ def start_run(plan: Plan, given: Mapping[str, Any], backend: RunBackend, records
         options={**_options(options), "given": sorted(set(given) - set(secret))},
         pid=os.getpid())
     return _execute(plan, inputs, backend, records, redactor, options, emit, run_id, memo={},
-                    reuse={})
+                    reuse={}, refs=refs)
 
 
 def resume_run(run_id: str, plan: Plan, backend: RunBackend, records: Records, *,
@@ -96,20 +96,28 @@ def resume_run(run_id: str, plan: Plan, backend: RunBackend, records: Records, *
              **(given_secrets or {})}
     missing = [n for n in run["secret_inputs"] if n not in given]
     if missing:
-        raise RunError(f"input{'s' if len(missing) > 1 else ''} {', '.join(missing)} "
-                       "are secret and were not recorded: pass them again with --input")
+        raise RunError(secret_inputs_missing(missing))
     inputs = resolve_inputs(plan.inputs, given, redactor)
     if {k: v for k, v in redactor.data(inputs).items() if k not in run["secret_inputs"]} != \
             run["inputs"]:
         raise RunError(f"run {run_id}: the pipeline's inputs no longer match the run's "
                        "(an input was added, removed or its default changed); start a new run")
-    _preflight(plan, backend)
+    refs = _preflight(plan, backend, options.namespace)
     records.reopen_run(run_id, file_hash=plan.source_hash, base_url=backend.base_url,
                        pid=os.getpid())
     reuse = {(r["kind"], r["name"]): r["letta_id"] for r in records.resources(run_id)
              if not r["deleted"]}
     return _execute(plan, inputs, backend, records, redactor, options, emit, run_id,
-                    memo=records.units(run_id), reuse=reuse)
+                    memo=records.units(run_id), reuse=reuse, refs=refs)
+
+
+def secret_inputs_missing(names: list[str]) -> str:
+    again = " ".join(f"-i {n}=..." for n in names)
+    if len(names) == 1:
+        return (f"input '{names[0]}' is secret and was not recorded: pass it again with "
+                f"{again}")
+    listed = ", ".join(f"'{n}'" for n in names)
+    return f"inputs {listed} are secret and were not recorded: pass them again with {again}"
 
 
 def recorded_options(run: dict) -> RunOptions:
@@ -136,13 +144,22 @@ def process_alive(pid: int) -> bool:
     return True
 
 
-def _preflight(plan: Plan, backend: RunBackend) -> None:
+def check_env(plan: Plan) -> None:
+    """Every `${env:VAR}` the pipeline reads is set (checked before anything is created;
+    the values are read only when needed). Also used by `run --dry-run`."""
     missing = sorted(n for n in plan.env_refs if n not in os.environ)
     if missing:
         raise RunError(f"environment variable{'s' if len(missing) > 1 else ''} "
                        f"{', '.join(missing)} not set (the pipeline reads "
                        f"{', '.join('${env:' + n + '}' for n in missing)})")
+
+
+def _preflight(plan: Plan, backend: RunBackend, namespace: str) -> dict[str, Agent]:
+    """Before the first message: the environment, the server, and every provisioned (`ref:`)
+    agent the steps use (so a missing one costs no step's tokens). Returns those agents."""
+    check_env(plan)
     backend.check()
+    return find_referenced(plan, backend, namespace)
 
 
 def _options(options: RunOptions) -> dict:
@@ -153,11 +170,12 @@ def _options(options: RunOptions) -> dict:
 
 def _execute(plan: Plan, inputs: dict, backend: RunBackend, records: Records,
              redactor: Redactor, options: RunOptions, emit: EventSink, run_id: str, *,
-             memo: dict, reuse: dict) -> RunOutcome:
+             memo: dict, reuse: dict, refs: dict[str, Agent]) -> RunOutcome:
     started = time.monotonic()
+    emit = redacting(emit, redactor)  # every event of the run passes here
     pool = AgentPool(plan, backend, records, redactor, run_id=run_id,
                      namespace=options.namespace, default_model=options.model,
-                     keep=options.keep_agents, reuse=reuse)
+                     keep=options.keep_agents, reuse=reuse, found=refs)
     def on_event(kind: str, **data: Any) -> None:
         emit(kind, **data)
         if kind == "step_finished" and data["result"].status in DONE_OK:
@@ -174,6 +192,7 @@ def _execute(plan: Plan, inputs: dict, backend: RunBackend, records: Records,
                                deadline=deadline)
     outcome = RunOutcome(run_id, SUCCEEDED, results, redactor=redactor)
     _settle(plan, inputs, svc, outcome)
+    outcome.error = redactor.text(outcome.error)
     outcome.duration = time.monotonic() - started
     try:
         pool.release(outcome.status == SUCCEEDED)

@@ -11,6 +11,7 @@ Must not: decide when steps run.
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 from collections.abc import Callable
@@ -19,10 +20,31 @@ from typing import Any
 
 from orchestrator.backends.base import RunBackend
 from orchestrator.errors import RunError
+from orchestrator.run.context import StepResult
 from orchestrator.run.records import Records, UnitKey
 from orchestrator.run.secrets import Redactor
 
 EventSink = Callable[..., None]  # emit(kind: str, **data)
+
+
+def redacting(emit: EventSink, redactor: Redactor) -> EventSink:
+    """`emit`, with every secret masked in what it is given: the one gate all run events
+    (and so progress, logs and --json) pass through, so no event can carry a secret, even
+    text quoting the agent's reply (a JSON repair reason, a streamed chunk, an error)."""
+
+    def sink(kind: str, **data: Any) -> None:
+        emit(kind, **{k: _redact(v, redactor) for k, v in data.items()})
+
+    return sink
+
+
+def _redact(value: Any, redactor: Redactor) -> Any:
+    if not redactor:
+        return value
+    if isinstance(value, StepResult):
+        return dataclasses.replace(value, error=redactor.text(value.error),
+                                   output=redactor.data(value.output))
+    return redactor.data(value)  # strings, lists, mappings; other values pass through
 
 
 class Cancelled(RunError):

@@ -148,8 +148,10 @@ class _Unit:
                     continue
             try:
                 return self._decode(reply)
-            except jsonout.InvalidReply as exc:
-                self.last_error = f"invalid JSON reply: {exc}"
+            except jsonout.InvalidReply as exc:  # the reason quotes the reply: redact it
+                self.last_error = self.svc.redactor.text(f"invalid JSON reply: {exc}")
+                if used >= retry.max_attempts:  # no attempt follows: no "retry" event
+                    raise StepFailed(self._exhausted(), self.usage) from None
                 message, reply = jsonout.repair_prompt(str(exc), self.step.output_schema), None
                 self.svc.emit("step_retry", step=self.key.label(), error=self.last_error,
                               attempt=self.attempt, delay=0.0)
@@ -206,6 +208,8 @@ class _Unit:
 
     def _record(self, **fields: Any) -> None:
         done = fields.get("status") != "running"
+        if fields.get("error"):  # errors may quote the agent's reply
+            fields["error"] = self.svc.redactor.text(fields["error"])
         self.svc.records.write_unit(
             self.svc.run_id, self.key, attempts=self.attempt, agent=self.step.agent,
             agent_id=self.agent.ref.id, replica=self.agent.replica,

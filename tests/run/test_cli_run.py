@@ -41,11 +41,11 @@ def test_dry_run_needs_no_server_and_shows_prompts(cli):
 
 
 def test_dry_run_json(cli):
-    result = cli("run", RESEARCH, "--dry-run", "--json")
+    result = cli("run", RESEARCH, "--dry-run", "--json", "-i", "topic=owls")
     steps = json.loads(result.output)
     assert [s["name"] for s in steps] == ["research", "draft", "review", "revise",
                                          "revise.rewrite", "revise.recheck"]
-    assert steps[0]["prompt"].startswith("Research <inputs.topic> for")
+    assert steps[0]["prompt"].startswith("Research owls for")  # inputs are required now
 
 
 def test_missing_input_exits_1_naming_it(cli):
@@ -106,3 +106,79 @@ def test_unreachable_server_is_a_clean_error(tmp_path, monkeypatch):
                                        "http://127.0.0.1:9"])
     assert result.exit_code == 1
     assert "no Letta server answers at http://127.0.0.1:9" in result.output
+
+
+@pytest.mark.parametrize("args,message", [
+    ((), "error: missing required input: topic (pass --input NAME=VALUE or --input-file)"),
+    (("-i", "topic=x", "-i", "nope=1"), "error: unknown input 'nope'"),
+])
+def test_dry_run_checks_inputs_like_a_run(cli, args, message):
+    result = cli("run", RESEARCH, "--dry-run", *args)
+    assert result.exit_code == 1
+    assert message in result.stderr and "<inputs." not in result.output
+    typed = cli("run", str(PIPELINES / "parallel-analysis.yaml"), "--dry-run", "-i",
+                "proposal=x", "-i", "sources=not json")
+    assert typed.exit_code == 1
+    assert "input 'sources': expected an array, got 'not json'" in typed.stderr
+
+
+def test_dry_run_reports_a_missing_env_var(cli, tmp_path, monkeypatch):
+    monkeypatch.delenv("QA_DRY_KEY", raising=False)
+    pipe = tmp_path / "p.yaml"
+    pipe.write_text("""apiVersion: orchestrate/v1
+kind: Pipeline
+metadata: {name: p}
+agents: {a: {system: "key ${env:QA_DRY_KEY}"}}
+steps:
+  s: {agent: a, prompt: "hi"}
+""")
+    result = cli("run", str(pipe), "--dry-run")
+    assert result.exit_code == 1
+    assert "environment variable QA_DRY_KEY not set" in result.stderr
+    monkeypatch.setenv("QA_DRY_KEY", "v4lue")
+    assert cli("run", str(pipe), "--dry-run").exit_code == 0
+
+
+def test_json_run_that_fails_its_checks_still_ends_with_an_outcome(cli, tmp_path):
+    bad_input = cli("run", RESEARCH, "--json", "-i", "nope=1")
+    assert bad_input.exit_code == 1
+    doc = json.loads(bad_input.stdout.strip().splitlines()[-1])
+    assert doc["status"] == "error" and doc["run_id"] is None
+    assert doc["error"].startswith("unknown input 'nope'")
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("apiVersion: orchestrate/v1\nkind: Pipeline\nmetadata: {name: b}\n"
+                      "steps: {s: {agent: ghost, prompt: hi}}\n")
+    spec = cli("run", str(broken), "--json")
+    assert spec.exit_code == 1
+    doc = json.loads(spec.stdout.strip().splitlines()[-1])
+    assert doc["status"] == "error" and doc["issues"]
+    assert any("ghost" in issue["message"] for issue in doc["issues"])
+    assert "ghost" in spec.stderr  # the usual report too
+
+
+def test_runs_show_names_an_ambiguous_prefix(cli):
+    for _ in range(2):
+        assert cli("run", RESEARCH, "-i", "topic=owls").exit_code == 0
+    shown = cli("runs", "show", "20")
+    assert shown.exit_code == 1
+    assert "error: run id prefix '20' matches 2 runs (" in shown.stderr
+
+
+def test_runs_list_in_an_empty_directory_creates_nothing(tmp_path, monkeypatch):
+    monkeypatch.setenv("ORCHESTRATE_HOME", str(tmp_path / "state"))
+    listed = CliRunner().invoke(main, ["runs", "list"])
+    assert listed.exit_code == 0 and "no runs recorded" in listed.output
+    assert json.loads(CliRunner().invoke(main, ["runs", "list", "--json"]).output) == []
+    shown = CliRunner().invoke(main, ["runs", "show", "x"])
+    assert shown.exit_code == 1 and "no run 'x'" in shown.output
+    assert not (tmp_path / "state").exists()
+
+
+def test_runs_list_columns_stay_aligned_with_interrupted_runs():
+    from orchestrator.run.render import runs_table
+
+    runs = [{"id": "20261125-000000-aaaaaa", "pipeline": "p", "status": status,
+             "started": 1.0, "ended": None, "tokens": 0}
+            for status in ("interrupted", "succeeded", "not_started")]
+    lines = runs_table(runs).splitlines()
+    assert len({line.index("1970" if i else "STARTED") for i, line in enumerate(lines)}) == 1

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import time
 
+import pytest
+
+from orchestrator.errors import RunError
 from orchestrator.run.records import UnitKey
 
 CHAIN = """
@@ -204,3 +207,21 @@ def test_failed_step_blocks_downstream_and_keeps_independent_work(harness):
     assert out.results["p1"].status == "succeeded"
     assert f"orchestrate resume {out.run_id}" in out.error
     assert harness.backend.agents  # a failed run keeps its agents for resume
+
+
+def test_unprovisioned_ref_agents_are_found_before_any_step_runs(harness):
+    body = """
+agents: {a: {}, memo: {ref: memo-agent}, notes: {ref: notes-agent}}
+steps:
+  first: {agent: a, prompt: "first"}
+  second: {agent: memo, prompt: "second {{ steps.first.output }}"}
+  third: {agent: notes, prompt: "third {{ steps.second.output }}"}
+"""
+    with pytest.raises(RunError) as err:
+        harness.run(body)
+    assert str(err.value).startswith("agents.memo: no provisioned agent 'memo-agent' in "
+                                     "namespace 'default' on memory:// (run `orchestrate "
+                                     "apply` first, or check --namespace); agents.notes: no "
+                                     "provisioned agent 'notes-agent'")
+    assert not harness.backend.sent and not harness.backend.agents  # nothing spent
+    assert harness.records.list_runs() == []

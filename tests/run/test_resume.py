@@ -171,3 +171,23 @@ def test_resume_reads_env_defaults_again(harness, compile_text, monkeypatch):
     out = resume_run(first.run_id, compile_text(pipe), harness.backend, harness.records)
     assert out.status == "succeeded", out.error
     assert out.results["research"].reused  # same prompt: the env value, not "***"
+
+
+def test_find_run_by_prefix_is_literal_and_names_an_ambiguous_prefix(tmp_path):
+    from orchestrator.run.records import Records
+
+    records = Records(tmp_path / "runs.db")
+    for run_id in ("20261125-1_a", "20261125-2xa", "20261125-3xb", "20261126-000"):
+        records.start_run(run_id, pipeline="p", file="f", file_hash="h", inputs={},
+                          secret_inputs=[], base_url="u", namespace="default", options={},
+                          pid=1)
+    assert records.find_run("20261126")["id"] == "20261126-000"
+    assert records.find_run("20261125-1_")["id"] == "20261125-1_a"
+    assert records.find_run("20261125-_x") is None  # `_` is not a wildcard
+    assert records.find_run("2026%") is None  # nor is `%`
+    assert records.find_run("nope") is None
+    with pytest.raises(RunError) as err:
+        records.find_run("20261125")
+    assert str(err.value).startswith("run id prefix '20261125' matches 3 runs (")
+    assert "20261125-2xa" in str(err.value) and str(err.value).endswith("give more of the id")
+    records.close()

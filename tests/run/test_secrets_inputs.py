@@ -106,3 +106,31 @@ def test_parse_assignments():
     assert parse_assignments(["a=1", "b=x=y", "c="]) == {"a": "1", "b": "x=y", "c": ""}
     with pytest.raises(RunError, match="--input takes NAME=VALUE"):
         parse_assignments(["novalue"])
+
+
+SECRET_FAIL = """
+inputs:
+  token: {type: string, secret: true}
+  key: {type: string, secret: true}
+agents: {a: {}}
+steps:
+  use: {agent: a, prompt: "key {{ inputs.token }} {{ inputs.key }}"}
+"""
+
+
+def test_resume_names_missing_secret_inputs_in_good_grammar(harness, compile_text):
+    from orchestrator.run.runner import resume_run
+
+    harness.backend.script(fail=BackendError("HTTP 400: no", status=400))
+    out = harness.run(SECRET_FAIL, {"token": "t0ken", "key": "k3y"})
+    assert out.status == "failed"
+    plan = compile_text(SECRET_FAIL)
+    with pytest.raises(RunError) as one:
+        resume_run(out.run_id, plan, harness.backend, harness.records,
+                   given_secrets={"key": "k3y"})
+    assert str(one.value) == ("input 'token' is secret and was not recorded: pass it again "
+                              "with -i token=...")
+    with pytest.raises(RunError) as two:
+        resume_run(out.run_id, plan, harness.backend, harness.records)
+    assert str(two.value) == ("inputs 'key', 'token' are secret and were not recorded: pass "
+                              "them again with -i key=... -i token=...")

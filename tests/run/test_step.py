@@ -131,3 +131,12 @@ steps:
     models = {m["prompt"]: m["model"] for m in harness.backend.sent}
     assert models == {"one": None, "two": "other/model"}
     assert [a.request.model for a in harness.backend.agents.values()] in ([], ["base/model"])
+
+
+def test_no_retry_event_after_the_last_json_attempt(harness):
+    harness.backend.script(replies=["nope"])
+    out = harness.run(JSON_STEP)
+    assert out.results["judge"].error.startswith("gave up after 3 attempts")
+    retries = [d for k, d in harness.events if k == "step_retry"]
+    assert len(retries) == 2  # a retry is announced only when another attempt follows
+    assert len(harness.backend.prompts()) == 3

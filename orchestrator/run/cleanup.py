@@ -1,0 +1,125 @@
+"""Clean-up of the Letta objects a run created: its inline agents (every copy) and shared
+blocks.
+
+Owns `Cleanup`, the part of the agent pool (run.agents.AgentPool mixes it in) that deletes:
+`retire(step)` once a step settled successfully deletes, in the background, the inline
+agents no unsettled step needs any more (so clean-up overlaps the rest of the run);
+`release(succeeded)` at the end deletes what remains, then the shared blocks. Kept agents
+(`keep: true`, --keep-agents) and provisioned (`ref:`) agents are never deleted; a run that
+did not succeed keeps everything, so `resume` continues the agents' conversations. It also
+deletes copies an earlier attempt of the run made that this attempt did not need again.
+
+Must not: create anything, or delete anything not created for this run.
+"""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from orchestrator.backends.base import RunBackend
+from orchestrator.compile.plan import Plan
+from orchestrator.errors import NotFound
+from orchestrator.run.records import Records
+from orchestrator.run.replicas import Replicas, parse_label, replica_label
+
+
+class Cleanup:
+    """Mixed into AgentPool, whose state it reads (declared here for readers and checkers)."""
+
+    plan: Plan
+    backend: RunBackend
+    records: Records
+    run_id: str
+    keep: bool
+    _reuse: dict[tuple[str, str], str]
+    _groups: dict[str, Replicas[Any]]
+    _blocks: dict[str, str]
+    _lock: threading.Lock
+
+    def _init_cleanup(self) -> None:
+        self._users_left = agent_users(self.plan)  # agent -> top-level steps not yet settled
+        self._retired: set[str] = set()
+        self._deleted: list[str] = []
+        self._cleaner = ThreadPoolExecutor(max_workers=4, thread_name_prefix="cleanup")
+
+    def _earlier(self, name: str) -> dict[int, str]:  # AgentPool's: index -> Letta id
+        raise NotImplementedError
+
+    def retire(self, step: str) -> None:
+        """`step` settled successfully: delete the inline agents no other unsettled step
+        needs, in the background, so clean-up overlaps the rest of the run."""
+        for name in self._users_left:
+            self._users_left[name].discard(step)
+        for name, left in self._users_left.items():
+            if not left:
+                self._retire(name)
+
+    def _retire(self, name: str) -> None:
+        """Delete every copy of `name` (also copies an earlier attempt made that this one did
+        not need again), once."""
+        if name in self._retired or not self._disposable(name):
+            return
+        with self._lock:
+            group = self._groups.get(name)
+        copies = {index: a.ref.id for index, a in (group.made() if group else {}).items()}
+        leftovers = {i: letta_id for i, letta_id in self._earlier(name).items()
+                     if i not in copies and letta_id not in copies.values()}
+        if not copies and not leftovers:
+            return
+        self._retired.add(name)
+        for index, letta_id in sorted({**leftovers, **copies}.items()):
+            label = replica_label(name, index)
+            self._deleted.append(label)
+            self._cleaner.submit(self._delete, ("agent", label, letta_id,
+                                                self.backend.delete_agent))
+
+    def release(self, succeeded: bool) -> list[str]:
+        """At the end of the run: delete what it created, unless kept (a run that did not
+        succeed keeps its agents for resume). Returns the labels of the agents deleted."""
+        if succeeded:
+            for name in self.plan.agents:
+                self._retire(name)
+        self._cleaner.shutdown(wait=True)
+        if not succeeded:
+            return sorted(self._deleted)
+        used = set(self._groups) | {parse_label(label)[0] for kind, label in self._reuse
+                                    if kind == "agent"}
+        kept = {b for n in used if n in self.plan.agents and not self._disposable(n)
+                for b in self.plan.agents[n].shared_blocks}
+        made = {**{n: i for (kind, n), i in self._reuse.items() if kind == "block"},
+                **self._blocks}  # with an earlier attempt's blocks this one did not touch
+        blocks = [("block", name, block_id, self.backend.delete_block)
+                  for name, block_id in made.items() if name not in kept]
+        with ThreadPoolExecutor(max_workers=8) as pool:  # after the agents that use them
+            list(pool.map(self._delete, blocks))
+        return sorted(self._deleted)
+
+    def _disposable(self, name: str) -> bool:
+        spec = self.plan.agents[name]
+        return not spec.ref and not self.keep and not spec.keep
+
+    def _delete(self, item: tuple) -> None:
+        kind, name, letta_id, delete = item
+        self._quietly(lambda: delete(letta_id))
+        self.records.mark_deleted(self.run_id, kind, name)
+
+    @staticmethod
+    def _quietly(action) -> None:
+        try:
+            action()
+        except NotFound:
+            pass
+
+
+def agent_users(plan: Plan) -> dict[str, set[str]]:
+    users: dict[str, set[str]] = {name: set() for name in plan.agents}
+    for name, step in plan.steps.items():
+        inner = step.loop.steps.values() if step.loop else (step,)
+        for s in inner:
+            if s.agent in users:
+                users[s.agent].add(name)
+    return users
+
+
