@@ -51,7 +51,8 @@ def run_step(svc: Services, step: StepPlan, inputs: Mapping[str, Any],
             svc.records.write_unit(svc.run_id, UnitKey(step.name), status=FAILED,
                                    error=result.error, agent=step.agent, ended=time.time(),
                                    fingerprint=step.fingerprint)
-    svc.step_began(step.name)  # no-op unless it ended without using an agent (skipped...)
+    if result.status != SKIPPED:  # a skipped step never started: it only finishes
+        svc.step_began(step.name)  # no-op unless it ended without using an agent
     result.duration = time.monotonic() - svc.began_at(step.name, started)  # not the wait
     if aggregate or result.status == SKIPPED:
         _record_step(svc, step, result)

@@ -77,6 +77,15 @@ def test_when_false_skips_step_and_what_only_depends_on_it(harness):
                                           "other False"]
 
 
+def test_skipped_steps_finish_without_ever_starting(harness):
+    harness.backend.script(prompt_contains="gate", json={"go": False})
+    harness.run(WHEN)
+    started = [d["step"] for kind, d in harness.events if kind == "step_started"]
+    finished = {d["step"] for kind, d in harness.events if kind == "step_finished"}
+    assert sorted(started) == ["gate", "other"]
+    assert {"maybe", "after"} <= finished
+
+
 def test_when_true_runs(harness):
     harness.backend.script(prompt_contains="gate", json={"go": True})
     out = harness.run(WHEN)
