@@ -12,7 +12,19 @@ from jsonschema import Draft202012Validator
 from orchestrator.spec import schema
 
 REPO = Path(__file__).resolve().parents[2]
-DOCS = sorted((REPO / "pipelines").glob("*.yaml")) + sorted((REPO / "tests" / "data").rglob("*.yaml"))
+
+
+def _parsable(path: Path) -> bool:
+    """Some invalid test files are not even YAML, on purpose: nothing to compare there."""
+    try:
+        list(yaml.safe_load_all(path.read_text()))
+    except yaml.YAMLError:
+        return False
+    return True
+
+
+DOCS = [p for p in sorted((REPO / "pipelines").glob("*.yaml"))
+        + sorted((REPO / "tests" / "data").rglob("*.yaml")) if _parsable(p)]
 
 
 @pytest.mark.parametrize("name", schema.SCHEMA_NAMES)
@@ -31,10 +43,7 @@ def test_schemas_ship_inside_the_package():
 
 @pytest.mark.parametrize("path", DOCS, ids=lambda p: str(p.relative_to(REPO)))
 def test_inlined_validator_agrees_with_the_schema_as_written(path):
-    try:
-        documents = [d for d in yaml.safe_load_all(path.read_text()) if d is not None]
-    except yaml.YAMLError:
-        pytest.skip("not YAML on purpose")
+    documents = [d for d in yaml.safe_load_all(path.read_text()) if d is not None]
     name = "pipeline" if "resources" not in str(path) else "resources"
     plain = Draft202012Validator(schema.schema(name))
     for document in documents:
