@@ -17,7 +17,7 @@ from typing import Any
 
 import click
 
-from orchestrator.errors import ExitCode, OrchestrateError, SpecError
+from orchestrator.errors import ExitCode, OrchestrateError, ServerUnavailable, SpecError
 
 NO_SERVER_HINT = (
     "no Letta server to talk to: start the embedded one with `orchestrate server start`, "
@@ -42,7 +42,7 @@ def resolve_base_url(option: str | None) -> str:
     url = embedded_base_url(state_home())
     if url:
         return url.rstrip("/")
-    raise click.ClickException(NO_SERVER_HINT)
+    raise ServerUnavailable(NO_SERVER_HINT)
 
 
 def resolve_api_key(option: str | None) -> str | None:

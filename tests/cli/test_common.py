@@ -7,7 +7,7 @@ import pytest
 from click.testing import CliRunner
 
 from orchestrator.cli.common import handle_errors, resolve_base_url
-from orchestrator.errors import ExitCode, Issue, RunError, SpecError
+from orchestrator.errors import ExitCode, Issue, RunError, ServerUnavailable, SpecError
 
 
 def _command(exc: BaseException):
@@ -39,5 +39,5 @@ def test_base_url_precedence(monkeypatch, tmp_path):
     assert resolve_base_url("http://flag:1/") == "http://flag:1"
     assert resolve_base_url(None) == "http://env:8283"
     monkeypatch.delenv("LETTA_BASE_URL")
-    with pytest.raises(click.ClickException, match="orchestrate server start"):
+    with pytest.raises(ServerUnavailable, match="orchestrate server start"):
         resolve_base_url(None)  # no embedded stack in an empty state dir
