@@ -1,9 +1,10 @@
 """The provisioning backend: what `orchestrator.provision` may ask of a Letta server.
 
 Owns: the `AdminBackend` Protocol and the plain, frozen data types it speaks (server objects as
-read back, and the "new object" requests). provision/ depends on this module only, never on
-letta_client; `letta_admin.LettaAdmin` implements it over HTTP and `admin_memory.MemoryAdmin`
-in memory (the test fake, shipped so users can test their own tooling too).
+read back, and `NewTool`; `NewAgent` and `NewBlock` come from `requests.py`, shared with the
+run-time Protocol). provision/ depends on this module only, never on letta_client;
+`letta_admin.LettaAdmin` implements it over HTTP and `admin_memory.MemoryAdmin` in memory
+(the test fake, shipped so users can test their own tooling too).
 
 Must not: decide anything (what to create, what is drift): that is provision/diff.py.
 Secrets: `NewAgent.tool_env` values are resolved secrets; they are never part of a repr.
@@ -15,6 +16,8 @@ import importlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
+
+from orchestrator.backends.requests import NewAgent, NewBlock
 
 # Tool types Letta attaches on its own (memory, files, base tools). Provisioning never detaches
 # them unless the YAML listed them before, so they never show up as perpetual drift.
@@ -78,36 +81,11 @@ class Agent:
 
 
 @dataclass(frozen=True)
-class NewBlock:
-    label: str
-    value: str
-    limit: int | None = None
-    description: str | None = None
-    read_only: bool = False
-    tags: tuple[str, ...] = ()
-    metadata: Mapping[str, Any] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
 class NewTool:
     source_code: str
     description: str | None = None
     pip_requirements: tuple[str, ...] = ()
     tags: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class NewAgent:
-    name: str
-    model: str
-    embedding: str
-    system: str | None = None
-    description: str | None = None
-    context_window: int | None = None
-    tags: tuple[str, ...] = ()
-    metadata: Mapping[str, Any] = field(default_factory=dict)
-    memory_blocks: tuple[NewBlock, ...] = ()
-    tool_env: Mapping[str, str] = field(default_factory=dict, repr=False)
 
 
 # Fields `update_agent` accepts; `tool_env` values are secrets.

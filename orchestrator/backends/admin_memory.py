@@ -73,16 +73,20 @@ class MemoryAdmin:
                        folder_ids=tuple(row["folders"]))
 
     def create_agent(self, new: NewAgent) -> Agent:
+        shared = list(new.block_ids)  # attached at creation, as on Letta (the run backend)
+        if missing := [b for b in shared if b not in self.blocks]:
+            raise NotFound(f"no block {missing[0]}", status=404)
         agent_id = self._new_id("agent")
         blocks = [self.create_block(replace(b, description=b.description or f"The {b.label} block"))
                   for b in new.memory_blocks]
-        base = [t.id for t in self.tools.values() if (t.name, t.tool_type) in BASE_TOOLS]
+        base = [t.id for t in self.tools.values()
+                if (t.name, t.tool_type) in BASE_TOOLS or t.name in new.tools]
         agent = Agent(id=agent_id, name=new.name, model=new.model, embedding=new.embedding,
                       system=new.system or DEFAULT_SYSTEM, description=new.description,
                       context_window=new.context_window or DEFAULT_CONTEXT_WINDOW,
                       tags=tuple(new.tags), metadata=dict(new.metadata),
                       tool_env_keys=tuple(sorted(new.tool_env)))
-        self.agents[agent_id] = {"agent": agent, "blocks": [b.id for b in blocks],
+        self.agents[agent_id] = {"agent": agent, "blocks": [b.id for b in blocks] + shared,
                                  "tools": base, "folders": [], "env": dict(new.tool_env)}
         return self.get_agent(agent_id)
 

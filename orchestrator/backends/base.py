@@ -1,7 +1,8 @@
 """The backend Protocol for *running* pipelines: agent lifecycle and messaging, plus its data types.
 
 Owns: `RunBackend` (what the runner needs from a Letta server) and the plain data it speaks:
-`AgentRequest`, `AgentRef`, `BlockRequest`, `Reply`, `Delivery`. Two implementations ship:
+`AgentRef`, `Reply`, `Delivery`; what to create (`NewAgent`, `NewBlock`) is shared with the
+provisioning Protocol in `requests.py`. Two implementations ship:
 `orchestrator.backends.letta.LettaBackend` (letta-client) and
 `orchestrator.backends.memory.MemoryBackend` (in-process, scriptable; the unit-test fake).
 
@@ -12,9 +13,11 @@ and subclasses; `transient=True` marks what a retry may cure.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
+
+from orchestrator.backends.requests import NewAgent, NewBlock
 
 # The line the runner puts before the JSON Schema of a `format: json` step. The local model
 # endpoint keys on it to answer a valid instance, so its wording is a contract.
@@ -22,37 +25,6 @@ JSON_MARKER = "Respond with only a JSON value that matches this JSON Schema:"
 
 # Called with each piece of assistant text as it arrives (`--stream`).
 ChunkSink = Callable[[str], None]
-
-
-@dataclass(frozen=True)
-class BlockRequest:
-    """A memory block to create (standalone, for sharing) or to embed in a new agent."""
-
-    label: str
-    value: str
-    description: str | None = None
-    limit: int | None = None
-    read_only: bool = False
-    tags: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class AgentRequest:
-    """Everything needed to create one agent. `tool_env` values are already resolved secrets:
-    `repr=False` keeps them out of any accidental log line."""
-
-    name: str
-    model: str
-    embedding: str
-    system: str | None = None
-    description: str = ""
-    memory_blocks: tuple[BlockRequest, ...] = ()
-    block_ids: tuple[str, ...] = ()  # shared blocks created beforehand
-    tools: tuple[str, ...] = ()
-    tags: tuple[str, ...] = ()
-    metadata: Mapping[str, object] = field(default_factory=dict)
-    tool_env: Mapping[str, str] = field(default_factory=dict, repr=False)
-    context_window: int | None = None
 
 
 @dataclass(frozen=True)
@@ -98,12 +70,12 @@ class RunBackend(Protocol):
     def models(self) -> tuple[list[str], list[str]]:
         """(chat model handles, embedding model handles) the server offers."""
 
-    def create_block(self, block: BlockRequest) -> str:
+    def create_block(self, block: NewBlock) -> str:
         """Create a standalone block (to share between agents); returns its id."""
 
     def delete_block(self, block_id: str) -> None: ...
 
-    def create_agent(self, request: AgentRequest) -> AgentRef: ...
+    def create_agent(self, request: NewAgent) -> AgentRef: ...
 
     def find_agents(self, tags: tuple[str, ...]) -> list[AgentRef]:
         """Agents carrying *all* these tags (identity lives in tags: names are not unique)."""

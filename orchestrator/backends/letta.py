@@ -19,14 +19,8 @@ from typing import Any, TypeVar
 
 from letta_client import Letta
 
-from orchestrator.backends.base import (
-    AgentRef,
-    AgentRequest,
-    BlockRequest,
-    ChunkSink,
-    Delivery,
-    Reply,
-)
+from orchestrator.backends.base import AgentRef, ChunkSink, Delivery, NewAgent, NewBlock, Reply
+from orchestrator.backends.letta_args import agent_args, block_args
 from orchestrator.backends.letta_errors import translated
 from orchestrator.errors import NotFound
 
@@ -63,30 +57,17 @@ class LettaBackend:
         emb = self._do("list embedding models", lambda: self._client.models.embeddings.list())
         return [m.handle for m in chat if m.handle], [m.handle for m in emb if m.handle]
 
-    def create_block(self, block: BlockRequest) -> str:
-        made = self._do(f"create block {block.label!r}", lambda: self._client.blocks.create(
-            **_block_args(block), tags=list(block.tags)))
+    def create_block(self, block: NewBlock) -> str:
+        made = self._do(f"create block {block.label!r}",
+                        lambda: self._client.blocks.create(**block_args(block)))
         return made.id
 
     def delete_block(self, block_id: str) -> None:
         with contextlib.suppress(NotFound):
             self._do(f"delete block {block_id}", lambda: self._client.blocks.delete(block_id))
 
-    def create_agent(self, request: AgentRequest) -> AgentRef:
-        args: dict[str, Any] = {
-            "name": request.name, "model": request.model, "embedding": request.embedding,
-            "memory_blocks": [_block_args(b) for b in request.memory_blocks],
-            "block_ids": list(request.block_ids), "tags": list(request.tags),
-            "metadata": dict(request.metadata), "description": request.description or None,
-        }
-        if request.system:
-            args["system"] = request.system
-        if request.tools:
-            args["tools"] = list(request.tools)
-        if request.tool_env:
-            args["tool_exec_environment_variables"] = dict(request.tool_env)
-        if request.context_window:
-            args["context_window_limit"] = request.context_window
+    def create_agent(self, request: NewAgent) -> AgentRef:
+        args = agent_args(request)  # shared blocks by id and tools by name, at creation
         made = self._do(f"create agent {request.name!r}",
                         lambda: self._client.agents.create(**args))
         return AgentRef(made.id, made.name, request.model, tuple(made.tags or ()))
@@ -150,17 +131,6 @@ class LettaBackend:
                          event.step_count or 0)
         text = "\n".join("".join(chunks) for chunks in parts.values())
         return Reply(text, *usage)
-
-
-def _block_args(block: BlockRequest) -> dict[str, Any]:
-    args: dict[str, Any] = {"label": block.label, "value": block.value}
-    if block.description:
-        args["description"] = block.description
-    if block.limit:
-        args["limit"] = block.limit
-    if block.read_only:
-        args["read_only"] = True
-    return args
 
 
 def _text(content: Any) -> str:

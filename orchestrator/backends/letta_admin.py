@@ -28,6 +28,7 @@ from orchestrator.backends.admin import (
     NewTool,
     Tool,
 )
+from orchestrator.backends.letta_args import agent_args, agent_update_args, block_args
 from orchestrator.backends.letta_errors import translated
 from orchestrator.errors import BackendError
 
@@ -62,32 +63,15 @@ class LettaAdmin:
             return _agent(self._client.agents.retrieve(agent_id, include=AGENT_INCLUDE))
 
     def create_agent(self, new: NewAgent) -> Agent:
-        args: dict[str, Any] = {
-            "name": new.name, "model": new.model, "embedding": new.embedding,
-            "tags": list(new.tags), "metadata": dict(new.metadata),
-            "memory_blocks": [_block_args(b) for b in new.memory_blocks],
-        }
-        for key, value in (("system", new.system), ("description", new.description),
-                           ("context_window_limit", new.context_window)):
-            if value is not None:
-                args[key] = value
-        if new.tool_env:
-            args["secrets"] = dict(new.tool_env)
         with self._call(f"create agent {new.name!r}"):
-            return _agent(self._client.agents.create(**args))
+            return _agent(self._client.agents.create(**agent_args(new)))
 
     def update_agent(self, agent_id: str, **fields: Any) -> None:
         unknown = set(fields) - AGENT_UPDATE_FIELDS
         if unknown:
             raise BackendError(f"update_agent: unknown fields {sorted(unknown)}")
-        if "context_window" in fields:
-            fields["context_window_limit"] = fields.pop("context_window")
-        if "tool_env" in fields:
-            fields["secrets"] = dict(fields.pop("tool_env"))
-        if "tags" in fields:
-            fields["tags"] = list(fields["tags"])
         with self._call(f"update agent {agent_id}"):
-            self._client.agents.update(agent_id, **fields)
+            self._client.agents.update(agent_id, **agent_update_args(fields))
 
     def delete_agent(self, agent_id: str) -> None:
         with self._call(f"delete agent {agent_id}"):
@@ -106,13 +90,8 @@ class LettaAdmin:
             return [_block(b) for b in self._client.blocks.list(**args)]
 
     def create_block(self, new: NewBlock) -> Block:
-        args = _block_args(new)
-        if new.tags:
-            args["tags"] = list(new.tags)
-        if new.metadata:
-            args["metadata"] = dict(new.metadata)
         with self._call(f"create block {new.label!r}"):
-            return _block(self._client.blocks.create(**args))
+            return _block(self._client.blocks.create(**block_args(new)))
 
     def update_block(self, block_id: str, **fields: Any) -> None:
         with self._call(f"update block {block_id}"):
@@ -205,15 +184,6 @@ class LettaAdmin:
 
 
 # ----- letta-client objects -> plain data -----
-def _block_args(new: NewBlock) -> dict[str, Any]:
-    args: dict[str, Any] = {"label": new.label, "value": new.value, "read_only": new.read_only}
-    if new.limit is not None:
-        args["limit"] = new.limit
-    if new.description is not None:
-        args["description"] = new.description
-    return args
-
-
 def _requirement(text: str) -> dict[str, str]:
     for op in ("==", ">=", "<=", "~=", ">", "<"):
         if op in text:

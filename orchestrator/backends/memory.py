@@ -23,10 +23,10 @@ from typing import Any
 from orchestrator.backends.base import (
     JSON_MARKER,
     AgentRef,
-    AgentRequest,
-    BlockRequest,
     ChunkSink,
     Delivery,
+    NewAgent,
+    NewBlock,
     Reply,
 )
 from orchestrator.errors import BackendError, NotFound, ServerUnavailable
@@ -61,7 +61,7 @@ class Rule:
 @dataclass
 class _Agent:
     ref: AgentRef
-    request: AgentRequest
+    request: NewAgent
     history: list[dict] = field(default_factory=list)  # {"otid", "prompt", "reply": Reply|None}
 
     @property
@@ -79,7 +79,7 @@ class MemoryBackend:
         self.up = up
         self.rules: list[Rule] = []
         self.agents: dict[str, _Agent] = {}
-        self.blocks: dict[str, BlockRequest] = {}
+        self.blocks: dict[str, NewBlock] = {}
         self.sent: list[dict] = []  # every message that reached an agent, in order
         self.deleted: list[str] = []
         self.peak_per_agent: dict[str, int] = defaultdict(int)
@@ -106,7 +106,7 @@ class MemoryBackend:
     def models(self) -> tuple[list[str], list[str]]:
         return ["memory/echo"], ["memory/embed"]
 
-    def create_block(self, block: BlockRequest) -> str:
+    def create_block(self, block: NewBlock) -> str:
         self.check()
         with self._lock:
             block_id = f"block-{next(self._ids)}"
@@ -117,7 +117,7 @@ class MemoryBackend:
         with self._lock:
             self.blocks.pop(block_id, None)
 
-    def create_agent(self, request: AgentRequest) -> AgentRef:
+    def create_agent(self, request: NewAgent) -> AgentRef:
         self.check()
         with self._lock:
             ref = AgentRef(f"agent-{next(self._ids)}", request.name, request.model, request.tags)

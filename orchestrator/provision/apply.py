@@ -94,7 +94,8 @@ def _block_metadata(ctx: _Context, name: str, want: DesiredBlock) -> dict:
 def _create_shared_block(ctx: _Context, change: Change) -> None:
     want: DesiredBlock = change.data
     block = ctx.backend.create_block(NewBlock(
-        want.label, want.value, want.limit, want.description, want.read_only,
+        want.label, want.value, limit=want.limit, description=want.description,
+        read_only=want.read_only,
         tags=(identity.MANAGED_TAG, identity.block_tag(ctx.namespace, change.name)),
         metadata=_block_metadata(ctx, change.name, want)))
     ctx.ids["block"][change.name] = block.id
@@ -185,7 +186,8 @@ def _agent_metadata(want: DesiredAgent, existing: dict) -> dict:
 
 
 def _new_block(block: DesiredBlock) -> NewBlock:
-    return NewBlock(block.label, block.value, block.limit, block.description, block.read_only)
+    return NewBlock(block.label, block.value, limit=block.limit, description=block.description,
+                    read_only=block.read_only)
 
 
 def _create_agent(ctx: _Context, change: Change) -> None:

@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from orchestrator.backends import identity
-from orchestrator.backends.base import AgentRef, AgentRequest, BlockRequest, RunBackend
+from orchestrator.backends.base import AgentRef, NewAgent, NewBlock, RunBackend
 from orchestrator.compile.plan import Plan, StepPlan
 from orchestrator.errors import RunError
 from orchestrator.run.cleanup import Cleanup, agent_users
@@ -182,24 +182,25 @@ class AgentPool(Cleanup):
         self.records.add_resource(self.run_id, "agent", label, ref.id)
         return Agent(ref, inline=True, model=request.model, name=name, replica=index)
 
-    def _request(self, name: str, spec: AgentSpec, index: int = 1) -> AgentRequest:
+    def _request(self, name: str, spec: AgentSpec, index: int = 1) -> NewAgent:
         where = f"agents.{name}"
         env = lambda text, field: resolve_env(text, self.redactor, f"{where}.{field}")  # noqa: E731
         meta = {"run": self.run_id, "agent": name, "pipeline": self.plan.name}
         if self.replicas(name) > 1:
             meta["replica"] = index
-        return AgentRequest(
+        # Empty text is left to the server's default (`or None`), as for blocks below.
+        return NewAgent(
             name=letta_name(f"{self.plan.name}-{replica_label(name, index)}-{self.run_id}"),
             model=self.agent_model(spec), embedding=self._embedding(spec),
-            system=env(spec.system, "system") if spec.system else None,
-            description=spec.description,
+            system=(env(spec.system, "system") or None) if spec.system else None,
+            description=spec.description or None,
             memory_blocks=tuple(_block(b, env) for b in spec.memory_blocks),
             block_ids=tuple(self._shared_block(b) for b in spec.shared_blocks),
             tools=spec.tools,
             tags=(identity.RUN_TAG, identity.run_tag(self.run_id), *spec.tags),
             metadata={identity.METADATA_KEY: meta},
             tool_env={k: env(v, f"tool_env.{k}") for k, v in spec.tool_env.items()},
-            context_window=spec.context_window,
+            context_window=spec.context_window or None,
         )
 
     def _shared_block(self, name: str) -> str:
@@ -251,10 +252,10 @@ def find_provisioned(plan: Plan, backend: RunBackend, namespace: str, name: str,
     return Agent(found[0], inline=False, model=found[0].model, name=name)
 
 
-def _block(spec: BlockSpec, env, tags: tuple[str, ...] = ()) -> BlockRequest:
-    return BlockRequest(label=spec.label, value=env(spec.value, f"{spec.label}.value"),
-                        description=spec.description, limit=spec.limit,
-                        read_only=spec.read_only, tags=tags)
+def _block(spec: BlockSpec, env, tags: tuple[str, ...] = ()) -> NewBlock:
+    return NewBlock(label=spec.label, value=env(spec.value, f"{spec.label}.value"),
+                    description=spec.description or None, limit=spec.limit or None,
+                    read_only=spec.read_only, tags=tags)
 
 
 def letta_name(text: str) -> str:

@@ -6,15 +6,15 @@ import json
 
 import pytest
 
-from orchestrator.backends.base import JSON_MARKER, AgentRequest, RunBackend
+from orchestrator.backends.base import JSON_MARKER, NewAgent, RunBackend
 from orchestrator.backends.memory import MemoryBackend, minimal_instance
 from orchestrator.errors import BackendError, NotFound, ServerUnavailable
 
 
 def make(label="a"):
     b = MemoryBackend()
-    ref = b.create_agent(AgentRequest("n", "m", "e", tags=("t1", "t2"),
-                                      metadata={"orchestrate": {"agent": label}}))
+    ref = b.create_agent(NewAgent("n", "m", "e", tags=("t1", "t2"),
+                                  metadata={"orchestrate": {"agent": label}}))
     return b, ref
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from orchestrator.backends import identity
-from orchestrator.backends.base import AgentRequest
+from orchestrator.backends.base import NewAgent
 from orchestrator.backends.letta import LettaBackend
 from orchestrator.compile import load_plan
 from orchestrator.run.records import Records, UnitKey
@@ -99,7 +99,7 @@ def test_transient_model_error_is_retried(run_env, model_script):
 def test_referenced_agent_is_reused_and_keeps_its_memory(run_env, model_script, tmp_path):
     backend, _ = run_env
     managed = "h3-memo-" + secrets.token_hex(3)
-    agent = backend.create_agent(AgentRequest(
+    agent = backend.create_agent(NewAgent(
         name=managed, model="openai-proxy/orchestrate-local",
         embedding="openai/text-embedding-3-small",
         tags=(identity.MANAGED_TAG, identity.agent_tag("default", managed))))
