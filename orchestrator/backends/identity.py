@@ -35,11 +35,7 @@ def is_managed(tags: list[str] | tuple[str, ...]) -> bool:
 
 def managed_name(tags: list[str] | tuple[str, ...], namespace: str) -> str | None:
     """The managed name in `namespace` carried by these tags, or None."""
-    prefix = f"orchestrate:id={namespace}/"
-    for tag in tags:
-        if tag.startswith(prefix):
-            return tag[len(prefix):]
-    return None
+    return tagged_name(tags, "id", namespace)
 
 
 # ----- provisioned resources other than agents (shared blocks, tools, folders, the lock) -----
@@ -61,7 +57,8 @@ def lock_tag(namespace: str) -> str:
 
 
 def tagged_name(tags: list[str] | tuple[str, ...], kind: str, namespace: str) -> str | None:
-    """The managed name of a `kind` ("block" | "tool") in `namespace` carried by these tags."""
+    """The managed name of a `kind` ("id" for agents, "block", "tool") in `namespace` carried
+    by these tags, or None."""
     prefix = f"orchestrate:{kind}={namespace}/"
     for tag in tags:
         if tag.startswith(prefix):
