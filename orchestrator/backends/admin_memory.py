@@ -130,8 +130,7 @@ class MemoryAdmin:
     def delete_block(self, block_id: str) -> None:
         self.blocks.pop(block_id, None)
         for row in self.agents.values():
-            if block_id in row["blocks"]:
-                row["blocks"].remove(block_id)
+            _detach(row["blocks"], block_id)
 
     def attach_block(self, agent_id: str, block_id: str) -> None:
         _attach(self._agent(agent_id)["blocks"], block_id)
