@@ -3,8 +3,10 @@
 Owns `LettaBackend` and the mapping of letta-client failures onto `orchestrator.errors`:
 connection refused/reset -> `ServerUnavailable` (URL + how to start a server), timeouts,
 429 and 5xx -> transient `BackendError` (the runner retries), 404 -> `NotFound`, other 4xx ->
-permanent `BackendError`. Error messages carry the status and the server's short reason,
-never request bodies (prompts may hold secrets).
+permanent `BackendError`; a server that answers but not as Letta does -> `NotLetta`. Error
+messages carry the status and the server's short reason, never request bodies (prompts may
+hold secrets). Every call has a timeout (letta_limits.py): the health check a short one, a
+message the step's timeout, everything else `CALL_TIMEOUT`, none past the run's deadline.
 
 Must not: know pipeline semantics, retry on its own (letta-client's own retries are off, so
 the runner's backoff policy is the only one), or log anything.
@@ -21,7 +23,9 @@ from letta_client import Letta
 
 from orchestrator.backends.base import AgentRef, ChunkSink, Delivery, NewAgent, NewBlock, Reply
 from orchestrator.backends.letta_args import agent_args, block_args
-from orchestrator.backends.letta_errors import translated
+from orchestrator.backends.letta_errors import NotLetta, translated
+from orchestrator.backends.letta_health import check_health
+from orchestrator.backends.letta_limits import CALL_TIMEOUT, Limits
 from orchestrator.errors import NotFound
 
 T = TypeVar("T")
@@ -29,13 +33,24 @@ HISTORY_WINDOW = 200  # messages scanned when reconciling an otid after a crash
 
 
 class LettaBackend:
-    def __init__(self, base_url: str, api_key: str | None = None, *, timeout: float = 600.0,
+    def __init__(self, base_url: str, api_key: str | None = None, *,
+                 timeout: float = CALL_TIMEOUT, run_timeout: float | None = None,
                  http_client: Any = None):
+        """`timeout` bounds each call but a message (which the step's timeout bounds);
+        `run_timeout` (seconds from now) bounds every call, the health check included."""
         self.base_url = base_url.rstrip("/")
+        self.version: str | None = None  # the server's, once check() has run
+        self._limits = Limits(call=timeout, run_timeout=run_timeout)
+        self._key = api_key
         # max_retries=0: retries belong to the runner, which knows the step's budget.
         # `http_client` (an httpx.Client) lets tests plug in a fake transport.
-        self._client = Letta(base_url=self.base_url, api_key=api_key, max_retries=0,
-                             timeout=timeout, http_client=http_client)
+        self._letta = Letta(base_url=self.base_url, api_key=api_key, max_retries=0,
+                            timeout=timeout, http_client=http_client)
+
+    @property
+    def _client(self) -> Letta:
+        """The client, with the timeout of one call as of now (a message passes its own)."""
+        return self._letta.with_options(timeout=self._limits.call())
 
     def __repr__(self) -> str:  # never show the key
         return f"LettaBackend({self.base_url!r})"
@@ -50,17 +65,26 @@ class LettaBackend:
 
     # ----- RunBackend -----
     def check(self) -> None:
-        self._do("health check", lambda: self._client.health())
+        self.version = check_health(self._letta, self.base_url, self._limits.health(),
+                                    self._key)
 
     def models(self) -> tuple[list[str], list[str]]:
         chat = self._do("list models", lambda: self._client.models.list())
         emb = self._do("list embedding models", lambda: self._client.models.embeddings.list())
-        return [m.handle for m in chat if m.handle], [m.handle for m in emb if m.handle]
+        return (self._handles("list models", chat),
+                self._handles("list embedding models", emb))
+
+    def _handles(self, what: str, answer: Any) -> list[str]:
+        items = answer if isinstance(answer, list) else None
+        if items is None or not all(isinstance(getattr(m, "handle", None), str | None)
+                                    for m in items):
+            raise NotLetta(f"{what}: the server at {self.base_url} answered something that "
+                           f"is not a list of models; is {self.base_url} a Letta server?")
+        return [m.handle for m in items if m.handle]
 
     def create_block(self, block: NewBlock) -> str:
-        made = self._do(f"create block {block.label!r}",
-                        lambda: self._client.blocks.create(**block_args(block)))
-        return made.id
+        return self._do(f"create block {block.label!r}",
+                        lambda: _id(self._client.blocks.create(**block_args(block))))
 
     def delete_block(self, block_id: str) -> None:
         with contextlib.suppress(NotFound):
@@ -68,15 +92,16 @@ class LettaBackend:
 
     def create_agent(self, request: NewAgent) -> AgentRef:
         args = agent_args(request)  # shared blocks by id and tools by name, at creation
-        made = self._do(f"create agent {request.name!r}",
-                        lambda: self._client.agents.create(**args))
-        return AgentRef(made.id, made.name, request.model, tuple(made.tags or ()))
+        with self._calls(f"create agent {request.name!r}"):  # an answer of the wrong shape
+            made = self._client.agents.create(**args)         # fails here, not later
+            return AgentRef(_id(made), made.name, request.model, tuple(made.tags or ()))
 
     def find_agents(self, tags: tuple[str, ...]) -> list[AgentRef]:
-        page = self._do("list agents", lambda: self._client.agents.list(
-            tags=list(tags), match_all_tags=True, include=["agent.tags"]))
-        return [AgentRef(a.id, a.name, getattr(a, "model", None), tuple(a.tags or ()))
-                for a in page]
+        with self._calls("list agents"):
+            page = self._client.agents.list(tags=list(tags), match_all_tags=True,
+                                            include=["agent.tags"])
+            return [AgentRef(_id(a), a.name, getattr(a, "model", None), tuple(a.tags or ()))
+                    for a in page]
 
     def delete_agent(self, agent_id: str) -> None:
         with contextlib.suppress(NotFound):
@@ -87,8 +112,7 @@ class LettaBackend:
         args: dict[str, Any] = {"messages": [{"role": "user", "content": prompt, "otid": otid}]}
         if model:
             args["override_model"] = model
-        if timeout:
-            args["timeout"] = timeout
+        args["timeout"] = self._limits.message(timeout)  # never past the run's deadline
         with self._calls(f"message to agent {agent_id}"):
             if on_chunk is None:
                 return _reply(self._client.agents.messages.create(agent_id, **args))
@@ -131,6 +155,13 @@ class LettaBackend:
                          event.step_count or 0)
         text = "\n".join("".join(chunks) for chunks in parts.values())
         return Reply(text, *usage)
+
+
+def _id(made: Any) -> str:
+    """The id of an object the server made or listed (a TypeError if it is not one)."""
+    if not isinstance(made.id, str):
+        raise TypeError(f"expected an object with a string id, got {type(made).__name__}")
+    return made.id
 
 
 def _text(content: Any) -> str:

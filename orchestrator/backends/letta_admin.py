@@ -5,7 +5,9 @@ the plain types of `backends.admin`, and every provisioning write (agents, block
 from source, folders, file uploads, attach/detach). letta-client failures become
 `orchestrator.errors` (connection refused -> ServerUnavailable, 404 -> NotFound, other HTTP
 errors -> BackendError with the status and the server's short reason; never request bodies,
-which may hold secrets).
+which may hold secrets). Before its first call it checks that the server is a Letta server
+(letta_health.py: a short timeout, and "this is not a Letta server (it answered ...)" for
+anything else); every call has a timeout (letta_limits.CALL_TIMEOUT).
 
 Must not: decide what to change (provision/diff.py) or log anything.
 """
@@ -30,6 +32,8 @@ from orchestrator.backends.admin import (
 )
 from orchestrator.backends.letta_args import agent_args, agent_update_args, block_args
 from orchestrator.backends.letta_errors import translated
+from orchestrator.backends.letta_health import check_health
+from orchestrator.backends.letta_limits import CALL_TIMEOUT, Limits
 from orchestrator.errors import BackendError
 
 AGENT_INCLUDE = ["agent.blocks", "agent.tools", "agent.sources", "agent.tags", "agent.secrets"]
@@ -37,17 +41,29 @@ PAGE = 100
 
 
 class LettaAdmin:
-    def __init__(self, base_url: str, api_key: str | None = None, *, timeout: float = 120.0):
+    def __init__(self, base_url: str, api_key: str | None = None, *,
+                 timeout: float = CALL_TIMEOUT, http_client: Any = None):
         self.base_url = base_url.rstrip("/")
+        self.version: str | None = None  # the server's, once checked (before the first call)
+        self._limits = Limits(call=timeout)
+        self._key = api_key
         # No automatic retries: a create retried after a lost response would make a second
         # agent with the same identity. A failed apply is completed by running it again.
         self._client = Letta(base_url=self.base_url, api_key=api_key, timeout=timeout,
-                             max_retries=0)
+                             max_retries=0, http_client=http_client)
 
     def __repr__(self) -> str:  # never show the key
         return f"LettaAdmin({self.base_url!r})"
 
+    def check(self) -> str:
+        """The server's version; `NotLetta`, `ServerUnavailable` or a timeout otherwise."""
+        self.version = check_health(self._client, self.base_url, self._limits.health(),
+                                    self._key)
+        return self.version
+
     def _call(self, what: str):
+        if self.version is None:  # once, so a foreign server is named as such at once
+            self.check()
         return translated(what, self.base_url)
 
     # ----- agents -----
@@ -162,7 +178,7 @@ class LettaAdmin:
             done = self._client.folders.files.upload(
                 folder_id, file=(name.rsplit("/", 1)[-1], content), name=name,
                 duplicate_handling="replace")
-        return FolderFile(done.id or "", name)
+            return FolderFile(done.id or "", name)
 
     def file_contents(self, folder_id: str) -> dict[str, str]:
         with self._call(f"read files of {folder_id}"):

@@ -4,8 +4,11 @@ server, a timeout or a refusal the same way.
 
 connection refused/reset -> `ServerUnavailable` (the URL + how to start a server); timeouts,
 408/409/429 and 5xx -> transient `BackendError`; 404 -> `NotFound`; other 4xx -> permanent
-`BackendError`. Messages carry the status and the server's short reason, never request
-bodies (prompts and tool environments may hold secrets).
+`BackendError`; an answer letta-client cannot read as Letta's (an HTML page, JSON of another
+shape: it surfaces as AttributeError, TypeError, KeyError or ValueError while the answer is
+read) -> `NotLetta`, permanent. Messages carry the status and the server's short reason,
+never request bodies (prompts and tool environments may hold secrets) nor the values of a
+malformed answer (it may quote them).
 
 Must not: retry, log, or decide what a caller does with a transient error.
 """
@@ -20,6 +23,27 @@ import letta_client
 from orchestrator.errors import BackendError, NotFound, ServerUnavailable
 
 START_HINT = "start the embedded one with `orchestrate server start`, or pass --base-url"
+# What reading a malformed answer raises (letta-client builds its objects without validating
+# them, so a string or a mapping of the wrong shape fails only when it is used).
+MALFORMED = (AttributeError, TypeError, KeyError, ValueError)
+
+
+class NotLetta(BackendError):
+    """The server at the URL answers, but not as a Letta server does. Permanent: asking
+    again gets the same answer."""
+
+    def __init__(self, message: str):
+        super().__init__(message, transient=False)
+
+
+def malformed(what: str, base_url: str, exc: BaseException) -> NotLetta:
+    # The exception's own text only where it names types and attributes, never values:
+    # a ValueError (pydantic, say) may quote the answer, and answers may hold secrets.
+    detail = type(exc).__name__
+    if isinstance(exc, AttributeError | TypeError | KeyError):
+        detail += f": {str(exc)[:120]}"
+    return NotLetta(f"{what}: the server at {base_url} answered something that is not a "
+                    f"Letta answer ({detail}); is {base_url} a Letta server?")
 
 
 def reason(exc: letta_client.APIStatusError) -> str:
@@ -47,3 +71,7 @@ def translated(what: str, base_url: str) -> Iterator[None]:
         transient = exc.status_code in (408, 409, 429) or exc.status_code >= 500
         raise BackendError(f"{what}: HTTP {exc.status_code}: {reason(exc)}",
                            transient=transient, status=exc.status_code) from None
+    except letta_client.APIResponseValidationError as exc:
+        raise malformed(what, base_url, exc) from exc
+    except MALFORMED as exc:
+        raise malformed(what, base_url, exc) from exc

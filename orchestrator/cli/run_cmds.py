@@ -105,7 +105,8 @@ def run_cmd(file, inputs, input_file, base_url, api_key, max_parallel, timeout, 
 
 def _run(plan, given, base_url, api_key, as_json, options: RunOptions) -> int:
     key = resolve_api_key(api_key)
-    backend = LettaBackend(resolve_base_url(base_url), key)
+    backend = LettaBackend(resolve_base_url(base_url), key,
+                           run_timeout=options.timeout or plan.defaults.run_timeout)
     records = _records()
     reporter = make_reporter(as_json=as_json, stream=options.stream)
     outcome = start_run(plan, given, backend, records, options=options, emit=reporter,
@@ -142,7 +143,6 @@ def _resume(run_id, inputs, file, base_url, api_key, max_parallel, timeout, as_j
         raise RunError(f"no run '{run_id}' in {records.path} (see `orchestrate runs list`)")
     plan = load_plan(file or run["file"])
     key = resolve_api_key(api_key)
-    backend = LettaBackend(resolve_base_url(base_url or run.get("base_url")), key)
     recorded = recorded_options(run)
     source = click.get_current_context().get_parameter_source
     options = RunOptions(
@@ -150,6 +150,8 @@ def _resume(run_id, inputs, file, base_url, api_key, max_parallel, timeout, as_j
         else recorded.max_parallel,
         timeout=timeout or recorded.timeout, model=recorded.model,
         keep_agents=recorded.keep_agents, namespace=recorded.namespace, stream=stream)
+    backend = LettaBackend(resolve_base_url(base_url or run.get("base_url")), key,
+                           run_timeout=options.timeout or plan.defaults.run_timeout)
     reporter = make_reporter(as_json=as_json, stream=stream)
     outcome = resume_run(run["id"], plan, backend, records, options=options, emit=reporter,
                          given_secrets=parse_assignments(inputs), api_key=key)
