@@ -39,7 +39,8 @@ class Rule:
     `replies`: successive answers (the last repeats); `json`: one value dumped as JSON;
     `fail`: raise it on the first `times` matches; `delay`: seconds before answering;
     `lose_reply`: on the first `times` matches deliver the message, then fail as if the
-    connection dropped (the reply stays in the agent's history)."""
+    connection dropped (the reply stays in the agent's history); `lose_with`: the error to
+    fail with instead (e.g. an HTTP 500 a busy server sends after it stored the turn)."""
 
     agent: str | None = None
     prompt_contains: str | None = None
@@ -47,6 +48,7 @@ class Rule:
     json: Any = None
     fail: BackendError | None = None
     lose_reply: bool = False
+    lose_with: BackendError | None = None
     times: int = 1
     delay: float = 0.0
     served: int = 0
@@ -84,6 +86,7 @@ class MemoryBackend:
         self.deleted: list[str] = []
         self.peak_per_agent: dict[str, int] = defaultdict(int)
         self.peak_total = 0
+        self.history_errors = 0  # the next N history reads fail (a server still in trouble)
         self._busy: dict[str, int] = defaultdict(int)
         self._lock = threading.Lock()
         self._ids = itertools.count(1)
@@ -153,9 +156,10 @@ class MemoryBackend:
             with self._lock:
                 agent.history.append(entry)
                 self.sent.append(entry)
-            if rule and rule.lose_reply and rule.failed < rule.times:
+            if rule and (rule.lose_reply or rule.lose_with) and rule.failed < rule.times:
                 rule.failed += 1
-                raise ServerUnavailable("connection dropped after the message was delivered")
+                raise rule.lose_with or ServerUnavailable(
+                    "connection dropped after the message was delivered")
             if on_chunk:
                 on_chunk(reply.text)
             return reply
@@ -164,6 +168,11 @@ class MemoryBackend:
 
     def delivery(self, agent_id: str, otid: str) -> Delivery:
         self.check()
+        with self._lock:
+            failing, self.history_errors = self.history_errors > 0, max(0, self.history_errors - 1)
+        if failing:
+            raise BackendError(f"read history of agent {agent_id}: HTTP 500: too many clients",
+                               transient=True, status=500)
         for entry in self._agent(agent_id).history:
             if entry["otid"] == otid:
                 return Delivery(True, entry["reply"])

@@ -32,6 +32,7 @@ from orchestrator.run.services import Cancelled, Services
 
 RECONCILE_POLL = 0.5  # seconds between looks at a busy agent's history
 RECONCILE_WAIT = 600.0  # longest wait for a busy agent when the step has no timeout
+SETTLE_TRIES = 5  # reads of an agent's history before a message's fate is called unknown
 
 
 class StepFailed(RunError):
@@ -65,9 +66,12 @@ def call_agent(svc: Services, step: StepPlan, key: UnitKey, context: dict[str, A
         svc.step_began(top)
         return StepResult(SUCCEEDED, earlier.get("output"), reused=True,
                           duration=earlier.get("duration") or 0.0)
-    # `running`: the process died; `cancelled`: Ctrl-C. Either way the message may be there,
-    # and only the agent it went to can say: that copy is needed, whatever it is busy with.
-    in_flight = same and earlier.get("status") in ("running", "cancelled")
+    # `running`: the process died; `cancelled`: Ctrl-C; `failed`: its last message's fate may
+    # be unknown (a history that could not be read) or it was answered and the answer used
+    # up the attempts. Either way the message may be there, and only the agent it went to
+    # can say: that copy is needed, whatever it is busy with.
+    in_flight = same and bool(earlier.get("otid")) and earlier.get("status") in (
+        "running", "cancelled", FAILED)
     agent = _lease(svc, step, top, key, need=earlier.get("agent_id") if in_flight else None,
                    prefer=earlier.get("agent_id"))
     try:
@@ -125,7 +129,7 @@ class _Unit:
 
     def _attempts(self, pending_otid: str | None) -> Any:
         retry, message, failures = self.step.retry, self.prompt, 0
-        reply = self._reconcile(pending_otid) if pending_otid else None
+        reply = self._settle(pending_otid) if pending_otid else None
         used = 0
         while True:
             if reply is None:
@@ -137,14 +141,18 @@ class _Unit:
                 except BackendError as exc:
                     failures += 1
                     self.last_error = self.svc.redactor.text(str(exc))
-                    if not exc.transient:
+                    if not exc.transient:  # refused as asked (4xx): nothing was stored
                         raise StepFailed(self.last_error, self.usage) from None
+                    # Ambiguous: a timeout, a dropped connection, or an error status (5xx,
+                    # 408, 409, 429) may come *after* the server stored and answered the
+                    # turn. Only the agent's history can tell; ask it before any resend.
+                    reply = self._settle(self.otid)
+                    if reply is not None:
+                        continue
                     if used >= retry.max_attempts:
                         raise StepFailed(self._exhausted(), self.usage) from None
                     self._retrying(self.last_error, backoff_delay(failures, retry.backoff,
                                                                   retry.max_backoff))
-                    if exc.status is None:  # ambiguous (timeout, dropped connection)
-                        reply = self._reconcile(self.otid)
                     continue
             try:
                 return self._decode(reply)
@@ -174,15 +182,23 @@ class _Unit:
         self.usage.add(Usage(reply.prompt_tokens, reply.completion_tokens, reply.step_count, 1))
         return reply
 
-    def _reconcile(self, otid: str) -> Reply | None:
-        """The reply to a message whose fate is unknown, if the agent did answer it. While the
-        agent is still busy (the turn may be ours), wait up to the step's timeout."""
+    def _settle(self, otid: str) -> Reply | None:
+        """The fate of a message sent with `otid`: its reply if the agent answered it, None if
+        it did not reach the agent (a new message is then safe). While the agent is still
+        busy (the turn may be ours), wait up to the step's timeout. A history that cannot be
+        read is asked again with backoff; if it still cannot, the unit fails rather than risk
+        a second copy of the message (resume asks again: the otid stays recorded)."""
         waited, limit = 0.0, self.step.timeout or RECONCILE_WAIT
+        retry, errors = self.step.retry, 0
         while True:
             try:
                 delivery = self.svc.backend.delivery(self.agent.ref.id, otid)
-            except BackendError:
-                return None  # cannot tell now: the next attempt decides
+            except BackendError as exc:
+                errors += 1
+                if not exc.transient or errors >= max(SETTLE_TRIES, retry.max_attempts):
+                    raise StepFailed(self._unknown_fate(exc), self.usage) from None
+                self.svc.sleep(backoff_delay(errors, retry.backoff, retry.max_backoff))
+                continue
             if delivery.reply is not None:
                 self.svc.emit("step_reconciled", step=self.key.label(), otid=otid)
                 return delivery.reply
@@ -190,6 +206,12 @@ class _Unit:
                 return None
             self.svc.sleep(RECONCILE_POLL)
             waited += RECONCILE_POLL
+
+    def _unknown_fate(self, exc: BackendError) -> str:
+        reason = self.svc.redactor.text(str(exc))
+        return (f"could not tell whether the message reached agent {self.agent.ref.id} "
+                f"(its history could not be read: {reason}); not sent again, to avoid a "
+                f"second copy: `orchestrate resume {self.svc.run_id}` asks again")
 
     def _decode(self, reply: Reply) -> Any:
         if self.step.output_format != "json":

