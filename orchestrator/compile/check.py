@@ -1,7 +1,7 @@
 """Compile-time checks of one template against what it can see at run time.
 
 Owns: turning a template source into a `Template` (with the steps and inputs it reads) and
-the issues for: Jinja syntax errors, unknown filters, unknown or unreachable steps ("did you
+the issues for: Jinja syntax errors, templates past a size limit, unknown filters, unknown or unreachable steps ("did you
 mean"), steps inside a loop read from outside it, a step reading itself, dynamic
 `steps[expr]`, undeclared inputs, misuse of `loop` / item variables, `${env:...}` in a
 template, and unknown step attributes.
@@ -18,6 +18,7 @@ from orchestrator.compile.plan import Template
 from orchestrator.compile.refs import DYNAMIC, Access, analyze
 from orchestrator.compile.templates import environment
 from orchestrator.errors import Issue
+from orchestrator.spec.limits import LIMIT_HINT
 from orchestrator.spec.model import Mark
 from orchestrator.spec.suggest import did_you_mean, one_of
 
@@ -77,6 +78,9 @@ def check_template(source: str, path: str, mark: Mark, scope: Scope,
 
     if "${env:" in source:
         problem("${env:...} is not allowed in templates", ENV_IN_TEMPLATE_HINT)
+    if analysis.limit_error:
+        problem(analysis.limit_error, f"split it into smaller templates or steps; {LIMIT_HINT}")
+        return Checked(Template(source, path, mark=mark), issues)
     if analysis.syntax_error:
         issues.append(_syntax_issue(analysis.syntax_error, analysis.syntax_line, source, path,
                                     mark, block))

@@ -10,6 +10,11 @@ Only a strict whitelist of node shapes takes this path; anything else (statement
 comments, string prefixes, `~`, dict literals...) returns None and goes through Jinja.
 Tests check that both paths agree.
 
+Each expression must be one complete expression on its own (balanced brackets): `)(` would
+otherwise pass as part of the joined tuple below. Deep or huge expressions, which Python's
+parser refuses (RecursionError, MemoryError), and trees deeper than MAX_TEMPLATE_DEPTH go
+to Jinja too (refs.py words the limit).
+
 Must not: be the only check: when in doubt, return None.
 """
 
@@ -19,11 +24,13 @@ import ast
 import re
 
 from orchestrator.compile.refs import DYNAMIC, Access, Analysis
+from orchestrator.spec.limits import MAX_TEMPLATE_DEPTH
 
 _EXPRESSION = re.compile(r"\{\{(.*?)\}\}", re.S)
 # Python accepts what Jinja rejects: comments, line continuations, string prefixes (r"", f"").
 _UNSAFE = re.compile(r"[#\\{}@]")
 _STRING = re.compile(r"'[^'\\]*'|\"[^\"\\]*\"")
+_BRACKET = re.compile(r"[()\[\]'\"]")
 _UNARY = (ast.Not, ast.USub, ast.UAdd)
 _BINARY = (ast.Add, ast.Sub, ast.Mult, ast.Div, ast.FloorDiv, ast.Mod)
 _COMPARE = (ast.Eq, ast.NotEq, ast.Lt, ast.LtE, ast.Gt, ast.GtE, ast.In, ast.NotIn)
@@ -37,7 +44,8 @@ def fast_analysis(source: str) -> Analysis | None:
         return None
     expressions = [_strip_markers(m.group(1)) for m in _EXPRESSION.finditer(source)]
     for expr in expressions:
-        if not expr.strip() or _UNSAFE.search(expr) or _prefixed_string(expr):
+        if (not expr.strip() or _UNSAFE.search(expr) or _prefixed_string(expr)
+                or not _balanced(expr)):
             return None
     if "{{" in _EXPRESSION.sub("", source):
         return None  # an unclosed `{{`: let Jinja word the syntax error
@@ -47,16 +55,31 @@ def fast_analysis(source: str) -> Analysis | None:
     joined = "".join(f"(\n{expr}\n)," for expr in expressions)
     try:
         tree = ast.parse(joined or "()", mode="eval")
-    except SyntaxError:
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
         return None
     items = tree.body.elts if type(tree.body) is ast.Tuple else None
     if items is None or len(items) != len(expressions):
         return None
     reader = _Reader()
-    if not all(reader.expr(item) for item in items):
+    try:
+        if not all(reader.expr(item) for item in items):
+            return None
+    except _TooDeep:
         return None
     return Analysis(tuple(reader.accesses), filters=frozenset(reader.filters),
                     tests=frozenset(reader.tests))
+
+
+def _balanced(expr: str) -> bool:
+    """Whether every bracket outside string literals closes in order (and no quote is left
+    open): the expression stands alone."""
+    depth = []
+    for char in _BRACKET.findall(_STRING.sub("", expr)):
+        if char in "([":
+            depth.append(char)
+        elif char in "'\"" or not depth or depth.pop() != ("(" if char == ")" else "["):
+            return False
+    return not depth
 
 
 def _prefixed_string(expr: str) -> bool:
@@ -74,6 +97,10 @@ def _strip_markers(expr: str) -> str:
     return expr
 
 
+class _TooDeep(Exception):
+    pass
+
+
 class _Reader:
     """One hand-written pass per expression (`ast.walk` costs more than the parse)."""
 
@@ -81,9 +108,19 @@ class _Reader:
         self.accesses: list[Access] = []
         self.filters: set[str] = set()
         self.tests: set[str] = set()
+        self.depth = 0
 
     def expr(self, node: ast.AST) -> bool:
         """Record what `node` reads; False as soon as it leaves the subset."""
+        self.depth += 1
+        if self.depth > MAX_TEMPLATE_DEPTH:
+            raise _TooDeep
+        try:
+            return self._expr(node)
+        finally:
+            self.depth -= 1
+
+    def _expr(self, node: ast.AST) -> bool:
         kind = type(node)
         if kind is ast.Name:
             if node.id not in _JINJA_CONSTANT_NAMES:
@@ -149,6 +186,8 @@ class _Reader:
         parts: list = []
         computed: list[ast.AST] = []
         while isinstance(node, ast.Attribute | ast.Subscript):
+            if len(parts) + self.depth > MAX_TEMPLATE_DEPTH:
+                raise _TooDeep
             if isinstance(node, ast.Attribute):
                 parts.append(node.attr)
             elif type(node.slice) is ast.Constant and isinstance(node.slice.value, str | int):

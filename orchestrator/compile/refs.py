@@ -5,6 +5,11 @@ walking its AST into `Access`es such as ('steps', ('draft', 'output')) for
 `steps.draft.output` or `steps['draft'].output`, plus the names it defines itself and the
 filters/tests it uses. Jinja's own `loop` inside `{% for %}` is told apart from ours.
 
+Also owns the template limits (`spec.limits`): a template longer than MAX_TEMPLATE_CHARS,
+with brackets nested deeper than MAX_TEMPLATE_NESTING or an expression tree deeper than
+MAX_TEMPLATE_DEPTH is not parsed further (Jinja's parser and compiler recurse per level):
+its Analysis carries `limit_error` instead, for check.py to report.
+
 Must not: decide what is allowed (check.py does, knowing the pipeline).
 """
 
@@ -17,6 +22,7 @@ import jinja2
 from jinja2 import nodes
 
 from orchestrator.compile.templates import environment
+from orchestrator.spec.limits import MAX_TEMPLATE_CHARS, MAX_TEMPLATE_DEPTH, MAX_TEMPLATE_NESTING
 
 DYNAMIC = None  # a part computed at run time, e.g. steps[name]
 
@@ -36,6 +42,7 @@ class Analysis:
     tests: frozenset[str] = frozenset()
     syntax_error: str = ""  # Jinja's message when the template does not parse
     syntax_line: int = 0  # 1-based line of the syntax error inside the template
+    limit_error: str = ""  # the template breaks a size limit (and was not analysed)
 
 
 @functools.lru_cache(maxsize=8192)
@@ -44,7 +51,45 @@ def analyze(source: str) -> Analysis:
     Jinja's own parser; both give the same Analysis."""
     from orchestrator.compile.fastrefs import fast_analysis  # it builds on this module
 
+    too_big = size_problem(source)
+    if too_big:
+        return Analysis(limit_error=too_big)
     return fast_analysis(source) or jinja_analysis(source)
+
+
+def size_problem(source: str) -> str:
+    """Why `source` is too large to parse safely, or ""."""
+    if len(source) > MAX_TEMPLATE_CHARS:
+        return f"template too long: {len(source):,} characters (the limit is {MAX_TEMPLATE_CHARS:,})"
+    # Cheap first: a template with few brackets cannot nest them deeply.
+    if sum(source.count(c) for c in "([{") - 2 * source.count("{{") <= MAX_TEMPLATE_NESTING:
+        return ""
+    if bracket_depth(source) > MAX_TEMPLATE_NESTING:
+        return f"brackets nested deeper than {MAX_TEMPLATE_NESTING} levels in a template"
+    return ""
+
+
+def bracket_depth(source: str) -> int:
+    """The deepest nesting of ( [ { inside the template's {{ }} and {% %} tags."""
+    deepest = depth = 0
+    i, inside, end = 0, False, len(source)
+    while i < end:
+        pair = source[i:i + 2]
+        if not inside and pair in ("{{", "{%"):
+            inside, depth, i = True, 0, i + 2
+            continue
+        if inside and depth == 0 and pair in ("}}", "%}"):
+            inside, i = False, i + 2
+            continue
+        if inside:
+            char = source[i]
+            if char in "([{":
+                depth += 1
+                deepest = max(deepest, depth)
+            elif char in ")]}":
+                depth = max(depth - 1, 0)
+        i += 1
+    return deepest
 
 
 def jinja_analysis(source: str) -> Analysis:
@@ -53,10 +98,22 @@ def jinja_analysis(source: str) -> Analysis:
         tree = environment().parse(source)
     except jinja2.TemplateSyntaxError as exc:
         return Analysis(syntax_error=exc.message or "invalid template", syntax_line=exc.lineno)
+    except (RecursionError, MemoryError):  # e.g. `not not not ...`: one parser frame each
+        return Analysis(limit_error=_TOO_DEEP)
     walker = _Walker()
-    walker.visit(tree, False)
+    try:
+        walker.visit(tree, False)
+    except _TooDeep:
+        return Analysis(limit_error=_TOO_DEEP)
     return Analysis(tuple(walker.accesses), frozenset(walker.defined),
                     frozenset(walker.filters), frozenset(walker.tests))
+
+
+_TOO_DEEP = f"template expression nested deeper than {MAX_TEMPLATE_DEPTH} levels"
+
+
+class _TooDeep(Exception):
+    pass
 
 
 class _Walker:
@@ -65,8 +122,18 @@ class _Walker:
         self.defined: set[str] = set()
         self.filters: set[str] = set()
         self.tests: set[str] = set()
+        self.depth = 0
 
     def visit(self, node: nodes.Node, in_for: bool) -> None:
+        self.depth += 1
+        if self.depth > MAX_TEMPLATE_DEPTH:
+            raise _TooDeep
+        try:
+            self._visit(node, in_for)
+        finally:
+            self.depth -= 1
+
+    def _visit(self, node: nodes.Node, in_for: bool) -> None:
         if isinstance(node, nodes.Getattr | nodes.Getitem):
             self._chain(node, in_for)
         elif isinstance(node, nodes.Name):
@@ -95,6 +162,8 @@ class _Walker:
         parts: list = []
         computed: list[nodes.Node] = []
         while isinstance(node, nodes.Getattr | nodes.Getitem):
+            if len(parts) + self.depth > MAX_TEMPLATE_DEPTH:  # Jinja compiles a chain recursively
+                raise _TooDeep
             if isinstance(node, nodes.Getattr):
                 parts.append(node.attr)
             elif isinstance(node.arg, nodes.Const):

@@ -5,6 +5,10 @@ key detection, and the `MarkedDoc` that maps a path such as ('steps', 'draft', '
 where it was written, so that schema and compile errors can point at `FILE:LINE:COL`.
 Keys are always kept as the strings the user typed (YAML 1.1 would read `on:` as True).
 
+Refuses what would be unsafe to build (see yaml_limits.py and `spec.limits`): a file past
+MAX_YAML_BYTES, deep nesting, self-containing aliases, alias bombs; values PyYAML cannot
+construct (`!!int zz`, `!!binary`, integers past MAX_INT_DIGITS) are located issues.
+
 Must not: validate meaning (that is schema.py and the loaders) or read other files.
 """
 
@@ -16,8 +20,10 @@ from typing import Any
 import yaml
 
 from orchestrator.errors import Issue
+from orchestrator.spec.limits import LIMIT_HINT, MAX_INT_DIGITS, MAX_YAML_BYTES, size_words
 from orchestrator.spec.model import Mark
 from orchestrator.spec.suggest import PathKey, dotted
+from orchestrator.spec.yaml_limits import check_events
 
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _STR = "tag:yaml.org,2002:str"
@@ -61,6 +67,17 @@ def issue_at(mark: Mark, path: PathKey, message: str, hint: str = "", severity: 
 def load_documents(text: str, file: str) -> tuple[list[MarkedDoc], list[Issue]]:
     """Parse every document in `text`. Returns the documents and the problems found; a YAML
     syntax error yields one issue and no documents (nothing after it can be trusted)."""
+    if len(text) > MAX_YAML_BYTES:
+        return [], [Issue(file, 0, 0, "", f"file too large: {size_words(len(text))} (the limit "
+                          f"is {size_words(MAX_YAML_BYTES)})", f"split it; {LIMIT_HINT}")]
+    try:
+        limit = _checked_events(text, file)
+    except yaml.MarkedYAMLError as exc:
+        return [], [_syntax_issue(exc, file, text)]
+    except yaml.YAMLError as exc:
+        return [], [Issue(file, 0, 0, "", f"invalid YAML: {exc}")]
+    if limit is not None:
+        return [], [limit]
     loader = _Loader(text)
     try:
         nodes = []
@@ -83,6 +100,14 @@ def load_documents(text: str, file: str) -> tuple[list[MarkedDoc], list[Issue]]:
     return docs, issues
 
 
+def _checked_events(text: str, file: str) -> Issue | None:
+    loader = _Loader(text)
+    try:
+        return check_events(loader, file)
+    finally:
+        loader.dispose()
+
+
 def _syntax_issue(exc: yaml.MarkedYAMLError, file: str, text: str) -> Issue:
     mark = exc.problem_mark or exc.context_mark
     line, col = (mark.line + 1, mark.column + 1) if mark else (0, 0)
@@ -92,6 +117,10 @@ def _syntax_issue(exc: yaml.MarkedYAMLError, file: str, text: str) -> Issue:
     if mark and text[mark.index:mark.index + 1] == "\t":
         hint = "indent with spaces, not tabs"
     return Issue(file, line, col, "", f"invalid YAML: {exc.problem}", hint)
+
+
+def _short(text: str, size: int = 40) -> str:
+    return text if len(text) <= size else text[:size] + "..."
 
 
 class _Builder:
@@ -118,11 +147,33 @@ class _Builder:
             if node.style == "|":
                 self._block_mark(node, path)
             return node.value
+        return self._scalar(node, path)
+
+    def _scalar(self, node: yaml.Node, path: PathKey) -> Any:
+        """A plain value. Only what JSON has comes out: a timestamp stays the text written
+        (a date is a string to every field), binary data and unreadable values are issues."""
+        tag = node.tag.rsplit(":", 1)[-1]
+        if tag == "int" and len(node.value) > MAX_INT_DIGITS:
+            self._issue(node, path, f"integer with more than {MAX_INT_DIGITS} digits",
+                        "quote it to make it a string")
+            return None
         try:
-            return self.loader.construct_object(node, deep=True)
+            value = self.loader.construct_object(node, deep=True)
         except yaml.YAMLError as exc:
             self._issue(node, path, f"invalid value: {getattr(exc, 'problem', exc)}")
             return None
+        except (ValueError, TypeError, KeyError, AttributeError, OverflowError):
+            # PyYAML's constructors fail like this on `!!int zz`, `!!bool maybe`, `!!timestamp x`.
+            self._issue(node, path, f"invalid !!{tag} value '{_short(node.value)}'",
+                        "remove the tag, or write a value of that type")
+            return None
+        if isinstance(value, str | int | float | bool) or value is None:
+            return value
+        if tag == "timestamp":
+            return node.value
+        self._issue(node, path, f"unsupported !!{tag} value",
+                    "write text (a string), a number, a boolean, a list or a mapping")
+        return None
 
     def _block_mark(self, node: yaml.ScalarNode, path: PathKey) -> None:
         # The content starts on the line after the `|` indicator (0-based index = line + 1).

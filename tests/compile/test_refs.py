@@ -6,6 +6,8 @@ import pytest
 
 from orchestrator.compile.fastrefs import fast_analysis
 from orchestrator.compile.refs import DYNAMIC, analyze, jinja_analysis
+from orchestrator.compile.templates import compiled
+from orchestrator.spec import limits
 
 FAST = [
     "plain text, no expressions",
@@ -54,6 +56,11 @@ SLOW = [
     "{# note #}{{ a }}",
     "{{ x }",
     "{{ }}",
+    "{{ )( }}",  # "(\n)(\n)," is one valid Python call: each expression must stand alone
+    "{{ a)(b }}",
+    "{{ a][b }}",
+    "{{ (a] }}",
+    "{{ ')' + ( }}",
 ]
 
 
@@ -78,3 +85,47 @@ def test_analysis_of_chains_and_dynamic_parts():
 def test_syntax_errors_are_reported_with_a_line():
     analysis = analyze("line one\n{{ x }")
     assert (analysis.syntax_error, analysis.syntax_line) == ("unexpected '}'", 2)
+
+
+@pytest.mark.parametrize("source", ["{{ )( }}", "{{ a)(b }}", "{{ x[)] }}", "{{ f(a)) + (b }}"])
+def test_unbalanced_brackets_are_syntax_errors(source):
+    assert analyze(source).syntax_error
+    assert jinja_analysis(source).syntax_error
+
+
+def _sum(terms: int) -> str:
+    return "{{ " + " + ".join(["x"] * terms) + " }}"
+
+
+def _nested(depth: int) -> str:
+    return "{{ " + "(" * depth + "x" + ")" * depth + " }}"
+
+
+@pytest.mark.parametrize("source, words", [
+    (_sum(3_000), "nested deeper than"),
+    (_sum(limits.MAX_TEMPLATE_DEPTH + 1), "nested deeper than"),
+    (_nested(300), "brackets nested deeper than"),
+    (_nested(limits.MAX_TEMPLATE_NESTING + 1), "brackets nested deeper than"),
+    ("{{ " + "not " * 2_000 + "x }}", "nested deeper than"),
+    ("{{ " + "- " * 2_000 + "x }}", "nested deeper than"),
+    ("{{ x" + " | trim" * 500 + " }}", "nested deeper than"),
+    ("{{ x" + ".a" * 500 + " }}", "nested deeper than"),
+    ("{% if x %}" * 200 + "y" + "{% endif %}" * 200, "nested deeper than"),
+    ("x" * (limits.MAX_TEMPLATE_CHARS + 1), "template too long"),
+])
+def test_templates_past_a_limit_are_reported_not_parsed(source, words):
+    analysis = analyze(source)
+    assert words in analysis.limit_error and not analysis.accesses
+
+
+@pytest.mark.parametrize("source", [
+    _sum(limits.MAX_TEMPLATE_DEPTH // 2),
+    _nested(limits.MAX_TEMPLATE_NESTING),
+    "{{ x" + ".a" * (limits.MAX_TEMPLATE_DEPTH // 2) + " }}",
+    "(" * 100 + " prose brackets do not count " + "{{ x }}",
+    "x" * limits.MAX_TEMPLATE_CHARS,
+])
+def test_templates_within_the_limits_are_analysed_and_render(source):
+    analysis = analyze(source)
+    assert not analysis.limit_error and not analysis.syntax_error
+    compiled(source)  # what passes validate must also compile at run time

@@ -167,6 +167,29 @@ EXPECTED = {
         'yaml-and-semantic-errors.yaml:14:5: steps.b: dependency cycle: b -> c -> b (a step cannot depend on itself through needs or templates: break one link)',
         'yaml-and-semantic-errors.yaml:18:14: steps.c.prompt: a mapping key must be a plain value, not a mapping or list (an unquoted template? quote values that start with "{{", e.g. prompt: "{{ inputs.topic }}")',
     ],
+    'jinja-unbalanced': [
+        "jinja-unbalanced.yaml:9:13: steps.a.prompt: template syntax error: unexpected ')'",
+    ],
+    'template-too-deep': [
+        'template-too-deep.yaml:9:13: steps.a.prompt: template expression nested deeper than 100 levels (split it into smaller templates or steps; a limit that keeps loading safe)',
+        'template-too-deep.yaml:12:13: steps.b.prompt: brackets nested deeper than 32 levels in a template (split it into smaller templates or steps; a limit that keeps loading safe)',
+    ],
+    'yaml-alias-bomb': [
+        'yaml-alias-bomb.yaml:7:38: x-lol.f[7]: more than 1,000,000 values once aliases are expanded (an alias (*name) repeats everything its anchor holds: repeat less, or split the file; a limit that keeps loading safe)',
+    ],
+    'yaml-bad-values': [
+        'yaml-bad-values.yaml:9:13: steps.a.prompt: unsupported !!binary value (write text (a string), a number, a boolean, a list or a mapping)',
+        "yaml-bad-values.yaml:10:14: steps.a.timeout: invalid !!int value 'zz' (remove the tag, or write a value of that type)",
+        "yaml-bad-values.yaml:11:29: steps.a.retries.max_attempts: invalid !!bool value 'maybe' (remove the tag, or write a value of that type)",
+        'yaml-bad-values.yaml:11:52: steps.a.retries.backoff: integer with more than 4300 digits (quote it to make it a string)',
+        "yaml-bad-values.yaml:12:18: steps.a.description: invalid !!timestamp value 'x' (remove the tag, or write a value of that type)",
+    ],
+    'yaml-recursive-alias': [
+        "yaml-recursive-alias.yaml:10:13: steps.a.needs[0]: alias '*a' is used inside its own anchor (a value cannot contain itself: copy the part instead)",
+    ],
+    'yaml-too-deep': [
+        'yaml-too-deep.yaml:12:75: steps.a.output.schema[0][0][0][0]...: nested deeper than 64 levels (flatten the structure; a limit that keeps loading safe)',
+    ],
     "yaml-syntax": [
         "yaml-syntax.yaml:6:1: invalid YAML: did not find expected ',' or ']' (while parsing a flow sequence at line 5)",
     ],
