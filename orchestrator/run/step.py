@@ -172,13 +172,15 @@ class _Unit:
         self.attempt += 1
         self.otid = make_otid(self.svc.run_id, self.key, self.attempt)
         self._record(status="running", otid=self.otid)  # the intent, before the message
-        on_chunk = None
+        shown = None  # --stream: masked text, held back so that no piece splits a secret
         if self.svc.stream:
-            def on_chunk(text: str) -> None:
-                self.svc.emit("chunk", step=self.key.label(), text=self.svc.redactor.text(text))
+            shown = self.svc.redactor.stream(
+                lambda text: self.svc.emit("chunk", step=self.key.label(), text=text))
         reply = self.svc.backend.send(self.agent.ref.id, message, otid=self.otid,
                                       model=self.model, timeout=self.step.timeout,
-                                      on_chunk=on_chunk)
+                                      on_chunk=shown.feed if shown else None)
+        if shown is not None:  # the end of the turn (a failed turn's held text is dropped)
+            shown.flush()
         self.usage.add(Usage(reply.prompt_tokens, reply.completion_tokens, reply.step_count, 1))
         return reply
 
