@@ -243,8 +243,9 @@ def _finish(outcome, as_json: bool) -> int:
     if as_json:
         click.echo(json.dumps(outcome_json(outcome), default=str))
     else:
-        Console(stderr=False, soft_wrap=True).print(render.outcome_text(outcome),
-                                                    markup=False, highlight=False)
+        # Outputs are the models' text: never markup, never :emoji: codes.
+        Console(stderr=False, soft_wrap=True).print(render.outcome_text(outcome), markup=False,
+                                                    highlight=False, emoji=False)
         if outcome.error:
             click.echo(f"error: {outcome.error}", err=True)
     if outcome.status == "succeeded":

@@ -7,7 +7,9 @@ every copy of its agent is busy: it has not started), step_started (it got its a
 works), step_retry, step_reconciled, loop_iteration, chunk (with --stream), step_finished,
 warning, run_finished. A step the run stopped before it began finishes `not_started`.
 Text arriving here is already redacted: every event passes the run's Redactor
-(run.services.redacting); outputs are redacted again before printing.
+(run.services.redacting); outputs are redacted again before printing. Text from models,
+users and pipeline files is data: the live view prints it as `rich.text.Text`, never
+through console markup (`[red]` in a reply stays `[red]`, `[/i]` cannot fail a run).
 
 Must not: decide anything about the run.
 """
@@ -23,6 +25,7 @@ from typing import IO, Any
 from rich.console import Console
 from rich.live import Live
 from rich.table import Table
+from rich.text import Text
 
 from orchestrator.run.context import NOT_STARTED, StepResult
 
@@ -153,15 +156,17 @@ class LiveReporter:
                 self.rows[data["step"]].update(status=data["result"].status,
                                                result=data["result"])
             elif kind == "step_retry":
-                self._live.console.print(f"[yellow]{data['step']}: retry after: {data['error']}")
+                self._print(Text(f"{data['step']}: retry after: {data['error']}", "yellow"))
             elif kind == "chunk" and self.stream:
-                self._live.console.print(f"[dim]{data['step']} >[/dim] {data['text']}",
-                                         markup=True, highlight=False)
+                self._print(Text.assemble((f"{data['step']} >", "dim"), " ", data["text"]))
             elif kind == "warning":
-                self._live.console.print(f"[yellow]warning: {data['message']}")
+                self._print(Text(f"warning: {data['message']}", "yellow"))
             elif kind == "run_finished":
                 self._live.refresh()
                 self._live.stop()
+
+    def _print(self, text: Text) -> None:
+        self._live.console.print(text, markup=False, highlight=False)
 
     def _table(self) -> Table:
         table = Table(box=None, pad_edge=False)
@@ -171,13 +176,13 @@ class LiveReporter:
         for name, row in self.rows.items():
             result = row["result"]
             if result is not None and result.status == NOT_STARTED:
-                table.add_row(name, ICONS[NOT_STARTED], "", "")
+                table.add_row(Text(name), ICONS[NOT_STARTED], "", "")
                 continue
             if result is not None:
                 elapsed, tokens = result.duration, result.usage.tokens
             else:
                 elapsed, tokens = (now - row["began"]) if row["began"] else 0.0, 0
-            table.add_row(name, ICONS.get(row["status"], row["status"]),
+            table.add_row(Text(name), Text(ICONS.get(row["status"], row["status"])),
                           f"{elapsed:.1f}s" if row["began"] or result else "",
                           str(tokens) if tokens else "")
         return table
