@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 import secrets as pysecrets
+import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -63,7 +64,8 @@ def new_run_id() -> str:
 
 def start_run(plan: Plan, given: Mapping[str, Any], backend: RunBackend, records: Records, *,
               options: RunOptions = RunOptions(), emit: EventSink = lambda k, **d: None,
-              api_key: str | None = None, run_id: str | None = None) -> RunOutcome:
+              api_key: str | None = None, run_id: str | None = None,
+              cancel: threading.Event | None = None) -> RunOutcome:
     redactor = Redactor([api_key] if api_key else [])
     inputs = resolve_inputs(plan.inputs, given, redactor)
     refs = _preflight(plan, backend, options.namespace)
@@ -76,13 +78,14 @@ def start_run(plan: Plan, given: Mapping[str, Any], backend: RunBackend, records
         options={**_options(options), "given": sorted(set(given) - set(secret))},
         pid=os.getpid())
     return _execute(plan, inputs, backend, records, redactor, options, emit, run_id, memo={},
-                    reuse={}, refs=refs)
+                    reuse={}, refs=refs, cancel=cancel)
 
 
 def resume_run(run_id: str, plan: Plan, backend: RunBackend, records: Records, *,
                given_secrets: Mapping[str, Any] | None = None,
                options: RunOptions | None = None, emit: EventSink = lambda k, **d: None,
-               api_key: str | None = None) -> RunOutcome:
+               api_key: str | None = None,
+               cancel: threading.Event | None = None) -> RunOutcome:
     run = records.run(run_id)
     if run is None:
         raise RunError(f"no run '{run_id}' in {records.path}")
@@ -108,7 +111,7 @@ def resume_run(run_id: str, plan: Plan, backend: RunBackend, records: Records, *
     reuse = {(r["kind"], r["name"]): r["letta_id"] for r in records.resources(run_id)
              if not r["deleted"]}
     return _execute(plan, inputs, backend, records, redactor, options, emit, run_id,
-                    memo=records.units(run_id), reuse=reuse, refs=refs)
+                    memo=records.units(run_id), reuse=reuse, refs=refs, cancel=cancel)
 
 
 def secret_inputs_missing(names: list[str]) -> str:
@@ -170,7 +173,8 @@ def _options(options: RunOptions) -> dict:
 
 def _execute(plan: Plan, inputs: dict, backend: RunBackend, records: Records,
              redactor: Redactor, options: RunOptions, emit: EventSink, run_id: str, *,
-             memo: dict, reuse: dict, refs: dict[str, Agent]) -> RunOutcome:
+             memo: dict, reuse: dict, refs: dict[str, Agent],
+             cancel: threading.Event | None = None) -> RunOutcome:
     started = time.monotonic()
     emit = redacting(emit, redactor)  # every event of the run passes here
     pool = AgentPool(plan, backend, records, redactor, run_id=run_id,
@@ -184,6 +188,8 @@ def _execute(plan: Plan, inputs: dict, backend: RunBackend, records: Records,
     svc = Services(run_id=run_id, backend=backend, records=records, redactor=redactor,
                    agents=pool, emit=on_event, stream=options.stream, memo=memo,
                    max_parallel=max(1, options.max_parallel))
+    if cancel is not None:  # set from another thread (a batch's Ctrl-C): as Ctrl-C does
+        svc.cancel, svc.cancel_reason = cancel, "cancelled (Ctrl-C)"
     emit("run_started", run_id=run_id, pipeline=plan.name, steps=list(plan.steps),
          resumed=bool(memo))
     run_timeout = options.timeout or plan.defaults.run_timeout
