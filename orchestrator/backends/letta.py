@@ -23,7 +23,7 @@ from letta_client import Letta
 
 from orchestrator.backends.base import AgentRef, ChunkSink, Delivery, NewAgent, NewBlock, Reply
 from orchestrator.backends.letta_args import agent_args, block_args
-from orchestrator.backends.letta_errors import NotLetta, translated
+from orchestrator.backends.letta_errors import NotLetta, listed, translated
 from orchestrator.backends.letta_health import check_health
 from orchestrator.backends.letta_limits import CALL_TIMEOUT, Limits
 from orchestrator.errors import NotFound
@@ -98,8 +98,8 @@ class LettaBackend:
 
     def find_agents(self, tags: tuple[str, ...]) -> list[AgentRef]:
         with self._calls("list agents"):
-            page = self._client.agents.list(tags=list(tags), match_all_tags=True,
-                                            include=["agent.tags"])
+            page = listed(self._client.agents.list(tags=list(tags), match_all_tags=True,
+                                                   include=["agent.tags"]))
             return [AgentRef(_id(a), a.name, getattr(a, "model", None), tuple(a.tags or ()))
                     for a in page]
 

@@ -31,7 +31,7 @@ from orchestrator.backends.admin import (
     Tool,
 )
 from orchestrator.backends.letta_args import agent_args, agent_update_args, block_args
-from orchestrator.backends.letta_errors import translated
+from orchestrator.backends.letta_errors import listed, translated
 from orchestrator.backends.letta_health import check_health
 from orchestrator.backends.letta_limits import CALL_TIMEOUT, Limits
 from orchestrator.errors import BackendError
@@ -72,7 +72,7 @@ class LettaAdmin:
         if tags:
             args.update(tags=list(tags), match_all_tags=True)
         with self._call("list agents"):
-            return [_agent(a) for a in self._client.agents.list(**args)]
+            return [_agent(a) for a in listed(self._client.agents.list(**args))]
 
     def get_agent(self, agent_id: str) -> Agent:
         with self._call(f"read agent {agent_id}"):
@@ -95,7 +95,7 @@ class LettaAdmin:
 
     def count_passages(self, agent_id: str) -> int:
         with self._call(f"count passages of {agent_id}"):
-            return len(self._client.agents.passages.list(agent_id, limit=1000))
+            return len(listed(self._client.agents.passages.list(agent_id, limit=1000)))
 
     # ----- blocks -----
     def list_blocks(self, tags: Sequence[str] = ()) -> list[Block]:
@@ -103,7 +103,7 @@ class LettaAdmin:
         if tags:
             args.update(tags=list(tags), match_all_tags=True)
         with self._call("list blocks"):
-            return [_block(b) for b in self._client.blocks.list(**args)]
+            return [_block(b) for b in listed(self._client.blocks.list(**args))]
 
     def create_block(self, new: NewBlock) -> Block:
         with self._call(f"create block {new.label!r}"):
@@ -128,7 +128,7 @@ class LettaAdmin:
     # ----- tools -----
     def list_tools(self) -> list[Tool]:
         with self._call("list tools"):
-            return [_tool(t) for t in self._client.tools.list(limit=PAGE)]
+            return [_tool(t) for t in listed(self._client.tools.list(limit=PAGE))]
 
     def upsert_tool(self, new: NewTool) -> Tool:
         args: dict[str, Any] = {"source_code": new.source_code, "tags": list(new.tags),
@@ -153,8 +153,8 @@ class LettaAdmin:
     # ----- folders -----
     def list_folders(self) -> list[Folder]:
         with self._call("list folders"):
-            folders = list(self._client.folders.list(limit=PAGE))
-            return [_folder(f, self._client.folders.files.list(f.id, limit=1000))
+            folders = list(listed(self._client.folders.list(limit=PAGE)))
+            return [_folder(f, listed(self._client.folders.files.list(f.id, limit=1000)))
                     for f in folders]
 
     def create_folder(self, name: str, description: str | None, embedding: str,
@@ -183,8 +183,8 @@ class LettaAdmin:
     def file_contents(self, folder_id: str) -> dict[str, str]:
         with self._call(f"read files of {folder_id}"):
             return {(f.original_file_name or f.file_name or ""): f.content or ""
-                    for f in self._client.folders.files.list(folder_id, include_content=True,
-                                                             limit=1000)}
+                    for f in listed(self._client.folders.files.list(
+                        folder_id, include_content=True, limit=1000))}
 
     def delete_file(self, folder_id: str, file_id: str) -> None:
         with self._call(f"delete file {file_id}"):

@@ -16,7 +16,8 @@ Must not: retry, log, or decide what a caller does with a transient error.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from typing import Any
 
 import letta_client
 
@@ -44,6 +45,17 @@ def malformed(what: str, base_url: str, exc: BaseException) -> NotLetta:
         detail += f": {str(exc)[:120]}"
     return NotLetta(f"{what}: the server at {base_url} answered something that is not a "
                     f"Letta answer ({detail}); is {base_url} a Letta server?")
+
+
+def listed(answer: Any) -> Any:
+    """`answer` to a list call (a list, or a letta-client page), once it is known to hold a
+    list: a JSON object of another shape builds an empty page, which would read as "there is
+    nothing on the server". Raises TypeError (so `translated` reports NotLetta) otherwise."""
+    if isinstance(answer, list):
+        return answer
+    if not isinstance(answer, Mapping) and isinstance(getattr(answer, "items", None), list):
+        return answer
+    raise TypeError(f"expected a list, got {type(answer).__name__}")
 
 
 def reason(exc: letta_client.APIStatusError) -> str:

@@ -1,7 +1,8 @@
 """Fault servers on real sockets at 127.0.0.1 (not mocks of Letta: servers that are wrong).
 
-- `foreign_server(routes)`: an HTTP server answering every method and path with an HTML
-  page, except the paths in `routes` (path -> (status, content type, body)). Returns its URL.
+- `foreign_server(routes, default)`: an HTTP server answering every method and path with
+  `default` (an HTML page unless given), except the paths in `routes` (path -> (status,
+  content type, body)). Returns its URL.
 - `silent_server`: a listener that accepts connections and never answers. Yields its URL.
 """
 
@@ -17,13 +18,16 @@ import pytest
 PAGE = b"<html><head><title>Welcome</title></head><body>It works!</body></html>"
 
 
-def _handler(routes: dict[str, tuple[int, str, bytes]]) -> type:
+Answer = tuple[int, str, bytes]
+
+
+def _handler(routes: dict[str, Answer], default: Answer) -> type:
     class Handler(http.server.BaseHTTPRequestHandler):
         def _answer(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
             if length:
                 self.rfile.read(length)
-            code, kind, body = routes.get(self.path.split("?")[0], (200, "text/html", PAGE))
+            code, kind, body = routes.get(self.path.split("?")[0], default)
             self.send_response(code)
             self.send_header("Content-Type", kind)
             self.send_header("Content-Length", str(len(body)))
@@ -42,8 +46,10 @@ def _handler(routes: dict[str, tuple[int, str, bytes]]) -> type:
 def foreign_server():
     servers: list[http.server.ThreadingHTTPServer] = []
 
-    def start(routes: dict[str, tuple[int, str, bytes]] | None = None) -> str:
-        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _handler(routes or {}))
+    def start(routes: dict[str, Answer] | None = None,
+              default: Answer = (200, "text/html", PAGE)) -> str:
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0),
+                                                 _handler(routes or {}, default))
         server.daemon_threads = True
         threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
         servers.append(server)

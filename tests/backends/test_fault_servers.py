@@ -157,6 +157,28 @@ def test_every_command_says_this_is_not_a_letta_server(cli, foreign_server, args
     assert "unexpected" not in result.output
 
 
+@pytest.mark.parametrize("args", [
+    ["run", PIPELINE, "-i", "topic=owls"],
+    ["plan", AGENTS, *DEFAULTS],
+    ["diff", AGENTS, *DEFAULTS],
+    ["apply", AGENTS, "--yes", *DEFAULTS],
+    ["destroy", AGENTS, "--yes"],
+    ["export", "--all", "--out", "OUT"],
+])
+@pytest.mark.parametrize("answer", [(200, "text/html", b"<p>hi</p>"),
+                                    (200, "application/json", b'{"weird": true}')])
+def test_a_server_that_passes_the_health_check_but_answers_foreign_things(
+        cli, foreign_server, args, answer):
+    """Not "6 to create" from a JSON object read as an empty list: an error, exit 1."""
+    url = foreign_server({"/v1/health/": HEALTHY}, default=answer)
+    args = [str(cli.out) if a == "OUT" else a for a in args]
+    result = cli(*args, "--base-url", url)
+    assert result.exit_code == 1, result.output
+    assert re.search(rf"the server at {url} answered something that is not a (Letta answer|"
+                     r"list of models)", result.output), result.output
+    assert "unexpected" not in result.output
+
+
 def test_run_json_against_an_html_page_prints_its_document(cli, foreign_server):
     url = foreign_server()
     result = cli("run", PIPELINE, "-i", "topic=owls", "--json", "--base-url", url)
