@@ -52,6 +52,11 @@ class LettaBackend:
         """The client, with the timeout of one call as of now (a message passes its own)."""
         return self._letta.with_options(timeout=self._limits.call())
 
+    @property
+    def _cleaner(self) -> Letta:
+        """The client for deleting what the run made: it may run a little past the deadline."""
+        return self._letta.with_options(timeout=self._limits.cleanup())
+
     def __repr__(self) -> str:  # never show the key
         return f"LettaBackend({self.base_url!r})"
 
@@ -88,7 +93,7 @@ class LettaBackend:
 
     def delete_block(self, block_id: str) -> None:
         with contextlib.suppress(NotFound):
-            self._do(f"delete block {block_id}", lambda: self._client.blocks.delete(block_id))
+            self._do(f"delete block {block_id}", lambda: self._cleaner.blocks.delete(block_id))
 
     def create_agent(self, request: NewAgent) -> AgentRef:
         args = agent_args(request)  # shared blocks by id and tools by name, at creation
@@ -105,7 +110,7 @@ class LettaBackend:
 
     def delete_agent(self, agent_id: str) -> None:
         with contextlib.suppress(NotFound):
-            self._do(f"delete agent {agent_id}", lambda: self._client.agents.delete(agent_id))
+            self._do(f"delete agent {agent_id}", lambda: self._cleaner.agents.delete(agent_id))
 
     def send(self, agent_id: str, prompt: str, *, otid: str, model: str | None = None,
              timeout: float | None = None, on_chunk: ChunkSink | None = None) -> Reply:

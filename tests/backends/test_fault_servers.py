@@ -209,3 +209,11 @@ def _block():
     from orchestrator.backends.base import NewBlock
 
     return NewBlock(label="persona", value="v")
+
+
+def test_deleting_what_the_run_made_gets_a_grace_past_the_deadline():
+    limits = letta_limits.Limits(call=120, run_timeout=0.01)
+    time.sleep(0.02)
+    assert limits.call() == letta_limits.SHORTEST  # the run's time is up
+    assert limits.cleanup() == letta_limits.CLEANUP_GRACE
+    assert letta_limits.Limits(call=120).cleanup() == 120
