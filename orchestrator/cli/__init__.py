@@ -40,3 +40,7 @@ for _command in (provision_cmds.plan_cmd, provision_cmds.apply_cmd, provision_cm
 from orchestrator.cli import server_cmds  # noqa: E402
 
 main.add_command(server_cmds.server_group)
+
+from orchestrator.cli import worker_cmds  # noqa: E402
+
+main.add_command(worker_cmds.worker_cmd)

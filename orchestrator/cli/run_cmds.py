@@ -79,9 +79,18 @@ def _exec_options(fn):
 @click.option("--keep-agents", is_flag=True, help="Keep the run's inline agents afterwards.")
 @click.option("--namespace", default="default", show_default=True,
               help="Namespace of provisioned agents referenced with ref:.")
+@click.option("--executor", type=click.Choice(["local", "temporal"]), default="local",
+              show_default=True, help="Where steps run: this process, or Temporal workers "
+              "(`orchestrate worker`).")
+@click.option("--temporal-address", default=None, metavar="HOST:PORT",
+              help="Temporal's address (default $ORCHESTRATE_TEMPORAL_ADDRESS or "
+              "127.0.0.1:7233).")
+@click.option("--task-queue", default=None,
+              help="Temporal task queue the workers poll (default 'orchestrate').")
 @handle_errors
 def run_cmd(file, inputs, input_file, base_url, api_key, max_parallel, timeout, as_json,
-            stream, model, dry_run, keep_agents, namespace) -> int:
+            stream, model, dry_run, keep_agents, namespace, executor, temporal_address,
+            task_queue) -> int:
     """Run a pipeline against a Letta server."""
     with _json_errors(as_json):
         plan = load_plan(file)
@@ -100,7 +109,9 @@ def run_cmd(file, inputs, input_file, base_url, api_key, max_parallel, timeout, 
         return _run(plan, given, base_url, api_key, as_json, RunOptions(
             max_parallel=max_parallel, timeout=timeout, keep_agents=keep_agents,
             model=model or os.environ.get("ORCHESTRATE_MODEL") or None, namespace=namespace,
-            stream=stream))
+            stream=stream, executor=executor,
+            temporal_address=temporal_address or os.environ.get("ORCHESTRATE_TEMPORAL_ADDRESS")
+            or None, task_queue=task_queue))
 
 
 def _run(plan, given, base_url, api_key, as_json, options: RunOptions) -> int:
@@ -209,14 +220,18 @@ def _existing_records() -> Records | None:
 @contextlib.contextmanager
 def _json_errors(as_json: bool) -> Iterator[None]:
     """With --json, a run that stops before it starts (bad spec, inputs, environment, no
-    server) still ends with one JSON outcome document on stdout; the error is re-raised for
+    server, a bug) still ends with one JSON outcome document on stdout; the error is re-raised for
     the usual message on stderr and exit code."""
     try:
         yield
-    except (OrchestrateError, click.ClickException) as exc:
+    except (click.exceptions.Exit, click.Abort):
+        raise
+    except Exception as exc:  # a bug too: the document is still printed, exit 3 follows
         if as_json:
-            doc = {"run_id": None, "status": "error",
-                   "error": exc.message if isinstance(exc, click.ClickException) else str(exc)}
+            message = (exc.message if isinstance(exc, click.ClickException) else str(exc)
+                       if isinstance(exc, OrchestrateError)
+                       else f"unexpected {type(exc).__name__}: {exc}")
+            doc = {"run_id": None, "status": "error", "error": message}
             if isinstance(exc, SpecError):
                 doc["issues"] = [{"file": i.file, "line": i.line, "col": i.col, "path": i.path,
                                   "message": i.message, "hint": i.hint,

@@ -14,7 +14,7 @@ import click
 from orchestrator.cli.common import handle_errors
 from orchestrator.errors import ExitCode
 from orchestrator.server import logs as server_logs
-from orchestrator.server import stack
+from orchestrator.server import stack, temporal_dev
 from orchestrator.server.paths import LOG_NAMES
 
 _home_option = click.option(
@@ -69,9 +69,15 @@ def server_group() -> None:
 @click.option(
     "--timeout", type=float, default=None, help="Seconds to wait for Letta (default 240)."
 )
+@click.option(
+    "--temporal", is_flag=True, default=False,
+    help="Also start a local Temporal dev server for `--executor temporal` and "
+    "`orchestrate worker` (default: $ORCHESTRATE_TEMPORAL=1; port $ORCHESTRATE_TEMPORAL_PORT "
+    "or 7233).",
+)
 @handle_errors
 def start_cmd(
-    home, letta_port, model_port, model_base_url, model_script, model_delay, timeout
+    home, letta_port, model_port, model_base_url, model_script, model_delay, timeout, temporal
 ) -> int:
     """Install (first run only) and start the stack; wait until it is healthy."""
     options = stack.StartOptions.from_env(
@@ -94,6 +100,11 @@ def start_cmd(
     )
     click.echo(f"  model handle:    {info.model_handle or '(choose one from GET /v1/models/)'}")
     click.echo(f"  embedding:       {info.embedding_handle}")
+    if temporal or temporal_dev.wanted_by_env():
+        entry = temporal_dev.start(home)
+        ready = "already running" if entry.get("already_running") else \
+            f"ready in {entry.get('ready_seconds', 0):.1f}s"
+        click.echo(f"  temporal:        {entry['address']} ({ready})")
     return 0
 
 

@@ -29,7 +29,7 @@ from __future__ import annotations
 import os
 import re
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -65,7 +65,8 @@ class AgentPool(Cleanup):
                  *, run_id: str, namespace: str = identity.DEFAULT_NAMESPACE,
                  default_model: str | None = None, keep: bool = False,
                  reuse: Mapping[tuple[str, str], str] | None = None,
-                 found: Mapping[str, Agent] | None = None):
+                 found: Mapping[str, Agent] | None = None,
+                 assigned: Mapping[str, Sequence[int]] | None = None):
         self.plan, self.backend, self.records, self.redactor = plan, backend, records, redactor
         self.run_id, self.namespace, self.keep = run_id, namespace, keep
         self._default_model = default_model
@@ -78,6 +79,9 @@ class AgentPool(Cleanup):
         self._block_lock = threading.Lock()  # one creation per shared block
         self._models: tuple[list[str], list[str]] | None = None
         self._found = dict(found or {})  # provisioned agents looked up before the run
+        # agent -> the copies this pool may use (the Temporal workflow leases copies to units
+        # across workers); None: every copy, leased within this process
+        self._assigned = dict(assigned or {})
         self._init_cleanup()
 
     # ----- models -----
@@ -119,6 +123,11 @@ class AgentPool(Cleanup):
         spec = self.plan.agents[name]
         return 1 if spec.ref else max(1, spec.replicas)
 
+    def width(self, name: str) -> int:
+        """How many copies this pool may use at once (its assigned ones, else all)."""
+        assigned = self._assigned.get(name)
+        return len(assigned) if assigned else self.replicas(name)
+
     def lease(self, name: str, *, need: str | None = None, prefer: str | None = None,
               affinity: object = None, on_wait: Callable[[], None] | None = None,
               on_got: Callable[[], None] | None = None,
@@ -146,7 +155,8 @@ class AgentPool(Cleanup):
                 known = {letta_id: index for index, letta_id in self._earlier(name).items()}
                 self._groups[name] = Replicas(
                     self.replicas(name), lambda index: self._make(name, spec, index),
-                    lambda agent: agent.ref.id, known if not spec.ref else None)
+                    lambda agent: agent.ref.id, known if not spec.ref else None,
+                    indexes=self._assigned.get(name))
             return self._groups[name]
 
     def _earlier(self, name: str) -> dict[int, str]:
@@ -202,6 +212,10 @@ class AgentPool(Cleanup):
             tool_env={k: env(v, f"tool_env.{k}") for k, v in spec.tool_env.items()},
             context_window=spec.context_window or None,
         )
+
+    def shared_block(self, name: str) -> str:
+        """The run's copy of a shared block (made on first use, then recorded)."""
+        return self._shared_block(name)
 
     def _shared_block(self, name: str) -> str:
         with self._block_lock:  # copies are made in parallel: the block is made once

@@ -92,7 +92,7 @@ def _for_each(svc: Services, step: StepPlan, key: UnitKey, context: dict[str, An
         unit = UnitKey(key.step, index, key.iteration)
         return call_agent(svc, step, unit, ctx.with_item(context, step.item_var, items[index]))
 
-    width = min(len(items), svc.agents.replicas(step.agent), max(1, svc.max_parallel))
+    width = min(len(items), svc.agents.width(step.agent), max(1, svc.max_parallel))
     results = fan_out(svc, len(items), one, width, f"{key.label()}-item")
     usage = Usage()
     for result in results:

@@ -19,7 +19,7 @@ Must not: talk to Letta (the pool's `make` does) or know about steps.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Generic, TypeVar
 
 T = TypeVar("T")
@@ -39,10 +39,13 @@ def parse_label(label: str) -> tuple[str, int]:
 
 class Replicas(Generic[T]):
     def __init__(self, limit: int, make: Callable[[int], T], ident: Callable[[T], str],
-                 known: Mapping[str, int] | None = None):
+                 known: Mapping[str, int] | None = None, indexes: Sequence[int] | None = None):
         """`ident(copy)` is its Letta id; `known` maps the ids of an earlier attempt's copies
-        (resume) to their index, so a unit can *need* one before it is taken up again."""
-        self.limit = max(1, limit)
+        (resume) to their index, so a unit can *need* one before it is taken up again.
+        `indexes`: the only copies this process may use (a distributed executor leases
+        copies to units globally and hands each unit its own); default 1..limit."""
+        self.indexes = sorted(set(indexes)) if indexes else list(range(1, max(1, limit) + 1))
+        self.limit = len(self.indexes)
         self._make, self._ident = make, ident
         self._known = dict(known or {})
         self._made: dict[int, T] = {}
@@ -120,7 +123,7 @@ class Replicas(Generic[T]):
         """(index, whether it must be made first), or (None, False) to wait."""
         if need is not None:
             index = self._index_of(need)
-            if index is not None:
+            if index is not None and index in self.indexes:
                 if index in self._free:
                     return index, False
                 if index in self._made or index in self._making:
@@ -132,12 +135,12 @@ class Replicas(Generic[T]):
             index = self._index_of(prefer)
             if index in self._free:
                 return index, False
-            if index is not None and index not in taken and room:
+            if index is not None and index in self.indexes and index not in taken and room:
                 return index, True  # an earlier attempt's copy: take it up again
         if self._free:
             return min(self._free), False
         if room:
-            return min(i for i in range(1, self.limit + 2) if i not in taken), True
+            return min(i for i in self.indexes if i not in taken), True
         return None, False
 
     def _index_of(self, letta_id: str) -> int | None:

@@ -45,6 +45,9 @@ class RunOptions:
     keep_agents: bool = False
     namespace: str = identity.DEFAULT_NAMESPACE
     stream: bool = False
+    executor: str = "local"  # or "temporal": steps run as activities on `orchestrate worker`s
+    temporal_address: str | None = None  # default 127.0.0.1:7233
+    task_queue: str | None = None  # default "orchestrate"
 
 
 @dataclass
@@ -168,7 +171,9 @@ def _preflight(plan: Plan, backend: RunBackend, namespace: str) -> dict[str, Age
 def _options(options: RunOptions) -> dict:
     return {"max_parallel": options.max_parallel, "timeout": options.timeout,
             "model": options.model, "keep_agents": options.keep_agents,
-            "namespace": options.namespace, "stream": options.stream}
+            "namespace": options.namespace, "stream": options.stream,
+            "executor": options.executor, "temporal_address": options.temporal_address,
+            "task_queue": options.task_queue}
 
 
 def _execute(plan: Plan, inputs: dict, backend: RunBackend, records: Records,
@@ -194,8 +199,17 @@ def _execute(plan: Plan, inputs: dict, backend: RunBackend, records: Records,
          resumed=bool(memo))
     run_timeout = options.timeout or plan.defaults.run_timeout
     deadline = started + run_timeout if run_timeout else None
-    results = executor.execute(plan, inputs, svc, max_parallel=max(1, options.max_parallel),
-                               deadline=deadline)
+    if options.executor == "temporal":
+        results = _on_temporal(plan, inputs, svc, options, deadline, backend.base_url)
+        # the workers made the run's agents: clean-up must know them all
+        pool = AgentPool(plan, backend, records, redactor, run_id=run_id,
+                         namespace=options.namespace, default_model=options.model,
+                         keep=options.keep_agents, found=refs, reuse={
+                             (r["kind"], r["name"]): r["letta_id"]
+                             for r in records.resources(run_id) if not r["deleted"]})
+    else:
+        results = executor.execute(plan, inputs, svc, max_parallel=max(1, options.max_parallel),
+                                   deadline=deadline)
     outcome = RunOutcome(run_id, SUCCEEDED, results, redactor=redactor)
     _settle(plan, inputs, svc, outcome)
     outcome.error = redactor.text(outcome.error)
@@ -208,6 +222,22 @@ def _execute(plan: Plan, inputs: dict, backend: RunBackend, records: Records,
                        error=outcome.error)
     emit("run_finished", outcome=outcome)
     return outcome
+
+
+def _on_temporal(plan: Plan, inputs: dict, svc: Services, options: RunOptions,
+                 deadline: float | None, base_url: str) -> dict[str, StepResult]:
+    try:
+        from orchestrator.run.temporal import client
+    except ImportError as exc:
+        raise RunError(f"the Temporal executor needs the `temporal` extra ({exc.name} is not "
+                       "installed): pip install 'orchestrate[temporal]'") from None
+    target = client.TemporalTarget(options.temporal_address or client.DEFAULT_ADDRESS,
+                                   options.task_queue or client.DEFAULT_QUEUE)
+    run = svc.records.run(svc.run_id) or {}
+    return client.execute(plan, inputs, svc, target=target,
+                          max_parallel=max(1, options.max_parallel), deadline=deadline,
+                          base_url=base_url, namespace=options.namespace, model=options.model,
+                          attempt=int(run.get("resumes") or 0))
 
 
 def _settle(plan: Plan, inputs: dict, svc: Services, outcome: RunOutcome) -> None:

@@ -8,6 +8,8 @@ Owns the state-directory layout (`StackPaths`) and the environment variables:
   ORCHESTRATE_OPENAI_API_KEY    its key (falls back to OPENAI_API_KEY)
   ORCHESTRATE_MODEL_SCRIPT      a script file for the local model (see model_endpoint.script)
   ORCHESTRATE_START_TIMEOUT     seconds to wait for Letta to become healthy (default 240)
+  ORCHESTRATE_TEMPORAL          "1": `server start` also starts the Temporal dev server
+  ORCHESTRATE_TEMPORAL_PORT     its gRPC port (default 7233; its HTTP API uses the next one)
 No I/O beyond reading the environment.
 """
 
@@ -30,7 +32,7 @@ DEFAULT_LETTA_PORT = 8283
 DEFAULT_MODEL_PORT = 8284
 DEFAULT_START_TIMEOUT = 240.0
 COMPONENTS = ("letta", "model", "postgres")
-LOG_NAMES = (*COMPONENTS, "install", "bootstrap")
+LOG_NAMES = (*COMPONENTS, "temporal", "install", "bootstrap")
 HERE = Path(__file__).resolve().parent
 LETTA_LOCK = HERE / "letta-server.lock"
 PGSERVER_LOCK = HERE / "pgserver.lock"

@@ -15,7 +15,7 @@ from collections.abc import Callable
 
 from orchestrator.errors import ServerError
 
-from . import components, install, postgres, processes, state
+from . import components, install, postgres, processes, state, temporal_dev
 from .info import ComponentStatus, StackInfo, StackStatus, StartOptions
 from .model_endpoint.http_server import DEFAULT_MODEL_ID
 from .paths import ENV_LETTA_PORT, ENV_MODEL_PORT, StackPaths
@@ -135,6 +135,11 @@ def stop(home: str | os.PathLike | None = None, progress: Progress = lambda _m: 
                 progress(f"stopping {name} (pid {entry['pid']})")
                 processes.terminate(entry["pid"], entry.get("ticks"), timeout=20.0)
                 stopped.append(name)
+        temporal = data.get("temporal")
+        if isinstance(temporal, dict) and temporal.get("pid"):
+            progress(f"stopping temporal (pid {temporal['pid']})")
+            if temporal_dev.stop_entry(temporal):
+                stopped.append("temporal")
         if state.postgres_pid(paths):
             progress("stopping PostgreSQL")
             postgres.stop(paths)
@@ -167,6 +172,9 @@ def status(home: str | os.PathLike | None = None) -> StackStatus:
             detail=f"unix socket in {_socket_dir(data, paths)}" if pg_pid else "",
         )
     )
+    temporal = temporal_dev.status(paths, data.get("temporal"))  # optional: only if started
+    if temporal is not None:
+        comps.append(temporal)
     return StackStatus(paths.home, tuple(comps), tuple(gone))
 
 

@@ -1,0 +1,146 @@
+"""What a Temporal worker runs: one top-level step of a run (`orchestrate.step`), and the run's
+preparation (`orchestrate.prepare`: its shared blocks, made once before any step).
+
+Owns building a step's `Services` on a worker from the run's data and its run records, and
+calling `run.flow.run_step` exactly as the local executor does. What the step needs that
+earlier steps produced (their outputs, and this step's own units from an earlier attempt)
+is read from the run records, which every worker reaches: a retried activity (its worker
+died) therefore reuses what was done and reconciles an in-flight message with the agent's
+history by its recorded otid, as `resume` does. The agent copies the step may use are the
+ones the workflow leased to it (`copies`), so no Letta agent gets two messages at once
+across workers. A heartbeat thread tells Temporal the worker is alive and turns a
+cancellation into the step's cancel flag. `${env:VAR}` values are read from the worker's
+environment (workers need the same variables as a local run) and never leave it.
+
+Must not: decide when steps run (the workflow does) or know step semantics (run.flow does).
+"""
+
+from __future__ import annotations
+
+import contextvars
+import os
+import threading
+from functools import lru_cache
+from typing import Any
+
+from temporalio import activity
+
+from orchestrator.backends.letta import LettaBackend
+from orchestrator.compile import load_plan_text
+from orchestrator.compile.plan import Plan
+from orchestrator.errors import RunError
+from orchestrator.run.agents import AgentPool
+from orchestrator.run.cleanup import agent_users
+from orchestrator.run.context import StepResult, Usage
+from orchestrator.run.flow import run_step
+from orchestrator.run.records import NO_ITEM, NO_ITERATION, Records, UnitKey
+from orchestrator.run.secrets import Redactor
+from orchestrator.run.services import Cancelled, Services
+
+HEARTBEAT_EVERY = 3.0  # seconds; the workflow's heartbeat timeout is 15 s
+
+
+@lru_cache(maxsize=32)
+def _plan(text: str, file: str, source_hash: str) -> Plan:
+    plan = load_plan_text(text, file)
+    if plan.source_hash != source_hash:
+        raise RunError(f"{file}: the pipeline this worker compiled differs from the run's")
+    return plan
+
+
+_records: dict[str, Records] = {}
+_records_lock = threading.Lock()
+
+
+def _open_records(path: str) -> Records:
+    with _records_lock:  # one connection per file per worker process (Records is thread-safe)
+        if path not in _records:
+            _records[path] = Records(path)
+        return _records[path]
+
+
+def _pool(run: dict[str, Any], plan: Plan, backend: LettaBackend, records: Records,
+          redactor: Redactor, assigned: dict[str, list[int]] | None = None) -> AgentPool:
+    reuse = {(r["kind"], r["name"]): r["letta_id"] for r in records.resources(run["run_id"])
+             if not r["deleted"]}
+    return AgentPool(plan, backend, records, redactor, run_id=run["run_id"],
+                     namespace=run["namespace"], default_model=run.get("model"),
+                     keep=True, reuse=reuse, assigned=assigned)
+
+
+def _parts(run: dict[str, Any]) -> tuple[Plan, LettaBackend, Records, Redactor]:
+    plan = _plan(run["pipeline_text"], run["pipeline_file"], run["source_hash"])
+    api_key = os.environ.get("LETTA_API_KEY") or None
+    backend = LettaBackend(run["base_url"], api_key=api_key)
+    return plan, backend, _open_records(run["records"]), Redactor([api_key] if api_key else [])
+
+
+@activity.defn(name="orchestrate.prepare")
+def prepare(run: dict[str, Any]) -> None:
+    """The shared blocks of every agent a step uses, made once (and recorded) before any
+    step, so two workers making the same block at once cannot split a shared state."""
+    plan, backend, records, redactor = _parts(run)
+    pool = _pool(run, plan, backend, records, redactor)
+    for name, users in agent_users(plan).items():
+        if users and not plan.agents[name].ref:
+            for block in plan.agents[name].shared_blocks:
+                pool.shared_block(block)
+
+
+def settled_results(plan: Plan, units: dict[UnitKey, dict]) -> dict[str, StepResult]:
+    """The top-level steps' results as recorded (outputs as recorded: masked secrets)."""
+    results = {}
+    for name in plan.steps:
+        row = units.get(UnitKey(name, NO_ITEM, NO_ITERATION))
+        if row is not None and row["status"] in ("succeeded", "skipped"):
+            results[name] = StepResult(row["status"], row.get("output"), row.get("error"),
+                                       iterations=row.get("iterations"),
+                                       duration=row.get("duration") or 0.0)
+    return results
+
+
+@activity.defn(name="orchestrate.step")
+def step(run: dict[str, Any]) -> dict[str, Any]:
+    plan, backend, records, redactor = _parts(run)
+    name = run["step"]
+    memo = records.units(run["run_id"])
+    pool = _pool(run, plan, backend, records, redactor, assigned=run.get("copies"))
+    svc = Services(run_id=run["run_id"], backend=backend, records=records, redactor=redactor,
+                   agents=pool, memo=memo, max_parallel=max(1, int(run["max_parallel"])))
+    stop = threading.Event()
+    beat = threading.Thread(target=contextvars.copy_context().run, args=(_heartbeat, svc, stop),
+                            name=f"heartbeat-{name}", daemon=True)
+    beat.start()
+    try:
+        result = run_step(svc, plan.steps[name], run["inputs"], settled_results(plan, memo))
+    except Cancelled as exc:
+        result = StepResult("cancelled", error=str(exc))
+    finally:
+        stop.set()
+    return summary(result)
+
+
+def _heartbeat(svc: Services, stop: threading.Event) -> None:
+    while not stop.wait(HEARTBEAT_EVERY):
+        try:
+            activity.heartbeat()
+            if activity.is_cancelled():
+                svc.cancel_reason = "cancelled"
+                svc.cancel.set()
+                return
+        except RuntimeError:  # the activity is over
+            return
+
+
+def summary(result: StepResult) -> dict[str, Any]:
+    """What the workflow keeps of a step: no outputs (they live in the run records)."""
+    u = result.usage
+    return {"status": result.status, "error": result.error, "duration": result.duration,
+            "iterations": result.iterations, "reused": result.reused,
+            "usage": [u.prompt_tokens, u.completion_tokens, u.step_count, u.attempts]}
+
+
+def from_summary(data: dict[str, Any], output: Any = None) -> StepResult:
+    return StepResult(data["status"], output, data.get("error"), data.get("iterations"),
+                      data.get("duration") or 0.0, Usage(*data.get("usage", [0, 0, 0, 0])),
+                      bool(data.get("reused")))

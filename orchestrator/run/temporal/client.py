@@ -1,0 +1,185 @@
+"""`execute` on Temporal: the executor the runner calls instead of run.executor.execute.
+
+Owns turning a plan into the workflow's input (`workflow_input`), starting the run's
+workflow on a task queue, following it (the workflow's `progress` query becomes the same
+`step_started` / `step_finished` events the local executor emits, so live progress,
+`--json` and the run records read the same), cancelling it on Ctrl-C or at the run's
+deadline, and returning each step's `StepResult` (outputs read from the run records, which
+workers write). The workflow id is `orchestrate-<run id>-<attempt>`: a resume starts a new
+workflow over the same records.
+
+Limits (documented): the run records are the SQLite file workers open by path, so workers
+share the starting machine's disk; secret inputs are refused (they would be stored in
+Temporal's workflow history).
+
+Must not: know step semantics, or talk to Letta.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from orchestrator.compile.plan import Plan
+from orchestrator.errors import RunError
+from orchestrator.run.context import CANCELLED, NOT_STARTED, StepResult
+from orchestrator.run.records import UnitKey
+from orchestrator.run.services import Services
+from orchestrator.run.temporal.activities import from_summary
+from orchestrator.run.temporal.workflow import PipelineWorkflow
+
+POLL = 0.2  # seconds between progress queries
+DEFAULT_ADDRESS, DEFAULT_QUEUE = "127.0.0.1:7233", "orchestrate"
+
+
+@dataclass(frozen=True)
+class TemporalTarget:
+    address: str = DEFAULT_ADDRESS
+    task_queue: str = DEFAULT_QUEUE
+    namespace: str = "default"
+
+
+def workflow_input(plan: Plan, inputs: Mapping[str, Any], svc: Services, *, max_parallel: int,
+                   base_url: str, namespace: str, model: str | None) -> dict[str, Any]:
+    secret = sorted(n for n, s in plan.inputs.items() if s.secret)
+    if secret:
+        raise RunError(f"input{'s' if len(secret) > 1 else ''} {', '.join(secret)} "
+                       "secret: the Temporal executor does not take secret inputs yet (they "
+                       "would be stored in Temporal's workflow history); use the local executor")
+    needs: dict[str, dict[str, int]] = {}
+    replicas: dict[str, int] = {}
+    for name, step in plan.steps.items():
+        want: dict[str, int] = {}
+        for inner in (step.loop.steps.values() if step.loop else (step,)):
+            copies = svc.agents.replicas(inner.agent)
+            replicas[inner.agent] = copies
+            n = min(copies, max_parallel) if inner.for_each is not None else 1
+            want[inner.agent] = max(want.get(inner.agent, 0), n)
+        needs[name] = want
+    run = {"run_id": svc.run_id, "pipeline_text": Path(plan.source).read_text(),
+           "pipeline_file": str(Path(plan.source).resolve()), "source_hash": plan.source_hash,
+           "records": str(Path(svc.records.path).resolve()), "base_url": base_url,
+           "namespace": namespace, "model": model, "inputs": dict(inputs),
+           "max_parallel": max_parallel}
+    return {"run": run, "order": list(plan.steps),
+            "deps": {n: list(s.depends_on) for n, s in plan.steps.items()},
+            "needs": needs, "replicas": replicas, "max_parallel": max_parallel,
+            "step_timeout": None}
+
+
+def execute(plan: Plan, inputs: Mapping[str, Any], svc: Services, *, target: TemporalTarget,
+            max_parallel: int, deadline: float | None, base_url: str, namespace: str,
+            model: str | None, attempt: int = 0) -> dict[str, StepResult]:
+    spec = workflow_input(plan, inputs, svc, max_parallel=max_parallel, base_url=base_url,
+                          namespace=namespace, model=model)
+    workflow_id = f"orchestrate-{svc.run_id}-{attempt}"
+    follower = _Follower(plan, svc)
+    try:
+        asyncio.run(_drive(target, workflow_id, spec, follower, deadline, svc))
+    except KeyboardInterrupt:
+        svc.cancel_reason = "cancelled (Ctrl-C)"
+        svc.cancel.set()
+        asyncio.run(_cancel(target, workflow_id))
+    return follower.results()
+
+
+async def _connect(target: TemporalTarget) -> Any:
+    from temporalio.client import Client
+
+    try:
+        return await asyncio.wait_for(Client.connect(target.address, namespace=target.namespace),
+                                      timeout=15)
+    except Exception as exc:  # noqa: BLE001 - any failure to connect is the user's to fix
+        raise RunError(f"no Temporal server answers at {target.address} ({exc}); start one "
+                       "with `orchestrate server start --temporal`, or pass "
+                       "--temporal-address") from None
+
+
+async def _drive(target: TemporalTarget, workflow_id: str, spec: dict[str, Any],
+                 follower: _Follower, deadline: float | None, svc: Services) -> None:
+    client = await _connect(target)
+    handle = await client.start_workflow(PipelineWorkflow.run, spec, id=workflow_id,
+                                         task_queue=target.task_queue)
+    result_task = asyncio.ensure_future(handle.result())
+    while not result_task.done():
+        if deadline is not None and time.monotonic() > deadline:
+            svc.cancel_reason = "the run timed out"
+            svc.cancel.set()
+        if svc.cancel.is_set():
+            await handle.cancel()
+            result_task.cancel()
+            break
+        try:
+            follower.update(await handle.query(PipelineWorkflow.progress))
+        except Exception:  # noqa: BLE001,S112 - a query may fail while the workflow starts
+            pass
+        await asyncio.wait([result_task], timeout=POLL)
+    if not result_task.cancelled() and result_task.done():
+        outcome = result_task.result()
+        follower.finish(outcome["steps"], outcome["settled"])
+
+
+async def _cancel(target: TemporalTarget, workflow_id: str) -> None:
+    client = await _connect(target)
+    try:
+        await client.get_workflow_handle(workflow_id).cancel()
+    except Exception:  # noqa: BLE001,S110 - it may have ended already
+        pass
+
+
+class _Follower:
+    """Turns the workflow's progress into the run's step events, each once."""
+
+    def __init__(self, plan: Plan, svc: Services):
+        self.plan, self.svc = plan, svc
+        self._started: set[str] = set()
+        self._results: dict[str, StepResult] = {}
+
+    def update(self, progress: Mapping[str, Mapping[str, Any]]) -> None:
+        units: dict[UnitKey, dict] | None = None
+        for name in self.plan.steps:
+            state = progress.get(name) or {}
+            status = state.get("status")
+            if status is None or name in self._results:
+                continue
+            if status == "running":
+                if name not in self._started:
+                    self._started.add(name)
+                    self.svc.step_began(name)
+            elif status == "blocked":
+                self._finish(name, self._blocked(name))
+            else:  # ended: its output is in the run records, written by the worker
+                if units is None:
+                    units = self.svc.records.units(self.svc.run_id)
+                if name not in self._started and status != "skipped":
+                    self._started.add(name)
+                    self.svc.step_began(name)
+                row = units.get(UnitKey(name)) or {}
+                self._finish(name, from_summary(dict(state), row.get("output")))
+
+    def finish(self, steps: Mapping[str, dict[str, Any]], settled: Mapping[str, str]) -> None:
+        self.update({**{n: {"status": s} for n, s in settled.items() if s == "blocked"},
+                     **steps})
+
+    def _blocked(self, name: str) -> StepResult:
+        """Worded as the local executor words it."""
+        for dep in self.plan.steps[name].depends_on:
+            status = self._results.get(dep)
+            if status is not None and status.status not in ("succeeded", "skipped"):
+                return StepResult("blocked", error=f"upstream step '{dep}' {status.status}")
+        return StepResult("blocked", error="an upstream step did not succeed")
+
+    def _finish(self, name: str, result: StepResult) -> None:
+        self._results[name] = result
+        self.svc.emit("step_finished", step=name, result=result)
+
+    def results(self) -> dict[str, StepResult]:
+        for name in self.plan.steps:
+            if name not in self._results:
+                status = CANCELLED if name in self._started else NOT_STARTED
+                self._finish(name, StepResult(status, error=self.svc.cancel_reason))
+        return {name: self._results[name] for name in self.plan.steps}

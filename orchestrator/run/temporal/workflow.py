@@ -1,0 +1,83 @@
+"""The Temporal workflow of one run: it schedules the run's steps as activities, nothing else.
+
+Owns `PipelineWorkflow` (workflow type `orchestrate.pipeline`). Its input is plain data built
+by `client.workflow_input`: the step graph (`schedule.Schedule`'s fields), the run's
+`max_parallel`, and the opaque `run` dict every activity receives. It first runs the
+`orchestrate.prepare` activity (the run's shared blocks, created once before any step so two
+workers never make two), then starts each step as an `orchestrate.step` activity when its
+upstream steps are settled and its agent copies are free, at most `max_parallel` at once.
+A query `progress` returns each step's state for live progress (its summary once ended).
+
+Activities carry their own retry rules (a step retries its agent calls itself, with the
+step's `retry` policy); Temporal retries a step activity only when its worker died or it
+stopped heartbeating, and the retry finds the step's records (resume semantics: what was
+done is reused, an in-flight message is reconciled by its otid).
+
+Must not: do I/O, read clocks or random numbers, or import modules that do (it is replayed).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+from typing import Any
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+
+with workflow.unsafe.imports_passed_through():
+    from orchestrator.run.temporal.schedule import Schedule
+
+STEP_ACTIVITY, PREPARE_ACTIVITY = "orchestrate.step", "orchestrate.prepare"
+HEARTBEAT = timedelta(seconds=15)  # a worker that stops heartbeating this long is dead
+STEP_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), backoff_coefficient=2.0,
+                         maximum_interval=timedelta(seconds=10), maximum_attempts=10,
+                         non_retryable_error_types=["RunError", "SpecError"])
+
+
+@workflow.defn(name="orchestrate.pipeline")
+class PipelineWorkflow:
+    def __init__(self) -> None:
+        self._progress: dict[str, dict[str, Any]] = {}
+
+    @workflow.query(name="progress")
+    def progress(self) -> dict[str, dict[str, Any]]:
+        """step -> {"status": "running"|"blocked"} or, once it ended, its summary."""
+        return dict(self._progress)
+
+    @workflow.run
+    async def run(self, spec: dict[str, Any]) -> dict[str, Any]:
+        run = spec["run"]
+        step_timeout = timedelta(seconds=float(spec.get("step_timeout") or 86400))
+        await workflow.execute_activity(
+            PREPARE_ACTIVITY, run, start_to_close_timeout=timedelta(minutes=10),
+            retry_policy=STEP_RETRY)
+        schedule = Schedule(order=spec["order"], deps=spec["deps"], needs=spec["needs"],
+                            replicas=spec["replicas"])
+        limit = max(1, int(spec.get("max_parallel") or 1))
+        running: dict[asyncio.Task[Any], str] = {}
+        summaries: dict[str, dict[str, Any]] = {}
+        while not schedule.done():
+            started, blocked = schedule.start(limit - len(running))
+            for name in blocked:
+                self._progress[name] = {"status": "blocked"}
+            for name, copies in started:
+                self._progress[name] = {"status": "running"}
+                task = asyncio.ensure_future(workflow.execute_activity(
+                    STEP_ACTIVITY, {**run, "step": name, "copies": copies},
+                    start_to_close_timeout=step_timeout, heartbeat_timeout=HEARTBEAT,
+                    retry_policy=STEP_RETRY))
+                running[task] = name
+            if not running:
+                if schedule.done():
+                    break
+                raise workflow.ApplicationError("the schedule is stuck: no step can start",
+                                                non_retryable=True)
+            done, _ = await workflow.wait(list(running), return_when=asyncio.FIRST_COMPLETED)
+            for task in sorted(done, key=lambda t: spec["order"].index(running[t])):
+                name = running.pop(task)
+                summary = task.result()
+                summaries[name] = summary
+                self._progress[name] = summary
+                schedule.finish(name, summary["status"])
+        return {"steps": summaries, "settled": dict(schedule.settled)}
