@@ -22,7 +22,8 @@ import click
 from orchestrator.backends import identity
 from orchestrator.backends.admin import connect
 from orchestrator.cli.common import handle_errors, resolve_api_key, resolve_base_url, state_home
-from orchestrator.errors import ExitCode, ProvisionError
+from orchestrator.cli.spec_cmds import ALLOW_PATH_HELP
+from orchestrator.errors import ExitCode, OrchestrateError, ProvisionError, SpecError
 from orchestrator.provision import DiffOptions, apply, destroy, destroy_plan, plan
 from orchestrator.provision.apply import check_memory_loss
 from orchestrator.provision.changes import Change, ChangeSet
@@ -60,8 +61,36 @@ def _plan_options(fn: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--default-embedding", help=f"Embedding for agents/folders that declare "
                      f"none (default: {ENV_EMBEDDING}, else the embedded stack's)."),
         click.option("--json", "as_json", is_flag=True, help="Machine-readable output."),
+        _allow_path_option,
     ]
     return functools.reduce(lambda f, opt: opt(f), reversed(options), _server_options(fn))
+
+
+_allow_path_option = click.option("--allow-path", "allowed", multiple=True, metavar="DIR",
+                                  help=ALLOW_PATH_HELP)
+
+
+def _json_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """With --json, a command that fails (bad spec, no server, a bug) still prints one JSON
+    document, {"error": ..., "issues": [...]}; the error is re-raised for the usual message
+    on stderr and exit code."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except (click.exceptions.Exit, click.Abort):
+            raise
+        except Exception as exc:
+            if kwargs.get("as_json"):
+                issues = exc.issues if isinstance(exc, SpecError) else ()
+                message = str(exc) if isinstance(exc, OrchestrateError) else \
+                    getattr(exc, "message", None) or f"unexpected {type(exc).__name__}: {exc}"
+                click.echo(json.dumps({"error": message,
+                                       "issues": [i.to_dict() for i in issues]}, indent=2))
+            raise
+
+    return wrapper
 
 
 def _defaults(base_url: str, model: str | None, embedding: str | None) -> tuple[str | None, ...]:
@@ -82,13 +111,15 @@ def _defaults(base_url: str, model: str | None, embedding: str | None) -> tuple[
     return model, embedding
 
 
-def _setup(source: str, base_url: str | None, api_key: str | None, namespace: str, **flags):
+def _setup(source: str, base_url: str | None, api_key: str | None, namespace: str,
+           allowed: tuple[str, ...] = (), **flags):
+    resources = load_source(source, allowed)  # spec problems need no server
     url = resolve_base_url(base_url)
     model, embedding = _defaults(url, flags.pop("default_model", None),
                                  flags.pop("default_embedding", None))
     options = DiffOptions(namespace=namespace, default_model=model, default_embedding=embedding,
                           **flags)
-    return load_source(source), connect(url, resolve_api_key(api_key)), options
+    return resources, connect(url, resolve_api_key(api_key)), options
 
 
 def _show(changeset: ChangeSet, as_json: bool, title: str = "Plan", allowed: bool = False) -> None:
@@ -115,6 +146,7 @@ def _confirm(changeset: ChangeSet, yes: bool, question: str) -> None:
 @click.command("plan")
 @_plan_options
 @handle_errors
+@_json_errors
 def plan_cmd(source: str, base_url, api_key, namespace, as_json: bool, **flags) -> int:
     """Show what apply would change on the server for SOURCE (a resource directory, an
     Agent file, or a pipeline whose agents `ref:` provisioned agents). Changes nothing."""
@@ -126,6 +158,7 @@ def plan_cmd(source: str, base_url, api_key, namespace, as_json: bool, **flags) 
 @click.command("diff")
 @_plan_options
 @handle_errors
+@_json_errors
 def diff_cmd(source: str, base_url, api_key, namespace, as_json: bool, **flags) -> int:
     """Exit 0 when the server matches SOURCE, 2 on drift (for CI and cron), 1 on error."""
     resources, backend, options = _setup(source, base_url, api_key, namespace, **flags)
@@ -140,6 +173,7 @@ def diff_cmd(source: str, base_url, api_key, namespace, as_json: bool, **flags) 
 @click.option("--allow-memory-loss", is_flag=True, help="Accept changes that destroy memory "
               "(deleting agents with archival passages, folders, agent-owned shared blocks).")
 @handle_errors
+@_json_errors
 def apply_cmd(source: str, base_url, api_key, namespace, as_json: bool, yes: bool,
               allow_memory_loss: bool, **flags) -> int:
     """Make the server match SOURCE. Idempotent: a second apply changes nothing."""
@@ -166,11 +200,13 @@ def apply_cmd(source: str, base_url, api_key, namespace, as_json: bool, yes: boo
 @click.option("--allow-memory-loss", is_flag=True, help="Also delete agents with archival "
               "passages, folders and agent-owned shared blocks.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@_allow_path_option
 @handle_errors
+@_json_errors
 def destroy_cmd(source: str, base_url, api_key, namespace, yes: bool, allow_memory_loss: bool,
-                as_json: bool) -> int:
+                as_json: bool, allowed: tuple[str, ...]) -> int:
     """Delete from the server what SOURCE manages (nothing else)."""
-    resources, backend, options = _setup(source, base_url, api_key, namespace)
+    resources, backend, options = _setup(source, base_url, api_key, namespace, allowed)
     shown = destroy_plan(resources, backend, options)
     _show(shown, as_json, title="Destroy", allowed=allow_memory_loss)
     check_memory_loss(shown, allow_memory_loss)

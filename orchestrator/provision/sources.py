@@ -3,9 +3,11 @@ or a pipeline file (then: the agents its `ref:` entries point at, as files).
 
 Owns `load_source` and `restrict` (a ResourceSet cut down to some agents and exactly the
 shared blocks, tools and folders they use). For a pipeline, each `ref:` that is a path is
-resolved against the pipeline's directory and loaded together with its own directory (so the
-shared blocks, tools and folders defined next to it are found); `ref:` by bare managed name
-points at an agent provisioned elsewhere and is left alone.
+resolved against the pipeline's directory and must be a YAML file; it is loaded with exactly
+what its agents use (`spec.resources.load_agent_file`: the shared blocks, tools and folders
+defined next to it are found, nothing else there is read); `ref:` by bare managed name
+points at an agent provisioned elsewhere and is left alone. `allowed` directories (the
+`--allow-path` option) widen the trust boundary of every resource directory loaded.
 
 Must not: talk to a server.
 """
@@ -14,32 +16,29 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import yaml
-
 from orchestrator.errors import Issue, SpecError
 from orchestrator.spec import load_pipeline
+from orchestrator.spec.files import FileProblem, read_text
+from orchestrator.spec.limits import MAX_YAML_BYTES
 from orchestrator.spec.model import ResourceSet
-from orchestrator.spec.resources import load_resources
-
-
-def _docs(path: Path) -> list[dict]:
-    try:
-        docs = list(yaml.safe_load_all(path.read_text(encoding="utf-8")))
-    except (OSError, yaml.YAMLError, UnicodeDecodeError):
-        return []  # the real loaders report the problem with its location
-    return [d for d in docs if isinstance(d, dict)]
+from orchestrator.spec.resources import load_agent_file, load_resources
+from orchestrator.spec.yaml_marks import load_documents
 
 
 def _kind(path: Path) -> str | None:
-    docs = _docs(path)
-    return docs[0].get("kind") if docs else None
+    try:  # the loaders' own safe reading and parsing (limits, no crash on hostile YAML)
+        docs, _ = load_documents(read_text(path, MAX_YAML_BYTES), str(path))
+    except FileProblem:
+        return None  # the real loaders report the problem with its location
+    data = docs[0].data if docs else None
+    return data.get("kind") if isinstance(data, dict) else None
 
 
-def load_source(source: str | Path) -> ResourceSet:
+def load_source(source: str | Path, allowed: tuple[str | Path, ...] = ()) -> ResourceSet:
     path = Path(source)
     if path.is_file() and _kind(path) == "Pipeline":
-        return _from_pipeline(path)
-    return load_resources(path)
+        return _from_pipeline(path, allowed)
+    return load_resources(path, allowed)
 
 
 def restrict(resources: ResourceSet, agents: set[str]) -> ResourceSet:
@@ -61,7 +60,7 @@ def _merge(parts: list[ResourceSet], root: str) -> ResourceSet:
     return ResourceSet(root=root, **merged)
 
 
-def _from_pipeline(path: Path) -> ResourceSet:
+def _from_pipeline(path: Path, allowed: tuple[str | Path, ...]) -> ResourceSet:
     spec = load_pipeline(path)
     parts, issues = [], []
     for name, agent in spec.agents.items():
@@ -73,10 +72,9 @@ def _from_pipeline(path: Path) -> ResourceSet:
             issues.append(Issue(str(path), agent.mark.line, agent.mark.col, f"agents.{name}.ref",
                                 f"no such file '{ref}'", "paths are relative to the pipeline"))
             continue
-        # The file's agents may use blocks, tools and folders defined next to it: load the
-        # whole directory (validated there), then keep those agents and what they use.
-        wanted = {d.get("name") for d in _docs(target) if d.get("kind") == "Agent"}
-        parts.append(restrict(load_resources(target.parent), wanted))
+        # Its agents, and the blocks, tools and folders they use (defined next to it).
+        found = load_agent_file(target, allowed)
+        parts.append(restrict(found, set(found.agents)))
     if issues:
         raise SpecError(issues)
     if not parts:

@@ -19,6 +19,8 @@ from orchestrator.errors import Issue, SpecError
 from orchestrator.spec import schema
 from orchestrator.spec.agents import agent_issues, build_agent, build_block, env_issues
 from orchestrator.spec.damage import Damage
+from orchestrator.spec.files import FileProblem, read_text
+from orchestrator.spec.limits import MAX_YAML_BYTES
 from orchestrator.spec.model import NO_GAPS, AgentSpec, DefaultsSpec, Gaps, InputSpec, PipelineSpec
 from orchestrator.spec.steps import build_steps, retry_spec
 from orchestrator.spec.yaml_marks import MarkedDoc, issue_at, load_documents
@@ -41,14 +43,10 @@ def read_pipeline(path: str | Path) -> tuple[PipelineSpec | None, list[Issue]]:
     otherwise it is built from the readable parts even if the schema or shape rules failed
     (`spec.gaps` says what was left out), so compile can report its problems alongside."""
     file = str(path)
-    try:
-        raw = Path(path).read_bytes()
-    except OSError as exc:
-        return None, [Issue(file, 0, 0, "", f"cannot read file: {exc.strerror or exc}")]
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        return None, [Issue(file, 0, 0, "", f"not UTF-8 text (byte {exc.start})")]
+    try:  # a regular file, at most MAX_YAML_BYTES: `validate /dev/zero` must not fill memory
+        text = read_text(Path(path), MAX_YAML_BYTES)
+    except FileProblem as problem:
+        return None, [Issue(file, 0, 0, "", problem.message, problem.hint)]
     return read_pipeline_text(text, file)
 
 

@@ -1,44 +1,33 @@
-"""Load a directory of resource files (`kind: Agent | Block | Tool | Folder`, several
-documents per file allowed) into a `ResourceSet` for provisioning.
+"""Load resource files (`kind: Agent | Block | Tool | Folder`, several documents per file
+allowed) into a `ResourceSet` for provisioning: a whole directory (`load_resources`) or one
+Agent file and exactly what its agents use (`load_agent_file`, for a pipeline's `ref:`).
 
-Owns: finding the YAML files, schema validation, reading the files they point at
-(`system_file`, `value_file`, a tool's `source_file`, a folder's `files` globs, all relative
-to the YAML file), unique names per kind, and references between resources (an agent's
-shared blocks and folders must be defined in the directory; tools may also be Letta
-built-ins, so unknown tool names are allowed). `kind: Pipeline` files are skipped.
+Owns: finding the YAML files (files.py: a bounded walk, size limits), schema validation,
+unique names per kind, and references between resources (an agent's shared blocks and
+folders must be defined; tools may also be Letta built-ins, so unknown tool names are
+allowed). A document with schema errors is left out and the rest is still checked, so one
+broken file does not hide the problems of its siblings; names it declares still count as
+defined. `kind: Pipeline` files are skipped. The directory is a trust boundary: see
+resource_build.py, which reads the files documents point at.
 
 Must not: talk to a server or run anything (it parses tool source, never imports it).
 """
 
 from __future__ import annotations
 
-import ast
 import dataclasses
-import hashlib
 import re
-from dataclasses import dataclass
 from pathlib import Path
 
 from orchestrator.errors import Issue, SpecError
 from orchestrator.spec import schema
-from orchestrator.spec.agents import agent_issues, build_agent, build_block, env_issues
-from orchestrator.spec.model import FolderSpec, ResourceSet, ToolSpec
-from orchestrator.spec.suggest import did_you_mean
-from orchestrator.spec.yaml_marks import MarkedDoc, issue_at, load_documents
+from orchestrator.spec.files import Boundary, FileProblem, read_text, yaml_files
+from orchestrator.spec.limits import MAX_YAML_BYTES
+from orchestrator.spec.model import ResourceSet
+from orchestrator.spec.resource_build import Builder, ResourceDoc
+from orchestrator.spec.yaml_marks import issue_at, load_documents
 
 KINDS = ("Agent", "Block", "Tool", "Folder")
-
-
-@dataclass
-class _Doc:
-    doc: MarkedDoc
-    base: Path  # directory of the YAML file: relative paths start here
-
-    @property
-    def data(self) -> dict:
-        return self.doc.data
-
-
 _KIND_LINE = re.compile(r"^kind:[ \t]*['\"]?(\w+)", re.MULTILINE)
 
 
@@ -47,41 +36,77 @@ def resource_kind(path: str | Path) -> str | None:
     None for a pipeline, an unreadable file or one with no top-level `kind:` (a cheap look,
     so callers can pick the right loader; the loaders do the real validation)."""
     try:
-        text = Path(path).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError):
+        text = read_text(Path(path), MAX_YAML_BYTES)
+    except FileProblem:
         return None
     found = _KIND_LINE.search(text)
     return found.group(1) if found and found.group(1) in KINDS else None
 
 
-def load_resources(root: str | Path) -> ResourceSet:
-    """Every resource under `root` (a directory, searched recursively, or one file)."""
+@dataclasses.dataclass
+class _Read:
+    docs: list[ResourceDoc] = dataclasses.field(default_factory=list)  # schema-valid
+    all_docs: list[ResourceDoc] = dataclasses.field(default_factory=list)  # for labels
+    declared: set[tuple[str, str]] = dataclasses.field(default_factory=set)  # by broken docs
+    unsure: bool = False  # a broken document whose kind or name cannot be read
+
+
+def load_resources(root: str | Path, allowed: tuple[str | Path, ...] = ()) -> ResourceSet:
+    """Every resource under `root` (a directory, searched recursively, or one file).
+    `allowed`: directories outside it whose files resources may use (`--allow-path`)."""
     root = Path(root)
     issues: list[Issue] = []
-    docs = _read_all(root, issues)
-    if issues:  # a malformed document: references between resources cannot be trusted
-        raise SpecError(_labelled(issues, docs))
-    by_kind: dict[str, list[_Doc]] = {kind: [] for kind in KINDS}
-    for item in docs:
-        by_kind[item.data["kind"]].append(item)
-    for kind, items in by_kind.items():
-        issues.extend(_duplicates(kind, items))
-    resources = _build(root, by_kind, issues)
-    if [i for i in issues if i.severity == "error"]:
-        raise SpecError(_labelled(issues, docs))
+    read = _Read()
+    if not root.exists():
+        issues.append(Issue(str(root), 0, 0, "", "no such file or directory"))
+    else:
+        for path in _files(root, issues):
+            _read_file(path, read, issues)
+    base = root if root.is_dir() else root.parent
+    resources = _build(root, base, read, Boundary.of(base, allowed), issues)
+    _raise_errors(issues, read)
     return resources
 
 
-def _labelled(issues: list[Issue], docs: list[_Doc]) -> list[Issue]:
+def load_agent_file(path: str | Path, allowed: tuple[str | Path, ...] = ()) -> ResourceSet:
+    """The agents of one Agent file with exactly the shared blocks, tools and folders they
+    use, looked up in the YAML files of its directory tree: only the documents that define
+    them are validated and built (their files read), nothing else in the directory."""
+    path = Path(path)
+    issues: list[Issue] = []
+    read = _Read()
+    _read_file(path, read, issues)
+    agents = [d for d in read.docs if d.data["kind"] == "Agent"]
+    wanted = {("Block", n) for a in agents for n in a.data.get("shared_blocks", ())}
+    wanted |= {("Folder", n) for a in agents for n in a.data.get("folders", ())}
+    wanted |= {("Tool", n) for a in agents for n in a.data.get("tools", ())}
+    wanted -= {(d.data["kind"], d.data["name"]) for d in read.docs}
+    if wanted and path.is_file():
+        for sibling in _files(path.parent, issues):
+            if sibling.resolve() != path.resolve():
+                _read_file(sibling, read, issues, wanted)
+    names = {d.data["name"] for d in agents}
+    resources = _build(path, path.parent, read, Boundary.of(path.parent, allowed), issues)
+    _raise_errors(issues, read)
+    return dataclasses.replace(resources, agents={n: a for n, a in resources.agents.items()
+                                                  if n in names})
+
+
+def _raise_errors(issues: list[Issue], read: _Read) -> None:
+    if any(i.severity == "error" for i in issues):
+        raise SpecError(_labelled(issues, read.all_docs))
+
+
+def _labelled(issues: list[Issue], docs: list[ResourceDoc]) -> list[Issue]:
     """Prefix paths with the resource they are in, e.g. `Agent(writer).shared_blocks[0]`:
     several documents share one file, so a bare `shared_blocks[0]` would be ambiguous."""
-    starts = sorted(((d.doc.file, d.doc.mark(()).line), d) for d in docs if d.doc.data)
+    starts = sorted(((d.doc.file, d.doc.mark(()).line), i) for i, d in enumerate(docs))
     labelled = []
     for issue in issues:
         owner = None
-        for (file, line), item in starts:
+        for (file, line), index in starts:
             if file == issue.file and line <= issue.line:
-                owner = item
+                owner = docs[index]
         if owner is None or not isinstance(owner.data, dict):
             labelled.append(issue)
             continue
@@ -91,34 +116,52 @@ def _labelled(issues: list[Issue], docs: list[_Doc]) -> list[Issue]:
     return labelled
 
 
-def _files(root: Path) -> list[Path]:
+def _files(root: Path, issues: list[Issue]) -> list[Path]:
     if root.is_file():
         return [root]
-    return sorted(p for p in root.rglob("*") if p.suffix in (".yaml", ".yml") and p.is_file()
-                  and not any(part.startswith(".") for part in p.relative_to(root).parts))
-
-
-def _read_all(root: Path, issues: list[Issue]) -> list[_Doc]:
-    if not root.exists():
-        issues.append(Issue(str(root), 0, 0, "", "no such file or directory"))
+    try:
+        return yaml_files(root)
+    except FileProblem as problem:
+        issues.append(Issue(str(root), 0, 0, "", problem.message, problem.hint))
         return []
-    docs = []
-    for path in _files(root):
-        found, problems = load_documents(path.read_text(encoding="utf-8"), str(path))
+
+
+def _read_file(path: Path, read: _Read, issues: list[Issue],
+               wanted: set[tuple[str, str]] | None = None) -> None:
+    """Add the file's documents to `read`. With `wanted`, only documents defining one of
+    those (kind, name) pairs (a cheap text look first: most files define none)."""
+    try:
+        text = read_text(path, MAX_YAML_BYTES)
+    except FileProblem as problem:
+        if wanted is None:
+            issues.append(Issue(str(path), 0, 0, "", problem.message, problem.hint))
+        return
+    if wanted is not None and not any(name in text for _, name in wanted):
+        return
+    found, problems = load_documents(text, str(path))
+    issues.extend(problems)
+    for doc in found:
+        data = doc.data
+        if data is None or (isinstance(data, dict) and data.get("kind") == "Pipeline"):
+            continue  # an empty document, or a pipeline next to the agents it uses
+        item = ResourceDoc(doc, path.parent)
+        key = (data.get("kind"), data.get("name")) if isinstance(data, dict) else None
+        if wanted is not None and key not in wanted:
+            continue
+        read.all_docs.append(item)
+        problems = schema.validate(doc, "resources")
         issues.extend(problems)
-        for doc in found:
-            if doc.data is None:
-                continue  # an empty document (e.g. a trailing `---`)
-            if isinstance(doc.data, dict) and doc.data.get("kind") == "Pipeline":
-                continue  # pipelines may live next to the agents they use
-            problems = schema.validate(doc, "resources")
-            issues.extend(problems)
-            docs.append(_Doc(doc, path.parent))
-    return docs
+        if problems or doc.broken:
+            if key and key[0] in KINDS and isinstance(key[1], str):
+                read.declared.add(key)
+            else:
+                read.unsure = True
+            continue
+        read.docs.append(item)
 
 
-def _duplicates(kind: str, items: list[_Doc]) -> list[Issue]:
-    seen: dict[str, _Doc] = {}
+def _duplicates(kind: str, items: list[ResourceDoc]) -> list[Issue]:
+    seen: dict[str, ResourceDoc] = {}
     issues = []
     for item in items:
         name = item.data["name"]
@@ -131,95 +174,22 @@ def _duplicates(kind: str, items: list[_Doc]) -> list[Issue]:
     return issues
 
 
-def _build(root: Path, by_kind: dict[str, list[_Doc]], issues: list[Issue]) -> ResourceSet:
-    base = root if root.is_dir() else root.parent
-    blocks = {i.data["name"]: _block(i, issues) for i in by_kind["Block"]}
-    tools = {i.data["name"]: _tool(i, issues) for i in by_kind["Tool"]}
-    folders = {i.data["name"]: _folder(i, base, issues) for i in by_kind["Folder"]}
-    agents = {i.data["name"]: _agent(i, blocks, folders, issues) for i in by_kind["Agent"]}
+def _build(root: Path, base: Path, read: _Read, boundary: Boundary,
+           issues: list[Issue]) -> ResourceSet:
+    by_kind: dict[str, list[ResourceDoc]] = {kind: [] for kind in KINDS}
+    for item in read.docs:
+        by_kind[item.data["kind"]].append(item)
+    for kind, items in by_kind.items():
+        issues.extend(_duplicates(kind, items))
+    build = Builder(boundary, issues)
+    blocks = {i.data["name"]: build.block(i) for i in by_kind["Block"]}
+    tools = {i.data["name"]: build.tool(i) for i in by_kind["Tool"]}
+    folders = {i.data["name"]: build.folder(i, base) for i in by_kind["Folder"]}
+
+    def known(kind: str, built: dict) -> set[str] | None:
+        return None if read.unsure else set(built) | {n for k, n in read.declared if k == kind}
+
+    agents = {i.data["name"]: build.agent(i, known("Block", blocks), known("Folder", folders))
+              for i in by_kind["Agent"]}
     return ResourceSet(root=str(root), agents=agents, shared_blocks=blocks, tools=tools,
                        folders=folders)
-
-
-def _read(item: _Doc, path: tuple, relative: str, issues: list[Issue]) -> str:
-    try:
-        return (item.base / relative).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = getattr(exc, "strerror", None) or str(exc)
-        issues.append(issue_at(item.doc.mark(path), path, f"cannot read '{relative}': {reason}",
-                               "paths are relative to the YAML file"))
-        return ""
-
-
-def _with_files(item: _Doc, data: dict, path: tuple, issues: list[Issue]) -> dict:
-    """`data` with `value_file` read into `value`."""
-    if "value_file" not in data:
-        return data
-    value = _read(item, path + ("value_file",), data["value_file"], issues)
-    return {**data, "value": value}
-
-
-def _block(item: _Doc, issues: list[Issue]):
-    issues.extend(env_issues(item.doc, item.data, ()))
-    return build_block(item.doc, item.data["name"], _with_files(item, item.data, (), issues), ())
-
-
-def _agent(item: _Doc, blocks: dict, folders: dict, issues: list[Issue]):
-    data = dict(item.data)
-    if "system_file" in data:
-        data["system"] = _read(item, ("system_file",), data["system_file"], issues)
-    data["memory_blocks"] = [_with_files(item, block, ("memory_blocks", i), issues)
-                             for i, block in enumerate(data.get("memory_blocks", ()))]
-    issues.extend(agent_issues(item.doc, item.data, (), blocks))
-    for i, folder in enumerate(data.get("folders", ())):
-        if folder not in folders:
-            where = ("folders", i)
-            issues.append(issue_at(item.doc.mark(where), where, f"unknown folder '{folder}'",
-                                   did_you_mean(folder, folders,
-                                                fallback="define it in a kind: Folder file")))
-    return build_agent(item.doc, data["name"], data, ())
-
-
-def _tool(item: _Doc, issues: list[Issue]) -> ToolSpec:
-    data = item.data
-    source = _read(item, ("source_file",), data["source_file"], issues)
-    if source and not _defines_function(source, data["name"]):
-        issues.append(issue_at(item.doc.mark(("source_file",)), ("source_file",),
-                               f"'{data['source_file']}' defines no function '{data['name']}'",
-                               "a tool's name is the name of its Python function"))
-    return ToolSpec(name=data["name"], source_code=source,
-                    source_file=str(item.base / data["source_file"]),
-                    description=data.get("description", ""),
-                    pip_requirements=tuple(data.get("pip_requirements", ())),
-                    mark=item.doc.mark(()))
-
-
-def _defines_function(source: str, name: str) -> bool:
-    try:
-        tree = ast.parse(source)
-    except SyntaxError:
-        return False
-    return any(isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name == name
-               for node in tree.body)
-
-
-def _folder(item: _Doc, base: Path, issues: list[Issue]) -> FolderSpec:
-    files: dict[str, str] = {}
-    for i, pattern in enumerate(item.data.get("files", ())):
-        matched = sorted(p for p in item.base.glob(pattern) if p.is_file())
-        if not matched:
-            issues.append(issue_at(item.doc.mark(("files", i)), ("files", i),
-                                   f"'{pattern}' matches no files",
-                                   "patterns are relative to the YAML file"))
-        for path in matched:
-            files[_relative(path, base)] = hashlib.sha256(path.read_bytes()).hexdigest()
-    return FolderSpec(name=item.data["name"], description=item.data.get("description", ""),
-                      embedding=item.data.get("embedding"), files=tuple(sorted(files.items())),
-                      root=str(base), mark=item.doc.mark(()))
-
-
-def _relative(path: Path, base: Path) -> str:
-    try:
-        return path.resolve().relative_to(base.resolve()).as_posix()
-    except ValueError:
-        return path.resolve().as_posix()

@@ -1,0 +1,145 @@
+"""Schema-valid resource documents -> `BlockSpec` / `ToolSpec` / `FolderSpec` / `AgentSpec`,
+reading the files they point at (`system_file`, `value_file`, a tool's `source_file`, a
+folder's `files` globs, all relative to the YAML file).
+
+Owns: those reads, each through files.py (regular files, size limits, the trust boundary:
+`..`, absolute paths and symlinks that lead outside the resource directory are refused
+unless allowed), and the checks that need the files (a tool's source defines its function).
+Every problem is a located issue at the key that named the file.
+
+Must not: find or parse YAML files (resources.py does), or import what it reads.
+"""
+
+from __future__ import annotations
+
+import ast
+import os
+import re
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from orchestrator.errors import Issue
+from orchestrator.spec.agents import agent_issues, build_agent, build_block, env_issues
+from orchestrator.spec.files import Boundary, FileProblem, file_digest, glob_files, read_text
+from orchestrator.spec.limits import MAX_TEXT_FILE_BYTES, MAX_UPLOAD_FILE_BYTES
+from orchestrator.spec.model import AgentSpec, BlockSpec, FolderSpec, ToolSpec
+from orchestrator.spec.suggest import did_you_mean
+from orchestrator.spec.yaml_marks import MarkedDoc, issue_at
+
+RELATIVE_HINT = "paths are relative to the YAML file"
+_GLOB = re.compile(r"[*?\[]")
+
+
+@dataclass
+class ResourceDoc:
+    doc: MarkedDoc
+    base: Path  # directory of the YAML file: relative paths start here
+
+    @property
+    def data(self) -> dict:
+        return self.doc.data
+
+
+@dataclass
+class Builder:
+    """Builds resources of one directory; `issues` collects every problem."""
+
+    boundary: Boundary
+    issues: list[Issue]
+
+    def _problem(self, item: ResourceDoc, path: tuple, problem: FileProblem) -> None:
+        self.issues.append(issue_at(item.doc.mark(path), path, problem.message,
+                                    problem.hint or RELATIVE_HINT))
+
+    def read(self, item: ResourceDoc, path: tuple, relative: str) -> str:
+        try:
+            target = self.boundary.check(item.base / relative, relative)
+            return read_text(target, MAX_TEXT_FILE_BYTES, relative)
+        except FileProblem as problem:
+            self._problem(item, path, problem)
+            return ""
+
+    def _with_files(self, item: ResourceDoc, data: dict, path: tuple) -> dict:
+        """`data` with `value_file` read into `value`."""
+        if "value_file" not in data:
+            return data
+        return {**data, "value": self.read(item, path + ("value_file",), data["value_file"])}
+
+    def block(self, item: ResourceDoc) -> BlockSpec:
+        self.issues.extend(env_issues(item.doc, item.data, ()))
+        return build_block(item.doc, item.data["name"], self._with_files(item, item.data, ()), ())
+
+    def agent(self, item: ResourceDoc, blocks: Collection[str] | None,
+              folders: Collection[str] | None) -> AgentSpec:
+        """`blocks` / `folders`: the names that exist (None: unknown, none is reported)."""
+        data = dict(item.data)
+        if "system_file" in data:
+            data["system"] = self.read(item, ("system_file",), data["system_file"])
+        data["memory_blocks"] = [self._with_files(item, block, ("memory_blocks", i))
+                                 for i, block in enumerate(data.get("memory_blocks", ()))]
+        self.issues.extend(agent_issues(item.doc, item.data, (), blocks))
+        for i, folder in enumerate(data.get("folders", ()) if folders is not None else ()):
+            if folder not in folders:
+                where = ("folders", i)
+                self.issues.append(issue_at(
+                    item.doc.mark(where), where, f"unknown folder '{folder}'",
+                    did_you_mean(folder, folders, fallback="define it in a kind: Folder file")))
+        return build_agent(item.doc, data["name"], data, ())
+
+    def tool(self, item: ResourceDoc) -> ToolSpec:
+        data = item.data
+        source = self.read(item, ("source_file",), data["source_file"])
+        if source and not _defines_function(source, data["name"]):
+            self.issues.append(issue_at(
+                item.doc.mark(("source_file",)), ("source_file",),
+                f"'{data['source_file']}' defines no function '{data['name']}'",
+                "a tool's name is the name of its Python function"))
+        return ToolSpec(name=data["name"], source_code=source,
+                        source_file=str(item.base / data["source_file"]),
+                        description=data.get("description", ""),
+                        pip_requirements=tuple(data.get("pip_requirements", ())),
+                        mark=item.doc.mark(()))
+
+    def folder(self, item: ResourceDoc, base: Path) -> FolderSpec:
+        files: dict[str, str] = {}
+        for i, pattern in enumerate(item.data.get("files", ())):
+            files.update(self._folder_files(item, ("files", i), pattern, base))
+        return FolderSpec(name=item.data["name"], description=item.data.get("description", ""),
+                          embedding=item.data.get("embedding"),
+                          files=tuple(sorted(files.items())), root=str(base),
+                          mark=item.doc.mark(()))
+
+    def _folder_files(self, item: ResourceDoc, path: tuple, pattern: str,
+                      base: Path) -> Mapping[str, str]:
+        try:
+            matched = glob_files(item.base, pattern)
+            if not matched:
+                raise FileProblem(f"'{pattern}' matches no files",
+                                  "patterns are relative to the YAML file")
+            files = {}
+            for found in matched:
+                written = pattern if not _GLOB.search(pattern) else \
+                    str(found) if os.path.isabs(pattern) else os.path.relpath(found, item.base)
+                real = self.boundary.check(found, written)
+                files[_relative(real, base)] = file_digest(real, MAX_UPLOAD_FILE_BYTES, written)
+            return files
+        except FileProblem as problem:
+            self._problem(item, path, problem)
+            return {}
+
+
+def _defines_function(source: str, name: str) -> bool:
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return False
+    return any(isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name == name
+               for node in tree.body)
+
+
+def _relative(path: Path, base: Path) -> str:
+    try:
+        return path.relative_to(base.resolve()).as_posix()
+    except ValueError:
+        return path.as_posix()
