@@ -31,6 +31,10 @@ main.add_command(run_cmds.run_cmd)
 main.add_command(run_cmds.resume_cmd)
 main.add_command(run_cmds.runs_group)
 
+from orchestrator.cli import batch_cmds  # noqa: E402
+
+main.add_command(batch_cmds.batches_group)
+
 from orchestrator.cli import provision_cmds  # noqa: E402
 
 for _command in (provision_cmds.plan_cmd, provision_cmds.apply_cmd, provision_cmds.diff_cmd,

@@ -19,10 +19,12 @@ import yaml
 from rich.console import Console
 
 from orchestrator.backends.letta import LettaBackend
+from orchestrator.cli import batch_cmds
 from orchestrator.cli.common import handle_errors, resolve_api_key, resolve_base_url, state_home
 from orchestrator.compile import load_plan
 from orchestrator.errors import ExitCode, OrchestrateError, RunError, SpecError
 from orchestrator.run import render
+from orchestrator.run.batch_records import is_batch_id
 from orchestrator.run.dryrun import dry_run
 from orchestrator.run.inputs import parse_assignments, resolve_inputs
 from orchestrator.run.progress import make_reporter, outcome_json
@@ -87,16 +89,30 @@ def _exec_options(fn):
               "127.0.0.1:7233).")
 @click.option("--task-queue", default=None,
               help="Temporal task queue the workers poll (default 'orchestrate').")
+@batch_cmds.batch_options
 @handle_errors
 def run_cmd(file, inputs, input_file, base_url, api_key, max_parallel, timeout, as_json,
             stream, model, dry_run, keep_agents, namespace, executor, temporal_address,
-            task_queue) -> int:
-    """Run a pipeline against a Letta server."""
+            task_queue, batch_file, concurrency, results) -> int:
+    """Run a pipeline against a Letta server (or once per line of a --batch file)."""
+    batch_cmds.check_batch_usage(batch_file, concurrency=concurrency, results=results,
+                                 input=inputs, input_file=input_file, dry_run=dry_run,
+                                 stream=stream)
     with _json_errors(as_json):
         plan = load_plan(file)
         if not as_json:
             for warning in getattr(plan, "warnings", ()):
                 click.echo(warning.format(), err=True)
+        options = RunOptions(
+            max_parallel=max_parallel, timeout=timeout, keep_agents=keep_agents,
+            model=model or os.environ.get("ORCHESTRATE_MODEL") or None, namespace=namespace,
+            stream=stream, executor=executor,
+            temporal_address=temporal_address or os.environ.get("ORCHESTRATE_TEMPORAL_ADDRESS")
+            or None, task_queue=task_queue)
+        if batch_file:
+            return batch_cmds.run_batch(plan, batch_file, base_url=base_url, api_key=api_key,
+                                        options=options, concurrency=concurrency,
+                                        results=results, as_json=as_json)
         given = {**_input_file(input_file), **parse_assignments(inputs)}
         # Input mistakes first, exactly as a run checks them (no server needed).
         values = resolve_inputs(plan.inputs, given, Redactor())
@@ -106,12 +122,7 @@ def run_cmd(file, inputs, input_file, base_url, api_key, max_parallel, timeout, 
             click.echo(json.dumps(steps, indent=2) if as_json
                        else render.dry_run_text(plan, steps))
             return 0
-        return _run(plan, given, base_url, api_key, as_json, RunOptions(
-            max_parallel=max_parallel, timeout=timeout, keep_agents=keep_agents,
-            model=model or os.environ.get("ORCHESTRATE_MODEL") or None, namespace=namespace,
-            stream=stream, executor=executor,
-            temporal_address=temporal_address or os.environ.get("ORCHESTRATE_TEMPORAL_ADDRESS")
-            or None, task_queue=task_queue))
+        return _run(plan, given, base_url, api_key, as_json, options)
 
 
 def _run(plan, given, base_url, api_key, as_json, options: RunOptions) -> int:
@@ -137,11 +148,19 @@ def dry_run_steps(plan, given) -> list[dict]:
               help="The pipeline file, if it moved (default: the recorded path).")
 @_server_options
 @_exec_options
+@batch_cmds.batch_resume_options
 @handle_errors
 def resume_cmd(run_id, inputs, file, base_url, api_key, max_parallel, timeout, as_json,
-               stream) -> int:
-    """Continue a failed, cancelled or killed run: only what did not succeed runs again."""
+               stream, concurrency, retry_failed) -> int:
+    """Continue a failed, cancelled or killed run, or a batch (BATCH_ID): only what did
+    not succeed runs again."""
+    batch_cmds.check_resume_usage(run_id, concurrency=concurrency, retry_failed=retry_failed,
+                                  input=inputs, timeout=timeout, stream=stream)
     with _json_errors(as_json):
+        if is_batch_id(run_id):
+            return batch_cmds.resume_batch_cmd(run_id, file=file, base_url=base_url,
+                                               api_key=api_key, concurrency=concurrency,
+                                               retry_failed=retry_failed, as_json=as_json)
         return _resume(run_id, inputs, file, base_url, api_key, max_parallel, timeout,
                        as_json, stream)
 
