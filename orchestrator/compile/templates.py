@@ -1,9 +1,13 @@
-"""The one Jinja environment: sandboxed, strict, shared by compile-time checks and run time.
+"""The one Jinja environment: sandboxed, strict, bounded, shared by compile-time checks and
+run time.
 
-Owns: `environment()`, `render()` / `evaluate()` (what the runner calls for every step:
-compiled templates are cached by source so the per-step cost stays far below 1 ms), and
-`TemplateRenderError`. A template that is exactly one `{{ expr }}` *evaluates* to the native
-value (a bool for `when`, a list for `for_each`); anything else renders to a string.
+Owns `environment()`, `render()` / `evaluate()` (what the runner calls for every step) and
+`TemplateRenderError` / `TemplateLimitError`. A template that is exactly one `{{ expr }}`
+*evaluates* to the native value (a bool for `when`, a list for `for_each`); anything else
+renders to a string. Common templates (text plus simple expressions) are evaluated by
+fastrender.py with Jinja's own runtime operations instead of being compiled (compiling
+costs ~1 ms each); the rest are compiled once per source and cached. Every render runs
+under sandbox.py's limits (output size, values made, render time).
 
 Must not: know pipeline semantics (what `steps` or `inputs` mean: see `check.py`).
 """
@@ -17,9 +21,10 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 import jinja2
-from jinja2.sandbox import SandboxedEnvironment
 
+from orchestrator.compile import fastrender
 from orchestrator.compile.plan import Template
+from orchestrator.compile.sandbox import BoundedSandbox, LimitExceeded, render_budget
 from orchestrator.errors import RunError
 
 # `{{ expr }}` alone (whitespace and `-` trim markers allowed), with no other tag inside.
@@ -30,10 +35,19 @@ class TemplateRenderError(RunError):
     """A template failed at run time (undefined attribute, type error, sandbox violation).
     The message names the template's field path; it never contains context values."""
 
-    def __init__(self, template: Template, problem: str):
+    def __init__(self, template: Template, problem: str, *, prefix: str = "cannot render "
+                 "template: "):
         self.template = template
         self.problem = problem
-        super().__init__(f"{template.path}: cannot render template: {problem}")
+        super().__init__(f"{template.path}: {prefix}{problem}")
+
+
+class TemplateLimitError(TemplateRenderError):
+    """A template went past a resource limit (output size, a value's size, render time),
+    e.g. `steps.draft.prompt: template output exceeds 4,000,000 characters`."""
+
+    def __init__(self, template: Template, problem: str):
+        super().__init__(template, problem, prefix="")
 
 
 def _tojson(value: Any, indent: int | None = None) -> str:
@@ -42,10 +56,10 @@ def _tojson(value: Any, indent: int | None = None) -> str:
 
 
 @functools.cache
-def environment() -> SandboxedEnvironment:
-    env = SandboxedEnvironment(
+def environment() -> BoundedSandbox:
+    env = BoundedSandbox(
         undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=True)
-    env.filters["tojson"] = _tojson
+    env.bound_filter("tojson", _tojson)
     return env
 
 
@@ -67,8 +81,15 @@ def _compiled_expression(expr: str) -> Callable[..., Any]:
 
 def render(t: Template, context: Mapping[str, Any]) -> str:
     """Render `t` to text with `context` (inputs, steps, item/loop variables)."""
+    env = environment()
     try:
-        return compiled(t.source).render(context)
+        with render_budget():
+            program = fastrender.program(t.source, env)
+            if program is not None:
+                return fastrender.render(program, env, context)
+            return compiled(t.source).render(context)
+    except LimitExceeded as exc:
+        raise TemplateLimitError(t, str(exc)) from None
     except Exception as exc:  # noqa: BLE001 - any Jinja/sandbox/type failure is the user's
         raise TemplateRenderError(t, _describe(exc)) from None
 
@@ -78,8 +99,16 @@ def evaluate(t: Template, context: Mapping[str, Any]) -> Any:
     expr = expression_source(t.source)
     if expr is None:
         return render(t, context)
+    env = environment()
     try:
-        value = _compiled_expression(expr)(**context)
+        with render_budget():
+            node = fastrender.expression(expr, env)
+            if node is not None:
+                value = fastrender.evaluate(node, env, context)
+            else:
+                value = _compiled_expression(expr)(**context)
+    except LimitExceeded as exc:
+        raise TemplateLimitError(t, str(exc)) from None
     except Exception as exc:  # noqa: BLE001
         raise TemplateRenderError(t, _describe(exc)) from None
     if isinstance(value, jinja2.Undefined):
