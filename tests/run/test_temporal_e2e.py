@@ -1,0 +1,160 @@
+"""The Temporal executor end to end: a real Temporal dev server (started by the project's own
+`orchestrate server start --temporal` code), real `orchestrate worker` processes, the
+embedded Letta with the scripted local model.
+
+- the example pipelines give the same step results and outputs on both executors;
+- a worker killed with SIGKILL in the middle of a step: a second worker finishes the run, no
+  finished step runs again, and the in-flight message reaches the agent once.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("temporalio")
+
+from orchestrator.backends.letta import LettaBackend  # noqa: E402
+from orchestrator.compile import load_plan  # noqa: E402
+from orchestrator.run.records import Records, UnitKey  # noqa: E402
+from orchestrator.run.runner import RunOptions, start_run  # noqa: E402
+from orchestrator.server import temporal_dev  # noqa: E402
+
+pytestmark = pytest.mark.integration
+ROOT = Path(__file__).resolve().parents[2]
+PIPELINES = ROOT / "pipelines"
+APPROVE = {"approved": True, "feedback": "good"}
+
+
+@pytest.fixture(scope="session")
+def temporal_address(letta_stack):
+    entry = temporal_dev.start(letta_stack.home)
+    yield entry["address"]
+    if not entry.get("already_running") and os.environ.get("ORCHESTRATE_KEEP_STACK") != "1":
+        temporal_dev.stop_entry(entry)
+
+
+class Workers:
+    def __init__(self, address: str):
+        self.address, self.queue = address, f"test-{uuid.uuid4().hex[:8]}"
+        self.procs: list[subprocess.Popen] = []
+
+    def start(self) -> subprocess.Popen:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "orchestrator", "worker", "--temporal-address",
+             self.address, "--task-queue", self.queue, "--max-concurrent-units", "8"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+        line = proc.stderr.readline()  # "worker ready: ..." once it polls
+        assert "worker ready" in line, line
+        self.procs.append(proc)
+        return proc
+
+    def options(self, **kw) -> RunOptions:
+        return RunOptions(executor="temporal", temporal_address=self.address,
+                          task_queue=self.queue, **kw)
+
+    def stop(self) -> None:
+        for proc in self.procs:
+            if proc.poll() is None:
+                proc.kill()
+            proc.wait(timeout=10)
+
+
+@pytest.fixture
+def workers(temporal_address):
+    w = Workers(temporal_address)
+    yield w
+    w.stop()
+
+
+def _run(letta_stack, records, name, inputs, options):
+    return start_run(load_plan(PIPELINES / f"{name}.yaml"), inputs,
+                     LettaBackend(letta_stack.base_url), records, options=options)
+
+
+def _shape(outcome, records):
+    """What must match across executors: statuses, iterations, JSON outputs' keys."""
+    units = records.units(outcome.run_id)
+    return ({n: (r.status, r.iterations) for n, r in outcome.results.items()},
+            sorted((k.step, k.item, k.iteration, u["status"]) for k, u in units.items()),
+            sorted(outcome.outputs))
+
+
+@pytest.mark.parametrize("name,inputs", [
+    ("research-report", {"topic": "owls"}),
+    ("parallel-analysis", {"proposal": "Sell owl feeders"}),
+])
+def test_same_results_on_both_executors(letta_stack, model_script, workers, tmp_path, name,
+                                        inputs):
+    model_script([{"prompt_contains": "Review this report",
+                   "json": {"approved": False, "feedback": "more owls"}},
+                  {"prompt_contains": "Review this revised report", "json": APPROVE}])
+    workers.start()
+    records = Records(tmp_path / "runs.db")
+    try:
+        local = _run(letta_stack, records, name, inputs, RunOptions())
+        local_prompts = len(model_script.requests())
+        model_script.admin.reset()
+        remote = _run(letta_stack, records, name, inputs, workers.options())
+        assert local.status == remote.status == "succeeded", (local.error, remote.error)
+        assert _shape(local, records) == _shape(remote, records)
+        assert len(model_script.requests()) == local_prompts  # the same messages were sent
+        if name == "parallel-analysis":
+            assert remote.outputs["costs"] == local.outputs["costs"]
+        assert records.run(remote.run_id)["options"]["executor"] == "temporal"
+        backend = LettaBackend(letta_stack.base_url)
+        from orchestrator.backends import identity
+        assert backend.find_agents((identity.run_tag(remote.run_id),)) == []  # cleaned up
+    finally:
+        records.close()
+
+
+def test_worker_killed_mid_step_another_finishes_with_one_message(letta_stack, model_script,
+                                                                   workers, tmp_path):
+    # draft's model call takes 4 s: the worker running it is killed while Letta is in it.
+    model_script([{"prompt_contains": "Write a short report", "reply": "DRAFT", "delay": 4},
+                  {"prompt_contains": "Review this report", "json": APPROVE}])
+    first = workers.start()
+    records = Records(tmp_path / "runs.db")
+    box: dict = {}
+    runner = threading.Thread(target=lambda: box.update(out=_run(
+        letta_stack, records, "research-report", {"topic": "owls"},
+        workers.options(keep_agents=True))))
+    runner.start()
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:  # until draft's message is at the model
+            if any("Write a short report" in (r.get("prompt") or "")
+                   for r in model_script.requests()):
+                break
+            time.sleep(0.1)
+        else:
+            raise AssertionError("draft never reached the model")
+        workers.start()  # the second worker, then the first one dies mid-step
+        os.kill(first.pid, signal.SIGKILL)
+        runner.join(timeout=120)
+        assert not runner.is_alive(), "the run did not finish on the second worker"
+        out = box["out"]
+        assert out.status == "succeeded", out.error
+        prompts = Counter(r.get("prompt") for r in model_script.requests())
+        assert max(prompts.values()) == 1, prompts.most_common(2)  # nothing sent twice
+        draft = records.units(out.run_id)[UnitKey("draft")]
+        assert draft["output"] == "DRAFT"
+        backend = LettaBackend(letta_stack.base_url)
+        history = backend.delivery(draft["agent_id"], draft["otid"])
+        assert history.received and history.reply.text == "DRAFT"
+        for unit in records.units(out.run_id).values():
+            if unit.get("agent_id"):
+                backend.delete_agent(unit["agent_id"])
+    finally:
+        runner.join(timeout=1)
+        records.close()
