@@ -11,3 +11,12 @@
 Only `letta.py` and `letta_admin.py` import letta_client. This package imports neither at
 import time, so `import orchestrator.backends` stays cheap.
 """
+
+import os as _os
+
+# letta-client builds its pydantic models lazily, on first use, by default. A model whose
+# build is under way in one thread looks unbuilt to another, which then fails with
+# "PydanticUserError: BaseModel cannot be instantiated directly" (seen once in ~140 messages
+# with 20 concurrent runs). Built eagerly, each model is complete when its module's import
+# (serialised by Python's import lock) returns; it costs ~0.1 s at the first import.
+_os.environ.setdefault("DEFER_PYDANTIC_BUILD", "false")
