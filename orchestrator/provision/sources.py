@@ -34,6 +34,13 @@ def _kind(path: Path) -> str | None:
     return data.get("kind") if isinstance(data, dict) else None
 
 
+def _is_file(path: Path) -> bool:
+    try:
+        return path.resolve().is_file()
+    except (OSError, ValueError, RuntimeError):  # a NUL byte, a symlink loop
+        return False
+
+
 def load_source(source: str | Path, allowed: tuple[str | Path, ...] = ()) -> ResourceSet:
     path = Path(source)
     if path.is_file() and _kind(path) == "Pipeline":
@@ -67,13 +74,12 @@ def _from_pipeline(path: Path, allowed: tuple[str | Path, ...]) -> ResourceSet:
         ref = agent.ref
         if not ref or not ref.endswith((".yaml", ".yml")):
             continue
-        target = (path.parent / ref).resolve()
-        if not target.is_file():
+        if not _is_file(path.parent / ref):
             issues.append(Issue(str(path), agent.mark.line, agent.mark.col, f"agents.{name}.ref",
                                 f"no such file '{ref}'", "paths are relative to the pipeline"))
             continue
         # Its agents, and the blocks, tools and folders they use (defined next to it).
-        found = load_agent_file(target, allowed)
+        found = load_agent_file((path.parent / ref).resolve(), allowed)
         parts.append(restrict(found, set(found.agents)))
     if issues:
         raise SpecError(issues)

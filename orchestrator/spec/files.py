@@ -54,7 +54,7 @@ class Boundary:
 
     def check(self, path: Path, written: str) -> Path:
         """The resolved `path`; FileProblem when it lies outside the boundary."""
-        real = path.resolve()
+        real = _resolve(path, written)
         if not any(_under(real, base) for base in (self.root, *self.allowed)):
             linked = Path(os.path.normpath(path.absolute())) != real
             where = f"leads to {real}, " if linked else "is "
@@ -62,6 +62,14 @@ class Boundary:
                               f"a resource directory may only use files inside it; "
                               f"{ALLOW_HINT}")
         return real
+
+
+def _resolve(path: Path, written: str) -> Path:
+    try:
+        return path.resolve()
+    except (OSError, ValueError, RuntimeError) as exc:  # a NUL byte, a symlink loop
+        raise FileProblem(f"'{written or path}' is not a usable path: {exc}",
+                          "write a relative path to a file") from None
 
 
 def _under(path: Path, base: Path) -> bool:
@@ -81,7 +89,7 @@ def _not_regular(written: str) -> FileProblem:
 
 def read_bytes(path: Path, limit: int, written: str = "") -> bytes:
     """At most `limit` bytes of a regular file; FileProblem for anything else."""
-    real = path.resolve()
+    real = _resolve(path, written)
     if any(_under(real, pseudo) for pseudo in _PSEUDO):
         raise _not_regular(written)
     try:
@@ -89,13 +97,21 @@ def read_bytes(path: Path, limit: int, written: str = "") -> bytes:
     except OSError as exc:
         what = f"cannot read '{written}'" if written else "cannot read file"
         raise FileProblem(f"{what}: {exc.strerror or exc}") from None
-    with os.fdopen(fd, "rb") as handle:
-        info = os.fstat(handle.fileno())
+    try:
+        info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
             raise _not_regular(written)
         if info.st_size > limit:
             raise _too_large(written, info.st_size, limit)
-        data = handle.read(limit + 1)
+        chunks, size = [], 0
+        while size <= limit and (chunk := os.read(fd, min(_CHUNK, limit + 1 - size))):
+            chunks.append(chunk)
+            size += len(chunk)
+    except OSError as exc:
+        raise FileProblem(f"cannot read '{written or real}': {exc.strerror or exc}") from None
+    finally:
+        os.close(fd)
+    data = b"".join(chunks)
     if len(data) > limit:
         raise _too_large(written, len(data), limit)
     return data
@@ -112,7 +128,7 @@ def read_text(path: Path, limit: int, written: str = "") -> str:
 
 def file_digest(path: Path, limit: int, written: str) -> str:
     """sha256 of a regular file, read in chunks (never whole); FileProblem past `limit`."""
-    real = path.resolve()
+    real = _resolve(path, written)
     if any(_under(real, pseudo) for pseudo in _PSEUDO) or not real.is_file():
         raise _not_regular(written)
     digest, seen = hashlib.sha256(), 0
@@ -151,7 +167,7 @@ def glob_files(base: Path, pattern: str) -> list[Path]:
                 if len(found) > MAX_FOLDER_FILES:
                     raise FileProblem(f"'{pattern}' matches more than {MAX_FOLDER_FILES:,} "
                                       "files", f"narrow the pattern; {LIMIT_HINT}")
-    except (OSError, ValueError, NotImplementedError) as exc:
+    except (OSError, ValueError, RuntimeError, NotImplementedError) as exc:
         raise FileProblem(f"cannot search '{pattern}': {exc}") from None
     return sorted(found)
 

@@ -113,6 +113,8 @@ class Builder:
     def _folder_files(self, item: ResourceDoc, path: tuple, pattern: str,
                       base: Path) -> Mapping[str, str]:
         try:
+            # Where the pattern starts must be inside: '/**/x' must not walk the whole disk.
+            self.boundary.check(item.base / _fixed_prefix(pattern), pattern)
             matched = glob_files(item.base, pattern)
             if not matched:
                 raise FileProblem(f"'{pattern}' matches no files",
@@ -127,6 +129,16 @@ class Builder:
         except FileProblem as problem:
             self._problem(item, path, problem)
             return {}
+
+
+def _fixed_prefix(pattern: str) -> str:
+    """The leading part of a glob without wildcards ('docs/*.md' -> 'docs')."""
+    fixed = []
+    for part in Path(pattern).parts:
+        if _GLOB.search(part):
+            break
+        fixed.append(part)
+    return str(Path(*fixed)) if fixed else "."
 
 
 def _defines_function(source: str, name: str) -> bool:

@@ -3,8 +3,9 @@
 Owns: `check_events`, which reads the parser's events (libyaml keeps its own stack, so this
 is safe at any depth) and stops at the first of: nesting deeper than `MAX_YAML_DEPTH`
 (composing such a document recurses in C and can crash the interpreter), an alias used
-inside its own anchor (`&a [*a]`: a document that contains itself), or more than
-`MAX_YAML_NODES` values once aliases are expanded (billion laughs). It stops *at* the
+inside its own anchor (`&a [*a]`: a document that contains itself), aliases that expand to
+more than `MAX_ALIAS_VALUES` values (billion laughs), or more than `MAX_YAML_NODES` values
+in all. It stops *at* the
 problem: a 100,000-deep document costs no more to refuse than a 65-deep one.
 
 Must not: build data or report syntax errors (the parser raises those; yaml_marks.py words
@@ -18,7 +19,7 @@ from typing import Any
 import yaml
 
 from orchestrator.errors import Issue
-from orchestrator.spec.limits import LIMIT_HINT, MAX_YAML_DEPTH, MAX_YAML_NODES
+from orchestrator.spec.limits import LIMIT_HINT, MAX_ALIAS_VALUES, MAX_YAML_DEPTH, MAX_YAML_NODES
 from orchestrator.spec.suggest import dotted
 
 _OPEN = (yaml.SequenceStartEvent, yaml.MappingStartEvent)
@@ -56,6 +57,7 @@ def check_events(loader: Any, file: str) -> Issue | None:
     open_anchors: set[str] = set()
     stack: list[_Open] = []
     count = 0  # values so far, aliases expanded (nothing is ever taken back)
+    expanded = 0  # values added by aliases beyond the alias itself
     while loader.check_event():
         event = loader.get_event()
         kind = type(event)
@@ -83,6 +85,12 @@ def check_events(loader: Any, file: str) -> Issue | None:
                 return _issue(event, stack, file, f"alias '*{event.anchor}' is used inside its "
                               "own anchor", "a value cannot contain itself: copy the part instead")
             size = sizes.get(event.anchor, 1)  # unknown: the composer reports it
+            expanded += size - 1
+            if expanded > MAX_ALIAS_VALUES:
+                return _issue(event, stack, file, f"aliases expand to more than "
+                              f"{MAX_ALIAS_VALUES:,} values", "an alias (*name) repeats "
+                              "everything its anchor holds: repeat less, or write the parts "
+                              f"out; {LIMIT_HINT}")
         elif kind is yaml.ScalarEvent:
             size = 1
             if event.anchor:
@@ -93,9 +101,8 @@ def check_events(loader: Any, file: str) -> Issue | None:
             stack[-1].size += size
         count += size
         if count > MAX_YAML_NODES:
-            return _issue(event, stack, file, f"more than {MAX_YAML_NODES:,} values once "
-                          "aliases are expanded", "an alias (*name) repeats everything its "
-                          f"anchor holds: repeat less, or split the file; {LIMIT_HINT}")
+            return _issue(event, stack, file, f"more than {MAX_YAML_NODES:,} values in one file",
+                          f"split the file; {LIMIT_HINT}")
     return None
 
 

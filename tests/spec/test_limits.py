@@ -72,8 +72,16 @@ def test_an_alias_bomb_is_refused_before_it_is_built():
     started = time.perf_counter()
     found = issues_of(pipeline(extra=billion_laughs(9, 10)))  # 10**9 values when expanded
     assert time.perf_counter() - started < 2
-    assert len(found) == 1 and "values once aliases are expanded" in found[0].message
+    assert len(found) == 1 and found[0].message == (
+        f"aliases expand to more than {limits.MAX_ALIAS_VALUES:,} values")
     assert found[0].line > 4
+
+
+def test_a_file_with_too_many_values_is_refused(monkeypatch):
+    monkeypatch.setattr("orchestrator.spec.yaml_limits.MAX_YAML_NODES", 100)
+    docs, found = load_documents("x: [" + ", ".join(["1"] * 200) + "]\n", "n.yaml")
+    assert docs == [] and [(i.path, i.message) for i in found] == [
+        ("x[97]", "more than 100 values in one file")]
 
 
 def test_aliases_below_the_limit_still_work():
