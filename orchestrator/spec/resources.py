@@ -59,6 +59,9 @@ def load_resources(root: str | Path, allowed: tuple[str | Path, ...] = ()) -> Re
     read = _Read()
     if not root.exists():
         issues.append(Issue(str(root), 0, 0, "", "no such file or directory"))
+    elif not (root.is_dir() or root.is_file()):
+        issues.append(Issue(str(root), 0, 0, "", "not a regular file or a directory",
+                            "name a resource directory or one YAML file"))
     else:
         for path in _files(root, issues):
             _read_file(path, read, issues)

@@ -168,3 +168,8 @@ def test_an_agent_file_loads_only_what_its_agents_use(tree, monkeypatch):
     assert set(loaded.folders) == {"docs"}
     assert "unrelated" not in loaded.folders
     assert sorted(read) == ["a.yaml", "blocks.yaml", "broken.yaml", "f.yaml", "other.yaml"]
+
+
+def test_a_fifo_as_the_source_is_refused_without_blocking(tmp_path):
+    os.mkfifo(tmp_path / "pipe.yaml")
+    assert problems(tmp_path / "pipe.yaml") == ["pipe.yaml:0: : not a regular file or a directory"]
