@@ -102,6 +102,7 @@ class Cleanup:
 
     def _delete(self, item: tuple) -> None:
         kind, name, letta_id, delete = item
+        self.records.flush()  # the final rows of the steps it served, before it is gone
         self._quietly(lambda: delete(letta_id))
         self.records.mark_deleted(self.run_id, kind, name)
 

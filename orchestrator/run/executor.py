@@ -10,6 +10,9 @@ failure keeps as much useful work as possible for `resume`. A step handed a thre
 still wait for its agent (every copy busy): the step itself reports `step_waiting` /
 `step_started` (see Services), so progress never shows a waiting step as running.
 
+While it runs, the records hold final unit rows back until the next commit
+(`Records.deferring`), and the executor flushes them whenever it is idle for `POLL`.
+
 A worker is handed only the results of the step's direct upstream steps: templates can read
 no other step (compile makes every step a template reads a dependency), and copying every
 earlier result for each step made a run quadratic in its length.
@@ -44,7 +47,8 @@ def execute(plan: Plan, inputs: Mapping[str, Any], svc: Services, *, max_paralle
     steps in flight marked `cancelled`, those never started `not_started`."""
     run = _Run(plan, inputs, svc, max(1, max_parallel), deadline)
     try:
-        run.loop()
+        with svc.records.deferring():  # final unit rows ride along with the next commit
+            run.loop()
     except KeyboardInterrupt:
         svc.cancel_reason = "cancelled (Ctrl-C)"
         svc.cancel.set()
@@ -121,6 +125,7 @@ class _Run:
             except queue.Empty:
                 if svc.cancel.is_set():
                     return self.abandon()
+                svc.records.flush()  # idle: commit final rows held back, within one POLL
                 continue
             if name not in self.running:
                 continue  # a step abandoned on cancel came back after all

@@ -10,18 +10,24 @@ Letta agent) and `replica` (which copy, 1-based, of an agent with `replicas: N`)
 name an agent's copies `name`, `name#2`, ...
 
 The intent (status `running`, attempt, otid) is written *before* a message is sent, so a
-crash leaves enough to reconcile with the agent's history on resume.
+crash leaves enough to reconcile with the agent's history on resume. Inside `deferring()`
+(the local executor's run), a unit's *final* row (any status but `running`) is held back and
+committed with the next write, by `flush()` or when the block ends: every commit still holds
+every earlier write, and a crash loses at most final rows whose units then look in flight,
+which resume reconciles with the agent's history exactly as after a crash mid-message. It
+halves the commits per step (a commit costs more than the rest of a step's own work).
 
 Must not: see secrets. Callers pass already-redacted text (see `run.secrets.Redactor`).
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -84,6 +90,8 @@ class Records:
                                    timeout=30)
         self._db.row_factory = sqlite3.Row
         self._lock = threading.Lock()
+        self._pending: list[tuple[str, tuple]] = []  # final unit rows held back (deferring)
+        self._deferring = 0
         self._db.execute("PRAGMA journal_mode=WAL")  # readers never block the running run
         self._db.execute("PRAGMA synchronous=NORMAL")  # durable at checkpoints; fast commits
         self._db.executescript(_SCHEMA)
@@ -109,18 +117,61 @@ class Records:
 
     def close(self) -> None:
         with self._lock:
+            if self._pending:
+                self._commit_locked(())
             self._db.close()
 
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
+        """One transaction, after the rows held back (so they commit first, together)."""
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
             try:
+                for sql, params in self._pending:
+                    self._db.execute(sql, params)
                 yield self._db
             except BaseException:
                 self._db.execute("ROLLBACK")
                 raise
             self._db.execute("COMMIT")
+            self._pending.clear()
+
+    @contextmanager
+    def _reading(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            if self._pending:  # this process reads what it wrote
+                self._commit_locked(())
+            yield self._db
+
+    def _commit_locked(self, writes: Iterable[tuple[str, tuple]]) -> None:
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            for sql, params in (*self._pending, *writes):
+                self._db.execute(sql, params)
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+        self._pending.clear()
+
+    @contextmanager
+    def deferring(self) -> Iterator[None]:
+        """Hold final unit rows back until the next write or `flush()` (see the module
+        docstring); everything is committed when the block ends."""
+        with self._lock:
+            self._deferring += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._deferring -= 1
+            self.flush()
+
+    def flush(self) -> None:
+        """Commit the rows held back now (the executor calls it whenever it is idle)."""
+        with self._lock:
+            if self._pending:
+                self._commit_locked(())
 
     # ----- runs -----
     def start_run(self, run_id: str, *, pipeline: str, file: str, file_hash: str,
@@ -147,7 +198,7 @@ class Records:
                         time.time(), run_id))
 
     def run(self, run_id: str) -> dict | None:
-        with self._lock:
+        with self._reading():
             row = self._db.execute("SELECT * FROM runs WHERE id=?", (run_id,)).fetchone()
         return _run_row(row) if row else None
 
@@ -155,7 +206,7 @@ class Records:
         """By full id or a unique prefix (like git); None if nothing matches. An ambiguous
         prefix is a RunError listing a few of the runs it matches. The prefix is compared
         literally (no LIKE wildcards: `_` and `%` are plain characters)."""
-        with self._lock:
+        with self._reading():
             exact = self._db.execute("SELECT * FROM runs WHERE id=?", (prefix,)).fetchone()
             rows = exact and [exact] or self._db.execute(
                 "SELECT * FROM runs WHERE substr(id, 1, ?) = ? ORDER BY started DESC",
@@ -167,7 +218,7 @@ class Records:
         return _run_row(rows[0]) if rows else None
 
     def list_runs(self, limit: int = 20) -> list[dict]:
-        with self._lock:
+        with self._reading():
             rows = self._db.execute(
                 "SELECT r.*, (SELECT COALESCE(SUM(prompt_tokens + completion_tokens), 0)"
                 " FROM steps s WHERE s.run_id = r.id AND s.item >= -1 AND s.prompt IS NOT NULL)"
@@ -181,17 +232,18 @@ class Records:
             raise ValueError(f"unknown step record fields: {sorted(unknown)}")
         if "output" in fields and fields["output"] is not None:
             fields["output"] = _dump(fields["output"])
-        cols = ", ".join(fields)
-        marks = ", ".join("?" for _ in fields)
-        updates = ", ".join(f"{c}=excluded.{c}" for c in fields)
-        with self._tx() as db:
-            db.execute(
-                f"INSERT INTO steps (run_id, step, item, iteration, {cols}) VALUES (?,?,?,?,"
-                f"{marks}) ON CONFLICT (run_id, step, item, iteration) DO UPDATE SET {updates}",
-                (run_id, key.step, key.item, key.iteration, *fields.values()))
+        write = (_upsert(tuple(fields)), (run_id, key.step, key.item, key.iteration,
+                                          *fields.values()))
+        with self._lock:
+            if self._deferring and fields.get("status") != "running":
+                self._pending.append(write)  # final: may wait for the next commit
+            elif self._pending:
+                self._commit_locked((write,))
+            else:
+                self._db.execute(*write)  # one statement is one transaction (autocommit)
 
     def units(self, run_id: str) -> dict[UnitKey, dict]:
-        with self._lock:
+        with self._reading():
             rows = self._db.execute(
                 "SELECT * FROM steps WHERE run_id=? ORDER BY COALESCE(started, 0), step, "
                 "iteration, item", (run_id,)).fetchall()
@@ -210,7 +262,7 @@ class Records:
                        (run_id, kind, name, letta_id))
 
     def resources(self, run_id: str) -> list[dict]:
-        with self._lock:
+        with self._reading():
             rows = self._db.execute("SELECT * FROM resources WHERE run_id=?", (run_id,)).fetchall()
         return [dict(r) for r in rows]
 
@@ -218,6 +270,14 @@ class Records:
         with self._tx() as db:
             db.execute("UPDATE resources SET deleted=1 WHERE run_id=? AND kind=? AND name=?",
                        (run_id, kind, name))
+
+
+@functools.lru_cache(maxsize=256)
+def _upsert(fields: tuple[str, ...]) -> str:
+    cols, marks = ", ".join(fields), ", ".join("?" for _ in fields)
+    updates = ", ".join(f"{c}=excluded.{c}" for c in fields)
+    return (f"INSERT INTO steps (run_id, step, item, iteration, {cols}) VALUES (?,?,?,?,{marks})"
+            f" ON CONFLICT (run_id, step, item, iteration) DO UPDATE SET {updates}")
 
 
 def _dump(value: Any) -> str:
