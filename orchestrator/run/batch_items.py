@@ -59,8 +59,11 @@ class RunnerItems:
         run = self.records.run(run_id)
         secret = set(run["secret_inputs"]) if run else set()
         try:
+            # Every secret input again, those the line left to their default too (resume
+            # asks for each secret input, since none was recorded).
+            values = resolve_inputs(self.plan.inputs, given, Redactor())
             outcome = resume_run(run_id, self.plan, self._make_backend(), self.records,
-                                 given_secrets={k: v for k, v in given.items() if k in secret},
+                                 given_secrets={k: v for k, v in values.items() if k in secret},
                                  api_key=self._key, cancel=cancel, emit=self._events(run_id))
         except OrchestrateError as exc:
             return ItemResult("failed", run_id, error=self._redactor(given).text(str(exc)))
