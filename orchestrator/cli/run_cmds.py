@@ -35,6 +35,7 @@ from orchestrator.run.runner import (
     process_alive,
     recorded_options,
     resume_run,
+    run_timeout,
     start_run,
 )
 from orchestrator.run.secrets import Redactor
@@ -58,7 +59,7 @@ def _exec_options(fn):
         click.option("--max-parallel", type=click.IntRange(1, 64), default=4, show_default=True,
                      help="Steps running at once."),
         click.option("--timeout", type=click.FloatRange(min=0, min_open=True),
-                     help="Seconds for the whole run (default: the pipeline's run_timeout)."),
+                     help="Seconds for the whole run (default: the pipeline's run_timeout, else 6 hours)."),
         click.option("--json", "as_json", is_flag=True,
                      help="JSON lines of events, then the outcome as one JSON document."),
         click.option("--stream", is_flag=True, help="Show agent output as it arrives."),
@@ -128,7 +129,7 @@ def run_cmd(file, inputs, input_file, base_url, api_key, max_parallel, timeout, 
 def _run(plan, given, base_url, api_key, as_json, options: RunOptions) -> int:
     key = resolve_api_key(api_key)
     backend = LettaBackend(resolve_base_url(base_url), key,
-                           run_timeout=options.timeout or plan.defaults.run_timeout)
+                           run_timeout=run_timeout(options, plan))
     records = _records()
     reporter = make_reporter(as_json=as_json, stream=options.stream)
     outcome = start_run(plan, given, backend, records, options=options, emit=reporter,
@@ -181,7 +182,7 @@ def _resume(run_id, inputs, file, base_url, api_key, max_parallel, timeout, as_j
         timeout=timeout or recorded.timeout, model=recorded.model,
         keep_agents=recorded.keep_agents, namespace=recorded.namespace, stream=stream)
     backend = LettaBackend(resolve_base_url(base_url or run.get("base_url")), key,
-                           run_timeout=options.timeout or plan.defaults.run_timeout)
+                           run_timeout=run_timeout(options, plan))
     reporter = make_reporter(as_json=as_json, stream=stream)
     outcome = resume_run(run["id"], plan, backend, records, options=options, emit=reporter,
                          given_secrets=parse_assignments(inputs), api_key=key)

@@ -36,6 +36,14 @@ from orchestrator.run.records import Records
 from orchestrator.run.secrets import Redactor
 from orchestrator.run.services import EventSink, Services, redacting
 
+DEFAULT_RUN_TIMEOUT = 6 * 3600.0  # seconds: a run with no --timeout and no defaults.run_timeout
+
+
+def run_timeout(options: RunOptions, plan: Plan) -> float:
+    """The whole run's limit: --timeout, else the pipeline's defaults.run_timeout, else
+    DEFAULT_RUN_TIMEOUT (a run that hangs, e.g. on a server that never answers, must end)."""
+    return options.timeout or plan.defaults.run_timeout or DEFAULT_RUN_TIMEOUT
+
 
 @dataclass(frozen=True)
 class RunOptions:
@@ -197,8 +205,7 @@ def _execute(plan: Plan, inputs: dict, backend: RunBackend, records: Records,
         svc.cancel, svc.cancel_reason = cancel, "cancelled (Ctrl-C)"
     emit("run_started", run_id=run_id, pipeline=plan.name, steps=list(plan.steps),
          resumed=bool(memo))
-    run_timeout = options.timeout or plan.defaults.run_timeout
-    deadline = started + run_timeout if run_timeout else None
+    deadline = started + run_timeout(options, plan)
     if options.executor == "temporal":
         results = _on_temporal(plan, inputs, svc, options, deadline, backend.base_url)
         # the workers made the run's agents: clean-up must know them all
@@ -254,7 +261,8 @@ def _settle(plan: Plan, inputs: dict, svc: Services, outcome: RunOutcome) -> Non
         outcome.error = (f"step '{first[0]}' {first[1].status}: {first[1].error}; fix the cause "
                          f"and continue with `orchestrate resume {svc.run_id}`")
         return
-    context = base_context(inputs, results)
+    read = {name for t in plan.outputs.values() for name in t.steps}  # all they can read
+    context = base_context(inputs, {name: results[name] for name in read if name in results})
     try:
         outcome.outputs = {name: evaluate(t, context) for name, t in plan.outputs.items()}
     except RunError as exc:

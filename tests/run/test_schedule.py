@@ -64,9 +64,9 @@ def test_a_long_chain_costs_linear_time():
 
     def timed(n):
         names, deps = chain(n)
-        began = time.perf_counter()
+        began = time.thread_time()  # CPU time: other processes do not count
         assert _drain(ReadyQueue(names, deps), slots) == names
-        return time.perf_counter() - began
+        return time.thread_time() - began
 
     small = min(timed(2_000) for _ in range(5)) / 2_000
     large = min(timed(60_000) for _ in range(3)) / 60_000
