@@ -5,7 +5,7 @@ Owns the batch reporters (callables `emit(kind, **data)` fed by the batch driver
 worker threads) and `BatchTally`, the counts they share: done / failed / running, the rate
 (items finished per second in this session) and the ETA. Events: batch_started,
 item_started, item_finished (a bad line has `invalid: true` and an error that starts with
-`FILE:LINE:`), warning, batch_finished (`summary`). Text arriving here is already
+`FILE:LINE:`), warning, batch_finished (`summary`; the live bar stops). Text arriving here is already
 redacted (run errors by the run's Redactor, bad-line messages never quote values).
 
 Must not: decide anything about the batch.
@@ -120,9 +120,7 @@ class PlainBatchReporter:
             return f"{item_line(data)} [{self.tally.text()}]"
         if kind == "warning":
             return f"warning: {data['message']}"
-        if kind == "batch_finished":
-            return finished_line(data["summary"])
-        return None
+        return None  # batch_finished: the CLI prints the summary on stdout
 
 
 class JsonBatchReporter:
