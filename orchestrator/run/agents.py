@@ -41,8 +41,8 @@ from orchestrator.run.cleanup import Cleanup, agent_users
 from orchestrator.run.records import Records
 from orchestrator.run.replicas import Replicas, parse_label, replica_label
 from orchestrator.run.secrets import Redactor, resolve_env
-from orchestrator.spec import load_resources
 from orchestrator.spec.model import AgentSpec, BlockSpec
+from orchestrator.spec.resources import load_agent_file
 
 DEFAULT_EMBEDDING = "openai/text-embedding-3-small"
 
@@ -284,10 +284,14 @@ def managed_name(ref: str, pipeline_file: str) -> str:
     if not ref.endswith((".yaml", ".yml")):
         return ref
 
+    if "\0" in ref:
+        raise RunError(f"agent ref {ref!r}: not a file name")
     path = (Path(pipeline_file).parent / ref).resolve()
-    # Its directory is loaded whole: an Agent file may use blocks and folders declared
-    # in sibling files, exactly as `orchestrate apply DIR` sees it.
-    resources = load_resources(path.parent)
+    if not path.is_file():
+        raise RunError(f"agent ref '{ref}': no such file {path}")
+    # Only that file, and what its agents use from sibling files (as `plan` reads it): a
+    # ref into a large directory must not load the whole tree.
+    resources = load_agent_file(path)
     agents = [name for name, agent in resources.agents.items()
               if Path(agent.mark.file).resolve() == path]
     if len(agents) != 1:
