@@ -39,7 +39,7 @@ from orchestrator.run.batch_session import (
     start_batch,
 )
 from orchestrator.run.records import Records
-from orchestrator.run.runner import RunOptions
+from orchestrator.run.runner import RunOptions, run_timeout
 
 CANCELLED_EXIT = int(ExitCode.CANCELLED)
 
@@ -143,11 +143,8 @@ def resume_batch_cmd(batch_id: str, *, file: str | None, base_url: str | None,
 
 def _backends(url: str, key: str | None, options: RunOptions,
               plan: Plan) -> Callable[[], RunBackend]:
-    run_timeout = options.timeout or plan.defaults.run_timeout
-    if not run_timeout:
-        shared = LettaBackend(url, key)  # thread-safe; no deadline to count per run
-        return lambda: shared
-    return lambda: LettaBackend(url, key, run_timeout=run_timeout)  # each run's own deadline
+    limit = run_timeout(options, plan)  # each item's own deadline, from when its run starts
+    return lambda: LettaBackend(url, key, run_timeout=limit)
 
 
 def _recorded(options: RunOptions, url: str) -> dict[str, Any]:

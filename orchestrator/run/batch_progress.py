@@ -145,15 +145,19 @@ class LiveBatchReporter:
         self.console = console
         self.tally = BatchTally()
         self._lock = threading.Lock()
-        self._live = Live(console=console, refresh_per_second=4, transient=False,
-                          get_renderable=self._render)
+        self._live: Live | None = None
 
     def __call__(self, kind: str, **data: Any) -> None:
         with self._lock:
             self.tally.update(kind, data)
             if kind == "batch_started":
                 self.console.print(started_line(data), markup=False, highlight=False)
+                # made now: a Live renders its first frame when it is made
+                self._live = Live(console=self.console, refresh_per_second=4,
+                                  transient=False, get_renderable=self._render)
                 self._live.start()
+            elif self._live is None:
+                return
             elif kind == "item_finished" and data["status"] != "succeeded":
                 self._live.console.print(Text(item_line(data), style="red"))
             elif kind == "warning":
