@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import ast
 import functools
+import keyword
 import operator
 import re
 from collections.abc import Callable, Mapping
@@ -51,13 +52,20 @@ _COMPARE: dict[type, Callable[[Any, Any], Any]] = {
     ast.Gt: operator.gt, ast.GtE: operator.ge, ast.In: lambda a, b: a in b,
     ast.NotIn: lambda a, b: a not in b}
 _CONSTANT_TYPES = (str, int, float, bool, type(None))
+# The most common expression, read without any parser: a name, then `.attr`, `[int]`,
+# `['key']` or `[:int]`-style slices (e.g. `steps.draft.output[:200]`). Names that are
+# keywords in either language (`x.not`, `true.x`) take the general path.
+_CHAIN = re.compile(r"\s*([A-Za-z_]\w*)((?:\.[A-Za-z_]\w*|\[(?:-?(?:0|[1-9]\d*)|'\w*'|"
+                    r"-?(?:0|[1-9]\d*)?:-?(?:0|[1-9]\d*)?)\])*)\s*")
+_LINK = re.compile(r"\.([A-Za-z_]\w*)|\[(?:(-?\d+)|'(\w*)'|(-?\d*):(-?\d*))\]")
+_RESERVED = frozenset({*keyword.kwlist, *_NAMES})
 
 
 @dataclass(frozen=True)
 class Program:
     """A parsed template: literal text and expressions, in order."""
 
-    parts: tuple[str | ast.expr, ...]
+    parts: tuple[str | ast.expr | Chain, ...]
 
 
 @functools.lru_cache(maxsize=8192)
@@ -65,32 +73,79 @@ def program(source: str, env: jinja2.Environment) -> Program | None:
     """The template as a Program when it is text plus subset expressions, else None."""
     if "{%" in source or "{#" in source or "\r" in source or not source.isascii():
         return None
-    pieces, exprs, end = [], [], 0
+    parts: list[str | ast.expr | Chain | None] = []
+    others: list[str] = []  # expressions that need Python's parser
+    end = 0
     for match in _EXPRESSION.finditer(source):
-        pieces.append(source[end:match.start()])
+        if match.start() > end:
+            parts.append(source[end:match.start()])
         raw = match.group(1)
-        if raw[:1] in "-+" or raw[-1:] in "-+" or not _plain(raw):
-            return None  # whitespace control, or outside the subset
-        exprs.append(raw)
-        pieces.append(None)
+        if raw[:1] in "-+" or raw[-1:] in "-+":
+            return None  # whitespace control
+        chain = _chain(raw)
+        if chain is None:
+            if not _plain(raw):
+                return None
+            others.append(raw)
+        parts.append(chain)
         end = match.end()
-    pieces.append(source[end:])
-    if any(p is not None and "{{" in p for p in pieces):
+    if end < len(source):
+        parts.append(source[end:])
+    if any(type(p) is str and "{{" in p for p in parts):
         return None  # an unclosed `{{`: Jinja words the syntax error
-    trees = _parse(exprs, env)
-    if trees is None:
-        return None
-    it = iter(trees)
-    return Program(tuple(p if p is not None else next(it) for p in pieces if p != ""))
+    if others:
+        trees = _parse(others, env)
+        if trees is None:
+            return None
+        parsed = iter(trees)
+        parts = [next(parsed) if p is None else p for p in parts]
+    return Program(tuple(parts))  # type: ignore[arg-type]
 
 
 @functools.lru_cache(maxsize=8192)
-def expression(expr: str, env: jinja2.Environment) -> ast.expr | None:
+def expression(expr: str, env: jinja2.Environment) -> ast.expr | Chain | None:
     """One subset expression (the inside of `{{ }}`), parsed, else None."""
-    if not expr.isascii() or not _plain(expr):
+    if not expr.isascii():
+        return None
+    chain = _chain(expr)
+    if chain is not None:
+        return chain
+    if not _plain(expr):
         return None
     trees = _parse([expr], env)
     return trees[0] if trees else None
+
+
+class Chain:
+    """A parsed `name.attr[0]['key'][:9]` chain: what Python's parser would give as nested
+    Attribute/Subscript nodes, kept flat (building ast nodes costs more than reading them)."""
+
+    __slots__ = ("name", "links")
+
+    def __init__(self, name: str, links: tuple[tuple[str, Any], ...]):
+        self.name, self.links = name, links  # ("attr", name) | ("item", key) | ("slice", s)
+
+
+def _chain(expr: str) -> Chain | None:
+    """`expr` as a Chain, or None when it is not exactly one."""
+    match = _CHAIN.fullmatch(expr)
+    if match is None or match.group(1) in _RESERVED:
+        return None
+    links: list[tuple[str, Any]] = []
+    for link in _LINK.finditer(match.group(2)):
+        attr, index, key, lower, upper = link.groups()
+        if attr is not None:
+            if attr in _RESERVED:
+                return None
+            links.append(("attr", attr))
+        elif index is not None:
+            links.append(("item", int(index)))
+        elif key is not None:
+            links.append(("item", key))
+        else:
+            links.append(("slice", slice(int(lower) if lower else None,
+                                         int(upper) if upper else None)))
+    return Chain(match.group(1), tuple(links))
 
 
 def _plain(expr: str) -> bool:
@@ -127,7 +182,12 @@ class _Checker:
     def ok(self, node: ast.AST, depth: int = 0) -> bool:  # noqa: C901 - one branch per shape
         if depth > 50:
             return False
-        kind, ok = type(node), lambda child: self.ok(child, depth + 1)
+        kind = type(node)
+        if kind is ast.Attribute:  # the most common shape first
+            while type(node) is ast.Attribute:
+                node = node.value
+            return self.ok(node, depth + 1)
+        ok = functools.partial(self.ok, depth=depth + 1)
         if kind is ast.Name:
             return True
         if kind is ast.Constant:
@@ -216,7 +276,8 @@ def render(prog: Program, env: jinja2.Environment, context: Mapping[str, Any]) -
     return env.concat(pieces)  # type: ignore[attr-defined]
 
 
-def evaluate(expr: ast.expr, env: jinja2.Environment, context: Mapping[str, Any]) -> Any:
+def evaluate(expr: ast.expr | Chain, env: jinja2.Environment,
+             context: Mapping[str, Any]) -> Any:
     return _Evaluation(env, context).eval(expr)
 
 
@@ -244,8 +305,21 @@ class _Evaluation:
             return self.env.globals[name]
         return self.env.undefined(name=name)
 
-    def eval(self, node: ast.AST) -> Any:  # noqa: C901 - one branch per shape
+    def chain(self, chain: Chain) -> Any:
+        value, env = self.name(chain.name), self.env
+        for kind, arg in chain.links:
+            if kind == "attr":
+                value = env.getattr(value, arg)
+            elif kind == "item":
+                value = env.getitem(value, arg)
+            else:  # as Jinja: slices bypass environment.getitem
+                value = value[arg]
+        return value
+
+    def eval(self, node: ast.AST | Chain) -> Any:  # noqa: C901 - one branch per shape
         kind, env = type(node), self.env
+        if kind is Chain:
+            return self.chain(node)  # type: ignore[arg-type]
         if kind is ast.Name:
             return self.name(node.id)
         if kind is ast.Constant:
