@@ -180,7 +180,7 @@ def batches_group() -> None:
 def batches_list(limit: int, as_json: bool) -> int:
     """Recent batches, newest first."""
     records = _existing()
-    batches = records.list(limit) if records else []
+    batches = records.recent(limit) if records else []
     for batch in batches:
         batch["status"] = shown_status(batch)
     click.echo(json.dumps(batches, indent=2, default=str) if as_json

@@ -18,7 +18,6 @@ import json
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -60,11 +59,11 @@ class BatchRecords:
         with self._lock:
             self._db.close()
 
-    def _write(self, sql: str, args: Iterable[Any] = (), many: bool = False) -> None:
+    def _write(self, sql: str, args: tuple[Any, ...]) -> None:
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
             try:
-                (self._db.executemany if many else self._db.execute)(sql, args)
+                self._db.execute(sql, args)
             except BaseException:
                 self._db.execute("ROLLBACK")
                 raise
@@ -134,7 +133,7 @@ class BatchRecords:
                            "give more of the id")
         return self._with_counts(rows[0]) if rows else None
 
-    def list(self, limit: int = 20) -> list[dict[str, Any]]:
+    def recent(self, limit: int = 20) -> list[dict[str, Any]]:
         with self._lock:
             rows = self._db.execute("SELECT * FROM batches ORDER BY started DESC LIMIT ?",
                                     (limit,)).fetchall()

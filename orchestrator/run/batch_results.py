@@ -25,13 +25,13 @@ class ResultsFile:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
-        self._rows = self._read()  # line -> the last result written for it
+        self._written = set(self._read())  # only line numbers: outputs stay on disk
         self._out: IO[str] | None = None
 
     @property
     def written(self) -> set[int]:
         with self._lock:
-            return set(self._rows)
+            return set(self._written)
 
     def write(self, line: int, *, run_id: str | None, status: str,
               outputs: Any = None, error: str | None = None) -> None:
@@ -42,16 +42,17 @@ class ResultsFile:
             out = self._open()
             out.write(text)
             out.flush()  # in the kernel now: a killed process does not lose it
-            self._rows[line] = row
+            self._written.add(line)
 
     def compact(self) -> None:
         """Rewrite the file in input order, one (the last) result per line."""
         with self._lock:
             self._close()
+            rows = self._read()
             temp = self.path.with_name(self.path.name + ".tmp")
             with open(temp, "w", encoding="utf-8") as out:
-                for line in sorted(self._rows):
-                    out.write(json.dumps(self._rows[line], ensure_ascii=False, default=str))
+                for line in sorted(rows):
+                    out.write(json.dumps(rows[line], ensure_ascii=False, default=str))
                     out.write("\n")
                 out.flush()
                 os.fsync(out.fileno())
@@ -79,6 +80,7 @@ class ResultsFile:
             self._out = None
 
     def _read(self) -> dict[int, dict[str, Any]]:
+        """line -> the last result written for it."""
         rows: dict[int, dict[str, Any]] = {}
         if not self.path.exists():
             return rows

@@ -32,7 +32,7 @@ from orchestrator.run.batch import (
     Work,
     new_batch_id,
 )
-from orchestrator.run.batch_input import BatchFile
+from orchestrator.run.batch_input import BatchFile, BatchLine
 from orchestrator.run.batch_records import FINISHED, INVALID, PENDING, BatchRecords
 from orchestrator.run.batch_results import ResultsFile
 from orchestrator.run.runner import new_run_id, process_alive
@@ -139,8 +139,11 @@ def _check_resumable(rec: dict[str, Any], batch: BatchFile) -> None:
         raise RunError(f"batch {rec['id']} is still running (pid {rec['pid']})")
 
 
-def _plan_resume(items: list[dict[str, Any]], lines: dict, runner: ItemRunner,
-                 retry_failed: bool) -> tuple[list, list[Work], list]:
+def _plan_resume(items: list[dict[str, Any]], lines: dict[int, BatchLine],
+                 runner: ItemRunner, retry_failed: bool
+                 ) -> tuple[list[tuple[int, ItemResult]], list[Work], list[tuple[int, str]]]:
+    """What each unfinished item needs: settled from its run's record, run (resumed or
+    started), or marked invalid (the pipeline's inputs changed under a pending line)."""
     settled: list[tuple[int, ItemResult]] = []
     work: list[Work] = []
     invalid: list[tuple[int, str]] = []
@@ -149,8 +152,8 @@ def _plan_resume(items: list[dict[str, Any]], lines: dict, runner: ItemRunner,
         if status in (INVALID, "succeeded") or (status == "failed" and not retry_failed):
             continue
         given = lines[line]
-        if given.error is not None:
-            invalid.append((line, given.error))
+        if given.given is None:
+            invalid.append((line, given.error or "invalid"))
             continue
         recorded = runner.recorded(run_id) if run_id else None
         if recorded is None:  # never started, or its id was written but the run was not

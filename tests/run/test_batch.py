@@ -178,7 +178,7 @@ def test_a_server_that_is_down_fails_the_batch_before_any_item(batch):
     path = batch.write(['{"topic": "a"}'])
     with pytest.raises(OrchestrateError, match="no Letta server answers"):
         batch.start(path)
-    assert batch.records.list() == []
+    assert batch.records.recent() == []
 
 
 class FakeItems:
