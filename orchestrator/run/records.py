@@ -61,6 +61,7 @@ CREATE INDEX IF NOT EXISTS runs_started ON runs (started);
 STEP_FIELDS = ("status", "attempts", "agent", "agent_id", "model", "prompt", "output", "error",
                "started", "ended", "duration", "prompt_tokens", "completion_tokens",
                "step_count", "otid", "fingerprint", "iterations", "replica")
+_STEP_FIELD_SET = frozenset(STEP_FIELDS)
 # Columns added after schema 1 shipped: additive, so records stay readable by both versions.
 _ADDED_COLUMNS = {"steps": (("replica", "INTEGER"),)}
 
@@ -227,7 +228,7 @@ class Records:
 
     # ----- steps -----
     def write_unit(self, run_id: str, key: UnitKey, **fields: Any) -> None:
-        unknown = set(fields) - set(STEP_FIELDS)
+        unknown = fields.keys() - _STEP_FIELD_SET
         if unknown:
             raise ValueError(f"unknown step record fields: {sorted(unknown)}")
         if "output" in fields and fields["output"] is not None:

@@ -1,0 +1,75 @@
+"""Benchmark: orchestrate's own overhead per step against LangGraph, side by side in one run.
+
+    python bench/bench_peers.py [--sizes 100,1000] [--repeats 3]
+
+For a chain and a fan-out (n parallel steps and a join) of each size: orchestrate through
+the in-memory backend with durable run records (own overhead = wall - time inside the
+backend), LangGraph in memory (no checkpointer) and LangGraph with a SqliteSaver on a file
+(its defaults), best of `--repeats`, the three interleaved so they share the machine's load.
+Budgets (issue 12; exit 1 when over): ours <= 1.0x LangGraph in memory and <= 0.3x LangGraph
++ SqliteSaver, in every cell. Prints the absolute figures too (they vary between machines;
+only the ratios are gated). Needs the `bench` extra: pip install -e ".[bench]".
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from ours import chain_yaml, fan_out_yaml, plan_of, time_ours, warm_up  # noqa: E402
+from peers import langgraph_chain, langgraph_fan_out, time_langgraph  # noqa: E402
+
+MEMORY_BUDGET, SQLITE_BUDGET = 1.0, 0.3
+
+
+def measure(shape: str, n: int, repeats: int) -> dict[str, float]:
+    """Best ms per step of each contender."""
+    steps = n if shape == "chain" else n + 1
+    plan = plan_of(chain_yaml(n) if shape == "chain" else fan_out_yaml(n))
+    graph = langgraph_chain(n) if shape == "chain" else langgraph_fan_out(n)
+    tmp = Path(tempfile.mkdtemp(prefix="bench-peers-"))
+    best = {"ours": float("inf"), "memory": float("inf"), "sqlite": float("inf")}
+    for r in range(repeats):
+        gc.collect()
+        wall, inside = time_ours(plan)
+        best["ours"] = min(best["ours"], (wall - inside) / steps)
+        gc.collect()
+        best["memory"] = min(best["memory"], time_langgraph(graph, steps, None) / steps)
+        gc.collect()
+        best["sqlite"] = min(best["sqlite"],
+                             time_langgraph(graph, steps, tmp / f"cp{r}.db") / steps)
+    return {k: v * 1000 for k, v in best.items()}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="100,1000")
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+    ok = True
+    warm_up()
+    print(f"{'pipeline':<16} {'orchestrate':>12} {'LangGraph mem':>14} {'LG+SqliteSaver':>15}"
+          f" {'vs mem':>7} {'vs sqlite':>9}   (ms per step, best of {args.repeats})")
+    for shape in ("chain", "fan-out"):
+        for n in (int(s) for s in args.sizes.split(",")):
+            m = measure(shape, n, args.repeats)
+            vs_mem, vs_sql = m["ours"] / m["memory"], m["ours"] / m["sqlite"]
+            within = vs_mem <= MEMORY_BUDGET and vs_sql <= SQLITE_BUDGET
+            ok &= within
+            print(f"{shape + ' ' + str(n):<16} {m['ours']:>12.3f} {m['memory']:>14.3f} "
+                  f"{m['sqlite']:>15.3f} {vs_mem:>6.2f}x {vs_sql:>8.2f}x"
+                  f"{'' if within else '   OVER'}")
+    print(f"budgets: <= {MEMORY_BUDGET:.1f}x LangGraph in memory, <= {SQLITE_BUDGET:.1f}x "
+          "LangGraph + SqliteSaver")
+    print("within budget" if ok else "OVER BUDGET")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
