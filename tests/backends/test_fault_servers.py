@@ -108,8 +108,9 @@ def test_admin_checks_the_server_before_its_first_call(foreign_server):
 
 def test_a_server_that_never_answers_is_bounded_by_the_run_timeout(silent_server):
     began = time.monotonic()
+    # the health check gets what is left of the run's 0.5 s when it starts: 0.4-0.5 s
     with pytest.raises(BackendError, match=r"accepted the connection but did not answer "
-                                           r"within 0.5s") as err:
+                                           r"within 0\.[45]s") as err:
         LettaBackend(silent_server, run_timeout=0.5).check()
     assert time.monotonic() - began < 2
     assert err.value.transient

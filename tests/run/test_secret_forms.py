@@ -16,7 +16,7 @@ from orchestrator.run.progress import PlainReporter, outcome_json
 from orchestrator.run.render import outcome_text, run_detail
 from orchestrator.run.secrets import Redactor
 
-SECRET = 'open "se\\same" 42'  # spaces, a quote and a backslash
+SECRET = 'open "se\\same" q42z'  # spaces, a quote and a backslash; no part a run id could hold
 OTHER = "hunter two"
 
 
@@ -74,7 +74,7 @@ def test_without_secrets_a_stream_passes_through_unchanged():
 @pytest.mark.parametrize("form", [
     json.dumps(SECRET)[1:-1],  # tojson, our JSON output
     json.dumps(SECRET + "é")[1:-1],  # ASCII-escaped JSON
-    html.escape(SECRET), 'open &#34;se\\same&#34; 42',  # html.escape; Jinja's escape
+    html.escape(SECRET), 'open &#34;se\\same&#34; q42z',  # html.escape; Jinja's escape
     urllib.parse.quote(SECRET), urllib.parse.quote_plus(SECRET),  # Jinja's urlencode
     repr(SECRET)[1:-1],  # error messages that quote a value with !r (jsonschema does)
 ])
@@ -131,7 +131,7 @@ outputs:
     units = list(harness.records.units(result.run_id).values())
     shown = [json.dumps(outcome_json(result)), outcome_text(result), json.dumps(run),
              run_detail(run, units), json.dumps({"run": run, "steps": units}, default=str)]
-    forms = {json.dumps(SECRET)[1:-1], html.escape(SECRET), 'open &#34;se\\same&#34; 42',
+    forms = {json.dumps(SECRET)[1:-1], html.escape(SECRET), 'open &#34;se\\same&#34; q42z',
              urllib.parse.quote(SECRET), urllib.parse.quote_plus(SECRET), SECRET}
     for text in shown:
         assert not [f for f in forms if f in text], text
