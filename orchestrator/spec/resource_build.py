@@ -4,7 +4,8 @@ folder's `files` globs, all relative to the YAML file).
 
 Owns: those reads, each through files.py (regular files, size limits, the trust boundary:
 `..`, absolute paths and symlinks that lead outside the resource directory are refused
-unless allowed), and the checks that need the files (a tool's source defines its function).
+unless allowed), and the checks that need the files (a tool's source parses, else the
+syntax error is reported at its line in the .py file, and defines its function).
 Every problem is a located issue at the key that named the file.
 
 Must not: find or parse YAML files (resources.py does), or import what it reads.
@@ -90,7 +91,10 @@ class Builder:
     def tool(self, item: ResourceDoc) -> ToolSpec:
         data = item.data
         source = self.read(item, ("source_file",), data["source_file"])
-        if source and not _defines_function(source, data["name"]):
+        broken = _syntax_error(source, str(item.base / data["source_file"])) if source else None
+        if broken is not None:
+            self.issues.append(broken)
+        elif source and not _defines_function(source, data["name"]):
             self.issues.append(issue_at(
                 item.doc.mark(("source_file",)), ("source_file",),
                 f"'{data['source_file']}' defines no function '{data['name']}'",
@@ -139,6 +143,19 @@ def _fixed_prefix(pattern: str) -> str:
             break
         fixed.append(part)
     return str(Path(*fixed)) if fixed else "."
+
+
+def _syntax_error(source: str, file: str) -> Issue | None:
+    """A tool source that Python cannot parse, located at its line in the .py file."""
+    try:
+        ast.parse(source)
+    except SyntaxError as exc:
+        return Issue(file, exc.lineno or 0, exc.offset or 0, "",
+                     f"syntax error: {exc.msg}", "fix the tool's Python source")
+    except (ValueError, RecursionError, MemoryError) as exc:  # NUL bytes, absurd nesting
+        return Issue(file, 0, 0, "", f"not parseable Python: {type(exc).__name__}",
+                     "fix the tool's Python source")
+    return None
 
 
 def _defines_function(source: str, name: str) -> bool:

@@ -46,3 +46,23 @@ def test_pipeline_with_missing_ref_file_is_located(tmp_path):
     (tmp_path / "triage.yaml").write_text(PIPELINE)
     with pytest.raises(SpecError, match="no such file 'agents/triager.yaml'"):
         load_source(tmp_path / "triage.yaml")
+
+
+TOOL_YAML = """apiVersion: orchestrate/v1
+kind: Tool
+name: broken
+source_file: tools/broken.py
+"""
+
+
+def test_tool_with_a_syntax_error_is_reported_at_its_line_in_the_py_file(tmp_path):
+    (tmp_path / "tools").mkdir()
+    (tmp_path / "tools" / "broken.py").write_text(
+        'def broken(x: str) -> str:\n    """Doc."""\n    return x +\n')
+    (tmp_path / "tool.yaml").write_text(TOOL_YAML)
+    with pytest.raises(SpecError) as err:
+        load_source(tmp_path)
+    (issue,) = err.value.issues
+    assert issue.file.endswith("tools/broken.py") and issue.line == 3 and issue.col > 0
+    assert "syntax error" in issue.message and "defines no function" not in issue.message
+    assert issue.format().startswith(f"{tmp_path / 'tools' / 'broken.py'}:3:")
