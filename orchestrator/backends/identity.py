@@ -10,10 +10,24 @@ Must not: talk to the server. Pure helpers shared by run/ and provision/.
 
 from __future__ import annotations
 
+import re
+
 MANAGED_TAG = "orchestrate:managed"
 RUN_TAG = "orchestrate:run"
 DEFAULT_NAMESPACE = "default"
 METADATA_KEY = "orchestrate"  # agent metadata: {"orchestrate": {"id": ..., "hash": ...}}
+# A namespace is one path segment (like a managed name): "team/sub" would make the identity
+# "team/sub/x" ambiguous with namespace "team" and name "sub/x".
+NAMESPACE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}")
+NAMESPACE_HINT = ("a namespace is 1-100 letters, digits, '.', '_' or '-', starting with a "
+                  "letter or digit (no '/')")
+
+
+def namespace_problem(namespace: str) -> str | None:
+    """Why `namespace` is not a valid namespace, or None."""
+    if NAMESPACE.fullmatch(namespace):
+        return None
+    return f"invalid namespace {namespace!r}: {NAMESPACE_HINT}"
 
 
 def agent_id_string(namespace: str, name: str) -> str:
@@ -61,9 +75,26 @@ def tagged_name(tags: list[str] | tuple[str, ...], kind: str, namespace: str) ->
     by these tags, or None."""
     prefix = f"orchestrate:{kind}={namespace}/"
     for tag in tags:
-        if tag.startswith(prefix):
-            return tag[len(prefix):]
+        rest = tag[len(prefix):] if tag.startswith(prefix) else ""
+        if rest and "/" not in rest:  # exact: "team/sub/x" is not "sub/x" of namespace "team"
+            return rest
     return None
+
+
+def owner_namespaces(tags: list[str] | tuple[str, ...], kind: str, name: str) -> list[str]:
+    """The namespaces whose `kind` tag for `name` these tags carry (sorted)."""
+    prefix, suffix = f"orchestrate:{kind}=", f"/{name}"
+    return sorted({tag[len(prefix):-len(suffix)] for tag in tags
+                   if tag.startswith(prefix) and tag.endswith(suffix)
+                   and len(tag) > len(prefix) + len(suffix)})
+
+
+def split_id(value: str | None) -> tuple[str, str] | None:
+    """("namespace", "name") of a "namespace/name" identity string, or None."""
+    if not value or "/" not in value:
+        return None
+    namespace, name = value.rsplit("/", 1)
+    return namespace, name
 
 
 def metadata_id(metadata: dict | None) -> str | None:

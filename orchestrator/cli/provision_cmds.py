@@ -35,14 +35,22 @@ ENV_MODEL = "ORCHESTRATE_DEFAULT_MODEL"
 ENV_EMBEDDING = "ORCHESTRATE_DEFAULT_EMBEDDING"
 
 
+def _check_namespace(_ctx: click.Context, _param: click.Parameter, value: str) -> str:
+    problem = identity.namespace_problem(value)
+    if problem:
+        raise click.BadParameter(problem.removeprefix(f"invalid namespace {value!r}: "))
+    return value
+
+
 def _server_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     options = [
         click.option("--base-url", help="Letta server URL (default: LETTA_BASE_URL, else the "
                      "embedded stack)."),
         click.option("--api-key", help="Letta API key (default: LETTA_API_KEY)."),
         click.option("--namespace", default=identity.DEFAULT_NAMESPACE, show_default=True,
+                     callback=_check_namespace,
                      help="Identity namespace: applies in different namespaces never touch "
-                     "each other's objects."),
+                     "each other's objects (letters, digits, '.', '_', '-')."),
     ]
     return functools.reduce(lambda f, opt: opt(f), reversed(options), fn)
 

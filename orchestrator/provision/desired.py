@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from orchestrator.backends import identity
-from orchestrator.errors import Issue, SpecError
+from orchestrator.errors import Issue, ProvisionError, SpecError
 from orchestrator.spec.envrefs import ENV_REF
 from orchestrator.spec.model import AgentSpec, BlockSpec, ResourceSet
 
@@ -31,6 +31,11 @@ class DiffOptions:
     force_agent_owned: bool = False  # overwrite agent-written values of agent_owned blocks
     default_model: str | None = None
     default_embedding: str | None = None
+
+    def __post_init__(self) -> None:
+        problem = identity.namespace_problem(self.namespace)
+        if problem:
+            raise ProvisionError(problem)
 
 
 @dataclass(frozen=True)

@@ -115,6 +115,14 @@ def _tool_changes(tools: Mapping[str, ToolSpec], actual: ActualState, options: D
             problems.add(spec.mark, f"tools.{name}", f"{name!r} is a built-in Letta tool",
                          "rename the function")
             continue
+        others = [ns for ns in identity.owner_namespaces(have.tags, "tool", name)
+                  if ns != options.namespace]
+        if others and tags[1] not in have.tags:  # never re-tag (and so share) another's tool
+            problems.add(spec.mark, f"tools.{name}",
+                         f"tool {name!r} is managed in namespace {others[0]!r}",
+                         "tools are named server-wide: rename the function, or list the tool "
+                         "under an agent's `tools:` without declaring it to use it as it is")
+            continue
         fields = []
         if have.source_code.strip() != spec.source_code.strip():
             fields.append(FieldChange("source_code", f"{len(have.source_code)} chars",

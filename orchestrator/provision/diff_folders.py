@@ -26,6 +26,14 @@ def folder_changes(folders: Mapping[str, FolderSpec], actual: ActualState, optio
     for name, spec in folders.items():
         have = actual.folders.get(name)
         managed = actual.managed_folder(name) is not None
+        owner = identity.split_id(identity.metadata_id(dict(have.metadata))) if have else None
+        if have is not None and not managed and owner is not None:
+            problems.add(spec.mark, f"folders.{name}",
+                         f"folder {name!r} is managed in namespace {owner[0]!r}",
+                         "folders are named server-wide: rename it here, or destroy it in "
+                         f"namespace {owner[0]!r} first (--adopt never takes another "
+                         "namespace's folder)")
+            continue
         if have is not None and not managed and not options.adopt:
             problems.add(spec.mark, f"folders.{name}", "a folder with this name exists on the "
                          "server but is not managed by orchestrate", "pass --adopt to manage it")
