@@ -3,7 +3,9 @@
 A step's fingerprint is a sha256 over what defines its result: template sources (prompt,
 when, for_each, until), the agent definition (every field except marks, plus the shared
 blocks it attaches), the output format and schema, the effective model, and for a loop the
-fingerprints of its body. `resume` re-runs a step whose fingerprint changed. Retries and
+fingerprints of its body. `resume` re-runs a step whose fingerprint changed, and the agent
+pool compares `definition` digests before it takes up an earlier attempt's Letta agent or
+shared block again (a changed definition gets a new one). Retries and
 timeouts are deliberately left out: they change how a step is run, not what it produces.
 
 Must not: include marks (moving a step in the file must not invalidate it) or env values.
@@ -45,6 +47,18 @@ def agent_payload(agent: AgentSpec, shared: Mapping[str, BlockSpec]) -> str:
     # produce (like retries and timeouts): it must not make resume re-run anything.
     definition.pop("replicas", None)
     return _digest({"agent": definition, "shared_blocks": attached})
+
+
+def block_payload(block: BlockSpec) -> str:
+    """A digest of a shared block's definition (resume makes the block again when it
+    changed)."""
+    return _digest({"block": plain(block)})
+
+
+def definition(payload: dict) -> str:
+    """A digest of what a run made a Letta object from (e.g. an agent's payload plus the
+    model it was given): resume compares it before taking the object up again."""
+    return _digest(payload)
 
 
 def _digest(payload: dict) -> str:

@@ -17,47 +17,44 @@ else the run default (--model / ORCHESTRATE_MODEL / the server's first `openai-p
 model). A step whose model differs from its agent's sends that one message with Letta's
 `override_model`: same agent, same memory, another model for that turn.
 
-`find_referenced` looks the provisioned agents up before the run sends anything (a missing
-one must not cost earlier steps' tokens). Deleting what the run created (`retire`,
-`release`) is run.cleanup's part of the pool.
+Provisioned (`ref:`) agents are found by run.provisioned. Deleting what the run created
+(`retire`, `release`) is run.cleanup's part of the pool.
+
+Resume takes up an earlier attempt's inline agents and shared blocks only if they were made
+from the same definition: an inline agent carries a digest of what it was made from
+(`DEF_TAG`: its fields, its shared blocks, its effective model and embedding) and one of
+each shared block it attaches (`BLOCK_DEF_TAG`). One made from another definition is deleted
+(unless kept) and made again, so a step re-run after an edit is answered by an agent that
+matches the file.
 
 Must not: send messages (run.step does), or delete anything it did not create for this run.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 import threading
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
-from pathlib import Path
 
 from orchestrator.backends import identity
 from orchestrator.backends.base import AgentRef, NewAgent, NewBlock, RunBackend
+from orchestrator.compile.fingerprint import agent_payload, block_payload, definition
 from orchestrator.compile.plan import Plan, StepPlan
 from orchestrator.errors import RunError
-from orchestrator.run.cleanup import Cleanup, agent_users
+from orchestrator.run.cleanup import Cleanup
+from orchestrator.run.provisioned import Agent, find_provisioned
 from orchestrator.run.records import Records
 from orchestrator.run.replicas import Replicas, parse_label, replica_label
 from orchestrator.run.secrets import Redactor, resolve_env
 from orchestrator.spec.model import AgentSpec, BlockSpec
-from orchestrator.spec.resources import load_agent_file
 
 DEFAULT_EMBEDDING = "openai/text-embedding-3-small"
-
-
-@dataclass(frozen=True, eq=False)
-class Agent:
-    ref: AgentRef
-    inline: bool
-    model: str | None
-    name: str = ""  # the pipeline's name for it
-    replica: int = 1  # which copy (1-based) of an agent with `replicas: N`
-
-    @property
-    def label(self) -> str:
-        return replica_label(self.name, self.replica)
+# Tags of an inline agent: the digest of the definition it was made from, and of each
+# shared block it attaches (`orchestrate:block-def=<block>=<digest>`).
+DEF_TAG, BLOCK_DEF_TAG = "orchestrate:def=", "orchestrate:block-def="
+_DIGEST = 16  # hex digits of a definition digest in a tag
 
 
 class AgentPool(Cleanup):
@@ -177,20 +174,53 @@ class AgentPool(Cleanup):
 
     def _inline(self, name: str, spec: AgentSpec, index: int) -> Agent:
         label = replica_label(name, index)
+        made_from = DEF_TAG + self._definition(spec)
         earlier = self._reuse.get(("agent", label))
         if earlier:
-            with self._lock:
-                if self._alive is None:
-                    self._alive = {a.id: a for a in self.backend.find_agents(
-                        (identity.run_tag(self.run_id),))}
-                alive = self._alive.get(earlier)
-            if alive is not None:
+            alive = self._alive_agents().get(earlier)
+            if alive is not None and _same(alive.tags, DEF_TAG, made_from):
                 return Agent(alive, inline=True, model=self.agent_model(spec), name=name,
                              replica=index)
+            if alive is not None:  # made from another definition: never answer with it
+                self._discard("agent", label, earlier, self.backend.delete_agent,
+                              self._disposable(name))
         request = self._request(name, spec, index)
+        request = dataclasses.replace(request, tags=(*request.tags, made_from, *(
+            f"{BLOCK_DEF_TAG}{b}={self._block_definition(b)}" for b in spec.shared_blocks)))
         ref = self.backend.create_agent(request)
         self.records.add_resource(self.run_id, "agent", label, ref.id)
         return Agent(ref, inline=True, model=request.model, name=name, replica=index)
+
+    def _definition(self, spec: AgentSpec) -> str:
+        return definition({"agent": agent_payload(spec, self.plan.shared_blocks),
+                           "model": self.agent_model(spec),
+                           "embedding": self._embedding(spec)})[:_DIGEST]
+
+    def _block_definition(self, name: str) -> str:
+        return block_payload(self.plan.shared_blocks[name])[:_DIGEST]
+
+    def _alive_agents(self) -> dict[str, AgentRef]:
+        """The run's agents that still exist (asked once: resume)."""
+        with self._lock:
+            if self._alive is None:
+                self._alive = {a.id: a for a in self.backend.find_agents(
+                    (identity.run_tag(self.run_id),))}
+            return self._alive
+
+    def _block_changed(self, name: str) -> bool:
+        """Was the earlier attempt's copy of this shared block made from another definition?
+        (Its agents say: each carries the digest of every block it attaches.)"""
+        prefix, now = f"{BLOCK_DEF_TAG}{name}=", self._block_definition(name)
+        ids = {i for (kind, _), i in self._reuse.items() if kind == "agent"}
+        return any(not _same(agent.tags, prefix, prefix + now)
+                   for letta_id, agent in self._alive_agents().items() if letta_id in ids)
+
+    def _discard(self, kind: str, label: str, letta_id: str, delete: Callable[[str], None],
+                 disposable: bool) -> None:
+        """An earlier attempt's object whose definition changed: deleted (unless kept), so
+        the new one made in its place is all the run's records know."""
+        if disposable:
+            self._delete((kind, label, letta_id, delete))
 
     def _request(self, name: str, spec: AgentSpec, index: int = 1) -> NewAgent:
         where = f"agents.{name}"
@@ -220,7 +250,13 @@ class AgentPool(Cleanup):
     def _shared_block(self, name: str) -> str:
         with self._block_lock:  # copies are made in parallel: the block is made once
             if name not in self._blocks:
-                self._blocks[name] = self._reuse.get(("block", name)) or self._new_block(name)
+                earlier = self._reuse.get(("block", name))
+                if earlier and self._block_changed(name):
+                    users = [n for n, a in self.plan.agents.items() if name in a.shared_blocks]
+                    self._discard("block", name, earlier, self.backend.delete_block,
+                                  all(self._disposable(n) for n in users))
+                    earlier = None
+                self._blocks[name] = earlier or self._new_block(name)
             return self._blocks[name]
 
     def _new_block(self, name: str) -> str:
@@ -233,37 +269,11 @@ class AgentPool(Cleanup):
         return block_id
 
 
-def find_referenced(plan: Plan, backend: RunBackend, namespace: str) -> dict[str, Agent]:
-    """Every provisioned (`ref:`) agent the steps use, looked up before the run sends
-    anything; all missing ones are reported at once."""
-    found, problems = {}, []
-    for name, users in agent_users(plan).items():
-        spec = plan.agents[name]
-        if spec.ref and users:
-            try:
-                found[name] = find_provisioned(plan, backend, namespace, name, spec)
-            except RunError as exc:
-                problems.append(str(exc))
-    if problems:
-        raise RunError("; ".join(problems))
-    return found
-
-
-def find_provisioned(plan: Plan, backend: RunBackend, namespace: str, name: str,
-                     spec: AgentSpec) -> Agent:
-    """A `ref:` agent, by its managed identity tag (Letta names are not unique)."""
-    managed = managed_name(spec.ref or "", plan.source)
-    tag = identity.agent_tag(namespace, managed)
-    found = backend.find_agents((tag,))
-    if not found:
-        raise RunError(f"agents.{name}: no provisioned agent '{managed}' in namespace "
-                       f"'{namespace}' on {backend.base_url} (run "
-                       "`orchestrate apply` first, or check --namespace)")
-    if len(found) > 1:
-        ids = ", ".join(a.id for a in found)
-        raise RunError(f"agents.{name}: {len(found)} agents carry the identity '{tag}' "
-                       f"({ids}); remove the duplicates")
-    return Agent(found[0], inline=False, model=found[0].model, name=name)
+def _same(tags: tuple[str, ...], prefix: str, expected: str) -> bool:
+    """Does the tag starting with `prefix` say `expected`? (An agent made before definitions
+    were tagged cannot say: taken as the same.)"""
+    told = [tag for tag in tags if tag.startswith(prefix)]
+    return not told or expected in told
 
 
 def _block(spec: BlockSpec, env, tags: tuple[str, ...] = ()) -> NewBlock:
@@ -275,26 +285,3 @@ def _block(spec: BlockSpec, env, tags: tuple[str, ...] = ()) -> NewBlock:
 def letta_name(text: str) -> str:
     """Letta accepts letters, digits, spaces, hyphens, underscores and apostrophes in names."""
     return re.sub(r"[^\w \-']", "-", text)
-
-
-def managed_name(ref: str, pipeline_file: str) -> str:
-    """`ref: researcher` names a managed agent; `ref: agents/researcher.yaml` its resource
-    file (relative to the pipeline), whose one `kind: Agent` document names it. The file is
-    read by the same loader `orchestrate apply` uses, so both agree on the name."""
-    if not ref.endswith((".yaml", ".yml")):
-        return ref
-
-    if "\0" in ref:
-        raise RunError(f"agent ref {ref!r}: not a file name")
-    path = (Path(pipeline_file).parent / ref).resolve()
-    if not path.is_file():
-        raise RunError(f"agent ref '{ref}': no such file {path}")
-    # Only that file, and what its agents use from sibling files (as `plan` reads it): a
-    # ref into a large directory must not load the whole tree.
-    resources = load_agent_file(path)
-    agents = [name for name, agent in resources.agents.items()
-              if Path(agent.mark.file).resolve() == path]
-    if len(agents) != 1:
-        raise RunError(f"agent ref '{ref}': expected one kind: Agent document in {path}, "
-                       f"found {len(agents)}")
-    return agents[0]

@@ -29,9 +29,10 @@ from orchestrator.compile.plan import Plan
 from orchestrator.compile.templates import evaluate
 from orchestrator.errors import RunError
 from orchestrator.run import executor
-from orchestrator.run.agents import Agent, AgentPool, find_referenced
+from orchestrator.run.agents import AgentPool
 from orchestrator.run.context import CANCELLED, DONE_OK, SUCCEEDED, StepResult, base_context
 from orchestrator.run.inputs import resolve_inputs
+from orchestrator.run.provisioned import Agent, find_referenced, replaced_refs
 from orchestrator.run.records import Records
 from orchestrator.run.secrets import Redactor
 from orchestrator.run.services import EventSink, Services, redacting
@@ -122,7 +123,8 @@ def resume_run(run_id: str, plan: Plan, backend: RunBackend, records: Records, *
     reuse = {(r["kind"], r["name"]): r["letta_id"] for r in records.resources(run_id)
              if not r["deleted"]}
     return _execute(plan, inputs, backend, records, redactor, options, emit, run_id,
-                    memo=records.units(run_id), reuse=reuse, refs=refs, cancel=cancel)
+                    memo=replaced_refs(records.units(run_id), refs), reuse=reuse, refs=refs,
+                    cancel=cancel)
 
 
 def secret_inputs_missing(names: list[str]) -> str:

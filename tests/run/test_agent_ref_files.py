@@ -9,7 +9,7 @@ import time
 import pytest
 
 from orchestrator.errors import RunError
-from orchestrator.run.agents import managed_name
+from orchestrator.run.provisioned import managed_name
 
 AGENT = """\
 apiVersion: orchestrate/v1
