@@ -21,7 +21,7 @@ import re
 import string
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from functools import wraps
 from typing import Any
@@ -296,6 +296,14 @@ class BoundedSandbox(SandboxedEnvironment):
         self.filters[LOOP_FILTER] = _bounded_iter
         self.filters[TEXT_FILTER] = _bounded_text
         self.globals["lipsum"] = _bounded_lipsum(self.globals["lipsum"])
+
+    def getattr(self, obj: Any, attribute: str) -> Any:
+        """`x.name` on a mapping reads its key `name` when it has one: templates see the
+        pipeline's names (an input, a step or a JSON key called `items`, `get`, `keys`),
+        never a dict's methods. Everything else reads as Jinja's sandbox does."""
+        if isinstance(obj, Mapping) and attribute in obj:
+            return obj[attribute]
+        return super().getattr(obj, attribute)
 
     def bound_filter(self, name: str, func: Callable[..., Any]) -> None:
         """Add a filter of our own, with the same checks as the built-in ones."""
