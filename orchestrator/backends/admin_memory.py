@@ -48,6 +48,7 @@ class MemoryAdmin:
         self.folders: dict[str, Folder] = {}
         self.file_content: dict[str, bytes] = {}
         self.passages: dict[str, int] = {}
+        self.messages: dict[str, int] = {}  # agent id -> conversation messages
         for name, kind in BASE_TOOLS + FILE_TOOLS:
             tool_id = self._new_id("tool")
             self.tools[tool_id] = Tool(tool_id, name, tool_type=kind)
@@ -109,6 +110,9 @@ class MemoryAdmin:
 
     def count_passages(self, agent_id: str) -> int:
         return self.passages.get(agent_id, 0)
+
+    def count_messages(self, agent_id: str) -> int:
+        return self.messages.get(agent_id, 0)
 
     # ----- blocks -----
     def list_blocks(self, tags: Sequence[str] = ()) -> list[Block]:

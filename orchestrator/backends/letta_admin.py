@@ -38,6 +38,7 @@ from orchestrator.errors import BackendError
 
 AGENT_INCLUDE = ["agent.blocks", "agent.tools", "agent.sources", "agent.tags", "agent.secrets"]
 PAGE = 100
+MESSAGE_COUNT_LIMIT = 100
 
 
 class LettaAdmin:
@@ -96,6 +97,13 @@ class LettaAdmin:
     def count_passages(self, agent_id: str) -> int:
         with self._call(f"count passages of {agent_id}"):
             return len(listed(self._client.agents.passages.list(agent_id, limit=1000)))
+
+    def count_messages(self, agent_id: str) -> int:
+        """Messages other than the system prompt (a new agent has only that one); counted up
+        to MESSAGE_COUNT_LIMIT, which is enough to say that a history would be lost."""
+        with self._call(f"count messages of {agent_id}"):
+            found = listed(self._client.agents.messages.list(agent_id, limit=MESSAGE_COUNT_LIMIT))
+            return sum(getattr(m, "message_type", "") != "system_message" for m in found)
 
     # ----- blocks -----
     def list_blocks(self, tags: Sequence[str] = ()) -> list[Block]:

@@ -64,6 +64,7 @@ def _plan_options(fn: Callable[..., Any]) -> Callable[..., Any]:
                      "(or folder) of the same name instead of creating a new one."),
         click.option("--force-agent-owned", is_flag=True, help="Overwrite the values of "
                      "agent_owned blocks with the YAML (replaces what agents wrote)."),
+        _keep_blocks_option,
         click.option("--default-model", help=f"Model for agents that declare none "
                      f"(default: {ENV_MODEL}, else the embedded stack's model)."),
         click.option("--default-embedding", help=f"Embedding for agents/folders that declare "
@@ -74,6 +75,9 @@ def _plan_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     return functools.reduce(lambda f, opt: opt(f), reversed(options), _server_options(fn))
 
 
+_keep_blocks_option = click.option("--keep-blocks", is_flag=True, help="Deleting an agent "
+                                   "keeps its private blocks on the server, detached (by "
+                                   "default they are deleted with it).")
 _allow_path_option = click.option("--allow-path", "allowed", multiple=True, metavar="DIR",
                                   help=ALLOW_PATH_HELP)
 
@@ -207,17 +211,20 @@ def apply_cmd(source: str, base_url, api_key, namespace, as_json: bool, yes: boo
 @click.option("--yes", "-y", is_flag=True, help="Destroy without asking.")
 @click.option("--allow-memory-loss", is_flag=True, help="Also delete agents with archival "
               "passages, folders and agent-owned shared blocks.")
+@_keep_blocks_option
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @_allow_path_option
 @handle_errors
 @_json_errors
 def destroy_cmd(source: str, base_url, api_key, namespace, yes: bool, allow_memory_loss: bool,
-                as_json: bool, allowed: tuple[str, ...]) -> int:
-    """Delete from the server what SOURCE manages (nothing else)."""
-    resources, backend, options = _setup(source, base_url, api_key, namespace, allowed)
+                keep_blocks: bool, as_json: bool, allowed: tuple[str, ...]) -> int:
+    """Delete from the server what SOURCE manages (nothing else): its agents with their
+    private blocks, shared blocks, folders and tools."""
+    resources, backend, options = _setup(source, base_url, api_key, namespace, allowed,
+                                         keep_blocks=keep_blocks)
     shown = destroy_plan(resources, backend, options)
     _show(shown, as_json, title="Destroy", allowed=allow_memory_loss)
-    check_memory_loss(shown, allow_memory_loss)
+    check_memory_loss(shown, allow_memory_loss, "destroy")
     _confirm(shown, yes, "Destroy these objects?")
     result = destroy(shown, resources, backend, options, lock_dir=state_home() / "locks",
                      allow_memory_loss=allow_memory_loss, progress=_progress(as_json))

@@ -46,17 +46,18 @@ class _Context:
         return change.server_id or self.ids[kind][change.name]
 
 
-def check_memory_loss(changeset: ChangeSet, allow_memory_loss: bool) -> None:
+def check_memory_loss(changeset: ChangeSet, allow_memory_loss: bool, verb: str = "apply") -> None:
     blocked = changeset.blocked
     if blocked and not allow_memory_loss:
         lines = "\n".join(f"  {c.action} {c.address}: {c.memory_loss}" for c in blocked)
-        raise ProvisionError(f"refusing to apply: {len(blocked)} change(s) can destroy memory:\n"
-                             f"{lines}\n{MEMORY_LOSS_HINT}")
+        raise ProvisionError(f"refusing to {verb}: {len(blocked)} change(s) can destroy "
+                             f"memory:\n{lines}\n{MEMORY_LOSS_HINT}")
 
 
 def apply_changes(changeset: ChangeSet, backend: AdminBackend, *, allow_memory_loss: bool = False,
-                  progress: Callable[[Change], None] = lambda _c: None) -> ApplyResult:
-    check_memory_loss(changeset, allow_memory_loss)
+                  progress: Callable[[Change], None] = lambda _c: None,
+                  verb: str = "apply") -> ApplyResult:
+    check_memory_loss(changeset, allow_memory_loss, verb)
     ctx = _Context(backend, changeset.namespace, copy.deepcopy(changeset.known_ids))
     for kind in ("agent", "block", "tool", "folder"):
         ctx.ids.setdefault(kind, {})
@@ -252,6 +253,7 @@ _HANDLERS: dict[tuple[str, str], Callable[[_Context, Change], None]] = {
     ("agent_block", "create"): _create_private_block,
     ("agent_block", "update"): _update_private_block,
     ("agent_block", "detach"): _call("detach_block", "block"),
+    ("agent_block", "delete"): _delete("delete_block"),
     ("agent_shared_block", "attach"): _call("attach_block", "block"),
     ("agent_shared_block", "detach"): _call("detach_block", "block"),
     ("agent_tool", "attach"): _call("attach_tool", "tool"),

@@ -31,6 +31,7 @@ class DiffOptions:
     force_agent_owned: bool = False  # overwrite agent-written values of agent_owned blocks
     default_model: str | None = None
     default_embedding: str | None = None
+    keep_blocks: bool = False  # deleting an agent leaves its private blocks (detached)
 
     def __post_init__(self) -> None:
         problem = identity.namespace_problem(self.namespace)

@@ -18,8 +18,9 @@ import os
 from collections.abc import Mapping
 
 from orchestrator.backends import identity
-from orchestrator.backends.admin import CUSTOM_TOOL_TYPE, Folder
+from orchestrator.backends.admin import CUSTOM_TOOL_TYPE
 from orchestrator.provision import diff_agents as agents_diff
+from orchestrator.provision import diff_delete as deleting
 from orchestrator.provision.changes import Change, ChangeSet, FieldChange, Problems, ordered
 from orchestrator.provision.desired import (
     DesiredAgent,
@@ -46,7 +47,9 @@ def diff(resources: ResourceSet, actual: ActualState, options: DiffOptions,
     for want in agents.values():
         changes += _agent_changes(want, actual, options, labels, problems, warnings)
     if options.prune:
-        changes += _prune(resources, actual, options, warnings)
+        changes += deleting.prune(resources, actual, options, warnings)
+    creates = [c.name for c in changes if (c.kind, c.action) == ("agent", "create")]
+    warnings += deleting.left_behind(resources, actual, options, creates)
     problems.raise_any()
     return ChangeSet(options.namespace, actual.base_url, ordered(changes), tuple(warnings),
                      known_ids=_known_ids(actual))
@@ -54,13 +57,14 @@ def diff(resources: ResourceSet, actual: ActualState, options: DiffOptions,
 
 def destroy_diff(resources: ResourceSet, actual: ActualState, options: DiffOptions) -> ChangeSet:
     """Delete what this directory declares (and only what is managed in this namespace)."""
-    changes = [_delete_agent(n, actual) for n in resources.agents if n in actual.agents]
-    changes += [_delete_block(n, actual) for n in resources.shared_blocks
+    changes = [c for n in resources.agents if n in actual.agents
+               for c in deleting.delete_agent(n, actual, options)]
+    changes += [deleting.delete_block(n, actual) for n in resources.shared_blocks
                 if n in actual.shared_blocks]
-    changes += [_delete_folder(actual.managed_folder(n)) for n in resources.folders
-                if actual.managed_folder(n)]
+    changes += [deleting.delete_folder(folder) for n in resources.folders
+                if (folder := actual.managed_folder(n))]
     changes += [Change("delete", "tool", n, "delete", server_id=actual.tools[n].id)
-                for n in resources.tools if _our_tool(n, actual, options.namespace)]
+                for n in resources.tools if deleting.our_tool(n, actual, options.namespace)]
     return ChangeSet(options.namespace, actual.base_url, ordered(changes),
                      known_ids=_known_ids(actual))
 
@@ -93,11 +97,6 @@ def _shown_path(path: str) -> str:
         return os.path.relpath(path)
     except ValueError:
         return path
-
-
-def _our_tool(name: str, actual: ActualState, namespace: str) -> bool:
-    tool = actual.tools.get(name)
-    return bool(tool) and identity.tool_tag(namespace, name) in tool.tags
 
 
 def _tool_changes(tools: Mapping[str, ToolSpec], actual: ActualState, options: DiffOptions,
@@ -211,43 +210,3 @@ def _create_agent(want: DesiredAgent, actual: ActualState, labels: dict[str, str
     create = Change("create", "agent", want.name, "agent", fields=agents_diff.create_fields(want),
                     data=(want, {}))
     return [create, *agents_diff.new_agent_attachments(want, actual, labels)]
-
-
-def _prune(resources: ResourceSet, actual: ActualState, options: DiffOptions,
-           warnings: list[str]) -> list[Change]:
-    out = [_delete_agent(n, actual) for n in sorted(actual.agents) if n not in resources.agents]
-    out += [_delete_block(n, actual) for n in sorted(actual.shared_blocks)
-            if n not in resources.shared_blocks]
-    out += [_delete_folder(actual.managed_folder(n)) for n in sorted(actual.folders)
-            if n not in resources.folders and actual.managed_folder(n)]
-    out += [Change("delete", "tool", n, "delete", server_id=actual.tools[n].id)
-            for n in sorted(actual.tools)
-            if n not in resources.tools and _our_tool(n, actual, options.namespace)]
-    warnings += [f"--prune skips {n!r}: several agents carry its identity" for n in actual.duplicates]
-    return out
-
-
-def _delete_agent(name: str, actual: ActualState) -> Change:
-    agent = actual.agents[name]
-    passages = actual.passages.get(name, 0)
-    owned = ((agent.metadata or {}).get(identity.METADATA_KEY) or {}).get("agent_owned") or []
-    reasons = [f"{passages} archival passage(s) would be lost"] if passages else []
-    if owned:
-        reasons.append(f"agent-owned block(s) {', '.join(owned)} would be lost")
-    loss = "; ".join(reasons)
-    return Change("delete", "agent", name, "delete", server_id=agent.id, memory_loss=loss,
-                  blocked=bool(loss))
-
-
-def _delete_block(name: str, actual: ActualState) -> Change:
-    block = actual.shared_blocks[name]
-    owned = ((block.metadata or {}).get(identity.METADATA_KEY) or {}).get("agent_owned", False)
-    loss = "the agents' own writes to this agent-owned block would be lost" if owned else ""
-    return Change("delete", "block", name, "delete", server_id=block.id, memory_loss=loss,
-                  blocked=bool(loss))
-
-
-def _delete_folder(folder: Folder) -> Change:
-    loss = f"deletes the folder and its {len(folder.files)} file(s) from the server"
-    return Change("delete", "folder", folder.name, "delete", server_id=folder.id,
-                  memory_loss=loss, blocked=True)

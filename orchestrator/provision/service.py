@@ -45,15 +45,15 @@ def destroy_plan(resources: ResourceSet, backend: AdminBackend,
 
 def _execute(shown: ChangeSet, replan: Callable[[], ChangeSet], backend: AdminBackend,
              namespace: str, lock_dir: Path, allow_memory_loss: bool,
-             progress: Callable[[Change], None]) -> ApplyResult:
+             progress: Callable[[Change], None], verb: str = "apply") -> ApplyResult:
     if shown.empty:
         return ApplyResult()
-    check_memory_loss(shown, allow_memory_loss)  # before taking the lock: no write at all
+    check_memory_loss(shown, allow_memory_loss, verb)  # before taking the lock: no write at all
     with apply_lock(backend, namespace, lock_dir):
         if replan().fingerprint() != shown.fingerprint():
             raise ProvisionError(STALE_PLAN)
         return apply_changes(shown, backend, allow_memory_loss=allow_memory_loss,
-                             progress=progress)
+                             progress=progress, verb=verb)
 
 
 def apply(shown: ChangeSet, resources: ResourceSet, backend: AdminBackend, options: DiffOptions,
@@ -68,4 +68,4 @@ def destroy(shown: ChangeSet, resources: ResourceSet, backend: AdminBackend,
             options: DiffOptions, *, lock_dir: Path, allow_memory_loss: bool = False,
             progress: Callable[[Change], None] = lambda _c: None) -> ApplyResult:
     return _execute(shown, lambda: destroy_plan(resources, backend, options), backend,
-                    options.namespace, lock_dir, allow_memory_loss, progress)
+                    options.namespace, lock_dir, allow_memory_loss, progress, verb="destroy")

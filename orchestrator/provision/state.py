@@ -9,6 +9,7 @@ Must not: decide what changes (that is diff.py) or write anything.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
@@ -27,6 +28,9 @@ class ActualState:
     tools: Mapping[str, Tool] = field(default_factory=dict)  # every tool, by function name
     folders: Mapping[str, Folder] = field(default_factory=dict)  # every folder, by name
     passages: Mapping[str, int] = field(default_factory=dict)  # managed agent -> archival count
+    messages: Mapping[str, int] = field(default_factory=dict)  # managed agent -> conversation
+    # block id -> how many agents (of any namespace, managed or not) have it attached
+    block_users: Mapping[str, int] = field(default_factory=dict)
 
     def managed_folder(self, name: str) -> Folder | None:
         folder = self.folders.get(name)
@@ -37,17 +41,21 @@ class ActualState:
 
 
 def read_state(backend: AdminBackend, namespace: str,
-               count_passages: Callable[[str], bool] = lambda _name: False) -> ActualState:
-    """Read the server. `count_passages(name)`: whether to count that managed agent's archival
-    passages (only for agents a plan may delete: it costs one read per agent)."""
-    agents, duplicates, unmanaged = _agents(backend.list_agents(), namespace)
-    passages = {name: backend.count_passages(agents[name].id)
-                for name in sorted(agents) if count_passages(name)}
+               deletable: Callable[[str], bool] = lambda _name: False) -> ActualState:
+    """Read the server. `deletable(name)`: whether a plan may delete that managed agent; only
+    those have their archival passages and messages counted (two reads per agent)."""
+    every = backend.list_agents()
+    agents, duplicates, unmanaged = _agents(every, namespace)
+    counted = [name for name in sorted(agents) if deletable(name)]
+    users = Counter(b.id for a in every for b in a.blocks)
     return ActualState(
         base_url=backend.base_url, namespace=namespace, agents=agents, duplicates=duplicates,
         unmanaged=unmanaged, shared_blocks=_shared_blocks(backend, namespace),
         tools={t.name: t for t in backend.list_tools()},
-        folders={f.name: f for f in backend.list_folders()}, passages=passages,
+        folders={f.name: f for f in backend.list_folders()},
+        passages={name: backend.count_passages(agents[name].id) for name in counted},
+        messages={name: backend.count_messages(agents[name].id) for name in counted},
+        block_users=dict(users),
     )
 
 

@@ -149,6 +149,11 @@ def test_plan_is_deterministic_and_fingerprinted():
 
 
 def test_deleting_an_agent_with_agent_owned_blocks_is_blocked():
-    actual = state(server_agent("a", agent_owned=["notes"]))
-    (change,) = diff(resources(), actual, DiffOptions(prune=True)).changes
-    assert change.blocked and change.memory_loss == "agent-owned block(s) notes would be lost"
+    notes = Block(id="block-notes", label="notes", value="the agent wrote this")
+    actual = state(server_agent("a", blocks=[notes], agent_owned=["notes"]))
+    (block_delete, agent_delete) = diff(resources(), actual, DiffOptions(prune=True)).changes
+    assert block_delete.address == "agent a: block notes"
+    assert block_delete.blocked and "what the agent wrote" in block_delete.memory_loss
+    assert not agent_delete.blocked
+    kept = diff(resources(), actual, DiffOptions(prune=True, keep_blocks=True)).changes
+    assert [c.address for c in kept] == ["agent a"] and not kept[0].blocked

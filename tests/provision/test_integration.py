@@ -218,3 +218,32 @@ def test_concurrent_applies_from_two_machines(live, tmp_path):
     assert errors == []
     assert live.plan(res).empty
     assert len(list(live.client.agents.list(tags=[identity.agent_tag(live.namespace, "a")]))) == 1
+
+
+def test_destroy_and_prune_delete_private_blocks_and_message_history_is_memory(live):
+    from orchestrator.provision import destroy, destroy_plan
+
+    res = resources(live.agent("a", memory_blocks=[block("persona", "p")]),
+                    live.agent("b", memory_blocks=[block("scratch", "s")]))
+    live.apply(res)
+    a, b = live.find("a"), live.find("b")
+    b_blocks = [x.id for x in b.blocks]
+    live.client.agents.messages.create(b.id, messages=[{"role": "user", "content": "hi"}])
+    shown = live.plan(resources(res.agents["a"]), prune=True)
+    assert [(c.address, c.blocked) for c in shown.changes] == [
+        ("agent b: block scratch", False), ("agent b", True)]
+    assert "message(s) of conversation history would be lost" in shown.changes[1].memory_loss
+    with pytest.raises(ProvisionError, match="refusing to apply"):
+        live.apply(resources(res.agents["a"]), prune=True)
+    live.apply(resources(res.agents["a"]), prune=True, allow_memory_loss=True)
+    for block_id in b_blocks:
+        with pytest.raises(Exception, match="(?i)not found"):
+            live.client.blocks.retrieve(block_id)
+    a_blocks = [x.id for x in a.blocks]
+    only_a = resources(res.agents["a"])
+    gone = destroy_plan(only_a, live.backend, live.options())
+    assert [c.address for c in gone.changes] == ["agent a: block persona", "agent a"]
+    destroy(gone, only_a, live.backend, live.options(), lock_dir=live.lock_dir)
+    for block_id in a_blocks:
+        with pytest.raises(Exception, match="(?i)not found"):
+            live.client.blocks.retrieve(block_id)
