@@ -63,18 +63,22 @@ class AgentPool(Cleanup):
                  default_model: str | None = None, keep: bool = False,
                  reuse: Mapping[tuple[str, str], str] | None = None,
                  found: Mapping[str, Agent] | None = None,
-                 assigned: Mapping[str, Sequence[int]] | None = None):
+                 assigned: Mapping[str, Sequence[int]] | None = None,
+                 alive: Mapping[str, AgentRef] | None = None,
+                 models: tuple[list[str], list[str]] | None = None):
         self.plan, self.backend, self.records, self.redactor = plan, backend, records, redactor
         self.run_id, self.namespace, self.keep = run_id, namespace, keep
         self._default_model = default_model
         self._reuse = dict(reuse or {})  # (kind, name) -> letta id from an earlier attempt
-        self._alive: dict[str, AgentRef] | None = None  # the run's agents found on resume
+        # The run's agents known to exist (found on resume; or given: a Temporal worker in a
+        # live run trusts the records, saving a lookup per step)
+        self._alive: dict[str, AgentRef] | None = dict(alive) if alive is not None else None
         self._groups: dict[str, Replicas[Agent]] = {}
         self._affinity: dict[object, str] = {}  # caller's key -> id of the copy it last had
         self._blocks: dict[str, str] = {}
         self._lock = threading.Lock()  # guards the maps above; copies are made outside it
         self._block_lock = threading.Lock()  # one creation per shared block
-        self._models: tuple[list[str], list[str]] | None = None
+        self._models: tuple[list[str], list[str]] | None = models  # the server's, once asked
         self._found = dict(found or {})  # provisioned agents looked up before the run
         # agent -> the copies this pool may use (the Temporal workflow leases copies to units
         # across workers); None: every copy, leased within this process
@@ -108,6 +112,10 @@ class AgentPool(Cleanup):
             return chosen
         available = self._server_models()[1]
         return DEFAULT_EMBEDDING if DEFAULT_EMBEDDING in available or not available else available[0]
+
+    def server_models(self) -> tuple[list[str], list[str]]:
+        """(chat, embedding) model handles the server offers (asked once per pool)."""
+        return self._server_models()
 
     def _server_models(self) -> tuple[list[str], list[str]]:
         if self._models is None:

@@ -25,6 +25,7 @@ from typing import Any
 
 from temporalio import activity
 
+from orchestrator.backends.base import AgentRef
 from orchestrator.backends.letta import LettaBackend
 from orchestrator.compile import load_plan_text
 from orchestrator.compile.plan import Plan
@@ -61,17 +62,32 @@ def _open_records(path: str) -> Records:
 
 def _pool(run: dict[str, Any], plan: Plan, backend: LettaBackend, records: Records,
           redactor: Redactor, assigned: dict[str, list[int]] | None = None) -> AgentPool:
-    reuse = {(r["kind"], r["name"]): r["letta_id"] for r in records.resources(run["run_id"])
-             if not r["deleted"]}
+    rows = [r for r in records.resources(run["run_id"]) if not r["deleted"]]
+    reuse = {(r["kind"], r["name"]): r["letta_id"] for r in rows}
+    # In a live first attempt the records are the truth (nothing deletes the run's agents
+    # while it runs): no lookup per step. A resume, or an activity retried after its worker
+    # died, checks that the recorded agents still exist.
+    trusted = run.get("attempt", 0) == 0 and activity.info().attempt == 1
+    alive = {r["letta_id"]: AgentRef(r["letta_id"], r["name"]) for r in rows
+             if r["kind"] == "agent"} if trusted else None
+    models = run.get("models")
     return AgentPool(plan, backend, records, redactor, run_id=run["run_id"],
                      namespace=run["namespace"], default_model=run.get("model"),
-                     keep=True, reuse=reuse, assigned=assigned)
+                     keep=True, reuse=reuse, assigned=assigned, alive=alive,
+                     models=(list(models[0]), list(models[1])) if models else None)
+
+
+_backends: dict[tuple[str, str | None], LettaBackend] = {}
 
 
 def _parts(run: dict[str, Any]) -> tuple[Plan, LettaBackend, Records, Redactor]:
     plan = _plan(run["pipeline_text"], run["pipeline_file"], run["source_hash"])
     api_key = os.environ.get("LETTA_API_KEY") or None
-    backend = LettaBackend(run["base_url"], api_key=api_key)
+    with _records_lock:  # one client (and its connection pool) per server per worker
+        backend = _backends.get((run["base_url"], api_key))
+        if backend is None:
+            backend = _backends[(run["base_url"], api_key)] = LettaBackend(
+                run["base_url"], api_key=api_key)
     return plan, backend, _open_records(run["records"]), Redactor([api_key] if api_key else [])
 
 

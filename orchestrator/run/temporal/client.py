@@ -44,7 +44,8 @@ class TemporalTarget:
 
 
 def workflow_input(plan: Plan, inputs: Mapping[str, Any], svc: Services, *, max_parallel: int,
-                   base_url: str, namespace: str, model: str | None) -> dict[str, Any]:
+                   base_url: str, namespace: str, model: str | None,
+                   attempt: int = 0) -> dict[str, Any]:
     secret = sorted(n for n, s in plan.inputs.items() if s.secret)
     if secret:
         raise RunError(f"input{'s' if len(secret) > 1 else ''} {', '.join(secret)} "
@@ -63,9 +64,12 @@ def workflow_input(plan: Plan, inputs: Mapping[str, Any], svc: Services, *, max_
     run = {"run_id": svc.run_id, "pipeline_text": Path(plan.source).read_text(),
            "pipeline_file": str(Path(plan.source).resolve()), "source_hash": plan.source_hash,
            "records": str(Path(svc.records.path).resolve()), "base_url": base_url,
-           "namespace": namespace, "model": model, "inputs": dict(inputs),
-           "max_parallel": max_parallel}
-    return {"run": run, "order": list(plan.steps),
+           "namespace": namespace, "inputs": dict(inputs), "max_parallel": max_parallel,
+           # asked once here, not by every step on every worker
+           "model": model or svc.agents.default_model(),
+           "models": [list(m) for m in svc.agents.server_models()], "attempt": attempt}
+    shared = any(plan.agents[a].shared_blocks for a in replicas if not plan.agents[a].ref)
+    return {"run": run, "order": list(plan.steps), "prepare": shared,
             "deps": {n: list(s.depends_on) for n, s in plan.steps.items()},
             "needs": needs, "replicas": replicas, "max_parallel": max_parallel,
             "step_timeout": None}
@@ -75,7 +79,7 @@ def execute(plan: Plan, inputs: Mapping[str, Any], svc: Services, *, target: Tem
             max_parallel: int, deadline: float | None, base_url: str, namespace: str,
             model: str | None, attempt: int = 0) -> dict[str, StepResult]:
     spec = workflow_input(plan, inputs, svc, max_parallel=max_parallel, base_url=base_url,
-                          namespace=namespace, model=model)
+                          namespace=namespace, model=model, attempt=attempt)
     workflow_id = f"orchestrate-{svc.run_id}-{attempt}"
     follower = _Follower(plan, svc)
     try:
@@ -113,10 +117,9 @@ async def _drive(target: TemporalTarget, workflow_id: str, spec: dict[str, Any],
             await handle.cancel()
             result_task.cancel()
             break
-        try:
-            follower.update(await handle.query(PipelineWorkflow.progress))
-        except Exception:  # noqa: BLE001,S112 - a query may fail while the workflow starts
-            pass
+        # Progress comes from the run records the workers write (a cheap local read), not
+        # from workflow queries: a query costs the worker a workflow task each time.
+        follower.update_from_records()
         await asyncio.wait([result_task], timeout=POLL)
     if not result_task.cancelled() and result_task.done():
         outcome = result_task.result()
@@ -136,11 +139,12 @@ class _Follower:
 
     def __init__(self, plan: Plan, svc: Services):
         self.plan, self.svc = plan, svc
+        self.since = time.time()  # rows that ended before this are an earlier attempt's
         self._started: set[str] = set()
         self._results: dict[str, StepResult] = {}
 
-    def update(self, progress: Mapping[str, Mapping[str, Any]]) -> None:
-        units: dict[UnitKey, dict] | None = None
+    def update(self, progress: Mapping[str, Mapping[str, Any]],
+               units: dict[UnitKey, dict] | None = None) -> None:
         for name in self.plan.steps:
             state = progress.get(name) or {}
             status = state.get("status")
@@ -160,6 +164,29 @@ class _Follower:
                     self.svc.step_began(name)
                 row = units.get(UnitKey(name)) or {}
                 self._finish(name, from_summary(dict(state), row.get("output")))
+
+    def update_from_records(self) -> None:
+        """Started: a step has a unit row (its own, an item's, or a loop body's). Ended: its
+        own row is final (the row is written last, after the step's units)."""
+        units = self.svc.records.units(self.svc.run_id)
+        state: dict[str, dict[str, Any]] = {}
+        for key, row in units.items():
+            top = key.step.split(".")[0]
+            if top not in self.plan.steps or top in self._results:
+                continue
+            if row["status"] != "running" and (row.get("ended") or 0) < self.since:
+                continue  # a row of an earlier attempt (resume): not news
+            own = key == UnitKey(top)
+            if own and row["status"] not in ("running", "cancelled"):
+                state[top] = {"status": row["status"], "error": row.get("error"),
+                              "duration": row.get("duration") or 0.0,
+                              "iterations": row.get("iterations"),
+                              "usage": [row.get("prompt_tokens") or 0,
+                                        row.get("completion_tokens") or 0,
+                                        row.get("step_count") or 0, row.get("attempts") or 0]}
+            elif top not in state:
+                state[top] = {"status": "running"}
+        self.update(state, units)
 
     def finish(self, steps: Mapping[str, dict[str, Any]], settled: Mapping[str, str]) -> None:
         self.update({**{n: {"status": s} for n, s in settled.items() if s == "blocked"},

@@ -49,9 +49,10 @@ class PipelineWorkflow:
     async def run(self, spec: dict[str, Any]) -> dict[str, Any]:
         run = spec["run"]
         step_timeout = timedelta(seconds=float(spec.get("step_timeout") or 86400))
-        await workflow.execute_activity(
-            PREPARE_ACTIVITY, run, start_to_close_timeout=timedelta(minutes=10),
-            retry_policy=STEP_RETRY)
+        if spec.get("prepare", True):
+            await workflow.execute_activity(
+                PREPARE_ACTIVITY, run, start_to_close_timeout=timedelta(minutes=10),
+                retry_policy=STEP_RETRY)
         schedule = Schedule(order=spec["order"], deps=spec["deps"], needs=spec["needs"],
                             replicas=spec["replicas"])
         limit = max(1, int(spec.get("max_parallel") or 1))
