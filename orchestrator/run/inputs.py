@@ -1,7 +1,8 @@
 """Pipeline inputs: from `--input k=v` strings and input files to typed, checked values.
 
 Owns `parse_assignments` (the CLI's `k=v` form), `coerce` (a string typed by the declared
-input type: arrays/objects/numbers/booleans are JSON-parsed), and `resolve_inputs` (defaults,
+input type: arrays/objects/numbers/booleans are JSON-parsed; an integer must be written as
+one: `1e3` or `2.0` is refused, not read as 1000 or 2), and `resolve_inputs` (defaults,
 `${env:VAR}` in defaults, enum checks, unknown and missing names, secret registration).
 All problems are reported at once; values of secret inputs never appear in messages.
 
@@ -46,8 +47,12 @@ def coerce(spec: InputSpec, raw: Any) -> Any:
         except ValueError:
             raise RunError(f"input '{spec.name}': expected {_article(spec.type)}, "
                            f"got {_shown(spec, raw)}") from None
-    if spec.type == "integer" and isinstance(value, float) and value.is_integer():
-        value = int(value)
+    if spec.type == "integer" and isinstance(value, float):
+        # 1e3, 2.0: a number written as a float is not an integer, whatever its value
+        raise RunError(f"input '{spec.name}': expected an integer, got {_shown(spec, raw)} "
+                       "(write it with digits only"
+                       + (f", e.g. {int(value)})" if value.is_integer() and not spec.secret
+                          and abs(value) < 1e18 else ")"))
     if not _is_type(value, spec.type):
         raise RunError(f"input '{spec.name}': expected {_article(spec.type)}, "
                        f"got {_shown(spec, raw)}")

@@ -170,6 +170,7 @@ class _Unit:
     def _send(self, message: str) -> Reply:
         self.svc.check_cancelled()
         self.attempt += 1
+        self.usage.attempts += 1  # counted when sent: a failed attempt is an attempt too
         self.otid = make_otid(self.svc.run_id, self.key, self.attempt)
         self._record(status="running", otid=self.otid)  # the intent, before the message
         shown = None  # --stream: masked text, held back so that no piece splits a secret
@@ -181,7 +182,7 @@ class _Unit:
                                       on_chunk=shown.feed if shown else None)
         if shown is not None:  # the end of the turn (a failed turn's held text is dropped)
             shown.flush()
-        self.usage.add(Usage(reply.prompt_tokens, reply.completion_tokens, reply.step_count, 1))
+        self.usage.add(Usage(reply.prompt_tokens, reply.completion_tokens, reply.step_count))
         return reply
 
     def _settle(self, otid: str) -> Reply | None:
