@@ -78,3 +78,17 @@ def model_script(letta_stack: LettaStack):
     yield helper
     admin.set_script(previous)
     admin.reset()
+
+
+@pytest.fixture(scope="session")
+def temporal_address(letta_stack) -> str:
+    """The Temporal dev server of the embedded stack (`server start --temporal` starts it in
+    CI; otherwise it is started here, and stopped at the end). Skips without the extra."""
+    pytest.importorskip("temporalio")
+    from orchestrator.server import temporal_dev
+
+    entry = temporal_dev.start(letta_stack.home)
+    yield entry["address"]
+    if not entry.get("already_running") and os.environ.get("ORCHESTRATE_KEEP_STACK") != "1":
+        temporal_dev.stop_entry(entry)
+

@@ -27,20 +27,11 @@ from orchestrator.backends.letta import LettaBackend  # noqa: E402
 from orchestrator.compile import load_plan  # noqa: E402
 from orchestrator.run.records import Records, UnitKey  # noqa: E402
 from orchestrator.run.runner import RunOptions, start_run  # noqa: E402
-from orchestrator.server import temporal_dev  # noqa: E402
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
 PIPELINES = ROOT / "pipelines"
 APPROVE = {"approved": True, "feedback": "good"}
-
-
-@pytest.fixture(scope="session")
-def temporal_address(letta_stack):
-    entry = temporal_dev.start(letta_stack.home)
-    yield entry["address"]
-    if not entry.get("already_running") and os.environ.get("ORCHESTRATE_KEEP_STACK") != "1":
-        temporal_dev.stop_entry(entry)
 
 
 class Workers:
