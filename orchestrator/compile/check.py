@@ -4,7 +4,8 @@ Owns: turning a template source into a `Template` (with the steps and inputs it 
 the issues for: Jinja syntax errors, templates past a size limit, unknown filters, unknown or unreachable steps ("did you
 mean"), steps inside a loop read from outside it, a step reading itself, dynamic
 `steps[expr]`, undeclared inputs, misuse of `loop` / item variables, `${env:...}` in a
-template, and unknown step attributes.
+template, unknown step attributes, and a `when` / `until` / `for_each` that is not exactly
+one `{{ expression }}` (as text it would always be true, or never a list).
 
 Must not: build the graph or decide dependencies (compiler.py does, from `Template.steps`).
 """
@@ -16,7 +17,7 @@ from dataclasses import dataclass, field
 
 from orchestrator.compile.plan import Template
 from orchestrator.compile.refs import DYNAMIC, Access, analyze
-from orchestrator.compile.templates import environment
+from orchestrator.compile.templates import environment, expression_source
 from orchestrator.errors import Issue
 from orchestrator.spec.limits import LIMIT_HINT
 from orchestrator.spec.model import Mark
@@ -25,6 +26,8 @@ from orchestrator.spec.suggest import did_you_mean, one_of
 STEP_ATTRS = ("output", "ran", "status")
 LOOP_STEP_ATTRS = (*STEP_ATTRS, "iterations")
 LOOP_VARS = ("index", "first", "previous")
+# Fields whose template is an expression (the field is the last part of the template's path)
+EXPRESSION_FIELDS = ("when", "until", "for_each")
 ENV_IN_TEMPLATE_HINT = ("templates are recorded in run records: declare an input with "
                         "secret: true and read it as {{ inputs.<name> }}")
 
@@ -85,6 +88,8 @@ def check_template(source: str, path: str, mark: Mark, scope: Scope,
         issues.append(_syntax_issue(analysis.syntax_error, analysis.syntax_line, source, path,
                                     mark, block))
         return Checked(Template(source, path, mark=mark), issues)
+    if path.rsplit(".", 1)[-1] in EXPRESSION_FIELDS:
+        _check_expression(source, path.rsplit(".", 1)[-1], problem)
     _check_filters(analysis.filters, analysis.tests, problem)
     steps: set[str] = set()
     inputs: set[str] = set()
@@ -109,6 +114,27 @@ def _syntax_issue(message: str, line: int, source: str, path: str, mark: Mark,
                      f"template syntax error: {message}")
     where = f" (line {line} of the template)" if "\n" in source.rstrip("\n") else ""
     return Issue(mark.file, mark.line, mark.col, path, f"template syntax error: {message}{where}")
+
+
+def _check_expression(source: str, field: str, problem) -> None:
+    """`when`, `until` and `for_each` are evaluated only when they are exactly one
+    `{{ expression }}`; anything else is text (non-empty text is always true), so it is an
+    error rather than a condition that silently always holds."""
+    if expression_source(source) is not None:
+        return
+    text = " ".join(source.split())
+    if "{{" in source or "{%" in source:
+        problem(f"{field} must be one {{{{ expression }}}}: text around one is "
+                f"{_as_text(field)}",
+                "put the whole condition inside one pair of braces, e.g. "
+                "\"{{ steps.review.output.approved and not steps.fix.ran }}\"")
+        return
+    problem(f"{text!r} is text, not an expression, so it is {_as_text(field)}",
+            f"write it as {field}: \"{{{{ {text or 'false'} }}}}\"")
+
+
+def _as_text(field: str) -> str:
+    return "never a list" if field == "for_each" else "always true"
 
 
 def _check_filters(filters: Collection[str], tests: Collection[str], problem) -> None:

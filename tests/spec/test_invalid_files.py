@@ -15,6 +15,13 @@ EXPECTED = {
     "as-without-for-each": [
         'as-without-for-each.yaml:7:34: steps.a: \'as\' needs \'for_each\' (remove \'as\', or add for_each: "{{ inputs.items }}")',
     ],
+    "condition-not-an-expression": [
+        'condition-not-an-expression.yaml:8:24: steps.s1.when: \'false\' is text, not an expression, so it is always true (write it as when: "{{ false }}")',
+        'condition-not-an-expression.yaml:9:24: steps.s2.when: \'steps.judge.output.ok\' is text, not an expression, so it is always true (write it as when: "{{ steps.judge.output.ok }}")',
+        'condition-not-an-expression.yaml:10:24: steps.s3.when: when must be one {{ expression }}: text around one is always true (put the whole condition inside one pair of braces, e.g. "{{ steps.review.output.approved and not steps.fix.ran }}")',
+        'condition-not-an-expression.yaml:11:28: steps.s4.for_each: \'inputs.xs\' is text, not an expression, so it is never a list (write it as for_each: "{{ inputs.xs }}")',
+        'condition-not-an-expression.yaml:15:14: steps.lp.loop.until: \'loop.index > 1\' is text, not an expression, so it is always true (write it as until: "{{ loop.index > 1 }}")',
+    ],
     "bad-api-version": [
         "bad-api-version.yaml:1:13: apiVersion: expected 'orchestrate/v1', got 'orchestrate/v2'",
     ],
