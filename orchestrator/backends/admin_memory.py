@@ -49,6 +49,8 @@ class MemoryAdmin:
         self.file_content: dict[str, bytes] = {}
         self.passages: dict[str, int] = {}
         self.messages: dict[str, int] = {}  # agent id -> conversation messages
+        self.llm_handles: list[str] = []  # what list_models offers (none by default)
+        self.embedding_handles: list[str] = []
         for name, kind in BASE_TOOLS + FILE_TOOLS:
             tool_id = self._new_id("tool")
             self.tools[tool_id] = Tool(tool_id, name, tool_type=kind)
@@ -113,6 +115,9 @@ class MemoryAdmin:
 
     def count_messages(self, agent_id: str) -> int:
         return self.messages.get(agent_id, 0)
+
+    def list_models(self) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        return tuple(self.llm_handles), tuple(self.embedding_handles)
 
     # ----- blocks -----
     def list_blocks(self, tags: Sequence[str] = ()) -> list[Block]:

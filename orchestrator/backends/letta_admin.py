@@ -105,6 +105,13 @@ class LettaAdmin:
             found = listed(self._client.agents.messages.list(agent_id, limit=MESSAGE_COUNT_LIMIT))
             return sum(getattr(m, "message_type", "") != "system_message" for m in found)
 
+    def list_models(self) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        with self._call("list models"):
+            llms = listed(self._client.models.list())
+            embeddings = listed(self._client.models.embeddings.list())
+            return (tuple(m.handle for m in llms if m.handle),
+                    tuple(m.handle for m in embeddings if m.handle))
+
     # ----- blocks -----
     def list_blocks(self, tags: Sequence[str] = ()) -> list[Block]:
         args: dict[str, Any] = {"limit": PAGE}

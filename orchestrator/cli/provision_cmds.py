@@ -173,7 +173,8 @@ def plan_cmd(source: str, base_url, api_key, namespace, as_json: bool, **flags) 
 @_json_errors
 def diff_cmd(source: str, base_url, api_key, namespace, as_json: bool, **flags) -> int:
     """Exit 0 when the server matches SOURCE, 2 on drift (for CI and cron), 1 on error."""
-    resources, backend, options = _setup(source, base_url, api_key, namespace, **flags)
+    resources, backend, options = _setup(source, base_url, api_key, namespace,
+                                         report_only=True, **flags)
     changeset = plan(resources, backend, options)
     _show(changeset, as_json, title="Drift")
     return ExitCode.OK if changeset.empty else ExitCode.DRIFT

@@ -32,6 +32,7 @@ class DiffOptions:
     default_model: str | None = None
     default_embedding: str | None = None
     keep_blocks: bool = False  # deleting an agent leaves its private blocks (detached)
+    report_only: bool = False  # `diff`: a missing model/embedding is drift, not an error
 
     def __post_init__(self) -> None:
         problem = identity.namespace_problem(self.namespace)

@@ -22,6 +22,7 @@ from orchestrator.backends.admin import CUSTOM_TOOL_TYPE
 from orchestrator.provision import diff_agents as agents_diff
 from orchestrator.provision import diff_delete as deleting
 from orchestrator.provision.changes import Change, ChangeSet, FieldChange, Problems, ordered
+from orchestrator.provision.defaults import missing_hint, with_server_defaults
 from orchestrator.provision.desired import (
     DesiredAgent,
     DesiredBlock,
@@ -35,14 +36,15 @@ from orchestrator.spec.model import ResourceSet, ToolSpec
 
 def diff(resources: ResourceSet, actual: ActualState, options: DiffOptions,
          env: Mapping[str, str] | None = None) -> ChangeSet:
+    warnings: list[str] = []
+    options = with_server_defaults(resources, actual, options, warnings)
     agents, shared = build_desired(resources, options, env or {})
     problems = Problems()
     _check_references(resources, actual, problems)
     changes: list[Change] = []
-    warnings: list[str] = []
     changes += _tool_changes(resources.tools, actual, options, problems)
     changes += _shared_block_changes(shared, actual, options)
-    changes += folder_changes(resources.folders, actual, options, problems)
+    changes += folder_changes(resources.folders, actual, options, problems, warnings)
     labels = {name: block.label for name, block in shared.items()}
     for want in agents.values():
         changes += _agent_changes(want, actual, options, labels, problems, warnings)
@@ -90,6 +92,10 @@ def _check_references(resources: ResourceSet, actual: ActualState, problems: Pro
                                  f"unknown {kind[:-1].replace('_', ' ')} {name!r}",
                                  f"declare a {'Block' if kind == 'shared_blocks' else 'Folder'} "
                                  f"named {name!r} in this directory")
+
+
+def _a(key: str) -> str:
+    return f"an {key}" if key[0] in "aeiou" else f"a {key}"
 
 
 def _shown_path(path: str) -> str:
@@ -189,7 +195,7 @@ def _agent_changes(want: DesiredAgent, actual: ActualState, options: DiffOptions
             if namesakes:
                 warnings.append(f"an unmanaged agent named {name!r} exists ({namesakes[0].id}); "
                                 "apply will create a new one (pass --adopt to manage it instead)")
-            return _create_agent(want, actual, labels, problems)
+            return _create_agent(want, actual, options, labels, problems, warnings)
     fields = agents_diff.field_changes(want, have)
     out = []
     if fields or action == "adopt":
@@ -201,12 +207,18 @@ def _agent_changes(want: DesiredAgent, actual: ActualState, options: DiffOptions
     return out
 
 
-def _create_agent(want: DesiredAgent, actual: ActualState, labels: dict[str, str],
-                  problems: Problems) -> list[Change]:
-    for key, hint in (("model", "--default-model"), ("embedding", "--default-embedding")):
-        if getattr(want, key) is None:
+def _create_agent(want: DesiredAgent, actual: ActualState, options: DiffOptions,
+                  labels: dict[str, str], problems: Problems,
+                  warnings: list[str]) -> list[Change]:
+    for key, offered in (("model", actual.models), ("embedding", actual.embeddings)):
+        if getattr(want, key) is not None:
+            continue
+        if options.report_only:  # diff: the agent is missing all the same (drift)
+            warnings.append(f"agent {want.name!r}: apply needs {_a(key)} "
+                            f"({missing_hint(key, offered)})")
+        else:
             problems.add(want.spec.mark, f"agents.{want.name}.{key}", f"no {key} for a new agent",
-                         f"set `{key}:` or pass {hint}")
+                         missing_hint(key, offered))
     create = Change("create", "agent", want.name, "agent", fields=agents_diff.create_fields(want),
                     data=(want, {}))
     return [create, *agents_diff.new_agent_attachments(want, actual, labels)]

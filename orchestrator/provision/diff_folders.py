@@ -15,13 +15,14 @@ from collections.abc import Mapping
 from orchestrator.backends import identity
 from orchestrator.backends.admin import Folder
 from orchestrator.provision.changes import Change, FieldChange, Problems
+from orchestrator.provision.defaults import missing_hint
 from orchestrator.provision.desired import DiffOptions
 from orchestrator.provision.state import ActualState
 from orchestrator.spec.model import FolderSpec
 
 
 def folder_changes(folders: Mapping[str, FolderSpec], actual: ActualState, options: DiffOptions,
-                    problems: Problems) -> list[Change]:
+                   problems: Problems, warnings: list[str]) -> list[Change]:
     out = []
     for name, spec in folders.items():
         have = actual.folders.get(name)
@@ -40,8 +41,12 @@ def folder_changes(folders: Mapping[str, FolderSpec], actual: ActualState, optio
             continue
         if have is None:
             if not (spec.embedding or options.default_embedding):
-                problems.add(spec.mark, f"folders.{name}", "no embedding for a new folder",
-                             "set `embedding:` or pass --default-embedding")
+                hint = missing_hint("embedding", actual.embeddings)
+                if options.report_only:  # diff: the folder is missing all the same (drift)
+                    warnings.append(f"folder {name!r}: apply needs an embedding ({hint})")
+                else:
+                    problems.add(spec.mark, f"folders.{name}", "no embedding for a new folder",
+                                 hint)
             embedding = spec.embedding or options.default_embedding
             out.append(Change("create", "folder", name, "folder", data=spec,
                               fields=(FieldChange("embedding", None, embedding),)))

@@ -33,7 +33,8 @@ def plan(resources: ResourceSet, backend: AdminBackend, options: DiffOptions,
     """What apply would do; changes nothing."""
     # Passages only matter for agents a plan may delete: the undeclared ones, under --prune.
     state = read_state(backend, options.namespace,
-                       lambda name: options.prune and name not in resources.agents)
+                       lambda name: options.prune and name not in resources.agents,
+                       models=not (options.default_model and options.default_embedding))
     return diff(resources, state, options, os.environ if env is None else env)
 
 

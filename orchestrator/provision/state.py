@@ -31,6 +31,9 @@ class ActualState:
     messages: Mapping[str, int] = field(default_factory=dict)  # managed agent -> conversation
     # block id -> how many agents (of any namespace, managed or not) have it attached
     block_users: Mapping[str, int] = field(default_factory=dict)
+    # the handles the server offers (LLM, embedding); None when not read
+    models: tuple[str, ...] | None = None
+    embeddings: tuple[str, ...] | None = None
 
     def managed_folder(self, name: str) -> Folder | None:
         folder = self.folders.get(name)
@@ -41,9 +44,11 @@ class ActualState:
 
 
 def read_state(backend: AdminBackend, namespace: str,
-               deletable: Callable[[str], bool] = lambda _name: False) -> ActualState:
+               deletable: Callable[[str], bool] = lambda _name: False,
+               models: bool = False) -> ActualState:
     """Read the server. `deletable(name)`: whether a plan may delete that managed agent; only
-    those have their archival passages and messages counted (two reads per agent)."""
+    those have their archival passages and messages counted (two reads per agent). `models`:
+    also read the model handles it offers (for defaults the user did not give)."""
     every = backend.list_agents()
     agents, duplicates, unmanaged = _agents(every, namespace)
     counted = [name for name in sorted(agents) if deletable(name)]
@@ -56,7 +61,15 @@ def read_state(backend: AdminBackend, namespace: str,
         passages={name: backend.count_passages(agents[name].id) for name in counted},
         messages={name: backend.count_messages(agents[name].id) for name in counted},
         block_users=dict(users),
+        **_models(backend, models),
     )
+
+
+def _models(backend: AdminBackend, wanted: bool) -> dict[str, tuple[str, ...]]:
+    if not wanted:
+        return {}
+    llms, embeddings = backend.list_models()
+    return {"models": tuple(llms), "embeddings": tuple(embeddings)}
 
 
 def _agents(every: list[Agent], namespace: str):

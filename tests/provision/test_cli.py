@@ -159,3 +159,32 @@ def test_export_unmanaged_then_apply_adopt(cli, letta_stack, tmp_path):
         assert len(list(client.agents.list(name=name))) == 1
     finally:
         client.agents.delete(made.id)
+
+
+def test_another_letta_defaults_diff_after_destroy_and_destroy_wording(cli, letta_stack,
+                                                                       monkeypatch):
+    """Issue 15: the embedded stack reached by another URL is "another Letta" (its handles
+    are not known to the CLI): the error lists what the server offers; diff says drift (2)
+    with no model known, also after destroy; destroy refuses as "refusing to destroy"."""
+    run, src, _write, _ns = cli
+    monkeypatch.delenv("ORCHESTRATE_DEFAULT_MODEL")
+    monkeypatch.delenv("ORCHESTRATE_DEFAULT_EMBEDDING")
+    other = letta_stack.base_url.replace("127.0.0.1", "localhost")
+    planned = run("plan", str(src), "--base-url", other)
+    assert planned.exit_code == 1
+    assert "agents.helper.model: no model for a new agent" in planned.output
+    assert "the server offers: " in planned.output and letta_stack.model_handle in planned.output
+    drift = run("diff", str(src), "--base-url", other)
+    assert drift.exit_code == 2, drift.output
+    assert "apply needs a model" in drift.output
+    defaults = ("--default-model", letta_stack.model_handle,
+                "--default-embedding", letta_stack.embedding_handle)
+    assert run("apply", str(src), "--base-url", other, "--yes", *defaults).exit_code == 0
+    assert run("diff", str(src), "--base-url", other).exit_code == 0
+    refused = run("destroy", str(src), "--base-url", other, "--yes")
+    assert refused.exit_code == 1 and "refusing to destroy" in refused.output
+    assert "refusing to apply" not in refused.output
+    assert run("destroy", str(src), "--base-url", other, "--yes",
+               "--allow-memory-loss").exit_code == 0
+    after = run("diff", str(src), "--base-url", other)
+    assert after.exit_code == 2, after.output
