@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from orchestrator.backends import identity
 from orchestrator.errors import Issue, ProvisionError, SpecError
 from orchestrator.spec.envrefs import ENV_REF
-from orchestrator.spec.model import AgentSpec, BlockSpec, ResourceSet
+from orchestrator.spec.model import AgentSpec, BlockSpec, Mark, ResourceSet
 
 ENV_PREFIX = "${env:"
 
@@ -65,11 +65,13 @@ class DesiredAgent:
     tool_env: Mapping[str, str] = field(default_factory=dict, repr=False)
 
 
-def _resolve(text: str, env: Mapping[str, str], where: str, missing: list[Issue]) -> str:
+def _resolve(text: str, env: Mapping[str, str], mark: Mark, path: str,
+             missing: list[Issue]) -> str:
     def sub(match) -> str:
         name = match.group(1)
         if name not in env:
-            missing.append(Issue(where, 0, 0, "", f"environment variable {name} is not set",
+            missing.append(Issue(mark.file or "<resources>", mark.line, mark.col, path,
+                                 f"environment variable {name} is not set",
                                  hint="export it before plan/apply"))
             return ""
         return env[name]
@@ -77,24 +79,36 @@ def _resolve(text: str, env: Mapping[str, str], where: str, missing: list[Issue]
     return ENV_REF.sub(sub, text)
 
 
-def desired_block(spec: BlockSpec, env: Mapping[str, str], where: str,
+def desired_block(spec: BlockSpec, env: Mapping[str, str], mark: Mark, path: str,
                   missing: list[Issue]) -> DesiredBlock:
     return DesiredBlock(
-        label=spec.label, value=_resolve(spec.value, env, where, missing), limit=spec.limit,
+        label=spec.label, value=_resolve(spec.value, env, mark, path, missing), limit=spec.limit,
         description=spec.description, read_only=spec.read_only, agent_owned=spec.agent_owned,
         secret=ENV_PREFIX in spec.value,
     )
 
 
+def env_names(tool_env: Mapping[str, str]) -> dict[str, str]:
+    """tool_env key -> the variable its value names, for values that are exactly one
+    `${env:VAR}` of another name than the key (names only, never values): export writes them
+    back as written; any other value is exported as `${env:KEY}`."""
+    return {key: found.group(1) for key, text in tool_env.items()
+            if (found := ENV_REF.fullmatch(text.strip())) and found.group(1) != key}
+
+
 def managed_metadata(namespace: str, name: str, agent_owned: list[str], tools: list[str],
-                     tool_env_digest: str) -> dict:
-    """What orchestrate keeps in an agent's metadata; only these keys are compared."""
-    return {identity.METADATA_KEY: {
+                     tool_env_digest: str, tool_env_refs: Mapping[str, str] | None = None) -> dict:
+    """What orchestrate keeps in an agent's metadata; only these keys are compared
+    (`tool_env_refs` only when there are any, so agents without tool_env never drift)."""
+    section = {
         "id": identity.agent_id_string(namespace, name),
         "agent_owned": sorted(agent_owned),
         "tools": sorted(tools),
         "tool_env": tool_env_digest,
-    }}
+    }
+    if tool_env_refs:
+        section["tool_env_refs"] = dict(sorted(tool_env_refs.items()))
+    return {identity.METADATA_KEY: section}
 
 
 def digest(values: Mapping[str, str]) -> str:
@@ -106,12 +120,15 @@ def digest(values: Mapping[str, str]) -> str:
 
 def desired_agent(spec: AgentSpec, options: DiffOptions, env: Mapping[str, str],
                   missing: list[Issue]) -> DesiredAgent:
-    where = spec.mark.file or f"agent {spec.name}"
-    tool_env = {k: _resolve(v, env, where, missing) for k, v in spec.tool_env.items()}
-    blocks = tuple(desired_block(b, env, where, missing) for b in spec.memory_blocks)
+    at, mark = f"agents.{spec.name}", spec.mark
+    tool_env = {k: _resolve(v, env, mark, f"{at}.tool_env.{k}", missing)
+                for k, v in spec.tool_env.items()}
+    blocks = tuple(desired_block(b, env, mark, f"{at}.memory_blocks.{b.label}", missing)
+                   for b in spec.memory_blocks)
     owned = [b.label for b in blocks if b.agent_owned]
     tags = set(spec.tags) | {identity.MANAGED_TAG, identity.agent_tag(options.namespace, spec.name)}
-    system = _resolve(spec.system, env, where, missing) if spec.system is not None else None
+    system = (_resolve(spec.system, env, mark, f"{at}.system", missing)
+              if spec.system is not None else None)
     return DesiredAgent(
         name=spec.name, spec=spec,
         model=spec.model or options.default_model,
@@ -119,7 +136,7 @@ def desired_agent(spec: AgentSpec, options: DiffOptions, env: Mapping[str, str],
         system=system, system_secret=ENV_PREFIX in (spec.system or ""),
         blocks=blocks, tags=tuple(sorted(tags)),
         metadata=managed_metadata(options.namespace, spec.name, owned, list(spec.tools),
-                                  digest(tool_env)),
+                                  digest(tool_env), env_names(spec.tool_env)),
         tool_env=tool_env,
     )
 
@@ -131,7 +148,7 @@ def build_desired(resources: ResourceSet, options: DiffOptions,
     missing: list[Issue] = []
     agents = {name: desired_agent(spec, options, env, missing)
               for name, spec in resources.agents.items()}
-    shared = {name: desired_block(spec, env, spec.mark.file or f"block {name}", missing)
+    shared = {name: desired_block(spec, env, spec.mark, f"blocks.{name}", missing)
               for name, spec in resources.shared_blocks.items()}
     if missing:
         raise SpecError(sorted(set(missing)))

@@ -8,7 +8,8 @@ Owns `Selection`, `select_agents` and `export_resources`. Layout written under `
 Rules that keep export -> apply a no-op: every compared field is written as the server has
 it; blocks shared by hand (not managed) are written as private blocks of each agent (apply
 then finds the very same block by label); Letta's own tools are left out; tool_env values are
-secrets and are written as `${env:KEY}` references (a warning says which to export).
+secrets, written as the `${env:VAR}` references the YAML used (their names are recorded in
+metadata at apply), else as `${env:KEY}` (a warning says which to export).
 Unmanaged agents are exported under their Letta name: `apply --adopt` then starts managing
 them instead of creating duplicates.
 
@@ -152,9 +153,15 @@ def _agent_doc(agent: Agent, name: str, shared: dict[str, str], folders: dict[st
         if values:
             doc[key] = values
     if agent.tool_env_keys:
-        doc["tool_env"] = {k: f"${{env:{k}}}" for k in agent.tool_env_keys}
-        report.warnings.append(f"agent {name}: tool_env written as ${{env:...}} references; "
-                               f"export {', '.join(agent.tool_env_keys)} before apply")
+        # The variables the YAML named (recorded at apply, names only); else the key's name.
+        refs = section.get("tool_env_refs") or {}
+        names = {k: str(refs.get(k) or k) for k in agent.tool_env_keys}
+        doc["tool_env"] = {k: f"${{env:{v}}}" for k, v in names.items()}
+        guessed = [k for k in agent.tool_env_keys if k not in refs]
+        if guessed:
+            report.warnings.append(f"agent {name}: tool_env {', '.join(guessed)} written as "
+                                   "${env:KEY} references (the server does not say where their "
+                                   "values came from); export them before apply")
     return doc
 
 
