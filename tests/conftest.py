@@ -92,3 +92,22 @@ def temporal_address(letta_stack) -> str:
     if not entry.get("already_running") and os.environ.get("ORCHESTRATE_KEEP_STACK") != "1":
         temporal_dev.stop_entry(entry)
 
+
+@pytest.fixture
+def pg_url(letta_stack):
+    """A fresh database on the embedded stack's PostgreSQL, for run records (dropped after)."""
+    psycopg = pytest.importorskip("psycopg")
+    import secrets
+    import urllib.parse
+
+    from orchestrator.server import state
+    from orchestrator.server.paths import StackPaths
+
+    admin = state.read(StackPaths.resolve(letta_stack.home))["postgres"]["uri"]
+    name = "orch_records_" + secrets.token_hex(4)
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f"CREATE DATABASE {name}")
+    parts = urllib.parse.urlsplit(admin)
+    yield urllib.parse.urlunsplit(parts._replace(path=f"/{name}"))
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")

@@ -23,7 +23,13 @@ from rich.console import Console
 
 from orchestrator.backends.base import RunBackend
 from orchestrator.backends.letta import LettaBackend
-from orchestrator.cli.common import handle_errors, resolve_api_key, resolve_base_url, state_home
+from orchestrator.cli.common import (
+    handle_errors,
+    records_location,
+    resolve_api_key,
+    resolve_base_url,
+    state_home,
+)
 from orchestrator.compile import load_plan
 from orchestrator.compile.plan import Plan
 from orchestrator.errors import ExitCode, RunError
@@ -109,7 +115,7 @@ def run_batch(plan: Plan, batch_path: str, *, base_url: str | None, api_key: str
     batch = read_batch(batch_path, plan.inputs)
     key = resolve_api_key(api_key)
     url = resolve_base_url(base_url)
-    records, batch_records = Records(_db()), BatchRecords(_db())
+    records, batch_records = Records(records_location()), BatchRecords(_db())
     reporter = make_batch_reporter(as_json=as_json)
     runner = RunnerItems(plan, records, _backends(url, key, options, plan), options=options,
                              api_key=key, emit=reporter)
@@ -134,7 +140,7 @@ def resume_batch_cmd(batch_id: str, *, file: str | None, base_url: str | None,
     key = resolve_api_key(api_key)
     url = resolve_base_url(base_url or recorded.get("base_url"))
     reporter = make_batch_reporter(as_json=as_json)
-    runner = RunnerItems(plan, Records(_db()), _backends(url, key, options, plan),
+    runner = RunnerItems(plan, Records(records_location()), _backends(url, key, options, plan),
                              options=options, api_key=key, emit=reporter)
     summary = resume_batch(rec["id"], batch, runner, batch_records, concurrency=concurrency,
                            retry_failed=retry_failed, emit=reporter)

@@ -30,6 +30,15 @@ def state_home() -> Path:
     return Path(os.environ.get("ORCHESTRATE_HOME") or ".orchestrate").resolve()
 
 
+ENV_RECORDS_URL = "ORCHESTRATE_RECORDS_URL"
+
+
+def records_location() -> str:
+    """Where run records live: $ORCHESTRATE_RECORDS_URL (a `postgresql://` URL, for Temporal
+    workers on other machines), else STATE/runs.db (SQLite, the default)."""
+    return os.environ.get(ENV_RECORDS_URL) or str(state_home() / "runs.db")
+
+
 def resolve_base_url(option: str | None) -> str:
     """--base-url, else LETTA_BASE_URL, else the running embedded stack; else a clear error."""
     if option:

@@ -8,6 +8,7 @@ succeeded, 1 it failed (or bad input / unreachable server), 130 cancelled with C
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import os
 import sys
@@ -20,7 +21,13 @@ from rich.console import Console
 
 from orchestrator.backends.letta import LettaBackend
 from orchestrator.cli import batch_cmds
-from orchestrator.cli.common import handle_errors, resolve_api_key, resolve_base_url, state_home
+from orchestrator.cli.common import (
+    handle_errors,
+    records_location,
+    resolve_api_key,
+    resolve_base_url,
+    state_home,
+)
 from orchestrator.compile import load_plan
 from orchestrator.errors import ExitCode, OrchestrateError, RunError, SpecError
 from orchestrator.run import render
@@ -44,7 +51,7 @@ CANCELLED_EXIT = 130
 
 
 def _records() -> Records:
-    return Records(state_home() / "runs.db")
+    return Records(records_location())
 
 
 def _server_options(fn):
@@ -149,25 +156,27 @@ def dry_run_steps(plan, given) -> list[dict]:
               help="The pipeline file, if it moved (default: the recorded path).")
 @_server_options
 @_exec_options
+@click.option("--model", help="The run's default model from now on (to fix a model that "
+              "failed; default: the recorded one).")
 @batch_cmds.batch_resume_options
 @handle_errors
 def resume_cmd(run_id, inputs, file, base_url, api_key, max_parallel, timeout, as_json,
-               stream, concurrency, retry_failed) -> int:
+               stream, model, concurrency, retry_failed) -> int:
     """Continue a failed, cancelled or killed run, or a batch (BATCH_ID): only what did
     not succeed runs again."""
     batch_cmds.check_resume_usage(run_id, concurrency=concurrency, retry_failed=retry_failed,
-                                  input=inputs, timeout=timeout, stream=stream)
+                                  input=inputs, timeout=timeout, stream=stream, model=model)
     with _json_errors(as_json):
         if is_batch_id(run_id):
             return batch_cmds.resume_batch_cmd(run_id, file=file, base_url=base_url,
                                                api_key=api_key, concurrency=concurrency,
                                                retry_failed=retry_failed, as_json=as_json)
         return _resume(run_id, inputs, file, base_url, api_key, max_parallel, timeout,
-                       as_json, stream)
+                       as_json, stream, model)
 
 
 def _resume(run_id, inputs, file, base_url, api_key, max_parallel, timeout, as_json,
-            stream) -> int:
+            stream, model=None) -> int:
     records = _records()
     run = records.find_run(run_id)
     if run is None:
@@ -176,11 +185,10 @@ def _resume(run_id, inputs, file, base_url, api_key, max_parallel, timeout, as_j
     key = resolve_api_key(api_key)
     recorded = recorded_options(run)
     source = click.get_current_context().get_parameter_source
-    options = RunOptions(
-        max_parallel=max_parallel if source("max_parallel").name != "DEFAULT"
-        else recorded.max_parallel,
-        timeout=timeout or recorded.timeout, model=recorded.model,
-        keep_agents=recorded.keep_agents, namespace=recorded.namespace, stream=stream)
+    options = dataclasses.replace(  # the recorded options (executor too), but what is given
+        recorded, max_parallel=max_parallel if source("max_parallel").name != "DEFAULT"
+        else recorded.max_parallel, timeout=timeout or recorded.timeout,
+        model=model or recorded.model, stream=stream)
     backend = LettaBackend(resolve_base_url(base_url or run.get("base_url")), key,
                            run_timeout=run_timeout(options, plan))
     reporter = make_reporter(as_json=as_json, stream=stream)
@@ -233,8 +241,9 @@ def runs_show(run_id, as_json) -> int:
 
 
 def _existing_records() -> Records | None:
-    path = state_home() / "runs.db"
-    return Records(path) if path.exists() else None
+    location = records_location()
+    return Records(location) if location != str(state_home() / "runs.db") or \
+        Path(location).exists() else None
 
 
 @contextlib.contextmanager

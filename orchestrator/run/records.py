@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from orchestrator.errors import RunError
+from orchestrator.run import records_pg
 
 SCHEMA_VERSION = 1
 NO_ITEM, NO_ITERATION = -1, 0
@@ -83,13 +84,22 @@ class UnitKey:
 
 class Records:
     def __init__(self, path: str | Path):
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        # One connection shared by the worker threads, serialised by a lock: SQLite writes
-        # are serialised anyway, and this keeps each write a single fast transaction.
-        self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None,
-                                   timeout=30)
-        self._db.row_factory = sqlite3.Row
+        """`path`: the SQLite file (the default, STATE/runs.db), or a `postgresql://` URL
+        (records that workers on other machines reach; see run.records_pg)."""
+        self.location = str(path)  # what another process opens to read these records
+        self._db: Any
+        if records_pg.is_url(path):
+            self.path = Path(records_pg.safe_url(str(path)))  # for messages only
+            self._db = records_pg.connect(str(path))
+        else:
+            self.path = Path(path)
+            self.location = str(self.path.resolve())
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            # One connection shared by the worker threads, serialised by a lock: SQLite
+            # writes are serialised anyway, and this keeps each write a fast transaction.
+            self._db = sqlite3.connect(self.path, check_same_thread=False,
+                                       isolation_level=None, timeout=30)
+            self._db.row_factory = sqlite3.Row
         self._lock = threading.Lock()
         self._pending: list[tuple[str, tuple]] = []  # final unit rows held back (deferring)
         self._deferring = 0
@@ -113,7 +123,8 @@ class Records:
                 if name not in have:
                     try:
                         self._db.execute(f"ALTER TABLE {table} ADD COLUMN {name} {kind}")
-                    except sqlite3.OperationalError:  # another process added it just now
+                    except (sqlite3.OperationalError, *records_pg.database_errors()):
+                        # another process added it just now
                         pass
 
     def close(self) -> None:

@@ -39,11 +39,12 @@ class Workers:
         self.address, self.queue = address, f"test-{uuid.uuid4().hex[:8]}"
         self.procs: list[subprocess.Popen] = []
 
-    def start(self) -> subprocess.Popen:
+    def start(self, env: dict | None = None) -> subprocess.Popen:
         proc = subprocess.Popen(
             [sys.executable, "-m", "orchestrator", "worker", "--temporal-address",
              self.address, "--task-queue", self.queue, "--max-concurrent-units", "8"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, cwd=ROOT,
+            env={**os.environ, **(env or {})})
         line = proc.stderr.readline()  # "worker ready: ..." once it polls
         assert "worker ready" in line, line
         self.procs.append(proc)
@@ -148,4 +149,34 @@ def test_worker_killed_mid_step_another_finishes_with_one_message(letta_stack, m
                 backend.delete_agent(unit["agent_id"])
     finally:
         runner.join(timeout=1)
+        records.close()
+
+
+def test_records_on_postgres_reach_workers_without_the_password_in_temporal(
+        letta_stack, model_script, workers, pg_url):
+    # The workers get the records' URL from their own environment: the workflow's input
+    # names the database without its password.
+    model_script([{"prompt_contains": "Review this report", "json": APPROVE}])
+    workers.start(env={"ORCHESTRATE_RECORDS_URL": pg_url})
+    records = Records(pg_url)
+    try:
+        out = _run(letta_stack, records, "research-report", {"topic": "owls"}, workers.options())
+        assert out.status == "succeeded", out.error
+        assert records.units(out.run_id)[UnitKey("draft")]["status"] == "succeeded"
+        assert out.outputs["report"] == records.units(out.run_id)[UnitKey("draft")]["output"]
+    finally:
+        records.close()
+
+
+def test_a_worker_on_other_records_is_a_clear_error_not_a_split_run(
+        letta_stack, model_script, workers, pg_url, tmp_path):
+    model_script([])
+    workers.start(env={"ORCHESTRATE_RECORDS_URL": pg_url + "_other"})
+    records = Records(pg_url)
+    try:
+        out = _run(letta_stack, records, "research-report", {"topic": "owls"},
+                   workers.options(timeout=60))
+        assert out.status == "failed"
+        assert "ORCHESTRATE_RECORDS_URL" in (out.results["research"].error or out.error or "")
+    finally:
         records.close()

@@ -30,6 +30,7 @@ from orchestrator.backends.letta import LettaBackend
 from orchestrator.compile import load_plan_text
 from orchestrator.compile.plan import Plan
 from orchestrator.errors import RunError
+from orchestrator.run import records_pg
 from orchestrator.run.agents import AgentPool
 from orchestrator.run.cleanup import agent_users
 from orchestrator.run.context import StepResult, Usage
@@ -53,11 +54,20 @@ _records: dict[str, Records] = {}
 _records_lock = threading.Lock()
 
 
-def _open_records(path: str) -> Records:
-    with _records_lock:  # one connection per file per worker process (Records is thread-safe)
-        if path not in _records:
-            _records[path] = Records(path)
-        return _records[path]
+def _open_records(ref: str) -> Records:
+    """The run's records: a SQLite path, or `env:<URL without password>` for PostgreSQL,
+    whose full URL (with its password) the worker takes from ORCHESTRATE_RECORDS_URL."""
+    location = ref
+    if ref.startswith("env:"):
+        location = os.environ.get("ORCHESTRATE_RECORDS_URL", "")
+        if records_pg.safe_url(location) != ref[4:]:
+            shown = records_pg.safe_url(location) if location else "unset"
+            raise RunError(f"this worker's ORCHESTRATE_RECORDS_URL ({shown}) is not the run's "
+                           f"records ({ref[4:]}): set it to the same database")
+    with _records_lock:  # one connection per database per worker (Records is thread-safe)
+        if location not in _records:
+            _records[location] = Records(location)
+        return _records[location]
 
 
 def _pool(run: dict[str, Any], plan: Plan, backend: LettaBackend, records: Records,

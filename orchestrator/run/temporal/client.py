@@ -8,9 +8,10 @@ deadline, and returning each step's `StepResult` (outputs read from the run reco
 workers write). The workflow id is `orchestrate-<run id>-<attempt>`: a resume starts a new
 workflow over the same records.
 
-Limits (documented): the run records are the SQLite file workers open by path, so workers
-share the starting machine's disk; secret inputs are refused (they would be stored in
-Temporal's workflow history).
+Run records: the SQLite file workers open by path (workers on the starting machine), or
+PostgreSQL (`ORCHESTRATE_RECORDS_URL`, workers anywhere; they read the URL from their own
+environment, so no password reaches Temporal). Secret inputs are refused (they would be
+stored in Temporal's workflow history).
 
 Must not: know step semantics, or talk to Letta.
 """
@@ -26,6 +27,7 @@ from typing import Any
 
 from orchestrator.compile.plan import Plan
 from orchestrator.errors import RunError
+from orchestrator.run import records_pg
 from orchestrator.run.context import CANCELLED, NOT_STARTED, StepResult
 from orchestrator.run.records import UnitKey
 from orchestrator.run.services import Services
@@ -63,7 +65,7 @@ def workflow_input(plan: Plan, inputs: Mapping[str, Any], svc: Services, *, max_
         needs[name] = want
     run = {"run_id": svc.run_id, "pipeline_text": Path(plan.source).read_text(),
            "pipeline_file": str(Path(plan.source).resolve()), "source_hash": plan.source_hash,
-           "records": str(Path(svc.records.path).resolve()), "base_url": base_url,
+           "records": _records_ref(svc.records.location), "base_url": base_url,
            "namespace": namespace, "inputs": dict(inputs), "max_parallel": max_parallel,
            # asked once here, not by every step on every worker
            "model": model or svc.agents.default_model(),
@@ -73,6 +75,13 @@ def workflow_input(plan: Plan, inputs: Mapping[str, Any], svc: Services, *, max_
             "deps": {n: list(s.depends_on) for n, s in plan.steps.items()},
             "needs": needs, "replicas": replicas, "max_parallel": max_parallel,
             "step_timeout": None}
+
+
+def _records_ref(location: str) -> str:
+    """How workers find the run records: the SQLite file's path, or for PostgreSQL the URL
+    without its password (workers read the full URL from their own ORCHESTRATE_RECORDS_URL:
+    a password must not be stored in Temporal's workflow history)."""
+    return f"env:{records_pg.safe_url(location)}" if records_pg.is_url(location) else location
 
 
 def execute(plan: Plan, inputs: Mapping[str, Any], svc: Services, *, target: TemporalTarget,
@@ -122,7 +131,12 @@ async def _drive(target: TemporalTarget, workflow_id: str, spec: dict[str, Any],
         follower.update_from_records()
         await asyncio.wait([result_task], timeout=POLL)
     if not result_task.cancelled() and result_task.done():
-        outcome = result_task.result()
+        try:
+            outcome = result_task.result()
+        except Exception as exc:  # noqa: BLE001 - the workflow itself failed: say why
+            cause = getattr(exc, "cause", None)
+            raise RunError(f"the run's Temporal workflow {workflow_id} failed: "
+                           f"{getattr(cause, 'message', None) or exc}") from None
         follower.finish(outcome["steps"], outcome["settled"])
 
 

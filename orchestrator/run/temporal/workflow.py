@@ -24,6 +24,7 @@ from typing import Any
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
     from orchestrator.run.temporal.schedule import Schedule
@@ -77,8 +78,22 @@ class PipelineWorkflow:
             done, _ = await workflow.wait(list(running), return_when=asyncio.FIRST_COMPLETED)
             for task in sorted(done, key=lambda t: spec["order"].index(running[t])):
                 name = running.pop(task)
-                summary = task.result()
+                summary = _summary_of(task)
                 summaries[name] = summary
                 self._progress[name] = summary
                 schedule.finish(name, summary["status"])
         return {"steps": summaries, "settled": dict(schedule.settled)}
+
+
+def _summary_of(task: asyncio.Task[Any]) -> dict[str, Any]:
+    """The step's summary; an activity that could not run the step at all (a worker that
+    cannot open the records, retries used up) is that step's failure, not the workflow's."""
+    try:
+        return dict(task.result())
+    except ActivityError as exc:
+        cause = exc.cause
+        while isinstance(cause, ActivityError) and cause.cause is not None:
+            cause = cause.cause
+        message = getattr(cause, "message", None) or str(cause or exc)
+        return {"status": "failed", "error": f"the worker could not run this step: {message}",
+                "duration": 0.0, "iterations": None, "reused": False, "usage": [0, 0, 0, 0]}
