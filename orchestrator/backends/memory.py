@@ -87,6 +87,7 @@ class MemoryBackend:
         self.peak_per_agent: dict[str, int] = defaultdict(int)
         self.peak_total = 0
         self.history_errors = 0  # the next N history reads fail (a server still in trouble)
+        self.chat_models = ["memory/echo"]  # the handles `models()` offers (any one answers)
         self._busy: dict[str, int] = defaultdict(int)
         self._lock = threading.Lock()
         self._ids = itertools.count(1)
@@ -107,7 +108,7 @@ class MemoryBackend:
             raise ServerUnavailable(f"no Letta server answers at {self.base_url}")
 
     def models(self) -> tuple[list[str], list[str]]:
-        return ["memory/echo"], ["memory/embed"]
+        return list(self.chat_models), ["memory/embed"]
 
     def create_block(self, block: NewBlock) -> str:
         self.check()

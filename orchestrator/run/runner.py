@@ -32,11 +32,14 @@ from orchestrator.run import executor
 from orchestrator.run.agents import AgentPool
 from orchestrator.run.context import CANCELLED, DONE_OK, SUCCEEDED, StepResult, base_context
 from orchestrator.run.inputs import resolve_inputs
+from orchestrator.run.model_check import check_models
 from orchestrator.run.provisioned import Agent, find_referenced, replaced_refs
 from orchestrator.run.records import Records
 from orchestrator.run.secrets import Redactor
 from orchestrator.run.services import EventSink, Services, redacting
 
+# resume takes the options a user may need to fix what failed (see cli resume)
+RESUME_OPTIONS_HINT = " (it takes --model, --timeout and --max-parallel to change them)"
 DEFAULT_RUN_TIMEOUT = 6 * 3600.0  # seconds: a run with no --timeout and no defaults.run_timeout
 
 
@@ -80,7 +83,7 @@ def start_run(plan: Plan, given: Mapping[str, Any], backend: RunBackend, records
               cancel: threading.Event | None = None) -> RunOutcome:
     redactor = Redactor([api_key] if api_key else [])
     inputs = resolve_inputs(plan.inputs, given, redactor)
-    refs = _preflight(plan, backend, options.namespace)
+    refs = _preflight(plan, backend, options)
     run_id = run_id or new_run_id()
     secret = sorted(n for n, s in plan.inputs.items() if s.secret)
     records.start_run(
@@ -117,7 +120,7 @@ def resume_run(run_id: str, plan: Plan, backend: RunBackend, records: Records, *
             run["inputs"]:
         raise RunError(f"run {run_id}: the pipeline's inputs no longer match the run's "
                        "(an input was added, removed or its default changed); start a new run")
-    refs = _preflight(plan, backend, options.namespace)
+    refs = _preflight(plan, backend, options)
     records.reopen_run(run_id, file_hash=plan.source_hash, base_url=backend.base_url,
                        pid=os.getpid())
     reuse = {(r["kind"], r["name"]): r["letta_id"] for r in records.resources(run_id)
@@ -170,12 +173,14 @@ def check_env(plan: Plan) -> None:
                        f"{', '.join('${env:' + n + '}' for n in missing)})")
 
 
-def _preflight(plan: Plan, backend: RunBackend, namespace: str) -> dict[str, Agent]:
-    """Before the first message: the environment, the server, and every provisioned (`ref:`)
-    agent the steps use (so a missing one costs no step's tokens). Returns those agents."""
+def _preflight(plan: Plan, backend: RunBackend, options: RunOptions) -> dict[str, Agent]:
+    """Before the first message: the environment, the server, the models the run asks for,
+    and every provisioned (`ref:`) agent the steps use (so a missing one costs no step's
+    tokens). Returns those agents."""
     check_env(plan)
     backend.check()
-    return find_referenced(plan, backend, namespace)
+    check_models(plan, options.model, backend.models()[0], backend.base_url)
+    return find_referenced(plan, backend, options.namespace)
 
 
 def _options(options: RunOptions) -> dict:
@@ -220,7 +225,7 @@ def _execute(plan: Plan, inputs: dict, backend: RunBackend, records: Records,
         results = executor.execute(plan, inputs, svc, max_parallel=max(1, options.max_parallel),
                                    deadline=deadline)
     outcome = RunOutcome(run_id, SUCCEEDED, results, redactor=redactor)
-    _settle(plan, inputs, svc, outcome)
+    _settle(plan, inputs, svc, outcome, options)
     outcome.error = redactor.text(outcome.error)
     outcome.duration = time.monotonic() - started
     try:
@@ -249,19 +254,25 @@ def _on_temporal(plan: Plan, inputs: dict, svc: Services, options: RunOptions,
                           attempt=int(run.get("resumes") or 0))
 
 
-def _settle(plan: Plan, inputs: dict, svc: Services, outcome: RunOutcome) -> None:
+def _settle(plan: Plan, inputs: dict, svc: Services, outcome: RunOutcome,
+            options: RunOptions) -> None:
     results = outcome.results
     if svc.cancel.is_set():
         outcome.status = CANCELLED if "Ctrl-C" in svc.cancel_reason else "failed"
         svc.records.mark_interrupted(svc.run_id, CANCELLED, svc.cancel_reason)
         outcome.error = f"{svc.cancel_reason}; continue with `orchestrate resume {svc.run_id}`"
+        if svc.cancel_reason == "the run timed out":  # the same limit would end it again
+            outcome.error = (f"the run timed out after {run_timeout(options, plan):g} s; "
+                             f"continue with `orchestrate resume {svc.run_id} --timeout "
+                             "SECONDS` (a longer limit for the rest of the run)")
         return
     bad = [(n, r) for n, r in results.items() if r.status not in DONE_OK]
     if bad:
         first = next(((n, r) for n, r in bad if r.status == "failed"), bad[0])
         outcome.status = "failed"
         outcome.error = (f"step '{first[0]}' {first[1].status}: {first[1].error}; fix the cause "
-                         f"and continue with `orchestrate resume {svc.run_id}`")
+                         f"and continue with `orchestrate resume {svc.run_id}`"
+                         + RESUME_OPTIONS_HINT)
         return
     read = {name for t in plan.outputs.values() for name in t.steps}  # all they can read
     context = base_context(inputs, {name: results[name] for name in read if name in results})

@@ -48,7 +48,9 @@ def test_run_timeout_fails_the_run_and_names_it(harness):
     out = harness.run(SLOW, timeout=0.2)
     assert time.monotonic() - began < 0.8
     assert out.status == "failed"
-    assert out.error.startswith("the run timed out; continue with `orchestrate resume ")
+    assert out.error == (f"the run timed out after 0.2 s; continue with `orchestrate resume "
+                         f"{out.run_id} --timeout SECONDS` (a longer limit for the rest of "
+                         "the run)")
 
 
 def test_ctrl_c_shows_real_durations_and_steps_never_started(harness):

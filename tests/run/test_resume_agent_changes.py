@@ -24,6 +24,7 @@ steps:
 
 
 def _failed_run(harness, compile_text, pipe=PIPE):
+    harness.backend.chat_models += ["other/m", "memory/other"]
     rule = harness.backend.script(prompt_contains="research",
                                   fail=BackendError("HTTP 400: no", status=400))
     first = harness.run(compile_text(pipe))

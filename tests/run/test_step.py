@@ -127,6 +127,7 @@ steps:
   s1: {agent: a, prompt: "one"}
   s2: {agent: a, prompt: "two", model: other/model}
 """
+    harness.backend.chat_models += ["base/model", "other/model"]
     harness.run(plan)
     models = {m["prompt"]: m["model"] for m in harness.backend.sent}
     assert models == {"one": None, "two": "other/model"}
