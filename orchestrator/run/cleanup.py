@@ -7,7 +7,9 @@ agents no unsettled step needs any more (so clean-up overlaps the rest of the ru
 `release(succeeded)` at the end deletes what remains, then the shared blocks. Kept agents
 (`keep: true`, --keep-agents) and provisioned (`ref:`) agents are never deleted; a run that
 did not succeed keeps everything, so `resume` continues the agents' conversations. It also
-deletes copies an earlier attempt of the run made that this attempt did not need again.
+deletes copies an earlier attempt of the run made that this attempt did not need again, and,
+once the run succeeded, agents tagged with the run that no record names (created by a call
+the run abandoned on a timeout or Ctrl-C).
 
 Must not: create anything, or delete anything not created for this run.
 """
@@ -18,9 +20,10 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from orchestrator.backends import identity
 from orchestrator.backends.base import RunBackend
 from orchestrator.compile.plan import Plan
-from orchestrator.errors import NotFound
+from orchestrator.errors import BackendError, NotFound
 from orchestrator.run.records import Records
 from orchestrator.run.replicas import Replicas, parse_label, replica_label
 
@@ -81,6 +84,8 @@ class Cleanup:
         if succeeded:
             for name in self.plan.agents:
                 self._retire(name)
+            if not self.keep:
+                self._sweep_unrecorded()
         self._cleaner.shutdown(wait=True)
         if not succeeded:
             return sorted(self._deleted)
@@ -95,6 +100,22 @@ class Cleanup:
         with ThreadPoolExecutor(max_workers=8) as pool:  # after the agents that use them
             list(pool.map(self._delete, blocks))
         return sorted(self._deleted)
+
+    def _sweep_unrecorded(self) -> None:
+        """Agents carrying this run's tag that no record names: made by a call the run gave
+        up on (a timeout, Ctrl-C) after the server had already created them. Nothing can
+        use them; a run that succeeded deletes them with the rest."""
+        known = {letta_id for (kind, _), letta_id in self._reuse.items() if kind == "agent"}
+        with self._lock:
+            groups = list(self._groups.values())
+        known |= {agent.ref.id for group in groups for agent in group.made().values()}
+        try:
+            tagged = self.backend.find_agents((identity.run_tag(self.run_id),))
+        except BackendError:
+            return  # best effort: the run itself succeeded
+        for agent in tagged:
+            if agent.id not in known:
+                self._cleaner.submit(self._quietly, lambda i=agent.id: self.backend.delete_agent(i))
 
     def _disposable(self, name: str) -> bool:
         spec = self.plan.agents[name]
