@@ -57,14 +57,25 @@ CREATE TABLE IF NOT EXISTS resources (
   run_id TEXT NOT NULL, kind TEXT NOT NULL, name TEXT NOT NULL, letta_id TEXT NOT NULL,
   deleted INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (run_id, kind, name));
 CREATE INDEX IF NOT EXISTS runs_started ON runs (started);
+CREATE TABLE IF NOT EXISTS events (
+  id INTEGER PRIMARY KEY AUTOINCREMENT, run_id TEXT NOT NULL, at REAL NOT NULL,
+  kind TEXT NOT NULL, data TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS events_run ON events (run_id, id);
 """
 
 STEP_FIELDS = ("status", "attempts", "agent", "agent_id", "model", "prompt", "output", "error",
                "started", "ended", "duration", "prompt_tokens", "completion_tokens",
-               "step_count", "otid", "fingerprint", "iterations", "replica")
+               "step_count", "otid", "fingerprint", "iterations", "replica", "cost",
+               "unpriced_tokens", "repairs")
 _STEP_FIELD_SET = frozenset(STEP_FIELDS)
+# A unit's unpriced tokens; a row written before cost was recorded has no known cost at all.
+UNPRICED_SQL = ("CASE WHEN cost IS NULL THEN prompt_tokens + completion_tokens"
+                " ELSE COALESCE(unpriced_tokens, 0) END")
 # Columns added after schema 1 shipped: additive, so records stay readable by both versions.
-_ADDED_COLUMNS = {"steps": (("replica", "INTEGER"),)}
+# `cost`: US dollars for the unit's priced tokens (run.cost; NULL before cost was recorded),
+# `unpriced_tokens`: its tokens of a model with no price, `repairs`: JSON repair attempts.
+_ADDED_COLUMNS = {"steps": (("replica", "INTEGER"), ("cost", "REAL"),
+                            ("unpriced_tokens", "INTEGER"), ("repairs", "INTEGER"))}
 
 
 @dataclass(frozen=True)
@@ -230,12 +241,26 @@ class Records:
         return _run_row(rows[0]) if rows else None
 
     def list_runs(self, limit: int = 20) -> list[dict]:
+        units = "FROM steps s WHERE s.run_id = r.id AND s.item >= -1 AND s.prompt IS NOT NULL"
         with self._reading():
             rows = self._db.execute(
                 "SELECT r.*, (SELECT COALESCE(SUM(prompt_tokens + completion_tokens), 0)"
-                " FROM steps s WHERE s.run_id = r.id AND s.item >= -1 AND s.prompt IS NOT NULL)"
-                " AS tokens FROM runs r ORDER BY started DESC LIMIT ?", (limit,)).fetchall()
+                f" {units}) AS tokens, (SELECT COALESCE(SUM(COALESCE(cost, 0)), 0) {units})"
+                f" AS cost, (SELECT COALESCE(SUM({UNPRICED_SQL}), 0) {units}) AS unpriced_tokens"
+                " FROM runs r ORDER BY started DESC LIMIT ?", (limit,)).fetchall()
         return [_run_row(r) for r in rows]
+
+    def usage_totals(self, run_id: str) -> dict[str, Any]:
+        """What the whole run used, over every attempt (its unit rows): prompt_tokens,
+        completion_tokens, cost (priced part, USD), unpriced_tokens."""
+        with self._reading():
+            row = self._db.execute(
+                "SELECT COALESCE(SUM(prompt_tokens), 0) AS prompt_tokens,"
+                " COALESCE(SUM(completion_tokens), 0) AS completion_tokens,"
+                " COALESCE(SUM(COALESCE(cost, 0)), 0) AS cost,"
+                f" COALESCE(SUM({UNPRICED_SQL}), 0) AS unpriced_tokens FROM steps"
+                " WHERE run_id=? AND prompt IS NOT NULL", (run_id,)).fetchone()
+        return dict(row)
 
     # ----- steps -----
     def write_unit(self, run_id: str, key: UnitKey, **fields: Any) -> None:
@@ -266,6 +291,20 @@ class Records:
         with self._tx() as db:
             db.execute("UPDATE steps SET status=?, error=COALESCE(error, ?), ended=? "
                        "WHERE run_id=? AND status='running'", (status, error, time.time(), run_id))
+
+    # ----- events relayed from other processes (Temporal workers) -----
+    def add_event(self, run_id: str, kind: str, data: dict[str, Any]) -> None:
+        """A run event a worker saw (already redacted), for the process following the run."""
+        with self._tx() as db:
+            db.execute("INSERT INTO events (run_id, at, kind, data) VALUES (?,?,?,?)",
+                       (run_id, time.time(), kind, _dump(data)))
+
+    def events(self, run_id: str, after: int = 0) -> list[tuple[int, str, dict[str, Any]]]:
+        """(id, kind, data) of the run's relayed events with id > `after`, oldest first."""
+        with self._reading() as db:
+            rows = db.execute("SELECT id, kind, data FROM events WHERE run_id=? AND id>? "
+                              "ORDER BY id", (run_id, after)).fetchall()
+        return [(int(r["id"]), str(r["kind"]), json.loads(r["data"])) for r in rows]
 
     # ----- Letta objects created for a run -----
     def add_resource(self, run_id: str, kind: str, name: str, letta_id: str) -> None:

@@ -4,7 +4,8 @@ Owns `is_url`, `connect(url)` and `PgConnection`, a small adapter over one psyco
 connection in autocommit mode, so `run.records.Records` (and the batch records) keep one set
 of statements for both databases. It translates the few SQLite-isms the records use:
 `?` placeholders, `BEGIN IMMEDIATE`, `INSERT OR REPLACE` (an upsert on the table's primary
-key), `REAL` columns (double precision: epoch seconds need it), `PRAGMA table_info`, and
+key), `REAL` columns (double precision: epoch seconds need it), `AUTOINCREMENT` keys,
+`PRAGMA table_info`, and
 `PRAGMA` settings (ignored). Rows read by name and by position, like `sqlite3.Row`.
 
 Why PostgreSQL: workers of the Temporal executor may run on other machines, and a step's
@@ -117,6 +118,7 @@ def translate(sql: str) -> str:
     if re.match(r"^\s*BEGIN\s+IMMEDIATE\s*$", text, re.IGNORECASE):
         return "BEGIN"
     text = re.sub(r"\bREAL\b", "DOUBLE PRECISION", text)
+    text = re.sub(r"\bINTEGER PRIMARY KEY AUTOINCREMENT\b", "BIGSERIAL PRIMARY KEY", text)
     text = re.sub(r"ADD COLUMN (?!IF NOT EXISTS)", "ADD COLUMN IF NOT EXISTS ", text)
     replace = _OR_REPLACE.match(text)
     if replace:

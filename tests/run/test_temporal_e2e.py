@@ -180,3 +180,29 @@ def test_a_worker_on_other_records_is_a_clear_error_not_a_split_run(
         assert "ORCHESTRATE_RECORDS_URL" in (out.results["research"].error or out.error or "")
     finally:
         records.close()
+
+
+def test_worker_events_reach_the_run_as_on_the_local_executor(letta_stack, model_script,
+                                                               workers, tmp_path):
+    # Invalid JSON first: the repair's retry event happens on the worker and must reach
+    # the starting process's event stream (--json, progress) as it does locally.
+    model_script([{"prompt_contains": "Review this report",
+                   "replies": ["not json", APPROVE]}])
+    workers.start()
+    records = Records(tmp_path / "runs.db")
+    events: list[tuple[str, dict]] = []
+    try:
+        out = start_run(load_plan(PIPELINES / "research-report.yaml"), {"topic": "owls"},
+                        LettaBackend(letta_stack.base_url), records,
+                        options=workers.options(), emit=lambda k, **d: events.append((k, d)))
+        assert out.status == "succeeded", out.error
+        kinds = [k for k, _ in events]
+        retry = kinds.index("step_retry")
+        assert events[retry][1]["step"] == "review"
+        assert "invalid JSON reply" in events[retry][1]["error"]
+        review_done = next(i for i, (k, d) in enumerate(events)
+                           if k == "step_finished" and d["step"] == "review")
+        assert retry < review_done  # in order: the retry before the step's end
+        assert kinds.count("step_started") == 3 and kinds[-1] == "run_finished"
+    finally:
+        records.close()

@@ -37,7 +37,7 @@ from orchestrator.run.context import StepResult, Usage
 from orchestrator.run.flow import run_step
 from orchestrator.run.records import NO_ITEM, NO_ITERATION, Records, UnitKey
 from orchestrator.run.secrets import Redactor
-from orchestrator.run.services import Cancelled, Services
+from orchestrator.run.services import Cancelled, EventSink, Services, redacting
 
 HEARTBEAT_EVERY = 3.0  # seconds; the workflow's heartbeat timeout is 15 s
 
@@ -132,7 +132,9 @@ def step(run: dict[str, Any]) -> dict[str, Any]:
     memo = records.units(run["run_id"])
     pool = _pool(run, plan, backend, records, redactor, assigned=run.get("copies"))
     svc = Services(run_id=run["run_id"], backend=backend, records=records, redactor=redactor,
-                   agents=pool, memo=memo, max_parallel=max(1, int(run["max_parallel"])))
+                   agents=pool, memo=memo, max_parallel=max(1, int(run["max_parallel"])),
+                   stream=bool(run.get("stream")))
+    svc.emit = redacting(_relay(records, run["run_id"]), redactor)
     stop = threading.Event()
     beat = threading.Thread(target=contextvars.copy_context().run, args=(_heartbeat, svc, stop),
                             name=f"heartbeat-{name}", daemon=True)
@@ -144,6 +146,27 @@ def step(run: dict[str, Any]) -> dict[str, Any]:
     finally:
         stop.set()
     return summary(result)
+
+
+# What the following process derives itself from the records (never relayed).
+_DERIVED = frozenset({"step_started", "step_finished", "step_waiting", "run_started",
+                      "run_finished"})
+
+
+def _relay(records: Records, run_id: str) -> EventSink:
+    """The step's events (retries, reconciliations, loop iterations, streamed text,
+    warnings) into the run records, where the process that started the run reads them."""
+
+    def sink(kind: str, **data: Any) -> None:
+        if kind not in _DERIVED:
+            records.add_event(run_id, kind, {k: _plain(v) for k, v in data.items()})
+
+    return sink
+
+
+def _plain(value: Any) -> Any:
+    return value if isinstance(value, (str, int, float, bool, type(None), list, dict)) \
+        else str(value)
 
 
 def _heartbeat(svc: Services, stop: threading.Event) -> None:

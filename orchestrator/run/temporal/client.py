@@ -67,6 +67,7 @@ def workflow_input(plan: Plan, inputs: Mapping[str, Any], svc: Services, *, max_
            "pipeline_file": str(Path(plan.source).resolve()), "source_hash": plan.source_hash,
            "records": _records_ref(svc.records.location), "base_url": base_url,
            "namespace": namespace, "inputs": dict(inputs), "max_parallel": max_parallel,
+           "stream": svc.stream,
            # asked once here, not by every step on every worker
            "model": model or svc.agents.default_model(),
            "models": [list(m) for m in svc.agents.server_models()], "attempt": attempt}
@@ -156,6 +157,8 @@ class _Follower:
         self.since = time.time()  # rows that ended before this are an earlier attempt's
         self._started: set[str] = set()
         self._results: dict[str, StepResult] = {}
+        earlier = svc.records.events(svc.run_id)  # an earlier attempt's: not news
+        self._seen = earlier[-1][0] if earlier else 0  # the last relayed event read
 
     def update(self, progress: Mapping[str, Mapping[str, Any]],
                units: dict[UnitKey, dict] | None = None) -> None:
@@ -182,6 +185,9 @@ class _Follower:
     def update_from_records(self) -> None:
         """Started: a step has a unit row (its own, an item's, or a loop body's). Ended: its
         own row is final (the row is written last, after the step's units)."""
+        for seq, kind, data in self.svc.records.events(self.svc.run_id, self._seen):
+            self._seen = seq  # retries, reconciliations, streamed text... from the workers
+            self.svc.emit(kind, **data)
         units = self.svc.records.units(self.svc.run_id)
         state: dict[str, dict[str, Any]] = {}
         for key, row in units.items():
@@ -203,6 +209,7 @@ class _Follower:
         self.update(state, units)
 
     def finish(self, steps: Mapping[str, dict[str, Any]], settled: Mapping[str, str]) -> None:
+        self.update_from_records()  # the last relayed events, and steps the records show
         self.update({**{n: {"status": s} for n, s in settled.items() if s == "blocked"},
                      **steps})
 
