@@ -78,6 +78,8 @@ class Agent:
     tools: tuple[Tool, ...] = ()
     folder_ids: tuple[str, ...] = ()
     tool_env_keys: tuple[str, ...] = ()  # values are secrets: never read back
+    tool_rules: tuple[Mapping[str, Any], ...] = ()  # as Letta's API has them (None values dropped)
+    settings: Mapping[str, Any] = field(default_factory=dict)  # AGENT_SETTINGS, as the server has them
 
 
 @dataclass(frozen=True)
@@ -88,10 +90,13 @@ class NewTool:
     tags: tuple[str, ...] = ()
 
 
+# Letta behaviour settings provisioning reads, creates with and updates (same names as Letta's).
+AGENT_SETTINGS = ("message_buffer_autoclear", "max_files_open", "per_file_view_window_char_limit",
+                  "timezone")
 # Fields `update_agent` accepts; `tool_env` values are secrets.
 AGENT_UPDATE_FIELDS = frozenset(
     {"name", "model", "embedding", "system", "description", "context_window", "tags",
-     "metadata", "tool_env"}
+     "metadata", "tool_env", "tool_rules", *AGENT_SETTINGS}
 )
 BLOCK_UPDATE_FIELDS = frozenset({"value", "limit", "description", "read_only", "tags", "metadata"})
 
@@ -115,7 +120,8 @@ class AdminBackend(Protocol):
     # agents
     def list_agents(self, tags: Sequence[str] = ()) -> list[Agent]: ...
     def get_agent(self, agent_id: str) -> Agent: ...
-    def create_agent(self, new: NewAgent) -> Agent: ...
+    def create_agent(self, new: NewAgent, extra: Mapping[str, Any] | None = None) -> Agent: ...
+    # `extra`: provisioning-only fields set at creation (`tool_rules`, AGENT_SETTINGS)
     def update_agent(self, agent_id: str, **fields: Any) -> None: ...
     def delete_agent(self, agent_id: str) -> None: ...
     def count_passages(self, agent_id: str) -> int: ...

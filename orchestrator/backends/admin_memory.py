@@ -16,6 +16,7 @@ from dataclasses import replace
 from typing import Any
 
 from orchestrator.backends.admin import (
+    AGENT_SETTINGS,
     AGENT_UPDATE_FIELDS,
     BLOCK_UPDATE_FIELDS,
     Agent,
@@ -34,6 +35,8 @@ BASE_TOOLS = (("conversation_search", "letta_core"), ("memory_insert", "letta_sl
               ("memory_replace", "letta_sleeptime_core"))
 FILE_TOOLS = (("open_files", "letta_files_core"), ("grep_files", "letta_files_core"))
 DEFAULT_CONTEXT_WINDOW = 30000
+DEFAULT_SETTINGS = {"message_buffer_autoclear": False, "max_files_open": 5,
+                    "per_file_view_window_char_limit": 15000, "timezone": "UTC"}
 
 
 class MemoryAdmin:
@@ -75,7 +78,10 @@ class MemoryAdmin:
                        tools=tuple(self.tools[t] for t in row["tools"]),
                        folder_ids=tuple(row["folders"]))
 
-    def create_agent(self, new: NewAgent) -> Agent:
+    def create_agent(self, new: NewAgent, extra: Mapping[str, Any] | None = None) -> Agent:
+        extra = dict(extra or {})
+        if unknown := set(extra) - {"tool_rules", *AGENT_SETTINGS}:
+            raise BackendError(f"create_agent: unknown fields {sorted(unknown)}")
         shared = list(new.block_ids)  # attached at creation, as on Letta (the run backend)
         if missing := [b for b in shared if b not in self.blocks]:
             raise NotFound(f"no block {missing[0]}", status=404)
@@ -88,7 +94,11 @@ class MemoryAdmin:
                       system=new.system or DEFAULT_SYSTEM, description=new.description,
                       context_window=new.context_window or DEFAULT_CONTEXT_WINDOW,
                       tags=tuple(new.tags), metadata=dict(new.metadata),
-                      tool_env_keys=tuple(sorted(new.tool_env)))
+                      tool_env_keys=tuple(sorted(new.tool_env)),
+                      # Letta adds a continue_loop rule for each base tool it attaches
+                      tool_rules=tuple(extra.pop("tool_rules", ())) + tuple(
+                          {"tool_name": name, "type": "continue_loop"} for name, _ in BASE_TOOLS),
+                      settings={**DEFAULT_SETTINGS, **extra})
         self.agents[agent_id] = {"agent": agent, "blocks": [b.id for b in blocks] + shared,
                                  "tools": base, "folders": [], "env": dict(new.tool_env)}
         return self.get_agent(agent_id)
@@ -104,6 +114,11 @@ class MemoryAdmin:
             fields["tool_env_keys"] = tuple(sorted(env))
         if "tags" in fields:
             fields["tags"] = tuple(fields["tags"])
+        if "tool_rules" in fields:
+            fields["tool_rules"] = tuple(dict(r) for r in fields["tool_rules"])
+        settings = {k: fields.pop(k) for k in AGENT_SETTINGS if k in fields}
+        if settings:
+            fields["settings"] = {**row["agent"].settings, **settings}
         row["agent"] = replace(row["agent"], **fields)
 
     def delete_agent(self, agent_id: str) -> None:

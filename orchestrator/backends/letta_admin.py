@@ -20,6 +20,7 @@ from typing import Any
 from letta_client import Letta
 
 from orchestrator.backends.admin import (
+    AGENT_SETTINGS,
     AGENT_UPDATE_FIELDS,
     Agent,
     Block,
@@ -79,9 +80,9 @@ class LettaAdmin:
         with self._call(f"read agent {agent_id}"):
             return _agent(self._client.agents.retrieve(agent_id, include=AGENT_INCLUDE))
 
-    def create_agent(self, new: NewAgent) -> Agent:
+    def create_agent(self, new: NewAgent, extra: Mapping[str, Any] | None = None) -> Agent:
         with self._call(f"create agent {new.name!r}"):
-            return _agent(self._client.agents.create(**agent_args(new)))
+            return _agent(self._client.agents.create(**agent_args(new), **dict(extra or {})))
 
     def update_agent(self, agent_id: str, **fields: Any) -> None:
         unknown = set(fields) - AGENT_UPDATE_FIELDS
@@ -260,4 +261,6 @@ def _agent(a: Any) -> Agent:
         tools=tuple(_tool(t) for t in a.tools or ()),
         folder_ids=tuple(s.id for s in a.sources or ()),
         tool_env_keys=tuple(sorted(e.key for e in env)),
+        tool_rules=tuple(r.model_dump(exclude_none=True) for r in a.tool_rules or ()),
+        settings={k: getattr(a, k, None) for k in AGENT_SETTINGS},
     )

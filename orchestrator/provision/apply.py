@@ -18,10 +18,17 @@ from pathlib import Path
 from typing import Any
 
 from orchestrator.backends import identity
-from orchestrator.backends.admin import AdminBackend, NewAgent, NewBlock, NewTool
+from orchestrator.backends.admin import (
+    AGENT_SETTINGS,
+    AdminBackend,
+    NewAgent,
+    NewBlock,
+    NewTool,
+)
 from orchestrator.errors import BackendError, ProvisionError
 from orchestrator.provision.changes import Change, ChangeSet
 from orchestrator.provision.desired import DesiredAgent, DesiredBlock
+from orchestrator.provision.diff_rules import create_extra
 from orchestrator.spec.model import NO_MARK
 
 MEMORY_LOSS_HINT = "pass --allow-memory-loss to accept this"
@@ -197,7 +204,8 @@ def _create_agent(ctx: _Context, change: Change) -> None:
         name=want.name, model=want.model, embedding=want.embedding, system=want.system,
         description=want.spec.description or None, context_window=want.spec.context_window,
         tags=want.tags, metadata=_agent_metadata(want, existing),
-        memory_blocks=tuple(_new_block(b) for b in want.blocks), tool_env=want.tool_env))
+        memory_blocks=tuple(_new_block(b) for b in want.blocks), tool_env=want.tool_env),
+        create_extra(want.spec) or None)
     ctx.ids["agent"][want.name] = agent.id
 
 
@@ -206,13 +214,14 @@ _AGENT_FIELDS = {
     "embedding": lambda w: w.spec.embedding, "system": lambda w: w.system,
     "description": lambda w: w.spec.description, "context_window": lambda w: w.spec.context_window,
     "tags": lambda w: list(w.tags), "tool_env": lambda w: dict(w.tool_env),
+    **{key: (lambda w, k=key: w.spec.settings[k]) for key in AGENT_SETTINGS},
 }
 
 
 def _update_agent(ctx: _Context, change: Change) -> None:
-    want, existing = change.data
-    fields = {f.field: _AGENT_FIELDS[f.field](want) for f in change.fields
-              if f.field in _AGENT_FIELDS}
+    want, existing, computed = change.data
+    fields = {f.field: computed[f.field] if f.field in computed else _AGENT_FIELDS[f.field](want)
+              for f in change.fields if f.field in _AGENT_FIELDS or f.field in computed}
     if fields or change.action == "adopt" or any(f.field.startswith("metadata.")
                                                  for f in change.fields):
         fields["metadata"] = _agent_metadata(want, existing)

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 from orchestrator.backends import identity
 from orchestrator.errors import Issue, ProvisionError, SpecError
+from orchestrator.provision.diff_rules import declared_rules
 from orchestrator.spec.envrefs import ENV_REF
 from orchestrator.spec.model import AgentSpec, BlockSpec, Mark, ResourceSet
 
@@ -97,9 +98,11 @@ def env_names(tool_env: Mapping[str, str]) -> dict[str, str]:
 
 
 def managed_metadata(namespace: str, name: str, agent_owned: list[str], tools: list[str],
-                     tool_env_digest: str, tool_env_refs: Mapping[str, str] | None = None) -> dict:
+                     tool_env_digest: str, tool_env_refs: Mapping[str, str] | None = None,
+                     tool_rules: list[dict] | None = None) -> dict:
     """What orchestrate keeps in an agent's metadata; only these keys are compared
-    (`tool_env_refs` only when there are any, so agents without tool_env never drift)."""
+    (`tool_env_refs` only when there are any, `tool_rules` only when declared, so agents
+    without them never drift)."""
     section = {
         "id": identity.agent_id_string(namespace, name),
         "agent_owned": sorted(agent_owned),
@@ -108,6 +111,8 @@ def managed_metadata(namespace: str, name: str, agent_owned: list[str], tools: l
     }
     if tool_env_refs:
         section["tool_env_refs"] = dict(sorted(tool_env_refs.items()))
+    if tool_rules is not None:
+        section["tool_rules"] = list(tool_rules)
     return {identity.METADATA_KEY: section}
 
 
@@ -136,7 +141,8 @@ def desired_agent(spec: AgentSpec, options: DiffOptions, env: Mapping[str, str],
         system=system, system_secret=ENV_PREFIX in (spec.system or ""),
         blocks=blocks, tags=tuple(sorted(tags)),
         metadata=managed_metadata(options.namespace, spec.name, owned, list(spec.tools),
-                                  digest(tool_env), env_names(spec.tool_env)),
+                                  digest(tool_env), env_names(spec.tool_env),
+                                  declared_rules(spec)),
         tool_env=tool_env,
     )
 

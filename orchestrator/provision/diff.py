@@ -30,6 +30,7 @@ from orchestrator.provision.desired import (
     build_desired,
 )
 from orchestrator.provision.diff_folders import folder_changes
+from orchestrator.provision.diff_rules import rule_problems
 from orchestrator.provision.state import ActualState
 from orchestrator.spec.model import ResourceSet, ToolSpec
 
@@ -79,7 +80,9 @@ def _known_ids(actual: ActualState) -> dict[str, dict[str, str]]:
 
 
 def _check_references(resources: ResourceSet, actual: ActualState, problems: Problems) -> None:
+    known_tools = set(resources.tools) | set(actual.tools)
     for spec in resources.agents.values():
+        rule_problems(spec, known_tools, problems)
         for name in spec.tools:
             if name not in resources.tools and name not in actual.tools:
                 problems.add(spec.mark, f"agents.{spec.name}.tools", f"unknown tool {name!r}",
@@ -196,11 +199,11 @@ def _agent_changes(want: DesiredAgent, actual: ActualState, options: DiffOptions
                 warnings.append(f"an unmanaged agent named {name!r} exists ({namesakes[0].id}); "
                                 "apply will create a new one (pass --adopt to manage it instead)")
             return _create_agent(want, actual, options, labels, problems, warnings)
-    fields = agents_diff.field_changes(want, have)
+    fields, computed = agents_diff.field_changes(want, have)
     out = []
     if fields or action == "adopt":
         out.append(Change(action, "agent", name, "agent", server_id=have.id, fields=fields,
-                          data=(want, dict(have.metadata or {}))))
+                          data=(want, dict(have.metadata or {}), computed)))
     out += agents_diff.block_changes(want, have, actual, options, labels)
     out += agents_diff.tool_changes(want, have, actual)
     out += agents_diff.folder_changes(want, have, actual)

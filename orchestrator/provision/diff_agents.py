@@ -16,11 +16,12 @@ from __future__ import annotations
 
 from orchestrator.backends import identity
 from orchestrator.backends.admin import CUSTOM_TOOL_TYPE, Agent, Block
+from orchestrator.provision import diff_rules as rules
 from orchestrator.provision.changes import Change, FieldChange
 from orchestrator.provision.desired import DesiredAgent, DesiredBlock, DiffOptions
 from orchestrator.provision.state import ActualState
 
-COMPARED_METADATA = ("id", "agent_owned", "tools", "tool_env", "tool_env_refs")
+COMPARED_METADATA = ("id", "agent_owned", "tools", "tool_env", "tool_env_refs", "tool_rules")
 OVERWRITES_AGENT_MEMORY = "overwrites a value the agent wrote (agent_owned, --force-agent-owned)"
 
 
@@ -36,13 +37,19 @@ def create_fields(want: DesiredAgent) -> tuple[FieldChange, ...]:
     fields = [FieldChange(name, None, value, secret=(name == "system" and want.system_secret))
               for name, value in shown if value is not None]
     fields += [FieldChange(f"blocks.{b.label}", None, b.value, secret=b.secret) for b in want.blocks]
+    fields += [FieldChange(key, None, value) for key, value in sorted(want.spec.settings.items())]
+    if want.spec.tool_rules:
+        fields.append(FieldChange("tool_rules", None,
+                                  [rules.shown(r) for r in rules.declared_rules(want.spec) or ()]))
     fields.append(FieldChange("tags", None, list(want.tags)))
     if want.tool_env:
         fields.append(FieldChange("tool_env", None, sorted(want.tool_env), secret=True))
     return tuple(fields)
 
 
-def field_changes(want: DesiredAgent, have: Agent) -> tuple[FieldChange, ...]:
+def field_changes(want: DesiredAgent, have: Agent) -> tuple[tuple[FieldChange, ...], dict]:
+    """The agent's field changes, and the values to send that the spec does not hold as
+    they are (the full tool_rules list)."""
     spec = want.spec
     declared = [("name", want.name), ("model", spec.model), ("embedding", spec.embedding),
                 ("system", want.system), ("description", spec.description or None),
@@ -50,6 +57,11 @@ def field_changes(want: DesiredAgent, have: Agent) -> tuple[FieldChange, ...]:
     out = [FieldChange(name, getattr(have, name), value,
                        secret=(name == "system" and want.system_secret))
            for name, value in declared if value is not None and getattr(have, name) != value]
+    out += rules.settings_changes(spec, have)
+    computed: dict = {}
+    if (rule_change := rules.rules_change(spec, have)) is not None:
+        out.append(rule_change[0])
+        computed["tool_rules"] = rule_change[1]
     if set(have.tags) != set(want.tags):
         out.append(FieldChange("tags", sorted(have.tags), list(want.tags)))
     ours = want.metadata[identity.METADATA_KEY]
@@ -60,7 +72,7 @@ def field_changes(want: DesiredAgent, have: Agent) -> tuple[FieldChange, ...]:
     if theirs.get("tool_env") != ours.get("tool_env") or set(have.tool_env_keys) != set(want.tool_env):
         out.append(FieldChange("tool_env", sorted(have.tool_env_keys), sorted(want.tool_env),
                                secret=True))
-    return tuple(out)
+    return tuple(out), computed
 
 
 def block_changes(want: DesiredAgent, have: Agent, actual: ActualState, options: DiffOptions,

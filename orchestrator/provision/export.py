@@ -131,6 +131,11 @@ def _block_doc(block: Block, agent_owned: bool) -> dict:
     return doc
 
 
+# Behaviour settings written when they differ from Letta's defaults (the file limits depend
+# on the model, so they are left to the server unless the YAML declares them).
+EXPORTED_SETTINGS: dict[str, object] = {"message_buffer_autoclear": False, "timezone": "UTC"}
+
+
 def _agent_doc(agent: Agent, name: str, shared: dict[str, str], folders: dict[str, str],
                writer: _Writer, report: ExportReport) -> dict:
     section = (agent.metadata or {}).get(identity.METADATA_KEY) or {}
@@ -152,6 +157,10 @@ def _agent_doc(agent: Agent, name: str, shared: dict[str, str], folders: dict[st
                         ("tags", sorted(t for t in agent.tags if not identity.is_identity_tag(t)))):
         if values:
             doc[key] = values
+    if isinstance(section.get("tool_rules"), list):  # the rules the YAML declared
+        doc["tool_rules"] = list(section["tool_rules"])
+    doc.update({k: v for k, v in agent.settings.items() if k in EXPORTED_SETTINGS
+                and v is not None and v != EXPORTED_SETTINGS[k]})
     if agent.tool_env_keys:
         # The variables the YAML named (recorded at apply, names only); else the key's name.
         refs = section.get("tool_env_refs") or {}

@@ -33,6 +33,11 @@ def build_block(doc: MarkedDoc, label: str, data: dict, path: tuple) -> BlockSpe
     )
 
 
+# Letta behaviour settings a provisioned agent may declare (schemas/resources.schema.json).
+AGENT_SETTINGS = ("message_buffer_autoclear", "max_files_open", "per_file_view_window_char_limit",
+                  "timezone")
+
+
 def build_agent(doc: MarkedDoc, name: str, data: dict, path: tuple) -> AgentSpec:
     blocks = tuple(build_block(doc, block["label"], block, path + ("memory_blocks", i))
                    for i, block in enumerate(data.get("memory_blocks", ())))
@@ -50,6 +55,9 @@ def build_agent(doc: MarkedDoc, name: str, data: dict, path: tuple) -> AgentSpec
         tags=tuple(data.get("tags", ())),
         tool_env=dict(data.get("tool_env", {})),
         context_window=data.get("context_window"),
+        tool_rules=(tuple(dict(r) for r in data["tool_rules"]) if "tool_rules" in data
+                    else None),
+        settings={k: data[k] for k in AGENT_SETTINGS if k in data},
         keep=data.get("keep", False),
         replicas=data.get("replicas", 1),
         mark=doc.mark(path),

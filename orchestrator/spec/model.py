@@ -86,6 +86,10 @@ class AgentSpec:
     tags: tuple[str, ...] = ()
     tool_env: Mapping[str, str] = field(default_factory=dict)  # values may hold ${env:VAR}
     context_window: int | None = None
+    # Provisioned agents only (the resource schema): Letta tool rules as in its API (None: not
+    # declared, so not compared) and behaviour settings (None: the server's default).
+    tool_rules: tuple[Mapping[str, Any], ...] | None = None
+    settings: Mapping[str, Any] = field(default_factory=dict)
     keep: bool = False
     # Inline agents only: a run may create up to this many copies (same definition, shared
     # blocks attached to all), so that messages for the agent can be handled in parallel.

@@ -82,7 +82,7 @@ class Paused(Counting):
         super().__init__(inner)
         self.inside, self.release = threading.Event(), threading.Event()
 
-    def create_agent(self, new):
+    def create_agent(self, new, extra=None):
         self.inside.set()
         assert self.release.wait(10)
-        return self.inner.create_agent(new)
+        return self.inner.create_agent(new, extra)

@@ -247,3 +247,32 @@ def test_destroy_and_prune_delete_private_blocks_and_message_history_is_memory(l
     for block_id in a_blocks:
         with pytest.raises(Exception, match="(?i)not found"):
             live.client.blocks.retrieve(block_id)
+
+
+def test_tool_rules_and_settings_converge_on_letta(live):
+    first = {"type": "run_first", "tool_name": live.tool_name}
+    limit = {"type": "max_count_per_step", "tool_name": live.tool_name, "max_count_limit": 2}
+    exits = {"type": "exit_loop", "tool_name": "conversation_search"}
+    route = {"type": "conditional", "tool_name": live.tool_name,
+             "child_output_mapping": {"LOUD": "conversation_search"}}
+
+    def res(*rules, **settings):
+        return resources(live.agent("a", tools=[live.tool_name], tool_rules=tuple(rules),
+                                    settings=settings), tools=[live.tool()])
+
+    live.apply(res(first, limit, timezone="Europe/Paris", message_buffer_autoclear=True))
+    found = live.find("a")
+    assert found.timezone == "Europe/Paris" and found.message_buffer_autoclear is True
+    kinds = {(r.type, r.tool_name) for r in found.tool_rules}
+    assert {("run_first", live.tool_name), ("max_count_per_step", live.tool_name)} <= kinds
+    assert live.plan(res(first, limit, timezone="Europe/Paris",
+                         message_buffer_autoclear=True)).empty
+    live.apply(res(first, exits, route, timezone="UTC"))
+    assert live.plan(res(first, exits, route, timezone="UTC")).empty
+    kinds = {(r.type, r.tool_name) for r in live.find("a").tool_rules}
+    assert ("max_count_per_step", live.tool_name) not in kinds
+    assert {("exit_loop", "conversation_search"), ("conditional", live.tool_name)} <= kinds
+    live.apply(res())
+    assert live.plan(res()).empty
+    assert not {r.tool_name for r in live.find("a").tool_rules
+                if r.type != "continue_loop"}
