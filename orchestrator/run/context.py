@@ -1,6 +1,7 @@
 """What templates see at run time, and the results they read it from.
 
-Owns `StepResult` (one step's outcome: status, output, iterations, usage) and the template
+Owns `StepResult` (one step's outcome: status, output, iterations, usage: tokens,
+cost, attempts) and the template
 context: `inputs`, `steps.<name>.output / .ran / .status / .iterations`, the `for_each`
 item variable, and inside loop bodies `loop.index / .first / .previous` (the previous
 iteration's body results, read as `loop.previous.<body step>.output`, or None).
@@ -14,6 +15,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from orchestrator.run.cost import Cost
+
 SUCCEEDED, FAILED, SKIPPED, BLOCKED, CANCELLED = (
     "succeeded", "failed", "skipped", "blocked", "cancelled")
 NOT_STARTED = "not_started"  # the run stopped (Ctrl-C, timeout) before the step began
@@ -26,12 +29,22 @@ class Usage:
     completion_tokens: int = 0
     step_count: int = 0
     attempts: int = 0
+    usd: float = 0.0  # the priced tokens' cost (run.cost)
+    unpriced_tokens: int = 0  # tokens of models with no price: the cost is not fully known
+    repairs: int = 0  # JSON repair attempts (the other extra attempts are retries)
 
     def add(self, other: Usage) -> None:
         self.prompt_tokens += other.prompt_tokens
         self.completion_tokens += other.completion_tokens
         self.step_count += other.step_count
         self.attempts += other.attempts
+        self.usd += other.usd
+        self.unpriced_tokens += other.unpriced_tokens
+        self.repairs += other.repairs
+
+    @property
+    def cost(self) -> Cost:
+        return Cost(self.usd, self.unpriced_tokens)
 
     @property
     def tokens(self) -> int:

@@ -136,4 +136,5 @@ def _record_step(svc: Services, step: StepPlan, result: StepResult) -> None:
         agent=step.agent, duration=result.duration, iterations=result.iterations,
         attempts=result.usage.attempts, prompt_tokens=result.usage.prompt_tokens,
         completion_tokens=result.usage.completion_tokens, step_count=result.usage.step_count,
-        ended=time.time(), started=time.time() - result.duration)
+        cost=round(result.usage.usd, 9), unpriced_tokens=result.usage.unpriced_tokens,
+        repairs=result.usage.repairs, ended=time.time(), started=time.time() - result.duration)

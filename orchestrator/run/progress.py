@@ -28,6 +28,7 @@ from rich.table import Table
 from rich.text import Text
 
 from orchestrator.run.context import NOT_STARTED, StepResult
+from orchestrator.run.cost import Cost
 
 ICONS = {"succeeded": "ok", "failed": "FAILED", "skipped": "skipped", "blocked": "blocked",
          "cancelled": "cancelled", "running": "running", "waiting": "waiting",
@@ -44,7 +45,12 @@ def step_summary(name: str, result: StepResult) -> dict[str, Any]:
     data = {"step": name, "status": result.status, "duration": round(result.duration, 3),
             "prompt_tokens": result.usage.prompt_tokens,
             "completion_tokens": result.usage.completion_tokens,
-            "attempts": result.usage.attempts, "reused": result.reused}
+            "attempts": result.usage.attempts, "reused": result.reused,
+            "cost_usd": result.usage.cost.usd_or_none()}
+    if result.usage.unpriced_tokens:
+        data["unpriced_tokens"] = result.usage.unpriced_tokens
+    if result.usage.repairs:
+        data["repairs"] = result.usage.repairs
     if result.iterations is not None:
         data["iterations"] = result.iterations
     if result.error:
@@ -56,8 +62,18 @@ def outcome_json(outcome: Any) -> dict[str, Any]:
     red = outcome.redactor
     return {"run_id": outcome.run_id, "status": outcome.status,
             "duration": round(outcome.duration, 3), "outputs": red.data(outcome.outputs),
-            "error": outcome.error,
+            "error": outcome.error, "usage": totals_json(outcome.totals),
             "steps": [step_summary(n, r) for n, r in outcome.results.items()]}
+
+
+def totals_json(totals: dict[str, Any]) -> dict[str, Any]:
+    """A run's tokens and cost (Records.usage_totals): `cost_usd` is None when any of its
+    tokens had no price (`unpriced_tokens` says how many; `cost_usd_priced` the rest)."""
+    prompt, completion = totals.get("prompt_tokens", 0), totals.get("completion_tokens", 0)
+    cost = Cost(totals.get("cost", 0.0), totals.get("unpriced_tokens", 0))
+    return {"prompt_tokens": prompt, "completion_tokens": completion,
+            "tokens": prompt + completion, "cost_usd": cost.usd_or_none(),
+            "cost_usd_priced": round(cost.usd, 6), "unpriced_tokens": cost.unpriced_tokens}
 
 
 class PlainReporter:
@@ -98,8 +114,15 @@ class PlainReporter:
             return f"warning: {data['message']}"
         if kind == "run_finished":
             o = data["outcome"]
-            return f"run {o.run_id} {o.status} in {o.duration:.2f}s"
+            return (f"run {o.run_id} {o.status} in {o.duration:.2f}s"
+                    + (f" ({totals_text(o.totals)})" if o.totals else ""))
         return None
+
+
+def totals_text(totals: dict[str, Any]) -> str:
+    tokens = totals.get("prompt_tokens", 0) + totals.get("completion_tokens", 0)
+    cost = Cost(totals.get("cost", 0.0), totals.get("unpriced_tokens", 0))
+    return f"{tokens} tokens, {cost.text()}"
 
 
 def _finished_line(name: str, r: StepResult) -> str:
@@ -107,7 +130,7 @@ def _finished_line(name: str, r: StepResult) -> str:
         return f"{name}: not started ({r.error})" if r.error else f"{name}: not started"
     text = f"{name}: {ICONS.get(r.status, r.status)} in {r.duration:.2f}s"
     if r.usage.tokens:
-        text += f", {r.usage.tokens} tokens"
+        text += f", {r.usage.tokens} tokens, {r.usage.cost.text()}"
     if r.reused:
         text += " (reused from the earlier attempt)"
     if r.error and r.status != "skipped":

@@ -13,6 +13,7 @@ import json
 from typing import Any
 
 from orchestrator.compile.plan import Plan
+from orchestrator.run.cost import Cost, usd_text
 
 
 def _value(value: Any) -> str:
@@ -40,9 +41,15 @@ def outcome_text(outcome: Any) -> str:
         extra = " (reused)" if r.reused else ""
         if r.iterations is not None:
             extra += f" ({r.iterations} iteration{'s' if r.iterations != 1 else ''})"
+        cost = f"  {r.usage.cost.text()}" if r.usage.tokens else ""
         lines.append(f"  {name:<{width}}  {r.status:<11}  {r.duration:7.2f}s  "
-                     f"{r.usage.prompt_tokens:>7} in / {r.usage.completion_tokens:>6} out{extra}")
-    lines.append(f"  {'total':<{width}}  {'':<11}  {outcome.duration:7.2f}s  {total:>7} tokens")
+                     f"{r.usage.prompt_tokens:>7} in / {r.usage.completion_tokens:>6} out"
+                     f"{cost}{extra}")
+    totals = getattr(outcome, "totals", None)
+    if totals:  # the whole run from its records: earlier attempts (resume) included
+        total = totals["prompt_tokens"] + totals["completion_tokens"]
+    lines.append(f"  {'total':<{width}}  {'':<11}  {outcome.duration:7.2f}s  {total:>7} tokens"
+                 + (f"  {_totals_cost(totals).text()}" if totals else ""))
     if outcome.outputs:
         lines += ["", "outputs:"]
         for name, value in red.data(outcome.outputs).items():
@@ -50,17 +57,41 @@ def outcome_text(outcome: Any) -> str:
     return "\n".join(lines)
 
 
+def _totals_cost(totals: dict[str, Any]) -> Cost:
+    return Cost(totals.get("cost") or 0.0, totals.get("unpriced_tokens") or 0)
+
+
+def _short_cost(cost: Cost) -> str:
+    if cost.known:
+        return usd_text(cost.usd)
+    return f">={usd_text(cost.usd)}" if cost.usd else "unknown"
+
+
 def runs_table(runs: list[dict]) -> str:
     if not runs:
         return "no runs recorded yet"
     header = f"{'RUN ID':<23}  {'PIPELINE':<20}  {'STATUS':<11}  {'STARTED (UTC)':<19}  " \
-             f"{'TIME':>8}  {'TOKENS':>7}"
+             f"{'TIME':>8}  {'TOKENS':>7}  {'COST':>10}"
     rows = [header]
     for r in runs:
         took = f"{r['ended'] - r['started']:.1f}s" if r.get("ended") else "-"
         rows.append(f"{r['id']:<23}  {r['pipeline'][:20]:<20}  {r['status']:<11}  "
-                    f"{_when(r['started']):<19}  {took:>8}  {r.get('tokens', 0):>7}")
+                    f"{_when(r['started']):<19}  {took:>8}  {r.get('tokens', 0):>7}  "
+                    f"{_short_cost(_totals_cost(r)):>10}")
     return "\n".join(rows)
+
+
+def unit_totals(units: list[dict]) -> dict[str, Any]:
+    """A run's totals from its unit rows (as Records.usage_totals sums them)."""
+    rows = [u for u in units if u.get("prompt") is not None]
+    cost = Cost()
+    for u in rows:
+        tokens = u["prompt_tokens"] + u["completion_tokens"]
+        cost.add(Cost(u.get("cost") or 0.0, tokens if u.get("cost") is None
+                      else u.get("unpriced_tokens") or 0))
+    return {"prompt_tokens": sum(u["prompt_tokens"] for u in rows),
+            "completion_tokens": sum(u["completion_tokens"] for u in rows),
+            "cost": cost.usd, "unpriced_tokens": cost.unpriced_tokens}
 
 
 def run_detail(run: dict, units: list[dict]) -> str:
@@ -74,6 +105,9 @@ def run_detail(run: dict, units: list[dict]) -> str:
         lines.append(f"  resumed   {run['resumes']} time(s)")
     if run.get("error"):
         lines.append(f"  error     {run['error']}")
+    totals = unit_totals(units)
+    lines.append(f"  usage     {totals['prompt_tokens']} in / {totals['completion_tokens']} out"
+                 f" tokens, {_totals_cost(totals).text()}")
     for u in units:
         lines += ["", _unit_title(u)]
         for label, key in (("prompt", "prompt"), ("output", "output"), ("error", "error")):
@@ -94,6 +128,12 @@ def _unit_title(u: dict) -> str:
     took = f"{u['duration']:.2f}s" if u.get("duration") is not None else "-"
     bits = [f"{name}: {u['status']}", f"attempts {u['attempts']}", took,
             f"tokens {u['prompt_tokens']} in / {u['completion_tokens']} out"]
+    tokens = u["prompt_tokens"] + u["completion_tokens"]
+    if tokens or u.get("cost") is not None:
+        bits.append("cost " + Cost(u.get("cost") or 0.0, tokens if u.get("cost") is None
+                                   else u.get("unpriced_tokens") or 0).text())
+    if u.get("repairs"):
+        bits.append(f"repairs {u['repairs']}")
     if u.get("agent"):
         copy = f"#{u['replica']}" if (u.get("replica") or 1) > 1 else ""
         bits.append(f"agent {u['agent']}{copy}"

@@ -71,6 +71,8 @@ class RunOutcome:
     error: str | None = None
     duration: float = 0.0
     redactor: Redactor = field(default_factory=Redactor, repr=False)
+    # the whole run over every attempt, from its records (Records.usage_totals)
+    totals: dict[str, Any] = field(default_factory=dict)
 
 
 def new_run_id() -> str:
@@ -234,6 +236,7 @@ def _execute(plan: Plan, inputs: dict, backend: RunBackend, records: Records,
         emit("warning", message=redactor.text(f"could not delete the run's agents: {exc}"))
     records.finish_run(run_id, outcome.status, outputs=redactor.data(outcome.outputs) or None,
                        error=outcome.error)
+    outcome.totals = records.usage_totals(run_id)
     emit("run_finished", outcome=outcome)
     return outcome
 

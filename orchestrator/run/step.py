@@ -77,11 +77,21 @@ def call_agent(svc: Services, step: StepPlan, key: UnitKey, context: dict[str, A
     try:
         model = svc.agents.step_model(step, agent)
         unit = _Unit(svc, step, key, agent, model, prompt, recorded, earlier.get("attempts") or 0)
+        unit.usage = carried_usage(earlier)  # the row stays the unit's total over every attempt
         pending = earlier.get("otid") if in_flight and earlier.get("agent_id") == agent.ref.id \
             else None
         return unit.run(pending)
     finally:  # the lease spans every attempt: a repair follows its bad answer on one agent
         svc.agents.give_back(agent)
+
+
+def carried_usage(row: dict) -> Usage:
+    """What an earlier attempt of the run spent on this unit (its record; empty if none)."""
+    tokens = (row.get("prompt_tokens") or 0) + (row.get("completion_tokens") or 0)
+    unpriced = tokens if row and row.get("cost") is None else row.get("unpriced_tokens") or 0
+    return Usage(row.get("prompt_tokens") or 0, row.get("completion_tokens") or 0,
+                 row.get("step_count") or 0, usd=row.get("cost") or 0.0,
+                 unpriced_tokens=unpriced, repairs=row.get("repairs") or 0)
 
 
 def _lease(svc: Services, step: StepPlan, top: str, key: UnitKey, *, need: str | None,
@@ -161,6 +171,7 @@ class _Unit:
                 if used >= retry.max_attempts:  # no attempt follows: no "retry" event
                     raise StepFailed(self._exhausted(), self.usage) from None
                 message, reply = jsonout.repair_prompt(str(exc), self.step.output_schema), None
+                self.usage.repairs += 1
                 self.svc.emit("step_retry", step=self.key.label(), error=self.last_error,
                               attempt=self.attempt, delay=0.0)
 
@@ -182,7 +193,10 @@ class _Unit:
                                       on_chunk=shown.feed if shown else None)
         if shown is not None:  # the end of the turn (a failed turn's held text is dropped)
             shown.flush()
-        self.usage.add(Usage(reply.prompt_tokens, reply.completion_tokens, reply.step_count))
+        cost = self.svc.prices.cost(self.model or self.agent.model, reply.prompt_tokens,
+                                    reply.completion_tokens)
+        self.usage.add(Usage(reply.prompt_tokens, reply.completion_tokens, reply.step_count,
+                             usd=cost.usd, unpriced_tokens=cost.unpriced_tokens))
         return reply
 
     def _settle(self, otid: str) -> Reply | None:
@@ -244,4 +258,5 @@ class _Unit:
             duration=time.monotonic() - self.clock if done else None,
             prompt_tokens=self.usage.prompt_tokens,
             completion_tokens=self.usage.completion_tokens, step_count=self.usage.step_count,
-            **fields)
+            cost=round(self.usage.usd, 9), unpriced_tokens=self.usage.unpriced_tokens,
+            repairs=self.usage.repairs, **fields)

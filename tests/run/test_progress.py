@@ -21,7 +21,10 @@ steps:
     text = out.getvalue()
     assert f"starting run {result.run_id} of t (2 steps)" in text
     assert "one: started" in text and "two: ok in " in text
-    assert text.rstrip().endswith(f"run {result.run_id} succeeded in {result.duration:.2f}s")
+    last = text.rstrip().splitlines()[-1]
+    assert last.endswith(f"run {result.run_id} succeeded in {result.duration:.2f}s "
+                         f"({result.totals['prompt_tokens'] + result.totals['completion_tokens']}"
+                         " tokens, cost unknown)")  # memory/echo has no price
 
 
 def test_json_lines_and_outcome(harness):
