@@ -206,3 +206,35 @@ def test_worker_events_reach_the_run_as_on_the_local_executor(letta_stack, model
         assert kinds.count("step_started") == 3 and kinds[-1] == "run_finished"
     finally:
         records.close()
+
+
+def test_a_failed_run_on_temporal_resumes_on_temporal_without_resending(
+        letta_stack, model_script, workers, tmp_path):
+    from orchestrator.run.runner import resume_run
+
+    # The model fails draft every time (Letta retries it too): draft fails, review blocks.
+    model_script([{"prompt_contains": "Write a short report", "error": {"status": 503,
+                                                                         "times": 1000}}])
+    workers.start()
+    records = Records(tmp_path / "runs.db")
+    try:
+        plan = load_plan(PIPELINES / "research-report.yaml")
+        backend = LettaBackend(letta_stack.base_url)
+        first = start_run(plan, {"topic": "owls"}, backend, records,
+                          options=workers.options(max_parallel=2))
+        assert first.status == "failed"
+        assert first.results["draft"].status == "failed"
+        assert first.results["review"].status == "blocked"
+        research = len([r for r in model_script.requests()
+                        if (r.get("prompt") or "").startswith("Research owls")])
+        assert research == 1
+        model_script([{"prompt_contains": "Review this report", "json": APPROVE}])  # fixed
+        out = resume_run(first.run_id, plan, backend, records)  # the recorded options
+        assert out.status == "succeeded", out.error
+        assert records.run(out.run_id)["options"]["executor"] == "temporal"
+        prompts = [r.get("prompt") or "" for r in model_script.requests()]
+        assert not any(p.startswith("Research owls") for p in prompts)  # not sent again
+        assert sum(p.startswith("Write a short report") for p in prompts) == 1
+        assert out.results["research"].reused
+    finally:
+        records.close()
