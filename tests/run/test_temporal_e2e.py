@@ -238,3 +238,35 @@ def test_a_failed_run_on_temporal_resumes_on_temporal_without_resending(
         assert out.results["research"].reused
     finally:
         records.close()
+
+
+def test_the_run_timeout_cancels_the_workflow_and_its_step(letta_stack, model_script, workers,
+                                                            tmp_path):
+    from temporalio.client import Client, WorkflowExecutionStatus
+
+    model_script([{"prompt_contains": "Write a short report", "reply": "late", "delay": 8}])
+    workers.start()
+    records = Records(tmp_path / "runs.db")
+    try:
+        began = time.monotonic()
+        out = _run(letta_stack, records, "research-report", {"topic": "owls"},
+                   workers.options(timeout=4))
+        assert time.monotonic() - began < 8
+        assert out.status == "failed" and "timed out" in out.error
+        assert out.results["research"].status == "succeeded"
+        assert out.results["draft"].status == "cancelled"
+        assert out.results["review"].status == "not_started"
+
+        async def status() -> WorkflowExecutionStatus | None:
+            client = await Client.connect(workers.address)
+            return (await client.get_workflow_handle(f"orchestrate-{out.run_id}-0")
+                    .describe()).status
+
+        import asyncio
+        deadline = time.monotonic() + 20
+        while asyncio.run(status()) == WorkflowExecutionStatus.RUNNING:
+            assert time.monotonic() < deadline, "the workflow was not cancelled"
+            time.sleep(0.5)
+        assert asyncio.run(status()) == WorkflowExecutionStatus.CANCELED
+    finally:
+        records.close()
