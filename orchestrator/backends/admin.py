@@ -83,6 +83,15 @@ class Agent:
 
 
 @dataclass(frozen=True)
+class Passage:
+    """An archival passage of an agent, as read back."""
+
+    id: str
+    text: str = field(default="", repr=False)
+    tags: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class NewTool:
     source_code: str
     description: str | None = None
@@ -103,7 +112,7 @@ BLOCK_UPDATE_FIELDS = frozenset({"value", "limit", "description", "read_only", "
 # Every method that changes the server: a counting wrapper over these proves that a second
 # apply makes zero writes.
 WRITE_METHODS = (
-    "create_agent", "update_agent", "delete_agent",
+    "create_agent", "update_agent", "delete_agent", "create_passage", "delete_passage",
     "create_block", "update_block", "delete_block", "attach_block", "detach_block",
     "upsert_tool", "delete_tool", "attach_tool", "detach_tool",
     "create_folder", "update_folder", "delete_folder", "upload_file", "delete_file",
@@ -126,6 +135,9 @@ class AdminBackend(Protocol):
     def delete_agent(self, agent_id: str) -> None: ...
     def count_passages(self, agent_id: str) -> int: ...
     def count_messages(self, agent_id: str) -> int: ...  # conversation (not system) messages
+    def list_passages(self, agent_id: str) -> list[Passage]: ...
+    def create_passage(self, agent_id: str, text: str, tags: Sequence[str]) -> None: ...
+    def delete_passage(self, agent_id: str, passage_id: str) -> None: ...
 
     # models the server offers: (LLM handles, embedding handles)
     def list_models(self) -> tuple[tuple[str, ...], tuple[str, ...]]: ...

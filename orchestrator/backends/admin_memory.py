@@ -26,6 +26,7 @@ from orchestrator.backends.admin import (
     NewAgent,
     NewBlock,
     NewTool,
+    Passage,
     Tool,
 )
 from orchestrator.errors import BackendError, NotFound
@@ -50,7 +51,8 @@ class MemoryAdmin:
         self.tools: dict[str, Tool] = {}
         self.folders: dict[str, Folder] = {}
         self.file_content: dict[str, bytes] = {}
-        self.passages: dict[str, int] = {}
+        self.passages: dict[str, int] = {}  # agent id -> passages beyond `archive` (a count)
+        self.archive: dict[str, list[Passage]] = {}
         self.messages: dict[str, int] = {}  # agent id -> conversation messages
         self.llm_handles: list[str] = []  # what list_models offers (none by default)
         self.embedding_handles: list[str] = []
@@ -126,7 +128,19 @@ class MemoryAdmin:
         del self.agents[agent_id]
 
     def count_passages(self, agent_id: str) -> int:
-        return self.passages.get(agent_id, 0)
+        return self.passages.get(agent_id, 0) + len(self.archive.get(agent_id, ()))
+
+    def list_passages(self, agent_id: str) -> list[Passage]:
+        self._agent(agent_id)
+        return list(self.archive.get(agent_id, ()))
+
+    def create_passage(self, agent_id: str, text: str, tags: Sequence[str]) -> None:
+        self._agent(agent_id)
+        self.archive.setdefault(agent_id, []).append(
+            Passage(self._new_id("passage"), text, tuple(tags)))
+
+    def delete_passage(self, agent_id: str, passage_id: str) -> None:
+        self.archive[agent_id] = [p for p in self.archive.get(agent_id, ()) if p.id != passage_id]
 
     def count_messages(self, agent_id: str) -> int:
         return self.messages.get(agent_id, 0)

@@ -29,6 +29,7 @@ from orchestrator.backends.admin import (
     NewAgent,
     NewBlock,
     NewTool,
+    Passage,
     Tool,
 )
 from orchestrator.backends.letta_args import agent_args, agent_update_args, block_args
@@ -98,6 +99,19 @@ class LettaAdmin:
     def count_passages(self, agent_id: str) -> int:
         with self._call(f"count passages of {agent_id}"):
             return len(listed(self._client.agents.passages.list(agent_id, limit=1000)))
+
+    def list_passages(self, agent_id: str) -> list[Passage]:
+        with self._call(f"list passages of {agent_id}"):
+            return [Passage(p.id or "", p.text or "", tuple(p.tags or ()))
+                    for p in listed(self._client.agents.passages.list(agent_id, limit=1000))]
+
+    def create_passage(self, agent_id: str, text: str, tags: Sequence[str]) -> None:
+        with self._call(f"add an archival passage to {agent_id}"):
+            self._client.agents.passages.create(agent_id, text=text, tags=list(tags))
+
+    def delete_passage(self, agent_id: str, passage_id: str) -> None:
+        with self._call(f"delete passage {passage_id}"):
+            self._client.agents.passages.delete(passage_id, agent_id=agent_id)
 
     def count_messages(self, agent_id: str) -> int:
         """Messages other than the system prompt (a new agent has only that one); counted up

@@ -238,6 +238,15 @@ def _update_private_block(ctx: _Context, change: Change) -> None:
     ctx.backend.update_block(change.server_id, **_block_fields(change, change.data))
 
 
+def _create_passage(ctx: _Context, change: Change) -> None:
+    text, tags = change.data
+    ctx.backend.create_passage(ctx.agent_id(change), text, tags)
+
+
+def _delete_passage(ctx: _Context, change: Change) -> None:
+    ctx.backend.delete_passage(ctx.agent_id(change), change.server_id)
+
+
 def _call(method: str, kind: str) -> Callable[[_Context, Change], None]:
     def run(ctx: _Context, change: Change) -> None:
         getattr(ctx.backend, method)(ctx.agent_id(change), ctx.id_of(kind, change))
@@ -263,6 +272,7 @@ _HANDLERS: dict[tuple[str, str], Callable[[_Context, Change], None]] = {
     ("agent_block", "update"): _update_private_block,
     ("agent_block", "detach"): _call("detach_block", "block"),
     ("agent_block", "delete"): _delete("delete_block"),
+    ("agent_passage", "create"): _create_passage, ("agent_passage", "delete"): _delete_passage,
     ("agent_shared_block", "attach"): _call("attach_block", "block"),
     ("agent_shared_block", "detach"): _call("detach_block", "block"),
     ("agent_tool", "attach"): _call("attach_tool", "tool"),

@@ -29,6 +29,7 @@ from orchestrator.provision.desired import (
     DiffOptions,
     build_desired,
 )
+from orchestrator.provision.diff_archival import passage_changes
 from orchestrator.provision.diff_folders import folder_changes
 from orchestrator.provision.diff_rules import rule_problems
 from orchestrator.provision.state import ActualState
@@ -207,6 +208,7 @@ def _agent_changes(want: DesiredAgent, actual: ActualState, options: DiffOptions
     out += agents_diff.block_changes(want, have, actual, options, labels)
     out += agents_diff.tool_changes(want, have, actual)
     out += agents_diff.folder_changes(want, have, actual)
+    out += passage_changes(want.spec, actual.seeds.get(name), options, warnings)
     return out
 
 
@@ -224,4 +226,5 @@ def _create_agent(want: DesiredAgent, actual: ActualState, options: DiffOptions,
                          missing_hint(key, offered))
     create = Change("create", "agent", want.name, "agent", fields=agents_diff.create_fields(want),
                     data=(want, {}))
-    return [create, *agents_diff.new_agent_attachments(want, actual, labels)]
+    return [create, *agents_diff.new_agent_attachments(want, actual, labels),
+            *passage_changes(want.spec, None, options, warnings)]

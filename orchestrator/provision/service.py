@@ -34,7 +34,9 @@ def plan(resources: ResourceSet, backend: AdminBackend, options: DiffOptions,
     # Passages only matter for agents a plan may delete: the undeclared ones, under --prune.
     state = read_state(backend, options.namespace,
                        lambda name: options.prune and name not in resources.agents,
-                       models=not (options.default_model and options.default_embedding))
+                       models=not (options.default_model and options.default_embedding),
+                       seeded=lambda name: name in resources.agents and (
+                           options.prune or bool(resources.agents[name].archival)))
     return diff(resources, state, options, os.environ if env is None else env)
 
 

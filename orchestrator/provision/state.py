@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 from orchestrator.backends import identity
 from orchestrator.backends.admin import AdminBackend, Agent, Block, Folder, Tool
+from orchestrator.provision.diff_archival import seeds_of
 
 
 @dataclass(frozen=True)
@@ -31,6 +32,8 @@ class ActualState:
     messages: Mapping[str, int] = field(default_factory=dict)  # managed agent -> conversation
     # block id -> how many agents (of any namespace, managed or not) have it attached
     block_users: Mapping[str, int] = field(default_factory=dict)
+    # managed agent -> {seed digest: passage id} of its seeded archival passages (when read)
+    seeds: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
     # the handles the server offers (LLM, embedding); None when not read
     models: tuple[str, ...] | None = None
     embeddings: tuple[str, ...] | None = None
@@ -45,10 +48,12 @@ class ActualState:
 
 def read_state(backend: AdminBackend, namespace: str,
                deletable: Callable[[str], bool] = lambda _name: False,
-               models: bool = False) -> ActualState:
+               models: bool = False,
+               seeded: Callable[[str], bool] = lambda _name: False) -> ActualState:
     """Read the server. `deletable(name)`: whether a plan may delete that managed agent; only
     those have their archival passages and messages counted (two reads per agent). `models`:
-    also read the model handles it offers (for defaults the user did not give)."""
+    also read the model handles it offers (for defaults the user did not give). `seeded(name)`:
+    whether to read that managed agent's seeded archival passages (one read per agent)."""
     every = backend.list_agents()
     agents, duplicates, unmanaged = _agents(every, namespace)
     counted = [name for name in sorted(agents) if deletable(name)]
@@ -61,6 +66,8 @@ def read_state(backend: AdminBackend, namespace: str,
         passages={name: backend.count_passages(agents[name].id) for name in counted},
         messages={name: backend.count_messages(agents[name].id) for name in counted},
         block_users=dict(users),
+        seeds={name: seeds_of(backend.list_passages(agents[name].id))
+               for name in sorted(agents) if seeded(name)},
         **_models(backend, models),
     )
 

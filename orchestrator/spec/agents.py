@@ -14,7 +14,7 @@ from collections.abc import Collection
 
 from orchestrator.errors import Issue
 from orchestrator.spec.envrefs import ENV_HINT, bad_env_refs, strings
-from orchestrator.spec.model import AgentSpec, BlockSpec
+from orchestrator.spec.model import AgentSpec, BlockSpec, PassageSpec
 from orchestrator.spec.suggest import did_you_mean
 from orchestrator.spec.yaml_marks import MarkedDoc, issue_at
 
@@ -58,6 +58,9 @@ def build_agent(doc: MarkedDoc, name: str, data: dict, path: tuple) -> AgentSpec
         tool_rules=(tuple(dict(r) for r in data["tool_rules"]) if "tool_rules" in data
                     else None),
         settings={k: data[k] for k in AGENT_SETTINGS if k in data},
+        archival=tuple(PassageSpec(text=p.get("text", ""), tags=tuple(p.get("tags", ())),
+                                   source=p.get("source", ""))
+                       for p in data.get("archival", ())),
         keep=data.get("keep", False),
         replicas=data.get("replicas", 1),
         mark=doc.mark(path),

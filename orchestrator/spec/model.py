@@ -56,12 +56,30 @@ class BlockSpec:
 
 
 @dataclass(frozen=True)
+class PassageSpec:
+    """An archival passage a provisioned agent is seeded with (inline `text`, or a `file`'s
+    text; `source` is that file as written, "" for inline text)."""
+
+    text: str
+    tags: tuple[str, ...] = ()
+    source: str = ""
+
+
+@dataclass(frozen=True)
 class RetrySpec:
     """`max_attempts` counts the first try. Backoff doubles from `backoff` up to `max_backoff`."""
 
     max_attempts: int = 3
     backoff: float = 1.0
     max_backoff: float = 30.0
+
+
+@dataclass(frozen=True)
+class BudgetSpec:
+    """What a run or a step may spend: no further unit starts once a limit is reached."""
+
+    max_tokens: int | None = None  # prompt + completion tokens
+    max_cost: float | None = None  # US dollars, from the price table (run.cost)
 
 
 @dataclass(frozen=True)
@@ -90,6 +108,7 @@ class AgentSpec:
     # declared, so not compared) and behaviour settings (None: the server's default).
     tool_rules: tuple[Mapping[str, Any], ...] | None = None
     settings: Mapping[str, Any] = field(default_factory=dict)
+    archival: tuple[PassageSpec, ...] = ()  # seeded once each (provisioned agents only)
     keep: bool = False
     # Inline agents only: a run may create up to this many copies (same definition, shared
     # blocks attached to all), so that messages for the agent can be handled in parallel.
@@ -131,6 +150,7 @@ class StepSpec:
     item_var: str = "item"
     model: str | None = None  # per-step model override
     loop: LoopSpec | None = None
+    budget: BudgetSpec | None = None  # bounds every unit of the step, repairs and retries too
     mark: Mark = NO_MARK
     # Marks of individual fields ("prompt", "when", "needs[0]", ...) for precise errors.
     field_marks: Mapping[str, Mark] = field(default_factory=dict)
@@ -143,6 +163,7 @@ class DefaultsSpec:
     retries: RetrySpec = RetrySpec()
     timeout: float | None = 600.0  # per attempt
     run_timeout: float | None = None  # whole run
+    budget: BudgetSpec = BudgetSpec()  # the whole run's (the CLI's --max-* override it)
 
 
 @dataclass(frozen=True)

@@ -79,6 +79,8 @@ class Builder:
             data["system"] = self.read(item, ("system_file",), data["system_file"])
         data["memory_blocks"] = [self._with_files(item, block, ("memory_blocks", i))
                                  for i, block in enumerate(data.get("memory_blocks", ()))]
+        data["archival"] = [self._passage(item, entry, ("archival", i))
+                            for i, entry in enumerate(data.get("archival", ()))]
         self.issues.extend(agent_issues(item.doc, item.data, (), blocks))
         for i, folder in enumerate(data.get("folders", ()) if folders is not None else ()):
             if folder not in folders:
@@ -87,6 +89,18 @@ class Builder:
                     item.doc.mark(where), where, f"unknown folder '{folder}'",
                     did_you_mean(folder, folders, fallback="define it in a kind: Folder file")))
         return build_agent(item.doc, data["name"], data, ())
+
+    def _passage(self, item: ResourceDoc, entry: dict, path: tuple) -> dict:
+        """An archival passage with a `file` read into its `text`."""
+        if ("text" in entry) == ("file" in entry):
+            self.issues.append(issue_at(item.doc.mark(path), path,
+                                        "a passage has either 'text' or 'file'",
+                                        "write it inline (text: ...) or name a file (file: ...)"))
+            return {**entry, "text": entry.get("text", "")}
+        if "file" in entry:
+            return {**entry, "source": entry["file"],
+                    "text": self.read(item, path + ("file",), entry["file"])}
+        return entry
 
     def tool(self, item: ResourceDoc) -> ToolSpec:
         data = item.data

@@ -276,3 +276,26 @@ def test_tool_rules_and_settings_converge_on_letta(live):
     assert live.plan(res()).empty
     assert not {r.tool_name for r in live.find("a").tool_rules
                 if r.type != "continue_loop"}
+
+
+def test_archival_seeding_is_idempotent_on_letta(live):
+    from orchestrator.spec.model import PassageSpec
+
+    sla, refunds = PassageSpec("Our SLA is 4 hours.", ("faq",)), PassageSpec("Refunds: 5 days.")
+
+    def res(*passages):
+        return resources(live.agent("a", archival=passages))
+
+    live.apply(res(sla, refunds))
+    agent_id = live.find("a").id
+    assert live.plan(res(sla, refunds)).empty
+    live.apply(res(sla, refunds))
+    found = list(live.client.agents.passages.list(agent_id))
+    assert sorted(p.text for p in found) == ["Our SLA is 4 hours.", "Refunds: 5 days."]
+    assert "faq" in next(p for p in found if p.text == sla.text).tags
+    live.client.agents.passages.create(agent_id, text="the agent's own note")
+    kept = live.plan(res(sla))
+    assert kept.empty and kept.warnings
+    live.apply(res(sla), prune=True, allow_memory_loss=True)
+    assert sorted(p.text for p in live.client.agents.passages.list(agent_id)) == [
+        "Our SLA is 4 hours.", "the agent's own note"]
