@@ -4,8 +4,8 @@ Owns the deletion rules (docs/provisioning.md, "Deleting agents"):
 - a deleted agent takes its private blocks with it (Letta keeps a block when its agent is
   deleted, attached to nothing: one could hold a resolved secret), unless `keep_blocks`;
   a block that another agent also has attached is kept, and said so;
-- memory loss, blocked until the user opts in: archival passages, message history (memory
-  too), what the agent wrote to an agent-owned block, a folder, an agent-owned shared block;
+- memory loss, blocked until the user opts in: archival passages (other than the ones
+  seeded from git), message history (memory too), what the agent wrote to an agent-owned block, a folder, an agent-owned shared block;
 - managed agents that the source no longer declares are named in a warning when they are
   left behind (no `--prune`): a rename creates a new agent and leaves the old one.
 
@@ -45,8 +45,11 @@ def delete_agent(name: str, actual: ActualState, options: DiffOptions) -> list[C
             out.append(Change("delete", "agent_block", b.label, "delete", agent=name,
                               server_id=b.id, memory_loss=loss, blocked=bool(loss)))
     reasons = []
-    if passages := actual.passages.get(name, 0):
+    seeded = len(actual.seeds.get(name, {}))  # from git: re-seeded by an apply, not lost
+    if passages := max(actual.passages.get(name, 0) - seeded, 0):
         reasons.append(f"{passages} archival passage(s) would be lost")
+    if seeded:
+        notes.append(f"with its {seeded} seeded archival passage(s)")
     if messages := actual.messages.get(name, 0):
         reasons.append(f"{messages} message(s) of conversation history would be lost")
     loss = "; ".join(reasons)

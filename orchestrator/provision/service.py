@@ -42,7 +42,8 @@ def plan(resources: ResourceSet, backend: AdminBackend, options: DiffOptions,
 
 def destroy_plan(resources: ResourceSet, backend: AdminBackend,
                  options: DiffOptions) -> ChangeSet:
-    state = read_state(backend, options.namespace, lambda name: name in resources.agents)
+    state = read_state(backend, options.namespace, lambda name: name in resources.agents,
+                       seeded=lambda name: name in resources.agents)
     return destroy_diff(resources, state, options)
 
 

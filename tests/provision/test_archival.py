@@ -101,3 +101,14 @@ def test_bad_passages_are_located(tmp_path, entry, message):
         load_resources(tmp_path)
     assert any(i.line == 7 and message in i.message + i.hint for i in err.value.issues), \
         [i.format() for i in err.value.issues]
+
+
+def test_destroying_an_agent_counts_only_passages_not_seeded_from_git(h):
+    from orchestrator.provision import DiffOptions, destroy_plan
+
+    h.apply(seeded(SLA, REFUNDS))
+    (change,) = destroy_plan(seeded(SLA, REFUNDS), h.backend, DiffOptions()).changes
+    assert not change.blocked and change.note == "with its 2 seeded archival passage(s)"
+    h.server.create_passage(h.agent("a").id, "the agent wrote this", ())
+    (change,) = destroy_plan(seeded(SLA, REFUNDS), h.backend, DiffOptions()).changes
+    assert change.blocked and change.memory_loss == "1 archival passage(s) would be lost"
