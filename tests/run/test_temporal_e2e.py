@@ -270,3 +270,53 @@ def test_the_run_timeout_cancels_the_workflow_and_its_step(letta_stack, model_sc
         assert asyncio.run(status()) == WorkflowExecutionStatus.CANCELED
     finally:
         records.close()
+
+
+SECRET_PIPELINE = """\
+apiVersion: orchestrate/v1
+kind: Pipeline
+metadata: {name: secret-temporal}
+inputs:
+  token: {type: string, secret: true}
+agents:
+  a: {memory_blocks: [{label: persona, value: "I repeat what I am told."}]}
+steps:
+  echo: {agent: a, prompt: "Remember this token: {{ inputs.token }}"}
+outputs:
+  said: "{{ steps.echo.output }}"
+"""
+
+
+def test_a_secret_input_is_sealed_in_temporal_and_masked_in_the_records(
+        letta_stack, model_script, workers, tmp_path):
+    from temporalio.client import Client
+
+    secret = "tok-" + uuid.uuid4().hex
+    model_script([])  # the local model echoes the prompt: the secret is in the reply too
+    workers.start()
+    pipeline = tmp_path / "secret.yaml"
+    pipeline.write_text(SECRET_PIPELINE)
+    records = Records(tmp_path / "runs.db")
+    try:
+        out = start_run(load_plan(pipeline), {"token": secret},
+                        LettaBackend(letta_stack.base_url), records, options=workers.options())
+        assert out.status == "succeeded", out.error
+        assert any(secret in (r.get("prompt") or "") for r in model_script.requests())
+        raw = (tmp_path / "runs.db").read_bytes()
+        wal = tmp_path / "runs.db-wal"
+        raw += wal.read_bytes() if wal.exists() else b""
+        assert secret.encode() not in raw  # masked in the records, as on the local executor
+
+        async def history() -> bytes:  # read with no codec: what Temporal itself stores
+            client = await Client.connect(workers.address)
+            handle = client.get_workflow_handle(f"orchestrate-{out.run_id}-0")
+            events = (await handle.fetch_history()).events
+            return b"".join(e.SerializeToString() for e in events)  # payload bytes verbatim
+
+        import asyncio
+        stored = asyncio.run(history())
+        assert b"binary/orchestrate-aes256gcm" in stored  # sealed payloads
+        assert secret.encode() not in stored
+        assert b"Remember this token" not in stored  # nothing else in clear either
+    finally:
+        records.close()

@@ -128,6 +128,8 @@ def settled_results(plan: Plan, units: dict[UnitKey, dict]) -> dict[str, StepRes
 @activity.defn(name="orchestrate.step")
 def step(run: dict[str, Any]) -> dict[str, Any]:
     plan, backend, records, redactor = _parts(run)
+    for secret in run.get("secret_inputs", ()):
+        redactor.add(run["inputs"].get(secret))  # masked everywhere, as in a local run
     name = run["step"]
     memo = records.units(run["run_id"])
     pool = _pool(run, plan, backend, records, redactor, assigned=run.get("copies"))

@@ -10,8 +10,8 @@ workflow over the same records.
 
 Run records: the SQLite file workers open by path (workers on the starting machine), or
 PostgreSQL (`ORCHESTRATE_RECORDS_URL`, workers anywhere; they read the URL from their own
-environment, so no password reaches Temporal). Secret inputs are refused (they would be
-stored in Temporal's workflow history).
+environment, so no password reaches Temporal). Everything sent to Temporal is sealed
+(codec.py), secret inputs included.
 
 Must not: know step semantics, or talk to Letta.
 """
@@ -19,9 +19,10 @@ Must not: know step semantics, or talk to Letta.
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -38,21 +39,22 @@ POLL = 0.2  # seconds between progress queries
 DEFAULT_ADDRESS, DEFAULT_QUEUE = "127.0.0.1:7233", "orchestrate"
 
 
+def _state_home() -> Path:
+    """Where STATE/temporal.key is looked for (as the CLI finds its state dir)."""
+    return Path(os.environ.get("ORCHESTRATE_HOME") or ".orchestrate").resolve()
+
+
 @dataclass(frozen=True)
 class TemporalTarget:
     address: str = DEFAULT_ADDRESS
     task_queue: str = DEFAULT_QUEUE
     namespace: str = "default"
+    home: Path = field(default_factory=_state_home)  # for the payload key (codec.py)
 
 
 def workflow_input(plan: Plan, inputs: Mapping[str, Any], svc: Services, *, max_parallel: int,
                    base_url: str, namespace: str, model: str | None,
                    attempt: int = 0) -> dict[str, Any]:
-    secret = sorted(n for n, s in plan.inputs.items() if s.secret)
-    if secret:
-        raise RunError(f"input{'s' if len(secret) > 1 else ''} {', '.join(secret)} "
-                       "secret: the Temporal executor does not take secret inputs yet (they "
-                       "would be stored in Temporal's workflow history); use the local executor")
     needs: dict[str, dict[str, int]] = {}
     replicas: dict[str, int] = {}
     for name, step in plan.steps.items():
@@ -68,6 +70,8 @@ def workflow_input(plan: Plan, inputs: Mapping[str, Any], svc: Services, *, max_
            "records": _records_ref(svc.records.location), "base_url": base_url,
            "namespace": namespace, "inputs": dict(inputs), "max_parallel": max_parallel,
            "stream": svc.stream,
+           # their values travel sealed (codec.py); workers mask them like a local run
+           "secret_inputs": sorted(n for n, spec in plan.inputs.items() if spec.secret),
            # asked once here, not by every step on every worker
            "model": model or svc.agents.default_model(),
            "models": [list(m) for m in svc.agents.server_models()], "attempt": attempt}
@@ -104,9 +108,12 @@ def execute(plan: Plan, inputs: Mapping[str, Any], svc: Services, *, target: Tem
 async def _connect(target: TemporalTarget) -> Any:
     from temporalio.client import Client
 
+    from orchestrator.run.temporal.codec import data_converter
+
+    converter = data_converter(target.home)  # a bad key is the user's error, said as such
     try:
-        return await asyncio.wait_for(Client.connect(target.address, namespace=target.namespace),
-                                      timeout=15)
+        return await asyncio.wait_for(Client.connect(target.address, namespace=target.namespace,
+                                                     data_converter=converter), timeout=15)
     except Exception as exc:  # noqa: BLE001 - any failure to connect is the user's to fix
         raise RunError(f"no Temporal server answers at {target.address} ({exc}); start one "
                        "with `orchestrate server start --temporal`, or pass "
