@@ -75,6 +75,15 @@ def _exec_options(fn):
     return fn
 
 
+def _budget_options(fn):
+    fn = click.option("--max-cost", type=click.FloatRange(min=0, min_open=True), metavar="USD",
+                      help="The run's budget in US dollars (default: the pipeline's "
+                      "defaults.budget): no further step starts once it is spent.")(fn)
+    fn = click.option("--max-tokens", type=click.IntRange(min=1), metavar="N",
+                      help="The run's budget in tokens (prompt + completion).")(fn)
+    return fn
+
+
 @click.command("run")
 @click.argument("file", type=click.Path(dir_okay=False))
 @click.option("--input", "-i", "inputs", multiple=True, metavar="NAME=VALUE",
@@ -97,11 +106,12 @@ def _exec_options(fn):
               "127.0.0.1:7233).")
 @click.option("--task-queue", default=None,
               help="Temporal task queue the workers poll (default 'orchestrate').")
+@_budget_options
 @batch_cmds.batch_options
 @handle_errors
 def run_cmd(file, inputs, input_file, base_url, api_key, max_parallel, timeout, as_json,
             stream, model, dry_run, keep_agents, namespace, executor, temporal_address,
-            task_queue, batch_file, concurrency, results) -> int:
+            task_queue, max_tokens, max_cost, batch_file, concurrency, results) -> int:
     """Run a pipeline against a Letta server (or once per line of a --batch file)."""
     batch_cmds.check_batch_usage(batch_file, concurrency=concurrency, results=results,
                                  input=inputs, input_file=input_file, dry_run=dry_run,
@@ -116,7 +126,7 @@ def run_cmd(file, inputs, input_file, base_url, api_key, max_parallel, timeout, 
             model=model or os.environ.get("ORCHESTRATE_MODEL") or None, namespace=namespace,
             stream=stream, executor=executor,
             temporal_address=temporal_address or os.environ.get("ORCHESTRATE_TEMPORAL_ADDRESS")
-            or None, task_queue=task_queue)
+            or None, task_queue=task_queue, max_tokens=max_tokens, max_cost=max_cost)
         if batch_file:
             return batch_cmds.run_batch(plan, batch_file, base_url=base_url, api_key=api_key,
                                         options=options, concurrency=concurrency,
@@ -158,10 +168,11 @@ def dry_run_steps(plan, given) -> list[dict]:
 @_exec_options
 @click.option("--model", help="The run's default model from now on (to fix a model that "
               "failed; default: the recorded one).")
+@_budget_options
 @batch_cmds.batch_resume_options
 @handle_errors
 def resume_cmd(run_id, inputs, file, base_url, api_key, max_parallel, timeout, as_json,
-               stream, model, concurrency, retry_failed) -> int:
+               stream, model, max_tokens, max_cost, concurrency, retry_failed) -> int:
     """Continue a failed, cancelled or killed run, or a batch (BATCH_ID): only what did
     not succeed runs again."""
     batch_cmds.check_resume_usage(run_id, concurrency=concurrency, retry_failed=retry_failed,
@@ -172,11 +183,11 @@ def resume_cmd(run_id, inputs, file, base_url, api_key, max_parallel, timeout, a
                                                api_key=api_key, concurrency=concurrency,
                                                retry_failed=retry_failed, as_json=as_json)
         return _resume(run_id, inputs, file, base_url, api_key, max_parallel, timeout,
-                       as_json, stream, model)
+                       as_json, stream, model, budget=(max_tokens, max_cost))
 
 
 def _resume(run_id, inputs, file, base_url, api_key, max_parallel, timeout, as_json,
-            stream, model=None) -> int:
+            stream, model=None, budget=(None, None)) -> int:
     records = _records()
     run = records.find_run(run_id)
     if run is None:
@@ -188,7 +199,9 @@ def _resume(run_id, inputs, file, base_url, api_key, max_parallel, timeout, as_j
     options = dataclasses.replace(  # the recorded options (executor too), but what is given
         recorded, max_parallel=max_parallel if source("max_parallel").name != "DEFAULT"
         else recorded.max_parallel, timeout=timeout or recorded.timeout,
-        model=model or recorded.model, stream=stream)
+        model=model or recorded.model, stream=stream,
+        max_tokens=budget[0] if budget[0] is not None else recorded.max_tokens,
+        max_cost=budget[1] if budget[1] is not None else recorded.max_cost)
     backend = LettaBackend(resolve_base_url(base_url or run.get("base_url")), key,
                            run_timeout=run_timeout(options, plan))
     reporter = make_reporter(as_json=as_json, stream=stream)

@@ -133,7 +133,7 @@ class _Compiler:
             retry=step.retries or self.spec.defaults.retries,
             timeout=step.timeout if step.timeout is not None else self.spec.defaults.timeout,
             for_each=templates.get("for_each"), item_var=step.item_var, model=step.model,
-            fingerprint=step_fingerprint(step, self.agent_payloads.get(step.agent), model),
+            budget=step.budget, fingerprint=step_fingerprint(step, self.agent_payloads.get(step.agent), model),
             mark=step.mark)
         return plan, deps
 
@@ -163,7 +163,7 @@ class _Compiler:
             when=templates.get("when"),
             loop=LoopPlan(max_iterations=loop.max_iterations, until=until,
                           steps={name: plans[name] for name in order}, graph=graph),
-            fingerprint=step_fingerprint(step, None, None, body_fps), mark=step.mark)
+            budget=step.budget, fingerprint=step_fingerprint(step, None, None, body_fps), mark=step.mark)
         return plan, deps
 
     def _dag(self, deps: dict[str, set[str]], plans: Mapping[str, StepPlan], prefix: str,

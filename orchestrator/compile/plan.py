@@ -20,6 +20,7 @@ from orchestrator.spec.model import (
     NO_MARK,
     AgentSpec,
     BlockSpec,
+    BudgetSpec,
     DefaultsSpec,
     InputSpec,
     Mark,
@@ -67,6 +68,7 @@ class StepPlan:
     item_var: str = "item"
     model: str | None = None  # effective per-step override (None: the agent's model)
     loop: LoopPlan | None = None
+    budget: BudgetSpec | None = None  # the step's own limits (not in the fingerprint)
     fingerprint: str = ""  # sha256 over what defines the step; resume re-runs a step whose fingerprint changed
     mark: Mark = NO_MARK
 

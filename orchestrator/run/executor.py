@@ -6,7 +6,8 @@ set, in plan order), at most `max_parallel` at a time, on a small pool of daemon
 threads (a Ctrl-C or a run timeout must not wait for a blocked HTTP call to return; a pool,
 because starting a thread per step cost more than a whole step's own work). A step whose
 upstream failed or was cancelled is `blocked`; independent branches carry on, so one
-failure keeps as much useful work as possible for `resume`. A step handed a thread may
+failure keeps as much useful work as possible for `resume`. Once the run's budget is spent
+(`svc.budget.stopped`), no further step starts; those in flight finish. A step handed a thread may
 still wait for its agent (every copy busy): the step itself reports `step_waiting` /
 `step_started` (see Services), so progress never shows a waiting step as running.
 
@@ -58,7 +59,7 @@ def execute(plan: Plan, inputs: Mapping[str, Any], svc: Services, *, max_paralle
     results = run.results
     for name in plan.steps:  # never started: distinct from a step cancelled in flight
         if name not in results:
-            results[name] = StepResult(NOT_STARTED, error=svc.cancel_reason)
+            results[name] = StepResult(NOT_STARTED, error=svc.budget.stopped or svc.cancel_reason)
             svc.emit("step_finished", step=name, result=results[name])
     return {name: results[name] for name in plan.steps}
 
@@ -85,7 +86,8 @@ class _Run:
 
     def _start_ready(self) -> None:
         svc, results = self.svc, self.results
-        while not svc.cancel.is_set() and len(self.running) < self.max_parallel:
+        while (not svc.cancel.is_set() and not svc.budget.stopped
+               and len(self.running) < self.max_parallel):
             name = self.ready.pop()
             if name is None:
                 return

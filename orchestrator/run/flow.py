@@ -12,7 +12,9 @@ upstream steps are all settled. Rules:
   the step's;
 - a loop runs its body (sequentially, in the body's topological order) per iteration, then
   evaluates `until` with that iteration's body results visible; it stops when `until` is
-  true or at `max_iterations` (not an error). Output: body step -> last-iteration output.
+  true or at `max_iterations` (not an error). Output: body step -> last-iteration output;
+- a budget reached before a unit starts (run.budget) ends the step `not_started` with the
+  reason; its units that ran are recorded (resume reuses them).
 
 Must not: schedule (the executor decides *when*), or talk to Letta except through step.py.
 """
@@ -27,7 +29,8 @@ from orchestrator.compile.plan import StepPlan
 from orchestrator.compile.templates import evaluate
 from orchestrator.errors import BackendError, RunError
 from orchestrator.run import context as ctx
-from orchestrator.run.context import FAILED, SKIPPED, SUCCEEDED, StepResult, Usage
+from orchestrator.run.budget import BudgetExceeded
+from orchestrator.run.context import FAILED, NOT_STARTED, SKIPPED, SUCCEEDED, StepResult, Usage
 from orchestrator.run.fanout import fan_out
 from orchestrator.run.records import NO_ITEM, NO_ITERATION, UnitKey
 from orchestrator.run.services import Cancelled, Services
@@ -44,6 +47,8 @@ def run_step(svc: Services, step: StepPlan, inputs: Mapping[str, Any],
         result = _run(svc, step, ctx.base_context(inputs, results), results)
     except Cancelled:
         raise
+    except BudgetExceeded as exc:  # what ran is kept (recorded); the rest did not start
+        result = StepResult(NOT_STARTED, error=svc.redactor.text(str(exc)))
     except (RunError, BackendError) as exc:  # agent creation/lookup can fail too
         usage = exc.usage if isinstance(exc, StepFailed) else Usage()
         result = StepResult(FAILED, error=svc.redactor.text(str(exc)), usage=usage)
@@ -51,7 +56,7 @@ def run_step(svc: Services, step: StepPlan, inputs: Mapping[str, Any],
             svc.records.write_unit(svc.run_id, UnitKey(step.name), status=FAILED,
                                    error=result.error, agent=step.agent, ended=time.time(),
                                    fingerprint=step.fingerprint)
-    if result.status != SKIPPED:  # a skipped step never started: it only finishes
+    if result.status not in (SKIPPED, NOT_STARTED):  # it never started: it only finishes
         svc.step_began(step.name)  # no-op unless it ended without using an agent
     result.duration = time.monotonic() - svc.began_at(step.name, started)  # not the wait
     if aggregate or result.status == SKIPPED:

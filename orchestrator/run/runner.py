@@ -1,7 +1,8 @@
 """Start or resume one run: the glue between a plan, a backend, the records and an executor.
 
 Owns `RunOptions`, `RunOutcome`, `start_run` and `resume_run`: pre-flight (server answers,
-`${env:VAR}` set, inputs typed), the run record, the agent pool, executing, the pipeline
+`${env:VAR}` set, inputs typed, price files readable), the run's budget (run.budget), the
+run record, the agent pool, executing, the pipeline
 outputs, releasing agents, and the final status: `succeeded`, `failed` (a step failed or the
 run timed out: what succeeded is kept for `orchestrate resume`), or `cancelled` (Ctrl-C).
 
@@ -30,7 +31,9 @@ from orchestrator.compile.templates import evaluate
 from orchestrator.errors import RunError
 from orchestrator.run import executor
 from orchestrator.run.agents import AgentPool
+from orchestrator.run.budget import Budget, run_limit, spent_so_far, step_limits
 from orchestrator.run.context import CANCELLED, DONE_OK, SUCCEEDED, StepResult, base_context
+from orchestrator.run.cost import load_prices
 from orchestrator.run.inputs import resolve_inputs
 from orchestrator.run.model_check import check_models
 from orchestrator.run.provisioned import Agent, find_referenced, replaced_refs
@@ -60,6 +63,8 @@ class RunOptions:
     executor: str = "local"  # or "temporal": steps run as activities on `orchestrate worker`s
     temporal_address: str | None = None  # default 127.0.0.1:7233
     task_queue: str | None = None  # default "orchestrate"
+    max_tokens: int | None = None  # the run's budget; None: the pipeline's defaults.budget
+    max_cost: float | None = None  # US dollars; likewise
 
 
 @dataclass
@@ -85,6 +90,7 @@ def start_run(plan: Plan, given: Mapping[str, Any], backend: RunBackend, records
               cancel: threading.Event | None = None) -> RunOutcome:
     redactor = Redactor([api_key] if api_key else [])
     inputs = resolve_inputs(plan.inputs, given, redactor)
+    _check_budget(plan, options)
     refs = _preflight(plan, backend, options)
     run_id = run_id or new_run_id()
     secret = sorted(n for n, s in plan.inputs.items() if s.secret)
@@ -108,6 +114,7 @@ def resume_run(run_id: str, plan: Plan, backend: RunBackend, records: Records, *
         raise RunError(f"no run '{run_id}' in {records.path}")
     _check_resumable(run, plan)
     options = options or recorded_options(run)
+    _check_budget(plan, options)
     redactor = Redactor([api_key] if api_key else [])
     # Only what was given explicitly: defaults are recomputed (an ${env:VAR} default was
     # recorded masked, and must be read from the environment again).
@@ -185,12 +192,23 @@ def _preflight(plan: Plan, backend: RunBackend, options: RunOptions) -> dict[str
     return find_referenced(plan, backend, options.namespace)
 
 
+def _check_budget(plan: Plan, options: RunOptions) -> None:
+    """Before anything starts: the price files read, and a budget only where it is kept."""
+    load_prices()  # a user's price file with a mistake is reported before the run
+    limit = run_limit(plan, options.max_tokens, options.max_cost)
+    if options.executor == "temporal" and (Budget(limit, step_limits(plan))):
+        raise RunError("budgets (defaults.budget, a step's budget, --max-tokens, --max-cost) "
+                       "are kept by the local executor only for now: run without "
+                       "--executor temporal, or without the budget")
+
+
 def _options(options: RunOptions) -> dict:
     return {"max_parallel": options.max_parallel, "timeout": options.timeout,
             "model": options.model, "keep_agents": options.keep_agents,
             "namespace": options.namespace, "stream": options.stream,
             "executor": options.executor, "temporal_address": options.temporal_address,
-            "task_queue": options.task_queue}
+            "task_queue": options.task_queue, "max_tokens": options.max_tokens,
+            "max_cost": options.max_cost}
 
 
 def _execute(plan: Plan, inputs: dict, backend: RunBackend, records: Records,
@@ -209,7 +227,9 @@ def _execute(plan: Plan, inputs: dict, backend: RunBackend, records: Records,
 
     svc = Services(run_id=run_id, backend=backend, records=records, redactor=redactor,
                    agents=pool, emit=on_event, stream=options.stream, memo=memo,
-                   max_parallel=max(1, options.max_parallel))
+                   max_parallel=max(1, options.max_parallel), budget=Budget(
+                       run_limit(plan, options.max_tokens, options.max_cost), step_limits(plan),
+                       spent_so_far(memo.values())))
     if cancel is not None:  # set from another thread (a batch's Ctrl-C): as Ctrl-C does
         svc.cancel, svc.cancel_reason = cancel, "cancelled (Ctrl-C)"
     emit("run_started", run_id=run_id, pipeline=plan.name, steps=list(plan.steps),
@@ -268,6 +288,12 @@ def _settle(plan: Plan, inputs: dict, svc: Services, outcome: RunOutcome,
             outcome.error = (f"the run timed out after {run_timeout(options, plan):g} s; "
                              f"continue with `orchestrate resume {svc.run_id} --timeout "
                              "SECONDS` (a longer limit for the rest of the run)")
+        return
+    if svc.budget.stopped:  # what ran is kept; a higher limit lets resume carry on
+        flag = "--max-tokens" if "max_tokens" in svc.budget.stopped else "--max-cost"
+        outcome.status = "failed"
+        outcome.error = (f"{svc.budget.stopped}; the run stopped (what ran is kept): continue "
+                         f"with `orchestrate resume {svc.run_id} {flag} HIGHER`")
         return
     bad = [(n, r) for n, r in results.items() if r.status not in DONE_OK]
     if bad:

@@ -1,7 +1,7 @@
 """What step code needs from its surroundings, bundled: `Services`.
 
 Owns the `Services` bundle (backend, records, redactor, agent pool, event sink, cancel flag,
-the memo of an earlier attempt of this run, the price table), the once-per-step progress events
+the memo of an earlier attempt of this run, the price table, the budget), the once-per-step progress events
 (`step_started`, `step_waiting`) and the `Cancelled` exception. An executor (the
 local thread pool today, a Temporal worker later) builds one per run and hands it to
 `run.flow.run_step`; the step semantics never reach for globals.
@@ -20,6 +20,7 @@ from typing import Any
 
 from orchestrator.backends.base import RunBackend
 from orchestrator.errors import RunError
+from orchestrator.run.budget import Budget
 from orchestrator.run.context import StepResult
 from orchestrator.run.cost import PriceTable, load_prices
 from orchestrator.run.records import Records, UnitKey
@@ -66,6 +67,7 @@ class Services:
     memo: dict[UnitKey, dict] = field(default_factory=dict)  # unit rows of an earlier attempt
     max_parallel: int = 4  # also bounds the items of one for_each running at once
     prices: PriceTable = field(default_factory=load_prices)  # what a unit's tokens cost
+    budget: Budget = field(default_factory=Budget)  # what the run and its steps may spend
     _began: dict[str, float] = field(default_factory=dict)  # step -> time.monotonic()
     _waiting: set[str] = field(default_factory=set)
     _events: threading.Lock = field(default_factory=threading.Lock)

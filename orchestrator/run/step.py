@@ -7,7 +7,8 @@ from an earlier attempt of the run (resume: same fingerprint, same rendered prom
 exactly-once toward the agent (the intent and a deterministic `otid` are recorded *before*
 sending; after an ambiguous failure or a crash the agent's history is asked whether the
 message arrived and what it answered), retries with exponential backoff on transient
-errors, the per-attempt timeout, and the JSON parse/validate/repair loop. Repairs and
+errors, the per-attempt timeout, the JSON parse/validate/repair loop, and the budget check
+before the unit and before each message (run.budget). Repairs and
 transient failures share the step's attempt budget (`retry.max_attempts`).
 
 Must not: decide when a unit runs, or send two messages to one agent at once (it leases one
@@ -26,6 +27,7 @@ from orchestrator.compile.plan import StepPlan
 from orchestrator.compile.templates import render
 from orchestrator.errors import BackendError, RunError
 from orchestrator.run import jsonout
+from orchestrator.run.budget import BudgetExceeded
 from orchestrator.run.context import FAILED, SUCCEEDED, StepResult, Usage
 from orchestrator.run.records import UnitKey
 from orchestrator.run.services import Cancelled, Services
@@ -72,6 +74,7 @@ def call_agent(svc: Services, step: StepPlan, key: UnitKey, context: dict[str, A
     # can say: that copy is needed, whatever it is busy with.
     in_flight = same and bool(earlier.get("otid")) and earlier.get("status") in (
         "running", "cancelled", FAILED)
+    svc.budget.check(key.step)  # a unit that would start beyond a budget does not start
     agent = _lease(svc, step, top, key, need=earlier.get("agent_id") if in_flight else None,
                    prefer=earlier.get("agent_id"))
     try:
@@ -127,6 +130,11 @@ class _Unit:
     def run(self, pending_otid: str | None) -> StepResult:
         try:
             output = self._attempts(pending_otid)
+        except BudgetExceeded as exc:
+            if not self.usage.attempts:  # nothing sent: the unit did not start
+                raise
+            self._record(status=FAILED, error=str(exc))  # stopped between its messages
+            raise StepFailed(str(exc), self.usage) from None
         except StepFailed as exc:
             self._record(status=FAILED, error=str(exc))
             raise
@@ -180,6 +188,9 @@ class _Unit:
 
     def _send(self, message: str) -> Reply:
         self.svc.check_cancelled()
+        # every message is checked, repairs and retries too: a step's limit bounds them
+        self.svc.budget.check(self.key.step, model=self.model or self.agent.model,
+                              prices=self.svc.prices)
         self.attempt += 1
         self.usage.attempts += 1  # counted when sent: a failed attempt is an attempt too
         self.otid = make_otid(self.svc.run_id, self.key, self.attempt)
@@ -197,6 +208,7 @@ class _Unit:
                                     reply.completion_tokens)
         self.usage.add(Usage(reply.prompt_tokens, reply.completion_tokens, reply.step_count,
                              usd=cost.usd, unpriced_tokens=cost.unpriced_tokens))
+        self.svc.budget.spend(self.key.step, reply.prompt_tokens + reply.completion_tokens, cost)
         return reply
 
     def _settle(self, otid: str) -> Reply | None:

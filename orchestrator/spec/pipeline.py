@@ -22,7 +22,7 @@ from orchestrator.spec.damage import Damage
 from orchestrator.spec.files import FileProblem, read_text
 from orchestrator.spec.limits import MAX_YAML_BYTES
 from orchestrator.spec.model import NO_GAPS, AgentSpec, DefaultsSpec, Gaps, InputSpec, PipelineSpec
-from orchestrator.spec.steps import build_steps, retry_spec
+from orchestrator.spec.steps import budget_spec, build_steps, retry_spec
 from orchestrator.spec.yaml_marks import MarkedDoc, issue_at, load_documents
 
 START_HINT = "a pipeline starts with 'apiVersion: orchestrate/v1' and 'kind: Pipeline'"
@@ -145,6 +145,7 @@ def _defaults(data: dict) -> DefaultsSpec:
         retries=retry_spec(data.get("retries")) or base.retries,
         timeout=float(timeout) if timeout is not None else None,
         run_timeout=float(run_timeout) if run_timeout is not None else None,
+        budget=budget_spec(data.get("budget")) or base.budget,
     )
 
 

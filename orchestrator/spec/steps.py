@@ -21,7 +21,7 @@ from jsonschema.exceptions import SchemaError
 
 from orchestrator.errors import Issue
 from orchestrator.spec.damage import Damage
-from orchestrator.spec.model import LoopSpec, Mark, OutputSpec, RetrySpec, StepSpec
+from orchestrator.spec.model import BudgetSpec, LoopSpec, Mark, OutputSpec, RetrySpec, StepSpec
 from orchestrator.spec.yaml_marks import MarkedDoc, issue_at
 
 RESERVED_VARS = ("inputs", "steps", "loop")
@@ -41,6 +41,15 @@ def retry_spec(value: Any) -> RetrySpec | None:
         backoff=float(value.get("backoff", base.backoff)),
         max_backoff=float(value.get("max_backoff", base.max_backoff)),
     )
+
+
+def budget_spec(value: Any) -> BudgetSpec | None:
+    """`budget: {max_tokens, max_cost}` (the schema checked the shape)."""
+    if not isinstance(value, dict):
+        return None
+    tokens, cost = value.get("max_tokens"), value.get("max_cost")
+    return BudgetSpec(max_tokens=int(tokens) if isinstance(tokens, int) else None,
+                      max_cost=float(cost) if isinstance(cost, (int, float)) else None)
 
 
 def build_steps(doc: MarkedDoc, data: dict, path: tuple, issues: list[Issue],
@@ -88,6 +97,7 @@ def _step(doc: MarkedDoc, name: str, raw: Any, path: tuple, issues: list[Issue],
         item_var=data.get("as", "item"),
         model=data.get("model"),
         loop=loop,
+        budget=budget_spec(data.get("budget")),
         mark=doc.mark(path),
         field_marks=_field_marks(doc, raw, path),
     )
