@@ -31,6 +31,10 @@ main.add_command(run_cmds.run_cmd)
 main.add_command(run_cmds.resume_cmd)
 main.add_command(run_cmds.runs_group)
 
+from orchestrator.cli import stats_cmds  # noqa: E402
+
+main.add_command(stats_cmds.stats_cmd)
+
 from orchestrator.cli import batch_cmds  # noqa: E402
 
 main.add_command(batch_cmds.batches_group)

@@ -262,6 +262,13 @@ class Records:
                 " WHERE run_id=? AND prompt IS NOT NULL", (run_id,)).fetchone()
         return dict(row)
 
+    def read(self, sql: str, params: tuple = ()) -> list[tuple]:
+        """Rows of a read-only query (stats), as tuples in the order selected: portable
+        SQL, `?` placeholders."""
+        with self._reading():
+            rows = self._db.execute(sql, params).fetchall()
+        return [tuple(r.values()) if isinstance(r, dict) else tuple(r) for r in rows]
+
     # ----- steps -----
     def write_unit(self, run_id: str, key: UnitKey, **fields: Any) -> None:
         unknown = fields.keys() - _STEP_FIELD_SET

@@ -1,0 +1,70 @@
+"""`orchestrate stats`: usage statistics over the run records (a thin click command).
+
+Owns argument parsing, rendering (table, `--json`, `--plot FILE.svg`) and the exit code:
+0 (also with no runs recorded), 1 a bad `--since`, 2 a command line click refuses (a plot
+file that is not .svg). All figures come from `orchestrator.run.stats`.
+
+Must not: compute figures or write anything but the plot file.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from orchestrator.cli.common import handle_errors, records_location, state_home
+from orchestrator.errors import RunError
+from orchestrator.run.cost import load_prices
+from orchestrator.run.records import Records
+from orchestrator.run.stats import StatsFilter, collect, empty, parse_since
+from orchestrator.run.stats_plot import plot_svg
+from orchestrator.run.stats_render import stats_text
+
+
+def _svg_path(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    if value is not None and not value.lower().endswith(".svg"):
+        raise click.BadParameter("the plot is written as SVG: name a .svg file", ctx, param)
+    return value
+
+
+@click.command("stats")
+@click.option("--since", metavar="AGE|DATE", help="Runs started since: 7d, 12h, 30m, 2w, or "
+              "a UTC date YYYY-MM-DD (default: all).")
+@click.option("--pipeline", help="Only runs of this pipeline.")
+@click.option("--agent", help="Only the steps of this agent (the pipeline's name for it).")
+@click.option("--model", help="Only the steps answered by this model handle.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON document.")
+@click.option("--plot", type=click.Path(dir_okay=False), callback=_svg_path, metavar="FILE.svg",
+              help="Also draw tokens per day and the step-duration distribution as SVG.")
+@handle_errors
+def stats_cmd(since: str | None, pipeline: str | None, agent: str | None, model: str | None,
+              as_json: bool, plot: str | None) -> int:
+    """Runs, success rates, step durations, tokens and cost by model, agent and pipeline,
+    retries, repairs and the most frequent errors, from the run records."""
+    flt = StatsFilter(since=parse_since(since) if since else None, pipeline=pipeline,
+                      agent=agent, model=model)
+    location = records_location()
+    if location == str(state_home() / "runs.db") and not Path(location).exists():
+        doc = None  # nothing recorded yet: create nothing
+    else:
+        records = Records(location)
+        try:
+            doc = collect(records, flt, load_prices())
+        finally:
+            records.close()
+    if doc is None:
+        doc = empty(flt)
+    if plot:
+        try:
+            Path(plot).write_text(plot_svg(doc), encoding="utf-8")
+        except OSError as exc:
+            raise RunError(f"{plot}: cannot write the plot: {exc.strerror}") from None
+    if as_json:
+        click.echo(json.dumps(doc, indent=2, default=str))
+    else:
+        click.echo(stats_text(doc))
+        if plot:
+            click.echo(f"\nplot written to {plot}", err=True)
+    return 0
