@@ -266,8 +266,12 @@ class Records:
         """Rows of a read-only query (stats), as tuples in the order selected: portable
         SQL, `?` placeholders."""
         with self._reading():
+            if isinstance(self._db, sqlite3.Connection):
+                cursor = self._db.cursor()
+                cursor.row_factory = None  # plain tuples: no Row per row (10,000s of rows)
+                return cursor.execute(sql, params).fetchall()
             rows = self._db.execute(sql, params).fetchall()
-        return [tuple(r.values()) if isinstance(r, dict) else tuple(r) for r in rows]
+        return [tuple(r.values()) for r in rows]
 
     # ----- steps -----
     def write_unit(self, run_id: str, key: UnitKey, **fields: Any) -> None:

@@ -23,6 +23,7 @@ Must not: write anything, or read anything but the records.
 from __future__ import annotations
 
 import calendar
+import functools
 import math
 import re
 import time
@@ -39,7 +40,8 @@ from orchestrator.run.runner import process_alive
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 _STEP_COLUMNS = ("s.run_id, s.step, s.item, s.status, s.attempts, s.agent, s.model,"
                  " s.duration, s.started, s.prompt_tokens, s.completion_tokens, s.cost,"
-                 " s.unpriced_tokens, s.repairs, s.error,"
+                 " s.unpriced_tokens, s.repairs,"
+                 " CASE WHEN s.status = 'failed' THEN s.error END,"
                  " CASE WHEN s.prompt IS NULL THEN 0 ELSE 1 END")
 HISTOGRAM_BINS = 12
 
@@ -154,7 +156,7 @@ def _aggregate(runs: list[tuple], steps: Iterable[tuple], flt: StatsFilter,
                 cost, unpriced = priced.usd, priced.unpriced_tokens
             for bucket in (total, by_model[model or "(unknown)"], by_agent[agent or "-"],
                            by_pipeline[pipeline_of.get(run_id, "-")],
-                           per_day[time.strftime("%Y-%m-%d", time.gmtime(started or 0))]):
+                           per_day[_day(started)]):
                 bucket.add(prompt, completion, cost, unpriced or 0)
             if duration is not None:
                 round_trips.append(duration)
@@ -212,6 +214,15 @@ def _group_error(errors: dict[str, dict[str, Any]], error: str, run_id: str) -> 
                                         "last_run": run_id})
     entry["count"] += 1
     entry["last_run"] = max(entry["last_run"], run_id)  # run ids sort by their start time
+
+
+@functools.lru_cache(maxsize=4096)
+def _day_of(day_number: int) -> str:
+    return time.strftime("%Y-%m-%d", time.gmtime(day_number * 86400))
+
+
+def _day(started: float | None) -> str:
+    return _day_of(int((started or 0) // 86400))
 
 
 def histogram(values: list[float], bins: int = HISTOGRAM_BINS) -> list[dict[str, Any]]:
