@@ -80,6 +80,8 @@ class Agent:
     tool_env_keys: tuple[str, ...] = ()  # values are secrets: never read back
     tool_rules: tuple[Mapping[str, Any], ...] = ()  # as Letta's API has them (None values dropped)
     settings: Mapping[str, Any] = field(default_factory=dict)  # AGENT_SETTINGS, as the server has them
+    # the agents Letta made for this one (its sleep-time agent): deleted with it, share its blocks
+    companion_ids: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -101,7 +103,7 @@ class NewTool:
 
 # Letta behaviour settings provisioning reads, creates with and updates (same names as Letta's).
 AGENT_SETTINGS = ("message_buffer_autoclear", "max_files_open", "per_file_view_window_char_limit",
-                  "timezone")
+                  "timezone", "enable_sleeptime")
 # Fields `update_agent` accepts; `tool_env` values are secrets.
 AGENT_UPDATE_FIELDS = frozenset(
     {"name", "model", "embedding", "system", "description", "context_window", "tags",

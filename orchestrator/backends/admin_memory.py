@@ -37,7 +37,8 @@ BASE_TOOLS = (("conversation_search", "letta_core"), ("memory_insert", "letta_sl
 FILE_TOOLS = (("open_files", "letta_files_core"), ("grep_files", "letta_files_core"))
 DEFAULT_CONTEXT_WINDOW = 30000
 DEFAULT_SETTINGS = {"message_buffer_autoclear": False, "max_files_open": 5,
-                    "per_file_view_window_char_limit": 15000, "timezone": "UTC"}
+                    "per_file_view_window_char_limit": 15000, "timezone": "UTC",
+                    "enable_sleeptime": None}
 
 
 class MemoryAdmin:
@@ -103,7 +104,21 @@ class MemoryAdmin:
                       settings={**DEFAULT_SETTINGS, **extra})
         self.agents[agent_id] = {"agent": agent, "blocks": [b.id for b in blocks] + shared,
                                  "tools": base, "folders": [], "env": dict(new.tool_env)}
+        if agent.settings.get("enable_sleeptime"):
+            self._add_companion(agent_id)
         return self.get_agent(agent_id)
+
+    def _add_companion(self, agent_id: str) -> None:
+        """As Letta: a sleep-time agent sharing the agent's blocks, plus one block of its own."""
+        row = self.agents[agent_id]
+        if row["agent"].companion_ids:
+            return
+        own = self.create_block(NewBlock("memory_persona", "I tidy memory."))
+        companion_id = self._new_id("agent")
+        name = f"{row['agent'].name}-sleeptime"
+        self.agents[companion_id] = {"agent": Agent(companion_id, name), "blocks": [
+            *row["blocks"], own.id], "tools": [], "folders": [], "env": {}}
+        row["agent"] = replace(row["agent"], companion_ids=(companion_id,))
 
     def update_agent(self, agent_id: str, **fields: Any) -> None:
         unknown = set(fields) - AGENT_UPDATE_FIELDS
@@ -122,9 +137,13 @@ class MemoryAdmin:
         if settings:
             fields["settings"] = {**row["agent"].settings, **settings}
         row["agent"] = replace(row["agent"], **fields)
+        if settings.get("enable_sleeptime"):
+            self._add_companion(agent_id)  # disabling keeps it, as Letta does
 
     def delete_agent(self, agent_id: str) -> None:
-        self._agent(agent_id)
+        row = self._agent(agent_id)
+        for companion in row["agent"].companion_ids:  # Letta deletes them too, not their blocks
+            self.agents.pop(companion, None)
         del self.agents[agent_id]
 
     def count_passages(self, agent_id: str) -> int:

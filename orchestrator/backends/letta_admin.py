@@ -38,7 +38,8 @@ from orchestrator.backends.letta_health import check_health
 from orchestrator.backends.letta_limits import CALL_TIMEOUT, Limits
 from orchestrator.errors import BackendError
 
-AGENT_INCLUDE = ["agent.blocks", "agent.tools", "agent.sources", "agent.tags", "agent.secrets"]
+AGENT_INCLUDE = ["agent.blocks", "agent.tools", "agent.sources", "agent.tags", "agent.secrets",
+                 "agent.managed_group"]
 PAGE = 100
 MESSAGE_COUNT_LIMIT = 100
 
@@ -277,4 +278,13 @@ def _agent(a: Any) -> Agent:
         tool_env_keys=tuple(sorted(e.key for e in env)),
         tool_rules=tuple(r.model_dump(exclude_none=True) for r in a.tool_rules or ()),
         settings={k: getattr(a, k, None) for k in AGENT_SETTINGS},
+        companion_ids=_companions(a),
     )
+
+
+def _companions(a: Any) -> tuple[str, ...]:
+    """The sleep-time agents of `a` (Letta keeps them in a "sleeptime" group it manages)."""
+    group = getattr(a, "managed_group", None) or getattr(a, "multi_agent_group", None)
+    if group is None or getattr(group, "manager_type", None) != "sleeptime":
+        return ()
+    return tuple(i for i in group.agent_ids or () if i != a.id)

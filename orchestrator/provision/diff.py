@@ -31,7 +31,7 @@ from orchestrator.provision.desired import (
 )
 from orchestrator.provision.diff_archival import passage_changes
 from orchestrator.provision.diff_folders import folder_changes
-from orchestrator.provision.diff_rules import rule_problems
+from orchestrator.provision.diff_rules import rule_problems, sleeptime_note
 from orchestrator.provision.state import ActualState
 from orchestrator.spec.model import ResourceSet, ToolSpec
 
@@ -204,6 +204,7 @@ def _agent_changes(want: DesiredAgent, actual: ActualState, options: DiffOptions
     out = []
     if fields or action == "adopt":
         out.append(Change(action, "agent", name, "agent", server_id=have.id, fields=fields,
+                          note=sleeptime_note(fields, actual.companions.get(name, ())),
                           data=(want, dict(have.metadata or {}), computed)))
     out += agents_diff.block_changes(want, have, actual, options, labels)
     out += agents_diff.tool_changes(want, have, actual)

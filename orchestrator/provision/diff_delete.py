@@ -26,24 +26,29 @@ MAX_NAMED = 5  # left-behind agents named one by one; beyond that, counted
 
 
 def delete_agent(name: str, actual: ActualState, options: DiffOptions) -> list[Change]:
-    """The agent's private blocks (first: a crash in between leaves the agent, which the next
-    plan finds again), then the agent."""
+    """The agent's private blocks and its sleep-time agent's (first: a crash in between leaves
+    the agent, which the next plan finds again), then the agent."""
     agent = actual.agents[name]
     owned = set(_section(agent.metadata).get("agent_owned") or ())
-    private = _private_blocks(agent.blocks, actual)
-    shared_by_hand = [b for b in private if actual.block_users.get(b.id, 1) > 1]
-    notes = [f"block {b.label} is kept (another agent uses it)" for b in shared_by_hand]
+    private = [(b, "") for b in _private_blocks(agent.blocks, actual)]
+    notes = [f"block {b.label} is kept (another agent uses it)" for b, _ in private
+             if actual.block_users.get(b.id, 1) > 1]
+    private = [(b, "") for b, _ in private if actual.block_users.get(b.id, 1) <= 1]
+    seen = {b.id for b in agent.blocks}
+    for companion in actual.companions.get(name, ()):  # Letta deletes it, not its blocks
+        for b in _private_blocks(companion.blocks, actual):
+            if b.id not in seen and actual.block_users.get(b.id, 0) == 0:
+                seen.add(b.id)
+                private.append((b, f"of its sleep-time agent {companion.name}"))
     out = []
     if options.keep_blocks and private:
-        notes = [f"its blocks {', '.join(b.label for b in private)} are kept on the server, "
+        notes = [f"its blocks {', '.join(b.label for b, _ in private)} are kept on the server, "
                  "detached"]
     elif not options.keep_blocks:
-        for b in private:
-            if b in shared_by_hand:
-                continue
-            loss = AGENT_OWNED_LOSS if b.label in owned else ""
+        for b, note in private:
+            loss = AGENT_OWNED_LOSS if b.label in owned and not note else ""
             out.append(Change("delete", "agent_block", b.label, "delete", agent=name,
-                              server_id=b.id, memory_loss=loss, blocked=bool(loss)))
+                              server_id=b.id, memory_loss=loss, blocked=bool(loss), note=note))
     reasons = []
     seeded = len(actual.seeds.get(name, {}))  # from git: re-seeded by an apply, not lost
     if passages := max(actual.passages.get(name, 0) - seeded, 0):
@@ -52,6 +57,8 @@ def delete_agent(name: str, actual: ActualState, options: DiffOptions) -> list[C
         notes.append(f"with its {seeded} seeded archival passage(s)")
     if messages := actual.messages.get(name, 0):
         reasons.append(f"{messages} message(s) of conversation history would be lost")
+    notes += [f"Letta deletes its sleep-time agent {c.name} with it"
+              for c in actual.companions.get(name, ())]
     loss = "; ".join(reasons)
     out.append(Change("delete", "agent", name, "delete", server_id=agent.id, memory_loss=loss,
                       blocked=bool(loss), note="; ".join(notes)))

@@ -6,7 +6,8 @@ Owns:
 - `rules_change`: declared rules are added, rules the YAML declared before (recorded in
   metadata) and no longer does are removed, and every other rule on the server (Letta adds
   `continue_loop` rules for its own tools) is left alone, so it is never drift;
-- `settings_changes`: AGENT_SETTINGS are compared only when declared;
+- `settings_changes`: AGENT_SETTINGS are compared only when declared (`sleeptime_note`: what
+  disabling a sleep-time agent leaves on the server);
 - `rule_problems`: unknown tools named by a rule, keys another kind of rule uses.
 
 Must not: talk to a server. Pure functions of (desired, actual).
@@ -15,7 +16,7 @@ Must not: talk to a server. Pure functions of (desired, actual).
 from __future__ import annotations
 
 import json
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 from orchestrator.backends import identity
@@ -71,6 +72,13 @@ def settings_changes(spec: AgentSpec, have: Agent) -> list[FieldChange]:
     return [FieldChange(key, have.settings.get(key), spec.settings[key])
             for key in AGENT_SETTINGS
             if key in spec.settings and have.settings.get(key) != spec.settings[key]]
+
+
+def sleeptime_note(fields: Sequence[FieldChange], companions: Sequence[Agent]) -> str:
+    """What disabling sleep-time leaves: Letta keeps the sleep-time agent it made."""
+    off = any(f.field == "enable_sleeptime" and f.old and not f.new for f in fields)
+    names = ", ".join(c.name for c in companions)
+    return f"Letta keeps the sleep-time agent {names} (and its memory)" if off and names else ""
 
 
 def create_extra(spec: AgentSpec) -> dict[str, Any]:

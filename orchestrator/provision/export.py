@@ -66,8 +66,9 @@ def select_agents(agents: list[Agent], selection: Selection, namespace: str) -> 
                 or any(fnmatch.fnmatchcase(name, g) for g in selection.match)
                 or bool(set(selection.tags) & set(agent.tags)))
 
-    picked = [a for a in agents if chosen(a) and (identity.managed_name(a.tags, namespace)
-                                                  or not identity.is_managed(a.tags))]
+    made = {c for a in agents for c in a.companion_ids}  # sleep-time agents: part of another
+    picked = [a for a in agents if a.id not in made and chosen(a)
+              and (identity.managed_name(a.tags, namespace) or not identity.is_managed(a.tags))]
     missing = set(selection.names) - {export_name(a, namespace) for a in picked}
     if missing:
         raise ProvisionError(f"no agent named {', '.join(sorted(missing))} on the server")

@@ -30,8 +30,10 @@ class ActualState:
     folders: Mapping[str, Folder] = field(default_factory=dict)  # every folder, by name
     passages: Mapping[str, int] = field(default_factory=dict)  # managed agent -> archival count
     messages: Mapping[str, int] = field(default_factory=dict)  # managed agent -> conversation
-    # block id -> how many agents (of any namespace, managed or not) have it attached
+    # block id -> how many agents (of any namespace, managed or not) have it attached, not
+    # counting sleep-time agents (they go with their agent)
     block_users: Mapping[str, int] = field(default_factory=dict)
+    companions: Mapping[str, tuple[Agent, ...]] = field(default_factory=dict)  # managed name ->
     # managed agent -> {seed digest: passage id} of its seeded archival passages (when read)
     seeds: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
     # the handles the server offers (LLM, embedding); None when not read
@@ -54,7 +56,10 @@ def read_state(backend: AdminBackend, namespace: str,
     those have their archival passages and messages counted (two reads per agent). `models`:
     also read the model handles it offers (for defaults the user did not give). `seeded(name)`:
     whether to read that managed agent's seeded archival passages (one read per agent)."""
-    every = backend.list_agents()
+    listed = backend.list_agents()
+    by_id = {a.id: a for a in listed}
+    made = {c for a in listed for c in a.companion_ids}  # sleep-time agents: part of another
+    every = [a for a in listed if a.id not in made]
     agents, duplicates, unmanaged = _agents(every, namespace)
     counted = [name for name in sorted(agents) if deletable(name)]
     users = Counter(b.id for a in every for b in a.blocks)
@@ -66,6 +71,8 @@ def read_state(backend: AdminBackend, namespace: str,
         passages={name: backend.count_passages(agents[name].id) for name in counted},
         messages={name: backend.count_messages(agents[name].id) for name in counted},
         block_users=dict(users),
+        companions={name: tuple(by_id[c] for c in a.companion_ids if c in by_id)
+                    for name, a in agents.items() if a.companion_ids},
         seeds={name: seeds_of(backend.list_passages(agents[name].id))
                for name in sorted(agents) if seeded(name)},
         **_models(backend, models),

@@ -35,7 +35,7 @@ def build_block(doc: MarkedDoc, label: str, data: dict, path: tuple) -> BlockSpe
 
 # Letta behaviour settings a provisioned agent may declare (schemas/resources.schema.json).
 AGENT_SETTINGS = ("message_buffer_autoclear", "max_files_open", "per_file_view_window_char_limit",
-                  "timezone")
+                  "timezone", "enable_sleeptime")
 
 
 def build_agent(doc: MarkedDoc, name: str, data: dict, path: tuple) -> AgentSpec:

@@ -299,3 +299,28 @@ def test_archival_seeding_is_idempotent_on_letta(live):
     live.apply(res(sla), prune=True, allow_memory_loss=True)
     assert sorted(p.text for p in live.client.agents.passages.list(agent_id)) == [
         "Our SLA is 4 hours.", "the agent's own note"]
+
+
+def test_sleeptime_agent_converges_and_goes_with_its_agent(live, tmp_path):
+    from orchestrator.provision import destroy, destroy_plan
+    from orchestrator.provision.export import Selection, export_resources
+
+    res = resources(live.agent("a", memory_blocks=[block("persona", "p")],
+                               settings={"enable_sleeptime": True}))
+    live.apply(res)
+    assert live.plan(res).empty
+    main = live.find("a")
+    (companion,) = [x for x in live.client.agents.list(name=f"{main.name}-sleeptime",
+                                                       include=["agent.blocks"])]
+    blocks = {b.id for b in main.blocks} | {b.id for b in companion.blocks}
+    exported = export_resources(live.backend, Selection(names=("a",), all=False),
+                                tmp_path / "out", live.namespace)
+    assert exported.agents == ["a"]
+    shown = destroy_plan(res, live.backend, live.options())
+    assert [c.address for c in shown.changes][-1] == "agent a"
+    assert len(shown.changes) == 1 + len(blocks)
+    destroy(shown, res, live.backend, live.options(), lock_dir=live.lock_dir)
+    assert not list(live.client.agents.list(name=companion.name))
+    for block_id in blocks:
+        with pytest.raises(Exception, match="(?i)not found"):
+            live.client.blocks.retrieve(block_id)
