@@ -1,7 +1,7 @@
 """The backend Protocol for *running* pipelines: agent lifecycle and messaging, plus its data types.
 
 Owns: `RunBackend` (what the runner needs from a Letta server) and the plain data it speaks:
-`AgentRef`, `Reply`, `Delivery`; what to create (`NewAgent`, `NewBlock`) is shared with the
+`AgentRef`, `BlockRef`, `Reply`, `Delivery`; what to create (`NewAgent`, `NewBlock`) is shared with the
 provisioning Protocol in `requests.py`. Two implementations ship:
 `orchestrator.backends.letta.LettaBackend` (letta-client) and
 `orchestrator.backends.memory.MemoryBackend` (in-process, scriptable; the unit-test fake).
@@ -34,6 +34,15 @@ class AgentRef:
     id: str
     name: str
     model: str | None = None
+    tags: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class BlockRef:
+    """A memory block that exists on the server (found by its tags)."""
+
+    id: str
+    label: str = ""
     tags: tuple[str, ...] = ()
 
 
@@ -81,7 +90,12 @@ class RunBackend(Protocol):
         """Agents carrying *all* these tags (identity lives in tags: names are not unique)."""
 
     def delete_agent(self, agent_id: str) -> None:
-        """Delete; an agent that is already gone is not an error."""
+        """Delete; an agent that is already gone is not an error. Its own memory blocks stay
+        on the server (Letta deletes only the agent): `find_blocks(..., unattached=True)`
+        finds them afterwards."""
+
+    def find_blocks(self, tags: tuple[str, ...], *, unattached: bool = False) -> list[BlockRef]:
+        """Blocks carrying *all* these tags; with `unattached`, only those no agent uses."""
 
     def send(
         self,

@@ -3,7 +3,9 @@
 Letta agent names are not unique, so identity lives in tags (filterable server-side with
 `agents.list(tags=[...])`) and metadata. Provisioned agents carry MANAGED_TAG plus
 `agent_tag(namespace, name)`; agents created for one pipeline run carry RUN_TAG plus
-`run_tag(run_id)`, so leftovers of a crashed run can be found and cleaned.
+`run_tag(run_id)` (as do their own memory blocks and the run's shared blocks), so leftovers
+of a crashed run can be found and cleaned (`orchestrate runs gc`); one the run keeps
+(`keep: true`, --keep-agents) also carries KEEP_TAG, which clean-up never deletes.
 
 Must not: talk to the server. Pure helpers shared by run/ and provision/.
 """
@@ -14,6 +16,7 @@ import re
 
 MANAGED_TAG = "orchestrate:managed"
 RUN_TAG = "orchestrate:run"
+KEEP_TAG = "orchestrate:keep"  # a run's agent meant to outlive it
 DEFAULT_NAMESPACE = "default"
 METADATA_KEY = "orchestrate"  # agent metadata: {"orchestrate": {"id": ..., "hash": ...}}
 # A namespace is one path segment (like a managed name): "team/sub" would make the identity
@@ -41,6 +44,12 @@ def agent_tag(namespace: str, name: str) -> str:
 
 def run_tag(run_id: str) -> str:
     return f"orchestrate:run={run_id}"
+
+
+def tagged_run(tags: list[str] | tuple[str, ...]) -> str | None:
+    """The run id in these tags' `run_tag`, or None."""
+    prefix = run_tag("")
+    return next((tag[len(prefix):] for tag in tags if tag.startswith(prefix)), None)
 
 
 def is_managed(tags: list[str] | tuple[str, ...]) -> bool:

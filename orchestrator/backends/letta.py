@@ -21,7 +21,15 @@ from typing import Any, TypeVar
 
 from letta_client import Letta
 
-from orchestrator.backends.base import AgentRef, ChunkSink, Delivery, NewAgent, NewBlock, Reply
+from orchestrator.backends.base import (
+    AgentRef,
+    BlockRef,
+    ChunkSink,
+    Delivery,
+    NewAgent,
+    NewBlock,
+    Reply,
+)
 from orchestrator.backends.letta_args import agent_args, block_args
 from orchestrator.backends.letta_errors import NotLetta, listed, translated
 from orchestrator.backends.letta_health import check_health
@@ -111,6 +119,14 @@ class LettaBackend:
     def delete_agent(self, agent_id: str) -> None:
         with contextlib.suppress(NotFound):
             self._do(f"delete agent {agent_id}", lambda: self._cleaner.agents.delete(agent_id))
+
+    def find_blocks(self, tags: tuple[str, ...], *, unattached: bool = False) -> list[BlockRef]:
+        args: dict[str, Any] = {"tags": list(tags), "match_all_tags": True}
+        if unattached:
+            args["connected_to_agents_count_eq"] = [0]
+        with self._calls("list blocks"):  # iterating the page fetches every page
+            return [BlockRef(_id(b), b.label or "", tuple(b.tags or ()))
+                    for b in listed(self._client.blocks.list(**args))]
 
     def send(self, agent_id: str, prompt: str, *, otid: str, model: str | None = None,
              timeout: float | None = None, on_chunk: ChunkSink | None = None) -> Reply:

@@ -23,6 +23,7 @@ from typing import Any
 from orchestrator.backends.base import (
     JSON_MARKER,
     AgentRef,
+    BlockRef,
     ChunkSink,
     Delivery,
     NewAgent,
@@ -81,7 +82,8 @@ class MemoryBackend:
         self.up = up
         self.rules: list[Rule] = []
         self.agents: dict[str, _Agent] = {}
-        self.blocks: dict[str, NewBlock] = {}
+        self.blocks: dict[str, NewBlock] = {}  # shared ones and agents' own, as on Letta
+        self.attached: dict[str, set[str]] = defaultdict(set)  # block id -> agent ids
         self.sent: list[dict] = []  # every message that reached an agent, in order
         self.deleted: list[str] = []
         self.peak_per_agent: dict[str, int] = defaultdict(int)
@@ -120,13 +122,26 @@ class MemoryBackend:
     def delete_block(self, block_id: str) -> None:
         with self._lock:
             self.blocks.pop(block_id, None)
+            self.attached.pop(block_id, None)
 
     def create_agent(self, request: NewAgent) -> AgentRef:
         self.check()
         with self._lock:
             ref = AgentRef(f"agent-{next(self._ids)}", request.name, request.model, request.tags)
             self.agents[ref.id] = _Agent(ref, request)
+            own = []
+            for block in request.memory_blocks:  # the agent's own blocks: made with it
+                own.append(f"block-{next(self._ids)}")
+                self.blocks[own[-1]] = block
+            for block_id in (*own, *request.block_ids):
+                self.attached[block_id].add(ref.id)
         return ref
+
+    def find_blocks(self, tags: tuple[str, ...], *, unattached: bool = False) -> list[BlockRef]:
+        self.check()
+        with self._lock:
+            return [BlockRef(i, b.label, b.tags) for i, b in self.blocks.items()
+                    if set(tags) <= set(b.tags) and not (unattached and self.attached.get(i))]
 
     def find_agents(self, tags: tuple[str, ...]) -> list[AgentRef]:
         self.check()
@@ -134,9 +149,12 @@ class MemoryBackend:
             return [a.ref for a in self.agents.values() if set(tags) <= set(a.ref.tags)]
 
     def delete_agent(self, agent_id: str) -> None:
+        """As Letta does: the agent's own memory blocks stay, attached to nothing."""
         with self._lock:
             if self.agents.pop(agent_id, None):
                 self.deleted.append(agent_id)
+            for users in self.attached.values():
+                users.discard(agent_id)
 
     def send(self, agent_id: str, prompt: str, *, otid: str, model: str | None = None,
              timeout: float | None = None, on_chunk: ChunkSink | None = None) -> Reply:

@@ -28,18 +28,19 @@ from orchestrator.cli.common import (
     resolve_base_url,
     state_home,
 )
+from orchestrator.cli.output_guard import Cancel, OutputGuard, silence_stdout
 from orchestrator.compile import load_plan
 from orchestrator.errors import ExitCode, OrchestrateError, RunError, SpecError
 from orchestrator.run import render
 from orchestrator.run.batch_records import is_batch_id
 from orchestrator.run.dryrun import dry_run
 from orchestrator.run.inputs import parse_assignments, resolve_inputs
+from orchestrator.run.liveness import shown_status
 from orchestrator.run.progress import make_reporter, outcome_json
 from orchestrator.run.records import Records
 from orchestrator.run.runner import (
     RunOptions,
     check_env,
-    process_alive,
     recorded_options,
     resume_run,
     run_timeout,
@@ -148,9 +149,10 @@ def _run(plan, given, base_url, api_key, as_json, options: RunOptions) -> int:
     backend = LettaBackend(resolve_base_url(base_url), key,
                            run_timeout=run_timeout(options, plan))
     records = _records()
-    reporter = make_reporter(as_json=as_json, stream=options.stream)
+    cancel = Cancel()  # set when our output is closed (`| head`): the run stops cleanly
+    reporter = OutputGuard(make_reporter(as_json=as_json, stream=options.stream), cancel)
     outcome = start_run(plan, given, backend, records, options=options, emit=reporter,
-                        api_key=key)
+                        api_key=key, cancel=cancel)
     return _finish(outcome, as_json)
 
 
@@ -204,9 +206,10 @@ def _resume(run_id, inputs, file, base_url, api_key, max_parallel, timeout, as_j
         max_cost=budget[1] if budget[1] is not None else recorded.max_cost)
     backend = LettaBackend(resolve_base_url(base_url or run.get("base_url")), key,
                            run_timeout=run_timeout(options, plan))
-    reporter = make_reporter(as_json=as_json, stream=stream)
+    cancel = Cancel()
+    reporter = OutputGuard(make_reporter(as_json=as_json, stream=stream), cancel)
     outcome = resume_run(run["id"], plan, backend, records, options=options, emit=reporter,
-                         given_secrets=parse_assignments(inputs), api_key=key)
+                         given_secrets=parse_assignments(inputs), api_key=key, cancel=cancel)
     return _finish(outcome, as_json)
 
 
@@ -224,8 +227,7 @@ def runs_list(limit, as_json) -> int:
     records = _existing_records()  # a read-only command: no records, nothing to create
     runs = records.list_runs(limit) if records else []
     for run in runs:  # a run whose process is gone without finishing was killed
-        if run["status"] == "running" and not (run.get("pid") and process_alive(run["pid"])):
-            run["status"] = "interrupted"
+        run["status"] = shown_status(run)
     if as_json:
         click.echo(json.dumps(runs, indent=2, default=str))
     else:
@@ -245,6 +247,7 @@ def runs_show(run_id, as_json) -> int:
     run = records.find_run(run_id)
     if run is None:
         raise RunError(f"no run '{run_id}' in {records.path} (see `orchestrate runs list`)")
+    run["status"] = shown_status(run)  # as `runs list` says
     units = list(records.units(run["id"]).values())
     if as_json:
         click.echo(json.dumps({"run": run, "steps": units}, indent=2, default=str))
@@ -297,6 +300,18 @@ def _input_file(path: str | None) -> dict:
 
 
 def _finish(outcome, as_json: bool) -> int:
+    try:
+        _show_outcome(outcome, as_json)
+    except BrokenPipeError:  # the reader left at the very end: the run itself is recorded
+        silence_stdout()
+    if outcome.status == "succeeded":
+        return int(ExitCode.OK)
+    if outcome.status == "cancelled":
+        return CANCELLED_EXIT
+    return int(ExitCode.USER_ERROR)
+
+
+def _show_outcome(outcome, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(outcome_json(outcome), default=str))
     else:
@@ -305,9 +320,4 @@ def _finish(outcome, as_json: bool) -> int:
                                                     highlight=False, emoji=False)
         if outcome.error:
             click.echo(f"error: {outcome.error}", err=True)
-    if outcome.status == "succeeded":
-        return int(ExitCode.OK)
-    if outcome.status == "cancelled":
-        sys.stdout.flush()
-        return CANCELLED_EXIT
-    return int(ExitCode.USER_ERROR)
+    sys.stdout.flush()

@@ -2,8 +2,9 @@
 
 Owns `AgentPool`: lazily, on a step's first use, it finds a referenced (provisioned) agent
 by its managed identity tag (`identity.agent_tag(namespace, name)`: Letta names are not
-unique) or creates an inline agent for the run, tagged RUN_TAG + `run_tag(run_id)`, with the
-pipeline's shared blocks created once and attached by id. `${env:VAR}` in agent fields is
+unique) or creates an inline agent for the run, tagged RUN_TAG + `run_tag(run_id)` (its own
+memory blocks too; KEEP_TAG if it is kept), with the pipeline's shared blocks created once and
+attached by id. `${env:VAR}` in agent fields is
 resolved here, at the last moment, and registered with the run's Redactor.
 
 A Letta agent is one conversation, so its messages go one at a time: a unit *leases* an
@@ -234,6 +235,7 @@ class AgentPool(Cleanup):
         where = f"agents.{name}"
         env = lambda text, field: resolve_env(text, self.redactor, f"{where}.{field}")  # noqa: E731
         meta = {"run": self.run_id, "agent": name, "pipeline": self.plan.name}
+        run_tags = (identity.RUN_TAG, identity.run_tag(self.run_id))
         if self.replicas(name) > 1:
             meta["replica"] = index
         # Empty text is left to the server's default (`or None`), as for blocks below.
@@ -242,10 +244,12 @@ class AgentPool(Cleanup):
             model=self.agent_model(spec), embedding=self._embedding(spec),
             system=(env(spec.system, "system") or None) if spec.system else None,
             description=spec.description or None,
-            memory_blocks=tuple(_block(b, env) for b in spec.memory_blocks),
+            # its own blocks carry the run's tags: deleting the agent leaves them behind
+            memory_blocks=tuple(_block(b, env, tags=run_tags) for b in spec.memory_blocks),
             block_ids=tuple(self._shared_block(b) for b in spec.shared_blocks),
             tools=spec.tools,
-            tags=(identity.RUN_TAG, identity.run_tag(self.run_id), *spec.tags),
+            tags=(*run_tags, *(() if self._disposable(name) else (identity.KEEP_TAG,)),
+                  *spec.tags),
             metadata={identity.METADATA_KEY: meta},
             tool_env={k: env(v, f"tool_env.{k}") for k, v in spec.tool_env.items()},
             context_window=spec.context_window or None,

@@ -12,7 +12,7 @@ import time
 from typing import Any
 
 from orchestrator.run.batch_records import FINISHED, INVALID
-from orchestrator.run.runner import process_alive
+from orchestrator.run.liveness import process_alive
 
 
 def shown_status(batch: dict[str, Any]) -> str:

@@ -35,7 +35,8 @@ from orchestrator.run.batch import (
 from orchestrator.run.batch_input import BatchFile, BatchLine
 from orchestrator.run.batch_records import FINISHED, INVALID, PENDING, BatchRecords
 from orchestrator.run.batch_results import ResultsFile
-from orchestrator.run.runner import new_run_id, process_alive
+from orchestrator.run.liveness import process_alive
+from orchestrator.run.runner import new_run_id
 
 DEFAULT_CONCURRENCY = 4
 

@@ -4,7 +4,9 @@ blocks.
 Owns `Cleanup`, the part of the agent pool (run.agents.AgentPool mixes it in) that deletes:
 `retire(step)` once a step settled successfully deletes, in the background, the inline
 agents no unsettled step needs any more (so clean-up overlaps the rest of the run);
-`release(succeeded)` at the end deletes what remains, then the shared blocks. Kept agents
+`release(succeeded)` at the end deletes what remains, then the shared blocks, then the deleted
+agents' own memory blocks (Letta leaves an agent's blocks behind when it deletes the agent:
+they carry the run's tag, and are found attached to nothing). Kept agents
 (`keep: true`, --keep-agents) and provisioned (`ref:`) agents are never deleted; a run that
 did not succeed keeps everything, so `resume` continues the agents' conversations. It also
 deletes copies an earlier attempt of the run made that this attempt did not need again, and,
@@ -88,6 +90,7 @@ class Cleanup:
                 self._sweep_unrecorded()
         self._cleaner.shutdown(wait=True)
         if not succeeded:
+            self._sweep_own_blocks()
             return sorted(self._deleted)
         used = set(self._groups) | {parse_label(label)[0] for kind, label in self._reuse
                                     if kind == "agent"}
@@ -99,7 +102,22 @@ class Cleanup:
                   for name, block_id in made.items() if name not in kept]
         with ThreadPoolExecutor(max_workers=8) as pool:  # after the agents that use them
             list(pool.map(self._delete, blocks))
+        self._sweep_own_blocks()
         return sorted(self._deleted)
+
+    def _sweep_own_blocks(self) -> None:
+        """The memory blocks of the run's deleted agents: Letta deletes an agent, not its
+        blocks, so they are found by the run's tag, attached to nothing. Shared blocks are
+        not this sweep's (a failed run keeps them for resume; release decides)."""
+        shared = set(self._blocks.values()) | {i for (kind, _), i in self._reuse.items()
+                                               if kind == "block"}
+        try:
+            left = self.backend.find_blocks((identity.run_tag(self.run_id),), unattached=True)
+        except BackendError:
+            return  # best effort: `orchestrate runs gc` finds them later
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            list(pool.map(lambda i: self._quietly(lambda: self.backend.delete_block(i)),
+                          [b.id for b in left if b.id not in shared]))
 
     def _sweep_unrecorded(self) -> None:
         """Agents carrying this run's tag that no record names: made by a call the run gave

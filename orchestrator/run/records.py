@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from orchestrator.errors import RunError
-from orchestrator.run import records_pg
+from orchestrator.run import liveness, records_pg
 
 SCHEMA_VERSION = 1
 NO_ITEM, NO_ITERATION = -1, 0
@@ -74,8 +74,10 @@ UNPRICED_SQL = ("CASE WHEN cost IS NULL THEN prompt_tokens + completion_tokens"
 # Columns added after schema 1 shipped: additive, so records stay readable by both versions.
 # `cost`: US dollars for the unit's priced tokens (run.cost; NULL before cost was recorded),
 # `unpriced_tokens`: its tokens of a model with no price, `repairs`: JSON repair attempts.
+# `runs.host`: the machine whose process `pid` is (run.liveness checks it only there).
 _ADDED_COLUMNS = {"steps": (("replica", "INTEGER"), ("cost", "REAL"),
-                            ("unpriced_tokens", "INTEGER"), ("repairs", "INTEGER"))}
+                            ("unpriced_tokens", "INTEGER"), ("repairs", "INTEGER")),
+                  "runs": (("host", "TEXT"),)}
 
 
 @dataclass(frozen=True)
@@ -203,15 +205,17 @@ class Records:
         with self._tx() as db:
             db.execute(
                 "INSERT INTO runs (id, pipeline, file, file_hash, status, inputs, secret_inputs,"
-                " base_url, namespace, options, started, pid) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                " base_url, namespace, options, started, pid, host)"
+                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (run_id, pipeline, file, file_hash, "running", _dump(inputs),
-                 _dump(secret_inputs), base_url, namespace, _dump(options), time.time(), pid))
+                 _dump(secret_inputs), base_url, namespace, _dump(options), time.time(), pid,
+                 liveness.this_host()))
 
     def reopen_run(self, run_id: str, *, file_hash: str, base_url: str, pid: int) -> None:
         with self._tx() as db:
             db.execute("UPDATE runs SET status='running', ended=NULL, error=NULL, file_hash=?,"
-                       " base_url=?, pid=?, resumes=resumes+1 WHERE id=?",
-                       (file_hash, base_url, pid, run_id))
+                       " base_url=?, pid=?, host=?, resumes=resumes+1 WHERE id=?",
+                       (file_hash, base_url, pid, liveness.this_host(), run_id))
 
     def finish_run(self, run_id: str, status: str, *, outputs: Any = None,
                    error: str | None = None) -> None:

@@ -29,12 +29,13 @@ from orchestrator.backends.base import RunBackend
 from orchestrator.compile.plan import Plan
 from orchestrator.compile.templates import evaluate
 from orchestrator.errors import RunError
-from orchestrator.run import executor
+from orchestrator.run import executor, liveness
 from orchestrator.run.agents import AgentPool
 from orchestrator.run.budget import Budget, run_limit, spent_so_far, step_limits
 from orchestrator.run.context import CANCELLED, DONE_OK, SUCCEEDED, StepResult, base_context
 from orchestrator.run.cost import load_prices
 from orchestrator.run.inputs import resolve_inputs
+from orchestrator.run.liveness import process_alive  # noqa: F401  (run.stats imports it here)
 from orchestrator.run.model_check import check_models
 from orchestrator.run.provisioned import Agent, find_referenced, replaced_refs
 from orchestrator.run.records import Records
@@ -155,21 +156,14 @@ def recorded_options(run: dict) -> RunOptions:
 def _check_resumable(run: dict, plan: Plan) -> None:
     if run["status"] == SUCCEEDED:
         raise RunError(f"run {run['id']} already succeeded: nothing to resume")
-    if run["status"] == "running" and run.get("pid") and process_alive(run["pid"]):
-        raise RunError(f"run {run['id']} is still running (pid {run['pid']})")
+    if liveness.alive(run):
+        where = "" if liveness.on_this_host(run) else f" on {run['host']}"
+        raise RunError(f"run {run['id']} is still running (pid {run['pid']}{where})")
     if plan.name != run["pipeline"]:
         raise RunError(f"run {run['id']} is of pipeline '{run['pipeline']}', not "
                        f"'{plan.name}': resume it with its own file ({run['file']})")
 
 
-def process_alive(pid: int) -> bool:
-    if pid == os.getpid():
-        return False
-    try:
-        os.kill(pid, 0)
-    except (ProcessLookupError, PermissionError):
-        return False
-    return True
 
 
 def check_env(plan: Plan) -> None:
@@ -232,6 +226,8 @@ def _execute(plan: Plan, inputs: dict, backend: RunBackend, records: Records,
                        spent_so_far(memo.values())))
     if cancel is not None:  # set from another thread (a batch's Ctrl-C): as Ctrl-C does
         svc.cancel, svc.cancel_reason = cancel, "cancelled (Ctrl-C)"
+        if hasattr(cancel, "on_stop"):  # it may say why, when it is set (output closed)
+            cancel.on_stop = lambda reason: setattr(svc, "cancel_reason", reason)
     emit("run_started", run_id=run_id, pipeline=plan.name, steps=list(plan.steps),
          resumed=bool(memo))
     deadline = started + run_timeout(options, plan)
@@ -281,7 +277,7 @@ def _settle(plan: Plan, inputs: dict, svc: Services, outcome: RunOutcome,
             options: RunOptions) -> None:
     results = outcome.results
     if svc.cancel.is_set():
-        outcome.status = CANCELLED if "Ctrl-C" in svc.cancel_reason else "failed"
+        outcome.status = CANCELLED if svc.cancel_reason.startswith("cancelled") else "failed"
         svc.records.mark_interrupted(svc.run_id, CANCELLED, svc.cancel_reason)
         outcome.error = f"{svc.cancel_reason}; continue with `orchestrate resume {svc.run_id}`"
         if svc.cancel_reason == "the run timed out":  # the same limit would end it again
