@@ -13,9 +13,11 @@ Must not: know what an item is (run.flow decides), or which agent copy runs it (
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import threading
-from collections.abc import Callable
-from typing import TypeVar
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
 
 from orchestrator.run.services import Cancelled, Services
 
@@ -23,8 +25,28 @@ T = TypeVar("T")
 POLL = 0.05  # seconds between cancellation checks while items run
 
 
+# Another executor's way to run the items (the Temporal executor runs each item as an
+# activity of its own): set for the current thread's context only, see `items_by`.
+FanOut = Callable[[Services, int, Callable[[int], Any], int, str], list[Any]]
+_executor_fan_out: contextvars.ContextVar[FanOut | None] = contextvars.ContextVar(
+    "executor_fan_out", default=None)
+
+
+@contextlib.contextmanager
+def items_by(hook: FanOut) -> Iterator[None]:
+    """Within this block (this thread), `fan_out` hands the items to `hook` instead."""
+    token = _executor_fan_out.set(hook)
+    try:
+        yield
+    finally:
+        _executor_fan_out.reset(token)
+
+
 def fan_out(svc: Services, count: int, run_one: Callable[[int], T], width: int,
             name: str = "item") -> list[T]:
+    hook = _executor_fan_out.get()
+    if hook is not None:
+        return hook(svc, count, run_one, width, name)
     if width <= 1 or count <= 1:
         return [run_one(index) for index in range(count)]
     results: dict[int, T] = {}

@@ -68,6 +68,37 @@ def workers(temporal_address):
     w.stop()
 
 
+def _sent(model_script, records, run_id):
+    """The model requests of this run's agents only (other tests may share the endpoint)."""
+    ids = {r["letta_id"] for r in records.resources(run_id) if r["kind"] == "agent"}
+    return [r for r in model_script.requests() if r.get("agent_id") in ids]
+
+
+def _activity_modes(workers, run_id) -> list[str]:
+    """The `mode` of every step activity the run's workflow scheduled (read through the
+    project's codec: the payloads are sealed)."""
+    import asyncio
+
+    from temporalio.client import Client
+
+    from orchestrator.run.temporal.client import TemporalTarget
+    from orchestrator.run.temporal.codec import data_converter
+
+    async def modes() -> list[str]:
+        client = await Client.connect(workers.address,
+                                      data_converter=data_converter(TemporalTarget().home))
+        history = await client.get_workflow_handle(f"orchestrate-{run_id}-0").fetch_history()
+        found = []
+        for event in history.events:
+            if event.HasField("activity_task_scheduled_event_attributes"):
+                payloads = event.activity_task_scheduled_event_attributes.input.payloads
+                args = await client.data_converter.decode(payloads)
+                found.append(args[0].get("mode", "step") if isinstance(args[0], dict) else "?")
+        return found
+
+    return asyncio.run(modes())
+
+
 def _run(letta_stack, records, name, inputs, options):
     return start_run(load_plan(PIPELINES / f"{name}.yaml"), inputs,
                      LettaBackend(letta_stack.base_url), records, options=options)
@@ -94,12 +125,11 @@ def test_same_results_on_both_executors(letta_stack, model_script, workers, tmp_
     records = Records(tmp_path / "runs.db")
     try:
         local = _run(letta_stack, records, name, inputs, RunOptions())
-        local_prompts = len(model_script.requests())
-        model_script.admin.reset()
+        local_prompts = len(_sent(model_script, records, local.run_id))
         remote = _run(letta_stack, records, name, inputs, workers.options())
         assert local.status == remote.status == "succeeded", (local.error, remote.error)
         assert _shape(local, records) == _shape(remote, records)
-        assert len(model_script.requests()) == local_prompts  # the same messages were sent
+        assert len(_sent(model_script, records, remote.run_id)) == local_prompts  # same messages
         if name == "parallel-analysis":
             assert remote.outputs["costs"] == local.outputs["costs"]
         assert records.run(remote.run_id)["options"]["executor"] == "temporal"
@@ -137,7 +167,7 @@ def test_worker_killed_mid_step_another_finishes_with_one_message(letta_stack, m
         assert not runner.is_alive(), "the run did not finish on the second worker"
         out = box["out"]
         assert out.status == "succeeded", out.error
-        prompts = Counter(r.get("prompt") for r in model_script.requests())
+        prompts = Counter(r.get("prompt") for r in _sent(model_script, records, out.run_id))
         assert max(prompts.values()) == 1, prompts.most_common(2)  # nothing sent twice
         draft = records.units(out.run_id)[UnitKey("draft")]
         assert draft["output"] == "DRAFT"
@@ -225,14 +255,14 @@ def test_a_failed_run_on_temporal_resumes_on_temporal_without_resending(
         assert first.status == "failed"
         assert first.results["draft"].status == "failed"
         assert first.results["review"].status == "blocked"
-        research = len([r for r in model_script.requests()
+        research = len([r for r in _sent(model_script, records, first.run_id)
                         if (r.get("prompt") or "").startswith("Research owls")])
         assert research == 1
         model_script([{"prompt_contains": "Review this report", "json": APPROVE}])  # fixed
         out = resume_run(first.run_id, plan, backend, records)  # the recorded options
         assert out.status == "succeeded", out.error
         assert records.run(out.run_id)["options"]["executor"] == "temporal"
-        prompts = [r.get("prompt") or "" for r in model_script.requests()]
+        prompts = [r.get("prompt") or "" for r in _sent(model_script, records, out.run_id)]
         assert not any(p.startswith("Research owls") for p in prompts)  # not sent again
         assert sum(p.startswith("Write a short report") for p in prompts) == 1
         assert out.results["research"].reused
@@ -319,4 +349,56 @@ def test_a_secret_input_is_sealed_in_temporal_and_masked_in_the_records(
         assert secret.encode() not in stored
         assert b"Remember this token" not in stored  # nothing else in clear either
     finally:
+        records.close()
+
+
+def test_for_each_items_are_activities_a_killed_worker_loses_none(letta_stack, model_script,
+                                                                   workers, tmp_path):
+    # Each summary takes 3 s at the model; the worker running them dies while they are in
+    # flight. The second worker takes the items over: every item's prompt reaches the
+    # model once, the output keeps item order, and items ran on different agent copies.
+    model_script([{"prompt_contains": "Summarise what the", "delay": 3}])
+    first = workers.start()
+    records = Records(tmp_path / "runs.db")
+    box: dict = {}
+    runner = threading.Thread(target=lambda: box.update(out=_run(
+        letta_stack, records, "parallel-analysis", {"proposal": "Sell owl feeders"},
+        workers.options(max_parallel=6, keep_agents=True))))
+    runner.start()
+    try:
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            if sum("Summarise what the" in (r.get("prompt") or "")
+                   for r in model_script.requests()) >= 2:
+                break
+            time.sleep(0.1)
+        else:
+            raise AssertionError("the summaries never reached the model")
+        workers.start()
+        os.kill(first.pid, signal.SIGKILL)
+        runner.join(timeout=150)
+        assert not runner.is_alive(), "the run did not finish on the second worker"
+        out = box["out"]
+        assert out.status == "succeeded", out.error
+        units = records.units(out.run_id)
+        items = [units[UnitKey("summaries", i)] for i in range(3)]
+        assert [u["status"] for u in items] == ["succeeded"] * 3
+        assert len({u["replica"] for u in items}) == 3  # one copy each, leased globally
+        assert out.results["summaries"].output == [u["output"] for u in items]
+        # The agents' own histories (the ground truth): each item's prompt is there once.
+        from letta_client import Letta
+
+        client = Letta(base_url=letta_stack.base_url)
+        for unit in items:
+            texts = [m.content for m in client.agents.messages.list(unit["agent_id"],
+                                                                    limit=100).items
+                     if getattr(m, "message_type", "") == "user_message"]
+            mine = [t for t in texts if "Summarise what the" in str(t)]
+            assert len(mine) == 1, mine
+        assert _activity_modes(workers, out.run_id).count("item") >= 3  # items: activities
+        backend = LettaBackend(letta_stack.base_url)
+        for agent_id in {u["agent_id"] for u in units.values() if u.get("agent_id")}:
+            backend.delete_agent(agent_id)
+    finally:
+        runner.join(timeout=1)
         records.close()

@@ -17,6 +17,7 @@ Must not: decide when steps run (the workflow does) or know step semantics (run.
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import os
 import threading
@@ -34,10 +35,12 @@ from orchestrator.run import records_pg
 from orchestrator.run.agents import AgentPool
 from orchestrator.run.cleanup import agent_users
 from orchestrator.run.context import StepResult, Usage
+from orchestrator.run.fanout import items_by
 from orchestrator.run.flow import run_step
 from orchestrator.run.records import NO_ITEM, NO_ITERATION, Records, UnitKey
 from orchestrator.run.secrets import Redactor
 from orchestrator.run.services import Cancelled, EventSink, Services, redacting
+from orchestrator.run.temporal import items
 
 HEARTBEAT_EVERY = 3.0  # seconds; the workflow's heartbeat timeout is 15 s
 
@@ -141,8 +144,16 @@ def step(run: dict[str, Any]) -> dict[str, Any]:
     beat = threading.Thread(target=contextvars.copy_context().run, args=(_heartbeat, svc, stop),
                             name=f"heartbeat-{name}", daemon=True)
     beat.start()
+    mode = run.get("mode", "step")  # a for_each step's phases: see items.py
+    hook = {"expand": items.expand, "item": items.one_item(int(run.get("index", 0))),
+            "collect": items.collect(name)}.get(mode)
     try:
-        result = run_step(svc, plan.steps[name], run["inputs"], settled_results(plan, memo))
+        with items_by(hook) if hook is not None else contextlib.nullcontext():
+            result = run_step(svc, plan.steps[name], run["inputs"], settled_results(plan, memo))
+    except items.Expanded as exc:
+        return {"status": "expand", "count": exc.count}
+    except items.ItemDone as exc:
+        result = exc.result
     except Cancelled as exc:
         result = StepResult("cancelled", error=str(exc))
     finally:

@@ -76,7 +76,8 @@ def workflow_input(plan: Plan, inputs: Mapping[str, Any], svc: Services, *, max_
            "model": model or svc.agents.default_model(),
            "models": [list(m) for m in svc.agents.server_models()], "attempt": attempt}
     shared = any(plan.agents[a].shared_blocks for a in replicas if not plan.agents[a].ref)
-    return {"run": run, "order": list(plan.steps), "prepare": shared,
+    fans = [n for n, st in plan.steps.items() if st.for_each is not None and st.loop is None]
+    return {"run": run, "order": list(plan.steps), "prepare": shared, "fan_steps": fans,
             "deps": {n: list(s.depends_on) for n, s in plan.steps.items()},
             "needs": needs, "replicas": replicas, "max_parallel": max_parallel,
             "step_timeout": None}

@@ -58,6 +58,7 @@ class PipelineWorkflow:
                             replicas=spec["replicas"])
         limit = max(1, int(spec.get("max_parallel") or 1))
         running: dict[asyncio.Task[Any], str] = {}
+        fans = set(spec.get("fan_steps", ()))  # top-level for_each: items as activities
         summaries: dict[str, dict[str, Any]] = {}
         while not schedule.done():
             started, blocked = schedule.start(limit - len(running))
@@ -65,11 +66,10 @@ class PipelineWorkflow:
                 self._progress[name] = {"status": "blocked"}
             for name, copies in started:
                 self._progress[name] = {"status": "running"}
-                task = asyncio.ensure_future(workflow.execute_activity(
-                    STEP_ACTIVITY, {**run, "step": name, "copies": copies},
-                    start_to_close_timeout=step_timeout, heartbeat_timeout=HEARTBEAT,
-                    retry_policy=STEP_RETRY))
-                running[task] = name
+                unit = {**run, "step": name, "copies": copies}
+                work = self._fan(unit, step_timeout) if name in fans else _activity(
+                    unit, step_timeout)
+                running[asyncio.ensure_future(work)] = name
             if not running:
                 if schedule.done():
                     break
@@ -78,14 +78,45 @@ class PipelineWorkflow:
             done, _ = await workflow.wait(list(running), return_when=asyncio.FIRST_COMPLETED)
             for task in sorted(done, key=lambda t: spec["order"].index(running[t])):
                 name = running.pop(task)
-                summary = _summary_of(task)
+                summary = await _summary_of(task)
                 summaries[name] = summary
                 self._progress[name] = summary
                 schedule.finish(name, summary["status"])
         return {"steps": summaries, "settled": dict(schedule.settled)}
 
+    async def _fan(self, unit: dict[str, Any], timeout: timedelta) -> dict[str, Any]:
+        """A for_each step: expand, its items (each on one of the step's copies, at most as
+        many at once as it has copies; after a failed item no further item starts, those in
+        flight finish), then collect. See activities/items.py."""
+        first = await _activity({**unit, "mode": "expand"}, timeout)
+        if first.get("status") != "expand":
+            return dict(first)  # skipped, or its for_each failed: the step's end
+        (agent, free), = unit["copies"].items()
+        free = sorted(free)
+        pending: dict[asyncio.Task[Any], int] = {}
+        next_index, failed = 0, False
+        while pending or (next_index < first["count"] and not failed):
+            while free and next_index < first["count"] and not failed:
+                copy = free.pop(0)
+                item = {**unit, "mode": "item", "index": next_index, "copies": {agent: [copy]}}
+                pending[asyncio.ensure_future(_activity(item, timeout))] = copy
+                next_index += 1
+            done, _ = await workflow.wait(list(pending), return_when=asyncio.FIRST_COMPLETED)
+            for task in done:
+                free.append(pending.pop(task))
+                if (await _summary_of(task))["status"] != "succeeded":
+                    failed = True
+            free.sort()
+        return dict(await _activity({**unit, "mode": "collect"}, timeout))
 
-def _summary_of(task: asyncio.Task[Any]) -> dict[str, Any]:
+
+async def _activity(unit: dict[str, Any], timeout: timedelta) -> Any:
+    return await workflow.execute_activity(
+        STEP_ACTIVITY, unit, start_to_close_timeout=timeout, heartbeat_timeout=HEARTBEAT,
+        retry_policy=STEP_RETRY)
+
+
+async def _summary_of(task: asyncio.Task[Any]) -> dict[str, Any]:
     """The step's summary; an activity that could not run the step at all (a worker that
     cannot open the records, retries used up) is that step's failure, not the workflow's."""
     try:
