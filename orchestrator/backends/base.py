@@ -97,6 +97,9 @@ class RunBackend(Protocol):
     def find_blocks(self, tags: tuple[str, ...], *, unattached: bool = False) -> list[BlockRef]:
         """Blocks carrying *all* these tags; with `unattached`, only those no agent uses."""
 
+    def agent_blocks(self, agent_id: str) -> list[str]:
+        """Ids of the blocks the agent uses (its own and shared ones)."""
+
     def send(
         self,
         agent_id: str,

@@ -128,6 +128,10 @@ class LettaBackend:
             return [BlockRef(_id(b), b.label or "", tuple(b.tags or ()))
                     for b in listed(self._client.blocks.list(**args))]
 
+    def agent_blocks(self, agent_id: str) -> list[str]:
+        with self._calls(f"list blocks of agent {agent_id}"):
+            return [_id(b) for b in listed(self._client.agents.blocks.list(agent_id))]
+
     def send(self, agent_id: str, prompt: str, *, otid: str, model: str | None = None,
              timeout: float | None = None, on_chunk: ChunkSink | None = None) -> Reply:
         args: dict[str, Any] = {"messages": [{"role": "user", "content": prompt, "otid": otid}]}

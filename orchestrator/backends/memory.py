@@ -148,6 +148,11 @@ class MemoryBackend:
         with self._lock:
             return [a.ref for a in self.agents.values() if set(tags) <= set(a.ref.tags)]
 
+    def agent_blocks(self, agent_id: str) -> list[str]:
+        self._agent(agent_id)
+        with self._lock:
+            return [i for i, users in self.attached.items() if agent_id in users]
+
     def delete_agent(self, agent_id: str) -> None:
         """As Letta does: the agent's own memory blocks stay, attached to nothing."""
         with self._lock:

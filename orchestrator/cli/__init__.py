@@ -31,6 +31,10 @@ main.add_command(run_cmds.run_cmd)
 main.add_command(run_cmds.resume_cmd)
 main.add_command(run_cmds.runs_group)
 
+from orchestrator.cli import gc_cmds  # noqa: E402
+
+run_cmds.runs_group.add_command(gc_cmds.runs_gc)
+
 from orchestrator.cli import stats_cmds  # noqa: E402
 
 main.add_command(stats_cmds.stats_cmd)

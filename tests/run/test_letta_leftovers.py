@@ -74,13 +74,45 @@ def test_a_closed_output_cancels_the_run_and_resume_cleans_up(letta_stack, tmp_p
     assert proc.wait(timeout=300) == 130, stderr
     assert "BrokenPipe" not in stderr and "unexpected" not in stderr
     run_id = first["run_id"]
-    env_home = tmp_path
-    listed = json.loads(_cli(env_home, "runs", "list", "--json").stdout)
-    shown = json.loads(_cli(env_home, "runs", "show", run_id, "--json").stdout)
+    listed = json.loads(_cli(tmp_path, "runs", "list", "--json").stdout)
+    shown = json.loads(_cli(tmp_path, "runs", "show", run_id, "--json").stdout)
     assert listed[0]["status"] == shown["run"]["status"] == "cancelled"
     assert "its output was closed" in shown["run"]["error"]
     resumed = subprocess.run([sys.executable, "-m", "orchestrator", "resume", run_id],
                              env=env, capture_output=True, text=True, timeout=300)
     assert resumed.returncode == 0, resumed.stderr
+    assert _tagged(client, run_id) == (0, 0)
+    assert _unattached(client) - idle_before == set()
+
+
+def test_runs_gc_deletes_what_a_killed_run_left(letta_stack, tmp_path):
+    client = Letta(base_url=letta_stack.base_url)
+    idle_before = _unattached(client)
+    env = {**os.environ, "ORCHESTRATE_HOME": str(tmp_path), "LETTA_BASE_URL":
+           letta_stack.base_url}
+    proc = subprocess.Popen([sys.executable, "-m", "orchestrator", "run", str(REPORT),
+                             "-i", "topic=owls", "--json"], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.DEVNULL, text=True)
+    run_id = json.loads(proc.stdout.readline())["run_id"]
+    for line in proc.stdout:  # killed once its first agent is made and has answered
+        if json.loads(line).get("event") == "step_finished":
+            break
+    proc.kill()
+    proc.wait(timeout=60)
+    assert _tagged(client, run_id)[0] >= 1
+    listed = json.loads(_cli(tmp_path, "runs", "list", "--json").stdout)
+    shown = json.loads(_cli(tmp_path, "runs", "show", run_id, "--json").stdout)
+    assert listed[0]["status"] == shown["run"]["status"] == "interrupted"
+    gc_env = {**env}
+    plan = subprocess.run([sys.executable, "-m", "orchestrator", "runs", "gc", "--dry-run",
+                           "--json", run_id], env=gc_env, capture_output=True, text=True,
+                          timeout=120)
+    assert plan.returncode == 0, plan.stderr
+    would = {x["id"] for x in json.loads(plan.stdout)["deleted"]}
+    assert _tagged(client, run_id)[0] >= 1  # a dry run deletes nothing
+    done = subprocess.run([sys.executable, "-m", "orchestrator", "runs", "gc", "--json",
+                           run_id], env=gc_env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert {x["id"] for x in json.loads(done.stdout)["deleted"]} == would
     assert _tagged(client, run_id) == (0, 0)
     assert _unattached(client) - idle_before == set()
