@@ -41,8 +41,8 @@ _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 _STEP_COLUMNS = ("s.run_id, s.step, s.item, s.status, s.attempts, s.agent, s.model,"
                  " s.duration, s.started, s.prompt_tokens, s.completion_tokens, s.cost,"
                  " s.unpriced_tokens, s.repairs,"
-                 " CASE WHEN s.status = 'failed' THEN s.error END,"
-                 " CASE WHEN s.prompt IS NULL THEN 0 ELSE 1 END")
+                 " CASE WHEN s.status = 'failed' THEN s.error END AS failed_error,"
+                 " CASE WHEN s.prompt IS NULL THEN 0 ELSE 1 END AS is_unit")  # named: PG rows are keyed by name
 HISTOGRAM_BINS = 12
 
 

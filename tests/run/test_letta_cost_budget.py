@@ -125,3 +125,26 @@ def test_cost_is_summed_over_a_fan_out_and_a_loop_and_stats_agree(env, model_scr
     svg = tmp / "stats.svg"
     svg.write_text(plot_svg(doc))
     assert ET.parse(svg).getroot().tag.endswith("svg")
+
+
+def test_cost_and_stats_on_postgresql_records(pg_url, tmp_path, monkeypatch):
+    from orchestrator.backends.memory import MemoryBackend
+    from tests.run.conftest import plan_of
+
+    monkeypatch.setenv("ORCHESTRATE_PRICES", str(tmp_path / "p.yaml"))
+    (tmp_path / "p.yaml").write_text("models:\n  memory/echo: {input: 1, output: 1}\n")
+    records = Records(pg_url)
+    try:
+        plan = plan_of("""
+            agents: {a: {}}
+            steps:
+              fan: {agent: a, for_each: "{{ [1, 2] }}", prompt: "item {{ item }}"}
+        """)
+        out = start_run(plan, {}, MemoryBackend(), records, options=RunOptions(max_tokens=7))
+        assert out.status == "failed" and out.results["fan"].status == NOT_STARTED
+        doc = collect(records)
+        assert doc["runs"]["total"] == 1 and doc["steps"]["units"] == 1
+        assert doc["usage"]["total"]["cost_usd"] == pytest.approx(7 / 1e6)
+        assert records.list_runs()[0]["cost"] == pytest.approx(7 / 1e6)
+    finally:
+        records.close()
