@@ -110,7 +110,8 @@ def collect(records: Records, flt: StatsFilter = StatsFilter(),
             prices: PriceTable | None = None) -> dict[str, Any]:
     """`prices`: prices the units recorded before cost was (their tokens and model are
     recorded); without it their cost is unknown."""
-    where, params = ["1=1"], []
+    where: list[str] = ["1=1"]
+    params: list[float | str] = []
     if flt.since is not None:
         where.append("r.started >= ?")
         params.append(flt.since)
@@ -133,10 +134,14 @@ def empty(flt: StatsFilter = StatsFilter()) -> dict[str, Any]:
 def _aggregate(runs: list[tuple], steps: Iterable[tuple], flt: StatsFilter,
                prices: PriceTable | None = None) -> dict[str, Any]:
     pipeline_of = {r[0]: r[1] for r in runs}
-    total, by_model, by_agent = _Usage(), defaultdict(_Usage), defaultdict(_Usage)
-    by_pipeline, per_day = defaultdict(_Usage), defaultdict(_Usage)
+    total = _Usage()
+    by_model: defaultdict[str, _Usage] = defaultdict(_Usage)
+    by_agent: defaultdict[str, _Usage] = defaultdict(_Usage)
+    by_pipeline: defaultdict[str, _Usage] = defaultdict(_Usage)
+    per_day: defaultdict[str, _Usage] = defaultdict(_Usage)
     step_status: Counter[str] = Counter()
-    step_durations, round_trips = [], []
+    step_durations: list[float] = []
+    round_trips: list[float] = []
     retries = repairs = 0
     errors: dict[str, dict[str, Any]] = {}
     matched: set[str] = set()
