@@ -178,7 +178,8 @@ def resume_cmd(run_id, inputs, file, base_url, api_key, max_parallel, timeout, a
     """Continue a failed, cancelled or killed run, or a batch (BATCH_ID): only what did
     not succeed runs again."""
     batch_cmds.check_resume_usage(run_id, concurrency=concurrency, retry_failed=retry_failed,
-                                  input=inputs, timeout=timeout, stream=stream, model=model)
+                                  input=inputs, timeout=timeout, stream=stream, model=model,
+                                  max_tokens=max_tokens, max_cost=max_cost)
     with _json_errors(as_json):
         if is_batch_id(run_id):
             return batch_cmds.resume_batch_cmd(run_id, file=file, base_url=base_url,

@@ -163,3 +163,18 @@ def test_budget_fields_are_validated_with_their_location():
                               "p.yaml")
     assert spec.defaults.budget.max_tokens == 5
     assert spec.steps["one"].budget.max_cost == 0.5
+
+
+def test_budget_options_on_the_command_line(tmp_path):
+    from click.testing import CliRunner
+
+    from orchestrator.cli import main
+
+    runner = CliRunner()
+    zero = runner.invoke(main, ["run", str(tmp_path / "p.yaml"), "--max-tokens", "0"])
+    assert zero.exit_code == 2 and "--max-tokens" in zero.output
+    negative = runner.invoke(main, ["resume", "20261202-000000-abcdef", "--max-cost", "-1"])
+    assert negative.exit_code == 2 and "--max-cost" in negative.output
+    batch = runner.invoke(main, ["resume", "batch-20261202-000000-abcdef", "--max-cost", "1"])
+    assert batch.exit_code == 2 and "--max-cost cannot be given when resuming a batch" \
+        in batch.output
