@@ -36,7 +36,7 @@ from orchestrator.run.batch_records import is_batch_id
 from orchestrator.run.dryrun import dry_run
 from orchestrator.run.inputs import parse_assignments, resolve_inputs
 from orchestrator.run.liveness import shown_status
-from orchestrator.run.progress import make_reporter, outcome_json
+from orchestrator.run.progress import make_reporter, outcome_json, totals_json
 from orchestrator.run.records import Records
 from orchestrator.run.runner import (
     RunOptions,
@@ -251,7 +251,9 @@ def runs_show(run_id, as_json) -> int:
     run["status"] = shown_status(run)  # as `runs list` says
     units = list(records.units(run["id"]).values())
     if as_json:
-        click.echo(json.dumps({"run": run, "steps": units}, indent=2, default=str))
+        usage = totals_json(render.unit_totals(units))  # the whole run, every attempt
+        click.echo(json.dumps({"run": run, "usage": usage, "steps": units}, indent=2,
+                              default=str))
     else:
         click.echo(render.run_detail(run, units))
     return 0

@@ -156,7 +156,7 @@ class JsonReporter:
 
 
 class LiveReporter:
-    """A rich table that updates in place: step, state, elapsed, tokens."""
+    """A rich table that updates in place: step, state, elapsed, tokens, cost."""
 
     def __init__(self, console: Console, stream: bool = False):
         self.console, self.stream = console, stream
@@ -193,13 +193,13 @@ class LiveReporter:
 
     def _table(self) -> Table:
         table = Table(box=None, pad_edge=False)
-        for col in ("step", "state", "time", "tokens"):
-            table.add_column(col, justify="right" if col in ("time", "tokens") else "left")
+        for col in ("step", "state", "time", "tokens", "cost"):
+            table.add_column(col, justify="left" if col in ("step", "state") else "right")
         now = time.monotonic()
         for name, row in self.rows.items():
             result = row["result"]
             if result is not None and result.status == NOT_STARTED:
-                table.add_row(Text(name), ICONS[NOT_STARTED], "", "")
+                table.add_row(Text(name), ICONS[NOT_STARTED], "", "", "")
                 continue
             if result is not None:
                 elapsed, tokens = result.duration, result.usage.tokens
@@ -207,7 +207,8 @@ class LiveReporter:
                 elapsed, tokens = (now - row["began"]) if row["began"] else 0.0, 0
             table.add_row(Text(name), Text(ICONS.get(row["status"], row["status"])),
                           f"{elapsed:.1f}s" if row["began"] or result else "",
-                          str(tokens) if tokens else "")
+                          str(tokens) if tokens else "",
+                          result.usage.cost.text() if result is not None and tokens else "")
         return table
 
 

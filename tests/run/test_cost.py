@@ -137,3 +137,23 @@ def test_a_model_without_a_price_reads_cost_unknown_everywhere(harness, tmp_path
     assert "cost unknown" in render.outcome_text(out)
     runs = harness.records.list_runs()
     assert "unknown" in render.runs_table(runs).splitlines()[1]
+
+
+def test_runs_show_json_has_the_runs_usage(harness, priced, monkeypatch, tmp_path):
+    from click.testing import CliRunner
+
+    from orchestrator.cli import main
+
+    out = harness.run("""
+        agents: {a: {}}
+        steps:
+          one: {agent: a, prompt: "a b c"}
+    """)
+    monkeypatch.setenv("ORCHESTRATE_RECORDS_URL", str(harness.records.location))
+    shown = CliRunner().invoke(main, ["runs", "show", out.run_id, "--json"])
+    assert shown.exit_code == 0, shown.output
+    doc = json.loads(shown.output)
+    unit = doc["steps"][0]
+    assert doc["usage"]["tokens"] == unit["prompt_tokens"] + unit["completion_tokens"] == 3 + 5
+    assert doc["usage"]["cost_usd"] == pytest.approx(_expected(unit), abs=1e-6)
+    assert unit["cost"] == pytest.approx(_expected(unit))
