@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from orchestrator.compile.plan import Template
 from orchestrator.compile.refs import DYNAMIC, Access, analyze
@@ -30,6 +31,12 @@ LOOP_VARS = ("index", "first", "previous")
 EXPRESSION_FIELDS = ("when", "until", "for_each")
 ENV_IN_TEMPLATE_HINT = ("templates are recorded in run records: declare an input with "
                         "secret: true and read it as {{ inputs.<name> }}")
+
+
+class Problem(Protocol):
+    """Reports one problem found at the place being checked."""
+
+    def __call__(self, message: str, hint: str = "") -> None: ...
 
 
 @dataclass(frozen=True)
@@ -116,7 +123,7 @@ def _syntax_issue(message: str, line: int, source: str, path: str, mark: Mark,
     return Issue(mark.file, mark.line, mark.col, path, f"template syntax error: {message}{where}")
 
 
-def _check_expression(source: str, field: str, problem) -> None:
+def _check_expression(source: str, field: str, problem: Problem) -> None:
     """`when`, `until` and `for_each` are evaluated only when they are exactly one
     `{{ expression }}`; anything else is text (non-empty text is always true), so it is an
     error rather than a condition that silently always holds."""
@@ -137,7 +144,7 @@ def _as_text(field: str) -> str:
     return "never a list" if field == "for_each" else "always true"
 
 
-def _check_filters(filters: Collection[str], tests: Collection[str], problem) -> None:
+def _check_filters(filters: Collection[str], tests: Collection[str], problem: Problem) -> None:
     env = environment()
     for name in sorted(filters):
         if name not in env.filters:
@@ -148,7 +155,7 @@ def _check_filters(filters: Collection[str], tests: Collection[str], problem) ->
 
 
 def _check_access(access: Access, scope: Scope, defined: Collection[str], steps: set[str],
-                  inputs: set[str], problem) -> None:
+                  inputs: set[str], problem: Problem) -> None:
     name, parts = access.name, access.parts
     if name == "steps":
         _check_step(parts, scope, steps, problem)
@@ -169,7 +176,7 @@ def _check_access(access: Access, scope: Scope, defined: Collection[str], steps:
                 did_you_mean(name, visible, fallback=f"templates here can read {one_of(visible)}"))
 
 
-def _check_step(parts: tuple, scope: Scope, steps: set[str], problem) -> None:
+def _check_step(parts: tuple, scope: Scope, steps: set[str], problem: Problem) -> None:
     if not parts or parts[0] is DYNAMIC or not isinstance(parts[0], str):
         problem("steps must be read by name, e.g. steps.research.output",
                 "a computed steps[...] hides the dependency: name each step, "
@@ -192,7 +199,7 @@ def _check_step(parts: tuple, scope: Scope, steps: set[str], problem) -> None:
                     did_you_mean(parts[2], body, fallback=f"its body steps: {one_of(body)}"))
 
 
-def step_visible(target: str, scope: Scope, problem, *, via_needs: bool = False) -> bool:
+def step_visible(target: str, scope: Scope, problem: Problem, *, via_needs: bool = False) -> bool:
     """Whether `target` may be read (or needed) here; reports why not."""
     if target == scope.owner:
         problem(f"step '{target}' needs itself" if via_needs else
@@ -220,7 +227,7 @@ def step_visible(target: str, scope: Scope, problem, *, via_needs: bool = False)
     return False
 
 
-def _check_loop_var(parts: tuple, scope: Scope, problem) -> None:
+def _check_loop_var(parts: tuple, scope: Scope, problem: Problem) -> None:
     if not scope.loop_vars:
         problem("'loop' is only defined inside a loop body",
                 "loop.index, loop.first and loop.previous exist in loop.steps and loop.until")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping
+from typing import Any
 
 import networkx as nx
 
@@ -67,7 +68,7 @@ class _Compiler:
             steps={name: plans[name] for name in order}, graph=graph, levels=levels,
             outputs=outputs, env_refs=env_refs(spec), warnings=tuple(sorted(warnings)))
 
-    def _scope(self, **kwargs) -> Scope:
+    def _scope(self, **kwargs: Any) -> Scope:
         gaps = self.spec.gaps
         return Scope(inputs=self.spec.inputs, top_steps=self.spec.steps, loops=self.loops,
                      opaque=gaps.steps, any_input=gaps.inputs, any_body_step=gaps.loop_bodies,
@@ -103,7 +104,7 @@ class _Compiler:
             mark = step.field_marks.get(f"needs[{i}]", step.mark)
             path = f"{prefix}.needs[{i}]"
 
-            def problem(message: str, hint: str = "", mark=mark, path=path) -> None:
+            def problem(message: str, hint: str = "", mark: Mark = mark, path: str = path) -> None:
                 self.issues.append(Issue(mark.file, mark.line, mark.col, path, message, hint))
 
             if step_visible(need, scope, problem, via_needs=True):
@@ -119,12 +120,14 @@ class _Compiler:
             self.issues.append(Issue(
                 mark.file, mark.line, mark.col, f"{prefix}.agent", f"unknown agent '{step.agent}'",
                 did_you_mean(step.agent, self.spec.agents, fallback="declare it under agents:")))
-        self.agents_used.add(step.agent)
+        if step.agent is not None:
+            self.agents_used.add(step.agent)
         templates = self._fields(step, prefix, scope)
         deps = self._needs(step, prefix, scope)
         for t in templates.values():
             deps |= t.steps
-        agent = self.spec.agents.get(step.agent)
+        agent = self.spec.agents.get(step.agent) if step.agent is not None else None
+        payload = self.agent_payloads.get(step.agent) if step.agent is not None else None
         model = step.model or (agent.model if agent else None) or self.spec.defaults.model
         plan = StepPlan(
             name=step.name, agent=step.agent, prompt=templates.get("prompt"),
@@ -133,12 +136,14 @@ class _Compiler:
             retry=step.retries or self.spec.defaults.retries,
             timeout=step.timeout if step.timeout is not None else self.spec.defaults.timeout,
             for_each=templates.get("for_each"), item_var=step.item_var, model=step.model,
-            budget=step.budget, fingerprint=step_fingerprint(step, self.agent_payloads.get(step.agent), model),
+            budget=step.budget, fingerprint=step_fingerprint(step, payload, model),
             mark=step.mark)
         return plan, deps
 
     def _loop_step(self, step: StepSpec, prefix: str, top: Scope) -> tuple[StepPlan, set[str]]:
-        loop, body_names = step.loop, tuple(step.loop.steps)
+        loop = step.loop
+        assert loop is not None  # compile() sends only loop steps here
+        body_names = tuple(loop.steps)
         inner = self._scope(body=body_names, loop_step=step.name, loop_vars=True)
         plans, body_deps, outer = {}, {}, set()
         for name, body_step in loop.steps.items():
@@ -167,7 +172,8 @@ class _Compiler:
         return plan, deps
 
     def _dag(self, deps: dict[str, set[str]], plans: Mapping[str, StepPlan], prefix: str,
-             steps: Mapping[str, StepSpec]):
+             steps: Mapping[str, StepSpec]
+             ) -> tuple[nx.DiGraph, list[str], tuple[tuple[str, ...], ...]]:
         attrs = {name: {"agent": plans[name].agent, "kind": "loop" if plans[name].loop else "agent"}
                  for name in deps}
         graph = dag.build_graph(deps, attrs)

@@ -99,7 +99,7 @@ def program(source: str, env: jinja2.Environment) -> Program | None:
             return None
         parsed = iter(trees)
         parts = [next(parsed) if p is None else p for p in parts]
-    return Program(tuple(parts))  # type: ignore[arg-type]
+    return Program(tuple(parts))
 
 
 @functools.lru_cache(maxsize=8192)
@@ -273,7 +273,7 @@ def render(prog: Program, env: jinja2.Environment, context: Mapping[str, Any]) -
         else:
             value = run.eval(part)
             pieces.append(str(finalize(value) if finalize is not None else value))
-    return env.concat(pieces)  # type: ignore[attr-defined]
+    return env.concat(pieces)
 
 
 def evaluate(expr: ast.expr | Chain, env: jinja2.Environment,
@@ -319,7 +319,7 @@ class _Evaluation:
     def eval(self, node: ast.AST | Chain) -> Any:  # noqa: C901 - one branch per shape
         kind, env = type(node), self.env
         if kind is Chain:
-            return self.chain(node)  # type: ignore[arg-type]
+            return self.chain(node)
         if kind is ast.Name:
             return self.name(node.id)
         if kind is ast.Constant:
@@ -342,7 +342,7 @@ class _Evaluation:
         if kind is ast.Call:
             func = self.eval(node.func)
             args, kwargs = self._arguments(node)
-            return env.call(self.context(), func, *args, **kwargs)  # type: ignore[attr-defined]
+            return env.call(self.context(), func, *args, **kwargs)
         if kind is ast.BoolOp:
             want = type(node.op) is ast.Or
             value = None
@@ -364,7 +364,7 @@ class _Evaluation:
     def _binary(self, op: str, left: Any, right: Any) -> Any:
         env = self.env
         if op in getattr(env, "intercepted_binops", ()):
-            return env.call_binop(self.context(), op, left, right)  # type: ignore[attr-defined]
+            return env.call_binop(self.context(), op, left, right)
         return _BINARY_FUNCS[op](left, right)
 
     def _compare(self, node: ast.Compare) -> Any:
@@ -384,6 +384,8 @@ class _Evaluation:
 
     def _apply(self, ref: ast.AST, table: Mapping[str, Callable[..., Any]], value: Any) -> Any:
         """A filter or test, called the way Jinja's generated code calls it."""
+        args: list[Any]
+        kwargs: dict[str, Any]
         if type(ref) is ast.Name:
             func, args, kwargs = table[ref.id], [], {}
         else:

@@ -69,7 +69,7 @@ def _digest(payload: dict) -> str:
 def step_fingerprint(step: StepSpec, agent: str | None, model: str | None,
                      body: Mapping[str, str] | None = None) -> str:
     """`agent` is `agent_payload(...)` of the step's agent (None for loop steps)."""
-    payload = {
+    payload: dict[str, Any] = {
         "prompt": step.prompt,
         "when": step.when,
         "for_each": step.for_each,

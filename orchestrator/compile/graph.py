@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Mapping
+from typing import Any
 
 import networkx as nx
 
@@ -142,7 +143,7 @@ def _json(plan: Plan) -> str:
 
 
 def _json_node(step: StepPlan) -> dict:
-    node = {"name": step.name, "kind": "loop" if step.loop else "agent", "agent": step.agent,
+    node: dict[str, Any] = {"name": step.name, "kind": "loop" if step.loop else "agent", "agent": step.agent,
             "depends_on": list(step.depends_on), "conditional": step.when is not None,
             "for_each": step.for_each is not None, "output_format": step.output_format,
             "fingerprint": step.fingerprint}

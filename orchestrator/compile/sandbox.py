@@ -24,7 +24,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from functools import wraps
-from typing import Any
+from typing import Any, cast
 
 import jinja2
 from jinja2 import nodes
@@ -295,7 +295,7 @@ class BoundedSandbox(SandboxedEnvironment):
             self.filters[name] = _bounded_filter(name, func)
         self.filters[LOOP_FILTER] = _bounded_iter
         self.filters[TEXT_FILTER] = _bounded_text
-        self.globals["lipsum"] = _bounded_lipsum(self.globals["lipsum"])
+        self.globals["lipsum"] = _bounded_lipsum(cast(Callable[..., str], self.globals["lipsum"]))
 
     def getattr(self, obj: Any, attribute: str) -> Any:
         """`x.name` on a mapping reads its key `name` when it has one: templates see the
@@ -325,7 +325,7 @@ class BoundedSandbox(SandboxedEnvironment):
             check_value(owner, "a changed list, dict or set")
         return check_value(result, "a call's result")
 
-    def concat(self, pieces: Iterable[str]) -> str:  # type: ignore[override]
+    def concat(self, pieces: Iterable[str]) -> str:
         """Jinja joins every template's and block's output with this: stop at the limit."""
         out, size = [], 0
         for piece in pieces:
