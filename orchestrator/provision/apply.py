@@ -209,12 +209,16 @@ def _create_agent(ctx: _Context, change: Change) -> None:
     ctx.ids["agent"][want.name] = agent.id
 
 
-_AGENT_FIELDS = {
+def _setting(key: str) -> Callable[[DesiredAgent], Any]:
+    return lambda w: w.spec.settings[key]
+
+
+_AGENT_FIELDS: dict[str, Callable[[DesiredAgent], Any]] = {
     "name": lambda w: w.name, "model": lambda w: w.spec.model,
     "embedding": lambda w: w.spec.embedding, "system": lambda w: w.system,
     "description": lambda w: w.spec.description, "context_window": lambda w: w.spec.context_window,
     "tags": lambda w: list(w.tags), "tool_env": lambda w: dict(w.tool_env),
-    **{key: (lambda w, k=key: w.spec.settings[k]) for key in AGENT_SETTINGS},
+    **{key: _setting(key) for key in AGENT_SETTINGS},
 }
 
 

@@ -77,7 +77,7 @@ class Change:
         return f"{self.kind} {self.name}"
 
     def to_dict(self) -> dict:
-        out = {"action": self.action, "kind": self.kind, "name": self.name,
+        out: dict[str, Any] = {"action": self.action, "kind": self.kind, "name": self.name,
                "address": self.address, "fields": [f.to_dict() for f in self.fields]}
         if self.agent:
             out["agent"] = self.agent

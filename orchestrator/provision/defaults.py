@@ -12,6 +12,7 @@ Must not: talk to a server (the handles come in the ActualState) or read the env
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Any
 
 from orchestrator.provision.desired import DiffOptions
 from orchestrator.provision.state import ActualState
@@ -29,7 +30,7 @@ def with_server_defaults(resources: ResourceSet, actual: ActualState, options: D
     needs = {"default_model": options.default_model is None and any(not a.model for a in new),
              "default_embedding": options.default_embedding is None
              and (any(not a.embedding for a in new) or any(not f.embedding for f in new_folders))}
-    chosen: dict[str, str] = {}
+    chosen: dict[str, Any] = {}  # DiffOptions field -> the model or embedding handle
     for key, offered, what in (("default_model", actual.models, "model"),
                                ("default_embedding", actual.embeddings, "embedding")):
         if needs[key] and offered is not None and len(offered) == 1:

@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from orchestrator.backends import identity
 from orchestrator.errors import Issue, ProvisionError, SpecError
@@ -68,7 +70,7 @@ class DesiredAgent:
 
 def _resolve(text: str, env: Mapping[str, str], mark: Mark, path: str,
              missing: list[Issue]) -> str:
-    def sub(match) -> str:
+    def sub(match: re.Match[str]) -> str:
         name = match.group(1)
         if name not in env:
             missing.append(Issue(mark.file or "<resources>", mark.line, mark.col, path,
@@ -103,7 +105,7 @@ def managed_metadata(namespace: str, name: str, agent_owned: list[str], tools: l
     """What orchestrate keeps in an agent's metadata; only these keys are compared
     (`tool_env_refs` only when there are any, `tool_rules` only when declared, so agents
     without them never drift)."""
-    section = {
+    section: dict[str, Any] = {
         "id": identity.agent_id_string(namespace, name),
         "agent_owned": sorted(agent_owned),
         "tools": sorted(tools),

@@ -95,17 +95,17 @@ def block_changes(want: DesiredAgent, have: Agent, actual: ActualState, options:
         if change:
             out.append(change)
     for name in want.spec.shared_blocks:
-        block = actual.shared_blocks.get(name)
-        if block is not None and block.id in {b.id for b in have.blocks}:
-            keep.add(block.id)
+        shared = actual.shared_blocks.get(name)
+        if shared is not None and shared.id in {b.id for b in have.blocks}:
+            keep.add(shared.id)
             continue
         out.append(Change("attach", "agent_shared_block", name, "attach", agent=want.name,
-                          server_id=block.id if block else "", note=_label_note(name, shared_labels)))
-    for block in have.blocks:
-        if block.id not in keep:
-            kind = "agent_shared_block" if block.id in shared_ids else "agent_block"
-            out.append(Change("detach", kind, shared_ids.get(block.id, block.label), "detach",
-                              agent=want.name, server_id=block.id,
+                          server_id=shared.id if shared else "", note=_label_note(name, shared_labels)))
+    for attached in have.blocks:
+        if attached.id not in keep:
+            kind = "agent_shared_block" if attached.id in shared_ids else "agent_block"
+            out.append(Change("detach", kind, shared_ids.get(attached.id, attached.label), "detach",
+                              agent=want.name, server_id=attached.id,
                               note="the block is kept on the server"))
     return out
 

@@ -92,7 +92,7 @@ def delete_folder(folder: Folder) -> Change:
 
 def our_tool(name: str, actual: ActualState, namespace: str) -> bool:
     tool = actual.tools.get(name)
-    return bool(tool) and identity.tool_tag(namespace, name) in tool.tags
+    return tool is not None and identity.tool_tag(namespace, name) in tool.tags
 
 
 def prune(resources: ResourceSet, actual: ActualState, options: DiffOptions,

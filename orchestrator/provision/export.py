@@ -79,7 +79,7 @@ class _Literal(str):
     pass
 
 
-def _literal(dumper: yaml.SafeDumper, data: str):
+def _literal(dumper: yaml.SafeDumper, data: str) -> yaml.ScalarNode:
     return dumper.represent_scalar("tag:yaml.org,2002:str", data, style="|")
 
 

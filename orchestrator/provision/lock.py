@@ -25,7 +25,7 @@ import json
 import os
 import socket
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from orchestrator.backends import identity
@@ -64,7 +64,7 @@ def _lock_info(block: Block) -> dict:
 
 @contextlib.contextmanager
 def server_lock(backend: AdminBackend, namespace: str, ttl: float = DEFAULT_TTL,
-                now=time.time) -> Iterator[Block]:
+                now: Callable[[], float] = time.time) -> Iterator[Block]:
     tag = identity.lock_tag(namespace)
     holder = {"host": socket.gethostname(), "pid": os.getpid(), "expires": now() + ttl}
     mine = backend.create_block(NewBlock(LOCK_LABEL, json.dumps(holder),
@@ -80,7 +80,8 @@ def server_lock(backend: AdminBackend, namespace: str, ttl: float = DEFAULT_TTL,
         _release(backend, mine)
 
 
-def _check_contenders(backend: AdminBackend, tag: str, mine: Block, namespace: str, now) -> None:
+def _check_contenders(backend: AdminBackend, tag: str, mine: Block, namespace: str,
+                      now: Callable[[], float]) -> None:
     for block in backend.list_blocks(tags=[tag]):
         if block.id == mine.id:
             continue

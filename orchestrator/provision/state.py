@@ -86,7 +86,8 @@ def _models(backend: AdminBackend, wanted: bool) -> dict[str, tuple[str, ...]]:
     return {"models": tuple(llms), "embeddings": tuple(embeddings)}
 
 
-def _agents(every: list[Agent], namespace: str):
+def _agents(every: list[Agent], namespace: str
+            ) -> tuple[dict[str, Agent], dict[str, tuple[str, ...]], tuple[Agent, ...]]:
     managed: dict[str, list[Agent]] = {}
     unmanaged: list[Agent] = []
     for agent in every:
