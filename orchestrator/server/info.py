@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from orchestrator.errors import ServerError
 
@@ -43,8 +44,8 @@ class StartOptions:
                 raise ServerError(f"{flag} {value!r} is not a TCP port (1-65535)")
 
     @classmethod
-    def from_env(cls, **overrides) -> StartOptions:
-        values = {
+    def from_env(cls, **overrides: Any) -> StartOptions:
+        values: dict[str, Any] = {
             "letta_port": port_from_env(ENV_LETTA_PORT, DEFAULT_LETTA_PORT),
             "model_port": port_from_env(ENV_MODEL_PORT, DEFAULT_MODEL_PORT),
             "model_base_url": os.environ.get(ENV_MODEL_BASE) or None,

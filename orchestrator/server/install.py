@@ -16,6 +16,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 from orchestrator.errors import ServerError
 
@@ -83,7 +84,7 @@ def _venv_python_request() -> str:
     return "3.11"
 
 
-def _run(cmd: Sequence[str], log) -> None:
+def _run(cmd: Sequence[str], log: Path) -> None:
     env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "UV_EXCLUDE_NEWER")}
     with open(log, "ab") as out:
         out.write(f"\n=== {time.strftime('%Y-%m-%d %H:%M:%S')} {' '.join(cmd)}\n".encode())

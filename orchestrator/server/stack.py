@@ -124,7 +124,7 @@ def _model_base(opts: StartOptions) -> tuple[str, str]:
 def stop(home: str | os.PathLike | None = None, progress: Progress = lambda _m: None) -> list[str]:
     """Stop Letta, the model endpoint and PostgreSQL. Returns the names of what was running."""
     paths = StackPaths.resolve(home)
-    stopped = []
+    stopped: list[str] = []
     if not paths.home.is_dir():  # nothing was ever started here: do not create the state dir
         return stopped
     with state.locked(paths):

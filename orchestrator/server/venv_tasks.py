@@ -16,6 +16,8 @@ import json
 import os
 import sys
 import time
+from collections.abc import Callable
+from typing import Any
 
 # Sized for the load the embedded stack invites: Letta's pool (see components.LETTA_POOL) plus
 # the orchestrator's own connections (run records on PostgreSQL) and psql, with room to spare.
@@ -129,7 +131,7 @@ def main(argv: list[str]) -> int:
         print(__doc__, file=sys.stderr)
         return 2
     task, args = argv[0], argv[1:]
-    tasks = {"pg-start": pg_start, "pg-stop": pg_stop, "bootstrap": bootstrap}
+    tasks: dict[str, Callable[..., Any]] = {"pg-start": pg_start, "pg-stop": pg_stop, "bootstrap": bootstrap}
     if task not in tasks:
         print(f"unknown task {task!r}; one of {', '.join(tasks)}", file=sys.stderr)
         return 2

@@ -118,7 +118,7 @@ class _Handler(BaseHTTPRequestHandler):
             traceback.print_exc()
             self._json(500, fmt.error_body(500, f"local model failed: {exc!r}"))
 
-    def _body(self) -> dict:
+    def _body(self) -> dict | list:
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length) if length else b""
         try:

@@ -89,7 +89,8 @@ class _Builder:
         return schema if isinstance(schema, dict) else {}
 
     def object(self, schema: dict, depth: int) -> dict:
-        properties = schema.get("properties") if isinstance(schema.get("properties"), dict) else {}
+        declared = schema.get("properties")
+        properties: dict = declared if isinstance(declared, dict) else {}
         required = [n for n in schema.get("required", []) if isinstance(n, str)]
         names = (
             list(properties)
