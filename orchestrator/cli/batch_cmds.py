@@ -22,7 +22,6 @@ import click
 from rich.console import Console
 
 from orchestrator.backends.base import RunBackend
-from orchestrator.backends.letta import LettaBackend
 from orchestrator.cli.common import (
     handle_errors,
     records_location,
@@ -30,6 +29,7 @@ from orchestrator.cli.common import (
     resolve_base_url,
     state_home,
 )
+from orchestrator.cli.lazy import letta_backend as LettaBackend  # noqa: N813
 from orchestrator.compile import load_plan
 from orchestrator.compile.plan import Plan
 from orchestrator.errors import ExitCode, RunError

@@ -19,7 +19,6 @@ import click
 import yaml
 from rich.console import Console
 
-from orchestrator.backends.letta import LettaBackend
 from orchestrator.cli import batch_cmds
 from orchestrator.cli.common import (
     handle_errors,
@@ -28,6 +27,7 @@ from orchestrator.cli.common import (
     resolve_base_url,
     state_home,
 )
+from orchestrator.cli.lazy import letta_backend as LettaBackend  # noqa: N813
 from orchestrator.cli.output_guard import Cancel, OutputGuard, silence_stdout
 from orchestrator.compile import load_plan
 from orchestrator.errors import ExitCode, OrchestrateError, RunError, SpecError
