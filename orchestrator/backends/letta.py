@@ -17,9 +17,10 @@ from __future__ import annotations
 import contextlib
 import warnings
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from letta_client import Letta
+from letta_client.types.agents import AssistantMessage
 
 from orchestrator.backends.base import (
     AgentRef,
@@ -69,7 +70,7 @@ class LettaBackend:
         return f"LettaBackend({self.base_url!r})"
 
     # ----- error mapping (letta_errors.py, shared with the provisioning backend) -----
-    def _calls(self, what: str):
+    def _calls(self, what: str) -> contextlib.AbstractContextManager[None]:
         return translated(what, self.base_url)
 
     def _do(self, what: str, fn: Callable[[], T]) -> T:
@@ -155,7 +156,7 @@ class LettaBackend:
                     break  # the next turn: its answers are not ours
                 found = getattr(message, "otid", None) == otid
             elif found and kind == "assistant_message":
-                answers.append(_text(message.content))
+                answers.append(_text(cast(AssistantMessage, message).content))
         if not found:
             active = self._do(f"list active runs of agent {agent_id}", lambda: self._client
                               .runs.list(agent_id=agent_id, active=True, limit=1))

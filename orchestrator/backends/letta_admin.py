@@ -15,7 +15,8 @@ Must not: decide what to change (provision/diff.py) or log anything.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from contextlib import AbstractContextManager
+from typing import Any, Literal
 
 from letta_client import Letta
 
@@ -38,8 +39,10 @@ from orchestrator.backends.letta_health import check_health
 from orchestrator.backends.letta_limits import CALL_TIMEOUT, Limits
 from orchestrator.errors import BackendError
 
-AGENT_INCLUDE = ["agent.blocks", "agent.tools", "agent.sources", "agent.tags", "agent.secrets",
-                 "agent.managed_group"]
+AGENT_INCLUDE: list[Literal["agent.blocks", "agent.tools", "agent.sources", "agent.tags",
+                           "agent.secrets", "agent.managed_group"]] = [
+    "agent.blocks", "agent.tools", "agent.sources", "agent.tags", "agent.secrets",
+    "agent.managed_group"]
 PAGE = 100
 MESSAGE_COUNT_LIMIT = 100
 
@@ -65,7 +68,7 @@ class LettaAdmin:
                                     self._key)
         return self.version
 
-    def _call(self, what: str):
+    def _call(self, what: str) -> AbstractContextManager[None]:
         if self.version is None:  # once, so a foreign server is named as such at once
             self.check()
         return translated(what, self.base_url)
@@ -80,7 +83,7 @@ class LettaAdmin:
 
     def get_agent(self, agent_id: str) -> Agent:
         with self._call(f"read agent {agent_id}"):
-            return _agent(self._client.agents.retrieve(agent_id, include=AGENT_INCLUDE))
+            return _agent(self._client.agents.retrieve(agent_id, include=list(AGENT_INCLUDE)))
 
     def create_agent(self, new: NewAgent, extra: Mapping[str, Any] | None = None) -> Agent:
         with self._call(f"create agent {new.name!r}"):

@@ -61,7 +61,8 @@ def listed(answer: Any) -> Any:
 def reason(exc: letta_client.APIStatusError) -> str:
     """The server's short explanation of a refusal (at most 300 characters)."""
     body = exc.body if isinstance(exc.body, dict) else {}
-    err = body.get("error") if isinstance(body.get("error"), dict) else {}
+    error = body.get("error")
+    err = error if isinstance(error, dict) else {}
     text = err.get("detail") or err.get("message") or body.get("detail") or exc.message
     return str(text)[:300]
 

@@ -172,7 +172,7 @@ class MemoryBackend:
             if rule and rule.fail is not None and rule.failed < rule.times:
                 rule.failed += 1
                 raise rule.fail
-            entry = {"agent": agent.label, "agent_id": agent_id, "prompt": prompt,
+            entry: dict[str, Any] = {"agent": agent.label, "agent_id": agent_id, "prompt": prompt,
                      "otid": otid, "model": model, "reply": None}
             reply = Reply(self._answer(rule, agent.label, prompt),
                           prompt_tokens=len(prompt.split()), completion_tokens=5, step_count=1)

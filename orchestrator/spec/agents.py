@@ -81,10 +81,11 @@ def agent_issues(doc: MarkedDoc, data: dict, path: tuple, shared: Collection[str
                                    path + ("memory_blocks", i, "label"),
                                    f"duplicate memory block '{label}'"))
         labels.add(label)
+    known: Collection[str] = shared if shared is not None else ()
     for i, block in enumerate(data.get("shared_blocks", ()) if shared is not None else ()):
         where = path + ("shared_blocks", i)
-        if block not in shared:
-            hint = did_you_mean(block, shared, fallback="declare it under shared_blocks:")
+        if block not in known:
+            hint = did_you_mean(block, known, fallback="declare it under shared_blocks:")
             issues.append(issue_at(doc.mark(where), where, f"unknown shared block '{block}'", hint))
         elif block in labels:
             issues.append(issue_at(doc.mark(where), where,

@@ -82,12 +82,13 @@ class Builder:
         data["archival"] = [self._passage(item, entry, ("archival", i))
                             for i, entry in enumerate(data.get("archival", ()))]
         self.issues.extend(agent_issues(item.doc, item.data, (), blocks))
+        known: Collection[str] = folders if folders is not None else ()
         for i, folder in enumerate(data.get("folders", ()) if folders is not None else ()):
-            if folder not in folders:
+            if folder not in known:
                 where = ("folders", i)
                 self.issues.append(issue_at(
                     item.doc.mark(where), where, f"unknown folder '{folder}'",
-                    did_you_mean(folder, folders, fallback="define it in a kind: Folder file")))
+                    did_you_mean(folder, known, fallback="define it in a kind: Folder file")))
         return build_agent(item.doc, data["name"], data, ())
 
     def _passage(self, item: ResourceDoc, entry: dict, path: tuple) -> dict:

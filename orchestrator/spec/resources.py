@@ -18,6 +18,7 @@ from __future__ import annotations
 import dataclasses
 import re
 from pathlib import Path
+from typing import cast
 
 from orchestrator.errors import Issue, SpecError
 from orchestrator.spec import schema
@@ -156,7 +157,7 @@ def _read_file(path: Path, read: _Read, issues: list[Issue],
         issues.extend(problems)
         if problems or doc.broken:
             if key and key[0] in KINDS and isinstance(key[1], str):
-                read.declared.add(key)
+                read.declared.add(cast(tuple[str, str], key))  # both checked above
             else:
                 read.unsure = True
             continue

@@ -63,6 +63,7 @@ def build_steps(doc: MarkedDoc, data: dict, path: tuple, issues: list[Issue],
 
 def _step(doc: MarkedDoc, name: str, raw: Any, path: tuple, issues: list[Issue],
           in_loop: bool, damage: Damage) -> StepSpec:
+    meant: frozenset[str] | set[str]
     data, present, meant = raw, raw, _NONE  # a valid step: every key is known and intact
     if path in damage.tainted:
         if not isinstance(raw, dict) or path in damage.broken:

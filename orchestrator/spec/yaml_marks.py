@@ -15,7 +15,7 @@ Must not: validate meaning (that is schema.py and the loaders) or read other fil
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import yaml
 
@@ -80,9 +80,9 @@ def load_documents(text: str, file: str) -> tuple[list[MarkedDoc], list[Issue]]:
         return [], [limit]
     loader = _Loader(text)
     try:
-        nodes = []
+        nodes: list[yaml.Node] = []
         while loader.check_node():
-            nodes.append(loader.get_node())
+            nodes.append(cast(yaml.Node, loader.get_node()))  # check_node(): one follows
     except yaml.MarkedYAMLError as exc:
         return [], [_syntax_issue(exc, file, text)]
     except yaml.YAMLError as exc:
@@ -143,6 +143,7 @@ class _Builder:
             return self._mapping(node, path)
         if isinstance(node, yaml.SequenceNode):
             return [self.build(item, path + (i,)) for i, item in enumerate(node.value)]
+        assert isinstance(node, yaml.ScalarNode)  # the only other kind of node
         if node.tag == _STR:
             if node.style == "|":
                 self._block_mark(node, path)
