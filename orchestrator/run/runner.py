@@ -189,11 +189,7 @@ def _preflight(plan: Plan, backend: RunBackend, options: RunOptions) -> dict[str
 def _check_budget(plan: Plan, options: RunOptions) -> None:
     """Before anything starts: the price files read, and a budget only where it is kept."""
     load_prices()  # a user's price file with a mistake is reported before the run
-    limit = run_limit(plan, options.max_tokens, options.max_cost)
-    if options.executor == "temporal" and (Budget(limit, step_limits(plan))):
-        raise RunError("budgets (defaults.budget, a step's budget, --max-tokens, --max-cost) "
-                       "are kept by the local executor only for now: run without "
-                       "--executor temporal, or without the budget")
+    run_limit(plan, options.max_tokens, options.max_cost)  # the limits must read
 
 
 def _options(options: RunOptions) -> dict:

@@ -402,3 +402,33 @@ def test_for_each_items_are_activities_a_killed_worker_loses_none(letta_stack, m
     finally:
         runner.join(timeout=1)
         records.close()
+
+
+def test_the_run_budget_holds_across_workers_and_resume_carries_on(letta_stack, model_script,
+                                                                  workers, tmp_path):
+    import dataclasses
+
+    from orchestrator.run.runner import recorded_options, resume_run
+
+    model_script([{"prompt_contains": "Review this report", "json": APPROVE}])
+    workers.start()
+    records = Records(tmp_path / "runs.db")
+    try:
+        plan = load_plan(PIPELINES / "research-report.yaml")
+        backend = LettaBackend(letta_stack.base_url)
+        out = start_run(plan, {"topic": "owls"}, backend, records,
+                        options=workers.options(max_tokens=1))
+        assert out.status == "failed" and "--max-tokens" in out.error
+        assert out.results["research"].status == "succeeded"  # it started below the limit
+        assert out.results["draft"].status == "not_started"
+        assert "max_tokens" in (out.results["draft"].error or "")
+        options = dataclasses.replace(recorded_options(records.run(out.run_id)),
+                                      max_tokens=10**7)
+        assert options.executor == "temporal"
+        model_script([{"prompt_contains": "Review this report", "json": APPROVE}])
+        done = resume_run(out.run_id, plan, backend, records, options=options)
+        assert done.status == "succeeded", done.error
+        prompts = [r.get("prompt") or "" for r in _sent(model_script, records, out.run_id)]
+        assert not any(p.startswith("Research owls") for p in prompts)  # not sent again
+    finally:
+        records.close()

@@ -33,6 +33,7 @@ from orchestrator.compile.plan import Plan
 from orchestrator.errors import RunError
 from orchestrator.run import records_pg
 from orchestrator.run.agents import AgentPool
+from orchestrator.run.budget import Budget, spent_so_far, step_limits
 from orchestrator.run.cleanup import agent_users
 from orchestrator.run.context import StepResult, Usage
 from orchestrator.run.fanout import items_by
@@ -41,6 +42,7 @@ from orchestrator.run.records import NO_ITEM, NO_ITERATION, Records, UnitKey
 from orchestrator.run.secrets import Redactor
 from orchestrator.run.services import Cancelled, EventSink, Services, redacting
 from orchestrator.run.temporal import items
+from orchestrator.spec.model import BudgetSpec
 
 HEARTBEAT_EVERY = 3.0  # seconds; the workflow's heartbeat timeout is 15 s
 
@@ -140,6 +142,10 @@ def step(run: dict[str, Any]) -> dict[str, Any]:
                    agents=pool, memo=memo, max_parallel=max(1, int(run["max_parallel"])),
                    stream=bool(run.get("stream")))
     svc.emit = redacting(_relay(records, run["run_id"]), redactor)
+    limits = run.get("budget") or {}
+    svc.budget = Budget(  # what every worker spent so far is in the records
+        BudgetSpec(max_tokens=limits.get("max_tokens"), max_cost=limits.get("max_cost")),
+        step_limits(plan), spent_so_far(memo.values()))
     stop = threading.Event()
     beat = threading.Thread(target=contextvars.copy_context().run, args=(_heartbeat, svc, stop),
                             name=f"heartbeat-{name}", daemon=True)
@@ -158,7 +164,7 @@ def step(run: dict[str, Any]) -> dict[str, Any]:
         result = StepResult("cancelled", error=str(exc))
     finally:
         stop.set()
-    return summary(result)
+    return {**summary(result), "stopped": svc.budget.stopped}  # the run's limit, reached
 
 
 # What the following process derives itself from the records (never relayed).

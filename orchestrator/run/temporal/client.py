@@ -29,6 +29,7 @@ from typing import Any
 from orchestrator.compile.plan import Plan
 from orchestrator.errors import RunError
 from orchestrator.run import records_pg
+from orchestrator.run.budget import RUN
 from orchestrator.run.context import CANCELLED, NOT_STARTED, StepResult
 from orchestrator.run.records import UnitKey
 from orchestrator.run.services import Services
@@ -70,6 +71,8 @@ def workflow_input(plan: Plan, inputs: Mapping[str, Any], svc: Services, *, max_
            "records": _records_ref(svc.records.location), "base_url": base_url,
            "namespace": namespace, "inputs": dict(inputs), "max_parallel": max_parallel,
            "stream": svc.stream,
+           # the run's limits; each step's worker counts what the records say was spent
+           "budget": _run_budget(svc),
            # their values travel sealed (codec.py); workers mask them like a local run
            "secret_inputs": sorted(n for n, spec in plan.inputs.items() if spec.secret),
            # asked once here, not by every step on every worker
@@ -81,6 +84,12 @@ def workflow_input(plan: Plan, inputs: Mapping[str, Any], svc: Services, *, max_
             "deps": {n: list(s.depends_on) for n, s in plan.steps.items()},
             "needs": needs, "replicas": replicas, "max_parallel": max_parallel,
             "step_timeout": None}
+
+
+def _run_budget(svc: Services) -> dict[str, Any]:
+    limit = svc.budget.limits.get(RUN)
+    return {"max_tokens": limit.max_tokens if limit else None,
+            "max_cost": limit.max_cost if limit else None}
 
 
 def _records_ref(location: str) -> str:
@@ -146,6 +155,9 @@ async def _drive(target: TemporalTarget, workflow_id: str, spec: dict[str, Any],
             cause = getattr(exc, "cause", None)
             raise RunError(f"the run's Temporal workflow {workflow_id} failed: "
                            f"{getattr(cause, 'message', None) or exc}") from None
+        stopped = [s.get("stopped") for s in outcome["steps"].values() if s.get("stopped")]
+        if stopped and svc.budget.stopped is None:  # a worker reached the run's limit
+            svc.budget.stopped = stopped[0]
         follower.finish(outcome["steps"], outcome["settled"])
 
 
@@ -237,5 +249,6 @@ class _Follower:
         for name in self.plan.steps:
             if name not in self._results:
                 status = CANCELLED if name in self._started else NOT_STARTED
-                self._finish(name, StepResult(status, error=self.svc.cancel_reason))
+                reason = self.svc.budget.stopped or self.svc.cancel_reason
+                self._finish(name, StepResult(status, error=reason))
         return {name: self._results[name] for name in self.plan.steps}

@@ -60,8 +60,9 @@ class PipelineWorkflow:
         running: dict[asyncio.Task[Any], str] = {}
         fans = set(spec.get("fan_steps", ()))  # top-level for_each: items as activities
         summaries: dict[str, dict[str, Any]] = {}
+        stopped = False  # the run's budget was reached: no further step starts
         while not schedule.done():
-            started, blocked = schedule.start(limit - len(running))
+            started, blocked = ([], []) if stopped else schedule.start(limit - len(running))
             for name in blocked:
                 self._progress[name] = {"status": "blocked"}
             for name, copies in started:
@@ -71,7 +72,7 @@ class PipelineWorkflow:
                     unit, step_timeout)
                 running[asyncio.ensure_future(work)] = name
             if not running:
-                if schedule.done():
+                if schedule.done() or stopped:
                     break
                 raise workflow.ApplicationError("the schedule is stuck: no step can start",
                                                 non_retryable=True)
@@ -82,6 +83,7 @@ class PipelineWorkflow:
                 summaries[name] = summary
                 self._progress[name] = summary
                 schedule.finish(name, summary["status"])
+                stopped = stopped or bool(summary.get("stopped"))
         return {"steps": summaries, "settled": dict(schedule.settled)}
 
     async def _fan(self, unit: dict[str, Any], timeout: timedelta) -> dict[str, Any]:
