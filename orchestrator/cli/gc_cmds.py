@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 import click
 
@@ -22,6 +24,10 @@ from orchestrator.cli.common import (
 )
 from orchestrator.errors import ExitCode
 
+if TYPE_CHECKING:  # imported where used, so the CLI starts fast
+    from orchestrator.run.gc import Leftover, Sweep
+    from orchestrator.run.records import Records
+
 
 @click.command("gc")
 @click.argument("run_ids", nargs=-1, metavar="[RUN_ID]...")
@@ -31,7 +37,8 @@ from orchestrator.errors import ExitCode
               "embedded server).")
 @click.option("--api-key", help="Letta API key (default: LETTA_API_KEY).")
 @handle_errors
-def runs_gc(run_ids, dry_run, as_json, base_url, api_key) -> int:
+def runs_gc(run_ids: tuple[str, ...], dry_run: bool, as_json: bool, base_url: str | None,
+            api_key: str | None) -> int:
     """Delete the agents and blocks that runs which will not finish left on the server
     (failed, cancelled or killed runs; only those named, if RUN_IDs are given). Nothing
     without a run's tag is touched, nor a run still running, nor kept agents."""
@@ -51,10 +58,10 @@ def runs_gc(run_ids, dry_run, as_json, base_url, api_key) -> int:
     return int(ExitCode.USER_ERROR if sweep.failed else ExitCode.OK)
 
 
-def _full_ids(records, prefixes) -> set[str]:
+def _full_ids(records: Records, prefixes: Iterable[str]) -> set[str]:
     from orchestrator.errors import RunError
 
-    found = set()
+    found: set[str] = set()
     for prefix in prefixes:
         run = records.find_run(prefix)
         if run is None:
@@ -63,13 +70,13 @@ def _full_ids(records, prefixes) -> set[str]:
     return found
 
 
-def _text(sweep) -> str:
+def _text(sweep: Sweep) -> str:
     verb = "would delete" if sweep.dry_run else "deleted"
     if not sweep.deleted and not sweep.failed:
         lines = ["nothing to delete: no run that is over left agents or blocks"]
     else:
         agents = sum(1 for x in sweep.deleted if x.kind == "agent")
-        by_run = defaultdict(list)
+        by_run: defaultdict[tuple[str, str], list[Leftover]] = defaultdict(list)
         for item in sweep.deleted:
             by_run[(item.run_id, item.status)].append(item)
         lines = [f"{verb} {agents} agent{'s' * (agents != 1)} and "

@@ -20,7 +20,7 @@ from typing import Any
 import click
 
 from orchestrator.backends import identity
-from orchestrator.backends.admin import connect
+from orchestrator.backends.admin import AdminBackend, connect
 from orchestrator.cli.common import handle_errors, resolve_api_key, resolve_base_url, state_home
 from orchestrator.cli.spec_cmds import ALLOW_PATH_HELP
 from orchestrator.errors import ExitCode, OrchestrateError, ProvisionError, SpecError
@@ -30,6 +30,7 @@ from orchestrator.provision.changes import Change, ChangeSet
 from orchestrator.provision.export import Selection, export_resources
 from orchestrator.provision.render import SYMBOLS, VERBS, render_json, render_text
 from orchestrator.provision.sources import load_source
+from orchestrator.spec.model import ResourceSet
 
 ENV_MODEL = "ORCHESTRATE_DEFAULT_MODEL"
 ENV_EMBEDDING = "ORCHESTRATE_DEFAULT_EMBEDDING"
@@ -124,7 +125,8 @@ def _defaults(base_url: str, model: str | None, embedding: str | None) -> tuple[
 
 
 def _setup(source: str, base_url: str | None, api_key: str | None, namespace: str,
-           allowed: tuple[str, ...] = (), **flags):
+           allowed: tuple[str, ...] = (), **flags: Any
+           ) -> tuple[ResourceSet, AdminBackend, DiffOptions]:
     resources = load_source(source, allowed)  # spec problems need no server
     url = resolve_base_url(base_url)
     model, embedding = _defaults(url, flags.pop("default_model", None),
@@ -159,7 +161,8 @@ def _confirm(changeset: ChangeSet, yes: bool, question: str) -> None:
 @_plan_options
 @handle_errors
 @_json_errors
-def plan_cmd(source: str, base_url, api_key, namespace, as_json: bool, **flags) -> int:
+def plan_cmd(source: str, base_url: str | None, api_key: str | None, namespace: str, as_json: bool,
+             **flags: Any) -> int:
     """Show what apply would change on the server for SOURCE (a resource directory, an
     Agent file, or a pipeline whose agents `ref:` provisioned agents). Changes nothing."""
     resources, backend, options = _setup(source, base_url, api_key, namespace, **flags)
@@ -171,7 +174,8 @@ def plan_cmd(source: str, base_url, api_key, namespace, as_json: bool, **flags) 
 @_plan_options
 @handle_errors
 @_json_errors
-def diff_cmd(source: str, base_url, api_key, namespace, as_json: bool, **flags) -> int:
+def diff_cmd(source: str, base_url: str | None, api_key: str | None, namespace: str, as_json: bool,
+             **flags: Any) -> int:
     """Exit 0 when the server matches SOURCE, 2 on drift (for CI and cron), 1 on error."""
     resources, backend, options = _setup(source, base_url, api_key, namespace,
                                          report_only=True, **flags)
@@ -187,8 +191,8 @@ def diff_cmd(source: str, base_url, api_key, namespace, as_json: bool, **flags) 
               "(deleting agents with archival passages, folders, agent-owned shared blocks).")
 @handle_errors
 @_json_errors
-def apply_cmd(source: str, base_url, api_key, namespace, as_json: bool, yes: bool,
-              allow_memory_loss: bool, **flags) -> int:
+def apply_cmd(source: str, base_url: str | None, api_key: str | None, namespace: str,
+              as_json: bool, yes: bool, allow_memory_loss: bool, **flags: Any) -> int:
     """Make the server match SOURCE. Idempotent: a second apply changes nothing."""
     resources, backend, options = _setup(source, base_url, api_key, namespace, **flags)
     shown = plan(resources, backend, options)
@@ -217,8 +221,8 @@ def apply_cmd(source: str, base_url, api_key, namespace, as_json: bool, yes: boo
 @_allow_path_option
 @handle_errors
 @_json_errors
-def destroy_cmd(source: str, base_url, api_key, namespace, yes: bool, allow_memory_loss: bool,
-                keep_blocks: bool, as_json: bool, allowed: tuple[str, ...]) -> int:
+def destroy_cmd(source: str, base_url: str | None, api_key: str | None, namespace: str,
+                yes: bool, allow_memory_loss: bool, keep_blocks: bool, as_json: bool, allowed: tuple[str, ...]) -> int:
     """Delete from the server what SOURCE manages (nothing else): its agents with their
     private blocks, shared blocks, folders and tools."""
     resources, backend, options = _setup(source, base_url, api_key, namespace, allowed,
@@ -244,7 +248,8 @@ def destroy_cmd(source: str, base_url, api_key, namespace, yes: bool, allow_memo
 @click.option("--out", "out", required=True, type=click.Path(file_okay=False),
               help="Directory to write the resource files to.")
 @handle_errors
-def export_cmd(names: tuple[str, ...], base_url, api_key, namespace, all_: bool,
+def export_cmd(names: tuple[str, ...], base_url: str | None, api_key: str | None, namespace: str,
+               all_: bool,
                match: tuple[str, ...], tag: tuple[str, ...], out: str) -> int:
     """Write YAML (and tool sources, folder files) for agents that exist on a server, so
     `apply` right after is a no-op. Unmanaged agents are adopted by `apply --adopt`."""

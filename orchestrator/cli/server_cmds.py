@@ -77,7 +77,14 @@ def server_group() -> None:
 )
 @handle_errors
 def start_cmd(
-    home, letta_port, model_port, model_base_url, model_script, model_delay, timeout, temporal
+    home: str | None,
+    letta_port: int | None,
+    model_port: int | None,
+    model_base_url: str | None,
+    model_script: str | None,
+    model_delay: float | None,
+    timeout: float | None,
+    temporal: bool,
 ) -> int:
     """Install (first run only) and start the stack; wait until it is healthy."""
     options = stack.StartOptions.from_env(
@@ -111,7 +118,7 @@ def start_cmd(
 @server_group.command("stop")
 @_home_option
 @handle_errors
-def stop_cmd(home) -> int:
+def stop_cmd(home: str | None) -> int:
     """Stop Letta, the model endpoint and PostgreSQL (gracefully)."""
     stopped = stack.stop(home, progress=_progress)
     click.echo(f"stopped: {', '.join(stopped)}" if stopped else "nothing was running")
@@ -122,7 +129,7 @@ def stop_cmd(home) -> int:
 @_home_option
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @handle_errors
-def status_cmd(home, as_json) -> int:
+def status_cmd(home: str | None, as_json: bool) -> int:
     """Show pids, URLs, ports and memory; exit 0 when running, 1 when not."""
     st = stack.status(home)
     if as_json:
@@ -178,7 +185,7 @@ def status_cmd(home, as_json) -> int:
 )
 @click.argument("component", required=False, type=click.Choice(LOG_NAMES))
 @handle_errors
-def logs_cmd(home, follow, lines, component) -> int:
+def logs_cmd(home: str | None, follow: bool, lines: int, component: str | None) -> int:
     """Show the logs (letta, model, postgres by default; or one component)."""
     files = server_logs.log_files(home, component)
     many = len(files) > 1

@@ -26,7 +26,7 @@ from orchestrator.spec.schema import SCHEMA_NAMES, schema_text
 
 def _expand(paths: tuple[str, ...]) -> list[str]:
     """Directories stand for the *.yaml / *.yml files directly inside them."""
-    files = []
+    files: list[str] = []
     for path in paths:
         if Path(path).is_dir():
             found = sorted(p for p in Path(path).iterdir() if p.suffix in (".yaml", ".yml"))

@@ -22,7 +22,8 @@ from orchestrator.errors import ExitCode, RunError
 @click.option("--max-concurrent-units", type=click.IntRange(1, 256), default=8,
               show_default=True, help="Steps this worker runs at once.")
 @handle_errors
-def worker_cmd(temporal_address, task_queue, max_concurrent_units) -> int:
+def worker_cmd(temporal_address: str | None, task_queue: str | None,
+               max_concurrent_units: int) -> int:
     """Run pipeline steps from Temporal (start as many workers as you like)."""
     try:
         from orchestrator.run.temporal import client, worker
