@@ -12,8 +12,9 @@ import dataclasses
 import json
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
+from typing import Any
 
 import click
 import yaml
@@ -30,6 +31,7 @@ from orchestrator.cli.common import (
 from orchestrator.cli.lazy import letta_backend as LettaBackend  # noqa: N813
 from orchestrator.cli.output_guard import Cancel, OutputGuard, silence_stdout
 from orchestrator.compile import load_plan
+from orchestrator.compile.plan import Plan
 from orchestrator.errors import ExitCode, OrchestrateError, RunError, SpecError
 from orchestrator.run import render
 from orchestrator.run.batch_records import is_batch_id
@@ -40,6 +42,7 @@ from orchestrator.run.progress import make_reporter, outcome_json, totals_json
 from orchestrator.run.records import Records
 from orchestrator.run.runner import (
     RunOptions,
+    RunOutcome,
     check_env,
     recorded_options,
     resume_run,
@@ -55,14 +58,14 @@ def _records() -> Records:
     return Records(records_location())
 
 
-def _server_options(fn):
+def _server_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     fn = click.option("--base-url", help="Letta server URL (default: LETTA_BASE_URL, "
                       "else the embedded server).")(fn)
     fn = click.option("--api-key", help="Letta API key (default: LETTA_API_KEY).")(fn)
     return fn
 
 
-def _exec_options(fn):
+def _exec_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     for option in reversed([
         click.option("--max-parallel", type=click.IntRange(1, 64), default=4, show_default=True,
                      help="Steps running at once."),
@@ -76,7 +79,7 @@ def _exec_options(fn):
     return fn
 
 
-def _budget_options(fn):
+def _budget_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     fn = click.option("--max-cost", type=click.FloatRange(min=0, min_open=True), metavar="USD",
                       help="The run's budget in US dollars (default: the pipeline's "
                       "defaults.budget): no further step starts once it is spent.")(fn)
@@ -110,9 +113,12 @@ def _budget_options(fn):
 @_budget_options
 @batch_cmds.batch_options
 @handle_errors
-def run_cmd(file, inputs, input_file, base_url, api_key, max_parallel, timeout, as_json,
-            stream, model, dry_run, keep_agents, namespace, executor, temporal_address,
-            task_queue, max_tokens, max_cost, batch_file, concurrency, results) -> int:
+def run_cmd(file: str, inputs: tuple[str, ...], input_file: str | None, base_url: str | None,
+            api_key: str | None, max_parallel: int, timeout: float | None, as_json: bool,
+            stream: bool, model: str | None, dry_run: bool, keep_agents: bool, namespace: str,
+            executor: str, temporal_address: str | None, task_queue: str | None,
+            max_tokens: int | None, max_cost: float | None, batch_file: str | None,
+            concurrency: int | None, results: str | None) -> int:
     """Run a pipeline against a Letta server (or once per line of a --batch file)."""
     batch_cmds.check_batch_usage(batch_file, concurrency=concurrency, results=results,
                                  input=inputs, input_file=input_file, dry_run=dry_run,
@@ -144,7 +150,8 @@ def run_cmd(file, inputs, input_file, base_url, api_key, max_parallel, timeout, 
         return _run(plan, given, base_url, api_key, as_json, options)
 
 
-def _run(plan, given, base_url, api_key, as_json, options: RunOptions) -> int:
+def _run(plan: Plan, given: Mapping[str, Any], base_url: str | None, api_key: str | None,
+         as_json: bool, options: RunOptions) -> int:
     key = resolve_api_key(api_key)
     backend = LettaBackend(resolve_base_url(base_url), key,
                            run_timeout=run_timeout(options, plan))
@@ -156,7 +163,7 @@ def _run(plan, given, base_url, api_key, as_json, options: RunOptions) -> int:
     return _finish(outcome, as_json)
 
 
-def dry_run_steps(plan, given) -> list[dict]:
+def dry_run_steps(plan: Plan, given: Mapping[str, Any]) -> list[dict]:
     return [step.__dict__ for step in dry_run(plan, given)]
 
 
@@ -173,8 +180,10 @@ def dry_run_steps(plan, given) -> list[dict]:
 @_budget_options
 @batch_cmds.batch_resume_options
 @handle_errors
-def resume_cmd(run_id, inputs, file, base_url, api_key, max_parallel, timeout, as_json,
-               stream, model, max_tokens, max_cost, concurrency, retry_failed) -> int:
+def resume_cmd(run_id: str, inputs: tuple[str, ...], file: str | None, base_url: str | None,
+               api_key: str | None, max_parallel: int, timeout: float | None, as_json: bool,
+               stream: bool, model: str | None, max_tokens: int | None, max_cost: float | None,
+               concurrency: int | None, retry_failed: bool) -> int:
     """Continue a failed, cancelled or killed run, or a batch (BATCH_ID): only what did
     not succeed runs again."""
     batch_cmds.check_resume_usage(run_id, concurrency=concurrency, retry_failed=retry_failed,
@@ -189,8 +198,10 @@ def resume_cmd(run_id, inputs, file, base_url, api_key, max_parallel, timeout, a
                        as_json, stream, model, budget=(max_tokens, max_cost))
 
 
-def _resume(run_id, inputs, file, base_url, api_key, max_parallel, timeout, as_json,
-            stream, model=None, budget=(None, None)) -> int:
+def _resume(run_id: str, inputs: tuple[str, ...], file: str | None, base_url: str | None,
+            api_key: str | None, max_parallel: int, timeout: float | None, as_json: bool,
+            stream: bool, model: str | None = None,
+            budget: tuple[int | None, float | None] = (None, None)) -> int:
     records = _records()
     run = records.find_run(run_id)
     if run is None:
@@ -198,9 +209,10 @@ def _resume(run_id, inputs, file, base_url, api_key, max_parallel, timeout, as_j
     plan = load_plan(file or run["file"])
     key = resolve_api_key(api_key)
     recorded = recorded_options(run)
-    source = click.get_current_context().get_parameter_source
+    parallel_source = click.get_current_context().get_parameter_source("max_parallel")
+    assert parallel_source is not None  # an option of `resume`: click always knows its source
     options = dataclasses.replace(  # the recorded options (executor too), but what is given
-        recorded, max_parallel=max_parallel if source("max_parallel").name != "DEFAULT"
+        recorded, max_parallel=max_parallel if parallel_source.name != "DEFAULT"
         else recorded.max_parallel, timeout=timeout or recorded.timeout,
         model=model or recorded.model, stream=stream,
         max_tokens=budget[0] if budget[0] is not None else recorded.max_tokens,
@@ -223,7 +235,7 @@ def runs_group() -> None:
 @click.option("--limit", type=click.IntRange(1, 10000), default=20, show_default=True)
 @click.option("--json", "as_json", is_flag=True)
 @handle_errors
-def runs_list(limit, as_json) -> int:
+def runs_list(limit: int, as_json: bool) -> int:
     """Recent runs, newest first."""
     records = _existing_records()  # a read-only command: no records, nothing to create
     runs = records.list_runs(limit) if records else []
@@ -240,7 +252,7 @@ def runs_list(limit, as_json) -> int:
 @click.argument("run_id")
 @click.option("--json", "as_json", is_flag=True)
 @handle_errors
-def runs_show(run_id, as_json) -> int:
+def runs_show(run_id: str, as_json: bool) -> int:
     """One run: per step status, attempts, duration, tokens, prompt, output and error."""
     records = _existing_records()
     if records is None:
@@ -279,7 +291,7 @@ def _json_errors(as_json: bool) -> Iterator[None]:
             message = (exc.message if isinstance(exc, click.ClickException) else str(exc)
                        if isinstance(exc, OrchestrateError)
                        else f"unexpected {type(exc).__name__}: {exc}")
-            doc = {"run_id": None, "status": "error", "error": message}
+            doc: dict[str, Any] = {"run_id": None, "status": "error", "error": message}
             if isinstance(exc, SpecError):
                 doc["issues"] = [{"file": i.file, "line": i.line, "col": i.col, "path": i.path,
                                   "message": i.message, "hint": i.hint,
@@ -302,7 +314,7 @@ def _input_file(path: str | None) -> dict:
     return data
 
 
-def _finish(outcome, as_json: bool) -> int:
+def _finish(outcome: RunOutcome, as_json: bool) -> int:
     try:
         _show_outcome(outcome, as_json)
     except BrokenPipeError:  # the reader left at the very end: the run itself is recorded
@@ -314,7 +326,7 @@ def _finish(outcome, as_json: bool) -> int:
     return int(ExitCode.USER_ERROR)
 
 
-def _show_outcome(outcome, as_json: bool) -> None:
+def _show_outcome(outcome: RunOutcome, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(outcome_json(outcome), default=str))
     else:
