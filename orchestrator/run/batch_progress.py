@@ -172,7 +172,8 @@ class LiveBatchReporter:
                      Text(t.text()))
 
 
-def make_batch_reporter(*, as_json: bool, console: Console | None = None):
+def make_batch_reporter(*, as_json: bool, console: Console | None = None
+                        ) -> JsonBatchReporter | LiveBatchReporter | PlainBatchReporter:
     if as_json:
         return JsonBatchReporter()
     console = console or Console(stderr=True)

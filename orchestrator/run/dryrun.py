@@ -97,10 +97,11 @@ def _view(name: str) -> dict[str, Any]:
 def _agent_step(name: str, step: StepPlan, plan: Plan, context: dict[str, Any]) -> DryStep:
     if step.for_each is not None:
         context = {**context, step.item_var: Placeholder(step.item_var)}
+    assert step.prompt is not None  # every agent step has one
     prompt = render(step.prompt, context)
     if step.output_format == "json":
         prompt += jsonout.request_suffix(step.output_schema)
-    agent = plan.agents.get(step.agent)
+    agent = plan.agents.get(step.agent) if step.agent is not None else None
     model = step.model or (agent.model if agent else None) or plan.defaults.model
     return DryStep(name, step.agent, model, step.depends_on,
                    step.when.source if step.when else None,

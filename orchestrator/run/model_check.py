@@ -58,7 +58,7 @@ def check_models(plan: Plan, run_model: str | None, offered: list[str], where: s
 
 
 def _agent_steps(plan: Plan) -> list[StepPlan]:
-    steps = []
+    steps: list[StepPlan] = []
     for step in plan.steps.values():
         steps.extend(step.loop.steps.values() if step.loop else (step,))
     return steps

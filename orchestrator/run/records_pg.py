@@ -56,7 +56,7 @@ def safe_url(url: str) -> str:
 class Row(dict[str, Any]):
     """A row by column name (`row["id"]`, `dict(row)`) and by position (`row[0]`)."""
 
-    def __getitem__(self, key: str | int) -> Any:  # type: ignore[override]
+    def __getitem__(self, key: str | int) -> Any:
         if isinstance(key, int):
             return list(self.values())[key]
         return super().__getitem__(key)

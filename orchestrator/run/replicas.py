@@ -147,5 +147,5 @@ class Replicas(Generic[T]):
         for index, made in self._made.items():
             if self._ident(made) == letta_id:
                 return index
-        index = self._known.get(letta_id)
-        return None if index is None or index in self._made else index
+        known = self._known.get(letta_id)
+        return None if known is None or known in self._made else known
