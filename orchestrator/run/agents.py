@@ -38,6 +38,7 @@ import os
 import re
 import threading
 from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 from orchestrator.backends import identity
 from orchestrator.backends.base import AgentRef, NewAgent, NewBlock, RunBackend
@@ -234,7 +235,7 @@ class AgentPool(Cleanup):
     def _request(self, name: str, spec: AgentSpec, index: int = 1) -> NewAgent:
         where = f"agents.{name}"
         env = lambda text, field: resolve_env(text, self.redactor, f"{where}.{field}")  # noqa: E731
-        meta = {"run": self.run_id, "agent": name, "pipeline": self.plan.name}
+        meta: dict[str, Any] = {"run": self.run_id, "agent": name, "pipeline": self.plan.name}
         run_tags = (identity.RUN_TAG, identity.run_tag(self.run_id))
         if self.replicas(name) > 1:
             meta["replica"] = index
@@ -288,7 +289,8 @@ def _same(tags: tuple[str, ...], prefix: str, expected: str) -> bool:
     return not told or expected in told
 
 
-def _block(spec: BlockSpec, env, tags: tuple[str, ...] = ()) -> NewBlock:
+def _block(spec: BlockSpec, env: Callable[[str, str], str], tags: tuple[str, ...] = ()
+           ) -> NewBlock:
     return NewBlock(label=spec.label, value=env(spec.value, f"{spec.label}.value"),
                     description=spec.description or None, limit=spec.limit or None,
                     read_only=spec.read_only, tags=tags)

@@ -18,7 +18,9 @@ Must not: create anything, or delete anything not created for this run.
 
 from __future__ import annotations
 
+import functools
 import threading
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -133,7 +135,8 @@ class Cleanup:
             return  # best effort: the run itself succeeded
         for agent in tagged:
             if agent.id not in known:
-                self._cleaner.submit(self._quietly, lambda i=agent.id: self.backend.delete_agent(i))
+                self._cleaner.submit(self._quietly,
+                                     functools.partial(self.backend.delete_agent, agent.id))
 
     def _disposable(self, name: str) -> bool:
         spec = self.plan.agents[name]
@@ -146,7 +149,7 @@ class Cleanup:
         self.records.mark_deleted(self.run_id, kind, name)
 
     @staticmethod
-    def _quietly(action) -> None:
+    def _quietly(action: Callable[[], object]) -> None:
         try:
             action()
         except NotFound:

@@ -87,9 +87,11 @@ def _decide_skip(step: StepPlan, results: Mapping[str, StepResult],
 
 
 def _for_each(svc: Services, step: StepPlan, key: UnitKey, context: dict[str, Any]) -> StepResult:
-    items = evaluate(step.for_each, context)
+    for_each = step.for_each
+    assert for_each is not None  # callers send only for_each steps
+    items = evaluate(for_each, context)
     if isinstance(items, Mapping) or isinstance(items, str) or not hasattr(items, "__iter__"):
-        raise RunError(f"{step.for_each.path}: for_each must give a list, got "
+        raise RunError(f"{for_each.path}: for_each must give a list, got "
                        f"{type(items).__name__}")
     items = list(items)
 
@@ -108,6 +110,7 @@ def _for_each(svc: Services, step: StepPlan, key: UnitKey, context: dict[str, An
 
 def _loop(svc: Services, step: StepPlan, context: dict[str, Any]) -> StepResult:
     loop = step.loop
+    assert loop is not None  # callers send only loop steps
     previous: dict[str, StepResult] | None = None
     usage, iteration = Usage(), 0
     for iteration in range(1, loop.max_iterations + 1):

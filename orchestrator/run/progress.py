@@ -212,7 +212,8 @@ class LiveReporter:
         return table
 
 
-def make_reporter(*, as_json: bool, stream: bool, console: Console | None = None):
+def make_reporter(*, as_json: bool, stream: bool, console: Console | None = None
+                  ) -> JsonReporter | LiveReporter | PlainReporter:
     if as_json:
         return JsonReporter()
     console = console or Console(stderr=True)

@@ -136,7 +136,10 @@ class Records:
                 if name not in have:
                     try:
                         self._db.execute(f"ALTER TABLE {table} ADD COLUMN {name} {kind}")
-                    except (sqlite3.OperationalError, *records_pg.database_errors()):
+                    # mypy cannot type a starred tuple in an except clause; evaluated only
+                    # on an error, so psycopg is not imported for nothing
+                    except (sqlite3.OperationalError,  # type: ignore[misc]
+                            *records_pg.database_errors()):
                         # another process added it just now
                         pass
 
