@@ -18,8 +18,10 @@ bad answer on the same Letta agent; see run.replicas for which copy).
 
 from __future__ import annotations
 
+import contextvars
 import hashlib
 import time
+from collections.abc import Callable
 from typing import Any
 
 from orchestrator.backends.base import Reply
@@ -35,6 +37,13 @@ from orchestrator.run.services import Cancelled, Services
 RECONCILE_POLL = 0.5  # seconds between looks at a busy agent's history
 RECONCILE_WAIT = 600.0  # longest wait for a busy agent when the step has no timeout
 SETTLE_TRIES = 5  # reads of an agent's history before a message's fate is called unknown
+
+
+# An executor that runs one new unit per call (the Temporal executor replays a loop step:
+# what is done is reused from the records, then one more unit runs) is told here before a
+# unit that is not reused starts; it may raise to end the call. Per thread (context).
+unit_gate: contextvars.ContextVar[Callable[[UnitKey], None] | None] = contextvars.ContextVar(
+    "unit_gate", default=None)
 
 
 class StepFailed(RunError):
@@ -74,6 +83,9 @@ def call_agent(svc: Services, step: StepPlan, key: UnitKey, context: dict[str, A
     # can say: that copy is needed, whatever it is busy with.
     in_flight = same and bool(earlier.get("otid")) and earlier.get("status") in (
         "running", "cancelled", FAILED)
+    gate = unit_gate.get()
+    if gate is not None:  # an executor running one new unit per call may stop here
+        gate(key)
     svc.budget.check(key.step)  # a unit that would start beyond a budget does not start
     agent = _lease(svc, step, top, key, need=earlier.get("agent_id") if in_flight else None,
                    prefer=earlier.get("agent_id"))

@@ -132,6 +132,9 @@ def test_same_results_on_both_executors(letta_stack, model_script, workers, tmp_
         assert len(_sent(model_script, records, remote.run_id)) == local_prompts  # same messages
         if name == "parallel-analysis":
             assert remote.outputs["costs"] == local.outputs["costs"]
+        else:  # the loop ran one new unit per activity: rewrite, then recheck (and the end)
+            assert _activity_modes(workers, remote.run_id).count("unit") == 2
+            assert remote.results["revise"].iterations == local.results["revise"].iterations
         assert records.run(remote.run_id)["options"]["executor"] == "temporal"
         backend = LettaBackend(letta_stack.base_url)
         from orchestrator.backends import identity

@@ -41,6 +41,7 @@ from orchestrator.run.flow import run_step
 from orchestrator.run.records import NO_ITEM, NO_ITERATION, Records, UnitKey
 from orchestrator.run.secrets import Redactor
 from orchestrator.run.services import Cancelled, EventSink, Services, redacting
+from orchestrator.run.step import unit_gate
 from orchestrator.run.temporal import items
 from orchestrator.spec.model import BudgetSpec
 
@@ -153,17 +154,22 @@ def step(run: dict[str, Any]) -> dict[str, Any]:
     mode = run.get("mode", "step")  # a for_each step's phases: see items.py
     hook = {"expand": items.expand, "item": items.one_item(int(run.get("index", 0))),
             "collect": items.collect(name)}.get(mode)
+    token = unit_gate.set(items.one_new_unit()) if mode == "unit" else None
     try:
         with items_by(hook) if hook is not None else contextlib.nullcontext():
             result = run_step(svc, plan.steps[name], run["inputs"], settled_results(plan, memo))
     except items.Expanded as exc:
         return {"status": "expand", "count": exc.count}
+    except items.MoreUnits:
+        return {"status": "more"}
     except items.ItemDone as exc:
         result = exc.result
     except Cancelled as exc:
         result = StepResult("cancelled", error=str(exc))
     finally:
         stop.set()
+        if token is not None:
+            unit_gate.reset(token)
     return {**summary(result), "stopped": svc.budget.stopped}  # the run's limit, reached
 
 

@@ -80,7 +80,9 @@ def workflow_input(plan: Plan, inputs: Mapping[str, Any], svc: Services, *, max_
            "models": [list(m) for m in svc.agents.server_models()], "attempt": attempt}
     shared = any(plan.agents[a].shared_blocks for a in replicas if not plan.agents[a].ref)
     fans = [n for n, st in plan.steps.items() if st.for_each is not None and st.loop is None]
+    loops = [n for n, st in plan.steps.items() if st.loop is not None]
     return {"run": run, "order": list(plan.steps), "prepare": shared, "fan_steps": fans,
+            "loop_steps": loops,
             "deps": {n: list(s.depends_on) for n, s in plan.steps.items()},
             "needs": needs, "replicas": replicas, "max_parallel": max_parallel,
             "step_timeout": None}
@@ -179,6 +181,7 @@ class _Follower:
         self._results: dict[str, StepResult] = {}
         earlier = svc.records.events(svc.run_id)  # an earlier attempt's: not news
         self._seen = earlier[-1][0] if earlier else 0  # the last relayed event read
+        self._iterations: set[tuple[Any, Any]] = set()
 
     def update(self, progress: Mapping[str, Mapping[str, Any]],
                units: dict[UnitKey, dict] | None = None) -> None:
@@ -207,6 +210,11 @@ class _Follower:
         own row is final (the row is written last, after the step's units)."""
         for seq, kind, data in self.svc.records.events(self.svc.run_id, self._seen):
             self._seen = seq  # retries, reconciliations, streamed text... from the workers
+            if kind == "loop_iteration":  # a loop's unit calls replay its iterations: once
+                mark = (data.get("step"), data.get("iteration"))
+                if mark in self._iterations:
+                    continue
+                self._iterations.add(mark)
             self.svc.emit(kind, **data)
         units = self.svc.records.units(self.svc.run_id)
         state: dict[str, dict[str, Any]] = {}

@@ -1,4 +1,4 @@
-"""A top-level `for_each` step on Temporal: its items as activities of their own.
+"""A step's units as activities of their own on Temporal: for_each items, loop units.
 
 The step's meaning stays in run.flow (items, contexts, skips, the aggregate and its record);
 this module only swaps *how the items run* through run.fanout's `items_by` hook, in three
@@ -10,7 +10,13 @@ activity modes the workflow drives (workflow.py `_fan`):
   sent), so flow aggregates the outputs and records the step as it does locally. A failed
   item fails the step with the lowest failed index's error, as locally.
 
-Must not: decide when items run (the workflow does), or send a message outside `item`.
+A loop step runs in `unit` calls instead: each call replays the loop from the run records
+(done units are reused, nothing is sent for them) and runs one new unit (a body step in
+one iteration), through run.step's `unit_gate`; the loop's `until` is evaluated by flow
+on the way, as locally. The call that finds nothing new to run ends the step.
+
+Must not: decide when units run (the workflow does), or send a message outside `item` and
+the one new unit of a `unit` call.
 """
 
 from __future__ import annotations
@@ -79,3 +85,20 @@ def collect(step: str) -> Callable[..., list[Any]]:
         return results
 
     return hook
+
+
+class MoreUnits(BaseException):  # noqa: N818 - a control-flow signal, not an error
+    """This call ran its one new unit; the step has more: the workflow calls again."""
+
+
+def one_new_unit() -> Callable[[UnitKey], None]:
+    """The unit gate of a `unit` call (loops): the first new unit runs, the next ends the
+    call. What earlier calls did is reused from the records, so each call adds one unit."""
+    ran: list[UnitKey] = []
+
+    def gate(key: UnitKey) -> None:
+        if ran:
+            raise MoreUnits(key.label())
+        ran.append(key)
+
+    return gate

@@ -30,6 +30,7 @@ with workflow.unsafe.imports_passed_through():
     from orchestrator.run.temporal.schedule import Schedule
 
 STEP_ACTIVITY, PREPARE_ACTIVITY = "orchestrate.step", "orchestrate.prepare"
+MAX_UNIT_CALLS = 100_000  # a loop's units, at most (max_iterations x body steps is far less)
 HEARTBEAT = timedelta(seconds=15)  # a worker that stops heartbeating this long is dead
 STEP_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), backoff_coefficient=2.0,
                          maximum_interval=timedelta(seconds=10), maximum_attempts=10,
@@ -59,6 +60,7 @@ class PipelineWorkflow:
         limit = max(1, int(spec.get("max_parallel") or 1))
         running: dict[asyncio.Task[Any], str] = {}
         fans = set(spec.get("fan_steps", ()))  # top-level for_each: items as activities
+        loops = set(spec.get("loop_steps", ()))  # loops: one activity per unit
         summaries: dict[str, dict[str, Any]] = {}
         stopped = False  # the run's budget was reached: no further step starts
         while not schedule.done():
@@ -68,8 +70,9 @@ class PipelineWorkflow:
             for name, copies in started:
                 self._progress[name] = {"status": "running"}
                 unit = {**run, "step": name, "copies": copies}
-                work = self._fan(unit, step_timeout) if name in fans else _activity(
-                    unit, step_timeout)
+                work = (self._fan(unit, step_timeout) if name in fans
+                        else _units(unit, step_timeout) if name in loops
+                        else _activity(unit, step_timeout))
                 running[asyncio.ensure_future(work)] = name
             if not running:
                 if schedule.done() or stopped:
@@ -110,6 +113,16 @@ class PipelineWorkflow:
                     failed = True
             free.sort()
         return dict(await _activity({**unit, "mode": "collect"}, timeout))
+
+
+async def _units(unit: dict[str, Any], timeout: timedelta) -> dict[str, Any]:
+    """A loop step, one new unit per activity (items.py), until a call ends the step."""
+    for _ in range(MAX_UNIT_CALLS):
+        summary = dict(await _activity({**unit, "mode": "unit"}, timeout))
+        if summary.get("status") != "more":
+            return summary
+    raise workflow.ApplicationError(f"step {unit['step']}: more than {MAX_UNIT_CALLS} units",
+                                    non_retryable=True)
 
 
 async def _activity(unit: dict[str, Any], timeout: timedelta) -> Any:
