@@ -27,6 +27,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -64,7 +65,7 @@ def run_batch(pipeline: Path, items: Path, concurrency: int, temporal: dict | No
     began = time.monotonic()
     done = subprocess.run(_cli("run", str(pipeline), "--batch", str(items), "--json",
                                "--concurrency", str(concurrency), *extra),
-                          capture_output=True, text=True, cwd=ROOT, timeout=1800)
+                          capture_output=True, text=True, cwd=ROOT, timeout=900)
     wall = time.monotonic() - began
     if done.returncode != 0:
         tail = (done.stdout.strip().splitlines() or done.stderr.strip().splitlines() or ["?"])
@@ -85,6 +86,8 @@ class Workers:
             line = proc.stderr.readline()
             if "worker ready" not in line:
                 raise SystemExit(f"worker did not start: {line}")
+            # drain its stderr from now on: a full pipe would stall the worker
+            threading.Thread(target=proc.stderr.read, daemon=True).start()
             self.procs.append(proc)
 
     def target(self) -> dict:

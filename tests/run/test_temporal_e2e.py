@@ -47,6 +47,7 @@ class Workers:
             env={**os.environ, **(env or {})})
         line = proc.stderr.readline()  # "worker ready: ..." once it polls
         assert "worker ready" in line, line
+        threading.Thread(target=proc.stderr.read, daemon=True).start()  # never a full pipe
         self.procs.append(proc)
         return proc
 
