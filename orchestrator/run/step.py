@@ -66,10 +66,12 @@ def backoff_delay(failures: int, base: float, cap: float) -> float:
 
 def call_agent(svc: Services, step: StepPlan, key: UnitKey, context: dict[str, Any]) -> StepResult:
     svc.check_cancelled()
+    if step.prompt is None or step.agent is None:  # only loop steps lack them: never here
+        raise RunError(f"step '{step.name}' has no agent and prompt to send")
     prompt = render(step.prompt, context)
     if step.output_format == "json":
         prompt += jsonout.request_suffix(step.output_schema)
-    recorded = svc.redactor.text(prompt)
+    recorded = svc.redactor.text(prompt) or ""
     earlier = svc.memo.get(key) or {}
     same = (earlier.get("prompt") == recorded and earlier.get("fingerprint") == step.fingerprint)
     top = key.step.split(".")[0]  # the top-level step (a loop's, for a body step)
@@ -114,18 +116,18 @@ def _lease(svc: Services, step: StepPlan, top: str, key: UnitKey, *, need: str |
     """A copy of the step's agent for this unit alone (found or created on first use),
     retrying transient server errors. Loop iterations of one (step, item) go back to the copy
     they had when it is free."""
-    retry, failures = step.retry, 0
-    on_wait = lambda: svc.step_waits(top, step.agent, svc.agents.replicas(step.agent))  # noqa: E731
+    retry, failures, name = step.retry, 0, step.agent or ""
+    on_wait = lambda: svc.step_waits(top, name, svc.agents.replicas(name))  # noqa: E731
     while True:
         try:
-            return svc.agents.lease(step.agent, need=need, prefer=prefer,
+            return svc.agents.lease(name, need=need, prefer=prefer,
                                     affinity=(key.step, key.item), on_wait=on_wait,
                                     on_got=lambda: svc.step_began(top),
                                     check=svc.check_cancelled)
         except BackendError as exc:
             failures += 1
             if not exc.transient or failures >= retry.max_attempts:
-                raise StepFailed(svc.redactor.text(str(exc)), Usage()) from None
+                raise StepFailed(svc.redactor.text(str(exc)) or "", Usage()) from None
             svc.sleep(backoff_delay(failures, retry.backoff, retry.max_backoff))
 
 
@@ -170,7 +172,7 @@ class _Unit:
                     reply = self._send(message)
                 except BackendError as exc:
                     failures += 1
-                    self.last_error = self.svc.redactor.text(str(exc))
+                    self.last_error = self.svc.redactor.text(str(exc)) or ""
                     if not exc.transient:  # refused as asked (4xx): nothing was stored
                         raise StepFailed(self.last_error, self.usage) from None
                     # Ambiguous: a timeout, a dropped connection, or an error status (5xx,
@@ -187,7 +189,7 @@ class _Unit:
             try:
                 return self._decode(reply)
             except jsonout.InvalidReply as exc:  # the reason quotes the reply: redact it
-                self.last_error = self.svc.redactor.text(f"invalid JSON reply: {exc}")
+                self.last_error = self.svc.redactor.text(f"invalid JSON reply: {exc}") or ""
                 if used >= retry.max_attempts:  # no attempt follows: no "retry" event
                     raise StepFailed(self._exhausted(), self.usage) from None
                 message, reply = jsonout.repair_prompt(str(exc), self.step.output_schema), None

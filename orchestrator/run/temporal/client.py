@@ -61,10 +61,13 @@ def workflow_input(plan: Plan, inputs: Mapping[str, Any], svc: Services, *, max_
     for name, step in plan.steps.items():
         want: dict[str, int] = {}
         for inner in (step.loop.steps.values() if step.loop else (step,)):
-            copies = svc.agents.replicas(inner.agent)
-            replicas[inner.agent] = copies
+            agent = inner.agent
+            if agent is None:  # only loop steps have none, and their body steps have one
+                continue
+            copies = svc.agents.replicas(agent)
+            replicas[agent] = copies
             n = min(copies, max_parallel) if inner.for_each is not None else 1
-            want[inner.agent] = max(want.get(inner.agent, 0), n)
+            want[agent] = max(want.get(agent, 0), n)
         needs[name] = want
     run = {"run_id": svc.run_id, "pipeline_text": Path(plan.source).read_text(),
            "pipeline_file": str(Path(plan.source).resolve()), "source_hash": plan.source_hash,

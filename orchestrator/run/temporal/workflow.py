@@ -24,7 +24,7 @@ from typing import Any
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError
+from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from orchestrator.run.temporal.schedule import Schedule
@@ -77,7 +77,7 @@ class PipelineWorkflow:
             if not running:
                 if schedule.done() or stopped:
                     break
-                raise workflow.ApplicationError("the schedule is stuck: no step can start",
+                raise ApplicationError("the schedule is stuck: no step can start",
                                                 non_retryable=True)
             done, _ = await workflow.wait(list(running), return_when=asyncio.FIRST_COMPLETED)
             for task in sorted(done, key=lambda t: spec["order"].index(running[t])):
@@ -121,7 +121,7 @@ async def _units(unit: dict[str, Any], timeout: timedelta) -> dict[str, Any]:
         summary = dict(await _activity({**unit, "mode": "unit"}, timeout))
         if summary.get("status") != "more":
             return summary
-    raise workflow.ApplicationError(f"step {unit['step']}: more than {MAX_UNIT_CALLS} units",
+    raise ApplicationError(f"step {unit['step']}: more than {MAX_UNIT_CALLS} units",
                                     non_retryable=True)
 
 
