@@ -18,6 +18,7 @@ COMMANDS = {  # name -> "module:attribute"
     "validate": "orchestrator.cli.spec_cmds:validate",
     "graph": "orchestrator.cli.spec_cmds:graph",
     "schema": "orchestrator.cli.spec_cmds:schema",
+    "audit": "orchestrator.cli.audit_cmds:audit_cmd",
     "run": "orchestrator.cli.run_cmds:run_cmd",
     "resume": "orchestrator.cli.run_cmds:resume_cmd",
     "runs": "orchestrator.cli.runs_group:runs_group",

@@ -12,6 +12,7 @@ Must not: build the graph or decide dependencies (compiler.py does, from `Templa
 
 from __future__ import annotations
 
+import re
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -22,11 +23,13 @@ from orchestrator.compile.templates import environment, expression_source
 from orchestrator.errors import Issue
 from orchestrator.spec.limits import LIMIT_HINT
 from orchestrator.spec.model import Mark
-from orchestrator.spec.suggest import did_you_mean, one_of
+from orchestrator.spec.suggest import IDENTIFIER, as_identifier, did_you_mean, one_of
 
 STEP_ATTRS = ("output", "ran", "status")
 LOOP_STEP_ATTRS = (*STEP_ATTRS, "iterations")
 LOOP_VARS = ("index", "first", "previous")
+_STR_METHODS = frozenset(name for name in dir(str) if not name.startswith("_"))
+_CALLED = re.compile(r"\.\s*([A-Za-z_]\w*)\s*\(")
 # Fields whose template is an expression (the field is the last part of the template's path)
 EXPRESSION_FIELDS = ("when", "until", "for_each")
 ENV_IN_TEMPLATE_HINT = ("templates are recorded in run records: declare an input with "
@@ -57,17 +60,19 @@ class Scope:
     opaque: Collection[str] = ()
     any_input: bool = False
     any_body_step: bool = False
+    # Steps (of top_steps and body) whose output is text: one string, with no attributes.
+    text_steps: Collection[str] = ()
 
     # Positional copies: dataclasses.replace is ~10x slower, and compile makes one per step.
     def with_owner(self, owner: str) -> Scope:
         return Scope(self.inputs, self.top_steps, self.loops, owner, self.body,
                      self.loop_step, self.item_var, self.loop_vars, self.opaque,
-                     self.any_input, self.any_body_step)
+                     self.any_input, self.any_body_step, self.text_steps)
 
     def with_item(self, item_var: str) -> Scope:
         return Scope(self.inputs, self.top_steps, self.loops, self.owner, self.body,
                      self.loop_step, item_var, self.loop_vars, self.opaque,
-                     self.any_input, self.any_body_step)
+                     self.any_input, self.any_body_step, self.text_steps)
 
 
 @dataclass
@@ -101,12 +106,13 @@ def check_template(source: str, path: str, mark: Mark, scope: Scope,
     steps: set[str] = set()
     inputs: set[str] = set()
     reported: set[tuple] = set()
+    calls = frozenset(_CALLED.findall(source)) if scope.text_steps else frozenset()
     for access in analysis.accesses:
         key = (access.name, access.parts[:1])
         if key in reported:
             continue  # one message per name, even when a template reads it ten times
         before = len(issues)
-        _check_access(access, scope, analysis.defined, steps, inputs, problem)
+        _check_access(access, scope, analysis.defined, steps, inputs, problem, calls)
         if len(issues) > before:
             reported.add(key)
     whole = any(a.name == "inputs" and (not a.parts or a.parts[0] is DYNAMIC)
@@ -155,13 +161,14 @@ def _check_filters(filters: Collection[str], tests: Collection[str], problem: Pr
 
 
 def _check_access(access: Access, scope: Scope, defined: Collection[str], steps: set[str],
-                  inputs: set[str], problem: Problem) -> None:
+                  inputs: set[str], problem: Problem, calls: Collection[str] = ()) -> None:
     name, parts = access.name, access.parts
     if name == "steps":
-        _check_step(parts, scope, steps, problem)
+        _check_step(parts, scope, steps, problem, calls)
     elif name == "inputs":
         if parts and isinstance(parts[0], str):
-            if parts[0] not in scope.inputs and not scope.any_input:
+            if (parts[0] not in scope.inputs and not scope.any_input
+                    and not renamed(parts[0], scope.inputs)):
                 problem(f"undeclared input '{parts[0]}'",
                         did_you_mean(parts[0], scope.inputs, fallback="declare it under inputs:"))
             inputs.add(parts[0])
@@ -176,7 +183,8 @@ def _check_access(access: Access, scope: Scope, defined: Collection[str], steps:
                 did_you_mean(name, visible, fallback=f"templates here can read {one_of(visible)}"))
 
 
-def _check_step(parts: tuple, scope: Scope, steps: set[str], problem: Problem) -> None:
+def _check_step(parts: tuple, scope: Scope, steps: set[str], problem: Problem,
+                calls: Collection[str] = ()) -> None:
     if not parts or parts[0] is DYNAMIC or not isinstance(parts[0], str):
         problem("steps must be read by name, e.g. steps.research.output",
                 "a computed steps[...] hides the dependency: name each step, "
@@ -192,11 +200,32 @@ def _check_step(parts: tuple, scope: Scope, steps: set[str], problem: Problem) -
     if len(parts) > 1 and isinstance(parts[1], str) and parts[1] not in attrs:
         problem(f"step '{target}' has no attribute '{parts[1]}'",
                 did_you_mean(parts[1], attrs, fallback=f"a step has {one_of(attrs)}"))
+    elif target in scope.text_steps and parts[1:2] == ("output",) and len(parts) > 2:
+        _check_text_output(target, parts[2], problem, calls)
     elif target in scope.loops and parts[1:2] == ("output",) and len(parts) > 2:
         body = scope.loops[target]
         if isinstance(parts[2], str) and parts[2] not in body:
             problem(f"loop '{target}' has no body step '{parts[2]}'",
                     did_you_mean(parts[2], body, fallback=f"its body steps: {one_of(body)}"))
+
+
+def _check_text_output(step: str, attribute: object, problem: Problem,
+                       calls: Collection[str]) -> None:
+    """`steps.draft.output.title` when draft's output is text: found now rather than when
+    the step runs, after the steps before it spent their tokens. `calls`: the names the
+    template calls as methods (`output.split(",")` is what text allows)."""
+    if not isinstance(attribute, str) or (attribute in _STR_METHODS and attribute in calls):
+        return
+    problem(f"step '{step}' has text output, which has no attribute '{attribute}'",
+            f"read the whole text as steps.{step}.output, or give '{step}' "
+            "output: {format: json} to read fields of a JSON reply")
+
+
+def renamed(target: str, names: Collection[str]) -> bool:
+    """Whether `target` is the identifier a badly written name stands for ('draft' for a
+    step named 'Draft'): the name itself is reported, with 'draft' as the fix, so reading
+    it as 'draft' is what the user should do, not an unknown name "meaning 'Draft'"."""
+    return any(as_identifier(n) == target for n in names if not IDENTIFIER.match(n))
 
 
 def step_visible(target: str, scope: Scope, problem: Problem, *, via_needs: bool = False) -> bool:
@@ -222,6 +251,8 @@ def step_visible(target: str, scope: Scope, problem: Problem, *, via_needs: bool
     if scope.any_body_step:
         return False  # it may be in a loop body that could not be read
     visible = [*scope.top_steps, *scope.body]
+    if renamed(target, visible):
+        return False
     problem(f"unknown step '{target}'",
             did_you_mean(target, visible, fallback=f"steps: {one_of(visible)}"))
     return False

@@ -15,7 +15,7 @@ from typing import Any
 import networkx as nx
 
 from orchestrator.compile import dag
-from orchestrator.compile.check import Scope, check_template, step_visible
+from orchestrator.compile.check import Scope, check_template, renamed, step_visible
 from orchestrator.compile.fingerprint import agent_payload, env_refs, step_fingerprint
 from orchestrator.compile.lint import unused_warnings
 from orchestrator.compile.plan import LoopPlan, Plan, StepPlan, Template
@@ -29,6 +29,11 @@ STEP_FIELDS = ("prompt", "when", "for_each")
 def compile_pipeline(spec: PipelineSpec) -> Plan:
     """The immutable plan of a validated spec; `CompileError` carries every problem."""
     return _Compiler(spec).compile()
+
+
+def _text_output(step: StepSpec) -> bool:
+    """Whether the step's output is one string (a for_each step's is a list of them)."""
+    return not step.loop and not step.for_each and step.output.format == "text"
 
 
 class _Compiler:
@@ -68,11 +73,14 @@ class _Compiler:
             steps={name: plans[name] for name in order}, graph=graph, levels=levels,
             outputs=outputs, env_refs=env_refs(spec), warnings=tuple(sorted(warnings)))
 
-    def _scope(self, **kwargs: Any) -> Scope:
+    def _scope(self, body: Mapping[str, StepSpec] | None = None, **kwargs: Any) -> Scope:
         gaps = self.spec.gaps
+        body = body or {}
+        text = {n for n, s in self.spec.steps.items() if n not in body and _text_output(s)}
+        text |= {n for n, s in body.items() if _text_output(s)}
         return Scope(inputs=self.spec.inputs, top_steps=self.spec.steps, loops=self.loops,
                      opaque=gaps.steps, any_input=gaps.inputs, any_body_step=gaps.loop_bodies,
-                     **kwargs)
+                     body=tuple(body), text_steps=frozenset(text), **kwargs)
 
     def _template(self, source: str, path: str, mark: Mark, scope: Scope,
                   block: Mark | None = None) -> Template:
@@ -115,7 +123,7 @@ class _Compiler:
     def _agent_step(self, step: StepSpec, prefix: str, scope: Scope) -> tuple[StepPlan, set[str]]:
         scope = scope.with_owner(step.name)
         if (step.agent is not None and step.agent not in self.spec.agents  # None: spec said
-                and not self.spec.gaps.agents):
+                and not self.spec.gaps.agents and not renamed(step.agent, self.spec.agents)):
             mark = step.field_marks.get("agent", step.mark)
             self.issues.append(Issue(
                 mark.file, mark.line, mark.col, f"{prefix}.agent", f"unknown agent '{step.agent}'",
@@ -143,8 +151,7 @@ class _Compiler:
     def _loop_step(self, step: StepSpec, prefix: str, top: Scope) -> tuple[StepPlan, set[str]]:
         loop = step.loop
         assert loop is not None  # compile() sends only loop steps here
-        body_names = tuple(loop.steps)
-        inner = self._scope(body=body_names, loop_step=step.name, loop_vars=True)
+        inner = self._scope(body=loop.steps, loop_step=step.name, loop_vars=True)
         plans, body_deps, outer = {}, {}, set()
         for name, body_step in loop.steps.items():
             plan, deps = self._agent_step(body_step, f"{prefix}.loop.steps.{name}", inner)

@@ -22,7 +22,7 @@ from jsonschema.exceptions import ValidationError
 
 from orchestrator.errors import Issue
 from orchestrator.spec.damage import Damage
-from orchestrator.spec.suggest import closest, did_you_mean, one_of
+from orchestrator.spec.suggest import as_identifier, did_you_mean, meant_key, one_of
 from orchestrator.spec.yaml_marks import QUOTE_HINT, MarkedDoc, issue_at
 
 SCHEMA_DIR = Path(__file__).resolve().parent.parent / "schemas"
@@ -142,7 +142,7 @@ def _record(error: ValidationError, path: tuple, damage: Damage) -> None:
         allowed = list(error.schema.get("properties", {}))
         for key in error.instance:
             if key not in allowed:
-                damage.unknown_key(path, key, closest(str(key), allowed))
+                damage.unknown_key(path, key, meant_key(str(key), allowed))
     elif error.validator == "required":
         for key in error.validator_value:
             if key not in error.instance:
@@ -171,16 +171,31 @@ def _unknown_keys(error: ValidationError, doc: MarkedDoc, path: tuple) -> list[I
     for key in error.instance:
         if key in allowed:
             continue
-        hint = did_you_mean(str(key), allowed, fallback=f"allowed keys: {one_of(allowed)}")
+        meant = meant_key(str(key), allowed)
+        hint = (f"did you mean '{meant}'?" if meant is not None
+                else _cut_value_hint(error.instance, key)
+                or f"allowed keys: {one_of(allowed)}")
         issues.append(issue_at(doc.key_mark(path + (key,)), path, f"unknown key '{key}'", hint))
     return issues
+
+
+def _cut_value_hint(mapping: dict, key: Any) -> str:
+    """In a flow mapping `{prompt: Write a poem, short and sweet}` the comma ends the
+    unquoted value and the rest becomes a key without a value: suggest quoting it."""
+    keys = list(mapping)
+    at = keys.index(key)
+    if mapping[key] is not None or at == 0 or not isinstance(mapping[keys[at - 1]], str):
+        return ""
+    before = keys[at - 1]
+    joined = f"{mapping[before]}, {key}".replace('"', '\\"')
+    return (f"a comma ends an unquoted value inside {{...}}: quote it, "
+            f"e.g. {before}: \"{joined}\"")
 
 
 def _bad_name(doc: MarkedDoc, path: tuple, name: Any) -> Issue:
     what = {"steps": "step", "agents": "agent", "inputs": "input", "outputs": "output",
             "shared_blocks": "shared block"}.get(str(path[-1]) if path else "", "")
-    fixed = re.sub(r"[^a-z0-9_]", "_", str(name).lower())
-    fixed = "_" + fixed if fixed[:1].isdigit() else fixed
+    fixed = as_identifier(str(name))
     message = f"invalid {what} name '{name}'" if what else f"invalid name '{name}'"
     hint = f"use a lowercase identifier [a-z_][a-z0-9_]*, e.g. '{fixed}'"
     return issue_at(doc.key_mark(path + (name,)), path, message, hint)
@@ -191,7 +206,10 @@ def _describe(error: ValidationError) -> tuple[str, str]:
     kind, expected, value = error.validator, error.validator_value, error.instance
     if kind == "type":
         got = _TYPE_WORDS[json_type(value)]
-        return f"expected {type_words(expected)}, got {got}", type_hint(expected, value)
+        hint = type_hint(expected, value)
+        if value in ("json", "text") and error.absolute_path and error.absolute_path[-1] == "output":
+            hint = f"write output: {{format: {value}}}"
+        return f"expected {type_words(expected)}, got {got}", hint
     if kind == "enum":
         choices = ", ".join(str(c) for c in expected)
         return f"'{value}' is not one of: {choices}", did_you_mean(str(value), map(str, expected))
@@ -205,6 +223,10 @@ def _describe(error: ValidationError) -> tuple[str, str]:
         return "must not be empty", ""
     if kind in ("minItems", "minProperties"):
         return f"must have at least {expected} entr{'y' if expected == 1 else 'ies'}", ""
+    if kind == "pattern" and expected == NAME_PATTERN.pattern:
+        what = "agent " if error.absolute_path and error.absolute_path[-1] == "agent" else ""
+        return (f"invalid {what}name '{value}'",
+                f"use a lowercase identifier [a-z_][a-z0-9_]*, e.g. '{as_identifier(str(value))}'")
     if kind == "pattern":
         return f"'{value}' does not match the pattern {expected}", ""
     return error.message, ""

@@ -72,6 +72,8 @@ def _step(doc: MarkedDoc, name: str, raw: Any, path: tuple, issues: list[Issue],
         data, present, meant = damage.intact(raw, path), damage.present(raw, path), damage.meant_at(path)
         if {"for_each", "as"} & (set(present) | meant) - data.keys():
             data.pop("prompt", None)  # it may read the item variable, which is unknown
+        if {"output", "for_each"} & (set(present) | meant) - data.keys():
+            damage.opaque_steps.add(name)  # text or not: what its output holds is unknown
     loop = None
     if "loop" in present:
         issues.extend(_loop_shape(doc, present, path, in_loop))

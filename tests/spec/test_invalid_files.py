@@ -34,6 +34,24 @@ EXPECTED = {
     "bad-step-name": [
         "bad-step-name.yaml:7:3: steps: invalid step name 'Draft-1' (use a lowercase identifier [a-z_][a-z0-9_]*, e.g. 'draft_1')",
     ],
+    "bad-name-read-as-fixed": [  # read by the fixed names: no "did you mean 'Draft'?"
+        "bad-name-read-as-fixed.yaml:5:3: agents: invalid agent name 'Writer' (use a lowercase identifier [a-z_][a-z0-9_]*, e.g. 'writer')",
+        "bad-name-read-as-fixed.yaml:7:3: inputs: invalid input name 'Topic' (use a lowercase identifier [a-z_][a-z0-9_]*, e.g. 'topic')",
+        "bad-name-read-as-fixed.yaml:9:3: steps: invalid step name 'Draft' (use a lowercase identifier [a-z_][a-z0-9_]*, e.g. 'draft')",
+        "bad-name-read-as-fixed.yaml:13:12: steps.review.agent: invalid agent name 'Writer' (use a lowercase identifier [a-z_][a-z0-9_]*, e.g. 'writer')",
+    ],
+    "comma-in-flow-value": [
+        'comma-in-flow-value.yaml:7:44: steps.a: unknown key \'short and sweet\' (a comma ends an unquoted value inside {...}: quote it, e.g. prompt: "Write a poem, short and sweet")',
+    ],
+    "depends-on": [
+        "depends-on.yaml:12:5: steps.b: unknown key 'depends_on' (did you mean 'needs'?)",
+    ],
+    "output-as-format": [
+        'output-as-format.yaml:10:13: steps.a.output: expected a mapping, got a string (write output: {format: json})',
+    ],
+    "text-output-attribute": [  # review's is JSON; split('.') is what text allows
+        "text-output-attribute.yaml:11:13: steps.title.prompt: step 'draft' has text output, which has no attribute 'title' (read the whole text as steps.draft.output, or give 'draft' output: {format: json} to read fields of a JSON reply)",
+    ],
     "body-step-read-outside-loop": [
         "body-step-read-outside-loop.yaml:13:11: outputs.report: step 'rewrite' is inside loop 'revise' (read its last iteration as steps.revise.output.rewrite)",
     ],
