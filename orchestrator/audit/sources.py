@@ -79,7 +79,9 @@ def collect(paths: list[str]) -> Collected:
 
 
 def _first_visit(path: Path, out: Collected) -> bool:
-    real = path.resolve()
+    # abspath, not resolve: the reader resolves links itself, and a file reached twice
+    # through a link is only audited twice, never missed.
+    real = Path(os.path.abspath(path))
     if real in out.seen:
         return False
     out.seen.add(real)

@@ -169,3 +169,25 @@ def test_clean_directory_exits_0(tmp_path: Path) -> None:
                                      "value: ${env:NOTES}\n")
     result = _run(str(tmp_path))
     assert (result.exit_code, result.stdout) == (0, "")
+
+
+def test_a_file_linked_from_outside_the_directory_is_refused(corpus: Path) -> None:
+    outside = corpus / "outside.md"
+    outside.write_text(f"stolen {AWS}\n")
+    system = corpus / "agents" / "prompts" / "system.md"
+    system.unlink()
+    system.symlink_to(outside)
+    result = _run("agents")
+    assert result.exit_code == 1
+    assert result.stdout.splitlines()[0] == (
+        f"agents/agent.yaml:4:14: system_file: 'prompts/system.md' leads to {outside}, outside "
+        f"the resource directory {corpus / 'agents'} (a resource directory may only use files "
+        "inside it; allow another directory with --allow-path DIR)")
+    assert "outside.md" not in result.stdout.split("\n", 1)[1]
+
+
+def test_a_python_comment_is_named_as_such(corpus: Path) -> None:
+    tool = corpus / "agents" / "tools" / "lookup.py"
+    tool.write_text(tool.read_text() + f"# {SLACK}\n")
+    assert "agents/tools/lookup.py:6:3: secret: comment: Slack token 'xoxb-…' (slack-token)" \
+        in _run("agents").stdout.splitlines()
