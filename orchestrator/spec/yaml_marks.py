@@ -104,6 +104,20 @@ def _checked_events(text: str, file: str) -> Issue | None:
     loader = _Loader(text)
     try:
         return check_events(loader, file)
+    except yaml.MarkedYAMLError as exc:
+        # libyaml from PyYAML 6.0.4 on refuses deep nesting itself, unlocated and in its own
+        # words, before our walk reaches our limit: walk with the pure-Python parser then,
+        # which says where and why, as with older builds.
+        if "maximum nesting depth" not in str(exc.problem) or _Loader is yaml.SafeLoader:
+            raise
+        slow = yaml.SafeLoader(text)
+        try:
+            found = check_events(slow, file)
+        finally:
+            slow.dispose()
+        if found is None:
+            raise
+        return found
     finally:
         loader.dispose()
 
@@ -163,8 +177,9 @@ class _Builder:
         except yaml.YAMLError as exc:
             self._issue(node, path, f"invalid value: {getattr(exc, 'problem', exc)}")
             return None
-        except (ValueError, TypeError, KeyError, AttributeError, OverflowError):
-            # PyYAML's constructors fail like this on `!!int zz`, `!!bool maybe`, `!!timestamp x`.
+        except (ValueError, TypeError, KeyError, AttributeError, OverflowError, IndexError):
+            # PyYAML's constructors fail like this on `!!int zz`, `!!bool maybe`, `!!timestamp x`
+            # (and IndexError on an empty `!!float`).
             self._issue(node, path, f"invalid !!{tag} value '{_short(node.value)}'",
                         "remove the tag, or write a value of that type")
             return None
