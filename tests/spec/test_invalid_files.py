@@ -209,6 +209,9 @@ EXPECTED = {
         'yaml-bad-values.yaml:11:52: steps.a.retries.backoff: integer with more than 4300 digits (quote it to make it a string)',
         "yaml-bad-values.yaml:12:18: steps.a.description: invalid !!timestamp value 'x' (remove the tag, or write a value of that type)",
     ],
+    'yaml-empty-float': [  # PyYAML raises IndexError on it
+        "yaml-empty-float.yaml:7:43: steps.a.timeout: invalid !!float value '' (remove the tag, or write a value of that type)",
+    ],
     'yaml-recursive-alias': [
         "yaml-recursive-alias.yaml:10:13: steps.a.needs[0]: alias '*a' is used inside its own anchor (a value cannot contain itself: copy the part instead)",
     ],
