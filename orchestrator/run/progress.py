@@ -172,7 +172,7 @@ class LiveReporter:
                              for s in data["steps"]}
                 self._live.start()
             elif kind == "step_waiting":
-                self.rows[data["step"]].update(status=f"waiting for {data['agent']}")
+                self.rows[data["step"]].update(status=waiting_text(data))
             elif kind == "step_started":
                 self.rows[data["step"]].update(status="running", began=time.monotonic())
             elif kind == "step_finished":

@@ -247,6 +247,21 @@ def test_plain_reporter_says_what_a_step_waits_for():
     assert "risks: waiting for agent analyst (all 3 copies busy)" in out.getvalue()
 
 
+def test_the_live_table_says_what_a_step_waits_for_as_the_docs_do():
+    from io import StringIO
+
+    from rich.console import Console
+
+    from orchestrator.run.progress import LiveReporter
+
+    out = StringIO()
+    reporter = LiveReporter(Console(file=out, force_terminal=True, width=200, color_system=None))
+    reporter("run_started", run_id="r", pipeline="t", steps=["risks"], resumed=False)
+    reporter("step_waiting", step="risks", agent="analyst", replicas=1)
+    reporter._live.stop()
+    assert "waiting for agent analyst (busy)" in out.getvalue()
+
+
 # ----- choosing a copy (run.replicas) -----
 
 class _Made:
