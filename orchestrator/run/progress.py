@@ -170,6 +170,9 @@ class LiveReporter:
             if kind == "run_started":
                 self.rows = {s: {"status": "pending", "began": None, "result": None}
                              for s in data["steps"]}
+                verb = "resuming" if data["resumed"] else "starting"  # the id, before the end
+                self.console.print(Text(f"{verb} run {data['run_id']} of {data['pipeline']}"),
+                                   markup=False, highlight=False)
                 self._live.start()
             elif kind == "step_waiting":
                 self.rows[data["step"]].update(status=waiting_text(data))

@@ -260,6 +260,7 @@ def test_the_live_table_says_what_a_step_waits_for_as_the_docs_do():
     reporter("step_waiting", step="risks", agent="analyst", replicas=1)
     reporter._live.stop()
     assert "waiting for agent analyst (busy)" in out.getvalue()
+    assert "starting run r of t" in out.getvalue()  # the run id shows from the start
 
 
 # ----- choosing a copy (run.replicas) -----
