@@ -25,15 +25,24 @@ from orchestrator.spec.schema import SCHEMA_NAMES, schema_text
 
 
 def _expand(paths: tuple[str, ...]) -> list[str]:
-    """Directories stand for the *.yaml / *.yml files directly inside them."""
+    """Directories stand for the *.yaml / *.yml files in them and in their subdirectories
+    (`pipelines/` includes the resource files of `pipelines/agents/`), hidden ones left out."""
     files: list[str] = []
     for path in paths:
         if Path(path).is_dir():
-            found = sorted(p for p in Path(path).iterdir() if p.suffix in (".yaml", ".yml"))
-            files.extend(str(p) for p in found)
+            files.extend(str(p) for p in _yaml_files(Path(path)))
         else:
             files.append(path)
     return files
+
+
+def _yaml_files(directory: Path) -> list[Path]:
+    entries = sorted(p for p in directory.iterdir() if not p.name.startswith("."))
+    found = [p for p in entries if p.suffix in (".yaml", ".yml") and p.is_file()]
+    for sub in entries:
+        if sub.is_dir() and not sub.is_symlink():
+            found.extend(_yaml_files(sub))
+    return found
 
 
 def check_file(path: str, allowed: tuple[str, ...] = ()) -> list[Issue]:

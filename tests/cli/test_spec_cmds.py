@@ -28,10 +28,20 @@ def test_examples_validate_clean(name):
     assert result.stderr == f"{PIPELINES / name}.yaml: ok\n"
 
 
-def test_a_directory_means_its_yaml_files():
+def test_a_directory_means_its_yaml_files_subdirectories_included():
     result = run("validate", str(PIPELINES))
     assert result.exit_code == 0
-    assert result.stderr.count(": ok\n") == len(list(PIPELINES.glob("*.yaml")))
+    assert result.stderr.count(": ok\n") == len(list(PIPELINES.rglob("*.yaml")))
+    assert f"{PIPELINES / 'agents' / 'triager.yaml'}: ok\n" in result.stderr
+
+
+def test_a_directory_leaves_hidden_directories_out(tmp_path):
+    (tmp_path / ".orchestrate").mkdir()
+    (tmp_path / ".orchestrate" / "junk.yaml").write_text("not: a pipeline\n")
+    (tmp_path / "p.yaml").write_text((PIPELINES / "research-report.yaml").read_text())
+    result = run("validate", str(tmp_path))
+    assert result.exit_code == 0, result.output
+    assert result.stderr == f"{tmp_path / 'p.yaml'}: ok\n"
 
 
 def test_every_problem_of_every_file_is_printed_and_exit_is_1():
