@@ -40,6 +40,10 @@ class Issue:
             text += f" ({self.hint})"
         return text
 
+    def labelled(self) -> str:
+        """`format()`, marked ` [warning]` when it is a warning (how every command prints it)."""
+        return self.format() + (" [warning]" if self.severity == "warning" else "")
+
     def to_dict(self) -> dict:
         return {
             "file": self.file,

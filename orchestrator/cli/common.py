@@ -73,7 +73,7 @@ def handle_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
             code = fn(*args, **kwargs)
         except SpecError as exc:
             for issue in exc.issues:
-                click.echo(issue.format(), err=True)
+                click.echo(issue.labelled(), err=True)
             sys.exit(int(exc.exit_code))
         except OrchestrateError as exc:
             fail(str(exc), exc.exit_code)

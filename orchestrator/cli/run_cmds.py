@@ -127,7 +127,7 @@ def run_cmd(file: str, inputs: tuple[str, ...], input_file: str | None, base_url
         plan = load_plan(file)
         if not as_json:
             for warning in getattr(plan, "warnings", ()):
-                click.echo(warning.format(), err=True)
+                click.echo(warning.labelled(), err=True)
         options = RunOptions(
             max_parallel=max_parallel, timeout=timeout, keep_agents=keep_agents,
             model=model or os.environ.get("ORCHESTRATE_MODEL") or None, namespace=namespace,

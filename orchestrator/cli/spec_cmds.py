@@ -95,7 +95,7 @@ def _resource_issues(directory: Path, allowed: tuple[str, ...]) -> list[Issue]:
 
 
 def _line(issue: Issue) -> str:
-    return issue.format() + (" [warning]" if issue.severity == "warning" else "")
+    return issue.labelled()
 
 
 def _ok(issues: list[Issue]) -> bool:

@@ -136,3 +136,18 @@ def test_resource_files_are_checked_as_resources_with_their_directory(tmp_path):
     assert broken.stdout.splitlines() == [
         f"{triager}:14:17: Agent(triager).shared_blocks[0]: unknown shared block 'team_note' "
         "(did you mean 'team_notes'?)"]
+
+
+def test_run_labels_warnings_as_validate_does(tmp_path):
+    pipeline = tmp_path / "p.yaml"
+    pipeline.write_text('apiVersion: orchestrate/v1\nkind: Pipeline\nmetadata: {name: t}\n'
+                        'agents:\n  writer: {system: "x"}\n  other: {system: "y"}\n'
+                        'steps:\n  a: {agent: writer, prompt: hi}\n')
+    result = run("run", str(pipeline), "--dry-run")
+    assert result.exit_code == 0, result.output
+    assert (f"{pipeline}:6:10: agents.other: agent 'other' is not used by any step "
+            "(remove it, or give it a step) [warning]\n") in result.stderr
+    bad = DATA / "invalid" / "unknown-agent.yaml"  # with an error: the warning still says so
+    result = run("run", str(bad), "--dry-run")
+    assert result.exit_code == 1
+    assert result.stderr.splitlines()[0].endswith("[warning]")
