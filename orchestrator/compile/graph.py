@@ -14,7 +14,8 @@ from typing import Any
 
 import networkx as nx
 
-from orchestrator.compile.plan import Plan, StepPlan
+from orchestrator.compile.plan import LoopPlan, Plan, StepPlan
+from orchestrator.compile.templates import expression_source
 
 FORMATS = ("mermaid", "dot", "json")
 
@@ -57,6 +58,21 @@ def _all_steps(steps: Mapping[str, StepPlan], prefix: str = "") -> Iterator[tupl
 
 # ----- mermaid -----
 
+def _back_edges(loop: LoopPlan) -> list[tuple[str, str]]:
+    """The next iteration: from each last body step back to each first one."""
+    body = loop.graph
+    firsts = sorted(n for n in body if body.in_degree(n) == 0)
+    lasts = sorted(n for n in body if body.out_degree(n) == 0)
+    return [(last, first) for last in lasts for first in firsts]
+
+
+def _repeat_label(loop: LoopPlan) -> str:
+    if loop.until is None:
+        return f"repeat (max {loop.max_iterations})"
+    until = expression_source(loop.until.source) or loop.until.source
+    return f"until {until}"
+
+
 def _mermaid(plan: Plan) -> str:
     lines = ["flowchart TD"]
     lines += _mermaid_nodes(plan.steps, "  ", "")
@@ -76,6 +92,9 @@ def _mermaid_nodes(steps: Mapping[str, StepPlan], indent: str, prefix: str) -> l
             lines.append(f'{indent}subgraph {node}["{text}"]')
             lines += _mermaid_nodes(step.loop.steps, indent + "  ", f"{prefix}{name}__")
             lines += _mermaid_edges(step.loop.graph, step.loop.steps, indent + "  ", f"{prefix}{name}__")
+            label = _repeat_label(step.loop).replace('"', "#quot;")
+            lines += [f'{indent}  s_{prefix}{name}__{last} -. "{label}" .-> s_{prefix}{name}__{first}'
+                      for last, first in _back_edges(step.loop)]
             lines.append(f"{indent}end")
         else:
             lines.append(f'{indent}{node}["{text}"]')
@@ -121,6 +140,9 @@ def _dot_nodes(steps: Mapping[str, StepPlan], indent: str, prefix: str) -> list[
         lines += [f'{indent}  "{node}.{u}" -> "{node}.{v}";' for u, v in sorted(body.edges)]
         lines += [f'{indent}  "{node}" -> "{node}.{root}";'
                   for root in sorted(n for n in body if body.in_degree(n) == 0)]
+        lines += [f'{indent}  "{node}.{last}" -> "{node}.{first}" [style=dashed, constraint=false, '
+                  f'label="{_esc(_repeat_label(step.loop))}"];'
+                  for last, first in _back_edges(step.loop)]
         lines.append(f"{indent}}}")
     return lines
 

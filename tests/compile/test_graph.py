@@ -20,6 +20,7 @@ flowchart TD
     s_revise__rewrite["rewrite<br/>agent: writer"]
     s_revise__recheck["recheck<br/>agent: reviewer"]
     s_revise__rewrite --> s_revise__recheck
+    s_revise__recheck -. "until steps.recheck.output.approved" .-> s_revise__rewrite
   end
   s_draft --> s_review
   s_draft --> s_revise
@@ -64,6 +65,8 @@ def test_dot_has_clusters_for_loops_and_ranks_for_levels():
     assert 'subgraph "cluster_revise" {' in text
     assert '"revise" -> "revise.rewrite";' in text
     assert '"revise.rewrite" -> "revise.recheck";' in text
+    assert ('"revise.recheck" -> "revise.rewrite" [style=dashed, constraint=false, '
+            'label="until steps.recheck.output.approved"];') in text  # the next iteration
     parallel = render_graph(plan("parallel-analysis"), "dot")
     assert '{ rank=same; "costs"; "market"; "risks"; "summaries"; }' in parallel
 
