@@ -23,7 +23,7 @@ def _parsable(path: Path) -> bool:
         return False
     try:
         list(yaml.safe_load_all(path.read_text()))
-    except (yaml.YAMLError, ValueError, KeyError, AttributeError):
+    except (yaml.YAMLError, ValueError, KeyError, AttributeError, IndexError):  # empty !!float
         return False
     return True
 
