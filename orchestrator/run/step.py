@@ -97,7 +97,9 @@ def call_agent(svc: Services, step: StepPlan, key: UnitKey, context: dict[str, A
         unit.usage = carried_usage(earlier)  # the row stays the unit's total over every attempt
         pending = earlier.get("otid") if in_flight and earlier.get("agent_id") == agent.ref.id \
             else None
-        return unit.run(pending)
+        # A unit that *failed* before is asked once; one that was running (a crash, Ctrl-C)
+        # may still be in its turn on the server: wait for that while the agent is busy.
+        return unit.run(pending, wait_busy=earlier.get("status") != FAILED)
     finally:  # the lease spans every attempt: a repair follows its bad answer on one agent
         svc.agents.give_back(agent)
 
@@ -141,9 +143,9 @@ class _Unit:
         self.started = time.time()
         self.clock = time.monotonic()
 
-    def run(self, pending_otid: str | None) -> StepResult:
+    def run(self, pending_otid: str | None, wait_busy: bool = True) -> StepResult:
         try:
-            output = self._attempts(pending_otid)
+            output = self._attempts(pending_otid, wait_busy)
         except BudgetExceeded as exc:
             if not self.usage.attempts:  # nothing sent: the unit did not start
                 raise
@@ -159,9 +161,9 @@ class _Unit:
         return StepResult(SUCCEEDED, output, duration=time.monotonic() - self.clock,
                           usage=self.usage)
 
-    def _attempts(self, pending_otid: str | None) -> Any:
+    def _attempts(self, pending_otid: str | None, wait_busy: bool = True) -> Any:
         retry, message, failures = self.step.retry, self.prompt, 0
-        reply = self._settle(pending_otid) if pending_otid else None
+        reply = self._settle(pending_otid, wait_busy) if pending_otid else None
         used = 0
         while True:
             if reply is None:
@@ -225,7 +227,7 @@ class _Unit:
         self.svc.budget.spend(self.key.step, reply.prompt_tokens + reply.completion_tokens, cost)
         return reply
 
-    def _settle(self, otid: str) -> Reply | None:
+    def _settle(self, otid: str, wait_busy: bool = True) -> Reply | None:
         """The fate of a message sent with `otid`: its reply if the agent answered it, None if
         it did not reach the agent (a new message is then safe). While the agent is still
         busy (the turn may be ours), wait up to the step's timeout. A history that cannot be
@@ -245,7 +247,9 @@ class _Unit:
             if delivery.reply is not None:
                 self.svc.emit("step_reconciled", step=self.key.label(), otid=otid)
                 return delivery.reply
-            if not delivery.busy or waited >= limit:
+            # A server that died mid-turn leaves its run `active` for ever: a unit whose
+            # failure was seen (not a crash of ours) does not wait on that.
+            if not wait_busy or not delivery.busy or waited >= limit:
                 return None
             self.svc.sleep(RECONCILE_POLL)
             waited += RECONCILE_POLL
