@@ -67,7 +67,9 @@ def test_sigkill_mid_run_then_resume_sends_each_step_once(letta_stack, model_scr
     db = tmp_path / "runs.db"
     try:
         _wait_for(lambda: _unit_status(db, "draft") == "running", 60, "draft in flight")
-        time.sleep(0.5)  # the message is with Letta, the model is still "thinking"
+        # the message is with Letta once the model has it (it then "thinks" for 4 s): a
+        # fixed sleep here could kill the CLI before the message left it on a busy machine
+        _wait_for(lambda: _count(model_script, DRAFT) >= 1, 30, "draft at the model")
     finally:
         proc.send_signal(signal.SIGKILL)
         proc.wait()
