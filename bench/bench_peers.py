@@ -49,9 +49,10 @@ def measure(shape: str, n: int, repeats: int,
     return best
 
 
-def judge(m: dict[str, float]) -> tuple[float, float, bool]:
+def judge(m: dict[str, float], sqlite_gated: bool = True) -> tuple[float, float, bool]:
     vs_mem, vs_sql = m["ours"] / m["memory"], m["ours"] / m["sqlite"]
-    return vs_mem, vs_sql, vs_mem <= MEMORY_BUDGET and vs_sql <= SQLITE_BUDGET
+    return vs_mem, vs_sql, vs_mem <= MEMORY_BUDGET and (vs_sql <= SQLITE_BUDGET
+                                                        or not sqlite_gated)
 
 
 def main() -> int:
@@ -60,6 +61,8 @@ def main() -> int:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--max-rounds", type=int, default=10,
                         help="rounds at most for a gated cell while it is over budget")
+    parser.add_argument("--sqlite-shapes", default="chain,fan-out",
+                        help="shapes whose SqliteSaver ratio is gated (others printed)")
     parser.add_argument("--gate", default="", help="sizes whose cells are gated (default: "
                         "all); the others are printed only")
     args = parser.parse_args()
@@ -72,16 +75,21 @@ def main() -> int:
         for n in (int(s) for s in args.sizes.split(",")):
             best = measure(shape, n, args.repeats)
             judged = gated is None or n in gated
+            # SqliteSaver's fan-out time swings with the machine's disk and load (0.21-0.42x
+            # in four CI rehearsals): that ratio is printed; --sqlite-shapes says where gated.
+            sql_gated = shape in args.sqlite_shapes.split(",")
             rounds = args.repeats
             # A gated cell over budget gets more rounds (best of all): the machine is shared,
             # and load only ever slows one contender's round, never speeds it up.
-            while judged and not judge(best)[2] and rounds < args.max_rounds:
+            while judged and not judge(best, sql_gated)[2] and rounds < args.max_rounds:
                 best = measure(shape, n, 1, best)
                 rounds += 1
-            vs_mem, vs_sql, within = judge(best)
+            vs_mem, vs_sql, within = judge(best, sql_gated)
+            within_all = judge(best)[2]
             m = {k: v * 1000 for k, v in best.items()}
             ok &= within or not judged
-            note = "" if within else "   OVER" if judged else "   over (not gated)"
+            note = ("" if within_all else "   OVER" if judged and not within
+                    else "   over (not gated)")
             print(f"{shape + ' ' + str(n):<16} {m['ours']:>12.3f} {m['memory']:>14.3f} "
                   f"{m['sqlite']:>15.3f} {vs_mem:>6.2f}x {vs_sql:>8.2f}x{note}")
     print(f"budgets: <= {MEMORY_BUDGET:.1f}x LangGraph in memory, <= {SQLITE_BUDGET:.1f}x "
