@@ -96,7 +96,7 @@ def main() -> int:
     parser.add_argument("--sizes", default="100,1000,10000")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--huge", type=int, default=0, metavar="N")
-    parser.add_argument("--max-rounds", type=int, default=6,
+    parser.add_argument("--max-rounds", type=int, default=12,
                         help="rounds at most while over budget (a busy machine's noise)")
     args = parser.parse_args()
     if args.huge:
