@@ -17,6 +17,7 @@ from typing import Any
 
 import click
 
+from orchestrator import home
 from orchestrator.errors import ExitCode, OrchestrateError, ServerUnavailable, SpecError
 
 NO_SERVER_HINT = (
@@ -26,8 +27,8 @@ NO_SERVER_HINT = (
 
 
 def state_home() -> Path:
-    """The project-local state directory (embedded stack, run records, locks)."""
-    return Path(os.environ.get("ORCHESTRATE_HOME") or ".orchestrate").resolve()
+    """The state directory (embedded stack, run records, locks): see orchestrator.home."""
+    return home.state_home()
 
 
 ENV_RECORDS_URL = "ORCHESTRATE_RECORDS_URL"

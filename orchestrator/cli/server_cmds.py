@@ -13,6 +13,7 @@ import click
 
 from orchestrator.cli.common import handle_errors
 from orchestrator.errors import ExitCode
+from orchestrator.home import resolve_home
 from orchestrator.server import logs as server_logs
 from orchestrator.server import stack, temporal_dev
 from orchestrator.server.paths import LOG_NAMES
@@ -21,7 +22,8 @@ _home_option = click.option(
     "--home",
     type=click.Path(file_okay=False),
     default=None,
-    help="State directory (default: $ORCHESTRATE_HOME or ./.orchestrate).",
+    help="State directory (default: $ORCHESTRATE_HOME, else a .orchestrate with state in "
+    "this directory or above, else the per-user one, e.g. ~/.local/state/orchestrate).",
 )
 
 
@@ -107,6 +109,7 @@ def start_cmd(
     )
     click.echo(f"  model handle:    {info.model_handle or '(choose one from GET /v1/models/)'}")
     click.echo(f"  embedding:       {info.embedding_handle}")
+    click.echo(f"  state dir:       {resolve_home(home).describe()}")
     if temporal or temporal_dev.wanted_by_env():
         entry = temporal_dev.start(home)
         ready = "already running" if entry.get("already_running") else \
@@ -137,6 +140,7 @@ def status_cmd(home: str | None, as_json: bool) -> int:
             json.dumps(
                 {
                     "home": str(st.home),
+                    "home_source": resolve_home(home).source,
                     "running": st.running,
                     "base_url": st.base_url,
                     "components": [
@@ -149,7 +153,7 @@ def status_cmd(home: str | None, as_json: bool) -> int:
         return 0 if st.running else 1
     for name in st.cleaned:
         click.echo(f"note: removed stale state for {name} (process gone)")
-    click.echo(f"state: {st.home}")
+    click.echo(f"state: {resolve_home(home).describe()}")
     for c in st.components:
         state = "running" if c.running else "stopped"
         if c.running and c.healthy is False:

@@ -24,6 +24,7 @@ from typing import Any
 import yaml
 
 from orchestrator.errors import RunError
+from orchestrator.home import state_home
 
 SHIPPED = Path(__file__).with_name("prices.yaml")
 ENV_PRICES = "ORCHESTRATE_PRICES"
@@ -107,7 +108,7 @@ def user_file() -> Path:
     named = os.environ.get(ENV_PRICES)
     if named:
         return Path(named)
-    return Path(os.environ.get("ORCHESTRATE_HOME") or ".orchestrate") / "prices.yaml"
+    return state_home() / "prices.yaml"
 
 
 def load_prices(extra: Path | None = None) -> PriceTable:

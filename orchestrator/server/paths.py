@@ -1,7 +1,7 @@
 """Where the embedded stack lives and how it is configured from the environment.
 
 Owns the state-directory layout (`StackPaths`) and the environment variables:
-  ORCHESTRATE_HOME              state dir (default ./.orchestrate in the current directory)
+  ORCHESTRATE_HOME              state dir (default: see orchestrator.home, the per-user dir)
   ORCHESTRATE_LETTA_PORT        Letta's port (default 8283)
   ORCHESTRATE_MODEL_PORT        the local model endpoint's port (default 8284)
   ORCHESTRATE_OPENAI_API_BASE   use this OpenAI-compatible endpoint instead of the local model
@@ -20,8 +20,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from orchestrator.errors import ServerError
+from orchestrator.home import ENV_HOME, state_home
 
-ENV_HOME = "ORCHESTRATE_HOME"
+__all__ = ["ENV_HOME", "StackPaths", "port_from_env", "start_timeout"]
 ENV_LETTA_PORT = "ORCHESTRATE_LETTA_PORT"
 ENV_MODEL_PORT = "ORCHESTRATE_MODEL_PORT"
 ENV_MODEL_BASE = "ORCHESTRATE_OPENAI_API_BASE"
@@ -45,8 +46,7 @@ class StackPaths:
 
     @classmethod
     def resolve(cls, home: str | os.PathLike | None = None) -> StackPaths:
-        raw = home or os.environ.get(ENV_HOME) or Path.cwd() / ".orchestrate"
-        return cls(Path(raw).expanduser().resolve())
+        return cls(state_home(home))
 
     @property
     def venv(self) -> Path:

@@ -15,7 +15,7 @@ from collections.abc import Callable
 
 from orchestrator.errors import ServerError
 
-from . import components, install, postgres, processes, state, temporal_dev
+from . import components, install, own_stack, postgres, processes, state, temporal_dev
 from .info import ComponentStatus, StackInfo, StackStatus, StartOptions
 from .model_endpoint.http_server import DEFAULT_MODEL_ID
 from .paths import ENV_LETTA_PORT, ENV_MODEL_PORT, StackPaths
@@ -74,7 +74,7 @@ def start(
         if _healthy(paths, data):
             return _info(paths, data, already=True, installed=False, started=started)
         _reconcile_model_mode(opts, data)
-        _check_ports(opts, data)  # before installing anything: fail fast on a busy port
+        _check_ports(opts, data, paths)  # before installing anything: fail fast on a busy port
 
         def record(name: str, entry: dict | None) -> None:
             if entry is None:
@@ -201,7 +201,7 @@ def _reconcile_model_mode(opts: StartOptions, data: dict) -> None:
     del data["model"]
 
 
-def _check_ports(opts: StartOptions, data: dict) -> None:
+def _check_ports(opts: StartOptions, data: dict, paths: StackPaths) -> None:
     model = data.get("model") or {}
     model_port = None if opts.model_base_url or model.get("external") else (
         model.get("port") or opts.model_port
@@ -212,6 +212,8 @@ def _check_ports(opts: StartOptions, data: dict) -> None:
             f"different ports (--letta-port / {ENV_LETTA_PORT}, --model-port / {ENV_MODEL_PORT})"
         )
     if not opts.model_base_url and "model" not in data:
+        if processes.port_in_use(opts.model_port, components.HOST):
+            own_stack.check_model_port(opts.model_port, paths.home)
         components.check_port(opts.model_port, "local model endpoint", ENV_MODEL_PORT)
     if "letta" not in data:
         components.check_port(opts.letta_port, "Letta server", ENV_LETTA_PORT)

@@ -19,7 +19,6 @@ Must not: know step semantics, or talk to Letta.
 from __future__ import annotations
 
 import asyncio
-import os
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -28,6 +27,7 @@ from typing import Any
 
 from orchestrator.compile.plan import Plan
 from orchestrator.errors import RunError
+from orchestrator.home import state_home
 from orchestrator.run import records_pg
 from orchestrator.run.budget import RUN
 from orchestrator.run.context import CANCELLED, NOT_STARTED, StepResult
@@ -42,7 +42,7 @@ DEFAULT_ADDRESS, DEFAULT_QUEUE = "127.0.0.1:7233", "orchestrate"
 
 def _state_home() -> Path:
     """Where STATE/temporal.key is looked for (as the CLI finds its state dir)."""
-    return Path(os.environ.get("ORCHESTRATE_HOME") or ".orchestrate").resolve()
+    return state_home()
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,8 @@ import os
 import sys
 from pathlib import Path
 
+from orchestrator.home import is_state_dir
+
 from .http_server import DEFAULT_MODEL_ID, ModelEndpoint, make_server
 from .script import Script, ScriptError
 
@@ -36,7 +38,10 @@ def main(argv: list[str] | None = None) -> int:
     except (OSError, ScriptError, ValueError) as exc:
         print(f"model endpoint: cannot load script {args.script}: {exc}", file=sys.stderr)
         return 1
-    endpoint = ModelEndpoint(script, delay=args.delay, model_id=args.model_id)
+    # `server start` launches it in its state dir: that is the stack it reports at /health.
+    cwd = Path.cwd()
+    home = str(cwd) if is_state_dir(cwd) else None
+    endpoint = ModelEndpoint(script, delay=args.delay, model_id=args.model_id, home=home)
     try:
         server = make_server(endpoint, args.host, args.port)
     except OSError as exc:

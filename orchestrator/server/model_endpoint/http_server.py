@@ -23,6 +23,7 @@ from .conversation import Conversation, default_reply
 from .script import Decision, Script, ScriptError
 
 DEFAULT_MODEL_ID = "orchestrate-local"
+SERVICE = "orchestrate-model-endpoint"
 SYSTEM_EXCERPT = 300
 LOG_LIMIT = 2000
 
@@ -31,9 +32,14 @@ class ModelEndpoint:
     """The model's state: shared by all request threads."""
 
     def __init__(
-        self, script: Script | None = None, delay: float = 0.0, model_id: str = DEFAULT_MODEL_ID
+        self,
+        script: Script | None = None,
+        delay: float = 0.0,
+        model_id: str = DEFAULT_MODEL_ID,
+        home: str | None = None,
     ):
         self.script = script or Script()
+        self.home = home  # the state dir of the stack it belongs to (None: standalone)
         self.delay = delay
         self.model_id = model_id
         self.requests: collections.deque = collections.deque(maxlen=LOG_LIMIT)
@@ -147,7 +153,9 @@ class _Handler(BaseHTTPRequestHandler):
         return {"id": model_id, "object": "model", "created": 0, "owned_by": "orchestrate"}
 
     def _health(self, _body: Any) -> None:
-        self._json(200, {"status": "ok", "model": self.endpoint.model_id})
+        # `service` and `home` let `server start` elsewhere recognise orchestrate's own stack.
+        self._json(200, {"status": "ok", "model": self.endpoint.model_id,
+                         "service": SERVICE, "home": self.endpoint.home})
 
     def _embeddings(self, body: Any) -> None:
         self._json(200, fmt.embeddings(_mapping(body)))
