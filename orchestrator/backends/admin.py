@@ -94,6 +94,36 @@ class Passage:
 
 
 @dataclass(frozen=True)
+class McpServer:
+    """An MCP server registered on Letta (stdio: command/args/env; sse and streamable_http:
+    url/headers). `env` and `headers` hold secrets as the server has them: never in a repr."""
+
+    id: str
+    name: str
+    transport: str  # "stdio" | "sse" | "streamable_http"
+    command: str = ""
+    args: tuple[str, ...] = ()
+    env: Mapping[str, str] = field(default_factory=dict, repr=False)
+    url: str = ""
+    headers: Mapping[str, str] = field(default_factory=dict, repr=False)
+
+
+@dataclass(frozen=True)
+class NewMcpServer:
+    name: str
+    transport: str
+    command: str = ""
+    args: tuple[str, ...] = ()
+    env: Mapping[str, str] = field(default_factory=dict, repr=False)  # resolved secrets
+    url: str = ""
+    headers: Mapping[str, str] = field(default_factory=dict, repr=False)
+
+
+# The tool type Letta gives the tools it registers from an MCP server.
+MCP_TOOL_TYPE = "external_mcp"
+
+
+@dataclass(frozen=True)
 class NewTool:
     source_code: str
     description: str | None = None
@@ -119,6 +149,7 @@ WRITE_METHODS = (
     "upsert_tool", "delete_tool", "attach_tool", "detach_tool",
     "create_folder", "update_folder", "delete_folder", "upload_file", "delete_file",
     "attach_folder", "detach_folder",
+    "create_mcp_server", "update_mcp_server", "delete_mcp_server",
 )
 
 
@@ -170,6 +201,18 @@ class AdminBackend(Protocol):
     def delete_file(self, folder_id: str, file_id: str) -> None: ...
     def attach_folder(self, agent_id: str, folder_id: str) -> None: ...
     def detach_folder(self, agent_id: str, folder_id: str) -> None: ...
+
+    # MCP servers (named server-wide); their tools are Letta tools of type MCP_TOOL_TYPE,
+    # attached with attach_tool. create/update connect to the server and (re)list its tools.
+    def list_mcp_servers(self) -> list[McpServer]: ...
+    def create_mcp_server(self, new: NewMcpServer) -> McpServer: ...
+    def update_mcp_server(self, server_id: str, new: NewMcpServer) -> None: ...
+    def delete_mcp_server(self, server_id: str) -> None: ...
+    def list_mcp_tools(self, server_id: str) -> list[Tool]: ...
+
+    # Letta agent files (.af): the agent with its blocks, tools, messages (JSON text)
+    def export_agent_file(self, agent_id: str) -> str: ...
+    def import_agent_file(self, content: bytes, secrets: Mapping[str, str]) -> list[str]: ...
 
 
 def connect(base_url: str, api_key: str | None = None) -> AdminBackend:

@@ -29,6 +29,7 @@ from orchestrator.backends.admin import (
     Passage,
     Tool,
 )
+from orchestrator.backends.admin_memory_extra import MemoryExtras
 from orchestrator.errors import BackendError, NotFound
 
 DEFAULT_SYSTEM = "<base_instructions>You are a helpful agent (server default).</base_instructions>"
@@ -41,7 +42,7 @@ DEFAULT_SETTINGS = {"message_buffer_autoclear": False, "max_files_open": 5,
                     "enable_sleeptime": None}
 
 
-class MemoryAdmin:
+class MemoryAdmin(MemoryExtras):
     """State lives in plain dicts; agents keep block/tool/folder ids, resolved on read."""
 
     def __init__(self, base_url: str = "memory://") -> None:
@@ -57,6 +58,7 @@ class MemoryAdmin:
         self.messages: dict[str, int] = {}  # agent id -> conversation messages
         self.llm_handles: list[str] = []  # what list_models offers (none by default)
         self.embedding_handles: list[str] = []
+        self._init_extras()
         for name, kind in BASE_TOOLS + FILE_TOOLS:
             tool_id = self._new_id("tool")
             self.tools[tool_id] = Tool(tool_id, name, tool_type=kind)

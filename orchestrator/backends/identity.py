@@ -74,6 +74,15 @@ def tool_tag(namespace: str, name: str) -> str:
     return f"orchestrate:tool={agent_id_string(namespace, name)}"
 
 
+def mcp_tag(namespace: str, name: str) -> str:
+    """Tag of the marker block that records which namespace manages MCP server `name`
+    (Letta keeps no tags or metadata on MCP servers)."""
+    return MCP_PREFIX + agent_id_string(namespace, name)
+
+
+MCP_PREFIX = "orchestrate:mcp="
+
+
 def lock_tag(namespace: str) -> str:
     """Tag of the server-side apply lock block of one namespace (see provision/lock.py)."""
     return f"orchestrate:lock={namespace}"

@@ -14,6 +14,7 @@ Must not: decide what to change (provision/diff.py) or log anything.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager
 from typing import Any, Literal
@@ -27,8 +28,10 @@ from orchestrator.backends.admin import (
     Block,
     Folder,
     FolderFile,
+    McpServer,
     NewAgent,
     NewBlock,
+    NewMcpServer,
     NewTool,
     Passage,
     Tool,
@@ -231,6 +234,60 @@ class LettaAdmin:
     def detach_folder(self, agent_id: str, folder_id: str) -> None:
         with self._call(f"detach folder {folder_id} from {agent_id}"):
             self._client.agents.folders.detach(folder_id, agent_id=agent_id)
+
+    # ----- MCP servers -----
+    def list_mcp_servers(self) -> list[McpServer]:
+        with self._call("list MCP servers"):
+            return [_mcp_server(s) for s in self._client.mcp_servers.list()]
+
+    def create_mcp_server(self, new: NewMcpServer) -> McpServer:
+        with self._call(f"create MCP server {new.name!r}"):
+            return _mcp_server(self._client.mcp_servers.create(
+                server_name=new.name, config=_mcp_config(new)))  # type: ignore[arg-type]
+
+    def update_mcp_server(self, server_id: str, new: NewMcpServer) -> None:
+        with self._call(f"update MCP server {new.name!r}"):
+            self._client.mcp_servers.update(server_id, server_name=new.name,
+                                            config=_mcp_config(new))  # type: ignore[arg-type]
+            self._client.mcp_servers.refresh(server_id)  # its tools, as the new config lists them
+
+    def delete_mcp_server(self, server_id: str) -> None:
+        with self._call(f"delete MCP server {server_id}"):
+            self._client.mcp_servers.delete(server_id)
+
+    def list_mcp_tools(self, server_id: str) -> list[Tool]:
+        with self._call(f"list tools of MCP server {server_id}"):
+            return [_tool(t) for t in self._client.mcp_servers.tools.list(server_id)]
+
+    # ----- agent files -----
+    def export_agent_file(self, agent_id: str) -> str:
+        with self._call(f"export agent {agent_id}"):
+            return self._client.agents.export_file(agent_id)
+
+    def import_agent_file(self, content: bytes, secrets: Mapping[str, str]) -> list[str]:
+        args: dict[str, Any] = {"file": ("agent.af", content, "application/json")}
+        if secrets:
+            args["secrets"] = json.dumps(dict(secrets))
+        with self._call("import an agent file"):
+            return list(self._client.agents.import_file(**args).agent_ids)
+
+
+def _mcp_config(new: NewMcpServer) -> dict[str, Any]:
+    if new.transport == "stdio":
+        return {"mcp_server_type": "stdio", "command": new.command, "args": list(new.args),
+                "env": dict(new.env) or None}
+    return {"mcp_server_type": new.transport, "server_url": new.url,
+            "custom_headers": dict(new.headers) or None}
+
+
+def _mcp_server(s: Any) -> McpServer:
+    transport = str(getattr(s, "mcp_server_type", "") or "")
+    return McpServer(id=s.id or "", name=s.server_name or "", transport=transport,
+                     command=getattr(s, "command", None) or "",
+                     args=tuple(getattr(s, "args", None) or ()),
+                     env=dict(getattr(s, "env", None) or {}),
+                     url=getattr(s, "server_url", None) or "",
+                     headers=dict(getattr(s, "custom_headers", None) or {}))
 
 
 # ----- letta-client objects -> plain data -----

@@ -21,7 +21,7 @@ from orchestrator.spec.model import Mark
 
 # Phases, in apply order. Detaches run before attaches so a private block can make room for
 # a shared block of the same label; deletions run last, after nothing references the object.
-PHASES = ("tool", "block", "folder", "file", "agent", "detach", "attach", "delete")
+PHASES = ("tool", "mcp", "block", "folder", "file", "agent", "detach", "attach", "delete")
 
 ACTIONS = ("create", "update", "adopt", "attach", "detach", "delete")
 
@@ -48,8 +48,9 @@ class FieldChange:
 class Change:
     """One step of a plan.
 
-    kind: "tool" | "block" (shared) | "folder" | "file" | "agent" | "agent_block" (private)
-          | "agent_shared_block" | "agent_tool" | "agent_folder".
+    kind: "tool" | "mcp_server" | "block" (shared) | "folder" | "file" | "agent"
+          | "agent_block" (private) | "agent_shared_block" | "agent_tool" | "agent_mcp_tool"
+          | "agent_folder".
     name: the managed name of the object (for agent_* kinds: the block label / tool / folder).
     agent: the managed agent name for agent-scoped changes ("" otherwise).
     server_id: the existing server object (update/delete/detach/adopt); "" when created here.
@@ -74,7 +75,7 @@ class Change:
     def address(self) -> str:
         if self.agent:
             return f"agent {self.agent}: {self.kind.removeprefix('agent_').replace('_', ' ')} {self.name}"
-        return f"{self.kind} {self.name}"
+        return f"{self.kind.replace('_', ' ')} {self.name}"
 
     def to_dict(self) -> dict:
         out: dict[str, Any] = {"action": self.action, "kind": self.kind, "name": self.name,

@@ -82,6 +82,9 @@ def _resolve(text: str, env: Mapping[str, str], mark: Mark, path: str,
     return ENV_REF.sub(sub, text)
 
 
+resolve = _resolve  # for the other desired kinds (MCP servers' env and headers)
+
+
 def desired_block(spec: BlockSpec, env: Mapping[str, str], mark: Mark, path: str,
                   missing: list[Issue]) -> DesiredBlock:
     return DesiredBlock(

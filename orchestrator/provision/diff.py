@@ -21,6 +21,7 @@ from orchestrator.backends import identity
 from orchestrator.backends.admin import CUSTOM_TOOL_TYPE
 from orchestrator.provision import diff_agents as agents_diff
 from orchestrator.provision import diff_delete as deleting
+from orchestrator.provision import diff_mcp as mcp
 from orchestrator.provision.changes import Change, ChangeSet, FieldChange, Problems, ordered
 from orchestrator.provision.defaults import missing_hint, with_server_defaults
 from orchestrator.provision.desired import (
@@ -45,6 +46,7 @@ def diff(resources: ResourceSet, actual: ActualState, options: DiffOptions,
     _check_references(resources, actual, problems)
     changes: list[Change] = []
     changes += _tool_changes(resources.tools, actual, options, problems)
+    changes += mcp.server_changes(resources, actual, options, env or {}, problems)
     changes += _shared_block_changes(shared, actual, options)
     changes += folder_changes(resources.folders, actual, options, problems, warnings)
     labels = {name: block.label for name, block in shared.items()}
@@ -52,6 +54,7 @@ def diff(resources: ResourceSet, actual: ActualState, options: DiffOptions,
         changes += _agent_changes(want, actual, options, labels, problems, warnings)
     if options.prune:
         changes += deleting.prune(resources, actual, options, warnings)
+        changes += mcp.prune(resources, actual)
     creates = [c.name for c in changes if (c.kind, c.action) == ("agent", "create")]
     warnings += deleting.left_behind(resources, actual, options, creates)
     problems.raise_any()
@@ -69,6 +72,7 @@ def destroy_diff(resources: ResourceSet, actual: ActualState, options: DiffOptio
                 if (folder := actual.managed_folder(n))]
     changes += [Change("delete", "tool", n, "delete", server_id=actual.tools[n].id)
                 for n in resources.tools if deleting.our_tool(n, actual, options.namespace)]
+    changes += mcp.destroy(resources, actual)
     return ChangeSet(options.namespace, actual.base_url, ordered(changes),
                      known_ids=_known_ids(actual))
 
@@ -77,13 +81,16 @@ def _known_ids(actual: ActualState) -> dict[str, dict[str, str]]:
     return {"agent": {n: a.id for n, a in actual.agents.items()},
             "block": {n: b.id for n, b in actual.shared_blocks.items()},
             "tool": {n: t.id for n, t in actual.tools.items()},
-            "folder": {n: f.id for n, f in actual.folders.items()}}
+            "folder": {n: f.id for n, f in actual.folders.items()},
+            "mcp": {n: s.id for n, s in actual.mcp_servers.items()}}
 
 
 def _check_references(resources: ResourceSet, actual: ActualState, problems: Problems) -> None:
-    known_tools = set(resources.tools) | set(actual.tools)
+    known_tools = set(resources.tools) | set(actual.tools) | {
+        tool for spec in resources.agents.values() for _, tool in spec.mcp_tools}
     for spec in resources.agents.values():
         rule_problems(spec, known_tools, problems)
+        mcp.tool_problems(spec, resources, actual, problems)
         for name in spec.tools:
             if name not in resources.tools and name not in actual.tools:
                 problems.add(spec.mark, f"agents.{spec.name}.tools", f"unknown tool {name!r}",
@@ -208,6 +215,7 @@ def _agent_changes(want: DesiredAgent, actual: ActualState, options: DiffOptions
                           data=(want, dict(have.metadata or {}), computed)))
     out += agents_diff.block_changes(want, have, actual, options, labels)
     out += agents_diff.tool_changes(want, have, actual)
+    out += mcp.agent_tool_changes(want.spec, name, have, actual)
     out += agents_diff.folder_changes(want, have, actual)
     out += passage_changes(want.spec, actual.seeds.get(name), options, warnings)
     return out
@@ -228,4 +236,5 @@ def _create_agent(want: DesiredAgent, actual: ActualState, options: DiffOptions,
     create = Change("create", "agent", want.name, "agent", fields=agents_diff.create_fields(want),
                     data=(want, {}))
     return [create, *agents_diff.new_agent_attachments(want, actual, labels),
+            *mcp.agent_tool_changes(want.spec, want.name, None, actual),
             *passage_changes(want.spec, None, options, warnings)]

@@ -5,6 +5,7 @@ Owns `Selection`, `select_agents` and `export_resources`. Layout written under `
   blocks/<name>.yaml                        kind: Block (shared blocks managed in the namespace)
   tools/<name>.yaml + <name>.py             kind: Tool (custom tools, source included)
   folders/<name>.yaml + the files' text     kind: Folder (files at their upload paths)
+  mcp_servers/<name>.yaml                   kind: McpServer (export_mcp.py; no secret values)
 Rules that keep export -> apply a no-op: every compared field is written as the server has
 it; blocks shared by hand (not managed) are written as private blocks of each agent (apply
 then finds the very same block by label); Letta's own tools are left out; tool_env values are
@@ -28,6 +29,7 @@ import yaml
 from orchestrator.backends import identity
 from orchestrator.backends.admin import CUSTOM_TOOL_TYPE, AdminBackend, Agent, Block, Folder
 from orchestrator.errors import ProvisionError
+from orchestrator.provision.export_mcp import mcp_tool_entries, write_mcp_servers
 
 API_VERSION = "orchestrate/v1"
 NAME_OK = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
@@ -158,6 +160,8 @@ def _agent_doc(agent: Agent, name: str, shared: dict[str, str], folders: dict[st
                         ("tags", sorted(t for t in agent.tags if not identity.is_identity_tag(t)))):
         if values:
             doc[key] = values
+    if mcp_tools := mcp_tool_entries(agent):
+        doc["tools"] = [*doc.get("tools", ()), *mcp_tools]
     if isinstance(section.get("tool_rules"), list):  # the rules the YAML declared
         doc["tool_rules"] = list(section["tool_rules"])
     doc.update({k: v for k, v in agent.settings.items() if k in EXPORTED_SETTINGS
@@ -183,6 +187,8 @@ def export_resources(backend: AdminBackend, selection: Selection, out: Path,
     shared = _shared_blocks(backend, namespace, agents, writer)
     folders = _folders(backend, agents, writer)
     _tools(agents, writer)
+    write_mcp_servers(backend, agents, namespace,
+                      lambda path, docs: writer.write(path, _dump(docs)), report.warnings)
     for agent in agents:
         name = export_name(agent, namespace)
         if not NAME_OK.match(name):

@@ -56,11 +56,14 @@ def restrict(resources: ResourceSet, agents: set[str]) -> ResourceSet:
         shared_blocks={n: b for n, b in resources.shared_blocks.items() if n in used("shared_blocks")},
         tools={n: t for n, t in resources.tools.items() if n in used("tools")},
         folders={n: f for n, f in resources.folders.items() if n in used("folders")},
+        mcp_servers={n: m for n, m in resources.mcp_servers.items()
+                     if n in {server for a in chosen.values() for server, _ in a.mcp_tools}},
     )
 
 
 def _merge(parts: list[ResourceSet], root: str) -> ResourceSet:
-    merged: dict[str, dict] = {"agents": {}, "shared_blocks": {}, "tools": {}, "folders": {}}
+    merged: dict[str, dict] = {"agents": {}, "shared_blocks": {}, "tools": {}, "folders": {},
+                               "mcp_servers": {}}
     for part in parts:
         for key, into in merged.items():
             into.update(getattr(part, key))

@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from orchestrator.backends import identity
-from orchestrator.backends.admin import AdminBackend, Agent, Block, Folder, Tool
+from orchestrator.backends.admin import AdminBackend, Agent, Block, Folder, McpServer, Tool
 from orchestrator.provision.diff_archival import seeds_of
 
 
@@ -36,6 +36,10 @@ class ActualState:
     companions: Mapping[str, tuple[Agent, ...]] = field(default_factory=dict)  # managed name ->
     # managed agent -> {seed digest: passage id} of its seeded archival passages (when read)
     seeds: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    mcp_servers: Mapping[str, McpServer] = field(default_factory=dict)  # every one, by name
+    mcp_markers: Mapping[str, Block] = field(default_factory=dict)  # managed here, by name
+    mcp_owners: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # name -> namespaces
+    mcp_tools: Mapping[str, tuple[Tool, ...]] = field(default_factory=dict)  # server -> its tools
     # the handles the server offers (LLM, embedding); None when not read
     models: tuple[str, ...] | None = None
     embeddings: tuple[str, ...] | None = None
@@ -63,9 +67,14 @@ def read_state(backend: AdminBackend, namespace: str,
     agents, duplicates, unmanaged = _agents(every, namespace)
     counted = [name for name in sorted(agents) if deletable(name)]
     users = Counter(b.id for a in every for b in a.blocks)
+    managed_blocks = backend.list_blocks(tags=[identity.MANAGED_TAG])
+    servers = {s.name: s for s in backend.list_mcp_servers()}
+    markers, owners = _mcp_identity(servers, managed_blocks, namespace)
     return ActualState(
+        mcp_servers=servers, mcp_markers=markers, mcp_owners=owners,
+        mcp_tools={name: tuple(backend.list_mcp_tools(s.id)) for name, s in servers.items()},
         base_url=backend.base_url, namespace=namespace, agents=agents, duplicates=duplicates,
-        unmanaged=unmanaged, shared_blocks=_shared_blocks(backend, namespace),
+        unmanaged=unmanaged, shared_blocks=_shared_blocks(managed_blocks, namespace),
         tools={t.name: t for t in backend.list_tools()},
         folders={f.name: f for f in backend.list_folders()},
         passages={name: backend.count_passages(agents[name].id) for name in counted},
@@ -103,9 +112,25 @@ def _agents(every: list[Agent], namespace: str
     return single, dupes, tuple(unmanaged)
 
 
-def _shared_blocks(backend: AdminBackend, namespace: str) -> dict[str, Block]:
+def _mcp_identity(servers: Mapping[str, McpServer], blocks: list[Block], namespace: str
+                  ) -> tuple[dict[str, Block], dict[str, tuple[str, ...]]]:
+    """The marker blocks of this namespace's MCP servers (by name), and the namespaces that
+    manage each existing server (Letta keeps no tags on MCP servers: see diff_mcp.py)."""
+    markers = {name: b for b in blocks
+               if (name := identity.tagged_name(b.tags, "mcp", namespace)) is not None}
+    owners: dict[str, set[str]] = {}
+    for block in blocks:
+        for tag in block.tags:
+            found = identity.split_id(tag.removeprefix(identity.MCP_PREFIX)) \
+                if tag.startswith(identity.MCP_PREFIX) else None
+            if found and found[1] in servers:
+                owners.setdefault(found[1], set()).add(found[0])
+    return markers, {name: tuple(sorted(found)) for name, found in owners.items()}
+
+
+def _shared_blocks(blocks: list[Block], namespace: str) -> dict[str, Block]:
     out: dict[str, Block] = {}
-    for block in backend.list_blocks(tags=[identity.MANAGED_TAG]):
+    for block in blocks:
         name = identity.tagged_name(block.tags, "block", namespace)
         if name is not None:
             out[name] = block

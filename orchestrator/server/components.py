@@ -76,6 +76,9 @@ def letta_env(paths: StackPaths, pg_uri: str, model_base: str, api_key: str) -> 
         PYTHONUNBUFFERED="1",  # so `orchestrate server logs -f letta` is live
         **LETTA_POOL,
     )
+    # The embedded stack is local and single-user: the case Letta names for stdio MCP servers
+    # (it disables them by default, for shared servers). A value the user set is kept.
+    env.setdefault("MCP_DISABLE_STDIO", "false")
     return env
 
 

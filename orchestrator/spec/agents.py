@@ -50,7 +50,9 @@ def build_agent(doc: MarkedDoc, name: str, data: dict, path: tuple) -> AgentSpec
         system=data.get("system"),
         memory_blocks=blocks,
         shared_blocks=tuple(data.get("shared_blocks", ())),
-        tools=tuple(data.get("tools", ())),
+        tools=tuple(t for t in data.get("tools", ()) if isinstance(t, str)),
+        mcp_tools=tuple((t["mcp"], t["tool"]) for t in data.get("tools", ())
+                        if isinstance(t, dict)),
         folders=tuple(data.get("folders", ())),
         tags=tuple(data.get("tags", ())),
         tool_env=dict(data.get("tool_env", {})),

@@ -100,6 +100,8 @@ class AgentSpec:
     memory_blocks: tuple[BlockSpec, ...] = ()
     shared_blocks: tuple[str, ...] = ()
     tools: tuple[str, ...] = ()
+    # tools of McpServer resources, as (server name, tool name) (provisioned agents only)
+    mcp_tools: tuple[tuple[str, str], ...] = ()
     folders: tuple[str, ...] = ()
     tags: tuple[str, ...] = ()
     tool_env: Mapping[str, str] = field(default_factory=dict)  # values may hold ${env:VAR}
@@ -227,6 +229,24 @@ class FolderSpec:
 
 
 @dataclass(frozen=True)
+class McpServerSpec:
+    """An MCP server Letta connects to (its tools are then Letta tools agents can attach).
+
+    `transport`: "stdio" (Letta runs `command` with `args` and `env`) or "sse" /
+    "streamable_http" (Letta connects to `url`, sending `headers`). `env` and `headers`
+    values may hold `${env:VAR}`: they are secrets, resolved at plan time, never printed."""
+
+    name: str
+    transport: Literal["stdio", "sse", "streamable_http"]
+    command: str = ""
+    args: tuple[str, ...] = ()
+    env: Mapping[str, str] = field(default_factory=dict)
+    url: str = ""
+    headers: Mapping[str, str] = field(default_factory=dict)
+    mark: Mark = NO_MARK
+
+
+@dataclass(frozen=True)
 class ResourceSet:
     """Everything one directory declares. Keys are managed names (unique per directory)."""
 
@@ -235,3 +255,4 @@ class ResourceSet:
     shared_blocks: Mapping[str, BlockSpec] = field(default_factory=dict)
     tools: Mapping[str, ToolSpec] = field(default_factory=dict)
     folders: Mapping[str, FolderSpec] = field(default_factory=dict)
+    mcp_servers: Mapping[str, McpServerSpec] = field(default_factory=dict)

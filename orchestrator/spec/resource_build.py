@@ -24,7 +24,7 @@ from orchestrator.errors import Issue
 from orchestrator.spec.agents import agent_issues, build_agent, build_block, env_issues
 from orchestrator.spec.files import Boundary, FileProblem, file_digest, glob_files, read_text
 from orchestrator.spec.limits import MAX_TEXT_FILE_BYTES, MAX_UPLOAD_FILE_BYTES
-from orchestrator.spec.model import AgentSpec, BlockSpec, FolderSpec, ToolSpec
+from orchestrator.spec.model import AgentSpec, BlockSpec, FolderSpec, McpServerSpec, ToolSpec
 from orchestrator.spec.suggest import did_you_mean
 from orchestrator.spec.yaml_marks import MarkedDoc, issue_at
 
@@ -72,8 +72,10 @@ class Builder:
         return build_block(item.doc, item.data["name"], self._with_files(item, item.data, ()), ())
 
     def agent(self, item: ResourceDoc, blocks: Collection[str] | None,
-              folders: Collection[str] | None) -> AgentSpec:
-        """`blocks` / `folders`: the names that exist (None: unknown, none is reported)."""
+              folders: Collection[str] | None,
+              servers: Collection[str] | None = None) -> AgentSpec:
+        """`blocks` / `folders` / `servers` (McpServers): the names that exist (None: unknown,
+        none is reported)."""
         data = dict(item.data)
         if "system_file" in data:
             data["system"] = self.read(item, ("system_file",), data["system_file"])
@@ -89,7 +91,49 @@ class Builder:
                 self.issues.append(issue_at(
                     item.doc.mark(where), where, f"unknown folder '{folder}'",
                     did_you_mean(folder, known, fallback="define it in a kind: Folder file")))
+        self._mcp_tool_issues(item, data, servers)
         return build_agent(item.doc, data["name"], data, ())
+
+    def _mcp_tool_issues(self, item: ResourceDoc, data: dict,
+                         servers: Collection[str] | None) -> None:
+        seen: set[tuple[str, str]] = set()
+        for i, entry in enumerate(data.get("tools", ())):
+            if not isinstance(entry, dict):
+                continue
+            where = ("tools", i)
+            key = (entry["mcp"], entry["tool"])
+            if servers is not None and key[0] not in servers:
+                self.issues.append(issue_at(
+                    item.doc.mark(where + ("mcp",)), where + ("mcp",),
+                    f"unknown MCP server '{key[0]}'",
+                    did_you_mean(key[0], servers, fallback="define it in a kind: McpServer file")))
+            elif key in seen:
+                self.issues.append(issue_at(item.doc.mark(where), where,
+                                            f"MCP tool '{key[1]}' of '{key[0]}' is listed twice"))
+            seen.add(key)
+
+    def mcp_server(self, item: ResourceDoc) -> McpServerSpec:
+        """An McpServer: stdio takes command/args/env, sse and streamable_http url/headers."""
+        data = item.data
+        transport = data["transport"]
+        wanted, other = (("command",), ("url", "headers")) if transport == "stdio" else \
+            (("url",), ("command", "args", "env"))
+        for key in wanted:
+            if key not in data:
+                self.issues.append(issue_at(item.doc.mark(()), (key,),
+                                            f"a {transport} MCP server needs '{key}'"))
+        for key in other:
+            if key in data:
+                self.issues.append(issue_at(
+                    item.doc.key_mark((key,)), (key,),
+                    f"'{key}' is not used by a {transport} MCP server",
+                    "stdio servers take command, args and env; sse and streamable_http "
+                    "servers take url and headers"))
+        self.issues.extend(env_issues(item.doc, data, ()))
+        return McpServerSpec(name=data["name"], transport=transport,
+                             command=data.get("command", ""), args=tuple(data.get("args", ())),
+                             env=dict(data.get("env", {})), url=data.get("url", ""),
+                             headers=dict(data.get("headers", {})), mark=item.doc.mark(()))
 
     def _passage(self, item: ResourceDoc, entry: dict, path: tuple) -> dict:
         """An archival passage with a `file` read into its `text`."""

@@ -1,4 +1,4 @@
-"""Load resource files (`kind: Agent | Block | Tool | Folder`, several documents per file
+"""Load resource files (`kind: Agent | Block | Tool | Folder | McpServer`, several documents per file
 allowed) into a `ResourceSet` for provisioning: a whole directory (`load_resources`) or one
 Agent file and exactly what its agents use (`load_agent_file`, for a pipeline's `ref:`).
 
@@ -28,7 +28,7 @@ from orchestrator.spec.model import ResourceSet
 from orchestrator.spec.resource_build import Builder, ResourceDoc
 from orchestrator.spec.yaml_marks import issue_at, load_documents
 
-KINDS = ("Agent", "Block", "Tool", "Folder")
+KINDS = ("Agent", "Block", "Tool", "Folder", "McpServer")
 _KIND_LINE = re.compile(r"^kind:[ \t]*['\"]?(\w+)", re.MULTILINE)
 
 
@@ -83,7 +83,8 @@ def load_agent_file(path: str | Path, allowed: tuple[str | Path, ...] = ()) -> R
     agents = [d for d in read.docs if d.data["kind"] == "Agent"]
     wanted = {("Block", n) for a in agents for n in a.data.get("shared_blocks", ())}
     wanted |= {("Folder", n) for a in agents for n in a.data.get("folders", ())}
-    wanted |= {("Tool", n) for a in agents for n in a.data.get("tools", ())}
+    wanted |= {("Tool", n) if isinstance(n, str) else ("McpServer", n["mcp"])
+               for a in agents for n in a.data.get("tools", ())}
     wanted -= {(d.data["kind"], d.data["name"]) for d in read.docs}
     if wanted and path.is_file():
         for sibling in _files(path.parent, issues):
@@ -189,11 +190,13 @@ def _build(root: Path, base: Path, read: _Read, boundary: Boundary,
     blocks = {i.data["name"]: build.block(i) for i in by_kind["Block"]}
     tools = {i.data["name"]: build.tool(i) for i in by_kind["Tool"]}
     folders = {i.data["name"]: build.folder(i, base) for i in by_kind["Folder"]}
+    servers = {i.data["name"]: build.mcp_server(i) for i in by_kind["McpServer"]}
 
     def known(kind: str, built: dict) -> set[str] | None:
         return None if read.unsure else set(built) | {n for k, n in read.declared if k == kind}
 
-    agents = {i.data["name"]: build.agent(i, known("Block", blocks), known("Folder", folders))
+    agents = {i.data["name"]: build.agent(i, known("Block", blocks), known("Folder", folders),
+                                          known("McpServer", servers))
               for i in by_kind["Agent"]}
     return ResourceSet(root=str(root), agents=agents, shared_blocks=blocks, tools=tools,
-                       folders=folders)
+                       folders=folders, mcp_servers=servers)
