@@ -36,6 +36,10 @@ _BINARY = (ast.Add, ast.Sub, ast.Mult, ast.Div, ast.FloorDiv, ast.Mod)
 _COMPARE = (ast.Eq, ast.NotEq, ast.Lt, ast.LtE, ast.Gt, ast.GtE, ast.In, ast.NotIn)
 _CONSTANTS = (str, int, float, bool, type(None))
 _JINJA_CONSTANT_NAMES = ("true", "false", "none", "True", "False", "None")
+_JINJA_CONSTANTS = {"true": True, "false": False, "none": None}
+# `x is divisibleby 3`: a Jinja test takes one argument without parentheses, so a name or
+# literal after a test's name (other than and/or/else) is read differently by Python.
+_TEST_ARGUMENT = re.compile(r"\bis\s+(?:not\s+)?(?!not\b)[A-Za-z_]\w*\s+(?!(?:and|or|else)\b)[\w'\"\[]")
 
 
 def fast_analysis(source: str) -> Analysis | None:
@@ -45,7 +49,7 @@ def fast_analysis(source: str) -> Analysis | None:
     expressions = [_strip_markers(m.group(1)) for m in _EXPRESSION.finditer(source)]
     for expr in expressions:
         if (not expr.strip() or _UNSAFE.search(expr) or _prefixed_string(expr)
-                or not _balanced(expr)):
+                or not _balanced(expr) or _TEST_ARGUMENT.search(expr)):
             return None
     if "{{" in _EXPRESSION.sub("", source):
         return None  # an unclosed `{{`: let Jinja word the syntax error
@@ -190,13 +194,17 @@ class _Reader:
                 raise _TooDeep
             if isinstance(node, ast.Attribute):
                 parts.append(node.attr)
-            elif type(node.slice) is ast.Constant and isinstance(node.slice.value, str | int):
+            elif type(node.slice) is ast.Constant:  # any literal, as Jinja's Const: 0.5, None
                 parts.append(node.slice.value)
+            elif type(node.slice) is ast.Name and node.slice.id in _JINJA_CONSTANT_NAMES:
+                parts.append(_JINJA_CONSTANTS[node.slice.id.lower()])  # steps[true]
             else:
                 parts.append(DYNAMIC)
                 computed.append(node.slice)
             node = node.value
         if type(node) is ast.Name:
+            if node.id in _JINJA_CONSTANT_NAMES:
+                return False  # `none.x`: a constant's attribute, which Jinja reads as no name
             self.accesses.append(Access(node.id, tuple(reversed(parts)), False))
         elif not self.expr(node):
             return False
