@@ -148,20 +148,39 @@ class LettaBackend:
         # order="desc" picks the newest window; 0.16.8 returns that window oldest first.
         page = self._do(f"read history of agent {agent_id}", lambda: self._client.agents
                         .messages.list(agent_id, limit=HISTORY_WINDOW, order="desc"))
-        found, answers = False, []
+        found, answers, run_id, steps = False, [], None, set()
         for message in page.items:  # this page only: iterating the page would fetch more
             kind = getattr(message, "message_type", "")
             if kind == "user_message":
                 if found:
                     break  # the next turn: its answers are not ours
                 found = getattr(message, "otid", None) == otid
+                run_id = getattr(message, "run_id", None) if found else None
             elif found and kind == "assistant_message":
                 answers.append(_text(cast(AssistantMessage, message).content))
+            if found and getattr(message, "step_id", None):
+                steps.add(message.step_id)
         if not found:
             active = self._do(f"list active runs of agent {agent_id}", lambda: self._client
                               .runs.list(agent_id=agent_id, active=True, limit=1))
             return Delivery(False, busy=bool(active.items))
-        return Delivery(True, Reply("\n".join(answers)) if answers else None)
+        if not answers:
+            return Delivery(True, None)
+        prompt, completion = self._run_usage(run_id)
+        return Delivery(True, Reply("\n".join(answers), prompt, completion, len(steps)))
+
+    def _run_usage(self, run_id: str | None) -> tuple[int, int]:
+        """(prompt, completion) tokens of the Letta run that answered a reconciled message:
+        its turn was paid for even though its reply was lost (Letta keeps the run's usage)."""
+        if not isinstance(run_id, str):
+            return 0, 0
+        try:
+            usage = self._do(f"read usage of run {run_id}",
+                             lambda: self._client.runs.usage.retrieve(run_id))
+        except NotFound:  # a server that no longer has the run: the reply still counts
+            return 0, 0
+        return (getattr(usage, "prompt_tokens", 0) or 0,
+                getattr(usage, "completion_tokens", 0) or 0)
 
     def _stream(self, agent_id: str, args: dict, on_chunk: ChunkSink) -> Reply:
         parts: dict[str, list[str]] = {}
