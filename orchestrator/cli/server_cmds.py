@@ -12,11 +12,11 @@ import json
 import click
 
 from orchestrator.cli.common import handle_errors
-from orchestrator.errors import ExitCode
+from orchestrator.errors import ExitCode, OrchestrateError
 from orchestrator.home import resolve_home
 from orchestrator.server import logs as server_logs
-from orchestrator.server import stack, temporal_dev
-from orchestrator.server.paths import LOG_NAMES
+from orchestrator.server import phoenix, stack, temporal_dev
+from orchestrator.server.paths import LOG_NAMES, StackPaths
 
 _home_option = click.option(
     "--home",
@@ -77,6 +77,12 @@ def server_group() -> None:
     "`orchestrate worker` (default: $ORCHESTRATE_TEMPORAL=1; port $ORCHESTRATE_TEMPORAL_PORT "
     "or 7233).",
 )
+@click.option(
+    "--traces", is_flag=True, default=False,
+    help="Also start a local trace viewer (Arize Phoenix, installed into its own venv on first "
+    "use) that receives `orchestrate run --otel` traces (default: $ORCHESTRATE_TRACES=1; port "
+    "$ORCHESTRATE_PHOENIX_PORT or 6006).",
+)
 @handle_errors
 def start_cmd(
     home: str | None,
@@ -87,6 +93,7 @@ def start_cmd(
     model_delay: float | None,
     timeout: float | None,
     temporal: bool,
+    traces: bool,
 ) -> int:
     """Install (first run only) and start the stack; wait until it is healthy."""
     options = stack.StartOptions.from_env(
@@ -104,10 +111,8 @@ def start_cmd(
         click.echo(
             f"Letta server ready at {info.base_url} in {info.seconds:.1f}s (state in {info.home})"
         )
-    click.echo(
-        f"  model endpoint:  {info.model_base_url}" + ("" if info.model_url else " (external)")
-    )
-    click.echo(f"  model handle:    {info.model_handle or '(choose one from GET /v1/models/)'}")
+    for line in model_lines(info):
+        click.echo(line)
     click.echo(f"  embedding:       {info.embedding_handle}")
     click.echo(f"  state dir:       {resolve_home(home).describe()}")
     if temporal or temporal_dev.wanted_by_env():
@@ -115,7 +120,47 @@ def start_cmd(
         ready = "already running" if entry.get("already_running") else \
             f"ready in {entry.get('ready_seconds', 0):.1f}s"
         click.echo(f"  temporal:        {entry['address']} ({ready})")
+    if traces or phoenix.wanted_by_env():
+        if not phoenix.is_installed(StackPaths.resolve(home)):
+            _progress("installing the Phoenix trace viewer into its own venv (first time only)")
+        viewer = phoenix.start(home)
+        ready = "already running" if viewer.get("already_running") else \
+            f"ready in {viewer.get('ready_seconds', 0):.1f}s"
+        click.echo(f"  traces:          {viewer['url']} (OTLP {viewer['traces_endpoint']}; "
+                   f"{ready})")
     return 0
+
+
+PROXY_PREFIX = "openai-proxy/"  # how Letta names the models of OPENAI_API_BASE
+SHOWN_HANDLES = 12
+
+
+def model_lines(info: stack.StackInfo) -> list[str]:
+    """The model lines of `server start`: with an external endpoint, the handles Letta
+    offers for it (read from the server), so that one can be named for runs and agents."""
+    external = info.model_url is None
+    lines = [f"  model endpoint:  {info.model_base_url}" + (" (external)" if external else "")]
+    if not external or info.model_handle:
+        lines.append(f"  model handle:    {info.model_handle}")
+    if not external:
+        return lines
+    try:
+        from orchestrator.backends.letta import LettaBackend
+
+        chat, _ = LettaBackend(info.base_url).models()
+    except OrchestrateError as exc:
+        return [*lines, f"  model handles:   (could not list them: {exc})"]
+    handles = sorted(h for h in chat if h.startswith(PROXY_PREFIX))
+    if not handles:
+        return [*lines, f"  model handles:   none: Letta lists no {PROXY_PREFIX} model (is "
+                        f"the endpoint {info.model_base_url} up? see `orchestrate server "
+                        "logs letta`)"]
+    more = f", ... ({len(handles)} in all)" if len(handles) > SHOWN_HANDLES else ""
+    lines.append(f"  model handles:   {', '.join(handles[:SHOWN_HANDLES])}{more}")
+    if not info.model_handle:
+        lines.append("                   (name one with ORCHESTRATE_MODEL or --model for runs,"
+                     " ORCHESTRATE_MODEL_HANDLE or --default-model for `apply`)")
+    return lines
 
 
 @server_group.command("stop")
