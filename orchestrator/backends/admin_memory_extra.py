@@ -4,7 +4,8 @@ Owns: MCP servers as Letta 0.16.8 keeps them (named server-wide; creating or upd
 registers the tools it offers as tools of type MCP_TOOL_TYPE tagged `mcp:<server>`; deleting
 it deletes them, detached from every agent). What a server offers is set by the test in
 `mcp_catalog` (server name -> tool names). Agent files: a JSON document of one agent with its
-blocks and tool names, secrets left out, as Letta's export leaves tool_env values to the caller.
+blocks and tool names; unlike Letta's it keeps tool_env values, so tests prove that the
+caller (provision/agentfile.py) blanks them itself.
 
 Must not: decide anything; it only stores and returns.
 """
@@ -102,7 +103,9 @@ class MemoryExtras:
                                if k not in ("blocks", "tools", "tool_env_keys")},
                             "blocks": [asdict(b) for b in agent.blocks],
                             "tools": [t.name for t in agent.tools],
-                            "secrets": {k: "" for k in agent.tool_env_keys}}]}
+                            "tool_exec_environment_variables": {
+                                k: self.agents[agent_id]["env"].get(k, "")
+                                for k in agent.tool_env_keys}}]}
         return json.dumps(body, default=list)
 
     def import_agent_file(self, content: bytes, secrets: Mapping[str, str]) -> list[str]:
@@ -120,6 +123,7 @@ class MemoryExtras:
                 system=a.get("system"), description=a.get("description"),
                 tags=tuple(a.get("tags", ())), metadata=dict(a.get("metadata") or {}),
                 memory_blocks=blocks, tools=tuple(a.get("tools", ())),
-                tool_env={k: secrets.get(k, "") for k in a.get("secrets", {})}))
+                tool_env={k: secrets.get(k, "")
+                          for k in a.get("tool_exec_environment_variables", {})}))
             out.append(made.id)
         return out

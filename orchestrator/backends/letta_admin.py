@@ -265,7 +265,10 @@ class LettaAdmin:
             return self._client.agents.export_file(agent_id)
 
     def import_agent_file(self, content: bytes, secrets: Mapping[str, str]) -> list[str]:
-        args: dict[str, Any] = {"file": ("agent.af", content, "application/json")}
+        # The name as it was (Letta appends "_copy" by default), and the server's own tools
+        # kept as they are (a file must not overwrite a tool another agent uses).
+        args: dict[str, Any] = {"file": ("agent.af", content, "application/json"),
+                                "append_copy_suffix": False, "override_existing_tools": False}
         if secrets:
             args["secrets"] = json.dumps(dict(secrets))
         with self._call("import an agent file"):

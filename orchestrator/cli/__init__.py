@@ -29,6 +29,7 @@ COMMANDS = {  # name -> "module:attribute"
     "diff": f"{_PROVISION}:diff_cmd",
     "destroy": f"{_PROVISION}:destroy_cmd",
     "export": f"{_PROVISION}:export_cmd",
+    "import": "orchestrator.cli.agentfile_cmds:import_cmd",
     "server": "orchestrator.cli.server_cmds:server_group",
     "worker": "orchestrator.cli.worker_cmds:worker_cmd",
 }

@@ -246,15 +246,27 @@ def destroy_cmd(source: str, base_url: str | None, api_key: str | None, namespac
 @click.option("--match", multiple=True, help="Agents whose name matches this glob (repeatable).")
 @click.option("--tag", multiple=True, help="Agents carrying this tag (repeatable).")
 @click.option("--out", "out", required=True, type=click.Path(file_okay=False),
-              help="Directory to write the resource files to.")
+              help="Directory to write the resource files (or .af files) to.")
+@click.option("--format", "format_", type=click.Choice(["yaml", "af"]), default="yaml",
+              show_default=True, help="yaml: resource files for plan/apply; af: one Letta agent "
+              "file per agent (blocks, tools, messages), for `orchestrate import`.")
+@click.option("--redact-env", multiple=True, metavar="VAR", help="With --format af: also "
+              "replace this variable's value wherever it appears (repeatable).")
 @handle_errors
 def export_cmd(names: tuple[str, ...], base_url: str | None, api_key: str | None, namespace: str,
-               all_: bool,
-               match: tuple[str, ...], tag: tuple[str, ...], out: str) -> int:
+               all_: bool, match: tuple[str, ...], tag: tuple[str, ...], out: str,
+               format_: str, redact_env: tuple[str, ...]) -> int:
     """Write YAML (and tool sources, folder files) for agents that exist on a server, so
-    `apply` right after is a no-op. Unmanaged agents are adopted by `apply --adopt`."""
+    `apply` right after is a no-op. Unmanaged agents are adopted by `apply --adopt`.
+    With --format af, write Letta agent files instead (secret values left out)."""
     backend = connect(resolve_base_url(base_url), resolve_api_key(api_key))
-    report = export_resources(backend, Selection(all_, names, match, tag), Path(out), namespace)
+    selection = Selection(all_, names, match, tag)
+    if format_ == "af":
+        from orchestrator.provision.agentfile import export_agent_files
+        report = export_agent_files(backend, selection, Path(out), namespace, os.environ,
+                                    redact_env)
+    else:
+        report = export_resources(backend, selection, Path(out), namespace)
     for warning in report.warnings:
         click.echo(f"warning: {warning}", err=True)
     click.echo(f"Exported {len(report.agents)} agent(s) to {out}: {', '.join(report.agents)}")
