@@ -7,6 +7,8 @@ threads take the next index in order (a Ctrl-C or run timeout must not wait for 
 HTTP call, as in the executor); when an item raises, no further item starts, the ones in
 flight finish, and the exception of the lowest failed index is raised (`Cancelled` first:
 the run is stopping). While waiting, the caller checks for cancellation and gives up at once.
+Each item that ends (succeeded or failed, not abandoned) emits `item_finished` (step: the
+unit's label, item, ok, done: how many have ended, total): the live table's "3/10 items".
 
 Must not: know what an item is (run.flow decides), or which agent copy runs it (run.step).
 """
@@ -42,11 +44,36 @@ def items_by(hook: FanOut) -> Iterator[None]:
         _executor_fan_out.reset(token)
 
 
+def _reporting(svc: Services, count: int, run_one: Callable[[int], T],
+               label: str) -> Callable[[int], T]:
+    ended, lock = [0], threading.Lock()
+
+    def finished(index: int, ok: bool) -> None:
+        with lock:
+            ended[0] += 1
+            done = ended[0]
+        svc.emit("item_finished", step=label, item=index, ok=ok, done=done, total=count)
+
+    def run(index: int) -> T:
+        try:
+            result = run_one(index)
+        except Cancelled:
+            raise
+        except Exception:
+            finished(index, False)
+            raise
+        finished(index, True)
+        return result
+
+    return run
+
+
 def fan_out(svc: Services, count: int, run_one: Callable[[int], T], width: int,
             name: str = "item") -> list[T]:
     hook = _executor_fan_out.get()
     if hook is not None:
         return hook(svc, count, run_one, width, name)
+    run_one = _reporting(svc, count, run_one, name.removesuffix("-item"))
     if width <= 1 or count <= 1:
         return [run_one(index) for index in range(count)]
     results: dict[int, T] = {}
