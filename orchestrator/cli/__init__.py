@@ -32,6 +32,7 @@ COMMANDS = {  # name -> "module:attribute"
     "import": "orchestrator.cli.agentfile_cmds:import_cmd",
     "server": "orchestrator.cli.server_cmds:server_group",
     "worker": "orchestrator.cli.worker_cmds:worker_cmd",
+    "ui": "orchestrator.cli.ui_cmds:ui_cmd",
 }
 
 

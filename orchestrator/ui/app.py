@@ -1,0 +1,256 @@
+"""The web app of `orchestrate ui`: Starlette routes over the run records, read-only.
+
+Owns `create_app(location)`, `serve(...)` and the pages' rendering. Routes (GET only; any
+other method is 405): `/` the runs list (`?pipeline=&status=&page=`), `/runs/{id}` one run,
+`/runs/{id}/live` the part of it that changes (HTML), `/runs/{id}/stream` server-sent
+events (`update` when the run's rows change, `done` when it stops), `/static/*` the CSS
+and JS (no CDN). Every response carries a strict Content-Security-Policy (scripts and
+styles only from this server, no inline script), and the Host header must be the address
+served (a web page elsewhere cannot reach the records through DNS rebinding).
+
+Strings from prompts, outputs, errors and inputs are escaped by Jinja's autoescape; the SVG
+modules escape their own text. Nothing shown comes from anywhere but the records, which
+hold only redacted text (run.secrets); the records URL is shown without its password.
+
+Must not: write records, or serve anything but GET.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import time
+import urllib.parse
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from markupsafe import Markup
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.middleware import Middleware
+from starlette.middleware.trustedhost import TrustedHostMiddleware
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response, StreamingResponse
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from orchestrator.run import records_pg
+from orchestrator.run.cost import Cost, usd_text
+from orchestrator.run.records import Records
+from orchestrator.ui import dag, queries
+from orchestrator.ui.timeline import timeline_svg
+
+HERE = Path(__file__).resolve().parent
+CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+       "connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
+POLL_SECONDS = 0.5  # how often a live stream looks at the records
+HEARTBEAT_SECONDS = 15.0
+
+
+class _Store:
+    """The records, opened on first need (a SQLite file that does not exist yet is not
+    created: the list just reads empty until a run writes it)."""
+
+    def __init__(self, location: str):
+        self.location = location
+        self._records: Records | None = None
+
+    def get(self) -> Records | None:
+        if self._records is None:
+            if not records_pg.is_url(self.location) and not Path(self.location).exists():
+                return None
+            self._records = Records(self.location)
+        return self._records
+
+    def shown(self) -> str:
+        return records_pg.safe_url(self.location)
+
+    def close(self) -> None:
+        if self._records is not None:
+            self._records.close()
+
+
+def _env() -> jinja2.Environment:
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(HERE / "templates"),
+                             autoescape=True, undefined=jinja2.StrictUndefined)
+    env.filters.update(when=_when, seconds=_seconds, tokens=_tokens, usd=_usd,
+                       shown=_shown_value)
+    return env
+
+
+def _when(ts: float | None) -> str:
+    return "" if ts is None else time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(ts))
+
+
+def _seconds(value: float | None) -> str:
+    if value is None:
+        return ""
+    if value < 60:
+        return f"{value:.1f} s"
+    minutes, secs = divmod(int(value), 60)
+    return f"{minutes} min {secs} s" if minutes < 60 else f"{minutes // 60} h {minutes % 60} min"
+
+
+def _tokens(value: int | None) -> str:
+    return f"{int(value or 0):,}"
+
+
+def _usd(cost: Cost | float | None) -> str:
+    if cost is None:
+        return ""
+    if isinstance(cost, (int, float)):
+        return usd_text(float(cost))
+    if cost.known:
+        return usd_text(cost.usd)
+    return f"≥ {usd_text(cost.usd)} (some tokens unpriced)" if cost.usd else "unknown"
+
+
+def _shown_value(value: Any) -> str:
+    if value is None:
+        return ""
+    return value if isinstance(value, str) else json.dumps(value, indent=2, ensure_ascii=False,
+                                                           default=str)
+
+
+class _Headers:
+    """Security headers on every response (pages, fragments, streams, static files)."""
+
+    def __init__(self, app: ASGIApp):
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        async def sending(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                headers += [(b"content-security-policy", CSP.encode()),
+                            (b"x-content-type-options", b"nosniff"),
+                            (b"referrer-policy", b"no-referrer"),
+                            (b"x-frame-options", b"DENY")]
+                message["headers"] = headers
+            await send(message)
+
+        await self.app(scope, receive, sending)
+
+
+def create_app(location: str, host: str = "127.0.0.1") -> Starlette:
+    store, env = _Store(location), _env()
+
+    def page(name: str, status: int = 200, **context: Any) -> HTMLResponse:
+        return HTMLResponse(env.get_template(name).render(records=store.shown(), **context),
+                            status_code=status)
+
+    def runs_list(request: Request) -> Response:
+        params = request.query_params
+        flt = queries.RunFilter(pipeline=params.get("pipeline") or None,
+                                status=params.get("status") or None,
+                                page=_int(params.get("page"), 1))
+        records = store.get()
+        data = queries.runs_page(records, flt) if records else None
+
+        def link(page_no: int) -> str:
+            query = {k: v for k, v in (("pipeline", flt.pipeline), ("status", flt.status))
+                     if v}
+            return "/?" + urllib.parse.urlencode({**query, "page": page_no})
+
+        return page("runs.html", data=data, flt=flt, link=link)
+
+    def run_detail(request: Request) -> Response:
+        context = _run_context(store, request.path_params["run_id"])
+        if context is None:
+            return page("missing.html", 404, run_id=request.path_params["run_id"])
+        return page("run.html", **context)
+
+    def run_live(request: Request) -> Response:
+        context = _run_context(store, request.path_params["run_id"])
+        if context is None:
+            return Response("unknown run", status_code=404)
+        return page("_live.html", **context)
+
+    async def run_stream(request: Request) -> Response:
+        run_id = request.path_params["run_id"]
+        return StreamingResponse(_changes(store, run_id, request),
+                                 media_type="text/event-stream",
+                                 headers={"cache-control": "no-store"})
+
+    hosts = ["*"] if host in ("0.0.0.0", "::", "") else sorted({host, "127.0.0.1", "localhost",
+                                                                 "testserver"})
+    routes = [Route("/", runs_list), Route("/runs/{run_id}", run_detail),
+              Route("/runs/{run_id}/live", run_live), Route("/runs/{run_id}/stream", run_stream),
+              Mount("/static", StaticFiles(directory=HERE / "static"), name="static")]
+    app = Starlette(routes=routes, middleware=[
+        Middleware(_Headers), Middleware(TrustedHostMiddleware, allowed_hosts=hosts)],
+        lifespan=lambda app: _closing(store))
+    return app
+
+
+@contextlib.asynccontextmanager
+async def _closing(store: _Store) -> AsyncIterator[None]:
+    yield
+    store.close()
+
+
+def _int(text: str | None, default: int) -> int:
+    try:
+        return max(1, int(text or default))
+    except ValueError:
+        return default
+
+
+def _run_context(store: _Store, run_id: str) -> dict[str, Any] | None:
+    records = store.get()
+    found = queries.run_page_data(records, run_id) if records else None
+    if found is None:
+        return None
+    run, units = found
+    group = _shape(run, units)
+    dag.apply_units(group, units)
+    now = time.time()
+    return {"run": run, "units": units, "now": now,
+            "dag": Markup(dag.dag_svg(group)),  # noqa: S704 - escaped in ui.dag
+            "timeline": Markup(timeline_svg(units, now)),  # escaped in ui.timeline
+            "critical": dag.critical_path(group), "live": run["status"] == "running"}
+
+
+def _shape(run: dict[str, Any], units: list[dict[str, Any]]) -> dag.Group:
+    """The plan's shape if the recorded pipeline file still compiles, else the rows'."""
+    from orchestrator.compile import load_plan
+    from orchestrator.errors import OrchestrateError
+
+    try:
+        plan = load_plan(run["file"])
+    except (OrchestrateError, OSError):
+        return dag.from_units(units)
+    return dag.from_plan(plan) if plan.source_hash == run["file_hash"] else dag.from_units(units)
+
+
+async def _changes(store: _Store, run_id: str, request: Request) -> AsyncIterator[str]:
+    last: Any = None
+    quiet = 0.0
+    while not await request.is_disconnected():
+        records = store.get()
+        mark = await run_in_threadpool(queries.change_mark, records, run_id) if records else None
+        if mark is None:
+            yield "event: done\ndata: unknown\n\n"
+            return
+        if mark != last:
+            last, quiet = mark, 0.0
+            yield f"event: update\ndata: {json.dumps(str(mark[0]))}\n\n"
+            if mark[0] != "running":
+                yield "event: done\ndata: finished\n\n"
+                return
+        elif quiet >= HEARTBEAT_SECONDS:
+            quiet = 0.0
+            yield ": still here\n\n"
+        await asyncio.sleep(POLL_SECONDS)
+        quiet += POLL_SECONDS
+
+
+def serve(location: str, host: str, port: int) -> None:
+    import uvicorn
+
+    uvicorn.run(create_app(location, host), host=host, port=port, log_level="warning",
+                timeout_graceful_shutdown=2)

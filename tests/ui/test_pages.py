@@ -1,0 +1,214 @@
+"""The web view's pages over real run records (runs on the memory backend, the real runner
+and records), through Starlette's test client: what is listed, filtered and paged, what one
+run's page draws, that every string is escaped, no secret is shown, and the headers."""
+
+from __future__ import annotations
+
+import re
+import secrets
+import sqlite3
+import textwrap
+
+import pytest
+
+pytest.importorskip("starlette")
+
+from starlette.testclient import TestClient  # noqa: E402
+
+from orchestrator.backends.memory import MemoryBackend  # noqa: E402
+from orchestrator.compile import compile_pipeline, load_plan  # noqa: E402
+from orchestrator.errors import BackendError  # noqa: E402
+from orchestrator.run.records import Records  # noqa: E402
+from orchestrator.run.runner import RunOptions, start_run  # noqa: E402
+from orchestrator.spec import load_pipeline_text  # noqa: E402
+from orchestrator.ui.app import CSP, create_app  # noqa: E402
+from orchestrator.ui.queries import RunFilter, runs_page  # noqa: E402
+
+SHAPES = """\
+apiVersion: orchestrate/v1
+kind: Pipeline
+metadata: {name: shapes}
+inputs: {token: {type: string, secret: true}, topic: {type: string}}
+agents: {a: {}, b: {}}
+steps:
+  first: {agent: a, prompt: "start {{ inputs.topic }} with {{ inputs.token }}"}
+  each: {agent: b, for_each: "{{ ['x', 'y', 'z'] }}", prompt: "item {{ item }} of {{ steps.first.output }}"}
+  polish:
+    loop:
+      max_iterations: 2
+      steps:
+        rewrite: {agent: a, prompt: "rewrite {{ steps.each.output | length }}"}
+  last: {agent: b, prompt: "end {{ steps.polish.ran }}"}
+"""
+
+
+def _plan(text, path):
+    path.write_text(text)
+    return compile_pipeline(load_pipeline_text(text, str(path)))
+
+
+@pytest.fixture
+def made(tmp_path):
+    """Records of real runs: one of each shape (with a secret input and a `<script>` reply),
+    one that failed, and plain runs of a second pipeline."""
+    backend, records = MemoryBackend(), Records(tmp_path / "runs.db")
+    token = "tok-" + secrets.token_hex(8)
+    backend.script(prompt_contains="start", replies=["<script>window.pwned=1</script> & <b>"])
+    shapes = start_run(_plan(SHAPES, tmp_path / "shapes.yaml"), {"topic": "owls", "token": token},
+                       backend, records, options=RunOptions())
+    assert shapes.status == "succeeded", shapes.error
+    other = textwrap.dedent("""\
+        apiVersion: orchestrate/v1
+        kind: Pipeline
+        metadata: {name: other}
+        agents: {a: {}}
+        steps: {only: {agent: a, prompt: "plain"}}
+        """)
+    plan = _plan(other, tmp_path / "other.yaml")
+    backend.script(prompt_contains="plain", times=1, fail=BackendError("HTTP 400: no", status=400))
+    failed = start_run(plan, {}, backend, records, options=RunOptions())
+    assert failed.status == "failed"
+    for _ in range(3):
+        start_run(plan, {}, backend, records, options=RunOptions())
+    records.close()
+    yield {"db": tmp_path / "runs.db", "shapes": shapes.run_id, "failed": failed.run_id,
+           "token": token, "dir": tmp_path}
+
+
+@pytest.fixture
+def client(made):
+    with TestClient(create_app(str(made["db"]))) as c:
+        yield c
+
+
+def _run_ids(html):
+    return re.findall(r'<tr class="run [^"]*" data-run="([^"]+)"', html)
+
+
+def test_list_newest_first_with_filters(client, made):
+    page = client.get("/")
+    assert page.status_code == 200
+    ids = _run_ids(page.text)
+    assert len(ids) == 5 and ids[-1] == made["shapes"]  # the first run is listed last
+    assert "5 runs" in page.text
+    only = client.get("/", params={"pipeline": "shapes"}).text
+    assert _run_ids(only) == [made["shapes"]]
+    failed = client.get("/", params={"status": "failed"}).text
+    assert _run_ids(failed) == [made["failed"]]
+    assert _run_ids(client.get("/", params={"pipeline": "other", "status": "succeeded"}).text) \
+        == ids[:3]
+
+
+def test_list_is_paged_in_the_query(made):
+    records = Records(made["db"])
+    try:
+        statements: list[str] = []
+        records._db.set_trace_callback(statements.append)
+        first = runs_page(records, RunFilter(page=1), per_page=2)
+        last = runs_page(records, RunFilter(page=99), per_page=2)
+        records._db.set_trace_callback(None)
+    finally:
+        records.close()
+    assert (first.total, first.pages, len(first.runs)) == (5, 3, 2)
+    assert last.page == 3 and len(last.runs) == 1  # clamped to the last page
+    assert any("LIMIT" in s and "OFFSET" in s for s in statements)
+
+
+def test_pager_links_keep_the_filter(client, made):
+    html = client.get("/", params={"pipeline": "other", "page": "x"}).text  # bad page: 1
+    assert "page 1 of 1" in html and 'rel="next"' not in html
+
+
+def test_run_page_draws_graph_groups_critical_path_and_timeline(client, made):
+    html = client.get(f"/runs/{made['shapes']}").text
+    by_step = {step: cls for cls, step in re.findall(
+        r'<g class="node ([^"]*)" data-step="([^"]+)"', html)}
+    assert "foreach" in by_step["each"] and "st-succeeded" in by_step["each"]
+    assert "loop" in by_step["polish"] and "polish.rewrite" in by_step
+    assert html.count('class="item st-succeeded"') == 3  # each for_each item drawn
+    assert "until" not in html and "repeat (max 2)" in html  # the loop's back edge label
+    assert "critical" in by_step["first"] and "critical" in by_step["last"]
+    assert 'class="timeline"' in html
+    lanes = re.findall(r'<text class="lane"[^>]*>([^<]+)</text>', html)
+    assert set(lanes) >= {"a", "b"}
+    bars = re.findall(r'<g class="bar st-succeeded" data-unit="([^"]+)"', html)
+    assert {"first", "each[0]", "each[2]", "polish.rewrite#2", "last"} <= set(bars)
+    assert "each" not in bars  # the for_each's own row spans its items: no bar
+
+
+def test_every_string_is_escaped_and_no_secret_is_shown(client, made):
+    html = client.get(f"/runs/{made['shapes']}").text
+    assert "<script>window.pwned" not in html
+    assert "&lt;script&gt;window.pwned=1&lt;/script&gt; &amp; &lt;b&gt;" in html
+    scripts = re.findall(r"<script[^>]*>", html)
+    assert scripts == ['<script src="/static/ui.js" defer>']  # ours only, no inline script
+    assert "style=" not in html  # the CSP forbids inline styles: none are needed
+    for path in ("/", f"/runs/{made['shapes']}", f"/runs/{made['shapes']}/live"):
+        assert made["token"] not in client.get(path).text
+    assert "secret inputs, not recorded: token" in html
+
+
+def test_failed_run_shows_its_error(client, made):
+    html = client.get(f"/runs/{made['failed']}").text
+    assert 'data-step="only" data-status="failed"' in html
+    assert "HTTP 400: no" in html
+
+
+def test_headers_read_only_and_host(client, made):
+    for path in ("/", f"/runs/{made['shapes']}", "/static/ui.js", "/static/ui.css"):
+        reply = client.get(path)
+        assert reply.status_code == 200, path
+        assert reply.headers["content-security-policy"] == CSP
+        assert reply.headers["x-content-type-options"] == "nosniff"
+    assert "script-src 'self'" in CSP and "unsafe" not in CSP
+    assert client.post("/").status_code == 405
+    assert client.post(f"/runs/{made['shapes']}").status_code == 405
+    assert client.get("/", headers={"host": "evil.example"}).status_code == 400  # rebinding
+
+
+def test_unknown_run_is_404(client):
+    assert client.get("/runs/nope").status_code == 404
+    assert client.get("/runs/nope/live").status_code == 404
+
+
+def test_stream_of_a_finished_run_says_done(client, made):
+    with client.stream("GET", f"/runs/{made['shapes']}/stream") as reply:
+        assert reply.headers["content-type"].startswith("text/event-stream")
+        body = "".join(reply.iter_text())
+    assert body.startswith('event: update\ndata: "succeeded"') and "event: done" in body
+
+
+def test_shape_from_the_rows_when_the_pipeline_file_is_gone(client, made):
+    (made["dir"] / "shapes.yaml").unlink()
+    html = client.get(f"/runs/{made['shapes']}").text
+    steps = set(re.findall(r'data-step="([^"]+)"', html))
+    assert {"first", "each", "polish", "polish.rewrite", "last"} <= steps
+
+
+def test_no_records_yet_creates_nothing(tmp_path):
+    with TestClient(create_app(str(tmp_path / "runs.db"))) as c:
+        assert "No runs recorded yet" in c.get("/").text
+    assert not (tmp_path / "runs.db").exists()
+
+
+def test_interrupted_run_reads_interrupted(client, made):
+    db = sqlite3.connect(made["db"])
+    with db:
+        db.execute("UPDATE runs SET status='running', ended=NULL, pid=999999999 WHERE id=?",
+                   (made["failed"],))
+    db.close()
+    html = client.get("/", params={"status": "interrupted"}).text
+    assert _run_ids(html) == [made["failed"]]
+    assert _run_ids(client.get("/", params={"status": "running"}).text) == []
+
+
+def test_example_pipelines_draw(tmp_path):
+    backend, records = MemoryBackend(), Records(tmp_path / "runs.db")
+    for name, inputs in (("research-report", {"topic": "x"}), ("parallel-analysis",
+                                                               {"proposal": "y"})):
+        start_run(load_plan(f"pipelines/{name}.yaml"), inputs, backend, records,
+                  options=RunOptions())
+    records.close()
+    with TestClient(create_app(str(tmp_path / "runs.db"))) as c:
+        for run_id in _run_ids(c.get("/").text):
+            assert c.get(f"/runs/{run_id}").text.count("<svg") == 2
