@@ -30,6 +30,7 @@ COMMANDS = {  # name -> "module:attribute"
     "destroy": f"{_PROVISION}:destroy_cmd",
     "export": f"{_PROVISION}:export_cmd",
     "import": "orchestrator.cli.agentfile_cmds:import_cmd",
+    "init": "orchestrator.cli.init_cmds:init_cmd",
     "server": "orchestrator.cli.server_cmds:server_group",
     "worker": "orchestrator.cli.worker_cmds:worker_cmd",
     "ui": "orchestrator.cli.ui_cmds:ui_cmd",
