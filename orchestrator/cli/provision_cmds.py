@@ -266,7 +266,7 @@ def export_cmd(names: tuple[str, ...], base_url: str | None, api_key: str | None
         report = export_agent_files(backend, selection, Path(out), namespace, os.environ,
                                     redact_env)
     else:
-        report = export_resources(backend, selection, Path(out), namespace)
+        report = export_resources(backend, selection, Path(out), namespace, os.environ)
     for warning in report.warnings:
         click.echo(f"warning: {warning}", err=True)
     click.echo(f"Exported {len(report.agents)} agent(s) to {out}: {', '.join(report.agents)}")

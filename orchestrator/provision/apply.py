@@ -148,9 +148,15 @@ def _attach_mcp_tool(ctx: _Context, change: Change) -> None:
 
 
 # ----- shared blocks -----
+METADATA_FIELDS = ("agent_owned", "env_template")  # a shared block's, kept in its metadata
+
+
 def _block_metadata(ctx: _Context, name: str, want: DesiredBlock) -> dict:
-    return {identity.METADATA_KEY: {"id": identity.agent_id_string(ctx.namespace, name),
-                                    "agent_owned": want.agent_owned}}
+    section = {"id": identity.agent_id_string(ctx.namespace, name),
+               "agent_owned": want.agent_owned}
+    if want.template is not None:  # the value as written: export writes it back (no secret)
+        section["env_template"] = want.template
+    return {identity.METADATA_KEY: section}
 
 
 def _create_shared_block(ctx: _Context, change: Change) -> None:
@@ -164,13 +170,14 @@ def _create_shared_block(ctx: _Context, change: Change) -> None:
 
 
 def _block_fields(change: Change, want: DesiredBlock) -> dict[str, Any]:
-    return {f.field: getattr(want, f.field) for f in change.fields if f.field != "agent_owned"}
+    return {f.field: getattr(want, f.field) for f in change.fields
+            if f.field not in METADATA_FIELDS}
 
 
 def _update_shared_block(ctx: _Context, change: Change) -> None:
     want: DesiredBlock = change.data
     fields = _block_fields(change, want)
-    if any(f.field == "agent_owned" for f in change.fields):
+    if any(f.field in METADATA_FIELDS for f in change.fields):
         fields["metadata"] = _block_metadata(ctx, change.name, want)
     ctx.backend.update_block(change.server_id, **fields)
 

@@ -52,6 +52,7 @@ class DesiredBlock:
     read_only: bool
     agent_owned: bool
     secret: bool = False  # the value came from ${env:...}
+    template: str | None = None  # the value as written, `${env:...}` unresolved (when secret)
 
 
 @dataclass(frozen=True)
@@ -91,7 +92,19 @@ def desired_block(spec: BlockSpec, env: Mapping[str, str], mark: Mark, path: str
         label=spec.label, value=_resolve(spec.value, env, mark, path, missing), limit=spec.limit,
         description=spec.description, read_only=spec.read_only, agent_owned=spec.agent_owned,
         secret=ENV_PREFIX in spec.value,
+        template=spec.value if ENV_PREFIX in spec.value else None,
     )
+
+
+def env_templates(spec: AgentSpec) -> dict[str, str]:
+    """Field -> its text as written, for the system prompt and private blocks that use
+    `${env:...}` (no secret: the references are unresolved). Apply records them so export
+    writes the references back instead of the values (export_secrets.py)."""
+    out = {f"memory_blocks.{b.label}": b.value for b in spec.memory_blocks
+           if ENV_PREFIX in b.value}
+    if spec.system is not None and ENV_PREFIX in spec.system:
+        out["system"] = spec.system
+    return dict(sorted(out.items()))
 
 
 def env_names(tool_env: Mapping[str, str]) -> dict[str, str]:
@@ -104,10 +117,11 @@ def env_names(tool_env: Mapping[str, str]) -> dict[str, str]:
 
 def managed_metadata(namespace: str, name: str, agent_owned: list[str], tools: list[str],
                      tool_env_digest: str, tool_env_refs: Mapping[str, str] | None = None,
-                     tool_rules: list[dict] | None = None) -> dict:
+                     tool_rules: list[dict] | None = None,
+                     env_fields: Mapping[str, str] | None = None) -> dict:
     """What orchestrate keeps in an agent's metadata; only these keys are compared
-    (`tool_env_refs` only when there are any, `tool_rules` only when declared, so agents
-    without them never drift)."""
+    (`tool_env_refs` and `env_fields` only when there are any, `tool_rules` only when
+    declared, so agents without them never drift)."""
     section: dict[str, Any] = {
         "id": identity.agent_id_string(namespace, name),
         "agent_owned": sorted(agent_owned),
@@ -118,6 +132,8 @@ def managed_metadata(namespace: str, name: str, agent_owned: list[str], tools: l
         section["tool_env_refs"] = dict(sorted(tool_env_refs.items()))
     if tool_rules is not None:
         section["tool_rules"] = list(tool_rules)
+    if env_fields:
+        section["env_fields"] = dict(env_fields)
     return {identity.METADATA_KEY: section}
 
 
@@ -147,7 +163,7 @@ def desired_agent(spec: AgentSpec, options: DiffOptions, env: Mapping[str, str],
         blocks=blocks, tags=tuple(sorted(tags)),
         metadata=managed_metadata(options.namespace, spec.name, owned, list(spec.tools),
                                   digest(tool_env), env_names(spec.tool_env),
-                                  declared_rules(spec)),
+                                  declared_rules(spec), env_templates(spec)),
         tool_env=tool_env,
     )
 

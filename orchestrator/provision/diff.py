@@ -175,9 +175,12 @@ def _shared_block_changes(shared: Mapping[str, DesiredBlock], actual: ActualStat
                 fields.append(FieldChange(key, getattr(have, key), getattr(want, key)))
         if want.read_only != have.read_only:
             fields.append(FieldChange("read_only", have.read_only, want.read_only))
-        owned = ((have.metadata or {}).get(identity.METADATA_KEY) or {}).get("agent_owned", False)
+        section = (have.metadata or {}).get(identity.METADATA_KEY) or {}
+        owned = section.get("agent_owned", False)
         if owned != want.agent_owned:
             fields.append(FieldChange("agent_owned", owned, want.agent_owned))
+        if section.get("env_template") != want.template:  # what export writes back
+            fields.append(FieldChange("env_template", section.get("env_template"), want.template))
         if fields:
             out.append(Change("update", "block", name, "block", server_id=have.id,
                               fields=tuple(fields), memory_loss=loss, data=want))

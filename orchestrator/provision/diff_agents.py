@@ -21,7 +21,8 @@ from orchestrator.provision.changes import Change, FieldChange
 from orchestrator.provision.desired import DesiredAgent, DesiredBlock, DiffOptions
 from orchestrator.provision.state import ActualState
 
-COMPARED_METADATA = ("id", "agent_owned", "tools", "tool_env", "tool_env_refs", "tool_rules")
+COMPARED_METADATA = ("id", "agent_owned", "tools", "tool_env", "tool_env_refs", "tool_rules",
+                     "env_fields")
 OVERWRITES_AGENT_MEMORY = "overwrites a value the agent wrote (agent_owned, --force-agent-owned)"
 
 

@@ -10,7 +10,9 @@ Rules that keep export -> apply a no-op: every compared field is written as the 
 it; blocks shared by hand (not managed) are written as private blocks of each agent (apply
 then finds the very same block by label); Letta's own tools are left out; tool_env values are
 secrets, written as the `${env:VAR}` references the YAML used (their names are recorded in
-metadata at apply), else as `${env:KEY}` (a warning says which to export).
+metadata at apply), else as `${env:KEY}` (a warning says which to export). A system prompt
+or block value apply resolved from `${env:...}` is written as written, references and all,
+or export refuses naming the field (export_secrets.py): never a resolved secret.
 Unmanaged agents are exported under their Letta name: `apply --adopt` then starts managing
 them instead of creating duplicates.
 
@@ -21,7 +23,8 @@ from __future__ import annotations
 
 import fnmatch
 import re
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import yaml
@@ -30,6 +33,7 @@ from orchestrator.backends import identity
 from orchestrator.backends.admin import CUSTOM_TOOL_TYPE, AdminBackend, Agent, Block, Folder
 from orchestrator.errors import ProvisionError
 from orchestrator.provision.export_mcp import mcp_tool_entries, write_mcp_servers
+from orchestrator.provision.export_secrets import scrub_agents
 
 API_VERSION = "orchestrate/v1"
 NAME_OK = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
@@ -180,11 +184,17 @@ def _agent_doc(agent: Agent, name: str, shared: dict[str, str], folders: dict[st
 
 
 def export_resources(backend: AdminBackend, selection: Selection, out: Path,
-                     namespace: str = identity.DEFAULT_NAMESPACE) -> ExportReport:
+                     namespace: str = identity.DEFAULT_NAMESPACE,
+                     env: Mapping[str, str] | None = None) -> ExportReport:
+    """`env`: where the values of `${env:...}` fields changed on the server since apply
+    are looked up, to write them back as references (export_secrets.py)."""
     report = ExportReport()
     writer = _Writer(out, report)
     agents = select_agents(backend.list_agents(), selection, namespace)
-    shared = _shared_blocks(backend, namespace, agents, writer)
+    agents, values, warnings = scrub_agents(  # before anything is written
+        agents, {a.id: export_name(a, namespace) for a in agents}, env or {})
+    report.warnings += warnings
+    shared = _shared_blocks(backend, namespace, agents, writer, values)
     folders = _folders(backend, agents, writer)
     _tools(agents, writer)
     write_mcp_servers(backend, agents, namespace,
@@ -201,7 +211,7 @@ def export_resources(backend: AdminBackend, selection: Selection, out: Path,
 
 
 def _shared_blocks(backend: AdminBackend, namespace: str, agents: list[Agent],
-                   writer: _Writer) -> dict[str, str]:
+                   writer: _Writer, values: Mapping[str, str]) -> dict[str, str]:
     """Managed shared blocks of the namespace used by these agents: block id -> name."""
     used = {b.id for a in agents for b in a.blocks}
     out = {}
@@ -210,6 +220,7 @@ def _shared_blocks(backend: AdminBackend, namespace: str, agents: list[Agent],
         if name is None or block.id not in used:
             continue
         owned = ((block.metadata or {}).get(identity.METADATA_KEY) or {}).get("agent_owned")
+        block = replace(block, value=values.get(block.id, block.value))  # no resolved secret
         doc = {"apiVersion": API_VERSION, "kind": "Block", "name": name,
                **{k: v for k, v in _block_doc(block, bool(owned)).items() if k != "label"}}
         writer.write(f"blocks/{name}.yaml", _dump([doc]))
