@@ -22,7 +22,7 @@ def log_files(
     """(name, path) of one component's log, or of the three running components by default."""
     paths = StackPaths.resolve(home)
     if component is None:  # Temporal's log too, once it was started here
-        names = [*COMPONENTS, *(["temporal"] if paths.log("temporal").exists() else [])]
+        names = [*COMPONENTS, *(n for n in ("temporal", "phoenix") if paths.log(n).exists())]
         return [(name, paths.log(name)) for name in names]
     if component not in LOG_NAMES:
         raise ServerError(f"unknown component {component!r}; one of {', '.join(LOG_NAMES)}")

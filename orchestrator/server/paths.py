@@ -10,6 +10,8 @@ Owns the state-directory layout (`StackPaths`) and the environment variables:
   ORCHESTRATE_START_TIMEOUT     seconds to wait for Letta to become healthy (default 240)
   ORCHESTRATE_TEMPORAL          "1": `server start` also starts the Temporal dev server
   ORCHESTRATE_TEMPORAL_PORT     its gRPC port (default 7233; its HTTP API uses the next one)
+  ORCHESTRATE_TRACES            "1": `server start` also starts the Phoenix trace viewer
+  ORCHESTRATE_PHOENIX_PORT      its UI, REST API and OTLP/HTTP port (default 6006; gRPC: the next)
 No I/O beyond reading the environment.
 """
 
@@ -33,7 +35,7 @@ DEFAULT_LETTA_PORT = 8283
 DEFAULT_MODEL_PORT = 8284
 DEFAULT_START_TIMEOUT = 240.0
 COMPONENTS = ("letta", "model", "postgres")
-LOG_NAMES = (*COMPONENTS, "temporal", "install", "bootstrap")
+LOG_NAMES = (*COMPONENTS, "temporal", "phoenix", "install", "bootstrap")
 HERE = Path(__file__).resolve().parent
 LETTA_LOCK = HERE / "letta-server.lock"
 PGSERVER_LOCK = HERE / "pgserver.lock"

@@ -15,7 +15,7 @@ from collections.abc import Callable
 
 from orchestrator.errors import ServerError
 
-from . import components, install, own_stack, postgres, processes, state, temporal_dev
+from . import components, install, own_stack, phoenix, postgres, processes, state, temporal_dev
 from .info import ComponentStatus, StackInfo, StackStatus, StartOptions
 from .model_endpoint.http_server import DEFAULT_MODEL_ID
 from .paths import ENV_LETTA_PORT, ENV_MODEL_PORT, StackPaths
@@ -140,6 +140,11 @@ def stop(home: str | os.PathLike | None = None, progress: Progress = lambda _m: 
             progress(f"stopping temporal (pid {temporal['pid']})")
             if temporal_dev.stop_entry(temporal):
                 stopped.append("temporal")
+        viewer = data.get("phoenix")
+        if isinstance(viewer, dict) and viewer.get("pid"):
+            progress(f"stopping phoenix (pid {viewer['pid']})")
+            if phoenix.stop_entry(viewer):
+                stopped.append("phoenix")
         if state.postgres_pid(paths):
             progress("stopping PostgreSQL")
             postgres.stop(paths)
@@ -175,6 +180,9 @@ def status(home: str | os.PathLike | None = None) -> StackStatus:
     temporal = temporal_dev.status(paths, data.get("temporal"))  # optional: only if started
     if temporal is not None:
         comps.append(temporal)
+    viewer = phoenix.status(paths, data.get("phoenix"))  # optional too
+    if viewer is not None:
+        comps.append(viewer)
     return StackStatus(paths.home, tuple(comps), tuple(gone))
 
 

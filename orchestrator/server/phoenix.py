@@ -1,0 +1,185 @@
+"""The embedded stack's optional trace viewer (`orchestrate server start --traces`).
+
+Owns installing, starting, stopping and reporting Arize Phoenix, a local OTLP receiver with
+a trace UI: its own venv (STATE/phoenix-venv, from the committed phoenix.lock, with uv, like
+the Letta venv: it brings ~140 packages that must not meet the project's own), its data in
+STATE/phoenix (SQLite), listening on 127.0.0.1 only: the UI, its REST API and OTLP over
+HTTP (`/v1/traces`) on ORCHESTRATE_PHOENIX_PORT (default 6006), OTLP over gRPC on the next
+port. Its own telemetry is switched off. It is recorded in STATE/server.json as `phoenix`,
+beside the other components, under the same lock.
+
+Must not: be needed by anything else in the stack, or talk to Phoenix beyond its health.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import time
+from pathlib import Path
+
+from orchestrator.errors import ServerError
+
+from . import processes, state
+from .components import HOST
+from .info import ComponentStatus
+from .install import INSTALL_TIMEOUT, _find_uv, _venv_python_request
+from .paths import HERE, StackPaths, port_from_env
+
+ENV_PHOENIX_PORT = "ORCHESTRATE_PHOENIX_PORT"
+ENV_TRACES = "ORCHESTRATE_TRACES"  # "1": `server start` also starts Phoenix
+DEFAULT_PHOENIX_PORT = 6006
+PHOENIX_LOCK = HERE / "phoenix.lock"
+READY_TIMEOUT = 180.0  # its first start migrates a new database (~30-60 s on 2 busy cores)
+
+
+def wanted_by_env() -> bool:
+    return os.environ.get(ENV_TRACES, "").strip().lower() in ("1", "true", "yes")
+
+
+def default_port() -> int:
+    return port_from_env(ENV_PHOENIX_PORT, DEFAULT_PHOENIX_PORT)
+
+
+def url(port: int) -> str:
+    return f"http://{HOST}:{port}"
+
+
+def traces_endpoint(port: int) -> str:
+    """Where OTLP/HTTP spans go (OTEL_EXPORTER_OTLP_TRACES_ENDPOINT)."""
+    return f"{url(port)}/v1/traces"
+
+
+def _venv(paths: StackPaths) -> Path:
+    return paths.home / "phoenix-venv"
+
+
+def _marker(paths: StackPaths) -> Path:
+    return _venv(paths) / ".orchestrate-installed.json"
+
+
+def _lock_sha() -> str:
+    return hashlib.sha256(PHOENIX_LOCK.read_bytes()).hexdigest()
+
+
+def is_installed(paths: StackPaths) -> bool:
+    try:
+        marker = json.loads(_marker(paths).read_text())
+    except (OSError, ValueError):
+        return False
+    return marker.get("phoenix_lock_sha256") == _lock_sha() and \
+        (_venv(paths) / "bin" / "phoenix").exists()
+
+
+def ensure_installed(paths: StackPaths) -> float | None:
+    """Install the venv unless the committed pins are there; returns the seconds it took."""
+    if is_installed(paths):
+        return None
+    uv, venv, log = _find_uv(), _venv(paths), paths.log("install")
+    log.parent.mkdir(parents=True, exist_ok=True)
+    started = time.monotonic()
+    if not (venv / "bin" / "python").exists():
+        _run([uv, "venv", "--python", _venv_python_request(), str(venv)], log)
+    _run([uv, "pip", "install", "--python", str(venv / "bin" / "python"), "-r",
+          str(PHOENIX_LOCK)], log)
+    seconds = round(time.monotonic() - started, 1)
+    _marker(paths).write_text(json.dumps({"phoenix_lock_sha256": _lock_sha(),
+                                          "seconds": seconds}) + "\n")
+    return seconds
+
+
+def _run(cmd: list[str], log: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "UV_EXCLUDE_NEWER")}
+    with open(log, "ab") as out:
+        out.write(f"\n=== {time.strftime('%Y-%m-%d %H:%M:%S')} {' '.join(cmd)}\n".encode())
+        out.flush()
+        try:
+            done = subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=out,
+                                  stderr=subprocess.STDOUT, env=env, timeout=INSTALL_TIMEOUT,
+                                  check=False)
+        except subprocess.TimeoutExpired:
+            raise ServerError(f"installing Phoenix timed out after {INSTALL_TIMEOUT:.0f}s; "
+                              f"see {log}") from None
+    if done.returncode != 0:
+        raise ServerError(f"installing Phoenix failed ({cmd[1]} {cmd[2]} exited "
+                          f"{done.returncode}); see {log}\n{processes.tail(log, 15)}")
+
+
+def _env(paths: StackPaths, port: int) -> dict[str, str]:
+    data = paths.home / "phoenix"
+    keep = {k: v for k, v in os.environ.items()
+            if not k.startswith(("PHOENIX_", "OTEL_", "PYTHON", "VIRTUAL_ENV"))}
+    return {**keep, "HOME": str(data), "PHOENIX_WORKING_DIR": str(data), "PHOENIX_HOST": HOST,
+            "PHOENIX_PORT": str(port), "PHOENIX_GRPC_PORT": str(port + 1),
+            "PHOENIX_TELEMETRY_ENABLED": "false", "PYTHONUNBUFFERED": "1"}
+
+
+def start(home: str | os.PathLike | None, port: int | None = None) -> dict:
+    """Install (first time), start unless it runs, wait until healthy; returns its state
+    entry. Idempotent."""
+    paths = StackPaths.resolve(home)
+    port = port or default_port()
+    with state.locked(paths):
+        data = state.read(paths)
+        entry = data.get("phoenix")
+        if isinstance(entry, dict) and processes.alive(entry.get("pid"), entry.get("ticks")):
+            return {**entry, "already_running": True}
+        for p, what in ((port, "Phoenix UI and OTLP/HTTP"), (port + 1, "Phoenix OTLP/gRPC")):
+            if processes.port_in_use(p, HOST):
+                raise ServerError(f"port {p} ({what}) is already in use; choose another with "
+                                  f"{ENV_PHOENIX_PORT}={port + 10} (it uses that port and the next)")
+        installed = ensure_installed(paths)
+        (paths.home / "phoenix").mkdir(parents=True, exist_ok=True)
+        paths.logs.mkdir(parents=True, exist_ok=True)
+        cmd = [str(_venv(paths) / "bin" / "phoenix"), "serve"]
+        pid, ticks = processes.spawn(cmd, env=_env(paths, port), log=paths.log("phoenix"),
+                                     cwd=paths.home / "phoenix")
+        entry = {"pid": pid, "ticks": ticks, "port": port, "grpc_port": port + 1,
+                 "url": url(port), "traces_endpoint": traces_endpoint(port)}
+        if installed is not None:
+            entry["install_seconds"] = installed
+        data["phoenix"] = entry
+        state.write(paths, data)
+        try:
+            waited = processes.wait_http(f"{url(port)}/healthz", pid=pid, timeout=READY_TIMEOUT,
+                                         what="Phoenix", log=paths.log("phoenix"))
+        except ServerError:
+            processes.terminate(pid, ticks, timeout=10)
+            data.pop("phoenix", None)
+            state.write(paths, data)
+            raise
+        entry["ready_seconds"] = round(waited, 1)
+        state.write(paths, data)
+        return entry
+
+
+def running_endpoint(home: str | os.PathLike | None = None) -> str | None:
+    """The traces endpoint of this state dir's Phoenix, if it runs."""
+    entry = state.read(StackPaths.resolve(home)).get("phoenix")
+    if isinstance(entry, dict) and processes.alive(entry.get("pid"), entry.get("ticks")):
+        return str(entry.get("traces_endpoint") or traces_endpoint(int(entry["port"])))
+    return None
+
+
+def stop_entry(entry: dict | None) -> bool:
+    """Stop the recorded Phoenix (called by stack.stop under its lock)."""
+    if not isinstance(entry, dict) or not processes.alive(entry.get("pid"), entry.get("ticks")):
+        return False
+    processes.terminate(entry["pid"], entry.get("ticks"), timeout=20.0)
+    return True
+
+
+def status(paths: StackPaths, entry: dict | None) -> ComponentStatus | None:
+    """Its status line, or None when it was never started here (it is optional)."""
+    if not isinstance(entry, dict):
+        return None
+    alive = processes.alive(entry.get("pid"), entry.get("ticks"))
+    healthy = alive and processes.http_ok(f"{url(int(entry['port']))}/healthz")
+    return ComponentStatus(
+        "phoenix", alive, pid=entry.get("pid") if alive else None, url=entry.get("url"),
+        port=entry.get("port"), healthy=healthy,
+        rss_bytes=processes.rss_bytes(entry["pid"]) if alive else None,
+        log=paths.log("phoenix"),
+        detail=f"trace viewer; OTLP at {entry.get('traces_endpoint')}, data in phoenix/")
