@@ -29,6 +29,7 @@ from orchestrator.cli.common import (
     state_home,
 )
 from orchestrator.cli.lazy import letta_backend as LettaBackend  # noqa: N813
+from orchestrator.cli.otel_opts import otel_options, trace_settings
 from orchestrator.cli.output_guard import Cancel, OutputGuard, silence_stdout
 from orchestrator.compile import load_plan
 from orchestrator.compile.plan import Plan
@@ -66,6 +67,7 @@ def _server_options(fn: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _exec_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+    fn = otel_options(fn)
     for option in reversed([
         click.option("--max-parallel", type=click.IntRange(1, 64), default=4, show_default=True,
                      help="Steps running at once."),
@@ -134,6 +136,7 @@ def run_cmd(file: str, inputs: tuple[str, ...], input_file: str | None, base_url
             stream=stream, executor=executor,
             temporal_address=temporal_address or os.environ.get("ORCHESTRATE_TEMPORAL_ADDRESS")
             or None, task_queue=task_queue, max_tokens=max_tokens, max_cost=max_cost)
+        options = dataclasses.replace(options, trace=trace_settings())
         if batch_file:
             return batch_cmds.run_batch(plan, batch_file, base_url=base_url, api_key=api_key,
                                         options=options, concurrency=concurrency,
@@ -217,6 +220,7 @@ def _resume(run_id: str, inputs: tuple[str, ...], file: str | None, base_url: st
         model=model or recorded.model, stream=stream,
         max_tokens=budget[0] if budget[0] is not None else recorded.max_tokens,
         max_cost=budget[1] if budget[1] is not None else recorded.max_cost)
+    options = dataclasses.replace(options, trace=trace_settings())
     backend = LettaBackend(resolve_base_url(base_url or run.get("base_url")), key,
                            run_timeout=run_timeout(options, plan))
     cancel = Cancel()

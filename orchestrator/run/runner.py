@@ -41,6 +41,7 @@ from orchestrator.run.provisioned import Agent, find_referenced, replaced_refs
 from orchestrator.run.records import Records
 from orchestrator.run.secrets import Redactor
 from orchestrator.run.services import EventSink, Services, redacting
+from orchestrator.run.tracing import TraceSettings
 
 # resume takes the options a user may need to fix what failed (see cli resume)
 RESUME_OPTIONS_HINT = " (it takes --model, --timeout and --max-parallel to change them)"
@@ -66,6 +67,8 @@ class RunOptions:
     task_queue: str | None = None  # default "orchestrate"
     max_tokens: int | None = None  # the run's budget; None: the pipeline's defaults.budget
     max_cost: float | None = None  # US dollars; likewise
+    # OpenTelemetry traces (run.tracing, run.otel): not recorded, each start or resume decides
+    trace: TraceSettings = TraceSettings()
 
 
 @dataclass
@@ -204,7 +207,16 @@ def _options(options: RunOptions) -> dict:
 def _execute(plan: Plan, inputs: dict, backend: RunBackend, records: Records,
              redactor: Redactor, options: RunOptions, emit: EventSink, run_id: str, *,
              memo: dict, reuse: dict, refs: dict[str, Agent],
-             cancel: threading.Event | None = None) -> RunOutcome:
+             cancel: threading.Event | None = None, trace: Any = None) -> RunOutcome:
+    if options.trace.on and trace is None:  # its spans ride on the records, backend, events
+        from orchestrator.run import otel
+
+        trace = otel.RunTrace.for_run(plan, run_id, redactor, options.trace, resumed=bool(memo),
+                                      executor=options.executor)
+        return trace.around(lambda: _execute(
+            plan, inputs, trace.backend(backend), trace.records(records), redactor, options,
+            trace.events(emit), run_id, memo=memo, reuse=reuse, refs=refs, cancel=cancel,
+            trace=trace))
     started = time.monotonic()
     emit = redacting(emit, redactor)  # every event of the run passes here
     pool = AgentPool(plan, backend, records, redactor, run_id=run_id,
@@ -220,6 +232,7 @@ def _execute(plan: Plan, inputs: dict, backend: RunBackend, records: Records,
                    max_parallel=max(1, options.max_parallel), budget=Budget(
                        run_limit(plan, options.max_tokens, options.max_cost), step_limits(plan),
                        spent_so_far(memo.values())))
+    svc.trace = trace.for_workers() if trace is not None else None
     if cancel is not None:  # set from another thread (a batch's Ctrl-C): as Ctrl-C does
         svc.cancel, svc.cancel_reason = cancel, "cancelled (Ctrl-C)"
         if hasattr(cancel, "on_stop"):  # it may say why, when it is set (output closed)

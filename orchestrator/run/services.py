@@ -68,6 +68,8 @@ class Services:
     max_parallel: int = 4  # also bounds the items of one for_each running at once
     prices: PriceTable = field(default_factory=load_prices)  # what a unit's tokens cost
     budget: Budget = field(default_factory=Budget)  # what the run and its steps may spend
+    # a traced run's trace context for workers in other processes (run.otel.for_workers)
+    trace: dict[str, Any] | None = None
     _began: dict[str, float] = field(default_factory=dict)  # step -> time.monotonic()
     _waiting: set[str] = field(default_factory=set)
     _events: threading.Lock = field(default_factory=threading.Lock)

@@ -143,6 +143,7 @@ def step(run: dict[str, Any]) -> dict[str, Any]:
                    agents=pool, memo=memo, max_parallel=max(1, int(run["max_parallel"])),
                    stream=bool(run.get("stream")))
     svc.emit = redacting(_relay(records, run["run_id"]), redactor)
+    trace = _trace(run, plan, svc)
     limits = run.get("budget") or {}
     svc.budget = Budget(  # what every worker spent so far is in the records
         BudgetSpec(max_tokens=limits.get("max_tokens"), max_cost=limits.get("max_cost")),
@@ -168,9 +169,23 @@ def step(run: dict[str, Any]) -> dict[str, Any]:
         result = StepResult("cancelled", error=str(exc))
     finally:
         stop.set()
+        if trace is not None:
+            trace.flush()
         if token is not None:
             unit_gate.reset(token)
     return {**summary(result), "stopped": svc.budget.stopped}  # the run's limit, reached
+
+
+def _trace(run: dict[str, Any], plan: Plan, svc: Services) -> Any:
+    """A traced run's spans for this activity's units (run.otel; imported only then)."""
+    if not run.get("trace"):
+        return None
+    from orchestrator.run import otel
+
+    trace = otel.RunTrace.for_worker(run, plan, svc.redactor)
+    svc.backend, svc.records = trace.backend(svc.backend), trace.records(svc.records)
+    svc.emit = trace.events(svc.emit)
+    return trace
 
 
 # What the following process derives itself from the records (never relayed).

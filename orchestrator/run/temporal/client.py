@@ -81,6 +81,8 @@ def workflow_input(plan: Plan, inputs: Mapping[str, Any], svc: Services, *, max_
            # asked once here, not by every step on every worker
            "model": model or svc.agents.default_model(),
            "models": [list(m) for m in svc.agents.server_models()], "attempt": attempt}
+    if svc.trace is not None:  # OpenTelemetry: the workers' units go under the run's span
+        run["trace"] = svc.trace
     shared = any(plan.agents[a].shared_blocks for a in replicas if not plan.agents[a].ref)
     fans = [n for n, st in plan.steps.items() if st.for_each is not None and st.loop is None]
     loops = [n for n, st in plan.steps.items() if st.loop is not None]
