@@ -18,6 +18,7 @@ class ExitCode(enum.IntEnum):
     USER_ERROR = 1  # bad spec, bad input, failed step, unreachable server the user must start
     DRIFT = 2  # `diff`: changes pending (only where that is the documented contract)
     UNEXPECTED = 3  # a bug or an unexpected failure: report it
+    WAITING_APPROVAL = 4  # a run stopped at an approval gate: `orchestrate approve`, then resume
     CANCELLED = 130  # Ctrl-C (128 + SIGINT, the shell's convention)
 
 

@@ -21,6 +21,7 @@ COMMANDS = {  # name -> "module:attribute"
     "audit": "orchestrator.cli.audit_cmds:audit_cmd",
     "run": "orchestrator.cli.run_cmds:run_cmd",
     "resume": "orchestrator.cli.run_cmds:resume_cmd",
+    "approve": "orchestrator.cli.approve_cmds:approve_cmd",
     "runs": "orchestrator.cli.runs_group:runs_group",
     "stats": "orchestrator.cli.stats_cmds:stats_cmd",
     "batches": "orchestrator.cli.batch_cmds:batches_group",

@@ -1,8 +1,8 @@
 """`orchestrate run`, `orchestrate runs list|show`, `orchestrate resume`: thin click commands.
 
 Owns argument parsing, choosing the reporter, rendering results, and exit codes: 0 the run
-succeeded, 1 it failed (or bad input / unreachable server), 130 cancelled with Ctrl-C,
-3 unexpected. All run logic is in `orchestrator.run`.
+succeeded, 1 it failed or was rejected (or bad input / unreachable server), 4 it waits for
+approval (`orchestrate approve`), 130 cancelled with Ctrl-C, 3 unexpected. All run logic is in `orchestrator.run`.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ from orchestrator.cli.output_guard import Cancel, OutputGuard, silence_stdout
 from orchestrator.compile import load_plan
 from orchestrator.compile.plan import Plan
 from orchestrator.errors import ExitCode, OrchestrateError, RunError, SpecError
-from orchestrator.run import render
+from orchestrator.run import approval, render
 from orchestrator.run.batch_records import is_batch_id
 from orchestrator.run.dryrun import dry_run
 from orchestrator.run.inputs import parse_assignments, resolve_inputs
@@ -245,6 +245,9 @@ def runs_list(limit: int, as_json: bool) -> int:
     runs = records.list_runs(limit) if records else []
     for run in runs:  # a run whose process is gone without finishing was killed
         run["status"] = shown_status(run)
+        if run["status"] == "waiting_approval" and records is not None:
+            run["waiting"] = [approval.label(a) for a in
+                              records.approvals(run["id"], status="waiting")]
     if as_json:
         click.echo(json.dumps(runs, indent=2, default=str))
     else:
@@ -266,12 +269,13 @@ def runs_show(run_id: str, as_json: bool) -> int:
         raise RunError(f"no run '{run_id}' in {records.path} (see `orchestrate runs list`)")
     run["status"] = shown_status(run)  # as `runs list` says
     units = list(records.units(run["id"]).values())
+    approvals = records.approvals(run["id"])
     if as_json:
         usage = totals_json(render.unit_totals(units))  # the whole run, every attempt
-        click.echo(json.dumps({"run": run, "usage": usage, "steps": units}, indent=2,
-                              default=str))
+        click.echo(json.dumps({"run": run, "usage": usage, "steps": units,
+                               "approvals": approvals}, indent=2, default=str))
     else:
-        click.echo(render.run_detail(run, units))
+        click.echo(render.run_detail(run, units, approvals))
     return 0
 
 
@@ -327,6 +331,8 @@ def _finish(outcome: RunOutcome, as_json: bool) -> int:
         return int(ExitCode.OK)
     if outcome.status == "cancelled":
         return CANCELLED_EXIT
+    if outcome.status == "waiting_approval":
+        return int(ExitCode.WAITING_APPROVAL)
     return int(ExitCode.USER_ERROR)
 
 
@@ -337,6 +343,8 @@ def _show_outcome(outcome: RunOutcome, as_json: bool) -> None:
         # Outputs are the models' text: never markup, never :emoji: codes.
         Console(stderr=False, soft_wrap=True).print(render.outcome_text(outcome), markup=False,
                                                     highlight=False, emoji=False)
-        if outcome.error:
+        if outcome.status == "waiting_approval":  # not an error: what waits, how to answer
+            click.echo(outcome.error, err=True)
+        elif outcome.error:
             click.echo(f"error: {outcome.error}", err=True)
     sys.stdout.flush()

@@ -25,7 +25,7 @@ from orchestrator.spec.limits import LIMIT_HINT
 from orchestrator.spec.model import Mark
 from orchestrator.spec.suggest import IDENTIFIER, as_identifier, did_you_mean, one_of
 
-STEP_ATTRS = ("output", "ran", "status")
+STEP_ATTRS = ("output", "ran", "status", "approval")
 LOOP_STEP_ATTRS = (*STEP_ATTRS, "iterations")
 LOOP_VARS = ("index", "first", "previous")
 _STR_METHODS = frozenset(name for name in dir(str) if not name.startswith("_"))

@@ -18,7 +18,7 @@ from orchestrator.compile import dag
 from orchestrator.compile.check import Scope, check_template, renamed, step_visible
 from orchestrator.compile.fingerprint import agent_payload, env_refs, step_fingerprint
 from orchestrator.compile.lint import unused_warnings
-from orchestrator.compile.plan import LoopPlan, Plan, StepPlan, Template
+from orchestrator.compile.plan import ApprovalPlan, LoopPlan, Plan, StepPlan, Template
 from orchestrator.errors import CompileError, Issue
 from orchestrator.spec.model import Mark, PipelineSpec, StepSpec
 from orchestrator.spec.suggest import did_you_mean
@@ -137,6 +137,9 @@ class _Compiler:
         agent = self.spec.agents.get(step.agent) if step.agent is not None else None
         payload = self.agent_payloads.get(step.agent) if step.agent is not None else None
         model = step.model or (agent.model if agent else None) or self.spec.defaults.model
+        approval = self._approval(step, prefix, scope)
+        if approval is not None and approval.prompt is not None:
+            deps |= approval.prompt.steps
         plan = StepPlan(
             name=step.name, agent=step.agent, prompt=templates.get("prompt"),
             depends_on=tuple(sorted(deps)), when=templates.get("when"),
@@ -145,8 +148,23 @@ class _Compiler:
             timeout=step.timeout if step.timeout is not None else self.spec.defaults.timeout,
             for_each=templates.get("for_each"), item_var=step.item_var, model=step.model,
             budget=step.budget, fingerprint=step_fingerprint(step, payload, model),
-            mark=step.mark)
+            approval=approval, cache=step.cache, mark=step.mark)
         return plan, deps
+
+    def _approval(self, step: StepSpec, prefix: str, scope: Scope) -> ApprovalPlan | None:
+        gate = step.approval
+        if gate is None:
+            return None
+        prompt = None
+        if gate.prompt is not None:  # it sees the item, or (after a plain step) `output`
+            here = scope.with_item(step.item_var) if step.for_each else (
+                scope.with_item("output") if gate.after else scope)
+            prompt = self._template(gate.prompt, f"{prefix}.approval.prompt",
+                                    step.field_marks.get("approval.prompt", step.mark), here,
+                                    step.field_marks.get("approval.prompt#block"))
+        return ApprovalPlan(before=gate.before, after=gate.after, prompt=prompt,
+                            timeout=gate.timeout, on_timeout=gate.on_timeout,
+                            on_reject=gate.on_reject)
 
     def _loop_step(self, step: StepSpec, prefix: str, top: Scope) -> tuple[StepPlan, set[str]]:
         loop = step.loop

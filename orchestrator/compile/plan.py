@@ -54,6 +54,19 @@ class LoopPlan:
 
 
 @dataclass(frozen=True)
+class ApprovalPlan:
+    """A person's gate on each unit of a step: asked `before` it sends, and/or `after` it
+    answered (before its output is used); `prompt` is what the approver is shown."""
+
+    before: bool
+    after: bool
+    prompt: Template | None = None
+    timeout: float | None = None  # seconds; then `on_timeout` decides
+    on_timeout: str = "reject"  # "reject" | "approve"
+    on_reject: str = "stop"  # "stop": the run ends rejected; "continue": the step is skipped
+
+
+@dataclass(frozen=True)
 class StepPlan:
     name: str
     agent: str | None  # key into Plan.agents; None for loop steps
@@ -70,6 +83,8 @@ class StepPlan:
     loop: LoopPlan | None = None
     budget: BudgetSpec | None = None  # the step's own limits (not in the fingerprint)
     fingerprint: str = ""  # sha256 over what defines the step; resume re-runs a step whose fingerprint changed
+    approval: ApprovalPlan | None = None  # not in the fingerprint: it decides *whether*, not what
+    cache: bool = False  # reuse an earlier run's output for the same cache key (run.cache)
     mark: Mark = NO_MARK
 
 

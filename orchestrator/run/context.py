@@ -60,6 +60,8 @@ class StepResult:
     duration: float = 0.0
     usage: Usage = field(default_factory=Usage)
     reused: bool = False  # taken from an earlier attempt of this run (resume)
+    cached: bool = False  # taken from an earlier run by its cache key (run.cache)
+    approval: Any = None  # the gate's decision (run.approval.view), for templates
 
     @property
     def ran(self) -> bool:
@@ -69,6 +71,8 @@ class StepResult:
         data = {"output": self.output, "ran": self.ran, "status": self.status}
         if self.iterations is not None:
             data["iterations"] = self.iterations
+        if self.approval is not None:
+            data["approval"] = self.approval
         return data
 
 

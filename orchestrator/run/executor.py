@@ -30,6 +30,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from orchestrator.compile.plan import Plan
+from orchestrator.run.approval import WAITING_APPROVAL
 from orchestrator.run.context import BLOCKED, CANCELLED, DONE_OK, NOT_STARTED, StepResult
 from orchestrator.run.flow import run_step
 from orchestrator.run.schedule import ReadyQueue
@@ -75,6 +76,7 @@ class _Run:
                                 {name: step.depends_on for name, step in plan.steps.items()})
         self.results: dict[str, StepResult] = {}
         self.running: dict[str, None] = {}  # in flight, in start order
+        self.postponed: set[str] = set()  # not started: an approval gate upstream waits
         self.workers = _Workers(max_parallel, self._work)
 
     def loop(self) -> None:
@@ -93,9 +95,12 @@ class _Run:
                 return
             deps = self.ready.upstream(name)
             bad = next((d for d in deps if results[d].status not in DONE_OK), None)
-            if bad is not None:
-                results[name] = StepResult(BLOCKED, error=f"upstream step '{bad}' "
-                                           f"{results[bad].status}")
+            if bad is not None:  # behind an approval gate: not started yet (resume runs it)
+                waits = results[bad].status == WAITING_APPROVAL or bad in self.postponed
+                if waits:
+                    self.postponed.add(name)
+                results[name] = StepResult(NOT_STARTED if waits else BLOCKED,
+                                           error=f"upstream step '{bad}' {results[bad].status}")
                 svc.emit("step_finished", step=name, result=results[name])
                 self.ready.settle(name)
                 continue

@@ -14,7 +14,11 @@ upstream steps are all settled. Rules:
   evaluates `until` with that iteration's body results visible; it stops when `until` is
   true or at `max_iterations` (not an error). Output: body step -> last-iteration output;
 - a budget reached before a unit starts (run.budget) ends the step `not_started` with the
-  reason; its units that ran are recorded (resume reuses them).
+  reason; its units that ran are recorded (resume reuses them);
+- an approval gate (run.approval) still unanswered ends the step `waiting_approval` (every
+  for_each item is asked first); a rejection ends it `rejected`, or `skipped` with the
+  decision under `on_reject: continue`, where a downstream step with a `when` decides for
+  itself even if all its upstream steps were skipped.
 
 Must not: schedule (the executor decides *when*), or talk to Letta except through step.py.
 """
@@ -28,7 +32,9 @@ from typing import Any
 from orchestrator.compile.plan import StepPlan
 from orchestrator.compile.templates import evaluate
 from orchestrator.errors import BackendError, RunError
+from orchestrator.run import approval
 from orchestrator.run import context as ctx
+from orchestrator.run.approval import REJECTED, WAITING_APPROVAL
 from orchestrator.run.budget import BudgetExceeded
 from orchestrator.run.context import FAILED, NOT_STARTED, SKIPPED, SUCCEEDED, StepResult, Usage
 from orchestrator.run.fanout import fan_out
@@ -47,6 +53,10 @@ def run_step(svc: Services, step: StepPlan, inputs: Mapping[str, Any],
         result = _run(svc, step, ctx.base_context(inputs, results), results)
     except Cancelled:
         raise
+    except approval.AwaitingApproval as exc:  # the run stops here; resume asks again
+        result = StepResult(WAITING_APPROVAL, error=str(exc))
+    except approval.Rejected as exc:
+        result = StepResult(REJECTED, error=svc.redactor.text(str(exc)), approval=exc.decision)
     except BudgetExceeded as exc:  # what ran is kept (recorded); the rest did not start
         result = StepResult(NOT_STARTED, error=svc.redactor.text(str(exc)))
     except (RunError, BackendError) as exc:  # agent creation/lookup can fail too
@@ -59,7 +69,8 @@ def run_step(svc: Services, step: StepPlan, inputs: Mapping[str, Any],
     if result.status not in (SKIPPED, NOT_STARTED):  # it never started: it only finishes
         svc.step_began(step.name)  # no-op unless it ended without using an agent
     result.duration = time.monotonic() - svc.began_at(step.name, started)  # not the wait
-    if aggregate or result.status == SKIPPED:
+    # a plain step's gate keeps its own record (run.approval): its unit row stays as it ran
+    if aggregate or (result.status == SKIPPED and result.approval is None):
         _record_step(svc, step, result)
     return result
 
@@ -79,7 +90,10 @@ def _run(svc: Services, step: StepPlan, context: dict[str, Any],
 def _decide_skip(step: StepPlan, results: Mapping[str, StepResult],
                  context: dict[str, Any]) -> StepResult | None:
     deps = [results[d] for d in step.depends_on if d in results]
-    if deps and all(r.status == SKIPPED for r in deps):
+    # A rejection the pipeline continues after leaves its step skipped; a step with a `when`
+    # after it decides for itself (it may branch on steps.<name>.approval).
+    decides = step.when is not None and any(r.approval is not None for r in deps)
+    if deps and all(r.status == SKIPPED for r in deps) and not decides:
         return StepResult(SKIPPED)
     if step.when is not None and not evaluate(step.when, context):
         return StepResult(SKIPPED)
@@ -97,15 +111,30 @@ def _for_each(svc: Services, step: StepPlan, key: UnitKey, context: dict[str, An
 
     def one(index: int) -> StepResult:
         unit = UnitKey(key.step, index, key.iteration)
-        return call_agent(svc, step, unit, ctx.with_item(context, step.item_var, items[index]))
+        try:
+            return call_agent(svc, step, unit,
+                              ctx.with_item(context, step.item_var, items[index]))
+        except approval.AwaitingApproval as exc:  # every item is asked before the step stops
+            return StepResult(WAITING_APPROVAL, error=str(exc))
 
     width = min(len(items), svc.agents.width(step.agent), max(1, svc.max_parallel))
     results = fan_out(svc, len(items), one, width, f"{key.label()}-item")
+    waiting = [UnitKey(key.step, i, key.iteration).label()
+               for i, r in enumerate(results) if r.status == WAITING_APPROVAL]
+    if waiting:
+        raise approval.AwaitingApproval(waiting)
     usage = Usage()
     for result in results:
         usage.add(result.usage)
+    decisions = None
+    if step.approval is not None:  # one decision per item
+        decisions = {"approved": all(r.approval is None or r.approval["approved"]
+                                     for r in results),
+                     "items": [r.approval for r in results]}
     return StepResult(SUCCEEDED, [r.output for r in results], usage=usage,
-                      reused=bool(results) and all(r.reused for r in results))
+                      reused=bool(results) and all(r.reused for r in results),
+                      cached=bool(results) and all(r.cached for r in results),
+                      approval=decisions)
 
 
 def _loop(svc: Services, step: StepPlan, context: dict[str, Any]) -> StepResult:

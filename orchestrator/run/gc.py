@@ -9,6 +9,7 @@ server says what each run left; the run records say whose it is and whether it m
   recorded by another host cannot be checked and is left alone too (run.liveness);
 - a run that failed, was cancelled or was killed loses its agents, unless kept (KEEP_TAG,
   or it ran with --keep-agents): `resume` still works, with new agents;
+- a run waiting for approval is left alone (its answer resumes it, maybe mid-turn);
 - a run that succeeded already deleted every agent it did not keep: its agents stay;
 - then the run's blocks that no agent uses any more are deleted (a block a kept agent, or
   any other agent, still uses is never deleted). A dry run reckons with the run's own
@@ -103,6 +104,8 @@ def _sweep_run(run_id: str, agents: list[AgentRef], blocks: list[BlockRef],
 def _left_alone(run: dict[str, Any] | None) -> str | None:
     if run is None:
         return "not in these run records (another machine's, or deleted): left alone"
+    if run.get("status") == "waiting_approval":  # a person will answer, then resume
+        return "waiting for approval (`orchestrate approve`): left alone"
     if liveness.alive(run):
         if liveness.on_this_host(run):
             return f"still running (pid {run['pid']})"

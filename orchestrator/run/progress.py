@@ -4,7 +4,8 @@ for machines; and the end-of-run summary.
 Owns the reporters (callables `emit(kind, **data)` fed by the runner, from worker threads)
 and `summary_rows` / `outcome_json`. Events: run_started, step_waiting (the step is ready but
 every copy of its agent is busy: it has not started), step_started (it got its agent and
-works), step_retry, step_reconciled, loop_iteration, chunk (with --stream), step_finished,
+works), step_retry, step_reconciled, step_cached (a `cache: true` unit took an earlier
+run's output), approval_waiting / approval_decided (run.approval), loop_iteration, chunk (with --stream), step_finished,
 warning, run_finished. A step the run stopped before it began finishes `not_started`.
 Text arriving here is already redacted: every event passes the run's Redactor
 (run.services.redacting); outputs are redacted again before printing. Text from models,
@@ -32,7 +33,8 @@ from orchestrator.run.cost import Cost
 
 ICONS = {"succeeded": "ok", "failed": "FAILED", "skipped": "skipped", "blocked": "blocked",
          "cancelled": "cancelled", "running": "running", "waiting": "waiting",
-         "pending": "pending", "not_started": "not started"}  # pending: upstream not done; "waiting for <agent>": ready
+         "pending": "pending", "not_started": "not started",
+         "waiting_approval": "waiting for approval", "rejected": "REJECTED"}  # pending: upstream not done; "waiting for <agent>": ready
 
 
 def waiting_text(data: dict) -> str:
@@ -46,7 +48,9 @@ def step_summary(name: str, result: StepResult) -> dict[str, Any]:
             "prompt_tokens": result.usage.prompt_tokens,
             "completion_tokens": result.usage.completion_tokens,
             "attempts": result.usage.attempts, "reused": result.reused,
-            "cost_usd": result.usage.cost.usd_or_none()}
+            "cached": result.cached, "cost_usd": result.usage.cost.usd_or_none()}
+    if result.approval is not None:
+        data["approval"] = result.approval
     if result.usage.unpriced_tokens:
         data["unpriced_tokens"] = result.usage.unpriced_tokens
     if result.usage.repairs:
@@ -102,6 +106,14 @@ class PlainReporter:
             return f"{data['step']}: started"
         if kind == "step_retry":
             return f"{data['step']}: retry in {data['delay']:.2f}s after: {data['error']}"
+        if kind == "step_cached":
+            return f"{data['step']}: cached (the output of run {data['from_run']}; not sent)"
+        if kind == "approval_waiting":
+            return f"{data['step']}: waiting for approval ({data['stage']}): {data['prompt']}"
+        if kind == "approval_decided":
+            word = "approved" if data["approved"] else "rejected"
+            why = f": {data['comment']}" if data.get("comment") else ""
+            return f"{data['step']}: {word} by {data['by']}{why}"
         if kind == "step_reconciled":
             return f"{data['step']}: reply recovered from the agent's history (not sent again)"
         if kind == "loop_iteration":
@@ -133,6 +145,8 @@ def _finished_line(name: str, r: StepResult) -> str:
         text += f", {r.usage.tokens} tokens, {r.usage.cost.text()}"
     if r.reused:
         text += " (reused from the earlier attempt)"
+    if r.cached:
+        text += " (cached: an earlier run's output)"
     if r.error and r.status != "skipped":
         text += f": {r.error}"
     return text
@@ -183,6 +197,9 @@ class LiveReporter:
                                                result=data["result"])
             elif kind == "step_retry":
                 self._print(Text(f"{data['step']}: retry after: {data['error']}", "yellow"))
+            elif kind == "approval_waiting":
+                self._print(Text(f"{data['step']}: waiting for approval: {data['prompt']}",
+                                 "yellow"))
             elif kind == "chunk" and self.stream:
                 self._print(Text.assemble((f"{data['step']} >", "dim"), " ", data["text"]))
             elif kind == "warning":
@@ -208,7 +225,10 @@ class LiveReporter:
                 elapsed, tokens = result.duration, result.usage.tokens
             else:
                 elapsed, tokens = (now - row["began"]) if row["began"] else 0.0, 0
-            table.add_row(Text(name), Text(ICONS.get(row["status"], row["status"])),
+            state = ICONS.get(row["status"], row["status"])
+            if result is not None and result.cached:
+                state = "cached"
+            table.add_row(Text(name), Text(state),
                           f"{elapsed:.1f}s" if row["began"] or result else "",
                           str(tokens) if tokens else "",
                           result.usage.cost.text() if result is not None and tokens else "")

@@ -61,12 +61,17 @@ CREATE TABLE IF NOT EXISTS events (
   id INTEGER PRIMARY KEY AUTOINCREMENT, run_id TEXT NOT NULL, at REAL NOT NULL,
   kind TEXT NOT NULL, data TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS events_run ON events (run_id, id);
+CREATE TABLE IF NOT EXISTS approvals (
+  run_id TEXT NOT NULL, step TEXT NOT NULL, item INTEGER NOT NULL, iteration INTEGER NOT NULL,
+  stage TEXT NOT NULL, status TEXT NOT NULL, prompt TEXT, comment TEXT, decided_by TEXT,
+  requested REAL NOT NULL, deadline REAL, decided REAL, tool_call TEXT,
+  PRIMARY KEY (run_id, step, item, iteration, stage));
 """
 
 STEP_FIELDS = ("status", "attempts", "agent", "agent_id", "model", "prompt", "output", "error",
                "started", "ended", "duration", "prompt_tokens", "completion_tokens",
                "step_count", "otid", "fingerprint", "iterations", "replica", "cost",
-               "unpriced_tokens", "repairs")
+               "unpriced_tokens", "repairs", "cache_key", "cached")
 _STEP_FIELD_SET = frozenset(STEP_FIELDS)
 # A unit's unpriced tokens; a row written before cost was recorded has no known cost at all.
 UNPRICED_SQL = ("CASE WHEN cost IS NULL THEN prompt_tokens + completion_tokens"
@@ -75,8 +80,11 @@ UNPRICED_SQL = ("CASE WHEN cost IS NULL THEN prompt_tokens + completion_tokens"
 # `cost`: US dollars for the unit's priced tokens (run.cost; NULL before cost was recorded),
 # `unpriced_tokens`: its tokens of a model with no price, `repairs`: JSON repair attempts.
 # `runs.host`: the machine whose process `pid` is (run.liveness checks it only there).
+# `cache_key`: a `cache: true` unit's key (run.cache), `cached`: 1 if its output came from
+# an earlier run by that key.
 _ADDED_COLUMNS = {"steps": (("replica", "INTEGER"), ("cost", "REAL"),
-                            ("unpriced_tokens", "INTEGER"), ("repairs", "INTEGER")),
+                            ("unpriced_tokens", "INTEGER"), ("repairs", "INTEGER"),
+                            ("cache_key", "TEXT"), ("cached", "INTEGER")),
                   "runs": (("host", "TEXT"),)}
 
 
@@ -120,6 +128,7 @@ class Records:
         self._db.execute("PRAGMA synchronous=NORMAL")  # durable at checkpoints; fast commits
         self._db.executescript(_SCHEMA)
         self._add_columns()
+        self._db.execute("CREATE INDEX IF NOT EXISTS steps_cache ON steps (cache_key)")
         with self._tx() as db:
             row = db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
             if row is None:
@@ -309,6 +318,65 @@ class Records:
         with self._tx() as db:
             db.execute("UPDATE steps SET status=?, error=COALESCE(error, ?), ended=? "
                        "WHERE run_id=? AND status='running'", (status, error, time.time(), run_id))
+
+    # ----- approval gates (run.approval) and the step cache (run.cache) -----
+    def approval(self, run_id: str, key: UnitKey, stage: str) -> dict | None:
+        with self._reading() as db:
+            row = db.execute("SELECT * FROM approvals WHERE run_id=? AND step=? AND item=? AND"
+                             " iteration=? AND stage=?",
+                             (run_id, key.step, key.item, key.iteration, stage)).fetchone()
+        return dict(row) if row else None
+
+    def approvals(self, run_id: str | None = None, status: str | None = None) -> list[dict]:
+        """A run's gates (every run's without `run_id`), optionally only those in `status`."""
+        where, params = [], []
+        if run_id is not None:
+            where.append("run_id=?")
+            params.append(run_id)
+        if status is not None:
+            where.append("status=?")
+            params.append(status)
+        sql = "SELECT * FROM approvals" + (" WHERE " + " AND ".join(where) if where else "")
+        with self._reading() as db:
+            rows = db.execute(sql + " ORDER BY requested, step, iteration, item",
+                              tuple(params)).fetchall()
+        return [dict(r) for r in rows]
+
+    def ask_approval(self, run_id: str, key: UnitKey, stage: str, *, prompt: str,
+                     deadline: float | None, tool_call: str | None = None) -> None:
+        """A gate now waits (once: asking again keeps the first request and its deadline)."""
+        with self._tx() as db:
+            db.execute("INSERT INTO approvals (run_id, step, item, iteration, stage, status,"
+                       " prompt, requested, deadline, tool_call) VALUES (?,?,?,?,?,?,?,?,?,?)"
+                       " ON CONFLICT (run_id, step, item, iteration, stage) DO NOTHING",
+                       (run_id, key.step, key.item, key.iteration, stage, "waiting", prompt,
+                        time.time(), deadline, tool_call))
+
+    def decide_approval(self, run_id: str, key: UnitKey, stage: str, *, approved: bool,
+                        comment: str | None, decided_by: str) -> bool:
+        """Answer a waiting gate; False if it was not waiting (answered already)."""
+        where = ("run_id=? AND step=? AND item=? AND iteration=? AND stage=?"
+                 " AND status='waiting'")
+        params = (run_id, key.step, key.item, key.iteration, stage)
+        with self._tx() as db:  # one transaction: of two answers at once, one wins
+            if db.execute(f"SELECT 1 FROM approvals WHERE {where}", params).fetchone() is None:
+                return False
+            db.execute(f"UPDATE approvals SET status=?, comment=?, decided_by=?, decided=?"
+                       f" WHERE {where}", ("approved" if approved else "rejected", comment,
+                                          decided_by, time.time(), *params))
+        return True
+
+    def cached_output(self, cache_key: str) -> dict | None:
+        """The newest succeeded unit recorded with `cache_key` (any run), or None."""
+        with self._reading() as db:
+            row = db.execute("SELECT run_id, output, ended FROM steps WHERE cache_key=? AND"
+                             " status='succeeded' ORDER BY ended DESC LIMIT 1",
+                             (cache_key,)).fetchone()
+        if row is None:
+            return None
+        data = dict(row)
+        data["output"] = None if data["output"] is None else json.loads(data["output"])
+        return data
 
     # ----- events relayed from other processes (Temporal workers) -----
     def add_event(self, run_id: str, kind: str, data: dict[str, Any]) -> None:

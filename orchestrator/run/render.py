@@ -38,17 +38,17 @@ def outcome_text(outcome: Any) -> str:
     total = 0
     for name, r in outcome.results.items():
         total += r.usage.tokens
-        extra = " (reused)" if r.reused else ""
+        extra = " (reused)" if r.reused else " (cached)" if r.cached else ""
         if r.iterations is not None:
             extra += f" ({r.iterations} iteration{'s' if r.iterations != 1 else ''})"
         cost = f"  {r.usage.cost.text()}" if r.usage.tokens else ""
-        lines.append(f"  {name:<{width}}  {r.status:<11}  {r.duration:7.2f}s  "
+        lines.append(f"  {name:<{width}}  {r.status:<16}  {r.duration:7.2f}s  "
                      f"{r.usage.prompt_tokens:>7} in / {r.usage.completion_tokens:>6} out"
                      f"{cost}{extra}")
     totals = getattr(outcome, "totals", None)
     if totals:  # the whole run from its records: earlier attempts (resume) included
         total = totals["prompt_tokens"] + totals["completion_tokens"]
-    lines.append(f"  {'total':<{width}}  {'':<11}  {outcome.duration:7.2f}s  {total:>7} tokens"
+    lines.append(f"  {'total':<{width}}  {'':<16}  {outcome.duration:7.2f}s  {total:>7} tokens"
                  + (f"  {_totals_cost(totals).text()}" if totals else ""))
     if outcome.outputs:
         lines += ["", "outputs:"]
@@ -70,14 +70,17 @@ def _short_cost(cost: Cost) -> str:
 def runs_table(runs: list[dict]) -> str:
     if not runs:
         return "no runs recorded yet"
-    header = f"{'RUN ID':<23}  {'PIPELINE':<20}  {'STATUS':<11}  {'STARTED (UTC)':<19}  " \
+    header = f"{'RUN ID':<23}  {'PIPELINE':<20}  {'STATUS':<16}  {'STARTED (UTC)':<19}  " \
              f"{'TIME':>8}  {'TOKENS':>7}  {'COST':>10}"
     rows = [header]
     for r in runs:
         took = f"{r['ended'] - r['started']:.1f}s" if r.get("ended") else "-"
-        rows.append(f"{r['id']:<23}  {r['pipeline'][:20]:<20}  {r['status']:<11}  "
+        rows.append(f"{r['id']:<23}  {r['pipeline'][:20]:<20}  {r['status']:<16}  "
                     f"{_when(r['started']):<19}  {took:>8}  {r.get('tokens', 0):>7}  "
                     f"{_short_cost(_totals_cost(r)):>10}")
+        if r.get("waiting"):  # what a person is asked, and how to answer
+            rows.append(f"{'':<23}  waits for: {', '.join(r['waiting'])} (orchestrate approve "
+                        f"{r['id']} STEP)")
     return "\n".join(rows)
 
 
@@ -94,7 +97,7 @@ def unit_totals(units: list[dict]) -> dict[str, Any]:
             "cost": cost.usd, "unpriced_tokens": cost.unpriced_tokens}
 
 
-def run_detail(run: dict, units: list[dict]) -> str:
+def run_detail(run: dict, units: list[dict], approvals: list[dict] | None = None) -> str:
     lines = [f"run {run['id']}  {run['status']}", f"  pipeline  {run['pipeline']} ({run['file']})",
              f"  file hash {run['file_hash'][:16]}", f"  server    {run.get('base_url')}",
              f"  started   {_when(run['started'])}   ended {_when(run.get('ended'))}",
@@ -113,10 +116,25 @@ def run_detail(run: dict, units: list[dict]) -> str:
         for label, key in (("prompt", "prompt"), ("output", "output"), ("error", "error")):
             if u.get(key) is not None:
                 lines += [f"  {label}:", _indent(_value(u[key]))]
+    if approvals:
+        lines += ["", "approvals:"] + [_approval_line(a) for a in approvals]
     if run.get("outputs"):
         lines += ["", "outputs:"] + [f"  {k}:\n{_indent(_value(v))}"
                                      for k, v in run["outputs"].items()]
     return "\n".join(lines)
+
+
+def _approval_line(a: dict) -> str:
+    name = a["step"] + (f"#{a['iteration']}" if a["iteration"] else "") + (
+        f"[{a['item']}]" if a["item"] >= 0 else "")
+    line = f"  {name} [{a['stage']}]: {a['status']}"
+    if a["status"] != "waiting":
+        line += f" by {a.get('decided_by')} at {_when(a.get('decided'))}"
+        if a.get("comment"):
+            line += f": {a['comment']}"
+    elif a.get("deadline"):
+        line += f" (until {_when(a['deadline'])})"
+    return line + (f"\n    asked: {a['prompt']}" if a.get("prompt") else "")
 
 
 def _unit_title(u: dict) -> str:
@@ -134,6 +152,8 @@ def _unit_title(u: dict) -> str:
                                    else u.get("unpriced_tokens") or 0).text())
     if u.get("repairs"):
         bits.append(f"repairs {u['repairs']}")
+    if u.get("cached"):
+        bits.append("cached (an earlier run's output)")
     if u.get("agent"):
         copy = f"#{u['replica']}" if (u.get("replica") or 1) > 1 else ""
         bits.append(f"agent {u['agent']}{copy}"

@@ -4,7 +4,9 @@ Owns `RunOptions`, `RunOutcome`, `start_run` and `resume_run`: pre-flight (serve
 `${env:VAR}` set, inputs typed, price files readable), the run's budget (run.budget), the
 run record, the agent pool, executing, the pipeline
 outputs, releasing agents, and the final status: `succeeded`, `failed` (a step failed or the
-run timed out: what succeeded is kept for `orchestrate resume`), or `cancelled` (Ctrl-C).
+run timed out: what succeeded is kept for `orchestrate resume`), `cancelled` (Ctrl-C),
+`waiting_approval` (an approval gate waits for `orchestrate approve`; nothing failed) or
+`rejected` (a person rejected a gated step that does not `continue`).
 
 Resume reloads the pipeline, recompiles, and re-executes the whole plan against a memo of
 the earlier attempt: a unit whose fingerprint and rendered prompt (hence its upstream
@@ -29,10 +31,19 @@ from orchestrator.backends.base import RunBackend
 from orchestrator.compile.plan import Plan
 from orchestrator.compile.templates import evaluate
 from orchestrator.errors import RunError
-from orchestrator.run import executor, liveness
+from orchestrator.run import approval, executor, liveness
 from orchestrator.run.agents import AgentPool
+from orchestrator.run.approval import REJECTED, WAITING_APPROVAL
 from orchestrator.run.budget import Budget, run_limit, spent_so_far, step_limits
-from orchestrator.run.context import CANCELLED, DONE_OK, SUCCEEDED, StepResult, base_context
+from orchestrator.run.context import (
+    BLOCKED,
+    CANCELLED,
+    DONE_OK,
+    FAILED,
+    SUCCEEDED,
+    StepResult,
+    base_context,
+)
 from orchestrator.run.cost import load_prices
 from orchestrator.run.inputs import resolve_inputs
 from orchestrator.run.liveness import process_alive  # noqa: F401  (run.stats imports it here)
@@ -301,6 +312,17 @@ def _settle(plan: Plan, inputs: dict, svc: Services, outcome: RunOutcome,
                          f"with `orchestrate resume {svc.run_id} {flag} HIGHER`")
         return
     bad = [(n, r) for n, r in results.items() if r.status not in DONE_OK]
+    broken = [n for n, r in bad if r.status in (FAILED, BLOCKED, CANCELLED)]
+    if any(r.status == WAITING_APPROVAL for _, r in bad) and not broken:
+        outcome.status = WAITING_APPROVAL
+        outcome.error = approval.how_to_answer(
+            svc.run_id, svc.records.approvals(svc.run_id, status="waiting"))
+        return
+    rejected = [(n, r) for n, r in bad if r.status == REJECTED]
+    if rejected and not broken:
+        outcome.status = REJECTED
+        outcome.error = f"{rejected[0][1].error}; the run ends here"
+        return
     if bad:
         first = next(((n, r) for n, r in bad if r.status == "failed"), bad[0])
         outcome.status = "failed"

@@ -28,9 +28,9 @@ from orchestrator.backends.base import Reply
 from orchestrator.compile.plan import StepPlan
 from orchestrator.compile.templates import render
 from orchestrator.errors import BackendError, RunError
-from orchestrator.run import jsonout
+from orchestrator.run import approval, cache, jsonout
 from orchestrator.run.budget import BudgetExceeded
-from orchestrator.run.context import FAILED, SUCCEEDED, StepResult, Usage
+from orchestrator.run.context import FAILED, SKIPPED, SUCCEEDED, StepResult, Usage
 from orchestrator.run.records import UnitKey
 from orchestrator.run.services import Cancelled, Services
 
@@ -65,7 +65,32 @@ def backoff_delay(failures: int, base: float, cap: float) -> float:
 
 
 def call_agent(svc: Services, step: StepPlan, key: UnitKey, context: dict[str, Any]) -> StepResult:
+    """The unit's result, through its approval gates (run.approval): raises
+    AwaitingApproval while a person has not answered, and Rejected for a rejection the step
+    does not `continue` after (one it does comes back `skipped`, with the decision)."""
     svc.check_cancelled()
+    gate = step.approval
+    if gate is None:
+        return _call(svc, step, key, context)
+    try:
+        decision = approval.check(svc, step, key, "before", context) if gate.before else None
+        if gate.after:  # rejected already: its output is not used, nothing is asked again
+            earlier = approval.decided(svc, key, "after")
+            if earlier is not None and not earlier["approved"]:
+                raise approval.Rejected(key.label(), earlier)
+        result = _call(svc, step, key, context)
+        if gate.after:
+            decision = approval.check(svc, step, key, "after",
+                                      {**context, "output": result.output})
+    except approval.Rejected as exc:
+        if gate.on_reject != "continue":
+            raise
+        return StepResult(SKIPPED, approval=exc.decision)
+    result.approval = decision
+    return result
+
+
+def _call(svc: Services, step: StepPlan, key: UnitKey, context: dict[str, Any]) -> StepResult:
     if step.prompt is None or step.agent is None:  # only loop steps lack them: never here
         raise RunError(f"step '{step.name}' has no agent and prompt to send")
     prompt = render(step.prompt, context)
@@ -85,6 +110,12 @@ def call_agent(svc: Services, step: StepPlan, key: UnitKey, context: dict[str, A
     # can say: that copy is needed, whatever it is busy with.
     in_flight = same and bool(earlier.get("otid")) and earlier.get("status") in (
         "running", "cancelled", FAILED)
+    ckey = cache.cache_key(svc, step, key, prompt) if step.cache else None
+    if ckey is not None and not in_flight:  # an earlier run's answer: nothing is sent
+        hit = cache.take(svc, step, key, ckey, recorded)
+        if hit is not None:
+            svc.step_began(top)
+            return hit
     gate = unit_gate.get()
     if gate is not None:  # an executor running one new unit per call may stop here
         gate(key)
@@ -95,6 +126,7 @@ def call_agent(svc: Services, step: StepPlan, key: UnitKey, context: dict[str, A
         model = svc.agents.step_model(step, agent)
         unit = _Unit(svc, step, key, agent, model, prompt, recorded, earlier.get("attempts") or 0)
         unit.usage = carried_usage(earlier)  # the row stays the unit's total over every attempt
+        unit.cache_key = ckey
         pending = earlier.get("otid") if in_flight and earlier.get("agent_id") == agent.ref.id \
             else None
         # A unit that *failed* before is asked once; one that was running (a crash, Ctrl-C)
@@ -201,6 +233,7 @@ class _Unit:
 
     last_error = ""
     otid = ""
+    cache_key: str | None = None  # a `cache: true` unit's key, recorded with its answer
 
     def _send(self, message: str) -> Reply:
         self.svc.check_cancelled()
@@ -289,4 +322,4 @@ class _Unit:
             prompt_tokens=self.usage.prompt_tokens,
             completion_tokens=self.usage.completion_tokens, step_count=self.usage.step_count,
             cost=round(self.usage.usd, 9), unpriced_tokens=self.usage.unpriced_tokens,
-            repairs=self.usage.repairs, **fields)
+            repairs=self.usage.repairs, cache_key=self.cache_key, **fields)

@@ -125,6 +125,18 @@ class OutputSpec:
 
 
 @dataclass(frozen=True)
+class ApprovalSpec:
+    """A person's approval gate on an agent step (see docs/pipeline-language.md)."""
+
+    before: bool = False  # ask before the unit sends anything
+    after: bool = False  # ask before the unit's output is used
+    prompt: str | None = None  # template shown to the approver
+    timeout: float | None = None  # seconds; then `on_timeout` decides (on resume)
+    on_timeout: Literal["reject", "approve"] = "reject"
+    on_reject: Literal["stop", "continue"] = "stop"
+
+
+@dataclass(frozen=True)
 class LoopSpec:
     """Repeat the body steps (a small DAG of their own) until `until` is true, at most
     `max_iterations` times. Inside the body, `loop.index` (1-based), `loop.first` and
@@ -153,6 +165,8 @@ class StepSpec:
     model: str | None = None  # per-step model override
     loop: LoopSpec | None = None
     budget: BudgetSpec | None = None  # bounds every unit of the step, repairs and retries too
+    approval: ApprovalSpec | None = None  # a person's gate before and/or after each unit
+    cache: bool = False  # reuse an earlier run's output for the same key (run.cache)
     mark: Mark = NO_MARK
     # Marks of individual fields ("prompt", "when", "needs[0]", ...) for precise errors.
     field_marks: Mapping[str, Mark] = field(default_factory=dict)

@@ -21,11 +21,20 @@ from jsonschema.exceptions import SchemaError
 
 from orchestrator.errors import Issue
 from orchestrator.spec.damage import Damage
-from orchestrator.spec.model import BudgetSpec, LoopSpec, Mark, OutputSpec, RetrySpec, StepSpec
+from orchestrator.spec.model import (
+    ApprovalSpec,
+    BudgetSpec,
+    LoopSpec,
+    Mark,
+    OutputSpec,
+    RetrySpec,
+    StepSpec,
+)
 from orchestrator.spec.yaml_marks import MarkedDoc, issue_at
 
 RESERVED_VARS = ("inputs", "steps", "loop")
-_AGENT_ONLY = ("agent", "prompt", "for_each", "as", "output", "model", "retries", "timeout")
+_AGENT_ONLY = ("agent", "prompt", "for_each", "as", "output", "model", "retries", "timeout",
+               "approval", "cache")
 _NONE: frozenset[str] = frozenset()
 
 
@@ -50,6 +59,21 @@ def budget_spec(value: Any) -> BudgetSpec | None:
     tokens, cost = value.get("max_tokens"), value.get("max_cost")
     return BudgetSpec(max_tokens=int(tokens) if isinstance(tokens, int) else None,
                       max_cost=float(cost) if isinstance(cost, (int, float)) else None)
+
+
+def approval_spec(value: Any) -> ApprovalSpec | None:
+    """`approval: true` is shorthand for `{before: true}` (the schema checked the shape)."""
+    if value is True:
+        return ApprovalSpec(before=True)
+    if not isinstance(value, dict):
+        return None
+    timeout = value.get("timeout")
+    return ApprovalSpec(
+        before=value.get("before") is True, after=value.get("after") is True,
+        prompt=value.get("prompt") if isinstance(value.get("prompt"), str) else None,
+        timeout=float(timeout) if isinstance(timeout, (int, float)) else None,
+        on_timeout="approve" if value.get("on_timeout") == "approve" else "reject",
+        on_reject="continue" if value.get("on_reject") == "continue" else "stop")
 
 
 def build_steps(doc: MarkedDoc, data: dict, path: tuple, issues: list[Issue],
@@ -85,6 +109,7 @@ def _step(doc: MarkedDoc, name: str, raw: Any, path: tuple, issues: list[Issue],
         issues.extend(_agent_shape(doc, data, present, meant, path))
     output = data.get("output", {})
     issues.extend(_output_shape(doc, output, path + ("output",)))
+    issues.extend(_approval_shape(doc, data.get("approval"), path + ("approval",)))
     timeout = data.get("timeout")
     return StepSpec(
         name=name,
@@ -101,6 +126,8 @@ def _step(doc: MarkedDoc, name: str, raw: Any, path: tuple, issues: list[Issue],
         model=data.get("model"),
         loop=loop,
         budget=budget_spec(data.get("budget")),
+        approval=approval_spec(data.get("approval")),
+        cache=data.get("cache") is True,
         mark=doc.mark(path),
         field_marks=_field_marks(doc, raw, path),
     )
@@ -117,8 +144,11 @@ def _field_marks(doc: MarkedDoc, data: dict, path: tuple) -> dict[str, Mark]:
             marks[f"loop.{key}"] = doc.mark(path + ("loop", key))
     if isinstance(output, dict) and "schema" in output:
         marks["output.schema"] = doc.mark(path + ("output", "schema"))
+    approval = data.get("approval")
+    if isinstance(approval, dict) and "prompt" in approval:
+        marks["approval.prompt"] = doc.mark(path + ("approval", "prompt"))
     # "<field>#block": where a literal block template's first line starts (see check.py).
-    for field in ("prompt", "when", "for_each", "loop.until"):
+    for field in ("prompt", "when", "for_each", "loop.until", "approval.prompt"):
         found = doc.block_marks.get(path + tuple(field.split(".")))
         if found:
             marks[f"{field}#block"] = Mark(doc.file, *found)
@@ -173,6 +203,15 @@ def _agent_shape(doc: MarkedDoc, data: dict, present: Collection[str],
                                f"'{data['as']}' is reserved in templates",
                                "choose another name for the item, e.g. 'item'"))
     return issues
+
+
+def _approval_shape(doc: MarkedDoc, approval: Any, path: tuple) -> list[Issue]:
+    if not isinstance(approval, dict) or approval.get("before") is True \
+            or approval.get("after") is True:
+        return []
+    return [issue_at(doc.mark(path), path, "an approval gate asks before or after the step",
+                     "add before: true (before it runs) or after: true (before its output "
+                     "is used)")]
 
 
 def _output_shape(doc: MarkedDoc, output: dict, path: tuple) -> list[Issue]:
