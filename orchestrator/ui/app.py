@@ -1,7 +1,8 @@
 """The web app of `orchestrate ui`: Starlette routes over the run records, read-only.
 
 Owns `create_app(location)`, `serve(...)` and the pages' rendering. Routes (GET only; any
-other method is 405): `/` the runs list (`?pipeline=&status=&page=`), `/runs/{id}` one run,
+other method is 405): `/` the runs list (`?pipeline=&status=`, and `before=` / `after=` a
+run's place for the older / newer page), `/runs/{id}` one run,
 `/runs/{id}/live` the part of it that changes (HTML), `/runs/{id}/stream` server-sent
 events (`update` when the run's rows change, `done` when it stops), `/static/*` the CSS
 and JS (no CDN). Every response carries a strict Content-Security-Policy (scripts and
@@ -147,14 +148,15 @@ def create_app(location: str, host: str = "127.0.0.1") -> Starlette:
         params = request.query_params
         flt = queries.RunFilter(pipeline=params.get("pipeline") or None,
                                 status=params.get("status") or None,
-                                page=_int(params.get("page"), 1))
+                                before=queries.Cursor.parse(params.get("before")),
+                                after=queries.Cursor.parse(params.get("after")))
         records = store.get()
         data = queries.runs_page(records, flt) if records else None
 
-        def link(page_no: int) -> str:
+        def link(direction: str, cursor: queries.Cursor) -> str:
             query = {k: v for k, v in (("pipeline", flt.pipeline), ("status", flt.status))
                      if v}
-            return "/?" + urllib.parse.urlencode({**query, "page": page_no})
+            return "/?" + urllib.parse.urlencode({**query, direction: cursor.text()})
 
         return page("runs.html", data=data, flt=flt, link=link)
 
@@ -191,13 +193,6 @@ def create_app(location: str, host: str = "127.0.0.1") -> Starlette:
 async def _closing(store: _Store) -> AsyncIterator[None]:
     yield
     store.close()
-
-
-def _int(text: str | None, default: int) -> int:
-    try:
-        return max(1, int(text or default))
-    except ValueError:
-        return default
 
 
 def _run_context(store: _Store, run_id: str) -> dict[str, Any] | None:

@@ -1,9 +1,10 @@
 """What the pages read: one page of runs (filtered, paged in SQL), one run and its units.
 
 Owns `RunFilter`, `runs_page`, `run_page_data` and `change_mark` (what live updates poll).
-The list is one query for the page (LIMIT/OFFSET, the run's token and cost sums as
-correlated subqueries over the steps' primary key) and one COUNT: 10,000 runs cost what 50
-do, plus the count. Statuses are the recorded ones, except that a `running` run whose
+The list is one query for the page (keyset paging on `started`, indexed, and the id: no
+OFFSET; the page's token and cost sums are correlated subqueries over the steps' primary
+key), its COUNTs and the filter's DISTINCT lists: 10,000 runs cost what 50 do, plus those
+scans. Statuses are the recorded ones, except that a `running` run whose
 process is gone reads `interrupted` (run.liveness), as in `runs list`.
 
 Must not: write, or return anything the records did not hold (they are already redacted).
@@ -29,57 +30,119 @@ _LIST_SQL = (
     f" (SELECT COALESCE(SUM(s.prompt_tokens + s.completion_tokens), 0) {_UNITS}) AS tokens,"
     f" (SELECT COALESCE(SUM(COALESCE(s.cost, 0)), 0) {_UNITS}) AS cost,"
     f" (SELECT COALESCE(SUM({UNPRICED_SQL}), 0) {_UNITS}) AS unpriced_tokens"
-    " FROM runs r{where} ORDER BY r.started DESC, r.id DESC LIMIT ? OFFSET ?")
+    " FROM runs r{where} ORDER BY r.started {order}, r.id {order} LIMIT ?")
+
+
+@dataclass(frozen=True)
+class Cursor:
+    """A place in the list, newest first: the (started, id) of a run at a page's edge."""
+
+    started: float
+    run_id: str
+
+    def text(self) -> str:
+        return f"{self.started!r}~{self.run_id}"
+
+    @staticmethod
+    def parse(text: str | None) -> Cursor | None:
+        started, sep, run_id = (text or "").partition("~")
+        try:
+            return Cursor(float(started), run_id) if sep else None
+        except ValueError:
+            return None
 
 
 @dataclass(frozen=True)
 class RunFilter:
     pipeline: str | None = None
     status: str | None = None  # a recorded status, or `interrupted`
-    page: int = 1
+    before: Cursor | None = None  # older than this run (the next page)
+    after: Cursor | None = None  # newer than this run (the previous page)
 
-    def where(self) -> tuple[str, tuple[Any, ...]]:
-        clauses, params = [], []
+    def where(self, *extra: str) -> tuple[str, list[Any]]:
+        clauses, params = list(extra), []
         if self.pipeline:
             clauses.append("r.pipeline = ?")
             params.append(self.pipeline)
         if self.status:
             clauses.append("r.status = ?")  # `interrupted` is stored as `running`
             params.append("running" if self.status == liveness.INTERRUPTED else self.status)
-        return (" WHERE " + " AND ".join(clauses) if clauses else ""), tuple(params)
+        return (" WHERE " + " AND ".join(clauses) if clauses else ""), params
 
 
 @dataclass(frozen=True)
 class RunsPage:
     runs: list[dict[str, Any]]
     total: int  # runs matching the filter (before the liveness split of `running`)
-    page: int
-    pages: int
+    first: int  # how many matching runs are newer than this page
+    newer: Cursor | None  # for the link to the newer page (None: this is the newest)
+    older: Cursor | None  # for the link to the older page (None: this is the oldest)
     pipelines: list[str]
     statuses: list[str]
 
 
-def runs_page(records: Records, flt: RunFilter, per_page: int = PER_PAGE) -> RunsPage:
+def runs_page(records: Records, flt: RunFilter, per_page: int | None = None) -> RunsPage:
+    """One page, by keyset: `started` (indexed) and the id after it, never an OFFSET, so the
+    oldest page of 10,000 runs costs what the newest does."""
+    per_page = per_page or PER_PAGE
     where, params = flt.where()
-    total = int(records.read(f"SELECT COUNT(*) FROM runs r{where}", params)[0][0])
-    pages = max(1, -(-total // per_page))
-    page = min(max(1, flt.page), pages)
-    rows = records.read(_LIST_SQL.format(where=where),
-                        (*params, per_page, (page - 1) * per_page))
-    runs = []
-    for row in rows:
-        run = dict(zip(_LIST_COLUMNS, row, strict=True))
-        run["status"] = liveness.shown_status(run)
-        run["cost"] = Cost(float(run["cost"] or 0.0), int(run["unpriced_tokens"] or 0))
-        run["duration"] = _duration(run)
-        runs.append(run)
+    total = int(records.read(f"SELECT COUNT(*) FROM runs r{where}", tuple(params))[0][0])
+    edge, order = flt.before or flt.after, "ASC" if flt.after and not flt.before else "DESC"
+    if edge is None:
+        rows = records.read(_LIST_SQL.format(where=where, order="DESC"), (*params, per_page))
+    else:
+        # started <= edge (a range on the index), minus the edge run and the ties before it
+        op, tie = ("<=", ">=") if order == "DESC" else (">=", "<=")
+        keyed, keyed_params = flt.where(f"r.started {op} ?", f"NOT (r.started = ? AND r.id {tie} ?)")
+        rows = records.read(_LIST_SQL.format(where=keyed, order=order),
+                            (edge.started, edge.started, edge.run_id, *keyed_params, per_page))
+        if order == "ASC":
+            rows = rows[::-1]
+    runs = [_listed(dict(zip(_LIST_COLUMNS, row, strict=True))) for row in rows]
+    first = _newer_than(records, flt, runs[0]) if runs and edge is not None else 0
+    if not runs and edge is not None:  # past either end: show the newest page
+        return runs_page(records, RunFilter(flt.pipeline, flt.status), per_page)
+    newer = Cursor(runs[0]["started"], runs[0]["id"]) if runs and first > 0 else None
+    older = (Cursor(runs[-1]["started"], runs[-1]["id"])
+             if runs and first + len(runs) < total else None)
     if flt.status in ("running", liveness.INTERRUPTED):  # the split only liveness can make
         runs = [r for r in runs if r["status"] == flt.status]
-    pipelines = [str(r[0]) for r in records.read(
-        "SELECT DISTINCT pipeline FROM runs ORDER BY pipeline")]
-    statuses = sorted({str(r[0]) for r in records.read("SELECT DISTINCT status FROM runs")}
-                      | STATUSES)
-    return RunsPage(runs, total, page, pages, pipelines, statuses)
+    pipelines, statuses = _choices(records)
+    return RunsPage(runs, total, first, newer, older, pipelines, statuses)
+
+
+_CHOICES: dict[str, tuple[tuple[Any, ...], list[str], list[str]]] = {}
+
+
+def _choices(records: Records) -> tuple[list[str], list[str]]:
+    """The filter's pipelines and statuses. Each is a scan of every run, so they are kept
+    until a run is added or removed (COUNT and MAX(started) are answered by the index)."""
+    mark = tuple(records.read("SELECT COUNT(*), MAX(started) FROM runs")[0])
+    cached = _CHOICES.get(records.location)
+    if cached is None or cached[0] != mark:
+        pipelines = [str(r[0]) for r in records.read(
+            "SELECT DISTINCT pipeline FROM runs ORDER BY pipeline")]
+        statuses = sorted({str(r[0]) for r in records.read("SELECT DISTINCT status FROM runs")}
+                          | STATUSES)
+        cached = _CHOICES[records.location] = (mark, pipelines, statuses)
+    return cached[1], cached[2]
+
+
+def _listed(run: dict[str, Any]) -> dict[str, Any]:
+    run["status"] = liveness.shown_status(run)
+    run["cost"] = Cost(float(run["cost"] or 0.0), int(run["unpriced_tokens"] or 0))
+    run["duration"] = _duration(run)
+    return run
+
+
+def _newer_than(records: Records, flt: RunFilter, run: dict[str, Any]) -> int:
+    """Matching runs newer than `run`: two counts, the first on the index alone."""
+    where, params = flt.where("r.started > ?")
+    later = records.read(f"SELECT COUNT(*) FROM runs r{where}", (run["started"], *params))
+    where, params = flt.where("r.started = ?", "r.id > ?")
+    ties = records.read(f"SELECT COUNT(*) FROM runs r{where}",
+                        (run["started"], run["id"], *params))
+    return int(later[0][0]) + int(ties[0][0])
 
 
 def _duration(row: dict[str, Any]) -> float | None:

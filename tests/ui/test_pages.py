@@ -99,24 +99,52 @@ def test_list_newest_first_with_filters(client, made):
         == ids[:3]
 
 
-def test_list_is_paged_in_the_query(made):
+def test_list_is_paged_by_keyset_in_the_query(made):
     records = Records(made["db"])
     try:
         statements: list[str] = []
         records._db.set_trace_callback(statements.append)
-        first = runs_page(records, RunFilter(page=1), per_page=2)
-        last = runs_page(records, RunFilter(page=99), per_page=2)
+        first = runs_page(records, RunFilter(), per_page=2)
+        second = runs_page(records, RunFilter(before=first.older), per_page=2)
+        third = runs_page(records, RunFilter(before=second.older), per_page=2)
+        back = runs_page(records, RunFilter(after=third.newer), per_page=2)
         records._db.set_trace_callback(None)
+        everything = runs_page(records, RunFilter())
     finally:
         records.close()
-    assert (first.total, first.pages, len(first.runs)) == (5, 3, 2)
-    assert last.page == 3 and len(last.runs) == 1  # clamped to the last page
-    assert any("LIMIT" in s and "OFFSET" in s for s in statements)
+    assert (first.total, first.first, first.newer) == (5, 0, None)
+    assert (second.first, third.first, len(third.runs), third.older) == (2, 4, 1, None)
+    ids = [r["id"] for r in everything.runs]
+    assert [r["id"] for r in first.runs + second.runs + third.runs] == ids
+    assert [r["id"] for r in back.runs] == ids[2:4] and back.first == 2
+    assert not any("OFFSET" in s for s in statements)
+    assert all(" LIMIT " in s for s in statements if "tokens" in s)
 
 
 def test_pager_links_keep_the_filter(client, made):
-    html = client.get("/", params={"pipeline": "other", "page": "x"}).text  # bad page: 1
-    assert "page 1 of 1" in html and 'rel="next"' not in html
+    html = client.get("/", params={"pipeline": "other", "before": "junk"}).text  # ignored
+    assert "runs 1–4 of 4" in html and 'rel="next"' not in html
+    with_ties = client.get("/", params={"pipeline": "other"}).text
+    assert _run_ids(with_ties) == _run_ids(html)
+
+
+def test_pages_follow_their_links(made):
+    from orchestrator.ui import queries
+
+    with TestClient(create_app(str(made["db"]))) as c:
+        saved, queries.PER_PAGE = queries.PER_PAGE, 2
+        try:
+            seen, url, pages = [], "/?pipeline=other", 0
+            while url:
+                pages += 1
+                html = c.get(url).text
+                seen += _run_ids(html)
+                found = re.search(r'<a href="([^"]+)" rel="next">', html)
+                url = found.group(1).replace("&amp;", "&") if found else ""
+                assert not found or "pipeline=other" in url
+        finally:
+            queries.PER_PAGE = saved
+    assert len(seen) == len(set(seen)) == 4 and pages == 2
 
 
 def test_run_page_draws_graph_groups_critical_path_and_timeline(client, made):
