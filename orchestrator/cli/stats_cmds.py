@@ -1,8 +1,10 @@
 """`orchestrate stats`: usage statistics over the run records (a thin click command).
 
 Owns argument parsing, rendering (table, `--json`, `--plot FILE.svg`) and the exit code:
-0 (also with no runs recorded), 1 a bad `--since`, 2 a command line click refuses (a plot
-file that is not .svg). All figures come from `orchestrator.run.stats`.
+0 (also with no runs recorded), 1 a bad `--since` or (with `--server`) no server to ask,
+2 a command line click refuses (a plot file that is not .svg). All figures come from
+`orchestrator.run.stats`; with `--server`, also `orchestrator.run.server_stats` over what
+the Letta server lists (read-only).
 
 Must not: compute figures or write anything but the plot file.
 """
@@ -14,7 +16,14 @@ from pathlib import Path
 
 import click
 
-from orchestrator.cli.common import handle_errors, records_location, state_home
+from orchestrator.backends import identity
+from orchestrator.cli.common import (
+    handle_errors,
+    records_location,
+    resolve_api_key,
+    resolve_base_url,
+    state_home,
+)
 from orchestrator.errors import RunError
 from orchestrator.run.cost import load_prices
 from orchestrator.run.records import Records
@@ -38,9 +47,18 @@ def _svg_path(ctx: click.Context, param: click.Parameter, value: str | None) -> 
 @click.option("--json", "as_json", is_flag=True, help="One JSON document.")
 @click.option("--plot", type=click.Path(dir_okay=False), callback=_svg_path, metavar="FILE.svg",
               help="Also draw tokens per day and the step-duration distribution as SVG.")
+@click.option("--server", "from_server", is_flag=True,
+              help="Also what the Letta server knows of the namespace's provisioned agents: "
+              "messages, tool calls, archival passages, block sizes, runs, last activity.")
+@click.option("--namespace", default=identity.DEFAULT_NAMESPACE, show_default=True,
+              help="With --server: whose provisioned agents.")
+@click.option("--base-url", help="With --server: the Letta server (default: LETTA_BASE_URL, "
+              "else the embedded stack).")
+@click.option("--api-key", help="With --server: its API key (default: LETTA_API_KEY).")
 @handle_errors
 def stats_cmd(since: str | None, pipeline: str | None, agent: str | None, model: str | None,
-              as_json: bool, plot: str | None) -> int:
+              as_json: bool, plot: str | None, from_server: bool, namespace: str,
+              base_url: str | None, api_key: str | None) -> int:
     """Runs, success rates, step durations, tokens and cost by model, agent and pipeline,
     retries, repairs and the most frequent errors, from the run records."""
     flt = StatsFilter(since=parse_since(since) if since else None, pipeline=pipeline,
@@ -56,6 +74,16 @@ def stats_cmd(since: str | None, pipeline: str | None, agent: str | None, model:
             records.close()
     if doc is None:
         doc = empty(flt)
+    if from_server:
+        problem = identity.namespace_problem(namespace)
+        if problem:
+            raise RunError(problem)
+        from orchestrator.backends.letta_usage import LettaUsage
+        from orchestrator.run.server_stats import server_doc
+
+        url = resolve_base_url(base_url)
+        agents = LettaUsage(url, resolve_api_key(api_key)).agents(namespace)
+        doc["server"] = server_doc(url, namespace, agents)
     if plot:
         try:
             Path(plot).write_text(plot_svg(doc), encoding="utf-8")
@@ -65,6 +93,10 @@ def stats_cmd(since: str | None, pipeline: str | None, agent: str | None, model:
         click.echo(json.dumps(doc, indent=2, default=str))
     else:
         click.echo(stats_text(doc))
+        if from_server:
+            from orchestrator.run.server_stats import server_text
+
+            click.echo("\n" + server_text(doc["server"]))
         if plot:
             click.echo(f"\nplot written to {plot}", err=True)
     return 0
