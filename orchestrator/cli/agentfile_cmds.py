@@ -21,7 +21,7 @@ from orchestrator.provision.agentfile import import_agent_files
 
 
 @click.command("import")
-@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
 @click.option("--base-url", help="Letta server URL (default: LETTA_BASE_URL, else the "
               "embedded stack).")
 @click.option("--api-key", help="Letta API key (default: LETTA_API_KEY).")

@@ -42,13 +42,14 @@ class McpData:
 
 def desired_server(spec: McpServerSpec, env: Mapping[str, str],
                    missing: list[Issue]) -> NewMcpServer:
-    at = f"mcp_servers.{spec.name}"
+    def value(key: str, name: str, text: str) -> str:
+        return resolve(text, env, spec.field_marks.get(f"{key}.{name}", spec.mark),
+                       f"mcp_servers.{spec.name}.{key}.{name}", missing)
+
     return NewMcpServer(
         name=spec.name, transport=spec.transport, command=spec.command, args=spec.args,
-        env={k: resolve(v, env, spec.mark, f"{at}.env.{k}", missing) for k, v in spec.env.items()},
-        url=spec.url,
-        headers={k: resolve(v, env, spec.mark, f"{at}.headers.{k}", missing)
-                 for k, v in spec.headers.items()})
+        env={k: value("env", k, v) for k, v in spec.env.items()}, url=spec.url,
+        headers={k: value("headers", k, v) for k, v in spec.headers.items()})
 
 
 def server_changes(resources: ResourceSet, actual: ActualState, options: DiffOptions,

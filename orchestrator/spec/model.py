@@ -258,6 +258,8 @@ class McpServerSpec:
     url: str = ""
     headers: Mapping[str, str] = field(default_factory=dict)
     mark: Mark = NO_MARK
+    # marks of the values under env/headers ("env.KEY"), so a missing variable is located
+    field_marks: Mapping[str, Mark] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -133,7 +133,10 @@ class Builder:
         return McpServerSpec(name=data["name"], transport=transport,
                              command=data.get("command", ""), args=tuple(data.get("args", ())),
                              env=dict(data.get("env", {})), url=data.get("url", ""),
-                             headers=dict(data.get("headers", {})), mark=item.doc.mark(()))
+                             headers=dict(data.get("headers", {})), mark=item.doc.mark(()),
+                             field_marks={f"{key}.{name}": item.doc.mark((key, name))
+                                          for key in ("env", "headers")
+                                          for name in data.get(key, {})})
 
     def _passage(self, item: ResourceDoc, entry: dict, path: tuple) -> dict:
         """An archival passage with a `file` read into its `text`."""

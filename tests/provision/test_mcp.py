@@ -182,3 +182,20 @@ def test_export_writes_the_server_without_its_secrets_and_apply_after_is_a_no_op
     again = load_resources(tmp_path / "out")
     assert again.agents["a"].mcp_tools == (("tiny", "lookup_order"),)
     assert hm.plan(again, env=ENV).empty, render_text(hm.plan(again, env=ENV))
+
+
+def test_a_missing_variable_is_located_at_its_key_in_the_yaml(hm, tmp_path):
+    (tmp_path / "mcp.yaml").write_text(textwrap.dedent("""\
+        apiVersion: orchestrate/v1
+        kind: McpServer
+        name: web
+        transport: sse
+        url: https://mcp.example.com/sse
+        headers:
+          Authorization: "Bearer ${env:WEB_TOKEN}"
+        """))
+    with pytest.raises(SpecError) as caught:
+        hm.plan(load_resources(tmp_path), env={})
+    assert str(caught.value).endswith(
+        "mcp.yaml:7:18: mcp_servers.web.headers.Authorization: environment variable WEB_TOKEN "
+        "is not set (export it before plan/apply)")
