@@ -114,19 +114,21 @@ def _budget_options(fn: Callable[..., Any]) -> Callable[..., Any]:
               help="Temporal task queue the workers poll (default 'orchestrate').")
 @_budget_options
 @batch_cmds.batch_options
+@click.option("--allow-path", "allowed", multiple=True, metavar="DIR",
+              help="Also let the pipeline use sub-pipeline files under DIR (repeatable).")
 @handle_errors
 def run_cmd(file: str, inputs: tuple[str, ...], input_file: str | None, base_url: str | None,
             api_key: str | None, max_parallel: int, timeout: float | None, as_json: bool,
             stream: bool, model: str | None, dry_run: bool, keep_agents: bool, namespace: str,
             executor: str, temporal_address: str | None, task_queue: str | None,
             max_tokens: int | None, max_cost: float | None, batch_file: str | None,
-            concurrency: int | None, results: str | None) -> int:
+            concurrency: int | None, results: str | None, allowed: tuple[str, ...] = ()) -> int:
     """Run a pipeline against a Letta server (or once per line of a --batch file)."""
     batch_cmds.check_batch_usage(batch_file, concurrency=concurrency, results=results,
                                  input=inputs, input_file=input_file, dry_run=dry_run,
                                  stream=stream)
     with _json_errors(as_json):
-        plan = load_plan(file)
+        plan = load_plan(file, allowed)
         if not as_json:
             for warning in getattr(plan, "warnings", ()):
                 click.echo(warning.labelled(), err=True)
@@ -135,7 +137,8 @@ def run_cmd(file: str, inputs: tuple[str, ...], input_file: str | None, base_url
             model=model or os.environ.get("ORCHESTRATE_MODEL") or None, namespace=namespace,
             stream=stream, executor=executor,
             temporal_address=temporal_address or os.environ.get("ORCHESTRATE_TEMPORAL_ADDRESS")
-            or None, task_queue=task_queue, max_tokens=max_tokens, max_cost=max_cost)
+            or None, task_queue=task_queue, max_tokens=max_tokens, max_cost=max_cost,
+            allow_path=tuple(str(Path(a).resolve()) for a in allowed))
         options = dataclasses.replace(options, trace=trace_settings())
         if batch_file:
             return batch_cmds.run_batch(plan, batch_file, base_url=base_url, api_key=api_key,
@@ -209,9 +212,9 @@ def _resume(run_id: str, inputs: tuple[str, ...], file: str | None, base_url: st
     run = records.find_run(run_id)
     if run is None:
         raise RunError(f"no run '{run_id}' in {records.path} (see `orchestrate runs list`)")
-    plan = load_plan(file or run["file"])
-    key = resolve_api_key(api_key)
     recorded = recorded_options(run)
+    plan = load_plan(file or run["file"], recorded.allow_path)
+    key = resolve_api_key(api_key)
     parallel_source = click.get_current_context().get_parameter_source("max_parallel")
     assert parallel_source is not None  # an option of `resume`: click always knows its source
     options = dataclasses.replace(  # the recorded options (executor too), but what is given

@@ -72,7 +72,7 @@ def _check_one(path: str, allowed: tuple[str, ...], named: set[Path],
                directories: dict[Path, list[Issue]]) -> list[Issue]:
     try:
         if not resource_kind(path):
-            return list(load_plan(path).warnings)
+            return list(load_plan(path, allowed).warnings)
     except SpecError as exc:
         return list(exc.issues)
     directory = Path(path).resolve().parent
@@ -102,8 +102,9 @@ def _ok(issues: list[Issue]) -> bool:
     return not any(i.severity == "error" for i in issues)
 
 
-ALLOW_PATH_HELP = ("Also let resource files read and upload files under DIR (repeatable); "
-                   "by default nothing outside a resource directory is read.")
+ALLOW_PATH_HELP = ("Also let resource files read and upload files under DIR, and pipelines "
+                   "use sub-pipeline files there (repeatable); by default nothing outside a "
+                   "resource directory, or a pipeline's directory, is read.")
 
 
 @click.command()
@@ -136,10 +137,12 @@ def validate(files: tuple[str, ...], as_json: bool, allowed: tuple[str, ...]) ->
 @click.command()
 @click.argument("file")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="mermaid", show_default=True)
+@click.option("--allow-path", "allowed", multiple=True, metavar="DIR", help=ALLOW_PATH_HELP)
 @handle_errors
-def graph(file: str, fmt: str) -> int:
-    """Print the compiled DAG of FILE: steps, agents, edges, loops, parallel levels."""
-    click.echo(render_graph(load_plan(file), fmt), nl=False)
+def graph(file: str, fmt: str, allowed: tuple[str, ...] = ()) -> int:
+    """Print the compiled DAG of FILE: steps, agents, edges, loops, sub-pipelines, parallel
+    levels."""
+    click.echo(render_graph(load_plan(file, allowed), fmt), nl=False)
     return ExitCode.OK
 
 

@@ -8,6 +8,7 @@ Public API: `compile_pipeline`, `load_plan`, `load_plan_text`, `render_graph`, a
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -20,21 +21,25 @@ from orchestrator.compile.templates import TemplateRenderError
 from orchestrator.errors import CompileError, Issue, SpecError
 from orchestrator.spec.model import Gaps, PipelineSpec
 from orchestrator.spec.pipeline import read_pipeline, read_pipeline_text
+from orchestrator.spec.uses import read_uses, used_files
 
 __all__ = ["LoopPlan", "Plan", "StepPlan", "Template", "TemplateRenderError",
            "compile_pipeline", "load_plan", "load_plan_text", "render_graph"]
 
 
-def load_plan(path: str | Path) -> Plan:
-    """Load, validate and compile one pipeline file. Raises `SpecError` (or its subclass
+def load_plan(path: str | Path, allowed: tuple[str | Path, ...] = ()) -> Plan:
+    """Load, validate and compile one pipeline file, and the pipeline files its `uses:` steps
+    name (inside its directory or one of `allowed`). Raises `SpecError` (or its subclass
     `CompileError`) with the problems of both phases at once where possible."""
     with collector_paused():
-        return _plan(*read_pipeline(path))
+        return _plan(*read_pipeline(path), allowed=allowed)
 
 
-def load_plan_text(text: str, file: str) -> Plan:
+def load_plan_text(text: str, file: str, allowed: tuple[str | Path, ...] = (),
+                   used: dict[str, str] | None = None) -> Plan:
+    """`used`: the text of used files by resolved path (else they are read from disk)."""
     with collector_paused():
-        return _plan(*read_pipeline_text(text, file))
+        return _plan(*read_pipeline_text(text, file), allowed=allowed, texts=used)
 
 
 @contextmanager
@@ -53,16 +58,19 @@ def collector_paused() -> Iterator[None]:
             gc.enable()
 
 
-def _plan(spec: PipelineSpec | None, issues: list[Issue]) -> Plan:
+def _plan(spec: PipelineSpec | None, issues: list[Issue], allowed: tuple[str | Path, ...] = (),
+          texts: dict[str, str] | None = None) -> Plan:
     if spec is None:
         raise SpecError(issues)
+    uses = read_uses(spec, allowed, texts) if any(s.uses for s in spec.steps.values()) else {}
     if not any(i.severity == "error" for i in issues):
-        return compile_pipeline(spec)
+        plan = compile_pipeline(spec, uses)
+        return dataclasses.replace(plan, used_files=used_files(uses)) if uses else plan
     # The spec has errors, but whatever could be read was built (YAML- or schema-broken parts
     # are left out, see spec.model.Gaps): compile anyway for the rest of the problems, and
     # drop those that the spec phase's own problems may explain.
     try:
-        compile_pipeline(spec)
+        compile_pipeline(spec, uses)
         more: tuple[Issue, ...] = ()
     except CompileError as exc:
         more = exc.issues

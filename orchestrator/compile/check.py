@@ -20,6 +20,8 @@ from typing import Protocol
 from orchestrator.compile.plan import Template
 from orchestrator.compile.refs import DYNAMIC, Access, analyze
 from orchestrator.compile.templates import environment, expression_source
+from orchestrator.compile.unsafe import HINT as SANDBOX_HINT
+from orchestrator.compile.unsafe import sandbox_problems
 from orchestrator.errors import Issue
 from orchestrator.spec.limits import LIMIT_HINT
 from orchestrator.spec.model import Mark
@@ -62,17 +64,18 @@ class Scope:
     any_body_step: bool = False
     # Steps (of top_steps and body) whose output is text: one string, with no attributes.
     text_steps: Collection[str] = ()
+    subs: Mapping[str, Collection[str]] = field(default_factory=dict)  # uses step -> outputs
 
     # Positional copies: dataclasses.replace is ~10x slower, and compile makes one per step.
     def with_owner(self, owner: str) -> Scope:
         return Scope(self.inputs, self.top_steps, self.loops, owner, self.body,
                      self.loop_step, self.item_var, self.loop_vars, self.opaque,
-                     self.any_input, self.any_body_step, self.text_steps)
+                     self.any_input, self.any_body_step, self.text_steps, self.subs)
 
     def with_item(self, item_var: str) -> Scope:
         return Scope(self.inputs, self.top_steps, self.loops, self.owner, self.body,
                      self.loop_step, item_var, self.loop_vars, self.opaque,
-                     self.any_input, self.any_body_step, self.text_steps)
+                     self.any_input, self.any_body_step, self.text_steps, self.subs)
 
 
 @dataclass
@@ -103,6 +106,9 @@ def check_template(source: str, path: str, mark: Mark, scope: Scope,
     if path.rsplit(".", 1)[-1] in EXPRESSION_FIELDS:
         _check_expression(source, path.rsplit(".", 1)[-1], problem)
     _check_filters(analysis.filters, analysis.tests, problem)
+    data = frozenset(analysis.defined) | ({scope.item_var} if scope.item_var else set())
+    for message in sandbox_problems(source, data):
+        problem(message, SANDBOX_HINT)
     steps: set[str] = set()
     inputs: set[str] = set()
     reported: set[tuple] = set()
@@ -202,6 +208,13 @@ def _check_step(parts: tuple, scope: Scope, steps: set[str], problem: Problem,
                 did_you_mean(parts[1], attrs, fallback=f"a step has {one_of(attrs)}"))
     elif target in scope.text_steps and parts[1:2] == ("output",) and len(parts) > 2:
         _check_text_output(target, parts[2], problem, calls)
+    elif target in scope.subs and parts[1:2] == ("output",) and len(parts) > 2:
+        outputs = scope.subs[target]
+        if isinstance(parts[2], str) and parts[2] not in outputs:
+            problem(f"sub-pipeline step '{target}' has no output '{parts[2]}'",
+                    did_you_mean(parts[2], outputs, fallback=f"its pipeline's outputs: "
+                                 f"{one_of(outputs)}" if outputs else
+                                 "its pipeline declares no outputs:"))
     elif target in scope.loops and parts[1:2] == ("output",) and len(parts) > 2:
         body = scope.loops[target]
         if isinstance(parts[2], str) and parts[2] not in body:

@@ -19,29 +19,55 @@ from orchestrator.compile.check import Scope, check_template, renamed, step_visi
 from orchestrator.compile.fingerprint import agent_payload, env_refs, step_fingerprint
 from orchestrator.compile.lint import unused_warnings
 from orchestrator.compile.plan import ApprovalPlan, LoopPlan, Plan, StepPlan, Template
+from orchestrator.compile.subpipelines import Expanded, check_with, expand, inner_summary
 from orchestrator.errors import CompileError, Issue
 from orchestrator.spec.model import Mark, PipelineSpec, StepSpec
 from orchestrator.spec.suggest import did_you_mean
+from orchestrator.spec.uses import Use
 
 STEP_FIELDS = ("prompt", "when", "for_each")
 
 
-def compile_pipeline(spec: PipelineSpec) -> Plan:
-    """The immutable plan of a validated spec; `CompileError` carries every problem."""
-    return _Compiler(spec).compile()
+def compile_pipeline(spec: PipelineSpec, uses: Mapping[str, Use] | None = None) -> Plan:
+    """The immutable plan of a validated spec; `CompileError` carries every problem.
+    `uses`: what its `uses:` steps name, as `spec.uses.read_uses` read it."""
+    return _Compiler(spec, uses).compile()
 
 
 def _text_output(step: StepSpec) -> bool:
     """Whether the step's output is one string (a for_each step's is a list of them)."""
-    return not step.loop and not step.for_each and step.output.format == "text"
+    return (not step.loop and not step.for_each and not step.uses
+            and step.output.format == "text")
+
+
+def _compiled_use(use: Use | None, written: str
+                  ) -> tuple[Plan | None, list[Issue], tuple[str, str]]:
+    """(its plan, or None with the problems inside the used file and the call site's)."""
+    if use is None:
+        return None, [], (f"'{written}' was not read",
+                          "compile it with load_plan, which reads the files a pipeline uses")
+    if use.problem is not None:  # a path refused, a cycle
+        return None, [], use.problem
+    inner = [i for i in use.issues if i.severity == "error"]
+    if use.spec is not None and not inner:
+        try:
+            return compile_pipeline(use.spec, use.uses), [], ("", "")
+        except CompileError as exc:
+            inner = [i for i in exc.issues if i.severity == "error"]
+    if use.spec is None and all(i.line == 0 for i in inner):
+        # not read at all (no such file, not one document): said where it is named
+        return None, [], (f"'{written}': " + "; ".join(i.message for i in inner),
+                          inner[0].hint if inner else "")
+    return None, inner, inner_summary(inner, written)
 
 
 class _Compiler:
     """One compilation: walks every step once, collecting issues and what is read."""
 
-    def __init__(self, spec: PipelineSpec):
+    def __init__(self, spec: PipelineSpec, uses: Mapping[str, Use] | None = None):
         self.spec = spec
         self.issues: list[Issue] = []
+        self.used = self._used(uses or {})  # uses step -> the used pipeline's plan
         self.loops = {n: tuple(s.loop.steps) for n, s in spec.steps.items() if s.loop}
         self.read: set[str] = set()  # steps read by any template or needs
         self.inputs_read: set[str] = set()
@@ -53,7 +79,15 @@ class _Compiler:
         spec = self.spec
         top = self._scope()
         plans, deps = {}, {}
+        agents, blocks = dict(spec.agents), dict(spec.shared_blocks)
         for name, step in spec.steps.items():
+            if step.uses is not None:
+                expanded = self._uses_step(step, f"steps.{name}", top)
+                plans.update(expanded.steps)
+                deps.update(expanded.deps)
+                agents.update(expanded.agents)
+                blocks.update(expanded.shared_blocks)
+                continue
             compile_one = self._loop_step if step.loop else self._agent_step
             plans[name], deps[name] = compile_one(step, f"steps.{name}", top)
         outputs = {name: self._template(source, f"outputs.{name}",
@@ -69,18 +103,59 @@ class _Compiler:
         return Plan(
             name=spec.name, description=spec.description, source=spec.file,
             source_hash=spec.source_hash, inputs=spec.inputs, defaults=spec.defaults,
-            agents=spec.agents, shared_blocks=spec.shared_blocks,
+            agents=agents, shared_blocks=blocks,
             steps={name: plans[name] for name in order}, graph=graph, levels=levels,
-            outputs=outputs, env_refs=env_refs(spec), warnings=tuple(sorted(warnings)))
+            outputs=outputs, env_refs=env_refs(spec).union(*(p.env_refs for p in self.used.values())),
+            warnings=tuple(sorted(warnings)))
 
     def _scope(self, body: Mapping[str, StepSpec] | None = None, **kwargs: Any) -> Scope:
         gaps = self.spec.gaps
         body = body or {}
         text = {n for n, s in self.spec.steps.items() if n not in body and _text_output(s)}
         text |= {n for n, s in body.items() if _text_output(s)}
+        # A sub-pipeline that could not be compiled: its outputs are unknown.
+        failed = {n for n, s in self.spec.steps.items() if s.uses and n not in self.used}
         return Scope(inputs=self.spec.inputs, top_steps=self.spec.steps, loops=self.loops,
-                     opaque=gaps.steps, any_input=gaps.inputs, any_body_step=gaps.loop_bodies,
-                     body=tuple(body), text_steps=frozenset(text), **kwargs)
+                     opaque=gaps.steps | failed, any_input=gaps.inputs,
+                     any_body_step=gaps.loop_bodies, body=tuple(body),
+                     text_steps=frozenset(text),
+                     subs={n: tuple(p.outputs) for n, p in self.used.items()}, **kwargs)
+
+    def _used(self, uses: Mapping[str, Use]) -> dict[str, Plan]:
+        """Each `uses:` step's pipeline, compiled on its own; what is wrong with it (or with
+        the path) is reported inside the used file and at the call site."""
+        plans = {}
+        for name, step in self.spec.steps.items():
+            if step.uses is None:
+                continue
+            plan, inner, problem = _compiled_use(uses.get(name), step.uses)
+            if plan is not None:
+                plans[name] = plan
+                self.issues.extend(check_with(step, plan, f"steps.{name}"))
+                continue
+            mark = step.field_marks.get("uses", step.mark)
+            self.issues.extend(i for i in inner if i not in self.issues)
+            self.issues.append(Issue(mark.file, mark.line, mark.col, f"steps.{name}.uses",
+                                     *problem))
+        return plans
+
+    def _uses_step(self, step: StepSpec, prefix: str, top: Scope) -> Expanded:
+        own = top.with_owner(step.name)
+        values = {}
+        for key, value in step.with_.items():
+            if isinstance(value, str):
+                values[key] = self._template(value, f"{prefix}.with.{key}",
+                                             step.field_marks.get(f"with.{key}", step.mark),
+                                             own, step.field_marks.get(f"with.{key}#block"))
+        templates = self._fields(step, prefix, own)  # `when`
+        deps = self._needs(step, prefix, own) | {s for t in templates.values() for s in t.steps}
+        deps |= {s for t in values.values() for s in t.steps}
+        used = self.used.get(step.name)
+        if used is None:  # reported: stands for a step of unknown shape
+            plan = StepPlan(name=step.name, agent=None, prompt=None,
+                            depends_on=tuple(sorted(deps)), mark=step.mark)
+            return Expanded({step.name: plan}, {step.name: deps}, {}, {})
+        return expand(step, used, values, templates.get("when"), deps)
 
     def _template(self, source: str, path: str, mark: Mark, scope: Scope,
                   block: Mark | None = None) -> Template:

@@ -1,7 +1,9 @@
 """Render a compiled plan's DAG as Mermaid (for READMEs and PRs), Graphviz DOT, or JSON.
 
-Shows steps with their agents, dependency edges, loop bodies as nested subgraphs, shared
-memory blocks attached (dotted) to the steps whose agents use them, and parallel levels.
+Shows steps with their agents, dependency edges, loop bodies as nested subgraphs, each
+sub-pipeline (`uses:`) as a group of its steps between its `inputs` and `outputs` (groups
+nest as sub-pipelines do), shared memory blocks attached (dotted) to the steps whose agents
+use them, and parallel levels.
 
 Must not: compute anything the plan does not already hold.
 """
@@ -26,16 +28,85 @@ def render_graph(plan: Plan, fmt: str = "mermaid") -> str:
     return {"mermaid": _mermaid, "dot": _dot, "json": _json}[fmt](plan)
 
 
-def _label(step: StepPlan) -> str:
+def _label(step: StepPlan, name: str | None = None, group: str = "") -> str:
+    """`name`: the step's name inside its group (`draft` for `review.draft`); agents are
+    named as in the group's pipeline too."""
+    name = name or step.name
+    if step.uses is not None:
+        when = "\nconditional" if step.when else ""
+        return f"{step.uses.role}{when}"
     if step.loop:
         when = ", conditional" if step.when else ""
-        return f"{step.name} (loop, max {step.loop.max_iterations}{when})"
-    notes = [f"agent: {step.agent}"]
+        return f"{name} (loop, max {step.loop.max_iterations}{when})"
+    agent = step.agent or ""
+    agent = _local(agent, group or step.scope)
+    notes = [f"agent: {agent}"]
     if step.for_each:
         notes.append(f"for each {step.item_var}")
     if step.when:
         notes.append("conditional")
-    return f"{step.name}\n" + "\n".join(notes)
+    return f"{name}\n" + "\n".join(notes)
+
+
+def _group_of(step: StepPlan) -> str:
+    """The sub-pipeline group a top-level step is drawn in ("" for the pipeline's own)."""
+    if step.uses is not None and step.uses.role == "inputs":
+        return step.name.rsplit(".", 1)[0]
+    return step.scope
+
+
+def _groups(plan: Plan) -> dict[str, list[str]]:
+    """group -> its own steps, in plan order (every enclosing group is listed too)."""
+    groups: dict[str, list[str]] = {"": []}
+    for name, step in plan.steps.items():
+        group = _group_of(step)
+        groups.setdefault(group, []).append(name)
+        while group:
+            group = group.rpartition(".")[0]
+            groups.setdefault(group, [])
+    return groups
+
+
+def _children(groups: Mapping[str, list[str]], group: str) -> list[str]:
+    return [g for g in groups if g and g.rpartition(".")[0] == group]
+
+
+def _group_label(plan: Plan, group: str) -> str:
+    exit_step = plan.steps.get(group)
+    used = exit_step.uses.file.replace("\\", "/").rsplit("/", 1)[-1] \
+        if exit_step is not None and exit_step.uses is not None else "?"
+    return f"{group.rpartition('.')[2]} (uses {used})"
+
+
+def _local(name: str, group: str) -> str:
+    return name[len(group) + 1:] if group and name.startswith(group + ".") else name
+
+
+def _drawn(plan: Plan) -> nx.DiGraph:
+    """The edges worth drawing: every step of a sub-pipeline depends on its `inputs` and its
+    `outputs` on all of them (what the run needs); only the first and last ones are drawn."""
+    graph = plan.graph
+    if not any(s.uses for s in plan.steps.values()):
+        return graph
+    drawn = nx.DiGraph()
+    drawn.add_nodes_from(graph)
+    for up, down in graph.edges:
+        start, end = plan.steps[up].uses, plan.steps[down].uses
+        if start is not None and start.role == "inputs" and any(
+                u != up and _group_of(plan.steps[u]) == _group_of(plan.steps[up])
+                for u in graph.predecessors(down)):
+            continue
+        if end is not None and end.role == "outputs" and any(
+                d != down and _group_of(plan.steps[d]) == _group_of(plan.steps[down])
+                for d in graph.successors(up)):
+            continue
+        drawn.add_edge(up, down)
+    return drawn
+
+
+def _mid(name: str) -> str:
+    """A mermaid node id for a step name (sub-pipeline steps are dotted)."""
+    return name.replace(".", "__")
 
 
 def _block_users(plan: Plan) -> dict[str, list[str]]:
@@ -75,25 +146,39 @@ def _repeat_label(loop: LoopPlan) -> str:
 
 def _mermaid(plan: Plan) -> str:
     lines = ["flowchart TD"]
-    lines += _mermaid_nodes(plan.steps, "  ", "")
-    lines += _mermaid_edges(plan.graph, plan.steps, "  ", "")
+    groups = _groups(plan)
+    lines += _mermaid_group(plan, groups, "", "  ")
+    lines += _mermaid_edges(_drawn(plan), plan.steps, "  ", "")
     for block, users in _block_users(plan).items():
-        lines.append(f'  b_{block}[("{block}")]')
-        lines += [f"  b_{block} -.- s_{user}" for user in users]
+        lines.append(f'  b_{_mid(block)}[("{block}")]')
+        lines += [f"  b_{_mid(block)} -.- s_{_mid(user)}" for user in users]
     return "\n".join(lines) + "\n"
 
 
-def _mermaid_nodes(steps: Mapping[str, StepPlan], indent: str, prefix: str) -> list[str]:
+def _mermaid_group(plan: Plan, groups: Mapping[str, list[str]], group: str,
+                   indent: str) -> list[str]:
+    lines = _mermaid_nodes({n: plan.steps[n] for n in groups[group]}, indent, "", group)
+    for child in _children(groups, group):
+        label = _group_label(plan, child).replace('"', "#quot;")
+        lines.append(f'{indent}subgraph g_{_mid(child)}["{label}"]')
+        lines += _mermaid_group(plan, groups, child, indent + "  ")
+        lines.append(f"{indent}end")
+    return lines
+
+
+def _mermaid_nodes(steps: Mapping[str, StepPlan], indent: str, prefix: str,
+                   group: str = "") -> list[str]:
     lines = []
     for name, step in steps.items():
-        node = f"s_{prefix}{name}"
-        text = _label(step).replace("\n", "<br/>").replace('"', "#quot;")
+        node = f"s_{prefix}{_mid(name)}"
+        text = _label(step, _local(name, group), group).replace("\n", "<br/>").replace('"', "#quot;")
         if step.loop:
             lines.append(f'{indent}subgraph {node}["{text}"]')
-            lines += _mermaid_nodes(step.loop.steps, indent + "  ", f"{prefix}{name}__")
-            lines += _mermaid_edges(step.loop.graph, step.loop.steps, indent + "  ", f"{prefix}{name}__")
+            inner = f"{prefix}{_mid(name)}__"
+            lines += _mermaid_nodes(step.loop.steps, indent + "  ", inner, step.scope)
+            lines += _mermaid_edges(step.loop.graph, step.loop.steps, indent + "  ", inner)
             label = _repeat_label(step.loop).replace('"', "#quot;")
-            lines += [f'{indent}  s_{prefix}{name}__{last} -. "{label}" .-> s_{prefix}{name}__{first}'
+            lines += [f'{indent}  s_{inner}{last} -. "{label}" .-> s_{inner}{first}'
                       for last, first in _back_edges(step.loop)]
             lines.append(f"{indent}end")
         else:
@@ -102,15 +187,16 @@ def _mermaid_nodes(steps: Mapping[str, StepPlan], indent: str, prefix: str) -> l
 
 
 def _mermaid_edges(graph: nx.DiGraph, steps: Mapping[str, StepPlan], indent: str, prefix: str) -> list[str]:
-    return [f"{indent}s_{prefix}{up} --> s_{prefix}{down}" for up, down in sorted(graph.edges)]
+    return [f"{indent}s_{prefix}{_mid(up)} --> s_{prefix}{_mid(down)}"
+            for up, down in sorted(graph.edges)]
 
 
 # ----- dot -----
 
 def _dot(plan: Plan) -> str:
     lines = [f'digraph "{_esc(plan.name)}" {{', "  rankdir=TB;", '  node [shape=box, fontname="Helvetica"];']
-    lines += _dot_nodes(plan.steps, "  ", "")
-    lines += [f'  "{up}" -> "{down}";' for up, down in sorted(plan.graph.edges)]
+    lines += _dot_group(plan, _groups(plan), "", "  ")
+    lines += [f'  "{up}" -> "{down}";' for up, down in sorted(_drawn(plan).edges)]
     for level in plan.levels:
         if len(level) > 1:
             lines.append("  { rank=same; " + " ".join(f'"{n}";' for n in level) + " }")
@@ -124,18 +210,32 @@ def _dot_id(node_id: str) -> str:
     return node_id.replace("__", ".")
 
 
-def _dot_nodes(steps: Mapping[str, StepPlan], indent: str, prefix: str) -> list[str]:
+def _dot_group(plan: Plan, groups: Mapping[str, list[str]], group: str,
+               indent: str) -> list[str]:
+    lines = _dot_nodes({n: plan.steps[n] for n in groups[group]}, indent, "", group)
+    for child in _children(groups, group):
+        lines.append(f'{indent}subgraph "cluster_uses_{child}" {{')
+        lines.append(f'{indent}  label="{_esc(_group_label(plan, child))}"; style=rounded;')
+        lines += _dot_group(plan, groups, child, indent + "  ")
+        lines.append(f"{indent}}}")
+    return lines
+
+
+def _dot_nodes(steps: Mapping[str, StepPlan], indent: str, prefix: str,
+               group: str = "") -> list[str]:
     lines = []
     for name, step in steps.items():
         node = f"{prefix}{name}"
         if not step.loop:
-            lines.append(f'{indent}"{node}" [label="{_esc(_label(step))}"];')
+            shape = ", shape=ellipse" if step.uses is not None else ""
+            lines.append(f'{indent}"{node}" [label="{_esc(_label(step, _local(name, group), group))}"'
+                         f'{shape}];')
             continue
         # The loop's own node stands for the whole loop in the outer graph's edges.
         lines.append(f'{indent}subgraph "cluster_{node}" {{')
-        lines.append(f'{indent}  label="{_esc(_label(step))}"; style=dashed;')
-        lines.append(f'{indent}  "{node}" [shape=diamond, label="{_esc(name)}"];')
-        lines += _dot_nodes(step.loop.steps, indent + "  ", f"{node}.")
+        lines.append(f'{indent}  label="{_esc(_label(step, _local(name, group)))}"; style=dashed;')
+        lines.append(f'{indent}  "{node}" [shape=diamond, label="{_esc(_local(name, group))}"];')
+        lines += _dot_nodes(step.loop.steps, indent + "  ", f"{node}.", step.scope)
         body = step.loop.graph
         lines += [f'{indent}  "{node}.{u}" -> "{node}.{v}";' for u, v in sorted(body.edges)]
         lines += [f'{indent}  "{node}" -> "{node}.{root}";'
@@ -165,10 +265,15 @@ def _json(plan: Plan) -> str:
 
 
 def _json_node(step: StepPlan) -> dict:
-    node: dict[str, Any] = {"name": step.name, "kind": "loop" if step.loop else "agent", "agent": step.agent,
+    kind = "loop" if step.loop else f"uses-{step.uses.role}" if step.uses else "agent"
+    node: dict[str, Any] = {"name": step.name, "kind": kind, "agent": step.agent,
             "depends_on": list(step.depends_on), "conditional": step.when is not None,
             "for_each": step.for_each is not None, "output_format": step.output_format,
             "fingerprint": step.fingerprint}
+    if step.scope:
+        node["scope"] = step.scope
+    if step.uses is not None:
+        node["uses"] = step.uses.file
     if step.loop:
         graph = step.loop.graph
         node["loop"] = {

@@ -67,6 +67,21 @@ class ApprovalPlan:
 
 
 @dataclass(frozen=True)
+class UsesPlan:
+    """One end of a sub-pipeline expanded into the plan (compile/subpipelines.py). The
+    `inputs` end (step `<uses step>.inputs`) evaluates `values` (the `with:` templates, in the
+    caller's scope) plus `literals` into the used pipeline's inputs, typed by `inputs`; the
+    `outputs` end (the uses step itself) evaluates the used pipeline's outputs (`values`, in
+    its own scope) into the step's output."""
+
+    role: str  # "inputs" | "outputs"
+    file: str  # the used pipeline file
+    values: Mapping[str, Template] = field(default_factory=dict)
+    literals: Mapping[str, Any] = field(default_factory=dict)  # non-string `with:` values
+    inputs: Mapping[str, InputSpec] = field(default_factory=dict)  # the used pipeline's
+
+
+@dataclass(frozen=True)
 class StepPlan:
     name: str
     agent: str | None  # key into Plan.agents; None for loop steps
@@ -82,6 +97,8 @@ class StepPlan:
     model: str | None = None  # effective per-step override (None: the agent's model)
     loop: LoopPlan | None = None
     budget: BudgetSpec | None = None  # the step's own limits (not in the fingerprint)
+    scope: str = ""  # the sub-pipeline step it belongs to ("review" for review.draft)
+    uses: UsesPlan | None = None  # an end of a sub-pipeline (no agent)
     fingerprint: str = ""  # sha256 over what defines the step; resume re-runs a step whose fingerprint changed
     approval: ApprovalPlan | None = None  # not in the fingerprint: it decides *whether*, not what
     cache: bool = False  # reuse an earlier run's output for the same cache key (run.cache)
@@ -104,3 +121,4 @@ class Plan:
     outputs: Mapping[str, Template]
     env_refs: frozenset[str] = field(default_factory=frozenset)  # ${env:VAR} names used
     warnings: tuple[Issue, ...] = ()  # severity "warning" issues (unused agents, inputs...)
+    used_files: Mapping[str, str] = field(default_factory=dict)  # sub-pipelines: resolved -> as read

@@ -151,5 +151,7 @@ class Budget:
 
 
 def _scopes(path: str) -> tuple[str, ...]:
-    top = path.split(".")[0]
-    return (RUN, top) if top == path else (RUN, top, path)
+    """The run, and every step the unit is part of: `loop.body` counts for `loop`;
+    `review.revise.rewrite` (a sub-pipeline's loop) for `review` and `review.revise` too."""
+    parts = path.split(".")
+    return (RUN, *(".".join(parts[:n]) for n in range(1, len(parts) + 1)))

@@ -80,6 +80,19 @@ def base_context(inputs: Mapping[str, Any], results: Mapping[str, StepResult]) -
     return {"inputs": inputs, "steps": {name: r.view() for name, r in results.items()}}
 
 
+def scoped_context(scope: str, inputs: Mapping[str, Any],
+                   results: Mapping[str, StepResult]) -> dict[str, Any]:
+    """What a step of the sub-pipeline `scope` sees (compile/subpipelines.py): its inputs
+    (the output of `<scope>.inputs`) and its steps by their own names (`steps.draft` for
+    `<scope>.draft`). Top-level steps (scope "") see the run's."""
+    if not scope:
+        return base_context(inputs, results)
+    prefix, entry = scope + ".", results.get(scope + ".inputs")
+    steps = {name[len(prefix):]: r.view() for name, r in results.items()
+             if name.startswith(prefix) and name != scope + ".inputs"}
+    return {"inputs": (entry.output if entry is not None else None) or {}, "steps": steps}
+
+
 def with_item(context: Mapping[str, Any], var: str, item: Any) -> dict[str, Any]:
     return {**context, var: item}
 

@@ -41,6 +41,7 @@ from orchestrator.run.fanout import fan_out
 from orchestrator.run.records import NO_ITEM, NO_ITERATION, UnitKey
 from orchestrator.run.services import Cancelled, Services
 from orchestrator.run.step import StepFailed, call_agent
+from orchestrator.run.uses import run_uses
 
 
 def run_step(svc: Services, step: StepPlan, inputs: Mapping[str, Any],
@@ -48,9 +49,9 @@ def run_step(svc: Services, step: StepPlan, inputs: Mapping[str, Any],
     """Never raises for a step's own failure (it comes back as status `failed`, recorded);
     `Cancelled` propagates."""
     started = time.monotonic()
-    aggregate = step.loop is not None or step.for_each is not None
+    aggregate = step.loop is not None or step.for_each is not None or step.uses is not None
     try:
-        result = _run(svc, step, ctx.base_context(inputs, results), results)
+        result = _run(svc, step, ctx.scoped_context(step.scope, inputs, results), results)
     except Cancelled:
         raise
     except approval.AwaitingApproval as exc:  # the run stops here; resume asks again
@@ -80,6 +81,8 @@ def _run(svc: Services, step: StepPlan, context: dict[str, Any],
     skipped = _decide_skip(step, results, context)
     if skipped is not None:
         return skipped
+    if step.uses is not None:  # an end of a sub-pipeline: no agent
+        return run_uses(svc, step, context)
     if step.loop is not None:
         return _loop(svc, step, context)
     if step.for_each is not None:

@@ -80,6 +80,7 @@ class RunOptions:
     max_cost: float | None = None  # US dollars; likewise
     # OpenTelemetry traces (run.tracing, run.otel): not recorded, each start or resume decides
     trace: TraceSettings = TraceSettings()
+    allow_path: tuple[str, ...] = ()  # --allow-path: where used pipelines may also be (resume)
 
 
 @dataclass
@@ -164,7 +165,9 @@ def secret_inputs_missing(names: list[str]) -> str:
 
 
 def recorded_options(run: dict) -> RunOptions:
-    return RunOptions(**{k: v for k, v in run["options"].items() if k != "given"})
+    options = {k: v for k, v in run["options"].items() if k != "given"}
+    options["allow_path"] = tuple(options.get("allow_path") or ())
+    return RunOptions(**options)
 
 
 def _check_resumable(run: dict, plan: Plan) -> None:
@@ -212,7 +215,7 @@ def _options(options: RunOptions) -> dict:
             "namespace": options.namespace, "stream": options.stream,
             "executor": options.executor, "temporal_address": options.temporal_address,
             "task_queue": options.task_queue, "max_tokens": options.max_tokens,
-            "max_cost": options.max_cost}
+            "max_cost": options.max_cost, "allow_path": list(options.allow_path)}
 
 
 def _execute(plan: Plan, inputs: dict, backend: RunBackend, records: Records,

@@ -34,11 +34,11 @@ from typing import Any
 
 from orchestrator.errors import RunError
 from orchestrator.run.cost import Cost, PriceTable
-from orchestrator.run.records import Records
+from orchestrator.run.records import NO_ITERATION, Records
 from orchestrator.run.runner import process_alive
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
-_STEP_COLUMNS = ("s.run_id, s.step, s.item, s.status, s.attempts, s.agent, s.model,"
+_STEP_COLUMNS = ("s.run_id, s.step, s.item, s.iteration, s.status, s.attempts, s.agent, s.model,"
                  " s.duration, s.started, s.prompt_tokens, s.completion_tokens, s.cost,"
                  " s.unpriced_tokens, s.repairs,"
                  " CASE WHEN s.status = 'failed' THEN s.error END AS failed_error,"
@@ -146,7 +146,7 @@ def _aggregate(runs: list[tuple], steps: Iterable[tuple], flt: StatsFilter,
     errors: dict[str, dict[str, Any]] = {}
     matched: set[str] = set()
     filtering = bool(flt.agent or flt.model)
-    for (run_id, step, item, status, attempts, agent, model, duration, started, prompt,
+    for (run_id, _step, item, iteration, status, attempts, agent, model, duration, started, prompt,
          completion, cost, unpriced, repaired, error, is_unit) in steps:
         if flt.agent and agent != flt.agent:
             continue
@@ -167,7 +167,9 @@ def _aggregate(runs: list[tuple], steps: Iterable[tuple], flt: StatsFilter,
                 round_trips.append(duration)
             repairs += repaired or 0
             retries += max(0, (attempts or 0) - 1 - (repaired or 0))
-        if item != -1 or "." in step:  # for_each items and loop-body rows are units only
+        # for_each items and loop-body rows are units only (a sub-pipeline's steps,
+        # `review.draft`, are steps: their names have dots too)
+        if item != -1 or iteration != NO_ITERATION:
             continue
         if filtering and not is_unit and agent is None:
             continue  # a loop's own row: it has no agent or model of its own

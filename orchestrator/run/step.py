@@ -99,7 +99,9 @@ def _call(svc: Services, step: StepPlan, key: UnitKey, context: dict[str, Any]) 
     recorded = svc.redactor.text(prompt) or ""
     earlier = svc.memo.get(key) or {}
     same = (earlier.get("prompt") == recorded and earlier.get("fingerprint") == step.fingerprint)
-    top = key.step.split(".")[0]  # the top-level step (a loop's, for a body step)
+    # the top-level step: the step itself, or for a loop-body unit (`<loop>.<body step>`)
+    # its loop's (a sub-pipeline's steps are top-level too: `review.draft`)
+    top = key.step if key.step == step.name else key.step.rsplit(".", 1)[0]
     if same and earlier.get("status") == SUCCEEDED:  # no agent needed: nothing is sent
         svc.step_began(top)
         return StepResult(SUCCEEDED, earlier.get("output"), reused=True,

@@ -162,6 +162,8 @@ class StepSpec:
     timeout: float | None = None  # seconds for one attempt; None: the pipeline default
     for_each: str | None = None  # template yielding a list; each item is `item_var`
     item_var: str = "item"
+    uses: str | None = None  # another pipeline file, run as this step (a sub-pipeline)
+    with_: Mapping[str, Any] = field(default_factory=dict)  # its inputs: templates or literals
     model: str | None = None  # per-step model override
     loop: LoopSpec | None = None
     budget: BudgetSpec | None = None  # bounds every unit of the step, repairs and retries too

@@ -99,14 +99,23 @@ def _step(doc: MarkedDoc, name: str, raw: Any, path: tuple, issues: list[Issue],
         if {"output", "for_each"} & (set(present) | meant) - data.keys():
             damage.opaque_steps.add(name)  # text or not: what its output holds is unknown
     loop = None
-    if "loop" in present:
+    if "uses" in present:
+        issues.extend(uses_shape(doc, present, path, in_loop))
+        if "uses" not in data:  # its value is broken: what its output holds is unknown
+            damage.opaque_steps.add(name)
+    elif "loop" in present:
         issues.extend(_loop_shape(doc, present, path, in_loop))
         loop = _loop(doc, name, raw["loop"], path + ("loop",), issues, damage)
     else:
         if "loop" in meant:  # a misspelt loop: what it holds is unknown
             damage.opaque_steps.add(name)
             damage.unknown_bodies = True
+        if "uses" in meant:  # a misspelt uses: what its output holds is unknown
+            damage.opaque_steps.add(name)
         issues.extend(_agent_shape(doc, data, present, meant, path))
+    if "with" in present and "uses" not in present and "uses" not in meant:
+        issues.append(issue_at(doc.key_mark(path + ("with",)), path, "'with' needs 'uses'",
+                               "'with' gives the inputs of the pipeline named by 'uses'"))
     output = data.get("output", {})
     issues.extend(_output_shape(doc, output, path + ("output",)))
     issues.extend(_approval_shape(doc, data.get("approval"), path + ("approval",)))
@@ -123,6 +132,7 @@ def _step(doc: MarkedDoc, name: str, raw: Any, path: tuple, issues: list[Issue],
         timeout=float(timeout) if timeout is not None else None,
         for_each=data.get("for_each"),
         item_var=data.get("as", "item"),
+        uses=data.get("uses"), with_=data.get("with") or {},
         model=data.get("model"),
         loop=loop,
         budget=budget_spec(data.get("budget")),
@@ -144,6 +154,13 @@ def _field_marks(doc: MarkedDoc, data: dict, path: tuple) -> dict[str, Mark]:
             marks[f"loop.{key}"] = doc.mark(path + ("loop", key))
     if isinstance(output, dict) and "schema" in output:
         marks["output.schema"] = doc.mark(path + ("output", "schema"))
+    if isinstance(data.get("with"), dict):
+        for key in data["with"]:
+            marks[f"with.{key}"] = doc.mark(path + ("with", key))
+            marks[f"with.{key}#key"] = doc.key_mark(path + ("with", key))
+            found = doc.block_marks.get(path + ("with", key))
+            if found:
+                marks[f"with.{key}#block"] = Mark(doc.file, *found)
     approval = data.get("approval")
     if isinstance(approval, dict) and "prompt" in approval:
         marks["approval.prompt"] = doc.mark(path + ("approval", "prompt"))
@@ -187,6 +204,22 @@ def _loop_shape(doc: MarkedDoc, present: Collection[str], path: tuple,
     return issues
 
 
+USES_TAKES = ("uses", "with", "description", "needs", "when", "budget")
+
+
+def uses_shape(doc: MarkedDoc, present: Collection[str], path: tuple,
+               in_loop: bool = False) -> list[Issue]:
+    """A sub-pipeline step (`uses`) runs another pipeline: it has no agent, prompt or loop
+    of its own, and `for_each` over a sub-pipeline is not supported (yet)."""
+    issues = [issue_at(doc.key_mark(path + ("uses",)), path,
+                       "a loop body cannot use a sub-pipeline",
+                       "make the sub-pipeline a step before or after the loop")] if in_loop else []
+    return issues + [issue_at(doc.key_mark(path + (key,)), path, f"a step with 'uses' takes no '{key}'",
+                     "the used pipeline's own steps say how they run; a step with 'uses' "
+                     f"takes {', '.join(USES_TAKES)}")
+            for key in present if key not in USES_TAKES]
+
+
 def _agent_shape(doc: MarkedDoc, data: dict, present: Collection[str],
                  meant: Collection[str], path: tuple) -> list[Issue]:
     """`present`: the known keys written (`data` holds the intact ones); `meant`: keys that
@@ -194,7 +227,8 @@ def _agent_shape(doc: MarkedDoc, data: dict, present: Collection[str],
     issues = [issue_at(doc.mark(path), path, f"missing required key '{key}'",
                        "a step has an agent and a prompt, or a loop")
               for key in ("agent", "prompt")
-              if key not in present and key not in meant and "loop" not in meant]
+              if key not in present and key not in meant and "loop" not in meant
+              and "uses" not in meant]
     if "as" in present and "for_each" not in present and "for_each" not in meant:
         issues.append(issue_at(doc.key_mark(path + ("as",)), path, "'as' needs 'for_each'",
                                "remove 'as', or add for_each: \"{{ inputs.items }}\""))

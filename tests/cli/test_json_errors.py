@@ -62,7 +62,7 @@ def test_run_json_prints_a_document_on_a_spec_error_and_on_a_bug(tmp_path, monke
     doc = json.loads(result.stdout)
     assert doc["status"] == "error" and doc["issues"][0]["path"] == "steps.a.prompt"
     from orchestrator.cli import run_cmds
-    monkeypatch.setattr(run_cmds, "load_plan", lambda path: 1 / 0)
+    monkeypatch.setattr(run_cmds, "load_plan", lambda path, *args: 1 / 0)
     result = run("run", "--json", GOOD)
     assert result.exit_code == 3
     assert json.loads(result.stdout)["error"] == "unexpected ZeroDivisionError: division by zero"

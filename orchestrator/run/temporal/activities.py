@@ -49,8 +49,10 @@ HEARTBEAT_EVERY = 3.0  # seconds; the workflow's heartbeat timeout is 15 s
 
 
 @lru_cache(maxsize=32)
-def _plan(text: str, file: str, source_hash: str) -> Plan:
-    plan = load_plan_text(text, file)
+def _plan(text: str, file: str, source_hash: str, used: tuple[tuple[str, str], ...] = ()) -> Plan:
+    # the used files were found inside the run's trust boundary by the process that started it
+    plan = load_plan_text(text, file, allowed=tuple(os.path.dirname(p) for p, _ in used),
+                          used=dict(used))
     if plan.source_hash != source_hash:
         raise RunError(f"{file}: the pipeline this worker compiled differs from the run's")
     return plan
@@ -97,7 +99,8 @@ _backends: dict[tuple[str, str | None], LettaBackend] = {}
 
 
 def _parts(run: dict[str, Any]) -> tuple[Plan, LettaBackend, Records, Redactor]:
-    plan = _plan(run["pipeline_text"], run["pipeline_file"], run["source_hash"])
+    plan = _plan(run["pipeline_text"], run["pipeline_file"], run["source_hash"],
+                 tuple(sorted((run.get("used_files") or {}).items())))
     api_key = os.environ.get("LETTA_API_KEY") or None
     with _records_lock:  # one client (and its connection pool) per server per worker
         backend = _backends.get((run["base_url"], api_key))

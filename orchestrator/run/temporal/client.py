@@ -71,6 +71,8 @@ def workflow_input(plan: Plan, inputs: Mapping[str, Any], svc: Services, *, max_
         needs[name] = want
     run = {"run_id": svc.run_id, "pipeline_text": Path(plan.source).read_text(),
            "pipeline_file": str(Path(plan.source).resolve()), "source_hash": plan.source_hash,
+           # sub-pipelines: workers compile the texts this run started with, not their disk
+           "used_files": {real: Path(shown).read_text() for real, shown in plan.used_files.items()},
            "records": _records_ref(svc.records.location), "base_url": base_url,
            "namespace": namespace, "inputs": dict(inputs), "max_parallel": max_parallel,
            "stream": svc.stream,
@@ -224,7 +226,8 @@ class _Follower:
         units = self.svc.records.units(self.svc.run_id)
         state: dict[str, dict[str, Any]] = {}
         for key, row in units.items():
-            top = key.step.split(".")[0]
+            # its own step, or a loop body's loop (a sub-pipeline's steps are top-level)
+            top = key.step if key.step in self.plan.steps else key.step.rsplit(".", 1)[0]
             if top not in self.plan.steps or top in self._results:
                 continue
             if row["status"] != "running" and (row.get("ended") or 0) < self.since:
