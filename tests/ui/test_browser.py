@@ -122,7 +122,11 @@ def test_list_run_graph_timeline_and_a_script_shown_as_text(letta_stack, model_s
                                                             page):
     db, url = site
     model_script([{"prompt_contains": "Research ", "reply": f"Owls fly at night. {EVIL}"},
-                  {"prompt_contains": "Review this report", "json": APPROVE}])
+                  {"prompt_contains": "Review this revised report", "json": APPROVE},
+                  {"prompt_contains": "Review this report",
+                   "json": {"approved": False, "feedback": "add numbers"}}])
+    fanout = _run(letta_stack, db, "parallel-analysis", {"proposal": "A managed vector DB"})
+    assert fanout.status == "succeeded", fanout.error
     out = _run(letta_stack, db, "research-report", {"topic": "owls"})
     assert out.status == "succeeded", out.error
 
@@ -135,7 +139,6 @@ def test_list_run_graph_timeline_and_a_script_shown_as_text(letta_stack, model_s
     page.click("form.filters button")
     assert page.locator(f'tr.run[data-run="{out.run_id}"]').count() == 0
     page.goto(url + "/")
-    _shoot(page, "ui-runs.png")
 
     row = page.locator(f'tr.run[data-run="{out.run_id}"]')
     row.locator("a").click()
@@ -146,9 +149,13 @@ def test_list_run_graph_timeline_and_a_script_shown_as_text(letta_stack, model_s
         node = graph.locator(f'g.node[data-step="{step}"]')
         assert node.get_attribute("data-status") == "succeeded"
         assert "critical" in (node.get_attribute("class") or "")
-    revise = graph.locator('g.node.loop[data-step="revise"]')
-    assert revise.get_attribute("data-status") == "skipped"  # approved: the loop did not run
-    assert "critical" not in (revise.get_attribute("class") or "")
+    revise = graph.locator('g.node.loop[data-step="revise"]')  # a group: its body inside
+    assert revise.get_attribute("data-status") == "succeeded"
+    assert "(loop, 1 iteration)" in revise.locator("text.label").first.text_content()
+    for step in ("revise.rewrite", "revise.recheck"):
+        assert revise.locator(f'g.node[data-step="{step}"]').get_attribute("data-status") \
+            == "succeeded"
+    assert revise.locator("path.edge.back").count() == 1  # the next-iteration edge
     timeline = page.locator("svg.timeline")
     assert timeline.is_visible()
     assert timeline.locator("g.bar").count() >= 3
@@ -165,10 +172,19 @@ def test_list_run_graph_timeline_and_a_script_shown_as_text(letta_stack, model_s
     assert page.errors == []
     _shoot(page, "ui-run.png")
 
+    page.goto(f"{url}/runs/{fanout.run_id}")  # for_each as a group, a lane per replica
+    summaries = page.locator('svg.dag g.node.foreach[data-step="summaries"]')
+    assert summaries.locator("rect.item.st-succeeded").count() == 3
+    lanes = page.locator("svg.timeline text.lane").all_text_contents()
+    assert "analyst" in lanes and "analyst #2" in lanes, lanes
+    assert page.locator('svg.timeline g.bar[data-unit="summaries[2]"]').count() == 1
+    _shoot(page, "ui-run-fanout.png")
+
 
 def test_running_step_turns_green_without_a_reload(letta_stack, model_script, site, page):
     db, url = site
-    model_script([{"prompt_contains": "Write a short report", "delay": 6},
+    # the writer's reply (draft) takes 5 s: long enough to watch it running
+    model_script([{"system_contains": "I am a clear technical writer", "delay": 5},
                   {"prompt_contains": "Review this report", "json": APPROVE}])
     before = _run_ids(db)
     # The CLI in its own process, as a user runs it (a run recorded by this very process
@@ -180,11 +196,12 @@ def test_running_step_turns_green_without_a_reload(letta_stack, model_script, si
         stderr=subprocess.STDOUT, text=True)
     try:
         _watch(page, url, db, before, runner)
+        printed = runner.communicate(timeout=120)[0]  # it cleans up after the page says so
     finally:
-        if runner.poll() is None:
+        if runner.poll() is None:  # the test failed: do not leave the CLI running
             runner.kill()
-        printed = runner.communicate(timeout=60)[0]
-    assert runner.returncode == 0, printed
+            runner.communicate(timeout=30)
+    assert runner.returncode == 0, (runner.returncode, printed)
     assert page.errors == []
 
 
@@ -210,3 +227,30 @@ def _watch(page, url, db, before, runner) -> None:
     page.wait_for_selector(f'{draft}[data-status="succeeded"]', timeout=60_000)
     page.wait_for_selector('#run-status:text("succeeded")', timeout=60_000)
     assert page.evaluate("window.__sameDocument") == "yes"  # updated in place
+
+
+def test_a_failed_run_is_listed_and_filtered_with_its_error(letta_stack, model_script, site,
+                                                           page):
+    db, url = site
+    model_script([{"prompt_contains": "Research ",
+                   "error": {"status": 400, "message": "the model refused", "times": 100}}])
+    out = _run(letta_stack, db, "research-report", {"topic": "bats"})
+    assert out.status == "failed"
+
+    page.goto(url + "/")
+    page.select_option("#f-status", "failed")
+    page.click("form.filters button")
+    page.wait_for_url("**/?*status=failed*")
+    assert page.locator("tr.run").count() == 1
+    assert page.locator("tr.run").get_attribute("data-run") == out.run_id
+    page.locator("tr.run a").click()
+    page.wait_for_url(f"**/runs/{out.run_id}")
+    research = page.locator('svg.dag g.node[data-step="research"]')
+    assert research.get_attribute("data-status") == "failed"
+    assert page.locator('svg.dag g.node[data-step="draft"]').get_attribute("data-status") \
+        == "pending"  # never reached
+    assert page.locator("#run-status").inner_text() == "failed"
+    assert "refused" in page.locator("section.summary pre.error").inner_text()
+    assert page.errors == []
+    page.goto(url + "/")
+    _shoot(page, "ui-runs.png")  # every run of this module, newest first
