@@ -1,7 +1,7 @@
 """The backend Protocol for *running* pipelines: agent lifecycle and messaging, plus its data types.
 
 Owns: `RunBackend` (what the runner needs from a Letta server) and the plain data it speaks:
-`AgentRef`, `BlockRef`, `Reply`, `Delivery`; what to create (`NewAgent`, `NewBlock`) is shared with the
+`AgentRef`, `BlockRef`, `Reply` (with a `ToolRequest` waiting for approval), `Delivery`; what to create (`NewAgent`, `NewBlock`) is shared with the
 provisioning Protocol in `requests.py`. Two implementations ship:
 `orchestrator.backends.letta.LettaBackend` (letta-client) and
 `orchestrator.backends.memory.MemoryBackend` (in-process, scriptable; the unit-test fake).
@@ -47,13 +47,25 @@ class BlockRef:
 
 
 @dataclass(frozen=True)
+class ToolRequest:
+    """A tool call the agent wants to make that needs a person's approval first (Letta's
+    `requires_approval` tool rule): the turn is paused until `answer_tool` decides."""
+
+    call_id: str
+    name: str
+    arguments: str = ""  # as the model wrote them (JSON text)
+
+
+@dataclass(frozen=True)
 class Reply:
-    """The agent's answer to one user message: its assistant text plus usage."""
+    """The agent's answer to one user message: its assistant text plus usage; `pending`
+    when the turn stopped for a tool call that needs approval (the text so far)."""
 
     text: str
     prompt_tokens: int = 0
     completion_tokens: int = 0
     step_count: int = 0
+    pending: ToolRequest | None = None
 
 
 @dataclass(frozen=True)
@@ -112,6 +124,11 @@ class RunBackend(Protocol):
     ) -> Reply:
         """Send one user message (tagged with the client-chosen `otid`) and wait for the turn
         to finish. `model` overrides the agent's model for this message only."""
+
+    def answer_tool(self, agent_id: str, call_id: str, *, approve: bool, reason: str | None,
+                    otid: str, timeout: float | None = None) -> Reply:
+        """Approve or deny the agent's pending tool call `call_id` (a message tagged `otid`,
+        which `delivery` finds like a user message) and wait for the turn to go on."""
 
     def delivery(self, agent_id: str, otid: str) -> Delivery:
         """Did the message with this `otid` reach the agent, and what did it answer?"""

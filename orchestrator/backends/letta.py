@@ -30,6 +30,7 @@ from orchestrator.backends.base import (
     NewAgent,
     NewBlock,
     Reply,
+    ToolRequest,
 )
 from orchestrator.backends.letta_args import agent_args, block_args
 from orchestrator.backends.letta_errors import NotLetta, listed, translated
@@ -144,30 +145,47 @@ class LettaBackend:
                 return _reply(self._client.agents.messages.create(agent_id, **args))
             return self._stream(agent_id, args, on_chunk)
 
+    def answer_tool(self, agent_id: str, call_id: str, *, approve: bool, reason: str | None,
+                    otid: str, timeout: float | None = None) -> Reply:
+        decision: dict[str, Any] = {"type": "approval", "tool_call_id": call_id,
+                                    "approve": approve}
+        if reason:
+            decision["reason"] = reason
+        args: dict[str, Any] = {"messages": [{"type": "approval", "approvals": [decision],
+                                              "otid": otid}],
+                                "timeout": self._limits.message(timeout)}
+        with self._calls(f"approval to agent {agent_id}"):
+            return _reply(self._client.agents.messages.create(agent_id, **args))
+
     def delivery(self, agent_id: str, otid: str) -> Delivery:
         # order="desc" picks the newest window; 0.16.8 returns that window oldest first.
         page = self._do(f"read history of agent {agent_id}", lambda: self._client.agents
                         .messages.list(agent_id, limit=HISTORY_WINDOW, order="desc"))
         found, answers, run_id, steps = False, [], None, set()
+        asks: list[Any] = []
         for message in page.items:  # this page only: iterating the page would fetch more
             kind = getattr(message, "message_type", "")
-            if kind == "user_message":
+            # a turn starts with a user message, or goes on after a tool call's approval
+            if kind in ("user_message", "approval_response_message"):
                 if found:
                     break  # the next turn: its answers are not ours
                 found = getattr(message, "otid", None) == otid
                 run_id = getattr(message, "run_id", None) if found else None
             elif found and kind == "assistant_message":
                 answers.append(_text(cast(AssistantMessage, message).content))
+            elif found and kind == "approval_request_message":
+                asks.append(message)  # the turn stopped for a tool call's approval
             if found and getattr(message, "step_id", None):
                 steps.add(message.step_id)
         if not found:
             active = self._do(f"list active runs of agent {agent_id}", lambda: self._client
                               .runs.list(agent_id=agent_id, active=True, limit=1))
             return Delivery(False, busy=bool(active.items))
-        if not answers:
+        if not answers and not asks:
             return Delivery(True, None)
         prompt, completion = self._run_usage(run_id)
-        return Delivery(True, Reply("\n".join(answers), prompt, completion, len(steps)))
+        return Delivery(True, Reply("\n".join(answers), prompt, completion, len(steps),
+                                    pending=_pending(asks)))
 
     def _run_usage(self, run_id: str | None) -> tuple[int, int]:
         """(prompt, completion) tokens of the Letta run that answered a reconciled message:
@@ -185,6 +203,7 @@ class LettaBackend:
     def _stream(self, agent_id: str, args: dict, on_chunk: ChunkSink) -> Reply:
         parts: dict[str, list[str]] = {}
         usage = (0, 0, 0)
+        asks: list[Any] = []  # a tool call that needs approval stops the turn
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", DeprecationWarning)
             events = self._client.agents.messages.create(
@@ -195,11 +214,13 @@ class LettaBackend:
                 piece = _text(event.content)
                 parts.setdefault(event.id or "", []).append(piece)
                 on_chunk(piece)
+            elif kind == "approval_request_message":
+                asks.append(event)
             elif kind == "usage_statistics":
                 usage = (event.prompt_tokens or 0, event.completion_tokens or 0,
                          event.step_count or 0)
         text = "\n".join("".join(chunks) for chunks in parts.values())
-        return Reply(text, *usage)
+        return Reply(text, *usage, pending=_pending(asks))
 
 
 def _id(made: Any) -> str:
@@ -226,5 +247,19 @@ def _reply(response: Any) -> Reply:
         prompt_tokens=getattr(usage, "prompt_tokens", 0) or 0,
         completion_tokens=getattr(usage, "completion_tokens", 0) or 0,
         step_count=getattr(usage, "step_count", 0) or 0,
+        pending=_pending(response.messages),
     )
 
+
+def _pending(messages: Any) -> ToolRequest | None:
+    """The tool call a turn stopped for (Letta's `requires_approval`), if it did."""
+    asks = [m for m in messages if getattr(m, "message_type", "") == "approval_request_message"]
+    if not asks:
+        return None
+    calls = getattr(asks[-1], "tool_calls", None)
+    call = calls[0] if isinstance(calls, list) and calls else getattr(asks[-1], "tool_call", None)
+    call_id = getattr(call, "tool_call_id", None)
+    if not isinstance(call_id, str):
+        return None
+    return ToolRequest(call_id, str(getattr(call, "name", "") or ""),
+                       str(getattr(call, "arguments", "") or ""))

@@ -29,6 +29,7 @@ from orchestrator.backends.base import (
     NewAgent,
     NewBlock,
     Reply,
+    ToolRequest,
 )
 from orchestrator.errors import BackendError, NotFound, ServerUnavailable
 
@@ -54,6 +55,9 @@ class Rule:
     delay: float = 0.0
     served: int = 0
     failed: int = 0
+    # `ask_tool`: the turn stops for approval of a call to this tool (Letta's
+    # requires_approval); `answer_tool` then answers with `replies` / `json` as usual
+    ask_tool: str | None = None
 
     def matches(self, agent_name: str, prompt: str) -> bool:
         if self.agent is not None and self.agent != agent_name:
@@ -85,6 +89,8 @@ class MemoryBackend:
         self.blocks: dict[str, NewBlock] = {}  # shared ones and agents' own, as on Letta
         self.attached: dict[str, set[str]] = defaultdict(set)  # block id -> agent ids
         self.sent: list[dict] = []  # every message that reached an agent, in order
+        self.pending_tools: dict[str, tuple[ToolRequest, Rule]] = {}  # agent id -> its ask
+        self.decisions: list[dict] = []  # every answer_tool that reached an agent
         self.deleted: list[str] = []
         self.peak_per_agent: dict[str, int] = defaultdict(int)
         self.peak_total = 0
@@ -174,8 +180,16 @@ class MemoryBackend:
                 raise rule.fail
             entry: dict[str, Any] = {"agent": agent.label, "agent_id": agent_id, "prompt": prompt,
                      "otid": otid, "model": model, "reply": None}
-            reply = Reply(self._answer(rule, agent.label, prompt),
-                          prompt_tokens=len(prompt.split()), completion_tokens=5, step_count=1)
+            if rule is not None and rule.ask_tool:
+                call = ToolRequest(f"call-{next(self._ids)}", rule.ask_tool, "{}")
+                reply = Reply("", prompt_tokens=len(prompt.split()), completion_tokens=2,
+                              step_count=1, pending=call)
+                with self._lock:
+                    self.pending_tools[agent_id] = (call, rule)
+            else:
+                reply = Reply(self._answer(rule, agent.label, prompt),
+                              prompt_tokens=len(prompt.split()), completion_tokens=5,
+                              step_count=1)
             entry["reply"] = reply
             with self._lock:
                 agent.history.append(entry)
@@ -189,6 +203,27 @@ class MemoryBackend:
             return reply
         finally:
             self._leave(agent_id)
+
+    def answer_tool(self, agent_id: str, call_id: str, *, approve: bool, reason: str | None,
+                    otid: str, timeout: float | None = None) -> Reply:
+        self.check()
+        agent = self._agent(agent_id)
+        with self._lock:
+            pending = self.pending_tools.get(agent_id)
+            if pending is None or pending[0].call_id != call_id:
+                raise BackendError(f"agent {agent_id} has no pending tool call {call_id}",
+                                   status=400)
+            del self.pending_tools[agent_id]
+        call, rule = pending
+        text = self._answer(rule, agent.label, "") if approve else f"denied: {reason or ''}"
+        reply = Reply(text, prompt_tokens=3, completion_tokens=5, step_count=1)
+        entry = {"agent": agent.label, "agent_id": agent_id, "otid": otid, "reply": reply,
+                 "prompt": f"[{'approve' if approve else 'deny'} {call.name}]", "model": None}
+        with self._lock:
+            agent.history.append(entry)
+            self.decisions.append({"agent_id": agent_id, "call_id": call_id,
+                                   "approve": approve, "reason": reason, "otid": otid})
+        return reply
 
     def delivery(self, agent_id: str, otid: str) -> Delivery:
         self.check()

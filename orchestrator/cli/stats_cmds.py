@@ -2,7 +2,7 @@
 
 Owns argument parsing, rendering (table, `--json`, `--plot FILE.svg`) and the exit code:
 0 (also with no runs recorded), 1 a bad `--since` or (with `--server`) no server to ask,
-2 a command line click refuses (a plot file that is not .svg). All figures come from
+2 a command line click refuses (a plot file that is not .svg or .png). All figures come from
 `orchestrator.run.stats`; with `--server`, also `orchestrator.run.server_stats` over what
 the Letta server lists (read-only).
 
@@ -32,10 +32,26 @@ from orchestrator.run.stats_plot import plot_svg
 from orchestrator.run.stats_render import stats_text
 
 
-def _svg_path(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
-    if value is not None and not value.lower().endswith(".svg"):
-        raise click.BadParameter("the plot is written as SVG: name a .svg file", ctx, param)
+def _plot_path(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    if value is not None and not value.lower().endswith((".svg", ".png")):
+        raise click.BadParameter("the plot is written as SVG or PNG: name a .svg or .png "
+                                 "file", ctx, param)
     return value
+
+
+def _write_plot(path: str, doc: dict) -> None:
+    if path.lower().endswith(".png"):
+        from orchestrator.run.stats_png import plot_png
+
+        data = plot_png(doc)  # before opening the file: no Pillow, no empty file
+        write = lambda: Path(path).write_bytes(data)  # noqa: E731
+    else:
+        text = plot_svg(doc)
+        write = lambda: Path(path).write_text(text, encoding="utf-8")  # noqa: E731
+    try:
+        write()
+    except OSError as exc:
+        raise RunError(f"{path}: cannot write the plot: {exc.strerror}") from None
 
 
 @click.command("stats")
@@ -45,8 +61,10 @@ def _svg_path(ctx: click.Context, param: click.Parameter, value: str | None) -> 
 @click.option("--agent", help="Only the steps of this agent (the pipeline's name for it).")
 @click.option("--model", help="Only the steps answered by this model handle.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON document.")
-@click.option("--plot", type=click.Path(dir_okay=False), callback=_svg_path, metavar="FILE.svg",
-              help="Also draw tokens per day and the step-duration distribution as SVG.")
+@click.option("--plot", type=click.Path(dir_okay=False), callback=_plot_path,
+              metavar="FILE.svg|FILE.png",
+              help="Also draw tokens per day and the step-duration distribution, as SVG or "
+              "(with the `plot` extra, Pillow) PNG.")
 @click.option("--server", "from_server", is_flag=True,
               help="Also what the Letta server knows of the namespace's provisioned agents: "
               "messages, tool calls, archival passages, block sizes, runs, last activity.")
@@ -85,10 +103,7 @@ def stats_cmd(since: str | None, pipeline: str | None, agent: str | None, model:
         agents = LettaUsage(url, resolve_api_key(api_key)).agents(namespace)
         doc["server"] = server_doc(url, namespace, agents)
     if plot:
-        try:
-            Path(plot).write_text(plot_svg(doc), encoding="utf-8")
-        except OSError as exc:
-            raise RunError(f"{plot}: cannot write the plot: {exc.strerror}") from None
+        _write_plot(plot, doc)
     if as_json:
         click.echo(json.dumps(doc, indent=2, default=str))
     else:

@@ -17,9 +17,11 @@ Must not: talk to Letta, or decide when a unit runs.
 
 from __future__ import annotations
 
+import json
 import time
 from typing import Any
 
+from orchestrator.backends.base import ToolRequest
 from orchestrator.compile.plan import StepPlan
 from orchestrator.compile.templates import render
 from orchestrator.errors import RunError
@@ -27,7 +29,8 @@ from orchestrator.run.records import Records, UnitKey
 from orchestrator.run.services import Services
 
 WAITING_APPROVAL, REJECTED = "waiting_approval", "rejected"  # step and run statuses
-STAGES = ("before", "after", "tool")  # `tool`: a Letta tool call that needs approval
+# `tool:<call id>`: a tool call the agent asked to make, under Letta's requires_approval rule
+STAGES = ("before", "after", "tool:")
 
 
 class AwaitingApproval(RunError):
@@ -89,6 +92,53 @@ def check(svc: Services, step: StepPlan, key: UnitKey, stage: str,
     if not decision["approved"]:
         raise Rejected(key.label(), decision)
     return decision
+
+
+def ask_tool(svc: Services, step: StepPlan, key: UnitKey, agent: str, call: ToolRequest) -> None:
+    """Record that the unit's agent asks to call `call` (Letta's requires_approval rule):
+    stage `tool:<call id>`; the arguments are shown redacted. The step's own gate settings
+    (`timeout`, `on_timeout`) apply to it too."""
+    gate = step.approval
+    args = svc.redactor.text(call.arguments) or ""
+    shown = f"agent '{agent}' asks to call the tool {call.name}({args})"
+    deadline = time.time() + gate.timeout if gate is not None and gate.timeout else None
+    stage = f"tool:{call.call_id}"
+    svc.records.ask_approval(svc.run_id, key, stage, prompt=shown, deadline=deadline,
+                             tool_call=json.dumps({"id": call.call_id, "name": call.name}))
+    svc.emit("approval_waiting", step=key.label(), stage=stage, prompt=shown,
+             deadline=deadline, run_id=svc.run_id)
+
+
+def tool_decision(svc: Services, key: UnitKey) -> dict[str, Any] | None:
+    """The answer to the unit's paused tool call that is still to be sent to its agent
+    (None: none is); raises AwaitingApproval while nobody answered."""
+    rows = [r for r in svc.records.approvals(svc.run_id)
+            if (r["step"], r["item"], r["iteration"]) == (key.step, key.item, key.iteration)
+            and r["stage"].startswith("tool:")]
+    for row in rows:
+        if row["status"] == "waiting" and row.get("deadline") and time.time() >= row["deadline"]:
+            svc.records.decide_approval(svc.run_id, key, row["stage"], approved=False,
+                                        decided_by="timeout", comment="no answer in time")
+            row = svc.records.approval(svc.run_id, key, row["stage"]) or row
+        if row["status"] == "waiting":
+            svc.emit("approval_waiting", step=key.label(), stage=row["stage"],
+                     prompt=row.get("prompt"), deadline=row.get("deadline"), run_id=svc.run_id)
+            raise AwaitingApproval([key.label()])
+        call = json.loads(row.get("tool_call") or "{}")
+        if not call.get("answered"):
+            svc.emit("approval_decided", step=key.label(), stage=row["stage"],
+                     approved=row["status"] == "approved", by=row.get("decided_by"),
+                     comment=row.get("comment"))
+            return {"call_id": call.get("id", row["stage"][5:]), "stage": row["stage"],
+                    "approved": row["status"] == "approved", "comment": row.get("comment"),
+                    "call": call}
+    return None
+
+
+def tool_answered(svc: Services, key: UnitKey, decision: dict[str, Any]) -> None:
+    """The decision reached the agent: it is not sent again."""
+    svc.records.set_tool_call(svc.run_id, key, decision["stage"],
+                              json.dumps({**decision["call"], "answered": True}))
 
 
 def default_prompt(key: UnitKey, stage: str) -> str:

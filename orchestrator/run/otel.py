@@ -56,6 +56,8 @@ T = TypeVar("T")
 
 FLUSH_MILLIS = 5000  # the longest a run's end waits for its spans to leave
 REPAIR_PREFIX = "invalid JSON reply"  # run.step's wording of a repair's reason
+# span status ERROR; others (succeeded, skipped, waiting for or rejected by a person) are not
+ERROR_STATUSES = frozenset({"failed", "cancelled", "blocked", "not_started"})
 _providers: dict[str | None, TracerProvider] = {}
 _providers_lock = threading.Lock()
 
@@ -171,7 +173,7 @@ class RunTrace:
                     "gen_ai.usage.input_tokens": int(totals.get("prompt_tokens") or 0),
                     "gen_ai.usage.output_tokens": int(totals.get("completion_tokens") or 0),
                     "orchestrate.cost_usd": float(totals.get("cost") or 0.0)})
-                if outcome.status != "succeeded":
+                if outcome.status in ERROR_STATUSES:
                     self._error(span, outcome.error or outcome.status)
                 if self.content and outcome.outputs:
                     self._content(span, "output", outcome.outputs)
@@ -271,7 +273,7 @@ class RunTrace:
             "gen_ai.usage.input_tokens": int(fields.get("prompt_tokens") or 0),
             "gen_ai.usage.output_tokens": int(fields.get("completion_tokens") or 0),
             "orchestrate.cost_usd": float(fields.get("cost") or 0.0)})
-        if status not in ("succeeded", "skipped"):
+        if status in ERROR_STATUSES:
             self._error(span, fields.get("error") or status)
         elif self.content and fields.get("output") is not None:
             self._content(span, "output", fields["output"])

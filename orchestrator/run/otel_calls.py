@@ -99,6 +99,16 @@ class TracedBackend:
                                                   "orchestrate.attempt": attempt},
                           after=after)
 
+    def answer_tool(self, agent_id: str, call_id: str, *, approve: bool, reason: str | None,
+                    otid: str, timeout: float | None = None) -> Reply:
+        """A person's answer to a tool call that needed approval (run.approval)."""
+        context, attempt, _ = self._trace.unit_of(otid)
+        return self._call("letta.answer_tool", lambda: self._inner.answer_tool(
+            agent_id, call_id, approve=approve, reason=reason, otid=otid, timeout=timeout),
+            context=context, attrs={"gen_ai.agent.id": agent_id, "orchestrate.otid": otid,
+                                    "orchestrate.attempt": attempt,
+                                    "orchestrate.approved": approve})
+
     def create_agent(self, request: NewAgent) -> AgentRef:
         def after(span: Span, ref: AgentRef) -> None:
             span.set_attribute("gen_ai.agent.id", ref.id)

@@ -195,6 +195,10 @@ class LiveReporter:
             elif kind == "step_finished":
                 self.rows[data["step"]].update(status=data["result"].status,
                                                result=data["result"])
+            elif kind == "item_finished":  # a for_each's items so far (of this iteration)
+                row = self._row_of(data["step"])
+                if row is not None:
+                    row["items"] = (data["done"], data["total"])
             elif kind == "step_retry":
                 self._print(Text(f"{data['step']}: retry after: {data['error']}", "yellow"))
             elif kind == "approval_waiting":
@@ -211,6 +215,13 @@ class LiveReporter:
     def _print(self, text: Text) -> None:
         self._live.console.print(text, markup=False, highlight=False)
 
+    def _row_of(self, label: str) -> dict[str, Any] | None:
+        """The table row of a unit label: `many`, `loop.body#2` (a loop's), `sub.step`."""
+        name = label.split("#", 1)[0].split("[", 1)[0]
+        while name not in self.rows and "." in name:
+            name = name.rsplit(".", 1)[0]
+        return self.rows.get(name)
+
     def _table(self) -> Table:
         table = Table(box=None, pad_edge=False)
         for col in ("step", "state", "time", "tokens", "cost"):
@@ -226,6 +237,8 @@ class LiveReporter:
             else:
                 elapsed, tokens = (now - row["began"]) if row["began"] else 0.0, 0
             state = ICONS.get(row["status"], row["status"])
+            if result is None and row.get("items") and row["status"] == "running":
+                state += " ({}/{} items)".format(*row["items"])
             if result is not None and result.cached:
                 state = "cached"
             table.add_row(Text(name), Text(state),

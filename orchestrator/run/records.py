@@ -366,6 +366,12 @@ class Records:
                                           decided_by, time.time(), *params))
         return True
 
+    def set_tool_call(self, run_id: str, key: UnitKey, stage: str, tool_call: str) -> None:
+        with self._tx() as db:
+            db.execute("UPDATE approvals SET tool_call=? WHERE run_id=? AND step=? AND item=?"
+                       " AND iteration=? AND stage=?",
+                       (tool_call, run_id, key.step, key.item, key.iteration, stage))
+
     def cached_output(self, cache_key: str) -> dict | None:
         """The newest succeeded unit recorded with `cache_key` (any run), or None."""
         with self._reading() as db:

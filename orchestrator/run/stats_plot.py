@@ -1,8 +1,8 @@
 """`orchestrate stats --plot FILE.svg`: the trends as a picture, written as SVG by hand.
 
-Owns `plot_svg(doc) -> str`: two panels over the document `run.stats.collect` returns:
-tokens per day (bars, with the priced cost above each), and the step-duration distribution
-(a histogram). SVG written directly rather than through a plotting library: two bar charts
+Owns `plot_svg(doc) -> str` and `panels(doc)` (what run.stats_png draws the same way): two
+panels over the document `run.stats.collect` returns: tokens per day (bars, with the priced
+cost above each), and the step-duration distribution (a histogram). SVG written directly rather than through a plotting library: two bar charts
 are ~100 lines of text, any browser or image viewer opens the file, and it adds no
 dependency (matplotlib alone is tens of megabytes and slow to import for a CLI).
 
@@ -19,18 +19,27 @@ from orchestrator.run.cost import usd_text
 WIDTH, PANEL, PAD = 760, 260, 48
 
 
-def plot_svg(doc: dict[str, Any]) -> str:
+Bar = tuple[str, float, str]  # (label under it, value, text above it)
+Panel = tuple[str, list[Bar], str]  # (title, bars, colour)
+
+
+def panels(doc: dict[str, Any]) -> list[Panel]:
     days = doc["per_day"][-60:]
     bins = doc["duration_histogram"]
+    return [("Tokens per day (UTC); priced cost above each bar",
+             [(d["day"][5:], d["tokens"], _money(d)) for d in days], "#4C78A8"),
+            ("Step duration distribution (steps per bin)",
+             [(f"{b['from']:.1f}s", b["count"], str(b["count"]) if b["count"] else "")
+              for b in bins], "#F58518")]
+
+
+def plot_svg(doc: dict[str, Any]) -> str:
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" '
              f'height="{2 * PANEL + 40}" viewBox="0 0 {WIDTH} {2 * PANEL + 40}" '
              'font-family="sans-serif" font-size="11">',
              f'<rect width="{WIDTH}" height="{2 * PANEL + 40}" fill="white"/>']
-    parts += _panel(0, "Tokens per day (UTC); priced cost above each bar",
-                    [(d["day"][5:], d["tokens"], _money(d)) for d in days], "#4C78A8")
-    parts += _panel(PANEL + 20, "Step duration distribution (steps per bin)",
-                    [(f"{b['from']:.1f}s", b["count"], str(b["count"]) if b["count"] else "")
-                     for b in bins], "#F58518")
+    for index, (title, bars, colour) in enumerate(panels(doc)):
+        parts += _panel(index * (PANEL + 20), title, bars, colour)
     parts.append("</svg>")
     return "\n".join(parts) + "\n"
 
@@ -39,7 +48,7 @@ def _money(day: dict[str, Any]) -> str:
     return usd_text(day["cost_usd_priced"]) + ("+?" if day["unpriced_tokens"] else "")
 
 
-def _panel(top: int, title: str, bars: list[tuple[str, float, str]], colour: str) -> list[str]:
+def _panel(top: int, title: str, bars: list[Bar], colour: str) -> list[str]:
     out = [f'<text x="{PAD}" y="{top + 20}" font-size="13" font-weight="bold">'
            f"{escape(title)}</text>"]
     base, height = top + PANEL - 30, PANEL - 70
@@ -49,7 +58,7 @@ def _panel(top: int, title: str, bars: list[tuple[str, float, str]], colour: str
         return out
     high = max(value for _, value, _ in bars) or 1
     out.append(f'<text x="{PAD - 4}" y="{base - height + 4}" text-anchor="end">'
-               f"{_short(high)}</text>")
+               f"{short(high)}</text>")
     slot = (WIDTH - 10 - PAD) / len(bars)
     for i, (label, value, above) in enumerate(bars):
         h = height * value / high
@@ -66,7 +75,7 @@ def _panel(top: int, title: str, bars: list[tuple[str, float, str]], colour: str
     return out
 
 
-def _short(value: float) -> str:
+def short(value: float) -> str:
     for unit, size in (("M", 1e6), ("k", 1e3)):
         if value >= size:
             return f"{value / size:.1f}{unit}"

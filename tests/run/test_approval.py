@@ -156,3 +156,34 @@ def test_answer_names_what_waits_when_the_unit_is_wrong(harness):
     first = harness.run(PIPE, {"topic": "owls"})
     with pytest.raises(RunError, match=r"no approval of 'draft' is waiting \(waiting: publish\)"):
         answer(harness.records, first.run_id, "draft", approved=True, comment=None, by="x")
+
+
+TOOL = """
+agents: {a: {}}
+steps:
+  lookup: {agent: a, prompt: "look it up"}
+  after: {agent: a, prompt: "then {{ steps.lookup.output }}"}
+"""
+
+
+@pytest.mark.parametrize("approved", [True, False])
+def test_a_tool_call_that_needs_approval_pauses_the_step(harness, approved):
+    harness.backend.script(prompt_contains="look it up", ask_tool="send_email",
+                           replies=["looked it up"])
+    first = harness.run(TOOL)
+    assert first.status == "waiting_approval", first.error
+    [row] = harness.records.approvals(first.run_id, status="waiting")
+    assert row["stage"].startswith("tool:") and "send_email" in row["prompt"]
+    assert "orchestrate approve" in first.error
+    assert _resume(harness, first.run_id).status == "waiting_approval"  # nothing sent
+    assert [m["prompt"] for m in harness.backend.sent] == ["look it up"]
+    assert harness.backend.decisions == []
+    answer(harness.records, first.run_id, "lookup", approved=approved, comment="fine",
+           by="e")
+    out = _resume(harness, first.run_id)
+    assert out.status == "succeeded", out.error
+    [decision] = harness.backend.decisions  # the answer went once, to the same agent
+    assert decision["approve"] is approved and decision["agent_id"] == \
+        harness.backend.sent[0]["agent_id"]
+    assert out.results["lookup"].output == ("looked it up" if approved else "denied: fine")
+    assert [m["prompt"].split()[0] for m in harness.backend.sent] == ["look", "then"]

@@ -5,6 +5,7 @@ the unit rows read one run at a time (durations, which are measured)."""
 from __future__ import annotations
 
 import json
+import sys
 import time
 import xml.etree.ElementTree as ET
 
@@ -161,8 +162,33 @@ def test_the_command_prints_a_table_json_and_a_valid_svg(made, monkeypatch):
     root = ET.parse(plot).getroot()
     assert root.tag == "{http://www.w3.org/2000/svg}svg"
     assert len(root.findall(".//{http://www.w3.org/2000/svg}rect")) > 2
-    bad = runner.invoke(main, ["stats", "--plot", str(tmp / "x.png")])
-    assert bad.exit_code == 2 and "SVG" in bad.output
+    bad = runner.invoke(main, ["stats", "--plot", str(tmp / "x.jpg")])
+    assert bad.exit_code == 2 and "SVG or PNG" in bad.output
+
+
+def test_the_plot_as_png_is_a_valid_image_with_the_bars(made, monkeypatch):
+    Image = pytest.importorskip("PIL.Image")
+    _, tmp, _ = made
+    monkeypatch.setenv("ORCHESTRATE_RECORDS_URL", str(tmp / "runs.db"))
+    plot = tmp / "stats.png"
+    out = CliRunner().invoke(main, ["stats", "--plot", str(plot)])
+    assert out.exit_code == 0, out.output
+    assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    with Image.open(plot) as image:
+        image.verify()
+    with Image.open(plot) as image:
+        assert image.size == (760, 560)
+        colours = {c for _, c in image.convert("RGB").getcolors(1 << 16)}
+    assert (0x4C, 0x78, 0xA8) in colours and (0xF5, 0x85, 0x18) in colours  # both panels
+
+
+def test_png_without_pillow_says_how_to_get_it(made, monkeypatch):
+    _, tmp, _ = made
+    monkeypatch.setenv("ORCHESTRATE_RECORDS_URL", str(tmp / "runs.db"))
+    monkeypatch.setitem(sys.modules, "PIL", None)  # as if not installed
+    out = CliRunner().invoke(main, ["stats", "--plot", str(tmp / "none.png")])
+    assert out.exit_code == 1 and "orchestrate[plot]" in out.output
+    assert not (tmp / "none.png").exists()
 
 
 def test_no_records_yet_is_an_empty_answer_and_creates_nothing(tmp_path, monkeypatch):
