@@ -55,6 +55,10 @@ from orchestrator.run.tracing import TraceSettings
 T = TypeVar("T")
 
 FLUSH_MILLIS = 5000  # the longest a run's end waits for its spans to leave
+# The exporter's own default (10 s, retried with backoff) made a run whose receiver is down
+# wait ~9 s at its end; a receiver answers in milliseconds. The standard variables win.
+EXPORT_TIMEOUT = 2.0
+TIMEOUT_VARS = ("OTEL_EXPORTER_OTLP_TIMEOUT", "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT")
 REPAIR_PREFIX = "invalid JSON reply"  # run.step's wording of a repair's reason
 # span status ERROR; others (succeeded, skipped, waiting for or rejected by a person) are not
 ERROR_STATUSES = frozenset({"failed", "cancelled", "blocked", "not_started"})
@@ -70,7 +74,9 @@ def provider(endpoint: str | None = None) -> TracerProvider:
         if found is None:
             attrs = {} if os.environ.get("OTEL_SERVICE_NAME") else {"service.name": "orchestrate"}
             found = TracerProvider(resource=Resource.create(attrs))
-            found.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=endpoint)))
+            timeout = None if any(os.environ.get(v) for v in TIMEOUT_VARS) else EXPORT_TIMEOUT
+            found.add_span_processor(BatchSpanProcessor(
+                OTLPSpanExporter(endpoint=endpoint, timeout=timeout)))
             _providers[endpoint] = found
         return found
 
@@ -182,7 +188,12 @@ class RunTrace:
             span.end()
         self.flush()
 
-    def flush(self) -> None:
+    def flush(self, wait: bool = True) -> None:
+        """Send what is queued; `wait=False` (a worker's activity): in the background, so a
+        slow receiver never holds the activity's end."""
+        if not wait:
+            threading.Thread(target=self.flush, name="otel-flush", daemon=True).start()
+            return
         try:
             self.provider.force_flush(FLUSH_MILLIS)
         except Exception:  # noqa: BLE001,S110 - a receiver that is down loses spans only

@@ -51,12 +51,12 @@ def test_a_run_without_the_variable_imports_no_opentelemetry(tmp_path):
 
 
 def test_with_the_variable_spans_go_out_and_a_dead_receiver_does_not_fail_the_run(tmp_path):
-    # port 9 (discard) on loopback: nothing listens; the exporter's attempts fail fast
-    out = _run(tmp_path, OTEL_EXPORTER_OTLP_ENDPOINT="http://127.0.0.1:9",
-               OTEL_EXPORTER_OTLP_TIMEOUT="1")
+    # port 9 (discard) on loopback: nothing listens (the exporter's default timeout made the
+    # run's end wait ~9 s: ours is 2 s)
+    out = _run(tmp_path, OTEL_EXPORTER_OTLP_ENDPOINT="http://127.0.0.1:9")
     assert out["status"] == "succeeded"
     assert "opentelemetry.sdk.trace" in out["otel"]
-    assert out["seconds"] < 15  # the flush at the end is bounded
+    assert out["seconds"] < 6, out  # the flush at the end is bounded
 
 
 def test_settings_follow_the_standard_variables():

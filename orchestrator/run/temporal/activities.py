@@ -173,7 +173,7 @@ def step(run: dict[str, Any]) -> dict[str, Any]:
     finally:
         stop.set()
         if trace is not None:
-            trace.flush()
+            trace.flush(wait=False)
         if token is not None:
             unit_gate.reset(token)
     return {**summary(result), "stopped": svc.budget.stopped}  # the run's limit, reached
