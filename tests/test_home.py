@@ -106,3 +106,11 @@ def test_server_status_names_the_state_dir_and_why(user):
     result = CliRunner().invoke(main, ["server", "status"])
     assert "(per-user default; ORCHESTRATE_HOME overrides it)" in result.output
     assert not (user / ".local" / "state" / "orchestrate").exists()
+
+
+def test_no_server_names_the_state_dir_looked_in(user, monkeypatch):
+    monkeypatch.delenv("LETTA_BASE_URL", raising=False)
+    result = CliRunner().invoke(main, ["runs", "gc", "--dry-run"])
+    assert result.exit_code == 1, result.output
+    assert "no embedded stack runs for the state dir " + str(
+        user / ".local" / "state" / "orchestrate") + " (per-user default" in result.output

@@ -49,10 +49,13 @@ def resolve_base_url(option: str | None) -> str:
         return env.rstrip("/")
     from orchestrator.server.stack import embedded_base_url
 
-    url = embedded_base_url(state_home())
+    where = home.resolve_home()
+    url = embedded_base_url(where.path)
     if url:
         return url.rstrip("/")
-    raise ServerUnavailable(NO_SERVER_HINT)
+    # which state dir was looked in: a stack started from another one is not found here
+    raise ServerUnavailable(f"{NO_SERVER_HINT} (no embedded stack runs for the state dir "
+                            f"{where.describe()})")
 
 
 def resolve_api_key(option: str | None) -> str | None:
