@@ -4,7 +4,7 @@
   as `orchestrate server start`. It reuses a running stack (CI starts one before the tests),
   uses $ORCHESTRATE_HOME or the repository's `.orchestrate`, and stops the stack at the end
   only if it started it (and ORCHESTRATE_KEEP_STACK=1 is not set: keep it warm between runs). Yields a `LettaStack` (base_url, model_url, model_handle,
-  embedding_handle, home, model admin client).
+  embedding_handle, home, model admin client: it sends the admin token from the state dir).
 - `model_script` (function): set the local model's script for one test; the previous script
   is restored and counters/request log are reset afterwards. Call it with the rules; read
   what the model saw with `model_script.requests(agent_id=...)`.
@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from orchestrator.server import stack
-from orchestrator.server.model_endpoint.admin import ModelAdmin
+from orchestrator.server.model_endpoint.admin import ModelAdmin, admin_token
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -37,7 +37,9 @@ class LettaStack:
     def model_admin(self) -> ModelAdmin:
         if not self.model_url:
             pytest.skip("the stack uses an external model endpoint: no scripting")
-        return ModelAdmin(self.model_url)
+        # As a user's tool does: the token `server start` wrote into the state dir (none for
+        # a stack started before the admin routes had one: then none is needed).
+        return ModelAdmin(self.model_url, token=admin_token(self.home))
 
 
 @pytest.fixture(scope="session")

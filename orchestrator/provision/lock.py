@@ -31,6 +31,7 @@ from pathlib import Path
 from orchestrator.backends import identity
 from orchestrator.backends.admin import AdminBackend, Block, NewBlock
 from orchestrator.errors import BackendError, ProvisionError
+from orchestrator.private import open_private, private_dir
 
 LOCK_LABEL = "orchestrate_apply_lock"
 DEFAULT_TTL = 900.0  # seconds; an apply that takes longer should raise it
@@ -38,10 +39,10 @@ DEFAULT_TTL = 900.0  # seconds; an apply that takes longer should raise it
 
 @contextlib.contextmanager
 def local_lock(lock_dir: Path, base_url: str, namespace: str) -> Iterator[Path]:
-    lock_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(lock_dir)
     key = hashlib.sha256(f"{base_url}|{namespace}".encode()).hexdigest()[:12]
     path = lock_dir / f"provision-{key}.lock"
-    with open(path, "a+") as handle:
+    with open_private(path, "a+") as handle:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

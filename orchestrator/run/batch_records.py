@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from orchestrator.errors import RunError
+from orchestrator.private import private_db
 
 PENDING, RUNNING, INVALID = "pending", "running", "invalid"
 FINISHED = frozenset({"succeeded", "failed", INVALID})  # never redone by a resume
@@ -46,7 +47,7 @@ _COUNTS = ("SELECT status, COUNT(*) FROM batch_items WHERE batch_id=? GROUP BY s
 class BatchRecords:
     def __init__(self, path: str | Path):
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        private_db(self.path)
         self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None,
                                    timeout=30)
         self._db.row_factory = sqlite3.Row

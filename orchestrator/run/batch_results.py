@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import threading
 from pathlib import Path
 from typing import IO, Any
@@ -56,6 +57,8 @@ class ResultsFile:
                     out.write("\n")
                 out.flush()
                 os.fsync(out.fileno())
+            if self.path.exists():  # keeps the file's mode (0600 in the state dir)
+                shutil.copymode(self.path, temp)
             os.replace(temp, self.path)
 
     def close(self) -> None:

@@ -24,6 +24,7 @@ from typing import Any
 
 from orchestrator.compile.plan import Plan
 from orchestrator.errors import RunError
+from orchestrator.private import open_private, private_dir
 from orchestrator.run.batch import (
     BatchDriver,
     EventSink,
@@ -70,10 +71,13 @@ def start_batch(plan: Plan, batch: BatchFile, runner: ItemRunner, records: Batch
                 make_run_id: Callable[[], str] = new_run_id) -> BatchSummary:
     runner.check()  # a server that is down fails the batch once, not every line
     batch_id = new_batch_id()
-    path = Path(results_path or records.path.parent / "batches" / f"{batch_id}.jsonl")
-    path = path.resolve()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("", encoding="utf-8")  # a new batch's results replace what was there
+    if results_path is None:  # in the state dir: the owner's only, like the run records
+        path = private_dir(records.path.parent / "batches").resolve() / f"{batch_id}.jsonl"
+        open_private(path, "w").close()
+    else:
+        path = Path(results_path).resolve()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("", encoding="utf-8")  # a new batch's results replace what was there
     records.create(batch_id, pipeline=plan.name, pipeline_file=os.path.abspath(plan.source),
                    file=batch.path, file_hash=batch.sha256, results=str(path),
                    options={**options, "concurrency": concurrency},

@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from orchestrator.errors import RunError
+from orchestrator.private import private_db
 from orchestrator.run import liveness, records_pg
 
 SCHEMA_VERSION = 1
@@ -115,7 +116,7 @@ class Records:
         else:
             self.path = Path(path)
             self.location = str(self.path.resolve())
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            private_db(self.path)
             # One connection shared by the worker threads, serialised by a lock: SQLite
             # writes are serialised anyway, and this keeps each write a fast transaction.
             self._db = sqlite3.connect(self.path, check_same_thread=False,

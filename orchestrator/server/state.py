@@ -11,11 +11,11 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import json
-import os
 import time
 from collections.abc import Iterator
 
 from orchestrator.errors import ServerError
+from orchestrator.private import open_private, state_dir, write_private
 
 from . import processes
 from .paths import StackPaths
@@ -34,11 +34,9 @@ def read(paths: StackPaths) -> dict:
 
 
 def write(paths: StackPaths, data: dict) -> None:
-    paths.home.mkdir(parents=True, exist_ok=True)
+    state_dir(paths.home)
     data = {**data, "version": STATE_VERSION, "home": str(paths.home), "updated_at": time.time()}
-    tmp = paths.state_file.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
-    os.replace(tmp, paths.state_file)
+    write_private(paths.state_file, json.dumps(data, indent=2, sort_keys=True) + "\n")
 
 
 def prune(paths: StackPaths, data: dict) -> tuple[dict, list[str]]:
@@ -80,8 +78,8 @@ def postgres_pid(paths: StackPaths) -> int | None:
 @contextlib.contextmanager
 def locked(paths: StackPaths, timeout: float = 600.0) -> Iterator[None]:
     """Hold STATE/.lock: one start or stop at a time per state dir (CLI and test fixtures)."""
-    paths.home.mkdir(parents=True, exist_ok=True)
-    with open(paths.lock_file, "a+") as fh:
+    state_dir(paths.home)
+    with open_private(paths.lock_file, "a+") as fh:
         deadline = time.monotonic() + timeout
         while True:
             try:

@@ -19,6 +19,7 @@ import sys
 from pathlib import Path
 
 from orchestrator.errors import ServerError
+from orchestrator.private import tighten_sqlite
 
 from . import processes, state
 from .components import HOST
@@ -72,7 +73,6 @@ def start(home: str | os.PathLike | None, port: int | None = None) -> dict:
         cmd = [str(binary()), "server", "start-dev", "--headless", "--ip", HOST,
                "--port", str(port), "--http-port", str(http_port),
                "--db-filename", str(paths.home / "temporal.db"), "--log-level", "warn"]
-        paths.logs.mkdir(parents=True, exist_ok=True)
         pid, ticks = processes.spawn(cmd, env=dict(os.environ), log=paths.log("temporal"),
                                      cwd=paths.home)
         entry = {"pid": pid, "ticks": ticks, "port": port, "http_port": http_port,
@@ -90,6 +90,9 @@ def start(home: str | os.PathLike | None, port: int | None = None) -> dict:
             raise
         entry["ready_seconds"] = round(waited, 1)
         state.write(paths, data)
+        # Its SQLite file (made by the server itself: a file made for it would lack its
+        # schema) is the owner's only, like every file of the state dir.
+        tighten_sqlite(paths.home / "temporal.db")
         return entry
 
 

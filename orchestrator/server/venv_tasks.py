@@ -22,7 +22,11 @@ from typing import Any
 # Sized for the load the embedded stack invites: Letta's pool (see components.LETTA_POOL) plus
 # the orchestrator's own connections (run records on PostgreSQL) and psql, with room to spare.
 # PostgreSQL's default of 100 made Letta answer HTTP 500 ("too many clients") at 20 runs.
-PG_SETTINGS = {"max_connections": "300", "superuser_reserved_connections": "5"}
+# No TCP at all (pg-start passes -h ""); the unix socket is its owner's only (trust auth:
+# anyone who can reach the socket is in), also when it is not in the 0700 PGDATA (a long
+# path puts it in a runtime directory).
+PG_SETTINGS = {"max_connections": "300", "superuser_reserved_connections": "5",
+               "listen_addresses": "''", "unix_socket_permissions": "0700"}
 SETTINGS_FILE = "orchestrate.conf"
 
 

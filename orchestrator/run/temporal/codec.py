@@ -26,6 +26,7 @@ from temporalio.api.common.v1 import Payload
 from temporalio.converter import DataConverter, PayloadCodec
 
 from orchestrator.errors import RunError
+from orchestrator.private import state_dir
 
 ENV_KEY = "ORCHESTRATE_TEMPORAL_KEY"
 ENCODING = b"binary/orchestrate-aes256gcm"
@@ -43,7 +44,7 @@ def load_key(home: Path) -> bytes:
     path = home / "temporal.key"
     if not text:
         if not path.exists():
-            home.mkdir(parents=True, exist_ok=True)
+            state_dir(home)
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             with os.fdopen(fd, "w") as f:
                 f.write(base64.b64encode(secrets.token_bytes(32)).decode() + "\n")

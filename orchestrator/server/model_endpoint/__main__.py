@@ -32,7 +32,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--model-id", default=DEFAULT_MODEL_ID, help="the model id listed at /v1/models"
     )
+    parser.add_argument(
+        "--admin-token-file", default=None,
+        help="the /_admin routes answer only callers sending this file's token (Bearer)",
+    )
     args = parser.parse_args(argv)
+    try:
+        token = Path(args.admin_token_file).read_text().strip() if args.admin_token_file else None
+    except OSError as exc:
+        print(f"model endpoint: cannot read {args.admin_token_file}: {exc}", file=sys.stderr)
+        return 1
     try:
         script = Script.from_text(Path(args.script).read_text()) if args.script else Script()
     except (OSError, ScriptError, ValueError) as exc:
@@ -41,7 +50,8 @@ def main(argv: list[str] | None = None) -> int:
     # `server start` launches it in its state dir: that is the stack it reports at /health.
     cwd = Path.cwd()
     home = str(cwd) if is_state_dir(cwd) else None
-    endpoint = ModelEndpoint(script, delay=args.delay, model_id=args.model_id, home=home)
+    endpoint = ModelEndpoint(script, delay=args.delay, model_id=args.model_id, home=home,
+                             admin_token=token or None)
     try:
         server = make_server(endpoint, args.host, args.port)
     except OSError as exc:

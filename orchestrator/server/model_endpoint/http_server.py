@@ -4,12 +4,16 @@ Owns `ModelEndpoint` (script + log + global delay, thread-safe) and `make_server
 (each also without the `/v1` prefix): GET /v1/models, GET /v1/models/<id>,
 POST /v1/chat/completions, POST /v1/embeddings, GET /health; admin: GET|POST /_admin/script,
 POST /_admin/reset, GET /_admin/requests. Unknown routes answer 404 JSON; a handler error
-answers 500 JSON and the server keeps serving.
+answers 500 JSON and the server keeps serving. With an admin token (`server start` writes
+one to STATE/model-admin.token and passes its path), the admin routes answer 401 to a caller
+that does not send it as `Authorization: Bearer TOKEN` (they change what the model answers
+and show the prompts it received, which may hold what agents were told).
 """
 
 from __future__ import annotations
 
 import collections
+import hmac
 import itertools
 import json
 import threading
@@ -26,6 +30,8 @@ DEFAULT_MODEL_ID = "orchestrate-local"
 SERVICE = "orchestrate-model-endpoint"
 SYSTEM_EXCERPT = 300
 LOG_LIMIT = 2000
+ADMIN_REFUSED = ("the admin routes need the token `orchestrate server start` wrote to "
+                 "STATE/model-admin.token, sent as 'Authorization: Bearer TOKEN'")
 
 
 class ModelEndpoint:
@@ -37,8 +43,10 @@ class ModelEndpoint:
         delay: float = 0.0,
         model_id: str = DEFAULT_MODEL_ID,
         home: str | None = None,
+        admin_token: str | None = None,
     ):
         self.script = script or Script()
+        self.admin_token = admin_token  # None: the admin routes are open (in-process tests)
         self.home = home  # the state dir of the stack it belongs to (None: standalone)
         self.delay = delay
         self.model_id = model_id
@@ -106,6 +114,9 @@ class _Handler(BaseHTTPRequestHandler):
         if path.startswith("/v1/"):
             path = path[3:]
         try:
+            if path.startswith("/_admin") and not self._authorised():
+                self.close_connection = True  # its body is left unread
+                return self._json(401, fmt.error_body(401, ADMIN_REFUSED))
             body = self._body() if method == "POST" else {}
             route = _ROUTES.get((method, path))
             if route is None and method == "GET" and path.startswith("/models/"):
@@ -123,6 +134,15 @@ class _Handler(BaseHTTPRequestHandler):
         except Exception as exc:  # keep serving whatever a caller sends
             traceback.print_exc()
             self._json(500, fmt.error_body(500, f"local model failed: {exc!r}"))
+
+    def _authorised(self) -> bool:
+        token = self.endpoint.admin_token
+        if not token:
+            return True
+        sent = self.headers.get("Authorization") or ""
+        scheme, _, value = sent.partition(" ")
+        return scheme.lower() == "bearer" and hmac.compare_digest(value.strip().encode(),
+                                                                   token.encode())
 
     def _body(self) -> dict | list:
         length = int(self.headers.get("Content-Length") or 0)
