@@ -57,7 +57,10 @@ def user_state_dir() -> Path:
 
 
 def is_state_dir(path: Path) -> bool:
-    return path.is_dir() and any((path / name).exists() for name in STATE_MARKERS)
+    try:
+        return path.is_dir() and any((path / name).exists() for name in STATE_MARKERS)
+    except OSError:  # a directory we may not read (someone else's): not ours
+        return False
 
 
 def find_project_dir(start: Path | None = None) -> Path | None:
