@@ -1,7 +1,7 @@
 """A run's DAG as server-side SVG: steps coloured by status, loops and for_each as groups,
 the critical path marked.
 
-Owns `Group`/`Node` (the shape drawn: from the compiled plan when the pipeline file still
+Owns `Group`/`Node` (the shape drawn; sub-pipelines are groups too: from the compiled plan when the pipeline file still
 loads, else from the unit rows alone), `critical_path` and `dag_svg`. The layout is layered:
 each group's steps are placed by `networkx.topological_generations`, one row per
 generation, a loop's body laid out inside its box, recursively. Every string is escaped
@@ -35,7 +35,7 @@ class Node:
     name: str
     path: str  # the recorded step name: "draft", or "revise.rewrite" in a loop body
     agent: str | None = None
-    kind: str = "step"  # step | foreach | loop
+    kind: str = "step"  # step | foreach | loop | uses (a sub-pipeline) | group (rows only)
     body: Group | None = None  # a loop's steps
     repeat: str = ""  # a loop's "until ..." label
     status: str = "pending"
@@ -65,18 +65,51 @@ def from_plan(plan: Plan) -> Group:
 
 
 def _group(steps: Mapping[str, StepPlan], graph: nx.DiGraph, prefix: str) -> Group:
-    nodes = {}
+    """One level of the plan. A sub-pipeline's steps (`uses:`, expanded into the plan as
+    `X.inputs`, `X.<step>`... and `X` itself, which evaluates its outputs) become one group
+    node `X`, its steps inside; edges into and out of it attach to the group."""
+    owner = {name: _owner(name, step) for name, step in steps.items()}
+    nodes: dict[str, Node] = {}
     for name, step in steps.items():
-        node = Node(name, prefix + name, agent=step.agent)
-        if step.loop:
-            node.kind = "loop"
-            node.body = _group(step.loop.steps, step.loop.graph, f"{prefix}{name}.")
-            node.repeat = (f"until {expression_source(step.loop.until.source) or step.loop.until.source}"
-                           if step.loop.until else f"repeat (max {step.loop.max_iterations})")
-        elif step.for_each:
-            node.kind = "foreach"
-        nodes[name] = node
-    return Group(nodes, sorted((u, v) for u, v in graph.edges if u in nodes and v in nodes))
+        top = owner[name]
+        if not top:
+            nodes[name] = _node(name, prefix + name, step)
+            continue
+        group = nodes.setdefault(top, Node(top, prefix + top, kind="uses", body=Group({}, [])))
+        if name != top:
+            assert group.body is not None
+            rel = name[len(top) + 1:]
+            group.body.nodes[rel] = _node(rel, prefix + name, step)
+    edges: set[tuple[str, str]] = set()
+    for up, down in graph.edges:
+        a, b = owner.get(up) or up, owner.get(down) or down
+        if a != b:
+            edges.add((a, b))
+        elif up != a and down != b:  # both inside one sub-pipeline
+            body = nodes[a].body
+            assert body is not None
+            body.edges.append((up[len(a) + 1:], down[len(a) + 1:]))
+    return Group(nodes, sorted(e for e in edges if e[0] in nodes and e[1] in nodes))
+
+
+def _owner(name: str, step: StepPlan) -> str:
+    """The sub-pipeline step a step belongs to ("" for the caller's own steps)."""
+    scope = getattr(step, "scope", "") or ""
+    if not scope and getattr(step, "uses", None) is not None and name.endswith(".inputs"):
+        scope = name[: -len(".inputs")]
+    return scope.split(".")[0]
+
+
+def _node(name: str, path: str, step: StepPlan) -> Node:
+    node = Node(name, path, agent=step.agent)
+    if step.loop:
+        node.kind = "loop"
+        node.body = _group(step.loop.steps, step.loop.graph, f"{path}.")
+        node.repeat = (f"until {expression_source(step.loop.until.source) or step.loop.until.source}"
+                       if step.loop.until else f"repeat (max {step.loop.max_iterations})")
+    elif step.for_each:
+        node.kind = "foreach"
+    return node
 
 
 def from_units(units: list[dict[str, Any]]) -> Group:
@@ -85,8 +118,8 @@ def from_units(units: list[dict[str, Any]]) -> Group:
     for unit in units:
         head, _, rest = str(unit["step"]).partition(".")
         node = top.setdefault(head, Node(head, head, agent=unit.get("agent")))
-        if rest:
-            node.kind, node.agent = "loop", None
+        if rest:  # a loop's body or a sub-pipeline's steps: which, the rows do not say
+            node.kind, node.agent = "group", None
             node.body = node.body or Group({}, [])
             node.body.nodes.setdefault(rest, Node(rest, unit["step"], agent=unit.get("agent")))
         elif unit["item"] != NO_ITEM:
@@ -204,8 +237,8 @@ def dag_svg(group: Group) -> str:
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" class="dag" role="img" '
              f'aria-label="pipeline graph" width="{width:.0f}" height="{height:.0f}" '
              f'viewBox="0 0 {width:.0f} {height:.0f}">',
-             '<defs><marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" '
-             'markerHeight="7" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" '
+             '<defs><marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="9" '
+             'markerHeight="9" markerUnits="userSpaceOnUse" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" '
              'class="arrowhead"/></marker></defs>']
     parts += _draw_group(group, PAD + 4, PAD + 4, critical)
     parts.append("</svg>")
@@ -236,10 +269,12 @@ def _draw_node(node: Node, x: float, y: float) -> list[str]:
         parts.append(f'<rect class="group" x="{x:.1f}" y="{y:.1f}" width="{node.w:.1f}" '
                      f'height="{node.h:.1f}" rx="8"/>')
         its = f", {node.iterations} iteration{'s' * (node.iterations != 1)}" if node.iterations else ""
-        parts.append(_text(x + 8, y + 15, f"{node.name} (loop{its})", "label"))
+        what = {"loop": "loop", "uses": "sub-pipeline"}.get(node.kind, "steps")
+        parts.append(_text(x + 8, y + 15, f"{node.name} ({what}{its})", "label"))
         bx, by = x + PAD, y + PAD + HEADER
         parts += _draw_group(node.body, bx, by, set())
-        parts += _back_edge(node, bx, by)
+        if node.kind == "loop":
+            parts += _back_edge(node, bx, by)
         parts.append("</g>")
         return parts
     if node.kind == "foreach":  # a stack of cards: one step, many items

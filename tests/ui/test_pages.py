@@ -8,6 +8,7 @@ import re
 import secrets
 import sqlite3
 import textwrap
+from xml.etree import ElementTree
 
 import pytest
 
@@ -232,11 +233,26 @@ def test_interrupted_run_reads_interrupted(client, made):
 
 def test_example_pipelines_draw(tmp_path):
     backend, records = MemoryBackend(), Records(tmp_path / "runs.db")
+    backend.script(prompt_contains="Review", json={"approved": True, "feedback": "ok"},
+                   times=100)
     for name, inputs in (("research-report", {"topic": "x"}), ("parallel-analysis",
-                                                               {"proposal": "y"})):
-        start_run(load_plan(f"pipelines/{name}.yaml"), inputs, backend, records,
-                  options=RunOptions())
+                                                               {"proposal": "y"}),
+                         ("release-notes", {"changes": "z"})):
+        out = start_run(load_plan(f"pipelines/{name}.yaml"), inputs, backend, records,
+                        options=RunOptions())
+        assert out.status == "succeeded", out.error
     records.close()
     with TestClient(create_app(str(tmp_path / "runs.db"))) as c:
-        for run_id in _run_ids(c.get("/").text):
-            assert c.get(f"/runs/{run_id}").text.count("<svg") == 2
+        pages = [c.get(f"/runs/{run_id}").text for run_id in _run_ids(c.get("/").text)]
+    assert all(page.count("<svg") == 2 for page in pages)
+    notes = pages[0]  # newest first: release-notes, whose sub-pipelines are groups
+    svg = ElementTree.fromstring(notes[notes.index('<svg xmlns="http://www.w3.org/2000/svg" '
+                                                   'class="dag"'):notes.index("</svg>") + 6])
+    ns = "{http://www.w3.org/2000/svg}"
+    groups = {g.get("data-step"): g for g in svg.iter(f"{ns}g") if "uses" in g.get("class", "")}
+    assert set(groups) == {"notes_review", "announcement_review"}
+    inside = {g.get("data-step") for g in groups["notes_review"].iter(f"{ns}g")}
+    assert {"notes_review.inputs", "notes_review.review", "notes_review.revise",
+            "notes_review.revise.rewrite"} <= inside
+    assert "notes" not in inside and "announcement_review.review" not in inside
+    assert groups["notes_review"].get("data-status") == "succeeded"  # its outputs end ran
