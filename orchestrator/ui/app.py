@@ -20,7 +20,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
+import os
 import time
 import urllib.parse
 from collections.abc import AsyncIterator
@@ -39,6 +41,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from orchestrator.compile.plan import Plan
 from orchestrator.run import records_pg
 from orchestrator.run.cost import Cost, usd_text
 from orchestrator.run.records import Records
@@ -211,15 +214,28 @@ def _run_context(store: _Store, run_id: str) -> dict[str, Any] | None:
 
 
 def _shape(run: dict[str, Any], units: list[dict[str, Any]]) -> dag.Group:
-    """The plan's shape if the recorded pipeline file still compiles, else the rows'."""
+    """The plan's shape if the recorded pipeline file still compiles to what ran (same
+    hash), else the rows'."""
+    try:
+        stat = os.stat(run["file"])
+    except (OSError, TypeError):
+        return dag.from_units(units)
+    plan = _plan(str(run["file"]), stat.st_mtime_ns, stat.st_size)
+    if plan is None or plan.source_hash != run["file_hash"]:
+        return dag.from_units(units)
+    return dag.from_plan(plan)
+
+
+@functools.lru_cache(maxsize=32)
+def _plan(file: str, mtime_ns: int, size: int) -> Plan | None:
+    """Compiled once per version of the file (a live page asks again at every change)."""
     from orchestrator.compile import load_plan
     from orchestrator.errors import OrchestrateError
 
     try:
-        plan = load_plan(run["file"])
+        return load_plan(file)
     except (OrchestrateError, OSError):
-        return dag.from_units(units)
-    return dag.from_plan(plan) if plan.source_hash == run["file_hash"] else dag.from_units(units)
+        return None
 
 
 async def _changes(store: _Store, run_id: str, request: Request) -> AsyncIterator[str]:
