@@ -151,7 +151,7 @@ def apply_units(group: Group, units: list[dict[str, Any]]) -> None:
 
 
 def _worst(statuses: list[str]) -> str:
-    for status in ("running", "failed", "cancelled", "interrupted"):
+    for status in ("running", "waiting_approval", "failed", "cancelled", "interrupted"):
         if status in statuses:
             return status
     return "succeeded" if all(s == "succeeded" for s in statuses) else statuses[-1]
