@@ -30,6 +30,7 @@ from orchestrator.cli.common import (
     state_home,
 )
 from orchestrator.cli.lazy import letta_backend as LettaBackend  # noqa: N813
+from orchestrator.cli.otel_opts import trace_settings
 from orchestrator.compile import load_plan
 from orchestrator.compile.plan import Plan
 from orchestrator.errors import ExitCode, RunError
@@ -136,7 +137,8 @@ def resume_batch_cmd(batch_id: str, *, file: str | None, base_url: str | None,
     batch = read_batch(rec["file"], plan.inputs)
     recorded = rec["options"]
     options = RunOptions(**{f.name: recorded[f.name] for f in dataclasses.fields(RunOptions)
-                            if f.name in recorded})
+                            if f.name in recorded and f.name != "trace"},
+                         trace=trace_settings())  # traces: decided again, as for a run
     key = resolve_api_key(api_key)
     url = resolve_base_url(base_url or recorded.get("base_url"))
     reporter = make_batch_reporter(as_json=as_json)
@@ -154,7 +156,8 @@ def _backends(url: str, key: str | None, options: RunOptions,
 
 
 def _recorded(options: RunOptions, url: str) -> dict[str, Any]:
-    return {**dataclasses.asdict(options), "base_url": url}
+    recorded = {k: v for k, v in dataclasses.asdict(options).items() if k != "trace"}
+    return {**recorded, "base_url": url}  # traces are not the batch's: each start decides
 
 
 def _finish(summary: BatchSummary, reporter: Callable[..., None], as_json: bool) -> int:

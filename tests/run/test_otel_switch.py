@@ -71,3 +71,12 @@ def test_settings_follow_the_standard_variables():
     assert tracing.env_endpoint({"OTEL_EXPORTER_OTLP_ENDPOINT": "http://h:4318/"}) == \
         "http://h:4318/v1/traces"
     assert tracing.env_endpoint({}) is None
+
+
+def test_a_batch_does_not_record_the_trace_switch():
+    from orchestrator.cli.batch_cmds import _recorded
+    from orchestrator.run.runner import RunOptions
+
+    recorded = _recorded(RunOptions(trace=tracing.TraceSettings(True, True, "http://h")), "u")
+    assert "trace" not in recorded and recorded["base_url"] == "u"
+    assert RunOptions(**{k: v for k, v in recorded.items() if k != "base_url"}).trace.on is False
