@@ -14,6 +14,7 @@ Must not: find or parse YAML files (resources.py does), or import what it reads.
 from __future__ import annotations
 
 import ast
+import ipaddress
 import os
 import re
 from collections.abc import Collection, Mapping
@@ -129,6 +130,12 @@ class Builder:
                     f"'{key}' is not used by a {transport} MCP server",
                     "stdio servers take command, args and env; sse and streamable_http "
                     "servers take url and headers"))
+        if (host := _private_host(data.get("url", ""))) is not None:
+            self.issues.append(issue_at(
+                item.doc.mark(("url",)), ("url",),
+                f"Letta refuses MCP servers on a private address ({host!r})",
+                "serve it on a public address (Letta 0.16.8 checks this), or run it with "
+                "transport: stdio"))
         self.issues.extend(env_issues(item.doc, data, ()))
         return McpServerSpec(name=data["name"], transport=transport,
                              command=data.get("command", ""), args=tuple(data.get("args", ())),
@@ -195,6 +202,29 @@ class Builder:
         except FileProblem as problem:
             self._problem(item, path, problem)
             return {}
+
+
+# What Letta 0.16.8 refuses as an MCP server's host before it connects (its
+# helpers/url_validation.py); names that resolve to private addresses it refuses later.
+_PRIVATE_NAMES = ("localhost", "metadata.google.internal")
+_PRIVATE_SUFFIXES = (".local", ".localdomain", ".home.arpa", ".svc", ".cluster.local")
+
+
+_HOST = re.compile(r"^https?://(?:[^@/?#]*@)?(\[[^\]/]*\]|[^:/?#]*)", re.IGNORECASE)
+
+
+def _private_host(url: str) -> str | None:
+    found = _HOST.match(url)
+    host = found.group(1).strip("[]") if found else ""
+    name = host.rstrip(".").lower()
+    if not name:
+        return None
+    if name in _PRIVATE_NAMES or name.endswith(_PRIVATE_SUFFIXES):
+        return host
+    try:
+        return None if ipaddress.ip_address(name).is_global else host
+    except ValueError:
+        return None
 
 
 def _fixed_prefix(pattern: str) -> str:

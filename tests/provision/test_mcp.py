@@ -199,3 +199,20 @@ def test_a_missing_variable_is_located_at_its_key_in_the_yaml(hm, tmp_path):
     assert str(caught.value).endswith(
         "mcp.yaml:7:18: mcp_servers.web.headers.Authorization: environment variable WEB_TOKEN "
         "is not set (export it before plan/apply)")
+
+
+def test_a_private_url_is_refused_where_it_is_written_as_letta_would(tmp_path):
+    (tmp_path / "mcp.yaml").write_text(textwrap.dedent("""\
+        apiVersion: orchestrate/v1
+        kind: McpServer
+        name: local
+        transport: streamable_http
+        url: http://127.0.0.1:9799/mcp
+        """))
+    with pytest.raises(SpecError) as caught:
+        load_resources(tmp_path)
+    assert "mcp.yaml:5:6: McpServer(local).url: Letta refuses MCP servers on a private " \
+        "address ('127.0.0.1')" in str(caught.value)
+    (tmp_path / "mcp.yaml").write_text(
+        (tmp_path / "mcp.yaml").read_text().replace("127.0.0.1:9799", "mcp.example.com"))
+    assert load_resources(tmp_path).mcp_servers["local"].url == "http://mcp.example.com/mcp"
