@@ -238,6 +238,9 @@ def test_temporal_workers_put_their_units_under_the_run_span(letta_stack, model_
         ["again.redo#1", "again.redo#2", "check", "flaky", "greet", "items[0]", "items[1]"]
     assert all(u["parent_id"] == run["context"]["span_id"] for u in units)
     assert all(any(c["name"] == "letta.send" for c in children(spans, u)) for u in units)
+    # the worker created the agent copy: a client span of the worker, under the run span
+    (create,) = by_name(spans, "create_agent")
+    assert create["parent_id"] == run["context"]["span_id"]
     assert_no_secret(spans)
 
 

@@ -187,6 +187,7 @@ def _trace(run: dict[str, Any], plan: Plan, svc: Services) -> Any:
 
     trace = otel.RunTrace.for_worker(run, plan, svc.redactor)
     svc.backend, svc.records = trace.backend(svc.backend), trace.records(svc.records)
+    svc.agents.backend = svc.backend  # the copies this step creates: client spans too
     svc.emit = trace.events(svc.emit)
     return trace
 
