@@ -53,6 +53,7 @@ CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' 
        "connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
 POLL_SECONDS = 0.5  # how often a live stream looks at the records
 HEARTBEAT_SECONDS = 15.0
+UNITS_SHOWN = 400  # unit rows in a run's page (the graph and the timeline show them all)
 
 
 class _Store:
@@ -207,10 +208,22 @@ def _run_context(store: _Store, run_id: str) -> dict[str, Any] | None:
     group = _shape(run, units)
     dag.apply_units(group, units)
     now = time.time()
-    return {"run": run, "units": units, "now": now,
+    shown = _units_shown(units)
+    return {"run": run, "units": shown, "hidden": len(units) - len(shown), "now": now,
             "dag": Markup(dag.dag_svg(group)),  # noqa: S704 - escaped in ui.dag
             "timeline": Markup(timeline_svg(units, now)),  # escaped in ui.timeline
             "critical": dag.critical_path(group), "live": run["status"] == "running"}
+
+
+def _units_shown(units: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """At most UNITS_SHOWN unit rows (a 10,000-item for_each would make a page of tens of
+    megabytes): every unit that did not succeed or was skipped first, then the others in
+    the records' order; shown in the records' order."""
+    if len(units) <= UNITS_SHOWN:
+        return units
+    quiet = ("succeeded", "skipped")
+    order = sorted(range(len(units)), key=lambda i: (units[i]["status"] in quiet, i))
+    return [units[i] for i in sorted(order[:UNITS_SHOWN])]
 
 
 def _shape(run: dict[str, Any], units: list[dict[str, Any]]) -> dag.Group:

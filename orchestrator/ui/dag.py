@@ -16,6 +16,7 @@ Must not: read records or files (callers pass the plan and the unit rows).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from html import escape
@@ -28,6 +29,7 @@ from orchestrator.compile.templates import expression_source
 from orchestrator.run.records import NO_ITEM
 
 NODE_W, NODE_H, ITEM_ROW, GAP_X, GAP_Y, PAD, HEADER = 176, 52, 16, 28, 40, 14, 22
+ITEMS_DRAWN = 128  # a for_each's items drawn as squares (its label counts them all)
 
 
 @dataclass
@@ -223,7 +225,7 @@ def _size(node: Node) -> None:
         node.w = max(NODE_W, node.body.w + 2 * PAD + 40)  # room for the back edge
         node.h = node.body.h + 2 * PAD + HEADER + 12  # + the repeat label
     elif node.kind == "foreach":
-        node.h = NODE_H + ITEM_ROW * max(1, -(-len(node.items) // 16))
+        node.h = NODE_H + ITEM_ROW * max(1, -(-min(len(node.items), ITEMS_DRAWN) // 16))
 
 
 # ----- drawing -----
@@ -290,7 +292,7 @@ def _draw_node(node: Node, x: float, y: float) -> list[str]:
     parts.append(_text(x + 10, y + 38, _clip(sub, 28), "sub"))
     if node.seconds:
         parts.append(_text(x + node.w - 8, y + 20, f"{node.seconds:.1f}s", "secs", anchor="end"))
-    for i, status in enumerate(node.items):
+    for i, status in enumerate(node.items[:ITEMS_DRAWN]):
         cx, cy = x + 10 + (i % 16) * 10, y + NODE_H - 4 + (i // 16) * ITEM_ROW
         parts.append(f'<rect class="item st-{_css(status)}" x="{cx:.1f}" y="{cy:.1f}" '
                      f'width="8" height="8" rx="2"><title>item {i}: {escape(status)}</title></rect>')
@@ -328,5 +330,6 @@ def _clip(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+@functools.lru_cache(maxsize=64)
 def _css(status: str) -> str:
     return "".join(c if c.isalnum() else "-" for c in status)

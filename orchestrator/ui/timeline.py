@@ -11,6 +11,7 @@ Must not: read records (callers pass the unit rows).
 
 from __future__ import annotations
 
+import functools
 from html import escape
 from typing import Any
 
@@ -88,5 +89,6 @@ def _secs(value: float, span: float) -> str:
     return f"{value * 1000:.0f} ms" if span < 2 else f"{value:.1f} s"
 
 
+@functools.lru_cache(maxsize=64)
 def _css(status: str) -> str:
     return "".join(c if c.isalnum() else "-" for c in status)

@@ -256,3 +256,15 @@ def test_example_pipelines_draw(tmp_path):
             "notes_review.revise.rewrite"} <= inside
     assert "notes" not in inside and "announcement_review.review" not in inside
     assert groups["notes_review"].get("data-status") == "succeeded"  # its outputs end ran
+
+
+def test_a_large_run_lists_its_unfinished_units_first(client, made, monkeypatch):
+    from orchestrator.ui import app
+
+    monkeypatch.setattr(app, "UNITS_SHOWN", 3)
+    html = client.get(f"/runs/{made['shapes']}").text
+    assert len(re.findall(r'<tr class="unit ', html)) == 3
+    assert re.search(r"\d+ more units \(succeeded or skipped\) not listed", html)
+    assert html.count('<g class="bar ') >= 7  # the timeline still draws every unit
+    units = [{"status": s} for s in ("succeeded", "failed", "succeeded", "running", "skipped")]
+    assert [u["status"] for u in app._units_shown(units)] == ["succeeded", "failed", "running"]
