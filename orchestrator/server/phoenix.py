@@ -5,8 +5,9 @@ a trace UI: its own venv (STATE/phoenix-venv, from the committed phoenix.lock, w
 the Letta venv: it brings ~140 packages that must not meet the project's own), its data in
 STATE/phoenix (SQLite), listening on 127.0.0.1 only: the UI, its REST API and OTLP over
 HTTP (`/v1/traces`) on ORCHESTRATE_PHOENIX_PORT (default 6006), OTLP over gRPC on the next
-port. Its own telemetry is switched off. It is recorded in STATE/server.json as `phoenix`,
-beside the other components, under the same lock.
+port. Its own telemetry, its fetches from the internet and its in-app assistant are off.
+It is recorded in STATE/server.json as `phoenix`, beside the other components, under the
+same lock.
 
 Must not: be needed by anything else in the stack, or talk to Phoenix beyond its health.
 """
@@ -113,7 +114,11 @@ def _env(paths: StackPaths, port: int) -> dict[str, str]:
             if not k.startswith(("PHOENIX_", "OTEL_", "PYTHON", "VIRTUAL_ENV"))}
     return {**keep, "HOME": str(data), "PHOENIX_WORKING_DIR": str(data), "PHOENIX_HOST": HOST,
             "PHOENIX_PORT": str(port), "PHOENIX_GRPC_PORT": str(port + 1),
-            "PHOENIX_TELEMETRY_ENABLED": "false", "PYTHONUNBUFFERED": "1"}
+            "PHOENIX_TELEMETRY_ENABLED": "false", "PYTHONUNBUFFERED": "1",
+            # nothing fetched from the internet on its own initiative (a WASM sandbox binary,
+            # its docs' MCP server: each a DNS failure and a traceback offline), and no
+            # in-app assistant (it needs a hosted LLM)
+            "PHOENIX_ALLOW_EXTERNAL_RESOURCES": "false", "PHOENIX_DISABLE_AGENT_ASSISTANT": "true"}
 
 
 def start(home: str | os.PathLike | None, port: int | None = None) -> dict:
