@@ -57,6 +57,7 @@ class DryStep:
     for_each: str | None
     prompt: str | None
     loop: str | None = None  # "max 3, until {{ ... }}" for loop steps
+    uses: str | None = None  # "inputs of review-loop.yaml" for the ends of a sub-pipeline
 
 
 def dry_run(plan: Plan, given: Mapping[str, Any]) -> list[DryStep]:
@@ -71,22 +72,48 @@ def dry_run(plan: Plan, given: Mapping[str, Any]) -> list[DryStep]:
         else:
             inputs[name] = Placeholder(f"inputs.{name}")
     steps = {name: _view(name) for name in plan.steps}
+    scopes: dict[str, dict[str, Any]] = {"": {"inputs": inputs, "steps": steps}}
     out: list[DryStep] = []
     for name, step in plan.steps.items():
+        if step.uses is not None:  # an end of a sub-pipeline: no prompt
+            out.append(_uses_step(name, step, scopes))
+            continue
+        here = scopes.get(step.scope) or scopes[""]
         if step.loop is None:
-            out.append(_agent_step(name, step, plan, {"inputs": inputs, "steps": steps}))
+            out.append(_agent_step(name, step, plan, here))
             continue
         until = step.loop.until.source if step.loop.until else "never (runs every iteration)"
         out.append(DryStep(name, None, None, step.depends_on,
                            step.when.source if step.when else None, None, None,
                            loop=f"at most {step.loop.max_iterations} iterations, until {until}"))
-        body_steps = {**steps, **{b: _view(b) for b in step.loop.steps}}
+        body_steps = {**here["steps"], **{b: _view(f"{name}.{b}") for b in step.loop.steps}}
         loop_vars = {"index": Placeholder("loop.index"), "first": True,
                      "previous": Placeholder("loop.previous")}
         for body, inner in step.loop.steps.items():
-            context = {"inputs": inputs, "steps": body_steps, "loop": loop_vars}
+            context = {"inputs": here["inputs"], "steps": body_steps, "loop": loop_vars}
             out.append(_agent_step(f"{name}.{body}", inner, plan, context))
     return out
+
+
+def _uses_step(name: str, step: StepPlan, scopes: dict[str, dict[str, Any]]) -> DryStep:
+    """`X.inputs` renders `with:` in its caller's scope, which becomes X's inputs; the
+    steps of X read each other by their own names."""
+    uses = step.uses
+    assert uses is not None  # dry_run sends only the ends of sub-pipelines here
+    shown = None
+    if uses.role == "inputs":
+        scope = name.rsplit(".", 1)[0]
+        caller = scopes.get(step.scope) or scopes[""]
+        given = {**uses.literals, **{n: render(t, caller) for n, t in uses.values.items()}}
+        values = {n: given[n] if n in given else spec.default if spec.has_default
+                  else Placeholder(f"{scope}.inputs.{n}") for n, spec in uses.inputs.items()}
+        prefix = scope + "."
+        scopes[scope] = {"inputs": values, "steps": {
+            n[len(prefix):]: _view(n) for n in scopes[""]["steps"] if n.startswith(prefix)}}
+        shown = "\n".join(f"{n}: {v}" for n, v in values.items())
+    role = "inputs" if uses.role == "inputs" else "outputs"
+    return DryStep(name, None, None, step.depends_on, step.when.source if step.when else None,
+                   None, shown, uses=f"the {role} of sub-pipeline {uses.file}")
 
 
 def _view(name: str) -> dict[str, Any]:

@@ -175,6 +175,8 @@ def dry_run_text(plan: Plan, steps: list[dict]) -> str:
             head += f": loop, {s['loop']}"
         else:
             head += f": agent {s['agent']}, model {s['model'] or '(run default)'}"
+        elif s.get("uses"):
+            head += f": {s['uses']}"
         if s["depends_on"]:
             head += f", after {', '.join(s['depends_on'])}"
         lines.append(head)
@@ -183,5 +185,6 @@ def dry_run_text(plan: Plan, steps: list[dict]) -> str:
         if s["for_each"]:
             lines.append(f"  for_each: {s['for_each']}")
         if s["prompt"] is not None:
-            lines += ["  prompt:", _indent(s["prompt"].rstrip("\n"))]
+            label = "with" if s.get("uses") else "prompt"
+            lines += [f"  {label}:", _indent(s["prompt"].rstrip("\n"))]
     return "\n".join(lines)

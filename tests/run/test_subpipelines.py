@@ -117,3 +117,33 @@ def test_a_budget_on_the_uses_step_bounds_its_units(harness, tmp_path):
     assert out.results["second.critique"].status == "succeeded"  # spent its budget
     assert out.results["second.improve"].status == "not_started"
     assert "step 'second''s budget is spent" in out.results["second.improve"].error
+
+
+def test_a_used_pipeline_may_fan_out_itself(harness, tmp_path):
+    (tmp_path / "fan.yaml").write_text(HEAD.replace("NAME", "fan") + textwrap.dedent("""\
+        inputs: {topics: {type: array}}
+        agents: {w: {replicas: 2}}
+        steps:
+          each: {agent: w, for_each: "{{ inputs.topics }}", as: t, prompt: "about {{ t }}"}
+        outputs: {all: "{{ steps.each.output }}"}
+        """))
+    (tmp_path / "main.yaml").write_text(HEAD.replace("NAME", "main") + textwrap.dedent("""\
+        steps:
+          fan: {uses: ./fan.yaml, with: {topics: [owls, bats]}}
+        outputs: {all: "{{ steps.fan.output.all }}"}
+        """))
+    out = harness.run(load_plan(tmp_path / "main.yaml"))
+    assert out.status == "succeeded", out.error
+    assert out.outputs["all"] == ["[memory] fan.w: reply to: about owls",
+                                  "[memory] fan.w: reply to: about bats"]
+    assert UnitKey("fan.each", 1) in harness.records.units(out.run_id)
+
+
+def test_dry_run_renders_each_step_in_its_own_scope(tmp_path):
+    from orchestrator.run.dryrun import dry_run
+
+    steps = {s.name: s for s in dry_run(plan(tmp_path), {"topic": "owls"})}
+    assert steps["first.inputs"].prompt.startswith("text: <steps.draft.output>\ntone: owls!")
+    assert steps["first.improve"].prompt == ("improve <steps.draft.output> with "
+                                             "<steps.first.critique.output>")
+    assert steps["first"].uses.startswith("the outputs of sub-pipeline")
