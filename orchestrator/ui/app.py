@@ -23,6 +23,7 @@ import contextlib
 import functools
 import json
 import os
+import threading
 import time
 import urllib.parse
 from collections.abc import AsyncIterator
@@ -53,6 +54,7 @@ CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' 
        "connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
 POLL_SECONDS = 0.5  # how often a live stream looks at the records
 HEARTBEAT_SECONDS = 15.0
+STOPPING = threading.Event()  # set on Ctrl-C: live streams end instead of being cancelled
 UNITS_SHOWN = 400  # unit rows in a run's page (the graph and the timeline show them all)
 
 
@@ -254,7 +256,7 @@ def _plan(file: str, mtime_ns: int, size: int) -> Plan | None:
 async def _changes(store: _Store, run_id: str, request: Request) -> AsyncIterator[str]:
     last: Any = None
     quiet = 0.0
-    while not await request.is_disconnected():
+    while not STOPPING.is_set() and not await request.is_disconnected():
         records = store.get()
         mark = await run_in_threadpool(queries.change_mark, records, run_id) if records else None
         if mark is None:
@@ -276,5 +278,11 @@ async def _changes(store: _Store, run_id: str, request: Request) -> AsyncIterato
 def serve(location: str, host: str, port: int) -> None:
     import uvicorn
 
-    uvicorn.run(create_app(location, host), host=host, port=port, log_level="warning",
-                timeout_graceful_shutdown=2)
+    class Server(uvicorn.Server):
+        def handle_exit(self, sig: int, frame: Any) -> None:
+            STOPPING.set()  # open streams end at their next look, so shutdown is clean
+            super().handle_exit(sig, frame)
+
+    config = uvicorn.Config(create_app(location, host), host=host, port=port,
+                            log_level="warning", timeout_graceful_shutdown=5)
+    Server(config).run()
