@@ -260,3 +260,44 @@ def assert_no_secret(spans: list[dict]) -> None:
     text = json.dumps(spans)
     for secret in (SECRET, ENV_SECRET, "7731", "5519"):  # whole, or any part of one
         assert secret not in text, secret
+
+
+def test_a_resume_is_a_new_trace_with_only_what_ran_again(harness, compile_text, tmp_path):
+    # no Letta needed: the in-memory backend, the real receiver (the stack's Phoenix)
+    from orchestrator.errors import BackendError
+    from orchestrator.run.runner import RunOptions, resume_run
+    from orchestrator.run.tracing import TraceSettings
+
+    found = receiver_at_default_home()
+    pipe = """
+agents: {a: {}}
+defaults: {retries: {max_attempts: 1}}
+steps:
+  one: {agent: a, prompt: "one"}
+  two: {agent: a, prompt: "two {{ steps.one.output }}"}
+"""
+    harness.backend.script(prompt_contains="two", times=1,
+                           fail=BackendError("HTTP 400: refused", status=400))
+    traced = TraceSettings(True, False, found.traces_endpoint)
+    first = harness.run(pipe, trace=traced)
+    assert first.status == "failed"
+    out = resume_run(first.run_id, compile_text(pipe), harness.backend, harness.records,
+                     options=RunOptions(trace=traced))
+    assert out.status == "succeeded", out.error
+    spans = found.spans(first.run_id, want=2 + 2 + 3)
+    runs = by_name(spans, "invoke_workflow")
+    assert sorted(flat(r["attributes"])["orchestrate.resumed"] for r in runs) == [False, True]
+    assert len({s["context"]["trace_id"] for s in spans}) == 2  # one trace per attempt
+    resumed = next(r for r in runs if flat(r["attributes"])["orchestrate.resumed"])
+    again = [u for u in by_name(spans, "invoke_agent")
+             if u["context"]["trace_id"] == resumed["context"]["trace_id"]]
+    assert [flat(u["attributes"])["orchestrate.unit"] for u in again] == ["two"]  # one reused
+    failed = [u for u in by_name(spans, "invoke_agent") if u["status_code"] == "ERROR"]
+    assert [flat(u["attributes"])["orchestrate.unit"] for u in failed] == ["two"]
+    assert "HTTP 400: refused" in failed[0]["status_message"]
+
+
+def receiver_at_default_home():
+    from orchestrator.server.paths import StackPaths
+
+    return receiver(StackPaths.resolve(None).home)
