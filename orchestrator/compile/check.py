@@ -214,7 +214,7 @@ def _check_step(parts: tuple, scope: Scope, steps: set[str], problem: Problem,
             problem(f"sub-pipeline step '{target}' has no output '{parts[2]}'",
                     did_you_mean(parts[2], outputs, fallback=f"its pipeline's outputs: "
                                  f"{one_of(outputs)}" if outputs else
-                                 "its pipeline declares no outputs:"))
+                                 "its pipeline declares none: add them under its outputs:"))
     elif target in scope.loops and parts[1:2] == ("output",) and len(parts) > 2:
         body = scope.loops[target]
         if isinstance(parts[2], str) and parts[2] not in body:

@@ -19,7 +19,13 @@ from orchestrator.compile.check import Scope, check_template, renamed, step_visi
 from orchestrator.compile.fingerprint import agent_payload, env_refs, step_fingerprint
 from orchestrator.compile.lint import unused_warnings
 from orchestrator.compile.plan import ApprovalPlan, LoopPlan, Plan, StepPlan, Template
-from orchestrator.compile.subpipelines import Expanded, check_with, expand, inner_summary
+from orchestrator.compile.subpipelines import (
+    INPUTS,
+    Expanded,
+    check_with,
+    expand,
+    inner_summary,
+)
 from orchestrator.errors import CompileError, Issue
 from orchestrator.spec.model import Mark, PipelineSpec, StepSpec
 from orchestrator.spec.suggest import did_you_mean
@@ -151,7 +157,7 @@ class _Compiler:
         deps = self._needs(step, prefix, own) | {s for t in templates.values() for s in t.steps}
         deps |= {s for t in values.values() for s in t.steps}
         used = self.used.get(step.name)
-        if used is None:  # reported: stands for a step of unknown shape
+        if used is None or INPUTS in used.steps:  # reported: a step of unknown shape
             plan = StepPlan(name=step.name, agent=None, prompt=None,
                             depends_on=tuple(sorted(deps)), mark=step.mark)
             return Expanded({step.name: plan}, {step.name: deps}, {}, {})

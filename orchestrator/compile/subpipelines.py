@@ -57,6 +57,11 @@ def check_with(step: StepSpec, used: Plan, path: str) -> list[Issue]:
     literal values of the wrong type or not in the enum."""
     issues = []
     call = step.field_marks.get("uses", step.mark)
+    if INPUTS in used.steps:  # `<step>.inputs` is where its inputs are evaluated
+        mark = used.steps[INPUTS].mark
+        issues.append(_issue(call, f"{path}.uses", f"'{step.uses}' has a step named "
+                             f"'{INPUTS}' ({_at(mark)}), a name a sub-pipeline keeps for "
+                             "its inputs", "rename that step to use the pipeline here"))
     for name, value in step.with_.items():
         mark = step.field_marks.get(f"with.{name}", call)
         where = f"{path}.with.{name}"

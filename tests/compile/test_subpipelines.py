@@ -247,3 +247,11 @@ def test_the_example_pipeline_uses_a_sub_pipeline():
     plan = load_plan(REPO / "pipelines" / "release-notes.yaml")
     assert {"notes_review.revise", "announcement_review.revise"} <= set(plan.steps)
     assert plan.warnings == ()
+
+
+def test_a_used_pipeline_cannot_have_a_step_named_inputs(tmp_path):
+    write(tmp_path, "sub.yaml", "agents: {w: {}}\nsteps:\n  inputs: {agent: w, prompt: hi}\n")
+    found = problems(write(tmp_path, "main.yaml", "steps:\n  r: {uses: ./sub.yaml}\n"))
+    assert found == [f"main.yaml:5:13: steps.r.uses: './sub.yaml' has a step named 'inputs' "
+                     f"({tmp_path / 'sub.yaml'}:6:11), a name a sub-pipeline keeps for its "
+                     "inputs"]
