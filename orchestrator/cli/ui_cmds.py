@@ -16,7 +16,7 @@ from orchestrator.errors import RunError
 
 
 @click.command("ui")
-@click.option("--port", type=click.IntRange(0, 65535), default=8290, show_default=True)
+@click.option("--port", type=click.IntRange(1, 65535), default=8290, show_default=True)
 @click.option("--host", default="127.0.0.1", show_default=True,
               help="Address to bind (the default is reachable from this machine only).")
 @handle_errors

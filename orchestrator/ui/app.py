@@ -43,6 +43,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from orchestrator.compile.plan import Plan
+from orchestrator.errors import OrchestrateError
 from orchestrator.run import records_pg
 from orchestrator.run.cost import Cost, usd_text
 from orchestrator.run.records import Records
@@ -189,7 +190,12 @@ def create_app(location: str, host: str = "127.0.0.1") -> Starlette:
     routes = [Route("/", runs_list), Route("/runs/{run_id}", run_detail),
               Route("/runs/{run_id}/live", run_live), Route("/runs/{run_id}/stream", run_stream),
               Mount("/static", StaticFiles(directory=HERE / "static"), name="static")]
-    app = Starlette(routes=routes, middleware=[
+    def unavailable(request: Request, exc: Exception) -> Response:
+        # the records cannot be read (PostgreSQL down, a newer schema): say so, keep serving
+        return page("missing.html", 503, run_id=None, problem=str(exc))
+
+    app = Starlette(routes=routes, exception_handlers={OrchestrateError: unavailable},
+                    middleware=[
         Middleware(_Headers), Middleware(TrustedHostMiddleware, allowed_hosts=hosts)],
         lifespan=lambda app: _closing(store))
     return app

@@ -268,3 +268,14 @@ def test_a_large_run_lists_its_unfinished_units_first(client, made, monkeypatch)
     assert html.count('<g class="bar ') >= 7  # the timeline still draws every unit
     units = [{"status": s} for s in ("succeeded", "failed", "succeeded", "running", "skipped")]
     assert [u["status"] for u in app._units_shown(units)] == ["succeeded", "failed", "running"]
+
+
+def test_records_that_cannot_be_read_are_a_page_without_the_password():
+    pytest.importorskip("psycopg")
+    url = "postgresql://orch:hunter2-secret@127.0.0.1:1/records"  # nothing listens on port 1
+    with TestClient(create_app(url)) as c:
+        reply = c.get("/")
+        assert reply.status_code == 503
+        assert "cannot be read" in reply.text and "cannot connect" in reply.text
+        assert "hunter2-secret" not in reply.text and "orch:***@" in reply.text
+        assert reply.headers["content-security-policy"] == CSP
