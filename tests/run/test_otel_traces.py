@@ -301,3 +301,28 @@ def receiver_at_default_home():
     from orchestrator.server.paths import StackPaths
 
     return receiver(StackPaths.resolve(None).home)
+
+
+CLI_PROBE = """
+import sys
+from orchestrator.cli import main
+try:
+    main({args!r}, prog_name="orchestrate")
+except SystemExit as exc:
+    print("EXIT", exc.code, file=sys.stderr)
+print("LOADED", sorted(m for m in sys.modules if m.startswith("opentelemetry")), file=sys.stderr)
+"""
+
+
+def test_orchestrate_run_without_the_variable_loads_no_opentelemetry(letta_stack, tmp_path):
+    # the whole command on the real server (test_otel_switch.py shows the same probe sees the
+    # SDK when a run is traced)
+    file = tmp_path / "plain.yaml"
+    file.write_text("apiVersion: orchestrate/v1\nkind: Pipeline\nmetadata: {name: plain}\n"
+                    "agents: {a: {}}\nsteps:\n  one: {agent: a, prompt: hello}\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OTEL_")}
+    done = subprocess.run([sys.executable, "-c", CLI_PROBE.format(
+        args=["run", str(file), "--json"])], capture_output=True, text=True, cwd=ROOT, env=env,
+        timeout=300)
+    assert "EXIT 0" in done.stderr, done.stderr[-2000:]
+    assert done.stderr.rsplit("LOADED", 1)[1].strip() == "[]"
