@@ -23,6 +23,7 @@ import contextlib
 import functools
 import json
 import os
+import sqlite3
 import threading
 import time
 import urllib.parse
@@ -73,6 +74,12 @@ class _Store:
                 return None
             self._records = Records(self.location)
         return self._records
+
+    def reset(self) -> None:
+        records, self._records = self._records, None
+        if records is not None:
+            with contextlib.suppress(Exception):  # it is already broken
+                records.close()
 
     def shown(self) -> str:
         return records_pg.safe_url(self.location)
@@ -191,10 +198,16 @@ def create_app(location: str, host: str = "127.0.0.1") -> Starlette:
               Route("/runs/{run_id}/live", run_live), Route("/runs/{run_id}/stream", run_stream),
               Mount("/static", StaticFiles(directory=HERE / "static"), name="static")]
     def unavailable(request: Request, exc: Exception) -> Response:
-        # the records cannot be read (PostgreSQL down, a newer schema): say so, keep serving
-        return page("missing.html", 503, run_id=None, problem=str(exc))
+        # the records cannot be read (PostgreSQL down, a newer schema): say so, keep serving;
+        # a connection that failed is dropped, the next request opens a new one
+        if not isinstance(exc, OrchestrateError):
+            store.reset()
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        return page("missing.html", 503, run_id=None, problem=records_pg.safe_url(first))
 
-    app = Starlette(routes=routes, exception_handlers={OrchestrateError: unavailable},
+    handlers: dict[Any, Any] = {error: unavailable for error in (
+        OrchestrateError, sqlite3.Error, *records_pg.database_errors())}
+    app = Starlette(routes=routes, exception_handlers=handlers,
                     middleware=[
         Middleware(_Headers), Middleware(TrustedHostMiddleware, allowed_hosts=hosts)],
         lifespan=lambda app: _closing(store))

@@ -279,3 +279,24 @@ def test_records_that_cannot_be_read_are_a_page_without_the_password():
         assert "cannot be read" in reply.text and "cannot connect" in reply.text
         assert "hunter2-secret" not in reply.text and "orch:***@" in reply.text
         assert reply.headers["content-security-policy"] == CSP
+
+
+def test_a_database_error_drops_the_connection_and_the_next_request_recovers(client, made):
+    from orchestrator.ui import queries
+
+    calls = []
+    real = queries.runs_page
+
+    def broken(records, flt, per_page=None):
+        calls.append(records)
+        if len(calls) == 1:
+            raise sqlite3.OperationalError("disk I/O error")
+        return real(records, flt, per_page)
+
+    queries.runs_page = broken
+    try:
+        assert client.get("/").status_code == 503
+        assert client.get("/").status_code == 200
+    finally:
+        queries.runs_page = real
+    assert calls[0] is not calls[1]  # a new connection after the failure
