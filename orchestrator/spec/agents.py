@@ -15,6 +15,7 @@ from collections.abc import Collection
 from orchestrator.errors import Issue
 from orchestrator.spec.envrefs import ENV_HINT, bad_env_refs, strings
 from orchestrator.spec.model import AgentSpec, BlockSpec, PassageSpec
+from orchestrator.spec.privacy import privacy_blocks, privacy_issues
 from orchestrator.spec.suggest import did_you_mean
 from orchestrator.spec.yaml_marks import MarkedDoc, issue_at
 
@@ -41,6 +42,7 @@ AGENT_SETTINGS = ("message_buffer_autoclear", "max_files_open", "per_file_view_w
 def build_agent(doc: MarkedDoc, name: str, data: dict, path: tuple) -> AgentSpec:
     blocks = tuple(build_block(doc, block["label"], block, path + ("memory_blocks", i))
                    for i, block in enumerate(data.get("memory_blocks", ())))
+    blocks += privacy_blocks(doc, data, path)  # read-only: the agent cannot edit them
     return AgentSpec(
         name=name,
         ref=data.get("ref"),
@@ -93,6 +95,7 @@ def agent_issues(doc: MarkedDoc, data: dict, path: tuple, shared: Collection[str
             issues.append(issue_at(doc.mark(where), where,
                                    f"'{block}' is both a memory block and a shared block",
                                    "rename one of them: labels must be unique per agent"))
+    issues.extend(privacy_issues(doc, data, path))
     issues.extend(env_issues(doc, data, path))
     return issues
 

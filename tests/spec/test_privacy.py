@@ -1,0 +1,41 @@
+"""`privacy:` on a provisioned agent: its guidelines become one read-only memory block;
+a label clash is located; the schema refuses a policy without guidelines (issue 20)."""
+
+from __future__ import annotations
+
+import pytest
+
+from orchestrator.errors import SpecError
+from orchestrator.spec.resources import load_resources
+
+HEAD = "apiVersion: orchestrate/v1\nkind: Agent\nname: clerk\n"
+
+
+def _load(tmp_path, body: str):
+    (tmp_path / "clerk.yaml").write_text(HEAD + body)
+    return load_resources(tmp_path)
+
+
+def test_guidelines_become_a_read_only_block(tmp_path):
+    res = _load(tmp_path, "privacy:\n  guidelines: [No card numbers., No e-mails.]\n")
+    (block,) = res.agents["clerk"].memory_blocks
+    assert block.label == "privacy_guidelines" and block.read_only
+    assert block.value == "- No card numbers.\n- No e-mails.\n"
+    text = _load(tmp_path, "privacy: {guidelines: Be discreet., label: rules}\n")
+    assert [(b.label, b.value) for b in text.agents["clerk"].memory_blocks] == [
+        ("rules", "Be discreet.")]
+
+
+def test_a_label_clash_is_located(tmp_path):
+    with pytest.raises(SpecError) as err:
+        _load(tmp_path, "memory_blocks: [{label: rules, value: x}]\n"
+                        "privacy: {guidelines: Be discreet., label: rules}\n")
+    (issue,) = err.value.issues
+    assert (issue.line, issue.path) == (5, "Agent(clerk).privacy")
+    assert "'rules' is also a memory block" in issue.message
+
+
+def test_a_policy_needs_guidelines(tmp_path):
+    with pytest.raises(SpecError) as err:
+        _load(tmp_path, "privacy: {label: rules}\n")
+    assert any("guidelines" in i.message for i in err.value.issues)
