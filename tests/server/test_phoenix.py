@@ -9,6 +9,7 @@ import importlib.util
 import json
 import os
 import socket
+import sys
 import urllib.request
 
 import pytest
@@ -16,7 +17,7 @@ from click.testing import CliRunner
 
 from orchestrator.cli.server_cmds import server_group
 from orchestrator.errors import ServerError
-from orchestrator.server import logs, phoenix, stack, state
+from orchestrator.server import logs, phoenix, processes, stack, state
 from orchestrator.server.paths import StackPaths
 
 
@@ -80,3 +81,17 @@ def test_the_lock_pins_phoenix_and_its_port_follows_the_variable(monkeypatch):
     monkeypatch.setenv(phoenix.ENV_PHOENIX_PORT, "no")
     with pytest.raises(ServerError, match="ORCHESTRATE_PHOENIX_PORT"):
         phoenix.default_port()
+
+
+def test_server_stop_stops_the_recorded_viewer(tmp_path):
+    # a stand-in process recorded as `phoenix` (a real start takes ~25-50 s): `server stop`
+    # ends it and forgets it, like the other components
+    paths = StackPaths.resolve(tmp_path / "state")
+    paths.home.mkdir(parents=True)
+    pid, ticks = processes.spawn([sys.executable, "-c", "import time; time.sleep(120)"],
+                                 env=dict(os.environ), log=paths.log("phoenix"), cwd=paths.home)
+    state.write(paths, {"phoenix": {"pid": pid, "ticks": ticks, "port": 1, "url": "http://x"}})
+    assert stack.status(paths.home).component("phoenix").running
+    assert stack.stop(paths.home) == ["phoenix"]
+    assert not processes.alive(pid, ticks)
+    assert stack.status(paths.home).component("phoenix") is None
