@@ -56,6 +56,9 @@ CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' 
        "connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
 POLL_SECONDS = 0.5  # how often a live stream looks at the records
 HEARTBEAT_SECONDS = 15.0
+# What reading the records may raise (psycopg's only if it is installed).
+READ_ERRORS: tuple[type[BaseException], ...] = (OrchestrateError, sqlite3.Error,
+                                                *records_pg.database_errors())
 STOPPING = threading.Event()  # set on Ctrl-C: live streams end instead of being cancelled
 UNITS_SHOWN = 400  # unit rows in a run's page (the graph and the timeline show them all)
 
@@ -205,8 +208,7 @@ def create_app(location: str, host: str = "127.0.0.1") -> Starlette:
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
         return page("missing.html", 503, run_id=None, problem=records_pg.safe_url(first))
 
-    handlers: dict[Any, Any] = {error: unavailable for error in (
-        OrchestrateError, sqlite3.Error, *records_pg.database_errors())}
+    handlers: dict[Any, Any] = {error: unavailable for error in READ_ERRORS}
     app = Starlette(routes=routes, exception_handlers=handlers,
                     middleware=[
         Middleware(_Headers), Middleware(TrustedHostMiddleware, allowed_hosts=hosts)],
@@ -276,8 +278,13 @@ async def _changes(store: _Store, run_id: str, request: Request) -> AsyncIterato
     last: Any = None
     quiet = 0.0
     while not STOPPING.is_set() and not await request.is_disconnected():
-        records = store.get()
-        mark = await run_in_threadpool(queries.change_mark, records, run_id) if records else None
+        try:
+            records = store.get()
+            mark = (await run_in_threadpool(queries.change_mark, records, run_id)
+                    if records else None)
+        except READ_ERRORS:
+            store.reset()
+            return  # closed without `done`: the browser's EventSource reconnects by itself
         if mark is None:
             yield "event: done\ndata: unknown\n\n"
             return
