@@ -4,7 +4,8 @@ Owns `Selection`, `select_agents` and `export_resources`. Layout written under `
   agents/<name>.yaml (+ <name>.system.md)   kind: Agent
   blocks/<name>.yaml                        kind: Block (shared blocks managed in the namespace)
   tools/<name>.yaml + <name>.py             kind: Tool (custom tools, source included)
-  folders/<name>.yaml + the files' text     kind: Folder (files at their upload paths)
+  folders/<name>.yaml + the files' text     kind: Folder (files at their upload paths, under
+                                            folders/: names are relative to the Folder's YAML)
   mcp_servers/<name>.yaml                   kind: McpServer (export_mcp.py; no secret values)
 Rules that keep export -> apply a no-op: every compared field is written as the server has
 it; blocks shared by hand (not managed) are written as private blocks of each agent (apply
@@ -109,12 +110,17 @@ def _dump(docs: list[dict]) -> str:
 class _Writer:
     def __init__(self, out: Path, report: ExportReport) -> None:
         self.out, self.report = out, report
+        self.seen: set[Path] = set()
 
     def write(self, relative: str, text: str) -> None:
         path = self.out / relative
         if not path.resolve().is_relative_to(self.out.resolve()):
             # A server-side file name must never make export write outside `out`.
             raise ProvisionError(f"refusing to export {relative!r}: outside {self.out}")
+        if path.resolve() in self.seen:  # a folder file named like another exported file
+            raise ProvisionError(f"refusing to export {relative!r}: two exported files "
+                                 "would have that path (rename one of them on the server)")
+        self.seen.add(path.resolve())
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")
         self.report.files.append(relative)
@@ -254,12 +260,14 @@ def _folders(backend: AdminBackend, agents: list[Agent], writer: _Writer) -> dic
 def _folder_doc(backend: AdminBackend, folder: Folder, writer: _Writer) -> dict:
     contents = backend.file_contents(folder.id)
     for name, text in sorted(contents.items()):
-        writer.write(name, text)  # at its upload path, relative to the export root
+        # Upload names are relative to the YAML file that declares the folder: here
+        # folders/<folder>.yaml, so the files go next to it, under folders/.
+        writer.write(f"folders/{name}", text)
     doc: dict = {"apiVersion": API_VERSION, "kind": "Folder", "name": folder.name}
     if folder.description:
         doc["description"] = folder.description
     if folder.embedding:
         doc["embedding"] = folder.embedding
     if contents:
-        doc["files"] = [f"../{name}" for name in sorted(contents)]
+        doc["files"] = sorted(contents)
     return doc

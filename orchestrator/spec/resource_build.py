@@ -175,12 +175,15 @@ class Builder:
                         mark=item.doc.mark(()))
 
     def folder(self, item: ResourceDoc, base: Path) -> FolderSpec:
+        """A folder; its files are named relative to the YAML file that declares it (the
+        only directory that does not depend on the SOURCE plan/apply was given), or by
+        their absolute path when they lie outside `base` (an --allow-path directory)."""
         files: dict[str, str] = {}
         for i, pattern in enumerate(item.data.get("files", ())):
             files.update(self._folder_files(item, ("files", i), pattern, base))
         return FolderSpec(name=item.data["name"], description=item.data.get("description", ""),
                           embedding=item.data.get("embedding"),
-                          files=tuple(sorted(files.items())), root=str(base),
+                          files=tuple(sorted(files.items())), root=str(item.base),
                           mark=item.doc.mark(()))
 
     def _folder_files(self, item: ResourceDoc, path: tuple, pattern: str,
@@ -197,7 +200,8 @@ class Builder:
                 written = pattern if not _GLOB.search(pattern) else \
                     str(found) if os.path.isabs(pattern) else os.path.relpath(found, item.base)
                 real = self.boundary.check(found, written)
-                files[_relative(real, base)] = file_digest(real, MAX_UPLOAD_FILE_BYTES, written)
+                files[_upload_name(real, item.base, base)] = file_digest(
+                    real, MAX_UPLOAD_FILE_BYTES, written)
             return files
         except FileProblem as problem:
             self._problem(item, path, problem)
@@ -259,8 +263,7 @@ def _defines_function(source: str, name: str) -> bool:
                for node in tree.body)
 
 
-def _relative(path: Path, base: Path) -> str:
-    try:
-        return path.relative_to(base.resolve()).as_posix()
-    except ValueError:
+def _upload_name(path: Path, yaml_dir: Path, base: Path) -> str:
+    if not path.is_relative_to(base.resolve()):
         return path.as_posix()
+    return Path(os.path.relpath(path, yaml_dir.resolve())).as_posix()
