@@ -118,6 +118,7 @@ class RunTrace:
         self._labels: dict[str, Span] = {}
         self._done: set[UnitKey] = set()  # units whose span ended
         self._otids: dict[str, tuple[Span, int, str]] = {}  # otid -> (unit, attempt, agent)
+        self._sent: dict[UnitKey, list[str]] = {}  # a unit in flight -> its messages' otids
 
     @classmethod
     def for_run(cls, plan: Plan, run_id: str, redactor: Redactor, settings: TraceSettings, *,
@@ -238,9 +239,12 @@ class RunTrace:
                 if fields.get("otid"):
                     self._otids[fields["otid"]] = (span, int(fields.get("attempts") or 0),
                                                    str(fields.get("agent") or ""))
+                    self._sent.setdefault(key, []).append(fields["otid"])
                 return
             self._units.pop(key, None)
             self._labels.pop(key.label(), None)
+            for otid in self._sent.pop(key, ()):  # a long run keeps no ended span alive
+                self._otids.pop(otid, None)
             self._done.add(key)
         self._finish_unit(span, fields)
 
