@@ -2,7 +2,8 @@
 
 Owns `LettaAdmin`: reading agents with their blocks, tools, folders, tags and metadata into
 the plain types of `backends.admin`, and every provisioning write (agents, blocks, tools
-from source, folders, file uploads, attach/detach). letta-client failures become
+from source, folders, file uploads, attach/detach; MCP servers and agent files in
+letta_admin_extra.py). letta-client failures become
 `orchestrator.errors` (connection refused -> ServerUnavailable, 404 -> NotFound, other HTTP
 errors -> BackendError with the status and the server's short reason; never request bodies,
 which may hold secrets). Before its first call it checks that the server is a Letta server
@@ -14,7 +15,6 @@ Must not: decide what to change (provision/diff.py) or log anything.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager
 from typing import Any, Literal
@@ -28,14 +28,13 @@ from orchestrator.backends.admin import (
     Block,
     Folder,
     FolderFile,
-    McpServer,
     NewAgent,
     NewBlock,
-    NewMcpServer,
     NewTool,
     Passage,
     Tool,
 )
+from orchestrator.backends.letta_admin_extra import LettaExtras
 from orchestrator.backends.letta_args import agent_args, agent_update_args, block_args
 from orchestrator.backends.letta_errors import listed, translated
 from orchestrator.backends.letta_health import check_health
@@ -50,7 +49,7 @@ PAGE = 100
 MESSAGE_COUNT_LIMIT = 100
 
 
-class LettaAdmin:
+class LettaAdmin(LettaExtras):
     def __init__(self, base_url: str, api_key: str | None = None, *,
                  timeout: float = CALL_TIMEOUT, http_client: Any = None):
         self.base_url = base_url.rstrip("/")
@@ -61,6 +60,10 @@ class LettaAdmin:
         # agent with the same identity. A failed apply is completed by running it again.
         self._client = Letta(base_url=self.base_url, api_key=api_key, timeout=timeout,
                              max_retries=0, http_client=http_client)
+
+    @staticmethod
+    def _as_tool(t: Any) -> Tool:
+        return _tool(t)
 
     def __repr__(self) -> str:  # never show the key
         return f"LettaAdmin({self.base_url!r})"
@@ -234,63 +237,6 @@ class LettaAdmin:
     def detach_folder(self, agent_id: str, folder_id: str) -> None:
         with self._call(f"detach folder {folder_id} from {agent_id}"):
             self._client.agents.folders.detach(folder_id, agent_id=agent_id)
-
-    # ----- MCP servers -----
-    def list_mcp_servers(self) -> list[McpServer]:
-        with self._call("list MCP servers"):
-            return [_mcp_server(s) for s in self._client.mcp_servers.list()]
-
-    def create_mcp_server(self, new: NewMcpServer) -> McpServer:
-        with self._call(f"create MCP server {new.name!r}"):
-            return _mcp_server(self._client.mcp_servers.create(
-                server_name=new.name, config=_mcp_config(new)))  # type: ignore[arg-type]
-
-    def update_mcp_server(self, server_id: str, new: NewMcpServer) -> None:
-        with self._call(f"update MCP server {new.name!r}"):
-            self._client.mcp_servers.update(server_id, server_name=new.name,
-                                            config=_mcp_config(new))  # type: ignore[arg-type]
-            self._client.mcp_servers.refresh(server_id)  # its tools, as the new config lists them
-
-    def delete_mcp_server(self, server_id: str) -> None:
-        with self._call(f"delete MCP server {server_id}"):
-            self._client.mcp_servers.delete(server_id)
-
-    def list_mcp_tools(self, server_id: str) -> list[Tool]:
-        with self._call(f"list tools of MCP server {server_id}"):
-            return [_tool(t) for t in self._client.mcp_servers.tools.list(server_id)]
-
-    # ----- agent files -----
-    def export_agent_file(self, agent_id: str) -> str:
-        with self._call(f"export agent {agent_id}"):
-            return self._client.agents.export_file(agent_id)
-
-    def import_agent_file(self, content: bytes, secrets: Mapping[str, str]) -> list[str]:
-        # The name as it was (Letta appends "_copy" by default), and the server's own tools
-        # kept as they are (a file must not overwrite a tool another agent uses).
-        args: dict[str, Any] = {"file": ("agent.af", content, "application/json"),
-                                "append_copy_suffix": False, "override_existing_tools": False}
-        if secrets:
-            args["secrets"] = json.dumps(dict(secrets))
-        with self._call("import an agent file"):
-            return list(self._client.agents.import_file(**args).agent_ids)
-
-
-def _mcp_config(new: NewMcpServer) -> dict[str, Any]:
-    if new.transport == "stdio":
-        return {"mcp_server_type": "stdio", "command": new.command, "args": list(new.args),
-                "env": dict(new.env) or None}
-    return {"mcp_server_type": new.transport, "server_url": new.url,
-            "custom_headers": dict(new.headers) or None}
-
-
-def _mcp_server(s: Any) -> McpServer:
-    transport = str(getattr(s, "mcp_server_type", "") or "")
-    return McpServer(id=s.id or "", name=s.server_name or "", transport=transport,
-                     command=getattr(s, "command", None) or "",
-                     args=tuple(getattr(s, "args", None) or ()),
-                     env=dict(getattr(s, "env", None) or {}),
-                     url=getattr(s, "server_url", None) or "",
-                     headers=dict(getattr(s, "custom_headers", None) or {}))
 
 
 # ----- letta-client objects -> plain data -----

@@ -26,9 +26,9 @@ from orchestrator.backends.admin import (
     NewTool,
 )
 from orchestrator.errors import BackendError, ProvisionError
+from orchestrator.provision.apply_mcp import MCP_HANDLERS
 from orchestrator.provision.changes import Change, ChangeSet
 from orchestrator.provision.desired import DesiredAgent, DesiredBlock
-from orchestrator.provision.diff_mcp import McpData
 from orchestrator.provision.diff_rules import create_extra
 from orchestrator.spec.model import NO_MARK
 
@@ -92,59 +92,6 @@ def _upsert_tool(ctx: _Context, change: Change) -> None:
     tool = ctx.backend.upsert_tool(NewTool(spec.source_code, spec.description or None,
                                            tuple(spec.pip_requirements), tuple(tags)))
     ctx.ids["tool"][change.name] = tool.id
-
-
-# ----- MCP servers (and the marker block that records who manages each) -----
-MCP_MARKER_LABEL = "orchestrate_mcp_server"
-
-
-def _marker_metadata(ctx: _Context, name: str, server_id: str, data: McpData) -> dict:
-    return {identity.METADATA_KEY: {"id": identity.agent_id_string(ctx.namespace, name),
-                                    "server_id": server_id, "refs": dict(data.refs)}}
-
-
-def _mark_server(ctx: _Context, name: str, server_id: str, data: McpData) -> None:
-    metadata = _marker_metadata(ctx, name, server_id, data)
-    if data.marker_id:
-        ctx.backend.update_block(data.marker_id, metadata=metadata)
-        return
-    ctx.backend.create_block(NewBlock(
-        MCP_MARKER_LABEL, f"orchestrate manages the MCP server {name!r} here",
-        description="orchestrate's record of a provisioned MCP server (do not attach)",
-        tags=(identity.MANAGED_TAG, identity.mcp_tag(ctx.namespace, name)), metadata=metadata))
-
-
-def _create_mcp_server(ctx: _Context, change: Change) -> None:
-    data: McpData = change.data
-    server = ctx.backend.create_mcp_server(data.new)
-    ctx.ids["mcp"][change.name] = server.id
-    _mark_server(ctx, change.name, server.id, data)
-
-
-def _update_mcp_server(ctx: _Context, change: Change) -> None:
-    data: McpData = change.data
-    if any(not f.field.startswith("metadata.") for f in change.fields):
-        ctx.backend.update_mcp_server(change.server_id, data.new)
-    _mark_server(ctx, change.name, change.server_id, data)
-
-
-def _delete_mcp_server(ctx: _Context, change: Change) -> None:
-    data: McpData = change.data
-    if change.server_id:
-        ctx.backend.delete_mcp_server(change.server_id)
-    ctx.backend.delete_block(data.marker_id)
-
-
-def _attach_mcp_tool(ctx: _Context, change: Change) -> None:
-    tool_id = change.server_id
-    if not tool_id:  # the server is new (or reconfigured) in this plan: its tools are known now
-        server, tool = change.data
-        offered = {t.name: t.id for t in ctx.backend.list_mcp_tools(ctx.ids["mcp"][server])}
-        if tool not in offered:
-            raise ProvisionError(f"MCP server {server!r} has no tool {tool!r} (its tools: "
-                                 f"{', '.join(sorted(offered)) or 'none'})")
-        tool_id = offered[tool]
-    ctx.backend.attach_tool(ctx.agent_id(change), tool_id)
 
 
 # ----- shared blocks -----
@@ -342,11 +289,7 @@ _HANDLERS: dict[tuple[str, str], Callable[[_Context, Change], None]] = {
     ("agent_shared_block", "detach"): _call("detach_block", "block"),
     ("agent_tool", "attach"): _call("attach_tool", "tool"),
     ("agent_tool", "detach"): _call("detach_tool", "tool"),
-    ("mcp_server", "create"): _create_mcp_server, ("mcp_server", "update"): _update_mcp_server,
-    ("mcp_server", "adopt"): _update_mcp_server, ("mcp_server", "delete"): _delete_mcp_server,
-    ("agent_mcp_tool", "attach"): _attach_mcp_tool,
-    ("agent_mcp_tool", "detach"): lambda ctx, c: ctx.backend.detach_tool(ctx.agent_id(c),
-                                                                        c.server_id),
+    **MCP_HANDLERS,
     ("agent_folder", "attach"): _call("attach_folder", "folder"),
     ("agent_folder", "detach"): _call("detach_folder", "folder"),
 }
