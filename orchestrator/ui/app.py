@@ -1,6 +1,8 @@
 """The web app of `orchestrate ui`: Starlette routes over the run records, read-only.
 
-Owns `create_app(location)`, `serve(...)` and the pages' rendering. Routes (GET only; any
+Owns `create_app(location)`, `serve(...)` and the routes (the template environment and the
+security headers are ui.pages; the queries ui.queries; the SVG ui.dag and ui.timeline).
+Routes (GET only; any
 other method is 405): `/` the runs list (`?pipeline=&status=`, and `before=` / `after=` a
 run's place for the older / newer page), `/runs/{id}` one run,
 `/runs/{id}/live` the part of it that changes (HTML), `/runs/{id}/stream` server-sent
@@ -31,7 +33,6 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-import jinja2
 from markupsafe import Markup
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
@@ -41,19 +42,16 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response, StreamingResponse
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from orchestrator.compile.plan import Plan
 from orchestrator.errors import OrchestrateError
 from orchestrator.run import records_pg
-from orchestrator.run.cost import Cost, usd_text
 from orchestrator.run.records import Records
-from orchestrator.ui import dag, queries
+from orchestrator.ui import dag, queries, shape
+from orchestrator.ui.pages import SecurityHeaders, environment
 from orchestrator.ui.timeline import timeline_svg
 
 HERE = Path(__file__).resolve().parent
-CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-       "connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
 POLL_SECONDS = 0.5  # how often a live stream looks at the records
 HEARTBEAT_SECONDS = 15.0
 # What reading the records may raise (psycopg's only if it is installed).
@@ -92,70 +90,8 @@ class _Store:
             self._records.close()
 
 
-def _env() -> jinja2.Environment:
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(HERE / "templates"),
-                             autoescape=True, undefined=jinja2.StrictUndefined)
-    env.filters.update(when=_when, seconds=_seconds, tokens=_tokens, usd=_usd,
-                       shown=_shown_value)
-    return env
-
-
-def _when(ts: float | None) -> str:
-    return "" if ts is None else time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(ts))
-
-
-def _seconds(value: float | None) -> str:
-    if value is None:
-        return ""
-    if value < 60:
-        return f"{value:.1f} s"
-    minutes, secs = divmod(int(value), 60)
-    return f"{minutes} min {secs} s" if minutes < 60 else f"{minutes // 60} h {minutes % 60} min"
-
-
-def _tokens(value: int | None) -> str:
-    return f"{int(value or 0):,}"
-
-
-def _usd(cost: Cost | float | None) -> str:
-    if cost is None:
-        return ""
-    if isinstance(cost, (int, float)):
-        return usd_text(float(cost))
-    if cost.known:
-        return usd_text(cost.usd)
-    return f"≥ {usd_text(cost.usd)} (some tokens unpriced)" if cost.usd else "unknown"
-
-
-def _shown_value(value: Any) -> str:
-    if value is None:
-        return ""
-    return value if isinstance(value, str) else json.dumps(value, indent=2, ensure_ascii=False,
-                                                           default=str)
-
-
-class _Headers:
-    """Security headers on every response (pages, fragments, streams, static files)."""
-
-    def __init__(self, app: ASGIApp):
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        async def sending(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                headers = list(message.get("headers", []))
-                headers += [(b"content-security-policy", CSP.encode()),
-                            (b"x-content-type-options", b"nosniff"),
-                            (b"referrer-policy", b"no-referrer"),
-                            (b"x-frame-options", b"DENY")]
-                message["headers"] = headers
-            await send(message)
-
-        await self.app(scope, receive, sending)
-
-
 def create_app(location: str, host: str = "127.0.0.1") -> Starlette:
-    store, env = _Store(location), _env()
+    store, env = _Store(location), environment()
 
     def page(name: str, status: int = 200, **context: Any) -> HTMLResponse:
         return HTMLResponse(env.get_template(name).render(records=store.shown(), **context),
@@ -211,7 +147,7 @@ def create_app(location: str, host: str = "127.0.0.1") -> Starlette:
     handlers: dict[Any, Any] = {error: unavailable for error in READ_ERRORS}
     app = Starlette(routes=routes, exception_handlers=handlers,
                     middleware=[
-        Middleware(_Headers), Middleware(TrustedHostMiddleware, allowed_hosts=hosts)],
+        Middleware(SecurityHeaders), Middleware(TrustedHostMiddleware, allowed_hosts=hosts)],
         lifespan=lambda app: _closing(store))
     return app
 
@@ -229,13 +165,13 @@ def _run_context(store: _Store, run_id: str) -> dict[str, Any] | None:
         return None
     run, units = found
     group = _shape(run, units)
-    dag.apply_units(group, units)
+    shape.apply_units(group, units)
     now = time.time()
     shown = _units_shown(units)
     return {"run": run, "units": shown, "hidden": len(units) - len(shown), "now": now,
             "dag": Markup(dag.dag_svg(group)),  # noqa: S704 - escaped in ui.dag
             "timeline": Markup(timeline_svg(units, now)),  # escaped in ui.timeline
-            "critical": dag.critical_path(group), "live": run["status"] == "running"}
+            "critical": shape.critical_path(group), "live": run["status"] == "running"}
 
 
 def _units_shown(units: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -249,17 +185,17 @@ def _units_shown(units: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [units[i] for i in sorted(order[:UNITS_SHOWN])]
 
 
-def _shape(run: dict[str, Any], units: list[dict[str, Any]]) -> dag.Group:
+def _shape(run: dict[str, Any], units: list[dict[str, Any]]) -> shape.Group:
     """The plan's shape if the recorded pipeline file still compiles to what ran (same
     hash), else the rows'."""
     try:
         stat = os.stat(run["file"])
     except (OSError, TypeError):
-        return dag.from_units(units)
+        return shape.from_units(units)
     plan = _plan(str(run["file"]), stat.st_mtime_ns, stat.st_size)
     if plan is None or plan.source_hash != run["file_hash"]:
-        return dag.from_units(units)
-    return dag.from_plan(plan)
+        return shape.from_units(units)
+    return shape.from_plan(plan)
 
 
 @functools.lru_cache(maxsize=32)

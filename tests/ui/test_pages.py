@@ -22,7 +22,8 @@ from orchestrator.errors import BackendError  # noqa: E402
 from orchestrator.run.records import Records  # noqa: E402
 from orchestrator.run.runner import RunOptions, start_run  # noqa: E402
 from orchestrator.spec import load_pipeline_text  # noqa: E402
-from orchestrator.ui.app import CSP, create_app  # noqa: E402
+from orchestrator.ui.app import create_app  # noqa: E402
+from orchestrator.ui.pages import CSP  # noqa: E402
 from orchestrator.ui.queries import RunFilter, runs_page  # noqa: E402
 
 SHAPES = """\
