@@ -173,10 +173,10 @@ def dry_run_text(plan: Plan, steps: list[dict]) -> str:
         head = f"\n{s['name']}"
         if s["loop"]:
             head += f": loop, {s['loop']}"
-        else:
-            head += f": agent {s['agent']}, model {s['model'] or '(run default)'}"
         elif s.get("uses"):
             head += f": {s['uses']}"
+        else:
+            head += f": agent {s['agent']}, model {s['model'] or '(run default)'}"
         if s["depends_on"]:
             head += f", after {', '.join(s['depends_on'])}"
         lines.append(head)
