@@ -113,7 +113,9 @@ def run_detail(run: dict, units: list[dict], approvals: list[dict] | None = None
                  f" tokens, {_totals_cost(totals).text()}")
     for u in units:
         lines += ["", _unit_title(u)]
-        for label, key in (("prompt", "prompt"), ("output", "output"), ("error", "error")):
+        # a failed unit's output is its last reply, not valid for its schema (JSON steps)
+        output = "last reply (invalid)" if u.get("status") == "failed" else "output"
+        for label, key in (("prompt", "prompt"), (output, "output"), ("error", "error")):
             if u.get(key) is not None:
                 lines += [f"  {label}:", _indent(_value(u[key]))]
     if approvals:

@@ -122,11 +122,14 @@ def _call(svc: Services, step: StepPlan, key: UnitKey, context: dict[str, Any]) 
     if gate is not None:  # an executor running one new unit per call may stop here
         gate(key)
     svc.budget.check(key.step)  # a unit that would start beyond a budget does not start
+    got: list[float] = []  # when the copy became this unit's: its time counts from then
     agent = _lease(svc, step, top, key, need=earlier.get("agent_id") if in_flight else None,
-                   prefer=earlier.get("agent_id"))
+                   prefer=earlier.get("agent_id"), got=got)
     try:
         model = svc.agents.step_model(step, agent)
         unit = _Unit(svc, step, key, agent, model, prompt, recorded, earlier.get("attempts") or 0)
+        if got:  # as the step's own time does (flow): making its agent is the unit's work
+            unit.started, unit.clock = unit.started - (unit.clock - got[0]), got[0]
         unit.usage = carried_usage(earlier)  # the row stays the unit's total over every attempt
         unit.cache_key = ckey
         pending = earlier.get("otid") if in_flight and earlier.get("agent_id") == agent.ref.id \
@@ -148,7 +151,7 @@ def carried_usage(row: dict) -> Usage:
 
 
 def _lease(svc: Services, step: StepPlan, top: str, key: UnitKey, *, need: str | None,
-           prefer: str | None) -> Any:
+           prefer: str | None, got: list[float]) -> Any:
     """A copy of the step's agent for this unit alone (found or created on first use),
     retrying transient server errors. Loop iterations of one (step, item) go back to the copy
     they had when it is free."""
@@ -158,13 +161,18 @@ def _lease(svc: Services, step: StepPlan, top: str, key: UnitKey, *, need: str |
         try:
             return svc.agents.lease(name, need=need, prefer=prefer,
                                     affinity=(key.step, key.item), on_wait=on_wait,
-                                    on_got=lambda: svc.step_began(top),
+                                    on_got=lambda: _got(svc, top, got),
                                     check=svc.check_cancelled)
         except BackendError as exc:
             failures += 1
             if not exc.transient or failures >= retry.max_attempts:
                 raise StepFailed(svc.redactor.text(str(exc)) or "", Usage()) from None
             svc.sleep(backoff_delay(failures, retry.backoff, retry.max_backoff))
+
+
+def _got(svc: Services, top: str, got: list[float]) -> None:
+    got[:] = [time.monotonic()]
+    svc.step_began(top)
 
 
 class _Unit:
@@ -183,10 +191,11 @@ class _Unit:
         except BudgetExceeded as exc:
             if not self.usage.attempts:  # nothing sent: the unit did not start
                 raise
-            self._record(status=FAILED, error=str(exc))  # stopped between its messages
+            self._record(status=FAILED, error=str(exc), **self._bad())  # between messages
             raise StepFailed(str(exc), self.usage) from None
         except StepFailed as exc:
-            self._record(status=FAILED, error=str(exc))
+            # a JSON step's last, invalid reply is kept (redacted): `runs show` shows it
+            self._record(status=FAILED, error=str(exc), **self._bad())
             raise
         except Cancelled as exc:
             self._record(status="cancelled", error=str(exc))
@@ -225,6 +234,7 @@ class _Unit:
             try:
                 return self._decode(reply)
             except jsonout.InvalidReply as exc:  # the reason quotes the reply: redact it
+                self.bad_reply = self.svc.redactor.text(reply.text)
                 self.last_error = self.svc.redactor.text(f"invalid JSON reply: {exc}") or ""
                 if used >= retry.max_attempts:  # no attempt follows: no "retry" event
                     raise StepFailed(self._exhausted(), self.usage) from None
@@ -234,6 +244,7 @@ class _Unit:
                               attempt=self.attempt, delay=0.0)
 
     last_error = ""
+    bad_reply: str | None = None  # the last reply that was not valid JSON for the schema
     otid = ""
     cache_key: str | None = None  # a `cache: true` unit's key, recorded with its answer
 
@@ -255,12 +266,16 @@ class _Unit:
                                       on_chunk=shown.feed if shown else None)
         if shown is not None:  # the end of the turn (a failed turn's held text is dropped)
             shown.flush()
+        self._spend(reply)
+        return reply
+
+    def _spend(self, reply: Reply) -> None:
+        """Count a turn's usage (its reply came back, or was found in the history)."""
         cost = self.svc.prices.cost(self.model or self.agent.model, reply.prompt_tokens,
                                     reply.completion_tokens)
         self.usage.add(Usage(reply.prompt_tokens, reply.completion_tokens, reply.step_count,
                              usd=cost.usd, unpriced_tokens=cost.unpriced_tokens))
         self.svc.budget.spend(self.key.step, reply.prompt_tokens + reply.completion_tokens, cost)
-        return reply
 
     def _settle(self, otid: str, wait_busy: bool = True) -> Reply | None:
         """The fate of a message sent with `otid`: its reply if the agent answered it, None if
@@ -281,6 +296,7 @@ class _Unit:
                 continue
             if delivery.reply is not None:
                 self.svc.emit("step_reconciled", step=self.key.label(), otid=otid)
+                self._spend(delivery.reply)  # the lost turn was paid for all the same
                 return delivery.reply
             # A server that died mid-turn leaves its run `active` for ever: a unit whose
             # failure was seen (not a crash of ours) does not wait on that.
@@ -294,6 +310,9 @@ class _Unit:
         return (f"could not tell whether the message reached agent {self.agent.ref.id} "
                 f"(its history could not be read: {reason}); not sent again, to avoid a "
                 f"second copy: `orchestrate resume {self.svc.run_id}` asks again")
+
+    def _bad(self) -> dict[str, Any]:
+        return {} if self.bad_reply is None else {"output": self.bad_reply}
 
     def _decode(self, reply: Reply) -> Any:
         if self.step.output_format != "json":
