@@ -5,7 +5,9 @@
 Times, in fresh processes, `python -c pass`, `orchestrate --version` and `orchestrate
 validate pipelines/research-report.yaml` (through `python -m orchestrator`, so the figures
 do not depend on where the script is installed), interleaved, best of `--rounds`, and
-gates the *difference* from `python -c pass` measured in this run: `--version` within
+gates the *difference* from `python -c pass` measured in this run, in CPU time (user +
+system of the child: what the command costs, which a busy shared machine inflates far less
+than wall time; wall time is printed beside it): `--version` within
 `--budget` (0.3 s), `validate` within `--validate-budget`. Bytecode is cached (in a
 temporary PYTHONPYCACHEPREFIX, after one warm-up round) as it is for an installed package,
 even where PYTHONDONTWRITEBYTECODE is set. Also checks that neither command imports
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -34,11 +37,15 @@ COMMANDS = {
 }
 
 
-def timed(argv: list[str], env: dict[str, str]) -> float:
+def timed(argv: list[str], env: dict[str, str]) -> tuple[float, float]:
+    """(wall seconds, CPU seconds: user + system) of one run of `argv` in a fresh process."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     subprocess.run(argv, env=env, cwd=ROOT, check=True, stdout=subprocess.DEVNULL,
                    stderr=subprocess.DEVNULL)
-    return time.perf_counter() - start
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
 def imports_letta(argv: list[str], env: dict[str, str]) -> bool:
@@ -58,20 +65,30 @@ def main() -> int:
         env.pop("PYTHONDONTWRITEBYTECODE", None)
         for argv in COMMANDS.values():  # warm-up: bytecode written, files in the page cache
             timed(argv, env)
-        best = {name: float("inf") for name in COMMANDS}
-        for _ in range(args.rounds):
+        wall = {name: float("inf") for name in COMMANDS}
+        cpu = dict(wall)
+        budgets = {"orchestrate --version": args.budget,
+                   "orchestrate validate (one file)": args.validate_budget}
+
+        def within() -> bool:
+            return all(cpu[name] - cpu["python -c pass"] <= b for name, b in budgets.items())
+
+        rounds = 0
+        # More rounds (up to 3x) only while over: load only ever slows a round.
+        while rounds < args.rounds or (not within() and rounds < 3 * args.rounds):
             for name, argv in COMMANDS.items():
-                best[name] = min(best[name], timed(argv, env))
+                w, c = timed(argv, env)
+                wall[name], cpu[name] = min(wall[name], w), min(cpu[name], c)
+            rounds += 1
         letta = [name for name, argv in list(COMMANDS.items())[1:] if imports_letta(argv, env)]
-    base = best["python -c pass"]
     over = []
-    for name, budget in (("orchestrate --version", args.budget),
-                         ("orchestrate validate (one file)", args.validate_budget)):
-        diff = best[name] - base
-        print(f"{name:<32} {best[name]:6.3f} s  (+{diff:.3f} s over python -c pass "
-              f"{base:.3f} s; budget +{budget:g} s)")
+    for name, budget in budgets.items():
+        diff = cpu[name] - cpu["python -c pass"]
+        print(f"{name:<32} CPU {cpu[name]:6.3f} s  (+{diff:.3f} s over python -c pass "
+              f"{cpu['python -c pass']:.3f} s; budget +{budget:g} s); wall {wall[name]:.3f} s "
+              f"(+{wall[name] - wall['python -c pass']:.3f} s), best of {rounds}")
         if diff > budget:
-            over.append(f"{name}: +{diff:.3f} s > +{budget:g} s")
+            over.append(f"{name}: +{diff:.3f} s CPU > +{budget:g} s")
     over += [f"{name} imports letta_client" for name in letta]
     for problem in over:
         print(f"OVER BUDGET: {problem}")

@@ -9,7 +9,10 @@ not cached (None): its key would be a digest of the secret, and a short secret c
 guessed from one. `${env:VAR}` in agent fields enters the key by name, never by value.
 
 `take(svc, step, key, ...)`: the newest succeeded unit of any earlier run with that key,
-recorded as this run's unit with `cached = 1` and nothing sent to Letta.
+recorded as this run's unit with `cached = 1` and nothing sent to Letta. Not in the key: the
+agent's memory (what earlier steps of the run told a stateful Letta agent shows in their
+prompts, which are keyed, only as far as they are upstream), and the run itself: the
+iterations of one run's loop never answer each other from the cache.
 
 Must not: send messages, or see a secret it could write down.
 """
@@ -46,7 +49,7 @@ def cache_key(svc: Services, step: StepPlan, key: UnitKey, prompt: str) -> str |
 def take(svc: Services, step: StepPlan, key: UnitKey, ckey: str,
          recorded: str) -> StepResult | None:
     """The cached result for `ckey`, recorded as this unit's (None: nothing cached)."""
-    hit = svc.records.cached_output(ckey)
+    hit = svc.records.cached_output(ckey, svc.run_id)
     if hit is None:
         return None
     now = time.time()

@@ -373,12 +373,13 @@ class Records:
                        " AND iteration=? AND stage=?",
                        (tool_call, run_id, key.step, key.item, key.iteration, stage))
 
-    def cached_output(self, cache_key: str) -> dict | None:
-        """The newest succeeded unit recorded with `cache_key` (any run), or None."""
+    def cached_output(self, cache_key: str, run_id: str) -> dict | None:
+        """The newest succeeded unit recorded with `cache_key` by a run other than `run_id`
+        (a loop's iterations of one run are not each other's cache), or None."""
         with self._reading() as db:
             row = db.execute("SELECT run_id, output, ended FROM steps WHERE cache_key=? AND"
-                             " status='succeeded' ORDER BY ended DESC LIMIT 1",
-                             (cache_key,)).fetchone()
+                             " status='succeeded' AND run_id<>? ORDER BY ended DESC LIMIT 1",
+                             (cache_key, run_id)).fetchone()
         if row is None:
             return None
         data = dict(row)

@@ -95,3 +95,20 @@ def test_the_cache_spans_records_not_one_backend(tmp_path, harness, compile_text
     out = start_run(plan, {"topic": "owls"}, fresh, harness.records, options=RunOptions())
     assert out.results["summary"].cached
     assert [m["prompt"].split()[0] for m in fresh.sent] == ["research"]
+
+
+def test_a_loop_iteration_is_not_cached_from_the_same_run(harness):
+    body = """
+agents: {a: {}}
+steps:
+  again:
+    loop:
+      max_iterations: 2
+      steps:
+        ask: {agent: a, prompt: "same question", cache: true}
+"""
+    first = harness.run(body)
+    assert len(harness.backend.sent) == 2  # iteration 2 asked again
+    second = harness.run(body)
+    assert second.status == first.status == "succeeded"
+    assert len(harness.backend.sent) == 2  # both iterations from run 1's answers

@@ -31,7 +31,7 @@ from orchestrator.backends.letta import LettaBackend
 from orchestrator.compile import load_plan_text
 from orchestrator.compile.plan import Plan
 from orchestrator.errors import RunError
-from orchestrator.run import records_pg
+from orchestrator.run import approval, records_pg
 from orchestrator.run.agents import AgentPool
 from orchestrator.run.budget import Budget, spent_so_far, step_limits
 from orchestrator.run.cleanup import agent_users
@@ -122,8 +122,13 @@ def prepare(run: dict[str, Any]) -> None:
                 pool.shared_block(block)
 
 
-def settled_results(plan: Plan, units: dict[UnitKey, dict]) -> dict[str, StepResult]:
-    """The top-level steps' results as recorded (outputs as recorded: masked secrets)."""
+def settled_results(plan: Plan, units: dict[UnitKey, dict],
+                    gates: list[dict] | None = None) -> dict[str, StepResult]:
+    """The top-level steps' results as recorded (outputs as recorded: masked secrets), with
+    the decisions of plain steps' approval gates (`gates`: the run's approvals rows)."""
+    decided = {(g["step"], g["stage"]): g for g in gates or ()
+               if g["item"] == NO_ITEM and g["iteration"] == NO_ITERATION
+               and g["status"] != "waiting"}
     results = {}
     for name in plan.steps:
         row = units.get(UnitKey(name, NO_ITEM, NO_ITERATION))
@@ -131,6 +136,17 @@ def settled_results(plan: Plan, units: dict[UnitKey, dict]) -> dict[str, StepRes
             results[name] = StepResult(row["status"], row.get("output"), row.get("error"),
                                        iterations=row.get("iterations"),
                                        duration=row.get("duration") or 0.0)
+        gate = plan.steps[name].approval
+        if gate is None:
+            continue
+        answers = [decided[(name, s)] for s in ("after", "before") if (name, s) in decided]
+        if not answers or (name not in results and answers[0]["status"] != "rejected"):
+            continue
+        view = approval.view(answers[0])
+        if view["approved"]:
+            results[name].approval = view
+        elif gate.on_reject == "continue":  # as the local executor: skipped, with the decision
+            results[name] = StepResult("skipped", approval=view)
     return results
 
 
@@ -161,7 +177,8 @@ def step(run: dict[str, Any]) -> dict[str, Any]:
     token = unit_gate.set(items.one_new_unit()) if mode == "unit" else None
     try:
         with items_by(hook) if hook is not None else contextlib.nullcontext():
-            result = run_step(svc, plan.steps[name], run["inputs"], settled_results(plan, memo))
+            result = run_step(svc, plan.steps[name], run["inputs"],
+                              settled_results(plan, memo, records.approvals(run["run_id"])))
     except items.Expanded as exc:
         return {"status": "expand", "count": exc.count}
     except items.MoreUnits:
@@ -230,10 +247,12 @@ def summary(result: StepResult) -> dict[str, Any]:
     u = result.usage
     return {"status": result.status, "error": result.error, "duration": result.duration,
             "iterations": result.iterations, "reused": result.reused,
-            "usage": [u.prompt_tokens, u.completion_tokens, u.step_count, u.attempts]}
+            "usage": [u.prompt_tokens, u.completion_tokens, u.step_count, u.attempts],
+            "cached": result.cached, "approval": result.approval}
 
 
 def from_summary(data: dict[str, Any], output: Any = None) -> StepResult:
     return StepResult(data["status"], output, data.get("error"), data.get("iterations"),
                       data.get("duration") or 0.0, Usage(*data.get("usage", [0, 0, 0, 0])),
-                      bool(data.get("reused")))
+                      bool(data.get("reused")), cached=bool(data.get("cached")),
+                      approval=data.get("approval"))

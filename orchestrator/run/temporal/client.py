@@ -203,6 +203,8 @@ class _Follower:
                     self.svc.step_began(name)
             elif status == "blocked":
                 self._finish(name, self._blocked(name))
+            elif status == "not_started" and "usage" not in state:  # behind a waiting gate
+                self._finish(name, StepResult(NOT_STARTED, error=self._waits_on(name)))
             else:  # ended: its output is in the run records, written by the worker
                 if units is None:
                     units = self.svc.records.units(self.svc.run_id)
@@ -233,6 +235,8 @@ class _Follower:
             if row["status"] != "running" and (row.get("ended") or 0) < self.since:
                 continue  # a row of an earlier attempt (resume): not news
             own = key == UnitKey(top)
+            if own and self.plan.steps[top].approval is not None:
+                continue  # its gate, not its row, says how it ended: the workflow's summary
             if own and row["status"] not in ("running", "cancelled"):
                 state[top] = {"status": row["status"], "error": row.get("error"),
                               "duration": row.get("duration") or 0.0,
@@ -246,7 +250,8 @@ class _Follower:
 
     def finish(self, steps: Mapping[str, dict[str, Any]], settled: Mapping[str, str]) -> None:
         self.update_from_records()  # the last relayed events, and steps the records show
-        self.update({**{n: {"status": s} for n, s in settled.items() if s == "blocked"},
+        self.update({**{n: {"status": s} for n, s in settled.items()
+                        if s in ("blocked", "not_started")},
                      **steps})
 
     def _blocked(self, name: str) -> StepResult:
@@ -256,6 +261,13 @@ class _Follower:
             if status is not None and status.status not in ("succeeded", "skipped"):
                 return StepResult("blocked", error=f"upstream step '{dep}' {status.status}")
         return StepResult("blocked", error="an upstream step did not succeed")
+
+    def _waits_on(self, name: str) -> str:
+        for dep in self.plan.steps[name].depends_on:
+            status = self._results.get(dep)
+            if status is not None and status.status not in ("succeeded", "skipped"):
+                return f"upstream step '{dep}' {status.status}"
+        return "an upstream step waits for approval"
 
     def _finish(self, name: str, result: StepResult) -> None:
         self._results[name] = result

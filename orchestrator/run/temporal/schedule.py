@@ -19,6 +19,9 @@ from dataclasses import dataclass, field
 
 OK = ("succeeded", "skipped")
 BLOCKED = "blocked"
+# An upstream step waiting for a person's approval (or not started because of one) leaves
+# its downstream steps `not_started`, not blocked: resume runs them once it is answered.
+WAITING = "waiting_approval"
 
 
 @dataclass
@@ -33,6 +36,7 @@ class Schedule:
     _downstream: dict[str, list[str]] = field(default_factory=dict)
     _ready: list[str] = field(default_factory=list)  # deps settled, maybe no free copies
     _free: dict[str, list[int]] = field(default_factory=dict)
+    postponed: set[str] = field(default_factory=set)  # not started: behind a waiting gate
 
     def __post_init__(self) -> None:
         position = {name: i for i, name in enumerate(self.order)}
@@ -58,9 +62,15 @@ class Schedule:
         self._ready = []
         while pending:
             name = pending.popleft()
-            if any(self.settled.get(d) not in OK for d in self.deps[name]):
+            bad = [self.settled.get(d) for d in self.deps[name]
+                   if self.settled.get(d) not in OK]
+            if bad:
                 blocked.append(name)
-                for later in self._settle(name, BLOCKED):
+                waits = all(self.settled.get(d) == WAITING or d in self.postponed
+                            for d in self.deps[name] if self.settled.get(d) not in OK)
+                if waits:
+                    self.postponed.add(name)
+                for later in self._settle(name, "not_started" if waits else BLOCKED):
                     pending.append(later)
                 continue
             copies = self._lease(name) if len(started) < slots else None

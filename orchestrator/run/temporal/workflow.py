@@ -65,8 +65,8 @@ class PipelineWorkflow:
         stopped = False  # the run's budget was reached: no further step starts
         while not schedule.done():
             started, blocked = ([], []) if stopped else schedule.start(limit - len(running))
-            for name in blocked:
-                self._progress[name] = {"status": "blocked"}
+            for name in blocked:  # or not_started: behind an approval gate that waits
+                self._progress[name] = {"status": schedule.settled[name]}
             for name, copies in started:
                 self._progress[name] = {"status": "running"}
                 unit = {**run, "step": name, "copies": copies}
