@@ -22,6 +22,7 @@ import time
 from pathlib import Path
 
 from orchestrator.errors import ServerError
+from orchestrator.private import open_private, private_dir
 
 from . import processes, state
 from .components import HOST
@@ -79,7 +80,7 @@ def ensure_installed(paths: StackPaths) -> float | None:
     if is_installed(paths):
         return None
     uv, venv, log = _find_uv(), _venv(paths), paths.log("install")
-    log.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(log.parent)
     started = time.monotonic()
     if not (venv / "bin" / "python").exists():
         _run([uv, "venv", "--python", _venv_python_request(), str(venv)], log)
@@ -93,7 +94,7 @@ def ensure_installed(paths: StackPaths) -> float | None:
 
 def _run(cmd: list[str], log: Path) -> None:
     env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "UV_EXCLUDE_NEWER")}
-    with open(log, "ab") as out:
+    with open_private(log, "ab") as out:
         out.write(f"\n=== {time.strftime('%Y-%m-%d %H:%M:%S')} {' '.join(cmd)}\n".encode())
         out.flush()
         try:
@@ -136,8 +137,9 @@ def start(home: str | os.PathLike | None, port: int | None = None) -> dict:
                 raise ServerError(f"port {p} ({what}) is already in use; choose another with "
                                   f"{ENV_PHOENIX_PORT}={port + 10} (it uses that port and the next)")
         installed = ensure_installed(paths)
-        (paths.home / "phoenix").mkdir(parents=True, exist_ok=True)
-        paths.logs.mkdir(parents=True, exist_ok=True)
+        # its database holds what runs exported (prompts too, with --otel-content): the
+        # owner's only, like the rest of the state dir (orchestrator/private.py)
+        private_dir(paths.home / "phoenix")
         cmd = [str(_venv(paths) / "bin" / "phoenix"), "serve"]
         pid, ticks = processes.spawn(cmd, env=_env(paths, port), log=paths.log("phoenix"),
                                      cwd=paths.home / "phoenix")

@@ -44,6 +44,8 @@ def test_status_stop_logs_know_the_running_viewer(letta_stack, running_phoenix):
     again = phoenix.start(letta_stack.home, port=running_phoenix["port"])
     assert again["already_running"] and again["pid"] == running_phoenix["pid"]
     assert "phoenix" in [name for name, _ in logs.log_files(letta_stack.home)]
+    # what runs exported (prompts too, with --otel-content) is the owner's only
+    assert (letta_stack.home / "phoenix").stat().st_mode & 0o777 == 0o700
     assert phoenix.running_endpoint(letta_stack.home) == running_phoenix["traces_endpoint"]
     result = CliRunner().invoke(server_group, ["status", "--json", "--home",
                                                str(letta_stack.home)])
