@@ -24,7 +24,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from orchestrator.backends.base import Reply
+from orchestrator.backends.base import Reply, ToolRequest
 from orchestrator.compile.plan import StepPlan
 from orchestrator.compile.templates import render
 from orchestrator.errors import BackendError, RunError
@@ -112,6 +112,11 @@ def _call(svc: Services, step: StepPlan, key: UnitKey, context: dict[str, Any]) 
     # can say: that copy is needed, whatever it is busy with.
     in_flight = same and bool(earlier.get("otid")) and earlier.get("status") in (
         "running", "cancelled", FAILED)
+    # Its turn stopped for a tool call that needs approval (Letta's requires_approval): the
+    # decision goes to the very agent holding the turn (raises while nobody answered).
+    paused = same and bool(earlier.get("otid")) and earlier.get("status") == "waiting_approval"
+    decision = approval.tool_decision(svc, key) if paused else None
+    in_flight = in_flight or decision is not None
     ckey = cache.cache_key(svc, step, key, prompt) if step.cache else None
     if ckey is not None and not in_flight:  # an earlier run's answer: nothing is sent
         hit = cache.take(svc, step, key, ckey, recorded)
@@ -132,8 +137,9 @@ def _call(svc: Services, step: StepPlan, key: UnitKey, context: dict[str, Any]) 
             unit.started, unit.clock = unit.started - (unit.clock - got[0]), got[0]
         unit.usage = carried_usage(earlier)  # the row stays the unit's total over every attempt
         unit.cache_key = ckey
+        unit.decision = decision
         pending = earlier.get("otid") if in_flight and earlier.get("agent_id") == agent.ref.id \
-            else None
+            and decision is None else None
         # A unit that *failed* before is asked once; one that was running (a crash, Ctrl-C)
         # may still be in its turn on the server: wait for that while the agent is busy.
         return unit.run(pending, wait_busy=earlier.get("status") != FAILED)
@@ -231,6 +237,8 @@ class _Unit:
                     self._retrying(self.last_error, backoff_delay(failures, retry.backoff,
                                                                   retry.max_backoff))
                     continue
+            if reply.pending is not None:  # the turn waits for a person: so does the unit
+                self._pause(reply.pending)
             try:
                 return self._decode(reply)
             except jsonout.InvalidReply as exc:  # the reason quotes the reply: redact it
@@ -247,6 +255,15 @@ class _Unit:
     bad_reply: str | None = None  # the last reply that was not valid JSON for the schema
     otid = ""
     cache_key: str | None = None  # a `cache: true` unit's key, recorded with its answer
+    decision: dict[str, Any] | None = None  # a paused tool call's answer, still to send
+
+    def _pause(self, call: ToolRequest) -> None:
+        """The agent asks to call a tool that needs approval: the request is recorded, the
+        unit waits (its otid kept: resume sends the answer to this agent, never the prompt
+        again)."""
+        approval.ask_tool(self.svc, self.step, self.key, self.step.agent or "", call)
+        self._record(status="waiting_approval", otid=self.otid)
+        raise approval.AwaitingApproval([self.key.label()])
 
     def _send(self, message: str) -> Reply:
         self.svc.check_cancelled()
@@ -261,9 +278,16 @@ class _Unit:
         if self.svc.stream:
             shown = self.svc.redactor.stream(
                 lambda text: self.svc.emit("chunk", step=self.key.label(), text=text))
-        reply = self.svc.backend.send(self.agent.ref.id, message, otid=self.otid,
-                                      model=self.model, timeout=self.step.timeout,
-                                      on_chunk=shown.feed if shown else None)
+        if self.decision is not None:  # the answer to a paused tool call goes on the turn
+            reply = self.svc.backend.answer_tool(
+                self.agent.ref.id, self.decision["call_id"], approve=self.decision["approved"],
+                reason=self.decision["comment"], otid=self.otid, timeout=self.step.timeout)
+            approval.tool_answered(self.svc, self.key, self.decision)
+            self.decision = None
+        else:
+            reply = self.svc.backend.send(self.agent.ref.id, message, otid=self.otid,
+                                          model=self.model, timeout=self.step.timeout,
+                                          on_chunk=shown.feed if shown else None)
         if shown is not None:  # the end of the turn (a failed turn's held text is dropped)
             shown.flush()
         self._spend(reply)
