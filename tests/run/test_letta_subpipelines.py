@@ -99,3 +99,29 @@ def test_the_example_gives_the_same_units_on_temporal(letta_stack, model_script,
         assert backend.find_agents((identity.run_tag(remote.run_id),)) == []  # cleaned up
     finally:
         records.close()
+
+
+def test_a_secret_passed_with_with_reaches_the_agent_on_temporal(letta_stack, model_script,
+                                                                 workers, tmp_path):
+    # The records hold a sub-pipeline's inputs masked: a worker evaluates them again.
+    head = "apiVersion: orchestrate/v1\nkind: Pipeline\nmetadata: {name: NAME}\n"
+    (tmp_path / "sub.yaml").write_text(head.replace("NAME", "sub") + (
+        "inputs: {key: {type: string, secret: true}}\nagents: {a: {}}\n"
+        "steps:\n  use: {agent: a, prompt: 'Call with key {{ inputs.key }}'}\n"
+        "outputs: {said: '{{ steps.use.output }}'}\n"))
+    (tmp_path / "main.yaml").write_text(head.replace("NAME", "main") + (
+        "inputs: {token: {type: string, secret: true}}\n"
+        "steps:\n  s: {uses: ./sub.yaml, with: {key: '{{ inputs.token }}'}}\n"))
+    model_script([{"prompt_contains": "Call with key", "reply": "done"}])
+    workers.start()
+    records = Records(tmp_path / "runs.db")
+    try:
+        out = start_run(load_plan(tmp_path / "main.yaml"), {"token": "tok-8d1f3a"},
+                        LettaBackend(letta_stack.base_url), records, options=workers.options())
+        assert out.status == "succeeded", out.error
+        sent = [r["prompt"] for r in _sent(model_script, records, out.run_id)]
+        assert any("Call with key tok-8d1f3a" in p for p in sent), sent
+        units = records.units(out.run_id)
+        assert "tok-8d1f3a" not in json.dumps(list(units.values()), default=str)  # not recorded
+    finally:
+        records.close()

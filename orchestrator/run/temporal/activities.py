@@ -43,6 +43,7 @@ from orchestrator.run.secrets import Redactor
 from orchestrator.run.services import Cancelled, EventSink, Services, redacting
 from orchestrator.run.step import unit_gate
 from orchestrator.run.temporal import items
+from orchestrator.run.uses import rebind_inputs
 from orchestrator.spec.model import BudgetSpec
 
 HEARTBEAT_EVERY = 3.0  # seconds; the workflow's heartbeat timeout is 15 s
@@ -177,8 +178,9 @@ def step(run: dict[str, Any]) -> dict[str, Any]:
     token = unit_gate.set(items.one_new_unit()) if mode == "unit" else None
     try:
         with items_by(hook) if hook is not None else contextlib.nullcontext():
-            result = run_step(svc, plan.steps[name], run["inputs"],
-                              settled_results(plan, memo, records.approvals(run["run_id"])))
+            settled = settled_results(plan, memo, records.approvals(run["run_id"]))
+            rebind_inputs(svc, plan, run["inputs"], settled)  # unmasked, as in a local run
+            result = run_step(svc, plan.steps[name], run["inputs"], settled)
     except items.Expanded as exc:
         return {"status": "expand", "count": exc.count}
     except items.MoreUnits:
