@@ -1,4 +1,4 @@
-"""Load resource files (`kind: Agent | Block | Tool | Folder | McpServer`, several documents per file
+"""Load resource files (`kind: Agent | Block | Tool | Folder | McpServer | Privacy`, several documents per file
 allowed) into a `ResourceSet` for provisioning: a whole directory (`load_resources`) or one
 Agent file and exactly what its agents use (`load_agent_file`, for a pipeline's `ref:`).
 
@@ -25,10 +25,12 @@ from orchestrator.spec import schema
 from orchestrator.spec.files import Boundary, FileProblem, read_text, yaml_files
 from orchestrator.spec.limits import MAX_YAML_BYTES
 from orchestrator.spec.model import ResourceSet
+from orchestrator.spec.privacy import apply_policies
 from orchestrator.spec.resource_build import Builder, ResourceDoc
 from orchestrator.spec.yaml_marks import issue_at, load_documents
 
-KINDS = ("Agent", "Block", "Tool", "Folder", "McpServer")
+KINDS = ("Agent", "Block", "Tool", "Folder", "McpServer", "Privacy")
+ANY = "*"  # a `wanted` name matching every document of its kind (no resource is named so)
 _KIND_LINE = re.compile(r"^kind:[ \t]*['\"]?(\w+)", re.MULTILINE)
 
 
@@ -86,12 +88,14 @@ def load_agent_file(path: str | Path, allowed: tuple[str | Path, ...] = ()) -> R
     wanted |= {("Tool", n) if isinstance(n, str) else ("McpServer", n["mcp"])
                for a in agents for n in a.data.get("tools", ())}
     wanted -= {(d.data["kind"], d.data["name"]) for d in read.docs}
-    if wanted and path.is_file():
+    wanted.add(("Privacy", ANY))  # fleet-wide policies apply to every agent, this one too
+    if path.is_file():
         for sibling in _files(path.parent, issues):
             if sibling.resolve() != path.resolve():
                 _read_file(sibling, read, issues, wanted)
     names = {d.data["name"] for d in agents}
-    resources = _build(path, path.parent, read, Boundary.of(path.parent, allowed), issues)
+    resources = _build(path, path.parent, read, Boundary.of(path.parent, allowed), issues,
+                       partial=True)
     _raise_errors(issues, read)
     return dataclasses.replace(resources, agents={n: a for n, a in resources.agents.items()
                                                   if n in names})
@@ -141,7 +145,8 @@ def _read_file(path: Path, read: _Read, issues: list[Issue],
         if wanted is None:
             issues.append(Issue(str(path), 0, 0, "", problem.message, problem.hint))
         return
-    if wanted is not None and not any(name in text for _, name in wanted):
+    if wanted is not None and not any((kind if name == ANY else name) in text
+                                      for kind, name in wanted):
         return
     found, problems = load_documents(text, str(path))
     issues.extend(problems)
@@ -151,7 +156,7 @@ def _read_file(path: Path, read: _Read, issues: list[Issue],
             continue  # an empty document, or a pipeline next to the agents it uses
         item = ResourceDoc(doc, path.parent)
         key = (data.get("kind"), data.get("name")) if isinstance(data, dict) else None
-        if wanted is not None and key not in wanted:
+        if wanted is not None and key not in wanted and (key and (key[0], ANY)) not in wanted:
             continue
         read.all_docs.append(item)
         problems = schema.validate(doc, "resources")
@@ -180,7 +185,8 @@ def _duplicates(kind: str, items: list[ResourceDoc]) -> list[Issue]:
 
 
 def _build(root: Path, base: Path, read: _Read, boundary: Boundary,
-           issues: list[Issue]) -> ResourceSet:
+           issues: list[Issue], partial: bool = False) -> ResourceSet:
+    """`partial`: the agents of one file (a policy's `agents:` may name agents elsewhere)."""
     by_kind: dict[str, list[ResourceDoc]] = {kind: [] for kind in KINDS}
     for item in read.docs:
         by_kind[item.data["kind"]].append(item)
@@ -192,11 +198,16 @@ def _build(root: Path, base: Path, read: _Read, boundary: Boundary,
     folders = {i.data["name"]: build.folder(i, base) for i in by_kind["Folder"]}
     servers = {i.data["name"]: build.mcp_server(i) for i in by_kind["McpServer"]}
 
+    policies = {i.data["name"] for i in by_kind["Privacy"]}  # their blocks are shared ones
+
     def known(kind: str, built: dict) -> set[str] | None:
-        return None if read.unsure else set(built) | {n for k, n in read.declared if k == kind}
+        extra = policies if kind == "Block" else set()
+        return None if read.unsure else set(built) | extra | {
+            n for k, n in read.declared if k == kind}
 
     agents = {i.data["name"]: build.agent(i, known("Block", blocks), known("Folder", folders),
                                           known("McpServer", servers))
               for i in by_kind["Agent"]}
+    agents = apply_policies(by_kind["Privacy"], agents, blocks, issues, partial)
     return ResourceSet(root=str(root), agents=agents, shared_blocks=blocks, tools=tools,
                        folders=folders, mcp_servers=servers)

@@ -74,7 +74,7 @@ def test_reference_and_file_problems_are_all_reported():
 
 def test_schema_problems_stop_before_references():
     assert problems(RESOURCES / "schema-errors") == [
-        "schema-errors/mixed.yaml:2:7: Agnt(x).kind: 'Agnt' is not one of: Agent, Block, Tool, Folder, McpServer (did you mean 'Agent'?)",
+        "schema-errors/mixed.yaml:2:7: Agnt(x).kind: 'Agnt' is not one of: Agent, Block, Tool, Folder, McpServer, Privacy (did you mean 'Agent'?)",
         "schema-errors/mixed.yaml:8:1: Block(team_notes): unknown key 'vaule' (did you mean 'value'?)",
         "schema-errors/mixed.yaml:10:1: Tool(fetch): missing required key 'source_file'",
     ]
