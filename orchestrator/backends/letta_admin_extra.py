@@ -18,6 +18,7 @@ from typing import Any
 from letta_client import Letta
 
 from orchestrator.backends.admin import McpServer, NewMcpServer, Tool
+from orchestrator.errors import BackendError, ServerUnavailable
 
 
 class LettaExtras:
@@ -39,7 +40,15 @@ class LettaExtras:
         with self._call(f"update MCP server {new.name!r}"):
             self._client.mcp_servers.update(server_id, server_name=new.name,
                                             config=_mcp_config(new))  # type: ignore[arg-type]
-            self._client.mcp_servers.refresh(server_id)  # its tools, as the new config lists them
+        # Its tools, as the new config lists them: best effort, as Letta's own create does
+        # (a server it cannot reach now answers 404 MCPServerUnavailable; the update stands).
+        try:
+            with self._call(f"refresh the tools of MCP server {new.name!r}"):
+                self._client.mcp_servers.refresh(server_id)
+        except ServerUnavailable:
+            raise
+        except BackendError:
+            pass
 
     def delete_mcp_server(self, server_id: str) -> None:
         with self._call(f"delete MCP server {server_id}"):

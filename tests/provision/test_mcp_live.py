@@ -73,3 +73,37 @@ def test_an_agent_gets_mcp_tools_and_the_model_calls_one(letta_stack, model_scri
         apply(gone, cleanup, backend, DiffOptions(namespace=namespace, prune=True),
               lock_dir=tmp_path / "locks", allow_memory_loss=True, env={})
     assert name not in {s.name for s in backend.list_mcp_servers()}
+
+
+@pytest.mark.parametrize("transport", ["streamable_http", "sse"])
+def test_an_http_server_is_created_updated_and_destroyed_with_its_headers(letta_stack, tmp_path,
+                                                                          transport):
+    """Letta keeps an HTTP/SSE server it cannot reach (it lists no tools for it): enough to
+    check the config and its secret headers round-trip (a second plan is empty, a changed
+    token is an update, the token never printed)."""
+    suffix = uuid.uuid4().hex[:8]
+    namespace, name = f"mcph-{suffix}", f"web-{suffix}"
+    spec = McpServerSpec(name=name, transport=transport, url="https://mcp.example.com/mcp",
+                         headers={"Authorization": "Bearer ${env:WEB_TOKEN}"})
+    res = resources().__class__(root=".", mcp_servers={name: spec})
+    backend, options = LettaAdmin(letta_stack.base_url), DiffOptions(namespace=namespace)
+    locks = tmp_path / "locks"
+    first, second = {"WEB_TOKEN": SECRET}, {"WEB_TOKEN": SECRET + "-rotated"}
+    try:
+        apply(plan(res, backend, options, env=first), res, backend, options, lock_dir=locks,
+              env=first)
+        (made,) = [s for s in backend.list_mcp_servers() if s.name == name]
+        assert (made.transport, made.url) == (transport, "https://mcp.example.com/mcp")
+        assert made.headers == {"Authorization": f"Bearer {SECRET}"}
+        assert plan(res, backend, options, env=first).empty
+        rotated = plan(res, backend, options, env=second)
+        assert [(c.action, [f.field for f in c.fields]) for c in rotated.changes] == [
+            ("update", ["headers"])]
+        assert SECRET not in render_text(rotated) + json.dumps(rotated.to_dict())
+        apply(rotated, res, backend, options, lock_dir=locks, env=second)
+        assert plan(res, backend, options, env=second).empty
+    finally:
+        gone = DiffOptions(namespace=namespace, prune=True)
+        empty = resources()
+        apply(plan(empty, backend, gone, env={}), empty, backend, gone, lock_dir=locks, env={})
+    assert name not in {s.name for s in backend.list_mcp_servers()}
