@@ -37,7 +37,6 @@ from markupsafe import Markup
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.middleware import Middleware
-from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response, StreamingResponse
 from starlette.routing import Mount, Route
@@ -47,8 +46,8 @@ from orchestrator.compile.plan import Plan
 from orchestrator.errors import OrchestrateError
 from orchestrator.run import records_pg
 from orchestrator.run.records import Records
-from orchestrator.ui import dag, queries, shape
-from orchestrator.ui.pages import SecurityHeaders, environment
+from orchestrator.ui import dag, pages, queries, shape
+from orchestrator.ui.pages import HostCheck, SecurityHeaders, environment
 from orchestrator.ui.timeline import timeline_svg
 
 HERE = Path(__file__).resolve().parent
@@ -131,11 +130,12 @@ def create_app(location: str, host: str = "127.0.0.1") -> Starlette:
                                  media_type="text/event-stream",
                                  headers={"cache-control": "no-store"})
 
-    hosts = ["*"] if host in ("0.0.0.0", "::", "") else sorted({host, "127.0.0.1", "localhost",
-                                                                 "testserver"})
+    hosts = None if host in ("0.0.0.0", "::", "") else frozenset(
+        {pages.host_of(host), "127.0.0.1", "localhost", "::1", "testserver"})
     routes = [Route("/", runs_list), Route("/runs/{run_id}", run_detail),
               Route("/runs/{run_id}/live", run_live), Route("/runs/{run_id}/stream", run_stream),
               Mount("/static", StaticFiles(directory=HERE / "static"), name="static")]
+
     def unavailable(request: Request, exc: Exception) -> Response:
         # the records cannot be read (PostgreSQL down, a newer schema): say so, keep serving;
         # a connection that failed is dropped, the next request opens a new one
@@ -147,7 +147,7 @@ def create_app(location: str, host: str = "127.0.0.1") -> Starlette:
     handlers: dict[Any, Any] = {error: unavailable for error in READ_ERRORS}
     app = Starlette(routes=routes, exception_handlers=handlers,
                     middleware=[
-        Middleware(SecurityHeaders), Middleware(TrustedHostMiddleware, allowed_hosts=hosts)],
+        Middleware(SecurityHeaders), Middleware(HostCheck, allowed=hosts)],
         lifespan=lambda app: _closing(store))
     return app
 

@@ -2,7 +2,7 @@
 filters that format times, durations, tokens and cost) and the security headers every
 response carries.
 
-Owns `CSP`, `environment()` and `SecurityHeaders` (ASGI middleware).
+Owns `CSP`, `environment()`, `SecurityHeaders` and `HostCheck` (ASGI middleware).
 
 Must not: read records or decide what a page shows (ui.app, ui.queries do).
 """
@@ -84,3 +84,30 @@ class SecurityHeaders:
             await send(message)
 
         await self.app(scope, receive, sending)
+
+
+def host_of(header: str) -> str:
+    """The host of a Host header, without its port: `[::1]:8290` -> `::1`."""
+    header = header.strip().lower()
+    if header.startswith("["):
+        return header[1:].split("]", 1)[0]
+    return header.rsplit(":", 1)[0] if header.count(":") == 1 else header
+
+
+class HostCheck:
+    """Answers 400 to a request whose Host is not one this server is reached by: a page on
+    another site that rebinds its DNS name to 127.0.0.1 cannot read the records. `None`
+    (bound to every address) accepts any Host."""
+
+    def __init__(self, app: ASGIApp, allowed: frozenset[str] | None):
+        self.app, self.allowed = app, allowed
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and self.allowed is not None:
+            headers = dict(scope.get("headers") or [])
+            if host_of(headers.get(b"host", b"").decode("latin-1")) not in self.allowed:
+                await send({"type": "http.response.start", "status": 400,
+                            "headers": [(b"content-type", b"text/plain; charset=utf-8")]})
+                await send({"type": "http.response.body", "body": b"Invalid host header"})
+                return
+        await self.app(scope, receive, send)

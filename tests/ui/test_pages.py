@@ -301,3 +301,19 @@ def test_a_database_error_drops_the_connection_and_the_next_request_recovers(cli
     finally:
         queries.runs_page = real
     assert calls[0] is not calls[1]  # a new connection after the failure
+
+
+def test_the_host_header_must_name_this_server(made):
+    from orchestrator.ui.pages import host_of
+
+    assert [host_of(h) for h in ("[::1]:8290", "127.0.0.1:8290", "LocalHost", "[::1]")] == \
+        ["::1", "127.0.0.1", "localhost", "::1"]
+    with TestClient(create_app(str(made["db"]), host="::1")) as c:
+        for good in ("[::1]:8290", "localhost:8290", "127.0.0.1"):
+            assert c.get("/", headers={"host": good}).status_code == 200, good
+        for bad in ("evil.example", "evil.example:8290", "127.0.0.1.evil.example", ""):
+            reply = c.get("/", headers={"host": bad})
+            assert reply.status_code == 400, bad
+            assert reply.headers["content-security-policy"] == CSP
+    with TestClient(create_app(str(made["db"]), host="0.0.0.0")) as c:  # every address
+        assert c.get("/", headers={"host": "build-box.lan:8290"}).status_code == 200
