@@ -97,7 +97,9 @@ def host_of(header: str) -> str:
 class HostCheck:
     """Answers 400 to a request whose Host is not one this server is reached by: a page on
     another site that rebinds its DNS name to 127.0.0.1 cannot read the records. `None`
-    (bound to every address) accepts any Host."""
+    (bound to every address) accepts any Host. Hosts are compared as `--host` gives them
+    (`::1`), whatever form the header uses (Starlette's TrustedHostMiddleware matches an
+    IPv6 host only in its bracketed form, `[::1]`)."""
 
     def __init__(self, app: ASGIApp, allowed: frozenset[str] | None):
         self.app, self.allowed = app, allowed
