@@ -5,7 +5,7 @@ a trace UI: its own venv (STATE/phoenix-venv, from the committed phoenix.lock, w
 the Letta venv: it brings ~140 packages that must not meet the project's own), its data in
 STATE/phoenix (SQLite), listening on 127.0.0.1 only: the UI, its REST API and OTLP over
 HTTP (`/v1/traces`) on ORCHESTRATE_PHOENIX_PORT (default 6006), OTLP over gRPC on the next
-port. Its own telemetry, its fetches from the internet and its in-app assistant are off.
+port (Phoenix binds that one to every interface: phoenix_serve.py keeps it on loopback). Its own telemetry, its fetches from the internet and its in-app assistant are off.
 It is recorded in STATE/server.json as `phoenix`, beside the other components, under the
 same lock.
 
@@ -34,6 +34,7 @@ ENV_PHOENIX_PORT = "ORCHESTRATE_PHOENIX_PORT"
 ENV_TRACES = "ORCHESTRATE_TRACES"  # "1": `server start` also starts Phoenix
 DEFAULT_PHOENIX_PORT = 6006
 PHOENIX_LOCK = HERE / "phoenix.lock"
+PHOENIX_SERVE = HERE / "phoenix_serve.py"  # runs inside the Phoenix venv
 READY_TIMEOUT = 180.0  # its first start migrates a new database (~30-60 s on 2 busy cores)
 
 
@@ -140,7 +141,8 @@ def start(home: str | os.PathLike | None, port: int | None = None) -> dict:
         # its database holds what runs exported (prompts too, with --otel-content): the
         # owner's only, like the rest of the state dir (orchestrator/private.py)
         private_dir(paths.home / "phoenix")
-        cmd = [str(_venv(paths) / "bin" / "phoenix"), "serve"]
+        # `phoenix serve`, with its gRPC listener on 127.0.0.1 (see phoenix_serve.py)
+        cmd = [str(_venv(paths) / "bin" / "python"), "-I", str(PHOENIX_SERVE)]
         pid, ticks = processes.spawn(cmd, env=_env(paths, port), log=paths.log("phoenix"),
                                      cwd=paths.home / "phoenix")
         entry = {"pid": pid, "ticks": ticks, "port": port, "grpc_port": port + 1,

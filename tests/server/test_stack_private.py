@@ -19,7 +19,9 @@ from orchestrator.server.model_endpoint.admin import TOKEN_FILE
 from orchestrator.server.paths import StackPaths
 
 pytestmark = pytest.mark.integration
-LOOPBACK = {"0100007F", "00000000000000000000000001000000"}  # 127.0.0.1, ::1 as /proc has them
+# 127.0.0.1, ::1, and ::ffff:127.0.0.1 (gRPC binds 127.0.0.1 as an IPv4-mapped address on a
+# dual-stack socket: the trace viewer's OTLP/gRPC port), as /proc/net has them
+LOOPBACK = {"0100007F", "00000000000000000000000001000000", "0000000000000000FFFF00000100007F"}
 
 
 def mode(path: Path) -> int:
