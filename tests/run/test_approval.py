@@ -187,3 +187,21 @@ def test_a_tool_call_that_needs_approval_pauses_the_step(harness, approved):
         harness.backend.sent[0]["agent_id"]
     assert out.results["lookup"].output == ("looked it up" if approved else "denied: fine")
     assert [m["prompt"].split()[0] for m in harness.backend.sent] == ["look", "then"]
+
+
+def test_a_secret_in_an_approval_prompt_is_never_recorded_or_shown(harness):
+    body = """
+agents: {a: {}}
+inputs: {token: {type: string, secret: true}}
+steps:
+  deploy:
+    agent: a
+    prompt: "deploy with {{ inputs.token }}"
+    approval: {before: true, prompt: "deploy with token {{ inputs.token }}?"}
+"""
+    out = harness.run(body, {"token": "tok-5up3r-s3cret"})
+    assert out.status == "waiting_approval"
+    [row] = harness.records.approvals(out.run_id)
+    assert "tok-5up3r-s3cret" not in row["prompt"] and "deploy with token" in row["prompt"]
+    assert "tok-5up3r-s3cret" not in (out.error or "")
+    assert "tok-5up3r-s3cret" not in repr(harness.events)
