@@ -35,7 +35,7 @@ ENV_TRACES = "ORCHESTRATE_TRACES"  # "1": `server start` also starts Phoenix
 DEFAULT_PHOENIX_PORT = 6006
 PHOENIX_LOCK = HERE / "phoenix.lock"
 PHOENIX_SERVE = HERE / "phoenix_serve.py"  # runs inside the Phoenix venv
-READY_TIMEOUT = 180.0  # its first start migrates a new database (~30-60 s on 2 busy cores)
+READY_TIMEOUT = 300.0  # its first start migrates a new database: 50-100 s on 2 busy cores
 
 
 def wanted_by_env() -> bool:
