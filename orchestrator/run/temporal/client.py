@@ -189,6 +189,7 @@ class _Follower:
         earlier = svc.records.events(svc.run_id)  # an earlier attempt's: not news
         self._seen = earlier[-1][0] if earlier else 0  # the last relayed event read
         self._iterations: set[tuple[Any, Any]] = set()
+        self._items: dict[str, set[Any]] = {}  # unit label -> items that ended
 
     def update(self, progress: Mapping[str, Mapping[str, Any]],
                units: dict[UnitKey, dict] | None = None) -> None:
@@ -224,6 +225,12 @@ class _Follower:
                 if mark in self._iterations:
                     continue
                 self._iterations.add(mark)
+            if kind == "item_finished":  # each item's activity says it ended: count them here
+                ended = self._items.setdefault(str(data.get("step")), set())
+                if data.get("item") in ended:  # an activity retried after it reported
+                    continue
+                ended.add(data.get("item"))
+                data = {**data, "done": len(ended)}
             self.svc.emit(kind, **data)
         units = self.svc.records.units(self.svc.run_id)
         state: dict[str, dict[str, Any]] = {}

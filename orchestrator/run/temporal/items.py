@@ -51,18 +51,27 @@ def expand(svc: Services, count: int, run_one: Callable[[int], Any], width: int,
     raise Expanded(count)
 
 
+def _ended(svc: Services, label: str, index: int, count: int, ok: bool) -> None:
+    """As run.fanout says locally; `done` is counted by the starting process (the items
+    run in activities of their own, perhaps on other workers)."""
+    svc.emit("item_finished", step=label, item=index, ok=ok, done=None, total=count)
+
+
 def one_item(index: int) -> Callable[..., list[Any]]:
     def hook(svc: Services, count: int, run_one: Callable[[int], Any], width: int,
              name: str) -> list[Any]:
         if index >= count:
             raise ItemDone(StepResult(FAILED, error=f"item {index} is gone: the list has "
                                       f"{count} items now"))
+        label = name.removesuffix("-item")
         try:
             result = run_one(index)
         except StepFailed as exc:
+            _ended(svc, label, index, count, False)
             raise ItemDone(StepResult(FAILED, error=str(exc), usage=exc.usage)) from None
         except Cancelled as exc:
             raise ItemDone(StepResult("cancelled", error=str(exc))) from None
+        _ended(svc, label, index, count, True)
         raise ItemDone(result)
 
     return hook
