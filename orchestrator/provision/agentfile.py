@@ -6,8 +6,9 @@ settings and recent messages) and `import_agent_files` (`POST /v1/agents/import`
 
 Secrets never reach a file: tool environment values and MCP server env/headers are blanked
 (Letta blanks them too; this does not rely on it), and any other text holding the value of
-a variable the agent names (its `tool_env` keys and the `${env:VAR}` references recorded
-at apply), or of a `--redact-env` variable, is replaced by `(redacted)`: a secret resolved
+a variable the agent names (its `tool_env` keys, the `${env:VAR}` references and the
+fields apply resolved them into, as it recorded them), or of a `--redact-env` variable, is
+replaced by `(redacted)`: a secret resolved
 into a system prompt or block by apply or a run does not leak. What the audit rules still
 find (key formats, high-entropy strings) is reported as a warning, never the value.
 On import the tool environment is filled from the environment, by the same names.
@@ -37,6 +38,7 @@ from orchestrator.provision.export import (
     export_name,
     select_agents,
 )
+from orchestrator.spec.envrefs import env_names
 
 REDACTED = "(redacted)"
 MIN_REDACTED = 4  # shorter values would mangle ordinary text
@@ -56,6 +58,27 @@ def _env_names(agent: Mapping[str, Any]) -> dict[str, str]:
     refs = section.get("tool_env_refs") if isinstance(section, Mapping) else None
     refs = refs if isinstance(refs, Mapping) else {}
     return {key: str(refs.get(key) or key) for key in sorted(keys)}
+
+
+def _recorded_names(value: Any) -> set[str]:
+    """The variables apply resolved into a system prompt or block anywhere in the file, as
+    it recorded them (agent metadata `env_fields`, a shared block's `env_template`)."""
+    found: set[str] = set()
+    if isinstance(value, list):
+        for item in value:
+            found |= _recorded_names(item)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            if key in ("metadata", "metadata_") and isinstance(item, Mapping):
+                section = item.get(identity.METADATA_KEY)
+                section = section if isinstance(section, Mapping) else {}
+                templates = section.get("env_fields")
+                texts = list(templates.values()) if isinstance(templates, Mapping) else []
+                texts.append(section.get("env_template"))
+                found |= {n for t in texts if isinstance(t, str) for n in env_names(t)}
+            else:
+                found |= _recorded_names(item)
+    return found
 
 
 def _replace(value: Any, secrets: list[str]) -> tuple[Any, int]:
@@ -80,7 +103,7 @@ def _replace(value: Any, secrets: list[str]) -> tuple[Any, int]:
 
 def scrub(doc: dict, env: Mapping[str, str], redact: tuple[str, ...] = ()) -> tuple[dict, int]:
     """The agent file without secret values, and how many texts were redacted."""
-    names = set(redact)
+    names = set(redact) | _recorded_names(doc)
     for agent in doc.get("agents") or ():
         names |= set(_env_names(agent).values())
         for key in ENV_FIELDS:

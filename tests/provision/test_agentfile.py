@@ -69,3 +69,19 @@ def test_not_an_agent_file_is_located(h, tmp_path):
     bad.write_text("{}")
     with pytest.raises(ProvisionError, match=r"bad.af:1:1: not an agent file \(no 'agents'"):
         import_agent_files(h.server, [bad], {})
+
+
+def test_a_secret_used_only_in_a_block_or_the_system_prompt_is_redacted(h, tmp_path):
+    """Not named by tool_env: apply's record of the fields it resolved (env_fields, a shared
+    block's env_template) names the variables, so their values are redacted too."""
+    env = {"ONLY_IN_BLOCK": "block-only-s3cret", "ONLY_IN_SYSTEM": "system-only-s3cret",
+           "SHARED_ONE": "shared-only-s3cret"}
+    res = resources(agent("b", system="Use ${env:ONLY_IN_SYSTEM} carefully.",
+                          memory_blocks=[block("vault", "pin ${env:ONLY_IN_BLOCK}")],
+                          shared_blocks=["team"]),
+                    blocks=[block("team", "team key ${env:SHARED_ONE}")])
+    h.apply(res, env=env)
+    export_agent_files(h.server, Selection(all=True), tmp_path, "default", env)
+    text = (tmp_path / "b.af").read_text()
+    assert not [name for name, value in env.items() if value in text]
+    assert text.count("(redacted)") >= 3

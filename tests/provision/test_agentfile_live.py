@@ -17,12 +17,14 @@ from orchestrator.cli import main
 pytestmark = pytest.mark.integration
 
 SECRET = "af-live-s3cret-value"
+ONLY_HERE = "af-block-only-value"  # used in one block only, not in tool_env
 AGENT = """apiVersion: orchestrate/v1
 kind: Agent
 name: keeper
 memory_blocks:
   - {{label: persona, value: "I keep notes."}}
   - {{label: vault, value: "code ${{env:AF_SECRET}}"}}
+  - {{label: pin, value: "pin ${{env:AF_ONLY_HERE}}"}}
 tools: [{tool}]
 tool_env: {{API_KEY: "${{env:AF_SECRET}}"}}
 ---
@@ -48,6 +50,7 @@ def test_agent_file_round_trip(letta_stack, tmp_path, monkeypatch):
     suffix = uuid.uuid4().hex[:8]
     ns, tool = f"af-{suffix}", f"echo_af_{suffix}"
     for key, value in {"LETTA_BASE_URL": letta_stack.base_url, "AF_SECRET": SECRET,
+                       "AF_ONLY_HERE": ONLY_HERE,
                        "ORCHESTRATE_HOME": str(tmp_path / "state"),
                        "ORCHESTRATE_DEFAULT_MODEL": letta_stack.model_handle,
                        "ORCHESTRATE_DEFAULT_EMBEDDING": letta_stack.embedding_handle}.items():
@@ -70,7 +73,7 @@ def test_agent_file_round_trip(letta_stack, tmp_path, monkeypatch):
         exported = run("export", "keeper", "--format", "af", "--out", str(out), "--namespace", ns)
         assert exported.exit_code == 0, exported.output
         text = (out / "keeper.af").read_text()
-        assert SECRET not in text and "remember the af test" in text
+        assert SECRET not in text and ONLY_HERE not in text and "remember the af test" in text
         client.agents.delete(agent.id)
 
         imported = run("import", str(out / "keeper.af"))
@@ -81,6 +84,7 @@ def test_agent_file_round_trip(letta_stack, tmp_path, monkeypatch):
         assert back.id != agent.id and back.name == "keeper"
         blocks = {b.label: b.value for b in back.blocks}
         assert blocks["persona"] == "I keep notes." and blocks["vault"] == "code (redacted)"
+        assert blocks["pin"] == "pin (redacted)"
         assert tool in {t.name for t in back.tools}
         assert {(s.key, s.value) for s in back.secrets or ()} == {("API_KEY", SECRET)}
         said = [m for m in client.agents.messages.list(back.id, limit=50)
