@@ -183,6 +183,9 @@ def test_list_run_graph_timeline_and_a_script_shown_as_text(letta_stack, model_s
 
 def test_running_step_turns_green_without_a_reload(letta_stack, model_script, site, page):
     db, url = site
+    listing = page.context.new_page()  # the runs list, open before the run starts
+    listing.goto(url + "/")
+    listing.evaluate("window.__sameDocument = 'yes'")
     # the writer's reply (draft) takes 5 s: long enough to watch it running
     model_script([{"system_contains": "I am a clear technical writer", "delay": 5},
                   {"prompt_contains": "Review this report", "json": APPROVE}])
@@ -195,7 +198,10 @@ def test_running_step_turns_green_without_a_reload(letta_stack, model_script, si
         env={**os.environ, "ORCHESTRATE_HOME": str(db.parent)}, stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT, text=True)
     try:
-        _watch(page, url, db, before, runner)
+        run_id = _watch(page, url, db, before, runner)
+        row = listing.locator(f'tr.run[data-run="{run_id}"]')  # appeared without a reload
+        row.locator('.badge:text("succeeded")').wait_for(timeout=30_000)
+        assert listing.evaluate("window.__sameDocument") == "yes"
         printed = runner.communicate(timeout=120)[0]  # it cleans up after the page says so
     finally:
         if runner.poll() is None:  # the test failed: do not leave the CLI running
@@ -210,7 +216,7 @@ def _run_ids(db: Path) -> set[str]:
         return {r[0] for r in conn.execute("SELECT id FROM runs")}
 
 
-def _watch(page, url, db, before, runner) -> None:
+def _watch(page, url, db, before, runner) -> str:
     run_id = None
     deadline = time.monotonic() + 60
     while run_id is None and time.monotonic() < deadline:
@@ -227,6 +233,7 @@ def _watch(page, url, db, before, runner) -> None:
     page.wait_for_selector(f'{draft}[data-status="succeeded"]', timeout=60_000)
     page.wait_for_selector('#run-status:text("succeeded")', timeout=60_000)
     assert page.evaluate("window.__sameDocument") == "yes"  # updated in place
+    return run_id
 
 
 def test_a_failed_run_is_listed_and_filtered_with_its_error(letta_stack, model_script, site,
