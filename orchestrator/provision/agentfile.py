@@ -23,6 +23,7 @@ Must not: talk to Letta other than through the AdminBackend, or print a secret.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -45,6 +46,8 @@ MIN_REDACTED = 4  # shorter values would mangle ordinary text
 ENV_FIELDS = ("tool_exec_environment_variables", "secrets")
 MAX_AGENT_FILE = 200 * 1024 * 1024
 ID_PREFIX = identity.agent_tag("", "").removesuffix("/")  # "orchestrate:id="
+# Letta's object ids (`file_agent-<uuid>`): random, so "high entropy", but no secret
+_LETTA_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 
 def _env_names(agent: Mapping[str, Any]) -> dict[str, str]:
@@ -137,7 +140,8 @@ def export_agent_files(backend: AdminBackend, selection: Selection, out: Path, n
         if redacted:
             report.warnings.append(f"{name}.af: {redacted} occurrence(s) of secret values "
                                    f"replaced by {REDACTED}")
-        if found := sorted({h.rule for h in hits(text) if h.value not in (REDACTED, "")}):
+        if found := sorted({h.rule for h in hits(text)
+                            if h.value not in (REDACTED, "") and not _LETTA_ID.search(h.value)}):
             report.warnings.append(f"{name}.af: what looks like a secret ({', '.join(found)}): "
                                    f"check it with `orchestrate audit {out / (name + '.af')}` "
                                    "before sharing the file")

@@ -85,3 +85,16 @@ def test_a_secret_used_only_in_a_block_or_the_system_prompt_is_redacted(h, tmp_p
     text = (tmp_path / "b.af").read_text()
     assert not [name for name, value in env.items() if value in text]
     assert text.count("(redacted)") >= 3
+
+
+def test_letta_ids_are_not_reported_as_secrets_but_a_key_is(h, tmp_path):
+    h.apply(resources(agent("c", memory_blocks=[block("ids", "file_agent-8a5d681f-fb74-4070-"
+                                                          "8e9b-e6369cfbe171")])))
+    report = export_agent_files(h.server, Selection(all=True), tmp_path, "default", {})
+    assert not report.warnings
+    h.apply(resources(agent("c", memory_blocks=[block("ids", "AKIAIOSFODNN7EXAMPLE")])))
+    report = export_agent_files(h.server, Selection(all=True), tmp_path, "default", {})
+    assert report.warnings == [f"c.af: what looks like a secret (aws-access-key): check it "
+                               f"with `orchestrate audit {tmp_path / 'c.af'}` before sharing "
+                               "the file"]
+    assert "AKIAIOSFODNN7EXAMPLE" not in "".join(report.warnings)
