@@ -20,6 +20,7 @@ from typing import Any
 from orchestrator.backends import identity
 from orchestrator.errors import Issue, ProvisionError, SpecError
 from orchestrator.provision.diff_rules import declared_rules
+from orchestrator.spec.agents import env_templates
 from orchestrator.spec.envrefs import ENV_REF
 from orchestrator.spec.model import AgentSpec, BlockSpec, Mark, ResourceSet
 
@@ -94,17 +95,6 @@ def desired_block(spec: BlockSpec, env: Mapping[str, str], mark: Mark, path: str
         secret=ENV_PREFIX in spec.value,
         template=spec.value if ENV_PREFIX in spec.value else None,
     )
-
-
-def env_templates(spec: AgentSpec) -> dict[str, str]:
-    """Field -> its text as written, for the system prompt and private blocks that use
-    `${env:...}` (no secret: the references are unresolved). Apply records them so export
-    writes the references back instead of the values (export_secrets.py)."""
-    out = {f"memory_blocks.{b.label}": b.value for b in spec.memory_blocks
-           if ENV_PREFIX in b.value}
-    if spec.system is not None and ENV_PREFIX in spec.system:
-        out["system"] = spec.system
-    return dict(sorted(out.items()))
 
 
 def env_names(tool_env: Mapping[str, str]) -> dict[str, str]:

@@ -50,6 +50,7 @@ from orchestrator.run.provisioned import Agent, find_provisioned
 from orchestrator.run.records import Records
 from orchestrator.run.replicas import Replicas, parse_label, replica_label
 from orchestrator.run.secrets import Redactor, resolve_env
+from orchestrator.spec.agents import env_templates
 from orchestrator.spec.model import AgentSpec, BlockSpec
 
 DEFAULT_EMBEDDING = "openai/text-embedding-3-small"
@@ -239,6 +240,8 @@ class AgentPool(Cleanup):
         run_tags = (identity.RUN_TAG, identity.run_tag(self.run_id))
         if self.replicas(name) > 1:
             meta["replica"] = index
+        if templates := env_templates(spec):  # names only: export writes them back
+            meta["env_fields"] = templates
         # Empty text is left to the server's default (`or None`), as for blocks below.
         return NewAgent(
             name=letta_name(f"{self.plan.name}-{replica_label(name, index)}-{self.run_id}"),

@@ -39,6 +39,18 @@ AGENT_SETTINGS = ("message_buffer_autoclear", "max_files_open", "per_file_view_w
                   "timezone", "enable_sleeptime")
 
 
+def env_templates(spec: AgentSpec) -> dict[str, str]:
+    """Field -> its text as written, for the system prompt and private blocks that use
+    `${env:...}` (no secret: the references are unresolved). Apply and runs record them in
+    the agent's metadata (`env_fields`) so export writes the references back instead of
+    the resolved values (provision/export_secrets.py), and audit --server names them."""
+    out = {f"memory_blocks.{b.label}": b.value for b in spec.memory_blocks
+           if "${env:" in b.value}
+    if spec.system is not None and "${env:" in spec.system:
+        out["system"] = spec.system
+    return dict(sorted(out.items()))
+
+
 def build_agent(doc: MarkedDoc, name: str, data: dict, path: tuple) -> AgentSpec:
     blocks = tuple(build_block(doc, block["label"], block, path + ("memory_blocks", i))
                    for i, block in enumerate(data.get("memory_blocks", ())))
