@@ -68,3 +68,18 @@ def test_starters_ship_as_package_data():
                                              "starters/*/*/*/*"))
     depth = max(rel.count("/") for name in STARTERS for rel, _ in starter_files(name))
     assert depth <= 2  # what those patterns cover (starters/NAME/ + 3 levels)
+
+
+def test_init_imports_nothing_heavy(tmp_path):
+    import subprocess
+    import sys
+
+    probe = ("import sys\nfrom orchestrator.cli import main\ntry:\n"
+             f"    main(['init', 'support', {str(tmp_path / 'p')!r}], prog_name='orchestrate')\n"
+             "except SystemExit:\n    pass\n"
+             "print(sorted(m for m in ('letta_client', 'networkx', 'jsonschema', 'rich') "
+             "if m in sys.modules))")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                          timeout=60)
+    assert done.stdout.strip().splitlines()[-1] == "[]", done.stdout + done.stderr
+    assert (tmp_path / "p" / "pipeline.yaml").is_file()
