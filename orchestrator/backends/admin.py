@@ -212,7 +212,9 @@ class AdminBackend(Protocol):
 
     # Letta agent files (.af): the agent with its blocks, tools, messages (JSON text)
     def export_agent_file(self, agent_id: str) -> str: ...
-    def import_agent_file(self, content: bytes, secrets: Mapping[str, str]) -> list[str]: ...
+    def import_agent_file(self, content: bytes, secrets: Mapping[str, str],
+                          model: str | None = None, embedding: str | None = None
+                          ) -> list[str]: ...  # model/embedding: handles that replace the file's
 
 
 def connect(base_url: str, api_key: str | None = None) -> AdminBackend:

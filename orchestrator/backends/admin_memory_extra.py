@@ -108,7 +108,8 @@ class MemoryExtras:
                                 for k in agent.tool_env_keys}}]}
         return json.dumps(body, default=list)
 
-    def import_agent_file(self, content: bytes, secrets: Mapping[str, str]) -> list[str]:
+    def import_agent_file(self, content: bytes, secrets: Mapping[str, str],
+                          model: str | None = None, embedding: str | None = None) -> list[str]:
         try:
             body = json.loads(content)
             found = body["agents"]
@@ -119,7 +120,7 @@ class MemoryExtras:
             blocks = tuple(NewBlock(b["label"], b["value"], b.get("limit"), b.get("description"),
                                     b.get("read_only", False)) for b in a.get("blocks", ()))
             made = self.create_agent(NewAgent(
-                name=a["name"], model=a.get("model"), embedding=a.get("embedding"),
+                name=a["name"], model=model or a.get("model"), embedding=embedding or a.get("embedding"),
                 system=a.get("system"), description=a.get("description"),
                 tags=tuple(a.get("tags", ())), metadata=dict(a.get("metadata") or {}),
                 memory_blocks=blocks, tools=tuple(a.get("tools", ())),

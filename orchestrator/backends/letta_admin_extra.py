@@ -63,13 +63,18 @@ class LettaExtras:
         with self._call(f"export agent {agent_id}"):
             return self._client.agents.export_file(agent_id)
 
-    def import_agent_file(self, content: bytes, secrets: Mapping[str, str]) -> list[str]:
+    def import_agent_file(self, content: bytes, secrets: Mapping[str, str],
+                          model: str | None = None, embedding: str | None = None) -> list[str]:
         # The name as it was (Letta appends "_copy" by default), and the server's own tools
         # kept as they are (a file must not overwrite a tool another agent uses).
         args: dict[str, Any] = {"file": ("agent.af", content, "application/json"),
                                 "append_copy_suffix": False, "override_existing_tools": False}
         if secrets:
             args["secrets"] = json.dumps(dict(secrets))
+        if model:
+            args["model"] = model
+        if embedding:
+            args["embedding"] = embedding
         with self._call("import an agent file"):
             return list(self._client.agents.import_file(**args).agent_ids)
 

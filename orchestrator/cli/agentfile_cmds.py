@@ -25,12 +25,17 @@ from orchestrator.provision.agentfile import import_agent_files
 @click.option("--base-url", help="Letta server URL (default: LETTA_BASE_URL, else the "
               "embedded stack).")
 @click.option("--api-key", help="Letta API key (default: LETTA_API_KEY).")
+@click.option("--model", help="Model handle for the imported agents, instead of the file's "
+              "(one the new server offers).")
+@click.option("--embedding", help="Embedding handle for the imported agents, instead of the "
+              "file's.")
 @handle_errors
-def import_cmd(files: tuple[str, ...], base_url: str | None, api_key: str | None) -> int:
+def import_cmd(files: tuple[str, ...], base_url: str | None, api_key: str | None,
+               model: str | None, embedding: str | None) -> int:
     """Import Letta agent files (.af): each agent with its blocks, tools and messages. Tool
     environment values are taken from the environment, by the names the agent uses."""
     backend = connect(resolve_base_url(base_url), resolve_api_key(api_key))
-    report = import_agent_files(backend, [Path(f) for f in files], os.environ)
+    report = import_agent_files(backend, [Path(f) for f in files], os.environ, model, embedding)
     for warning in report.warnings:
         click.echo(f"warning: {warning}", err=True)
     click.echo(f"Imported {len(report.agents)} agent(s): {', '.join(report.agents)}")

@@ -166,8 +166,10 @@ def _read(path: Path) -> tuple[bytes, dict]:
     return content, doc
 
 
-def import_agent_files(backend: AdminBackend, paths: list[Path],
-                       env: Mapping[str, str]) -> ExportReport:
+def import_agent_files(backend: AdminBackend, paths: list[Path], env: Mapping[str, str],
+                       model: str | None = None, embedding: str | None = None) -> ExportReport:
+    """Import the files (all checked first); `model`/`embedding`: handles the new server
+    offers, replacing the files' (an agent moving from another server)."""
     report = ExportReport()
     files = [(path, *_read(path)) for path in paths]  # every file checked before any import
     taken = {tag for a in backend.list_agents() for tag in a.tags
@@ -191,7 +193,7 @@ def import_agent_files(backend: AdminBackend, paths: list[Path],
                     report.warnings.append(f"{path.name}: agent {agent.get('name')!r}: tool_env "
                                            f"{key} is empty (set {variable} and import again, "
                                            "or apply its YAML)")
-        ids = backend.import_agent_file(content, secrets)
+        ids = backend.import_agent_file(content, secrets, model, embedding)
         names = [str(a.get("name")) for a in doc["agents"]]
         report.agents += [f"{n} ({i})" for n, i in zip(names, ids, strict=False)]
         report.files.append(str(path))

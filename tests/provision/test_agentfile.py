@@ -98,3 +98,13 @@ def test_letta_ids_are_not_reported_as_secrets_but_a_key_is(h, tmp_path):
                                f"with `orchestrate audit {tmp_path / 'c.af'}` before sharing "
                                "the file"]
     assert "AKIAIOSFODNN7EXAMPLE" not in "".join(report.warnings)
+
+
+def test_import_can_give_the_model_and_embedding_the_new_server_offers(h, tmp_path):
+    h.apply(fleet(), env=ENV)
+    export_agent_files(h.server, Selection(all=True), tmp_path, "default", ENV)
+    h.server.delete_agent(h.agent("a").id)
+    import_agent_files(h.server, [tmp_path / "a.af"], ENV, model="other/model",
+                       embedding="other/embedding")
+    back = h.agent("a")
+    assert (back.model, back.embedding) == ("other/model", "other/embedding")

@@ -76,12 +76,14 @@ def test_agent_file_round_trip(letta_stack, tmp_path, monkeypatch):
         assert SECRET not in text and ONLY_HERE not in text and "remember the af test" in text
         client.agents.delete(agent.id)
 
-        imported = run("import", str(out / "keeper.af"))
+        imported = run("import", str(out / "keeper.af"), "--model", letta_stack.model_handle,
+                       "--embedding", letta_stack.embedding_handle)
         assert imported.exit_code == 0, imported.output
         assert SECRET not in imported.output
         (back,) = client.agents.list(tags=[identity.agent_tag(ns, "keeper")],
                                      include=["agent.blocks", "agent.tools", "agent.secrets"])
         assert back.id != agent.id and back.name == "keeper"
+        assert back.model == letta_stack.model_handle
         blocks = {b.label: b.value for b in back.blocks}
         assert blocks["persona"] == "I keep notes." and blocks["vault"] == "code (redacted)"
         assert blocks["pin"] == "pin (redacted)"
