@@ -67,16 +67,19 @@ class _Store:
     def __init__(self, location: str):
         self.location = location
         self._records: Records | None = None
+        self._lock = threading.Lock()  # requests run in worker threads
 
     def get(self) -> Records | None:
-        if self._records is None:
-            if not records_pg.is_url(self.location) and not Path(self.location).exists():
-                return None
-            self._records = Records(self.location)
-        return self._records
+        with self._lock:
+            if self._records is None:
+                if not records_pg.is_url(self.location) and not Path(self.location).exists():
+                    return None
+                self._records = Records(self.location)
+            return self._records
 
     def reset(self) -> None:
-        records, self._records = self._records, None
+        with self._lock:
+            records, self._records = self._records, None
         if records is not None:
             with contextlib.suppress(Exception):  # it is already broken
                 records.close()
@@ -131,7 +134,7 @@ def create_app(location: str, host: str = "127.0.0.1") -> Starlette:
                                  headers={"cache-control": "no-store"})
 
     hosts = None if host in ("0.0.0.0", "::", "") else frozenset(
-        {pages.host_of(host), "127.0.0.1", "localhost", "::1", "testserver"})
+        {pages.host_of(host), "127.0.0.1", "localhost", "::1"})
     routes = [Route("/", runs_list), Route("/runs/{run_id}", run_detail),
               Route("/runs/{run_id}/live", run_live), Route("/runs/{run_id}/stream", run_stream),
               Mount("/static", StaticFiles(directory=HERE / "static"), name="static")]
@@ -145,11 +148,9 @@ def create_app(location: str, host: str = "127.0.0.1") -> Starlette:
         return page("missing.html", 503, run_id=None, problem=records_pg.safe_url(first))
 
     handlers: dict[Any, Any] = {error: unavailable for error in READ_ERRORS}
-    app = Starlette(routes=routes, exception_handlers=handlers,
-                    middleware=[
-        Middleware(SecurityHeaders), Middleware(HostCheck, allowed=hosts)],
-        lifespan=lambda app: _closing(store))
-    return app
+    middleware = [Middleware(SecurityHeaders), Middleware(HostCheck, allowed=hosts)]
+    return Starlette(routes=routes, exception_handlers=handlers, middleware=middleware,
+                     lifespan=lambda app: _closing(store))
 
 
 @contextlib.asynccontextmanager
@@ -202,7 +203,6 @@ def _shape(run: dict[str, Any], units: list[dict[str, Any]]) -> shape.Group:
 def _plan(file: str, mtime_ns: int, size: int) -> Plan | None:
     """Compiled once per version of the file (a live page asks again at every change)."""
     from orchestrator.compile import load_plan
-    from orchestrator.errors import OrchestrateError
 
     try:
         return load_plan(file)
@@ -210,14 +210,17 @@ def _plan(file: str, mtime_ns: int, size: int) -> Plan | None:
         return None
 
 
+def _mark(store: _Store, run_id: str) -> tuple[Any, ...] | None:
+    records = store.get()
+    return queries.change_mark(records, run_id) if records else None
+
+
 async def _changes(store: _Store, run_id: str, request: Request) -> AsyncIterator[str]:
     last: Any = None
     quiet = 0.0
     while not STOPPING.is_set() and not await request.is_disconnected():
-        try:
-            records = store.get()
-            mark = (await run_in_threadpool(queries.change_mark, records, run_id)
-                    if records else None)
+        try:  # in a thread: opening PostgreSQL records may wait for the network
+            mark = await run_in_threadpool(_mark, store, run_id)
         except READ_ERRORS:
             store.reset()
             return  # closed without `done`: the browser's EventSource reconnects by itself

@@ -28,6 +28,7 @@ from orchestrator.ui.app import create_app  # noqa: E402
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
 APPROVE = {"approved": True, "feedback": "good"}
+LOCAL = "http://127.0.0.1:8290"  # the Host the app accepts (it refuses any other)
 
 
 def _statuses(html: str) -> dict[str, str]:
@@ -68,7 +69,7 @@ def test_temporal_run_with_records_on_postgres(letta_stack, model_script, tempor
     password = re.search(r"://[^:]+:([^@]+)@", pg_url)
     pages = {}
     for location, run in ((str(tmp_path / "runs.db"), sqlite_run), (pg_url, pg_run)):
-        with TestClient(create_app(location)) as client:
+        with TestClient(create_app(location), base_url=LOCAL) as client:
             listing = client.get("/").text
             assert f'data-run="{run.run_id}"' in listing
             pages[location] = client.get(f"/runs/{run.run_id}").text

@@ -42,6 +42,7 @@ steps:
         rewrite: {agent: a, prompt: "rewrite {{ steps.each.output | length }}"}
   last: {agent: b, prompt: "end {{ steps.polish.ran }}"}
 """
+LOCAL = "http://127.0.0.1:8290"  # the Host the app accepts (it refuses any other)
 
 
 def _plan(text, path):
@@ -79,7 +80,7 @@ def made(tmp_path):
 
 @pytest.fixture
 def client(made):
-    with TestClient(create_app(str(made["db"]))) as c:
+    with TestClient(create_app(str(made["db"])), base_url=LOCAL) as c:
         yield c
 
 
@@ -133,7 +134,7 @@ def test_pager_links_keep_the_filter(client, made):
 def test_pages_follow_their_links(made):
     from orchestrator.ui import queries
 
-    with TestClient(create_app(str(made["db"]))) as c:
+    with TestClient(create_app(str(made["db"])), base_url=LOCAL) as c:
         saved, queries.PER_PAGE = queries.PER_PAGE, 2
         try:
             seen, url, pages = [], "/?pipeline=other", 0
@@ -216,7 +217,7 @@ def test_shape_from_the_rows_when_the_pipeline_file_is_gone(client, made):
 
 
 def test_no_records_yet_creates_nothing(tmp_path):
-    with TestClient(create_app(str(tmp_path / "runs.db"))) as c:
+    with TestClient(create_app(str(tmp_path / "runs.db")), base_url=LOCAL) as c:
         assert "No runs recorded yet" in c.get("/").text
     assert not (tmp_path / "runs.db").exists()
 
@@ -243,7 +244,7 @@ def test_example_pipelines_draw(tmp_path):
                         options=RunOptions())
         assert out.status == "succeeded", out.error
     records.close()
-    with TestClient(create_app(str(tmp_path / "runs.db"))) as c:
+    with TestClient(create_app(str(tmp_path / "runs.db")), base_url=LOCAL) as c:
         pages = [c.get(f"/runs/{run_id}").text for run_id in _run_ids(c.get("/").text)]
     assert all(page.count("<svg") == 2 for page in pages)
     notes = pages[0]  # newest first: release-notes, whose sub-pipelines are groups
@@ -274,7 +275,7 @@ def test_a_large_run_lists_its_unfinished_units_first(client, made, monkeypatch)
 def test_records_that_cannot_be_read_are_a_page_without_the_password():
     pytest.importorskip("psycopg")
     url = "postgresql://orch:hunter2-secret@127.0.0.1:1/records"  # nothing listens on port 1
-    with TestClient(create_app(url)) as c:
+    with TestClient(create_app(url), base_url=LOCAL) as c:
         reply = c.get("/")
         assert reply.status_code == 503
         assert "cannot be read" in reply.text and "cannot connect" in reply.text
@@ -308,12 +309,14 @@ def test_the_host_header_must_name_this_server(made):
 
     assert [host_of(h) for h in ("[::1]:8290", "127.0.0.1:8290", "LocalHost", "[::1]")] == \
         ["::1", "127.0.0.1", "localhost", "::1"]
-    with TestClient(create_app(str(made["db"]), host="::1")) as c:
+    with TestClient(create_app(str(made["db"]), host="::1"), base_url=LOCAL) as c:
         for good in ("[::1]:8290", "localhost:8290", "127.0.0.1"):
             assert c.get("/", headers={"host": good}).status_code == 200, good
-        for bad in ("evil.example", "evil.example:8290", "127.0.0.1.evil.example", ""):
+        for bad in ("evil.example", "evil.example:8290", "127.0.0.1.evil.example", "",
+                    "testserver"):
             reply = c.get("/", headers={"host": bad})
             assert reply.status_code == 400, bad
             assert reply.headers["content-security-policy"] == CSP
-    with TestClient(create_app(str(made["db"]), host="0.0.0.0")) as c:  # every address
+    everywhere = create_app(str(made["db"]), host="0.0.0.0")  # bound to every address
+    with TestClient(everywhere, base_url=LOCAL) as c:
         assert c.get("/", headers={"host": "build-box.lan:8290"}).status_code == 200
