@@ -112,6 +112,11 @@ def scrub(doc: dict, env: Mapping[str, str], redact: tuple[str, ...] = ()) -> tu
         for key in ENV_FIELDS:
             if isinstance(agent.get(key), dict):
                 agent[key] = {k: "" for k in agent[key]}
+        section = (agent.get("metadata") or {}).get(identity.METADATA_KEY)
+        if isinstance(section, dict) and section.get("tool_env"):
+            # a digest of the secret values (apply compares it): not for a file to carry, as
+            # a weak secret could be guessed from it; apply after import sets them again
+            section["tool_env"] = ""
     for server in doc.get("mcp_servers") or ():
         if isinstance(server.get("stdio_config"), dict):
             server["stdio_config"].pop("env", None)

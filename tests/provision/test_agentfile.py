@@ -32,6 +32,8 @@ def test_export_writes_no_secret_and_import_restores_it_from_the_environment(h, 
     assert SECRET not in text
     doc = json.loads(text)
     assert doc["agents"][0]["tool_exec_environment_variables"] == {"API_KEY": ""}
+    assert h.agent("a").metadata["orchestrate"]["tool_env"].startswith("sha256:")
+    assert doc["agents"][0]["metadata"]["orchestrate"]["tool_env"] == ""  # no digest either
     assert "I keep (redacted) safe" in text
     assert any("replaced by (redacted)" in w for w in report.warnings)
     old = h.agent("a")
