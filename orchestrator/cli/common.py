@@ -17,7 +17,7 @@ from typing import Any
 
 import click
 
-from orchestrator import home
+from orchestrator import home, settings
 from orchestrator.errors import ExitCode, OrchestrateError, ServerUnavailable, SpecError
 
 NO_SERVER_HINT = (
@@ -86,7 +86,7 @@ def handle_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
         except KeyboardInterrupt:
             fail("interrupted", ExitCode.CANCELLED)
         except Exception as exc:  # noqa: BLE001 - last line of defence, by design
-            if os.environ.get("ORCHESTRATE_DEBUG"):
+            if settings.value("ORCHESTRATE_DEBUG"):
                 traceback.print_exc()
             fail(f"unexpected {type(exc).__name__}: {exc} (a bug: please report it; "
                  "ORCHESTRATE_DEBUG=1 shows the traceback)", ExitCode.UNEXPECTED)

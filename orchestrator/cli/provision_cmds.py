@@ -19,6 +19,7 @@ from typing import Any
 
 import click
 
+from orchestrator import settings
 from orchestrator.backends import identity
 from orchestrator.backends.admin import AdminBackend, connect
 from orchestrator.cli.common import handle_errors, resolve_api_key, resolve_base_url, state_home
@@ -32,8 +33,8 @@ from orchestrator.provision.render import SYMBOLS, VERBS, render_json, render_te
 from orchestrator.provision.sources import load_source
 from orchestrator.spec.model import ResourceSet
 
-ENV_MODEL = "ORCHESTRATE_DEFAULT_MODEL"
-ENV_EMBEDDING = "ORCHESTRATE_DEFAULT_EMBEDDING"
+ENV_MODEL = "ORCHESTRATE_MODEL"  # its old names still work (orchestrator.settings)
+ENV_EMBEDDING = "ORCHESTRATE_EMBEDDING"
 
 
 def _check_namespace(_ctx: click.Context, _param: click.Parameter, value: str) -> str:
@@ -107,8 +108,8 @@ def _json_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _defaults(base_url: str, model: str | None, embedding: str | None) -> tuple[str | None, ...]:
-    model = model or os.environ.get(ENV_MODEL)
-    embedding = embedding or os.environ.get(ENV_EMBEDDING)
+    model = model or settings.value(ENV_MODEL)
+    embedding = embedding or settings.value(ENV_EMBEDDING)
     if model and embedding:
         return model, embedding
     from orchestrator.server.stack import (
@@ -118,7 +119,7 @@ def _defaults(base_url: str, model: str | None, embedding: str | None) -> tuple[
     )
 
     if embedded_base_url(state_home()) == base_url:  # the embedded stack: its handles are known
-        # (with an external model endpoint, only if ORCHESTRATE_MODEL_HANDLE names it)
+        # (with an external model endpoint, only if ORCHESTRATE_MODEL names it)
         return (model or embedded_model_handle(state_home()),
                 embedding or default_embedding_handle())
     return model, embedding

@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import json
-import os
 import sys
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
@@ -20,6 +19,7 @@ import click
 import yaml
 from rich.console import Console
 
+from orchestrator import settings
 from orchestrator.cli import batch_cmds
 from orchestrator.cli.common import (
     handle_errors,
@@ -134,9 +134,9 @@ def run_cmd(file: str, inputs: tuple[str, ...], input_file: str | None, base_url
                 click.echo(warning.labelled(), err=True)
         options = RunOptions(
             max_parallel=max_parallel, timeout=timeout, keep_agents=keep_agents,
-            model=model or os.environ.get("ORCHESTRATE_MODEL") or None, namespace=namespace,
+            model=model or settings.value("ORCHESTRATE_MODEL"), namespace=namespace,
             stream=stream, executor=executor,
-            temporal_address=temporal_address or os.environ.get("ORCHESTRATE_TEMPORAL_ADDRESS")
+            temporal_address=temporal_address or settings.value("ORCHESTRATE_TEMPORAL_ADDRESS")
             or None, task_queue=task_queue, max_tokens=max_tokens, max_cost=max_cost,
             allow_path=tuple(str(Path(a).resolve()) for a in allowed))
         options = dataclasses.replace(options, trace=trace_settings())

@@ -158,8 +158,8 @@ def model_lines(info: stack.StackInfo) -> list[str]:
     more = f", ... ({len(handles)} in all)" if len(handles) > SHOWN_HANDLES else ""
     lines.append(f"  model handles:   {', '.join(handles[:SHOWN_HANDLES])}{more}")
     if not info.model_handle:
-        lines.append("                   (name one with ORCHESTRATE_MODEL or --model for runs,"
-                     " ORCHESTRATE_MODEL_HANDLE or --default-model for `apply`)")
+        lines.append("                   (name one with ORCHESTRATE_MODEL, or --model for runs"
+                     " and --default-model for `apply`)")
     return lines
 
 

@@ -5,10 +5,9 @@ Thin: parse, start `orchestrator.run.temporal.worker.run_worker`, exit 130 on Ct
 
 from __future__ import annotations
 
-import os
-
 import click
 
+from orchestrator import settings
 from orchestrator.cli.common import handle_errors
 from orchestrator.errors import ExitCode, RunError
 
@@ -31,7 +30,7 @@ def worker_cmd(temporal_address: str | None, task_queue: str | None,
         raise RunError(f"`orchestrate worker` needs the `temporal` extra ({exc.name} is not "
                        "installed): pip install 'orchestrate[temporal]'") from None
     target = client.TemporalTarget(
-        temporal_address or os.environ.get("ORCHESTRATE_TEMPORAL_ADDRESS")
+        temporal_address or settings.value("ORCHESTRATE_TEMPORAL_ADDRESS")
         or client.DEFAULT_ADDRESS, task_queue or client.DEFAULT_QUEUE)
     try:
         worker.run_worker(target, max_concurrent_units, on_ready=lambda: click.echo(

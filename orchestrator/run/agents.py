@@ -34,12 +34,12 @@ Must not: send messages (run.step does), or delete anything it did not create fo
 from __future__ import annotations
 
 import dataclasses
-import os
 import re
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from orchestrator import settings
 from orchestrator.backends import identity
 from orchestrator.backends.base import AgentRef, NewAgent, NewBlock, RunBackend
 from orchestrator.compile.fingerprint import agent_payload, block_payload, definition
@@ -109,7 +109,7 @@ class AgentPool(Cleanup):
         return None if agent and agent.model == step.model else step.model
 
     def _embedding(self, spec: AgentSpec) -> str:
-        chosen = spec.embedding or self.plan.defaults.embedding or os.environ.get(
+        chosen = spec.embedding or self.plan.defaults.embedding or settings.value(
             "ORCHESTRATE_EMBEDDING")
         if chosen:
             return chosen

@@ -13,6 +13,7 @@ import time
 import urllib.parse
 from collections.abc import Callable
 
+from orchestrator import settings
 from orchestrator.errors import ServerError
 
 from . import components, install, own_stack, phoenix, postgres, processes, state, temporal_dev
@@ -35,7 +36,7 @@ __all__ = [
 ]
 
 EMBEDDING_HANDLE = "openai/text-embedding-3-small"
-ENV_MODEL_HANDLE = "ORCHESTRATE_MODEL_HANDLE"
+ENV_MODEL_HANDLE = "ORCHESTRATE_MODEL"  # the old ORCHESTRATE_MODEL_HANDLE still works
 Progress = Callable[[str], None]
 
 
@@ -50,11 +51,11 @@ def default_embedding_handle() -> str:
 
 def embedded_model_handle(home: str | os.PathLike | None = None) -> str | None:
     """The chat model handle for agents on the embedded stack: the local model's, or, when
-    the stack was started with an external endpoint, $ORCHESTRATE_MODEL_HANDLE (else None:
+    the stack was started with an external endpoint, $ORCHESTRATE_MODEL (else None:
     the caller must ask for one)."""
     model = state.read(StackPaths.resolve(home)).get("model") or {}
     if model.get("external"):
-        return os.environ.get(ENV_MODEL_HANDLE) or None
+        return settings.value(ENV_MODEL_HANDLE)
     return default_model_handle()
 
 

@@ -116,6 +116,7 @@ def test_embedded_model_handle_follows_the_model_mode(tmp_path, monkeypatch):
     from orchestrator.server.paths import StackPaths
 
     monkeypatch.delenv("ORCHESTRATE_MODEL_HANDLE", raising=False)
+    monkeypatch.delenv("ORCHESTRATE_MODEL", raising=False)
     paths = StackPaths(tmp_path)
     state.write(paths, {"model": {"pid": 1, "url": "http://127.0.0.1:1/v1", "port": 1}})
     assert stack.embedded_model_handle(tmp_path) == stack.default_model_handle()

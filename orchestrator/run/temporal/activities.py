@@ -26,6 +26,7 @@ from typing import Any
 
 from temporalio import activity
 
+from orchestrator import settings
 from orchestrator.backends.base import AgentRef
 from orchestrator.backends.letta import LettaBackend
 from orchestrator.compile import load_plan_text
@@ -68,7 +69,7 @@ def _open_records(ref: str) -> Records:
     whose full URL (with its password) the worker takes from ORCHESTRATE_RECORDS_URL."""
     location = ref
     if ref.startswith("env:"):
-        location = os.environ.get("ORCHESTRATE_RECORDS_URL", "")
+        location = (settings.value("ORCHESTRATE_RECORDS_URL") or "")
         if records_pg.safe_url(location) != ref[4:]:
             shown = records_pg.safe_url(location) if location else "unset"
             raise RunError(f"this worker's ORCHESTRATE_RECORDS_URL ({shown}) is not the run's "
