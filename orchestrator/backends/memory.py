@@ -257,7 +257,7 @@ class MemoryBackend:
                 rule.served += 1
             return text
         if JSON_MARKER in prompt:
-            return json.dumps(minimal_instance(_schema_in(prompt)))
+            return json.dumps(placeholder_instance(_schema_in(prompt)))
         return f"[memory] {agent_name}: reply to: {prompt[:80]}"
 
     def _wait(self, delay: float, timeout: float | None) -> None:
@@ -286,7 +286,7 @@ def _schema_in(prompt: str) -> dict:
         return {}
 
 
-def minimal_instance(schema: Any) -> Any:
+def placeholder_instance(schema: Any) -> Any:
     """A small valid instance of a simple JSON Schema (enough for default fake answers)."""
     if not isinstance(schema, dict):
         return None
@@ -298,7 +298,7 @@ def minimal_instance(schema: Any) -> Any:
     kind = kind[0] if isinstance(kind, list) else kind
     if kind == "object":
         props = schema.get("properties", {})
-        return {k: minimal_instance(props.get(k, {})) for k in schema.get("required", [])}
+        return {k: placeholder_instance(props.get(k, {})) for k in schema.get("required", [])}
     if kind == "array":
-        return [minimal_instance(schema.get("items", {}))] * schema.get("minItems", 0)
+        return [placeholder_instance(schema.get("items", {}))] * schema.get("minItems", 0)
     return {"string": "", "boolean": True, "integer": 0, "number": 0, "null": None}.get(kind)

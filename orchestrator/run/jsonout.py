@@ -29,12 +29,12 @@ class InvalidReply(ValueError):
     safe to send back to the agent."""
 
 
-def schema_text(schema: Mapping[str, Any] | None) -> str:
+def schema_json(schema: Mapping[str, Any] | None) -> str:
     return json.dumps(_plain(schema or {}), ensure_ascii=False, sort_keys=True)
 
 
 def request_suffix(schema: Mapping[str, Any] | None) -> str:
-    return f"\n\n{JSON_MARKER}\n```json\n{schema_text(schema)}\n```"
+    return f"\n\n{JSON_MARKER}\n```json\n{schema_json(schema)}\n```"
 
 
 def repair_prompt(problem: str, schema: Mapping[str, Any] | None) -> str:
@@ -56,7 +56,7 @@ def parse_reply(text: str) -> Any:
 def check(value: Any, schema: Mapping[str, Any] | None) -> None:
     if not schema:
         return
-    error = best_match(_validator(schema_text(schema)).iter_errors(value))
+    error = best_match(_validator(schema_json(schema)).iter_errors(value))
     if error is not None:
         where = "/".join(str(p) for p in error.absolute_path)
         raise InvalidReply(f"{'at ' + where + ': ' if where else ''}{error.message}")

@@ -3,7 +3,7 @@
 Owns `Agent` (an inline or provisioned agent as the pool leases it), `find_referenced` (every
 `ref:` agent the steps use, looked up before the run sends anything: a missing one must not
 cost earlier steps' tokens), `find_provisioned` (one, by its managed identity tag
-`identity.agent_tag(namespace, name)`: Letta names are not unique), `managed_name` (what a
+`identity.agent_tag(namespace, name)`: Letta names are not unique), `ref_agent_name` (what a
 `ref:` names) and `replaced_refs`: on resume, a unit a `ref:` agent answered is not reused
 once that identity is another Letta agent (destroyed and applied again): the agent is part
 of what resume compares.
@@ -70,7 +70,7 @@ def find_referenced(plan: Plan, backend: RunBackend, namespace: str) -> dict[str
 def find_provisioned(plan: Plan, backend: RunBackend, namespace: str, name: str,
                      spec: AgentSpec) -> Agent:
     """A `ref:` agent, by its managed identity tag (Letta names are not unique)."""
-    managed = managed_name(spec.ref or "", plan.source)
+    managed = ref_agent_name(spec.ref or "", plan.source)
     tag = identity.agent_tag(namespace, managed)
     found = backend.find_agents((tag,))
     if not found:
@@ -84,7 +84,7 @@ def find_provisioned(plan: Plan, backend: RunBackend, namespace: str, name: str,
     return Agent(found[0], inline=False, model=found[0].model, name=name)
 
 
-def managed_name(ref: str, pipeline_file: str) -> str:
+def ref_agent_name(ref: str, pipeline_file: str) -> str:
     """`ref: researcher` names a managed agent; `ref: agents/researcher.yaml` its resource
     file (relative to the pipeline), whose one `kind: Agent` document names it. The file is
     read by the same loader `orchestrate apply` uses, so both agree on the name."""

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from orchestrator.backends.base import JSON_MARKER, NewAgent, RunBackend
-from orchestrator.backends.memory import MemoryBackend, minimal_instance
+from orchestrator.backends.memory import MemoryBackend, placeholder_instance
 from orchestrator.errors import BackendError, NotFound, ServerUnavailable
 
 
@@ -73,5 +73,5 @@ def test_server_down():
 
 
 def test_minimal_instance_enum_and_const():
-    assert minimal_instance({"enum": ["x", "y"]}) == "x"
-    assert minimal_instance({"const": 3}) == 3
+    assert placeholder_instance({"enum": ["x", "y"]}) == "x"
+    assert placeholder_instance({"const": 3}) == 3
