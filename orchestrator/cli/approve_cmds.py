@@ -15,8 +15,8 @@ import json
 
 import click
 
-from orchestrator.cli.common import handle_errors
-from orchestrator.cli.run_cmds import _exec_options, _records, _resume, _server_options
+from orchestrator.cli.common import handle_errors, server_options
+from orchestrator.cli.run_cmds import _exec_options, _records, _resume
 from orchestrator.run.approval import answer
 
 
@@ -37,7 +37,7 @@ def _user() -> str:
 @click.option("--resume", "then_resume", is_flag=True, help="Then continue the run.")
 @click.option("--input", "-i", "inputs", multiple=True, metavar="NAME=VALUE",
               help="With --resume: secret inputs again (they are never recorded).")
-@_server_options
+@server_options
 @_exec_options
 @handle_errors
 def approve_cmd(run_id: str, unit: str, reject: bool, comment: str | None, by: str | None,

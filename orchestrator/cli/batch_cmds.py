@@ -48,8 +48,6 @@ from orchestrator.run.batch_session import (
 from orchestrator.run.records import Records
 from orchestrator.run.runner import RunOptions, run_timeout
 
-CANCELLED_EXIT = int(ExitCode.CANCELLED)
-
 
 def _db() -> str:
     return str(state_home() / "runs.db")
@@ -173,7 +171,7 @@ def _finish(summary: BatchSummary, reporter: Callable[..., None], as_json: bool)
         return int(ExitCode.OK)
     if summary.status == "cancelled":
         sys.stdout.flush()
-        return CANCELLED_EXIT
+        return int(ExitCode.CANCELLED)
     return int(ExitCode.USER_ERROR)
 
 

@@ -93,3 +93,10 @@ def handle_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
         sys.exit(int(code or 0))
 
     return wrapper
+
+
+def server_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """--base-url and --api-key, worded once for every command that talks to Letta."""
+    fn = click.option("--api-key", help="Letta API key (default: LETTA_API_KEY).")(fn)
+    return click.option("--base-url", help="Letta server URL (default: LETTA_BASE_URL, else "
+                        "the embedded stack).")(fn)

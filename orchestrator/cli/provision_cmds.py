@@ -22,7 +22,13 @@ import click
 from orchestrator import settings
 from orchestrator.backends import identity
 from orchestrator.backends.admin import AdminBackend, connect
-from orchestrator.cli.common import handle_errors, resolve_api_key, resolve_base_url, state_home
+from orchestrator.cli.common import (
+    handle_errors,
+    resolve_api_key,
+    resolve_base_url,
+    server_options,
+    state_home,
+)
 from orchestrator.cli.spec_cmds import ALLOW_PATH_HELP
 from orchestrator.errors import ExitCode, OrchestrateError, ProvisionError, SpecError
 from orchestrator.provision import DiffOptions, apply, destroy, destroy_plan, plan
@@ -45,16 +51,14 @@ def _check_namespace(_ctx: click.Context, _param: click.Parameter, value: str) -
 
 
 def _server_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """The shared --base-url/--api-key, and --namespace."""
     options = [
-        click.option("--base-url", help="Letta server URL (default: LETTA_BASE_URL, else the "
-                     "embedded stack)."),
-        click.option("--api-key", help="Letta API key (default: LETTA_API_KEY)."),
         click.option("--namespace", default=identity.DEFAULT_NAMESPACE, show_default=True,
                      callback=_check_namespace,
                      help="Identity namespace: applies in different namespaces never touch "
                      "each other's objects (letters, digits, '.', '_', '-')."),
     ]
-    return functools.reduce(lambda f, opt: opt(f), reversed(options), fn)
+    return server_options(functools.reduce(lambda f, opt: opt(f), reversed(options), fn))
 
 
 def _plan_options(fn: Callable[..., Any]) -> Callable[..., Any]:

@@ -26,6 +26,7 @@ from orchestrator.cli.common import (
     records_location,
     resolve_api_key,
     resolve_base_url,
+    server_options,
     state_home,
 )
 from orchestrator.cli.lazy import letta_backend as LettaBackend  # noqa: N813
@@ -52,18 +53,9 @@ from orchestrator.run.runner import (
 )
 from orchestrator.run.secrets import Redactor
 
-CANCELLED_EXIT = 130
-
 
 def _records() -> Records:
     return Records(records_location())
-
-
-def _server_options(fn: Callable[..., Any]) -> Callable[..., Any]:
-    fn = click.option("--base-url", help="Letta server URL (default: LETTA_BASE_URL, "
-                      "else the embedded server).")(fn)
-    fn = click.option("--api-key", help="Letta API key (default: LETTA_API_KEY).")(fn)
-    return fn
 
 
 def _exec_options(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -96,7 +88,7 @@ def _budget_options(fn: Callable[..., Any]) -> Callable[..., Any]:
               help="A pipeline input; repeat for several. Typed by the input's declaration.")
 @click.option("--input-file", type=click.Path(exists=True, dir_okay=False),
               help="A YAML or JSON mapping of inputs (--input wins on conflicts).")
-@_server_options
+@server_options
 @_exec_options
 @click.option("--model", help="Default model handle (default: ORCHESTRATE_MODEL, else the "
               "server's local model).")
@@ -179,7 +171,7 @@ def dry_run_steps(plan: Plan, given: Mapping[str, Any]) -> list[dict]:
               help="Secret inputs again (they are never recorded).")
 @click.option("--file", "file", type=click.Path(dir_okay=False),
               help="The pipeline file, if it moved (default: the recorded path).")
-@_server_options
+@server_options
 @_exec_options
 @click.option("--model", help="The run's default model from now on (to fix a model that "
               "failed; default: the recorded one).")
@@ -333,7 +325,7 @@ def _finish(outcome: RunOutcome, as_json: bool) -> int:
     if outcome.status == "succeeded":
         return int(ExitCode.OK)
     if outcome.status == "cancelled":
-        return CANCELLED_EXIT
+        return int(ExitCode.CANCELLED)
     if outcome.status == "waiting_approval":
         return int(ExitCode.WAITING_APPROVAL)
     return int(ExitCode.USER_ERROR)
