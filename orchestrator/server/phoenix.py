@@ -24,7 +24,7 @@ from pathlib import Path
 from orchestrator.errors import ServerError
 from orchestrator.private import open_private, private_dir
 
-from . import processes, state
+from . import optional, processes, state
 from .components import HOST
 from .info import ComponentStatus
 from .install import INSTALL_TIMEOUT, _find_uv, _venv_python_request
@@ -131,64 +131,43 @@ def start(home: str | os.PathLike | None, port: int | None = None) -> dict:
     with state.locked(paths):
         data = state.read(paths)
         entry = data.get("phoenix")
-        if isinstance(entry, dict) and processes.alive(entry.get("pid"), entry.get("ticks")):
+        if optional.running(entry):
             return {**entry, "already_running": True}
-        for p, what in ((port, "Phoenix UI and OTLP/HTTP"), (port + 1, "Phoenix OTLP/gRPC")):
-            if processes.port_in_use(p, HOST):
-                raise ServerError(f"port {p} ({what}) is already in use; choose another with "
-                                  f"{ENV_PHOENIX_PORT}={port + 10} (it uses that port and the next)")
+        optional.refuse_busy_ports(
+            ((port, "Phoenix UI and OTLP/HTTP"), (port + 1, "Phoenix OTLP/gRPC")),
+            HOST, ENV_PHOENIX_PORT, port)
         installed = ensure_installed(paths)
         # its database holds what runs exported (prompts too, with --otel-content): the
         # owner's only, like the rest of the state dir (orchestrator/private.py)
         private_dir(paths.home / "phoenix")
         # `phoenix serve`, with its gRPC listener on 127.0.0.1 (see phoenix_serve.py)
         cmd = [str(_venv(paths) / "bin" / "python"), "-I", str(PHOENIX_SERVE)]
-        pid, ticks = processes.spawn(cmd, env=_env(paths, port), log=paths.log("phoenix"),
-                                     cwd=paths.home / "phoenix")
-        entry = {"pid": pid, "ticks": ticks, "port": port, "grpc_port": port + 1,
-                 "url": url(port), "traces_endpoint": traces_endpoint(port)}
+        fields = {"port": port, "grpc_port": port + 1, "url": url(port),
+                  "traces_endpoint": traces_endpoint(port)}
         if installed is not None:
-            entry["install_seconds"] = installed
-        data["phoenix"] = entry
-        state.write(paths, data)
-        try:
-            waited = processes.wait_http(f"{url(port)}/healthz", pid=pid, timeout=READY_TIMEOUT,
-                                         what="Phoenix", log=paths.log("phoenix"))
-        except ServerError:
-            processes.terminate(pid, ticks, timeout=10)
-            data.pop("phoenix", None)
-            state.write(paths, data)
-            raise
-        entry["ready_seconds"] = round(waited, 1)
-        state.write(paths, data)
-        return entry
+            fields["install_seconds"] = installed
+        return optional.launch(paths, data, "phoenix", cmd, env=_env(paths, port),
+                               cwd=paths.home / "phoenix", entry=fields,
+                               health_url=f"{url(port)}/healthz", what="Phoenix",
+                               timeout=READY_TIMEOUT)
 
 
 def running_endpoint(home: str | os.PathLike | None = None) -> str | None:
     """The traces endpoint of this state dir's Phoenix, if it runs."""
     entry = state.read(StackPaths.resolve(home)).get("phoenix")
-    if isinstance(entry, dict) and processes.alive(entry.get("pid"), entry.get("ticks")):
+    if optional.running(entry):
         return str(entry.get("traces_endpoint") or traces_endpoint(int(entry["port"])))
     return None
 
 
-def stop_entry(entry: dict | None) -> bool:
-    """Stop the recorded Phoenix (called by stack.stop under its lock)."""
-    if not isinstance(entry, dict) or not processes.alive(entry.get("pid"), entry.get("ticks")):
-        return False
-    processes.terminate(entry["pid"], entry.get("ticks"), timeout=20.0)
-    return True
+stop_entry = optional.stop_entry  # stack.stop calls it under its lock
 
 
 def status(paths: StackPaths, entry: dict | None) -> ComponentStatus | None:
     """Its status line, or None when it was never started here (it is optional)."""
     if not isinstance(entry, dict):
         return None
-    alive = processes.alive(entry.get("pid"), entry.get("ticks"))
-    healthy = alive and processes.http_ok(f"{url(int(entry['port']))}/healthz")
-    return ComponentStatus(
-        "phoenix", alive, pid=entry.get("pid") if alive else None, url=entry.get("url"),
-        port=entry.get("port"), healthy=healthy,
-        rss_bytes=processes.rss_bytes(entry["pid"]) if alive else None,
-        log=paths.log("phoenix"),
+    return optional.status(
+        "phoenix", paths, entry, health_url=f"{url(int(entry['port']))}/healthz",
+        url=entry.get("url"),
         detail=f"trace viewer; OTLP at {entry.get('traces_endpoint')}, data in phoenix/")

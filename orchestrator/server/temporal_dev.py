@@ -21,7 +21,7 @@ from pathlib import Path
 from orchestrator.errors import ServerError
 from orchestrator.private import tighten_sqlite
 
-from . import processes, state
+from . import optional, state
 from .components import HOST
 from .info import ComponentStatus
 from .paths import StackPaths, port_from_env
@@ -63,56 +63,36 @@ def start(home: str | os.PathLike | None, port: int | None = None) -> dict:
     with state.locked(paths):
         data = state.read(paths)
         entry = data.get("temporal")
-        if isinstance(entry, dict) and processes.alive(entry.get("pid"), entry.get("ticks")):
+        if optional.running(entry):
             return {**entry, "already_running": True}
         http_port = port + 1
-        for p, what in ((port, "Temporal gRPC"), (http_port, "Temporal HTTP API")):
-            if processes.port_in_use(p, HOST):
-                raise ServerError(f"port {p} ({what}) is already in use; choose another with "
-                                  f"{ENV_TEMPORAL_PORT}={port + 10} (it uses that port and the next)")
+        optional.refuse_busy_ports(((port, "Temporal gRPC"), (http_port, "Temporal HTTP API")),
+                                   HOST, ENV_TEMPORAL_PORT, port)
         cmd = [str(binary()), "server", "start-dev", "--headless", "--ip", HOST,
                "--port", str(port), "--http-port", str(http_port),
                "--db-filename", str(paths.home / "temporal.db"), "--log-level", "warn"]
-        pid, ticks = processes.spawn(cmd, env=dict(os.environ), log=paths.log("temporal"),
-                                     cwd=paths.home)
-        entry = {"pid": pid, "ticks": ticks, "port": port, "http_port": http_port,
-                 "address": address(port)}
-        data["temporal"] = entry
-        state.write(paths, data)
-        try:
-            waited = processes.wait_http(
-                f"http://{HOST}:{http_port}/api/v1/namespaces/default", pid=pid,
-                timeout=READY_TIMEOUT, what="the Temporal dev server", log=paths.log("temporal"))
-        except ServerError:
-            processes.terminate(pid, ticks, timeout=10)
-            data.pop("temporal", None)
-            state.write(paths, data)
-            raise
-        entry["ready_seconds"] = round(waited, 1)
-        state.write(paths, data)
+        entry = optional.launch(
+            paths, data, "temporal", cmd, env=dict(os.environ), cwd=paths.home,
+            entry={"port": port, "http_port": http_port, "address": address(port)},
+            health_url=_health_url(http_port), what="the Temporal dev server",
+            timeout=READY_TIMEOUT)
         # Its SQLite file (made by the server itself: a file made for it would lack its
         # schema) is the owner's only, like every file of the state dir.
         tighten_sqlite(paths.home / "temporal.db")
         return entry
 
 
-def stop_entry(entry: dict | None) -> bool:
-    """Stop the recorded dev server (called by stack.stop under its lock)."""
-    if not isinstance(entry, dict) or not processes.alive(entry.get("pid"), entry.get("ticks")):
-        return False
-    processes.terminate(entry["pid"], entry.get("ticks"), timeout=20.0)
-    return True
+def _health_url(http_port: object) -> str:
+    return f"http://{HOST}:{http_port}/api/v1/namespaces/default"
+
+
+stop_entry = optional.stop_entry  # stack.stop calls it under its lock
 
 
 def status(paths: StackPaths, entry: dict | None) -> ComponentStatus | None:
     """Its status line, or None when it was never started here (it is optional)."""
     if not isinstance(entry, dict):
         return None
-    alive = processes.alive(entry.get("pid"), entry.get("ticks"))
-    healthy = alive and processes.http_ok(
-        f"http://{HOST}:{entry.get('http_port')}/api/v1/namespaces/default")
-    return ComponentStatus(
-        "temporal", alive, pid=entry.get("pid") if alive else None,
-        url=entry.get("address"), port=entry.get("port"), healthy=healthy,
-        rss_bytes=processes.rss_bytes(entry["pid"]) if alive else None,
-        log=paths.log("temporal"), detail="dev server, state in temporal.db")
+    return optional.status("temporal", paths, entry,
+                           health_url=_health_url(entry.get("http_port")),
+                           url=entry.get("address"), detail="dev server, state in temporal.db")
