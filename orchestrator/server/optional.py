@@ -15,11 +15,17 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TypeGuard
 
+from orchestrator import settings
 from orchestrator.errors import ServerError
 
 from . import processes, state
 from .info import ComponentStatus
 from .paths import StackPaths
+
+
+def wanted(env_name: str) -> bool:
+    """Whether the setting asks `server start` for this component ("1", "true", "yes")."""
+    return (settings.value(env_name) or "").strip().lower() in ("1", "true", "yes")
 
 
 def running(entry: Any) -> TypeGuard[dict[str, Any]]:

@@ -39,7 +39,7 @@ READY_TIMEOUT = 300.0  # its first start migrates a new database: 50-100 s on 2 
 
 
 def wanted_by_env() -> bool:
-    return os.environ.get(ENV_TRACES, "").strip().lower() in ("1", "true", "yes")
+    return optional.wanted(ENV_TRACES)
 
 
 def default_port() -> int:

