@@ -4,7 +4,8 @@
     python bench/bench_scale.py --huge 100000    # a generated pipeline: validate, compile, run
 
 A chain of each size runs through the in-memory backend with durable run records; the
-figure is the orchestrator's own time per step (wall - time inside the backend), best of
+figure is the orchestrator's own time per step (wall - time inside the backend, closing the
+records included: a short run's one WAL checkpoint happens at close), best of
 `--repeats` interleaved rounds, each size in blocks as long as one run of the largest. Budget (issue 12; exit 1 when over): ms/step at the largest size within 1.3x of
 ms/step at the smallest, both measured in this process. `--huge N` instead loads,
 validates, compiles and runs bench/generate.py's N-step fan-out/fan-in pipeline once and
@@ -35,7 +36,7 @@ def block_per_step(plan, n: int, runs: int) -> float:
     """ms/step over `runs` back-to-back runs of an n-step chain (one measurement block)."""
     own = 0.0
     for _ in range(runs):
-        wall, inside = time_ours(plan, max_parallel=1)
+        wall, inside = time_ours(plan, max_parallel=1, close_timed=True)
         own += wall - inside
     return own / (n * runs) * 1000
 
