@@ -19,7 +19,7 @@ from orchestrator.backends.admin import (
     AGENT_SETTINGS,
     AGENT_UPDATE_FIELDS,
     BLOCK_UPDATE_FIELDS,
-    Agent,
+    AgentState,
     Block,
     Folder,
     FolderFile,
@@ -72,18 +72,18 @@ class MemoryAdmin(MemoryExtras):
         return self.agents[agent_id]
 
     # ----- agents -----
-    def list_agents(self, tags: Sequence[str] = ()) -> list[Agent]:
+    def list_agents(self, tags: Sequence[str] = ()) -> list[AgentState]:
         return [self.get_agent(a) for a, row in self.agents.items()
                 if set(tags) <= set(row["agent"].tags)]
 
-    def get_agent(self, agent_id: str) -> Agent:
+    def get_agent(self, agent_id: str) -> AgentState:
         row = self._agent(agent_id)
         return replace(row["agent"],
                        blocks=tuple(self.blocks[b] for b in row["blocks"]),
                        tools=tuple(self.tools[t] for t in row["tools"]),
                        folder_ids=tuple(row["folders"]))
 
-    def create_agent(self, new: NewAgent, extra: Mapping[str, Any] | None = None) -> Agent:
+    def create_agent(self, new: NewAgent, extra: Mapping[str, Any] | None = None) -> AgentState:
         extra = dict(extra or {})
         if unknown := set(extra) - {"tool_rules", *AGENT_SETTINGS}:
             raise BackendError(f"create_agent: unknown fields {sorted(unknown)}")
@@ -95,7 +95,7 @@ class MemoryAdmin(MemoryExtras):
                   for b in new.memory_blocks]
         base = [t.id for t in self.tools.values()
                 if (t.name, t.tool_type) in BASE_TOOLS or t.name in new.tools]
-        agent = Agent(id=agent_id, name=new.name, model=new.model, embedding=new.embedding,
+        agent = AgentState(id=agent_id, name=new.name, model=new.model, embedding=new.embedding,
                       system=new.system or DEFAULT_SYSTEM, description=new.description,
                       context_window=new.context_window or DEFAULT_CONTEXT_WINDOW,
                       tags=tuple(new.tags), metadata=dict(new.metadata),
@@ -118,7 +118,7 @@ class MemoryAdmin(MemoryExtras):
         own = self.create_block(NewBlock("memory_persona", "I tidy memory."))
         companion_id = self._new_id("agent")
         name = f"{row['agent'].name}-sleeptime"
-        self.agents[companion_id] = {"agent": Agent(companion_id, name), "blocks": [
+        self.agents[companion_id] = {"agent": AgentState(companion_id, name), "blocks": [
             *row["blocks"], own.id], "tools": [], "folders": [], "env": {}}
         row["agent"] = replace(row["agent"], companion_ids=(companion_id,))
 

@@ -19,7 +19,7 @@ from typing import Any
 
 from orchestrator.backends.admin import (
     MCP_TOOL_TYPE,
-    Agent,
+    AgentState,
     Block,
     McpServer,
     NewAgent,
@@ -35,8 +35,8 @@ class MemoryExtras:
     blocks: dict[str, Block]
     tools: dict[str, Tool]
     _new_id: Callable[[str], str]
-    get_agent: Callable[[str], Agent]
-    create_agent: Callable[..., Agent]
+    get_agent: Callable[[str], AgentState]
+    create_agent: Callable[..., AgentState]
 
     def _init_extras(self) -> None:
         self.mcp_servers: dict[str, McpServer] = {}

@@ -24,7 +24,7 @@ from letta_client import Letta
 from orchestrator.backends.admin import (
     AGENT_SETTINGS,
     AGENT_UPDATE_FIELDS,
-    Agent,
+    AgentState,
     Block,
     Folder,
     FolderFile,
@@ -80,18 +80,18 @@ class LettaAdmin(LettaExtras):
         return translated(what, self.base_url)
 
     # ----- agents -----
-    def list_agents(self, tags: Sequence[str] = ()) -> list[Agent]:
+    def list_agents(self, tags: Sequence[str] = ()) -> list[AgentState]:
         args: dict[str, Any] = {"include": AGENT_INCLUDE, "limit": PAGE}
         if tags:
             args.update(tags=list(tags), match_all_tags=True)
         with self._call("list agents"):
             return [_agent(a) for a in listed(self._client.agents.list(**args))]
 
-    def get_agent(self, agent_id: str) -> Agent:
+    def get_agent(self, agent_id: str) -> AgentState:
         with self._call(f"read agent {agent_id}"):
             return _agent(self._client.agents.retrieve(agent_id, include=list(AGENT_INCLUDE)))
 
-    def create_agent(self, new: NewAgent, extra: Mapping[str, Any] | None = None) -> Agent:
+    def create_agent(self, new: NewAgent, extra: Mapping[str, Any] | None = None) -> AgentState:
         with self._call(f"create agent {new.name!r}"):
             return _agent(self._client.agents.create(**agent_args(new), **dict(extra or {})))
 
@@ -274,9 +274,9 @@ def _folder(f: Any, files: Any) -> Folder:
                               for x in files))
 
 
-def _agent(a: Any) -> Agent:
+def _agent(a: Any) -> AgentState:
     env = a.secrets or a.tool_exec_environment_variables or ()
-    return Agent(
+    return AgentState(
         id=a.id, name=a.name, model=a.model, embedding=a.embedding, system=a.system or "",
         description=a.description,
         context_window=a.llm_config.context_window if a.llm_config else None,

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from orchestrator.backends.admin import Agent, Passage
+from orchestrator.backends.admin import AgentState, Passage
 from orchestrator.backends.letta_admin import LettaAdmin
 from orchestrator.backends.letta_errors import listed
 
@@ -35,7 +35,7 @@ class Message:
 class AuditSource(Protocol):
     base_url: str
 
-    def list_agents(self, tags: Sequence[str] = ()) -> list[Agent]: ...
+    def list_agents(self, tags: Sequence[str] = ()) -> list[AgentState]: ...
 
     def list_passages(self, agent_id: str) -> list[Passage]: ...
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from orchestrator.audit.rules import PERSONAL
 from orchestrator.audit.server import AgentTexts, ServerFinding, Text, audit_agents, redact
 from orchestrator.backends import identity
-from orchestrator.backends.admin import Agent
+from orchestrator.backends.admin import AgentState
 from orchestrator.backends.letta_audit import AuditSource
 from orchestrator.spec.envrefs import env_names
 
@@ -48,7 +48,7 @@ class PassageFix:
                 f"{', '.join(self.rules)}")
 
 
-def managed_agents(source: AuditSource, namespace: str) -> list[tuple[str, Agent]]:
+def managed_agents(source: AuditSource, namespace: str) -> list[tuple[str, AgentState]]:
     listed = source.list_agents(tags=[identity.MANAGED_TAG])
     made = {c for a in listed for c in a.companion_ids}  # sleep-time agents go with theirs
     named = [(name, a) for a in listed if a.id not in made
@@ -56,7 +56,7 @@ def managed_agents(source: AuditSource, namespace: str) -> list[tuple[str, Agent
     return sorted(named, key=lambda pair: pair[0])
 
 
-def _resolved(agent: Agent) -> tuple[tuple[str, tuple[str, ...]], ...]:
+def _resolved(agent: AgentState) -> tuple[tuple[str, tuple[str, ...]], ...]:
     section = (agent.metadata or {}).get(identity.METADATA_KEY) or {}
     fields = section.get("env_fields")
     out = []
@@ -73,7 +73,7 @@ def _resolved(agent: Agent) -> tuple[tuple[str, tuple[str, ...]], ...]:
     return tuple(out)
 
 
-def read_agent(source: AuditSource, name: str, agent: Agent, messages: int) -> AgentTexts:
+def read_agent(source: AuditSource, name: str, agent: AgentState, messages: int) -> AgentTexts:
     texts = [Text("system prompt", agent.system)]
     texts += [Text(f"block {b.label}", b.value) for b in agent.blocks]
     texts += [Text(f"passage {p.id}", p.text, passage_id=p.id)

@@ -31,7 +31,7 @@ from orchestrator.provision.desired import (
     build_desired,
 )
 from orchestrator.provision.diff_archival import passage_changes
-from orchestrator.provision.diff_folders import folder_changes
+from orchestrator.provision.diff_folders import folder_and_file_changes
 from orchestrator.provision.diff_rules import rule_problems, sleeptime_note
 from orchestrator.provision.state import ActualState
 from orchestrator.spec.model import ResourceSet, ToolSpec
@@ -48,7 +48,7 @@ def diff(resources: ResourceSet, actual: ActualState, options: DiffOptions,
     changes += _tool_changes(resources.tools, actual, options, problems)
     changes += mcp.server_changes(resources, actual, options, env or {}, problems)
     changes += _shared_block_changes(shared, actual, options)
-    changes += folder_changes(resources.folders, actual, options, problems, warnings)
+    changes += folder_and_file_changes(resources.folders, actual, options, problems, warnings)
     labels = {name: block.label for name, block in shared.items()}
     for want in agents.values():
         changes += _agent_changes(want, actual, options, labels, problems, warnings)

@@ -15,7 +15,7 @@ Must not: talk to a server. Pure functions of (desired, actual) returning Change
 from __future__ import annotations
 
 from orchestrator.backends import identity
-from orchestrator.backends.admin import CUSTOM_TOOL_TYPE, Agent, Block
+from orchestrator.backends.admin import CUSTOM_TOOL_TYPE, AgentState, Block
 from orchestrator.provision import diff_rules as rules
 from orchestrator.provision.changes import Change, FieldChange
 from orchestrator.provision.desired import DesiredAgent, DesiredBlock, DiffOptions
@@ -48,7 +48,7 @@ def create_fields(want: DesiredAgent) -> tuple[FieldChange, ...]:
     return tuple(fields)
 
 
-def field_changes(want: DesiredAgent, have: Agent) -> tuple[tuple[FieldChange, ...], dict]:
+def field_changes(want: DesiredAgent, have: AgentState) -> tuple[tuple[FieldChange, ...], dict]:
     """The agent's field changes, and the values to send that the spec does not hold as
     they are (the full tool_rules list)."""
     spec = want.spec
@@ -76,7 +76,7 @@ def field_changes(want: DesiredAgent, have: Agent) -> tuple[tuple[FieldChange, .
     return tuple(out), computed
 
 
-def block_changes(want: DesiredAgent, have: Agent, actual: ActualState, options: DiffOptions,
+def block_changes(want: DesiredAgent, have: AgentState, actual: ActualState, options: DiffOptions,
                   shared_labels: dict[str, str]) -> list[Change]:
     """Private block updates/creations, shared block attaches, and detaches of the rest.
     `shared_labels`: shared block name -> its label, for the shared blocks this agent wants."""
@@ -130,7 +130,7 @@ def _private_block_update(agent: str, want: DesiredBlock, have: Block,
                   fields=tuple(fields), memory_loss=loss, data=want)
 
 
-def tool_changes(want: DesiredAgent, have: Agent, actual: ActualState) -> list[Change]:
+def tool_changes(want: DesiredAgent, have: AgentState, actual: ActualState) -> list[Change]:
     declared = list(want.spec.tools)
     before = set(((have.metadata or {}).get(identity.METADATA_KEY) or {}).get("tools") or ())
     attached = {t.name: t for t in have.tools}
@@ -144,7 +144,7 @@ def tool_changes(want: DesiredAgent, have: Agent, actual: ActualState) -> list[C
     return out
 
 
-def folder_changes(want: DesiredAgent, have: Agent, actual: ActualState) -> list[Change]:
+def folder_changes(want: DesiredAgent, have: AgentState, actual: ActualState) -> list[Change]:
     names_by_id = {f.id: name for name, f in actual.folders.items()}
     out = []
     for name in want.spec.folders:

@@ -21,8 +21,11 @@ from orchestrator.provision.state import ActualState
 from orchestrator.spec.model import FolderSpec
 
 
-def folder_changes(folders: Mapping[str, FolderSpec], actual: ActualState, options: DiffOptions,
-                   problems: Problems, warnings: list[str]) -> list[Change]:
+def folder_and_file_changes(folders: Mapping[str, FolderSpec], actual: ActualState,
+                            options: DiffOptions, problems: Problems,
+                            warnings: list[str]) -> list[Change]:
+    """The declared folders (create, update, adopt) and their files; an agent's folder
+    attachments are diff_agents.folder_changes."""
     out = []
     for name, spec in folders.items():
         have = actual.folders.get(name)

@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from orchestrator.backends import identity
-from orchestrator.backends.admin import MCP_TOOL_TYPE, Agent, McpServer, NewMcpServer, Tool
+from orchestrator.backends.admin import MCP_TOOL_TYPE, AgentState, McpServer, NewMcpServer, Tool
 from orchestrator.errors import Issue
 from orchestrator.provision.changes import Change, FieldChange, Problems
 from orchestrator.provision.desired import DiffOptions, digest, env_names, resolve
@@ -165,7 +165,7 @@ def _reconfigured(server: str, resources: ResourceSet, actual: ActualState) -> b
         (have.transport, have.command, have.args, have.url)
 
 
-def agent_tool_changes(spec: AgentSpec, name: str, have: Agent | None,
+def agent_tool_changes(spec: AgentSpec, name: str, have: AgentState | None,
                        actual: ActualState) -> list[Change]:
     """Attach the declared MCP tools (by server and tool name), detach undeclared ones."""
     attached: dict[tuple[str, str], Tool] = {}

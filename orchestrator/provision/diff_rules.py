@@ -20,7 +20,7 @@ from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 from orchestrator.backends import identity
-from orchestrator.backends.admin import AGENT_SETTINGS, Agent
+from orchestrator.backends.admin import AGENT_SETTINGS, AgentState
 from orchestrator.provision.changes import FieldChange, Problems
 from orchestrator.spec.model import AgentSpec
 
@@ -53,7 +53,8 @@ def declared_rules(spec: AgentSpec) -> list[dict[str, Any]] | None:
     return None if spec.tool_rules is None else [canonical(r) for r in spec.tool_rules]
 
 
-def rules_change(spec: AgentSpec, have: Agent) -> tuple[FieldChange, list[dict[str, Any]]] | None:
+def rules_change(spec: AgentSpec, have: AgentState
+                 ) -> tuple[FieldChange, list[dict[str, Any]]] | None:
     """The tool_rules field change and the full list to send, or None when in step."""
     section = (have.metadata or {}).get(identity.METADATA_KEY) or {}
     before = {_key(r) for r in section.get("tool_rules") or () if isinstance(r, Mapping)}
@@ -68,13 +69,13 @@ def rules_change(spec: AgentSpec, have: Agent) -> tuple[FieldChange, list[dict[s
     return FieldChange("tool_rules", [shown(r) for r in server], [shown(r) for r in result]), result
 
 
-def settings_changes(spec: AgentSpec, have: Agent) -> list[FieldChange]:
+def settings_changes(spec: AgentSpec, have: AgentState) -> list[FieldChange]:
     return [FieldChange(key, have.settings.get(key), spec.settings[key])
             for key in AGENT_SETTINGS
             if key in spec.settings and have.settings.get(key) != spec.settings[key]]
 
 
-def sleeptime_note(fields: Sequence[FieldChange], companions: Sequence[Agent]) -> str:
+def sleeptime_note(fields: Sequence[FieldChange], companions: Sequence[AgentState]) -> str:
     """What disabling sleep-time leaves: Letta keeps the sleep-time agent it made."""
     off = any(f.field == "enable_sleeptime" and f.old and not f.new for f in fields)
     names = ", ".join(c.name for c in companions)

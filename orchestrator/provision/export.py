@@ -31,7 +31,7 @@ from pathlib import Path
 import yaml
 
 from orchestrator.backends import identity
-from orchestrator.backends.admin import CUSTOM_TOOL_TYPE, AdminBackend, Agent, Block, Folder
+from orchestrator.backends.admin import CUSTOM_TOOL_TYPE, AdminBackend, AgentState, Block, Folder
 from orchestrator.errors import ProvisionError
 from orchestrator.provision.export_mcp import mcp_tool_entries, write_mcp_servers
 from orchestrator.provision.export_secrets import scrub_agents
@@ -55,15 +55,16 @@ class ExportReport:
     warnings: list[str] = field(default_factory=list)
 
 
-def export_name(agent: Agent, namespace: str) -> str:
+def export_name(agent: AgentState, namespace: str) -> str:
     return identity.managed_name(agent.tags, namespace) or agent.name
 
 
-def select_agents(agents: list[Agent], selection: Selection, namespace: str) -> list[Agent]:
+def select_agents(agents: list[AgentState], selection: Selection,
+                  namespace: str) -> list[AgentState]:
     if not (selection.all or selection.names or selection.match or selection.tags):
         raise ProvisionError("nothing selected: name agents, or pass --all, --match GLOB or --tag T")
 
-    def chosen(agent: Agent) -> bool:
+    def chosen(agent: AgentState) -> bool:
         name = export_name(agent, namespace)
         if name in selection.names:
             return True
@@ -126,7 +127,7 @@ class _Writer:
         self.report.files.append(relative)
 
 
-def _declared_tools(agent: Agent) -> list[str]:
+def _declared_tools(agent: AgentState) -> list[str]:
     before = ((agent.metadata or {}).get(identity.METADATA_KEY) or {}).get("tools") or []
     return sorted({t.name for t in agent.tools if t.tool_type == CUSTOM_TOOL_TYPE} | set(before))
 
@@ -149,7 +150,7 @@ def _block_doc(block: Block, agent_owned: bool) -> dict:
 EXPORTED_SETTINGS: dict[str, object] = {"message_buffer_autoclear": False, "timezone": "UTC"}
 
 
-def _agent_doc(agent: Agent, name: str, shared: dict[str, str], folders: dict[str, str],
+def _agent_doc(agent: AgentState, name: str, shared: dict[str, str], folders: dict[str, str],
                writer: _Writer, report: ExportReport) -> dict:
     section = (agent.metadata or {}).get(identity.METADATA_KEY) or {}
     owned = set(section.get("agent_owned") or ())
@@ -216,7 +217,7 @@ def export_resources(backend: AdminBackend, selection: Selection, out: Path,
     return report
 
 
-def _shared_blocks(backend: AdminBackend, namespace: str, agents: list[Agent],
+def _shared_blocks(backend: AdminBackend, namespace: str, agents: list[AgentState],
                    writer: _Writer, values: Mapping[str, str]) -> dict[str, str]:
     """Managed shared blocks of the namespace used by these agents: block id -> name."""
     used = {b.id for a in agents for b in a.blocks}
@@ -234,7 +235,7 @@ def _shared_blocks(backend: AdminBackend, namespace: str, agents: list[Agent],
     return out
 
 
-def _tools(agents: list[Agent], writer: _Writer) -> None:
+def _tools(agents: list[AgentState], writer: _Writer) -> None:
     seen = {t.name: t for a in agents for t in a.tools if t.tool_type == CUSTOM_TOOL_TYPE}
     for name, tool in sorted(seen.items()):
         doc: dict = {"apiVersion": API_VERSION, "kind": "Tool", "name": name,
@@ -245,7 +246,7 @@ def _tools(agents: list[Agent], writer: _Writer) -> None:
         writer.write(f"tools/{name}.yaml", _dump([doc]))
 
 
-def _folders(backend: AdminBackend, agents: list[Agent], writer: _Writer) -> dict[str, str]:
+def _folders(backend: AdminBackend, agents: list[AgentState], writer: _Writer) -> dict[str, str]:
     """Folders these agents use, with their files' text: folder id -> name."""
     used = {f for a in agents for f in a.folder_ids}
     out = {}

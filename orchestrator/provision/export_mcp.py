@@ -16,13 +16,13 @@ import re
 from collections.abc import Callable, Mapping
 
 from orchestrator.backends import identity
-from orchestrator.backends.admin import AdminBackend, Agent, McpServer
+from orchestrator.backends.admin import AdminBackend, AgentState, McpServer
 from orchestrator.provision.diff_mcp import server_of
 
 API_VERSION = "orchestrate/v1"
 
 
-def mcp_tool_entries(agent: Agent) -> list[dict[str, str]]:
+def mcp_tool_entries(agent: AgentState) -> list[dict[str, str]]:
     found = {(server, t.name) for t in agent.tools if (server := server_of(t))}
     return [{"mcp": server, "tool": tool} for server, tool in sorted(found)]
 
@@ -62,7 +62,7 @@ def server_doc(server: McpServer, recorded: Mapping[str, Mapping[str, str]],
     return doc
 
 
-def write_mcp_servers(backend: AdminBackend, agents: list[Agent], namespace: str,
+def write_mcp_servers(backend: AdminBackend, agents: list[AgentState], namespace: str,
                       write: Callable[[str, list[dict]], None], warnings: list[str]) -> None:
     used = {entry["mcp"] for a in agents for entry in mcp_tool_entries(a)}
     if not used:

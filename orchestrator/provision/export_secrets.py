@@ -19,7 +19,7 @@ from dataclasses import dataclass, field, replace
 
 from orchestrator.audit.rules import BY_NAME, SECRET, hits
 from orchestrator.backends import identity
-from orchestrator.backends.admin import Agent, Block
+from orchestrator.backends.admin import AgentState, Block
 from orchestrator.errors import ProvisionError
 from orchestrator.spec.envrefs import ENV_REF
 
@@ -91,14 +91,14 @@ class SecretFields:
                                  "`orchestrate audit` (apply the YAML again to record its "
                                  "${env:...} references)")
 
-    def agent_field(self, agent: Agent, name: str, key: str, value: str) -> str:
+    def agent_field(self, agent: AgentState, name: str, key: str, value: str) -> str:
         section = (agent.metadata or {}).get(identity.METADATA_KEY) or {}
         templates = section.get("env_fields")
         template = templates.get(key) if isinstance(templates, Mapping) else None
         return self.restore(value, template if isinstance(template, str) else None,
                             f"agent {name}: {key}")
 
-    def block(self, agent: Agent, name: str, block: Block) -> Block:
+    def block(self, agent: AgentState, name: str, block: Block) -> Block:
         section = (block.metadata or {}).get(identity.METADATA_KEY) or {}
         # Letta lists an agent's blocks without their tags: a managed shared block is told
         # by the identity in its metadata (private blocks carry none).
@@ -116,8 +116,8 @@ class SecretFields:
         return block if value is block.value else replace(block, value=value)
 
 
-def scrub_agents(agents: list[Agent], names: Mapping[str, str],
-                 env: Mapping[str, str]) -> tuple[list[Agent], dict[str, str], list[str]]:
+def scrub_agents(agents: list[AgentState], names: Mapping[str, str],
+                 env: Mapping[str, str]) -> tuple[list[AgentState], dict[str, str], list[str]]:
     """The agents with their system prompt and block values as export may write them,
     block id -> value for every block seen (shared ones included), and warnings. Raises
     ProvisionError naming every field it cannot write, before anything is written."""

@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from orchestrator.backends import identity
-from orchestrator.backends.admin import AdminBackend, Agent, Block, Folder, McpServer, Tool
+from orchestrator.backends.admin import AdminBackend, AgentState, Block, Folder, McpServer, Tool
 from orchestrator.provision.diff_archival import seeds_of
 
 
@@ -22,9 +22,9 @@ from orchestrator.provision.diff_archival import seeds_of
 class ActualState:
     base_url: str
     namespace: str
-    agents: Mapping[str, Agent] = field(default_factory=dict)  # managed name -> agent
+    agents: Mapping[str, AgentState] = field(default_factory=dict)  # managed name -> agent
     duplicates: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # name -> agent ids
-    unmanaged: tuple[Agent, ...] = ()
+    unmanaged: tuple[AgentState, ...] = ()
     shared_blocks: Mapping[str, Block] = field(default_factory=dict)  # managed name -> block
     tools: Mapping[str, Tool] = field(default_factory=dict)  # every tool, by function name
     folders: Mapping[str, Folder] = field(default_factory=dict)  # every folder, by name
@@ -33,7 +33,8 @@ class ActualState:
     # block id -> how many agents (of any namespace, managed or not) have it attached, not
     # counting sleep-time agents (they go with their agent)
     block_users: Mapping[str, int] = field(default_factory=dict)
-    companions: Mapping[str, tuple[Agent, ...]] = field(default_factory=dict)  # managed name ->
+    # managed name -> the agents Letta made for it (its sleep-time agent)
+    companions: Mapping[str, tuple[AgentState, ...]] = field(default_factory=dict)
     # managed agent -> {seed digest: passage id} of its seeded archival passages (when read)
     seeds: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
     mcp_servers: Mapping[str, McpServer] = field(default_factory=dict)  # every one, by name
@@ -95,10 +96,10 @@ def _models(backend: AdminBackend, wanted: bool) -> dict[str, tuple[str, ...]]:
     return {"models": tuple(llms), "embeddings": tuple(embeddings)}
 
 
-def _agents(every: list[Agent], namespace: str
-            ) -> tuple[dict[str, Agent], dict[str, tuple[str, ...]], tuple[Agent, ...]]:
-    managed: dict[str, list[Agent]] = {}
-    unmanaged: list[Agent] = []
+def _agents(every: list[AgentState], namespace: str
+            ) -> tuple[dict[str, AgentState], dict[str, tuple[str, ...]], tuple[AgentState, ...]]:
+    managed: dict[str, list[AgentState]] = {}
+    unmanaged: list[AgentState] = []
     for agent in every:
         if not identity.is_managed(agent.tags):
             unmanaged.append(agent)

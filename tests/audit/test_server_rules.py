@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from orchestrator.audit.server import AgentTexts, Text, audit_agents, redact
-from orchestrator.backends.admin import Agent, Passage
+from orchestrator.backends.admin import AgentState, Passage
 from orchestrator.backends.letta_audit import Message
 from orchestrator.provision.audit_server import apply_fix, audit_server, plan_fix
 from tests.audit.corpus import CARD, EMAIL, GITHUB, PLANTED, SLACK
@@ -43,7 +43,7 @@ class FakeSource:
     """In memory: agents and their passages (the fix's reads and writes, counted)."""
 
     base_url: str = "memory://"
-    agents: list[Agent] = field(default_factory=list)
+    agents: list[AgentState] = field(default_factory=list)
     passages: dict[str, list[Passage]] = field(default_factory=dict)
     writes: list[str] = field(default_factory=list)
 
@@ -69,9 +69,10 @@ class FakeSource:
 
 
 def test_the_fix_changes_exactly_the_managed_passages_with_personal_data():
-    managed = Agent("a-1", "helper", tags=("orchestrate:managed", "orchestrate:id=default/helper"))
-    other_ns = Agent("a-2", "x", tags=("orchestrate:managed", "orchestrate:id=other/x"))
-    by_hand = Agent("a-3", "mine")
+    managed = AgentState("a-1", "helper",
+                         tags=("orchestrate:managed", "orchestrate:id=default/helper"))
+    other_ns = AgentState("a-2", "x", tags=("orchestrate:managed", "orchestrate:id=other/x"))
+    by_hand = AgentState("a-3", "mine")
     source = FakeSource(agents=[managed, other_ns, by_hand], passages={
         "a-1": [Passage("p-1", f"mail {EMAIL}", ("t",)), Passage("p-2", "clean"),
                 Passage("p-3", f"token {GITHUB}")],

@@ -4,7 +4,7 @@ lettactl drift bug listed in /work/shared/peers.md (issue numbers in the test na
 from __future__ import annotations
 
 from orchestrator.backends import identity
-from orchestrator.backends.admin import Agent, Block, Tool
+from orchestrator.backends.admin import AgentState, Block, Tool
 from orchestrator.provision import DiffOptions, diff
 from orchestrator.provision.desired import managed_metadata
 from orchestrator.provision.state import ActualState
@@ -16,7 +16,7 @@ NS = "default"
 
 def server_agent(name, blocks=(), tools=(), tags=(), agent_owned=(), declared_tools=(), **kw):
     tags = (*tags, identity.MANAGED_TAG, identity.agent_tag(NS, name))
-    return Agent(id=f"agent-{name}", name=name, model=MODEL, embedding=EMBEDDING,
+    return AgentState(id=f"agent-{name}", name=name, model=MODEL, embedding=EMBEDDING,
                  system="default system", tags=tags, blocks=tuple(blocks), tools=tuple(tools),
                  metadata=managed_metadata(NS, name, list(agent_owned), list(declared_tools), ""),
                  **kw)
