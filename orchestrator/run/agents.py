@@ -190,8 +190,7 @@ class AgentPool(Cleanup):
         if earlier:
             alive = self._alive_agents().get(earlier)
             if alive is not None and _same(alive.tags, DEF_TAG, made_from):
-                return Agent(alive, inline=True, model=self.agent_model(spec), name=name,
-                             replica=index)
+                return Agent(alive, model=self.agent_model(spec), name=name, replica=index)
             if alive is not None:  # made from another definition: never answer with it
                 self._discard("agent", label, earlier, self.backend.delete_agent,
                               self._disposable(name))
@@ -200,7 +199,7 @@ class AgentPool(Cleanup):
             f"{BLOCK_DEF_TAG}{b}={self._block_definition(b)}" for b in spec.shared_blocks)))
         ref = self.backend.create_agent(request)
         self.records.add_resource(self.run_id, "agent", label, ref.id)
-        return Agent(ref, inline=True, model=request.model, name=name, replica=index)
+        return Agent(ref, model=request.model, name=name, replica=index)
 
     def _definition(self, spec: AgentSpec) -> str:
         return definition({"agent": agent_payload(spec, self.plan.shared_blocks),

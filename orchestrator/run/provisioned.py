@@ -31,7 +31,6 @@ from orchestrator.spec.resources import load_agent_file
 @dataclass(frozen=True, eq=False)
 class Agent:
     ref: AgentRef
-    inline: bool
     model: str | None
     name: str = ""  # the pipeline's name for it
     replica: int = 1  # which copy (1-based) of an agent with `replicas: N`
@@ -81,7 +80,7 @@ def find_provisioned(plan: Plan, backend: RunBackend, namespace: str, name: str,
         ids = ", ".join(a.id for a in found)
         raise RunError(f"agents.{name}: {len(found)} agents carry the identity '{tag}' "
                        f"({ids}); remove the duplicates")
-    return Agent(found[0], inline=False, model=found[0].model, name=name)
+    return Agent(found[0], model=found[0].model, name=name)
 
 
 def ref_agent_name(ref: str, pipeline_file: str) -> str:
