@@ -148,7 +148,7 @@ def _mermaid(plan: Plan) -> str:
     lines = ["flowchart TD"]
     groups = _groups(plan)
     lines += _mermaid_group(plan, groups, "", "  ")
-    lines += _mermaid_edges(_drawn(plan), plan.steps, "  ", "")
+    lines += _mermaid_edges(_drawn(plan), "  ", "")
     for block, users in _block_users(plan).items():
         lines.append(f'  b_{_mid(block)}[("{block}")]')
         lines += [f"  b_{_mid(block)} -.- s_{_mid(user)}" for user in users]
@@ -176,7 +176,7 @@ def _mermaid_nodes(steps: Mapping[str, StepPlan], indent: str, prefix: str,
             lines.append(f'{indent}subgraph {node}["{text}"]')
             inner = f"{prefix}{_mid(name)}__"
             lines += _mermaid_nodes(step.loop.steps, indent + "  ", inner, step.scope)
-            lines += _mermaid_edges(step.loop.graph, step.loop.steps, indent + "  ", inner)
+            lines += _mermaid_edges(step.loop.graph, indent + "  ", inner)
             label = _repeat_label(step.loop).replace('"', "#quot;")
             lines += [f'{indent}  s_{inner}{last} -. "{label}" .-> s_{inner}{first}'
                       for last, first in _back_edges(step.loop)]
@@ -186,7 +186,7 @@ def _mermaid_nodes(steps: Mapping[str, StepPlan], indent: str, prefix: str,
     return lines
 
 
-def _mermaid_edges(graph: nx.DiGraph, steps: Mapping[str, StepPlan], indent: str, prefix: str) -> list[str]:
+def _mermaid_edges(graph: nx.DiGraph, indent: str, prefix: str) -> list[str]:
     return [f"{indent}s_{prefix}{_mid(up)} --> s_{prefix}{_mid(down)}"
             for up, down in sorted(graph.edges)]
 
