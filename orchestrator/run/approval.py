@@ -2,8 +2,8 @@
 
 Owns `check(svc, step, key, stage, context)`: the decision of a unit's gate (`before`: the
 unit sends nothing until it is approved; `after`: its output is not used until it is), the
-statuses `waiting_approval` and `rejected`, the errors that carry them (`AwaitingApproval`,
-`Rejected`), how a waiting unit is named for `orchestrate approve` (its unit label: `step`,
+errors that carry the statuses `waiting_approval` and `rejected` (`AwaitingApproval`,
+`Rejected`; the words are run.status's), how a waiting unit is named for `orchestrate approve` (its unit label: `step`,
 `step[2]` for a for_each item, `loop.body#3` for a loop-body step in iteration 3), and the
 timeout rule: a gate still unanswered after `timeout` seconds is decided by `on_timeout`
 the next time the run reaches it (on `resume`), recorded as decided by `timeout`.
@@ -27,8 +27,8 @@ from orchestrator.compile.templates import render
 from orchestrator.errors import RunError
 from orchestrator.run.records import Records, UnitKey
 from orchestrator.run.services import Services
+from orchestrator.run.status import APPROVED, WAITING
 
-WAITING_APPROVAL, REJECTED = "waiting_approval", "rejected"  # step and run statuses
 # `tool:<call id>`: a tool call the agent asked to make, under Letta's requires_approval rule
 STAGES = ("before", "after", "tool:")
 
@@ -53,14 +53,14 @@ class Rejected(RunError):
 
 def view(row: dict[str, Any]) -> dict[str, Any]:
     """What templates read as `steps.<name>.approval`."""
-    return {"approved": row["status"] == "approved", "status": row["status"],
+    return {"approved": row["status"] == APPROVED, "status": row["status"],
             "comment": row.get("comment"), "by": row.get("decided_by"), "stage": row["stage"]}
 
 
 def decided(svc: Services, key: UnitKey, stage: str) -> dict[str, Any] | None:
     """The unit's recorded answer at `stage` (None: not asked or still waiting)."""
     row = svc.records.approval(svc.run_id, key, stage)
-    return view(row) if row and row["status"] != "waiting" else None
+    return view(row) if row and row["status"] != WAITING else None
 
 
 def check(svc: Services, step: StepPlan, key: UnitKey, stage: str,
@@ -77,12 +77,12 @@ def check(svc: Services, step: StepPlan, key: UnitKey, stage: str,
         svc.records.ask_approval(svc.run_id, key, stage, prompt=svc.redactor.text(shown) or "",
                                  deadline=deadline)
         row = svc.records.approval(svc.run_id, key, stage) or {}
-    if row["status"] == "waiting" and row.get("deadline") and time.time() >= row["deadline"]:
+    if row["status"] == WAITING and row.get("deadline") and time.time() >= row["deadline"]:
         svc.records.decide_approval(
             svc.run_id, key, stage, approved=gate.on_timeout == "approve", decided_by="timeout",
             comment=f"no answer within {gate.timeout:g} s (on_timeout: {gate.on_timeout})")
         row = svc.records.approval(svc.run_id, key, stage) or row
-    if row["status"] == "waiting":
+    if row["status"] == WAITING:
         svc.emit("approval_waiting", step=key.label(), stage=stage, prompt=row.get("prompt"),
                  deadline=row.get("deadline"), run_id=svc.run_id)
         raise AwaitingApproval([key.label()])
@@ -116,21 +116,21 @@ def tool_decision(svc: Services, key: UnitKey) -> dict[str, Any] | None:
             if (r["step"], r["item"], r["iteration"]) == (key.step, key.item, key.iteration)
             and r["stage"].startswith("tool:")]
     for row in rows:
-        if row["status"] == "waiting" and row.get("deadline") and time.time() >= row["deadline"]:
+        if row["status"] == WAITING and row.get("deadline") and time.time() >= row["deadline"]:
             svc.records.decide_approval(svc.run_id, key, row["stage"], approved=False,
                                         decided_by="timeout", comment="no answer in time")
             row = svc.records.approval(svc.run_id, key, row["stage"]) or row
-        if row["status"] == "waiting":
+        if row["status"] == WAITING:
             svc.emit("approval_waiting", step=key.label(), stage=row["stage"],
                      prompt=row.get("prompt"), deadline=row.get("deadline"), run_id=svc.run_id)
             raise AwaitingApproval([key.label()])
         call = json.loads(row.get("tool_call") or "{}")
         if not call.get("answered"):
             svc.emit("approval_decided", step=key.label(), stage=row["stage"],
-                     approved=row["status"] == "approved", by=row.get("decided_by"),
+                     approved=row["status"] == APPROVED, by=row.get("decided_by"),
                      comment=row.get("comment"))
             return {"call_id": call.get("id", row["stage"][5:]), "stage": row["stage"],
-                    "approved": row["status"] == "approved", "comment": row.get("comment"),
+                    "approved": row["status"] == APPROVED, "comment": row.get("comment"),
                     "call": call}
     return None
 
@@ -181,7 +181,7 @@ def answer(records: Records, run_id: str, unit: str, *, approved: bool,
     run = records.find_run(run_id)
     if run is None:
         raise RunError(f"no run '{run_id}' (see `orchestrate runs list`)")
-    waiting = records.approvals(run["id"], status="waiting")
+    waiting = records.approvals(run["id"], status=WAITING)
     chosen = matching(waiting, unit)
     if not chosen:
         answered = matching(records.approvals(run["id"]), unit)

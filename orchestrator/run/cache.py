@@ -24,9 +24,10 @@ import json
 import time
 
 from orchestrator.compile.plan import StepPlan
-from orchestrator.run.context import SUCCEEDED, StepResult
+from orchestrator.run.context import StepResult
 from orchestrator.run.records import UnitKey
 from orchestrator.run.services import Services
+from orchestrator.run.status import SUCCEEDED
 
 KEY_VERSION = 1
 

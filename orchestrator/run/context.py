@@ -16,11 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from orchestrator.run.cost import Cost
-
-SUCCEEDED, FAILED, SKIPPED, BLOCKED, CANCELLED = (
-    "succeeded", "failed", "skipped", "blocked", "cancelled")
-NOT_STARTED = "not_started"  # the run stopped (Ctrl-C, timeout) before the step began
-DONE_OK = (SUCCEEDED, SKIPPED)  # outcomes downstream steps may proceed after
+from orchestrator.run.status import SUCCEEDED, StepStatus
 
 
 @dataclass
@@ -53,7 +49,7 @@ class Usage:
 
 @dataclass
 class StepResult:
-    status: str
+    status: StepStatus
     output: Any = None
     error: str | None = None
     iterations: int | None = None  # loop steps only

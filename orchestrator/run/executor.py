@@ -30,11 +30,18 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from orchestrator.compile.plan import Plan
-from orchestrator.run.approval import WAITING_APPROVAL
-from orchestrator.run.context import BLOCKED, CANCELLED, DONE_OK, NOT_STARTED, StepResult
+from orchestrator.run.context import StepResult
 from orchestrator.run.flow import run_step
 from orchestrator.run.schedule import ReadyQueue
-from orchestrator.run.services import Cancelled, Services
+from orchestrator.run.services import CTRL_C, TIMED_OUT, Cancelled, Services
+from orchestrator.run.status import (
+    BLOCKED,
+    CANCELLED,
+    DONE_OK,
+    FAILED,
+    NOT_STARTED,
+    WAITING_APPROVAL,
+)
 
 POLL = 0.05  # seconds between checks for Ctrl-C and the run deadline while waiting
 
@@ -52,8 +59,7 @@ def execute(plan: Plan, inputs: Mapping[str, Any], svc: Services, *, max_paralle
         with svc.records.deferring():  # final unit rows ride along with the next commit
             run.loop()
     except KeyboardInterrupt:
-        svc.cancel_reason = "cancelled (Ctrl-C)"
-        svc.cancel.set()
+        svc.stop(CTRL_C)
         run.abandon()
     finally:
         run.workers.close()
@@ -116,8 +122,8 @@ class _Run:
         except Cancelled as exc:
             result = StepResult(CANCELLED, error=str(exc))
         except Exception as exc:  # noqa: BLE001 - a bug in a step must not hang the run
-            result = StepResult("failed", error=f"unexpected {type(exc).__name__}: "
-                                                f"{svc.redactor.text(str(exc))}")
+            result = StepResult(FAILED, error=f"unexpected {type(exc).__name__}: "
+                                              f"{svc.redactor.text(str(exc))}")
         return name, result
 
     def _collect(self) -> None:
@@ -125,8 +131,7 @@ class _Run:
         while True:
             if (self.deadline is not None and time.monotonic() > self.deadline
                     and not svc.cancel.is_set()):
-                svc.cancel_reason = "the run timed out"
-                svc.cancel.set()
+                svc.stop(TIMED_OUT, timed_out=True)
             try:
                 name, result = self.workers.done.get(timeout=POLL)
             except queue.Empty:

@@ -34,12 +34,19 @@ from orchestrator.compile.templates import evaluate
 from orchestrator.errors import BackendError, RunError
 from orchestrator.run import approval
 from orchestrator.run import context as ctx
-from orchestrator.run.approval import REJECTED, WAITING_APPROVAL
 from orchestrator.run.budget import BudgetExceeded
-from orchestrator.run.context import FAILED, NOT_STARTED, SKIPPED, SUCCEEDED, StepResult, Usage
+from orchestrator.run.context import StepResult, Usage
 from orchestrator.run.fanout import fan_out
 from orchestrator.run.records import NO_ITEM, NO_ITERATION, UnitKey
 from orchestrator.run.services import Cancelled, Services
+from orchestrator.run.status import (
+    FAILED,
+    NOT_STARTED,
+    REJECTED,
+    SKIPPED,
+    SUCCEEDED,
+    WAITING_APPROVAL,
+)
 from orchestrator.run.step import StepFailed, call_agent
 from orchestrator.run.uses import run_uses
 

@@ -28,13 +28,26 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
-from orchestrator.run.context import NOT_STARTED, StepResult
+from orchestrator.run.context import StepResult
 from orchestrator.run.cost import Cost
+from orchestrator.run.status import (
+    BLOCKED,
+    CANCELLED,
+    FAILED,
+    NOT_STARTED,
+    PENDING,
+    REJECTED,
+    RUNNING,
+    SKIPPED,
+    SUCCEEDED,
+    WAITING_APPROVAL,
+)
 
-ICONS = {"succeeded": "ok", "failed": "FAILED", "skipped": "skipped", "blocked": "blocked",
-         "cancelled": "cancelled", "running": "running", "waiting": "waiting",
-         "pending": "pending", "not_started": "not started",
-         "waiting_approval": "waiting for approval", "rejected": "REJECTED"}  # pending: upstream not done; "waiting for <agent>": ready
+# pending: upstream not done; "waiting for <agent>": ready
+ICONS = {SUCCEEDED: "ok", FAILED: "FAILED", SKIPPED: "skipped", BLOCKED: "blocked",
+         CANCELLED: "cancelled", RUNNING: "running", "waiting": "waiting",
+         PENDING: "pending", NOT_STARTED: "not started",
+         WAITING_APPROVAL: "waiting for approval", REJECTED: "REJECTED"}
 
 
 def waiting_text(data: dict) -> str:
@@ -147,7 +160,7 @@ def _finished_line(name: str, r: StepResult) -> str:
         text += " (reused from the earlier attempt)"
     if r.cached:
         text += " (cached: an earlier run's output)"
-    if r.error and r.status != "skipped":
+    if r.error and r.status != SKIPPED:
         text += f": {r.error}"
     return text
 
@@ -182,7 +195,7 @@ class LiveReporter:
     def __call__(self, kind: str, **data: Any) -> None:
         with self._lock:
             if kind == "run_started":
-                self.rows = {s: {"status": "pending", "began": None, "result": None}
+                self.rows = {s: {"status": PENDING, "began": None, "result": None}
                              for s in data["steps"]}
                 verb = "resuming" if data["resumed"] else "starting"  # the id, before the end
                 self.console.print(Text(f"{verb} run {data['run_id']} of {data['pipeline']}"),
@@ -191,7 +204,7 @@ class LiveReporter:
             elif kind == "step_waiting":
                 self.rows[data["step"]].update(status=waiting_text(data))
             elif kind == "step_started":
-                self.rows[data["step"]].update(status="running", began=time.monotonic())
+                self.rows[data["step"]].update(status=RUNNING, began=time.monotonic())
             elif kind == "step_finished":
                 self.rows[data["step"]].update(status=data["result"].status,
                                                result=data["result"])
@@ -237,7 +250,7 @@ class LiveReporter:
             else:
                 elapsed, tokens = (now - row["began"]) if row["began"] else 0.0, 0
             state = ICONS.get(row["status"], row["status"])
-            if result is None and row.get("items") and row["status"] == "running":
+            if result is None and row.get("items") and row["status"] == RUNNING:
                 state += " ({}/{} items)".format(*row["items"])
             if result is not None and result.cached:
                 state = "cached"

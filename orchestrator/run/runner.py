@@ -33,17 +33,8 @@ from orchestrator.compile.templates import evaluate
 from orchestrator.errors import RunError
 from orchestrator.run import approval, executor, liveness
 from orchestrator.run.agents import AgentPool
-from orchestrator.run.approval import REJECTED, WAITING_APPROVAL
 from orchestrator.run.budget import Budget, run_limit, spent_so_far, step_limits
-from orchestrator.run.context import (
-    BLOCKED,
-    CANCELLED,
-    DONE_OK,
-    FAILED,
-    SUCCEEDED,
-    StepResult,
-    base_context,
-)
+from orchestrator.run.context import StepResult, base_context
 from orchestrator.run.cost import load_prices
 from orchestrator.run.inputs import resolve_inputs
 from orchestrator.run.liveness import process_alive  # noqa: F401  (run.stats imports it here)
@@ -51,7 +42,17 @@ from orchestrator.run.model_check import check_models
 from orchestrator.run.provisioned import Agent, find_referenced, replaced_refs
 from orchestrator.run.records import Records
 from orchestrator.run.secrets import Redactor
-from orchestrator.run.services import EventSink, Services, redacting
+from orchestrator.run.services import CTRL_C, EventSink, Services, redacting
+from orchestrator.run.status import (
+    BROKEN,
+    CANCELLED,
+    DONE_OK,
+    FAILED,
+    REJECTED,
+    SUCCEEDED,
+    WAITING_APPROVAL,
+    RunStatus,
+)
 from orchestrator.run.tracing import TraceSettings
 
 # resume takes the options a user may need to fix what failed (see cli resume)
@@ -86,7 +87,7 @@ class RunOptions:
 @dataclass
 class RunOutcome:
     run_id: str
-    status: str
+    status: RunStatus
     results: dict[str, StepResult]
     outputs: dict[str, Any] = field(default_factory=dict)
     error: str | None = None
@@ -248,7 +249,7 @@ def _execute(plan: Plan, inputs: dict, backend: RunBackend, records: Records,
                        spent_so_far(memo.values())))
     svc.trace = trace.for_workers() if trace is not None else None
     if cancel is not None:  # set from another thread (a batch's Ctrl-C): as Ctrl-C does
-        svc.cancel, svc.cancel_reason = cancel, "cancelled (Ctrl-C)"
+        svc.cancel, svc.cancel_reason = cancel, CTRL_C
         if hasattr(cancel, "on_stop"):  # it may say why, when it is set (output closed)
             cancel.on_stop = lambda reason: setattr(svc, "cancel_reason", reason)
     emit("run_started", run_id=run_id, pipeline=plan.name, steps=list(plan.steps),
@@ -300,22 +301,22 @@ def _settle(plan: Plan, inputs: dict, svc: Services, outcome: RunOutcome,
             options: RunOptions) -> None:
     results = outcome.results
     if svc.cancel.is_set():
-        outcome.status = CANCELLED if svc.cancel_reason.startswith("cancelled") else "failed"
+        outcome.status = FAILED if svc.timed_out else CANCELLED
         svc.records.mark_interrupted(svc.run_id, CANCELLED, svc.cancel_reason)
         outcome.error = f"{svc.cancel_reason}; continue with `orchestrate resume {svc.run_id}`"
-        if svc.cancel_reason == "the run timed out":  # the same limit would end it again
+        if svc.timed_out:  # the same limit would end it again
             outcome.error = (f"the run timed out after {run_timeout(options, plan):g} s; "
                              f"continue with `orchestrate resume {svc.run_id} --timeout "
                              "SECONDS` (a longer limit for the rest of the run)")
         return
     if svc.budget.stopped:  # what ran is kept; a higher limit lets resume carry on
         flag = "--max-tokens" if "max_tokens" in svc.budget.stopped else "--max-cost"
-        outcome.status = "failed"
+        outcome.status = FAILED
         outcome.error = (f"{svc.budget.stopped}; the run stopped (what ran is kept): continue "
                          f"with `orchestrate resume {svc.run_id} {flag} HIGHER`")
         return
     bad = [(n, r) for n, r in results.items() if r.status not in DONE_OK]
-    broken = [n for n, r in bad if r.status in (FAILED, BLOCKED, CANCELLED)]
+    broken = [n for n, r in bad if r.status in BROKEN]
     if any(r.status == WAITING_APPROVAL for _, r in bad) and not broken:
         outcome.status = WAITING_APPROVAL
         outcome.error = approval.how_to_answer(
@@ -327,8 +328,8 @@ def _settle(plan: Plan, inputs: dict, svc: Services, outcome: RunOutcome,
         outcome.error = f"{rejected[0][1].error}; the run ends here"
         return
     if bad:
-        first = next(((n, r) for n, r in bad if r.status == "failed"), bad[0])
-        outcome.status = "failed"
+        first = next(((n, r) for n, r in bad if r.status == FAILED), bad[0])
+        outcome.status = FAILED
         outcome.error = (f"step '{first[0]}' {first[1].status}: {first[1].error}; fix the cause "
                          f"and continue with `orchestrate resume {svc.run_id}`"
                          + RESUME_OPTIONS_HINT)
@@ -338,4 +339,4 @@ def _settle(plan: Plan, inputs: dict, svc: Services, outcome: RunOutcome,
     try:
         outcome.outputs = {name: evaluate(t, context) for name, t in plan.outputs.items()}
     except RunError as exc:
-        outcome.status, outcome.error = "failed", svc.redactor.text(str(exc))
+        outcome.status, outcome.error = FAILED, svc.redactor.text(str(exc))

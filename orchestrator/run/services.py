@@ -2,7 +2,9 @@
 
 Owns the `Services` bundle (backend, records, redactor, agent pool, event sink, cancel flag,
 the memo of an earlier attempt of this run, the price table, the budget), the once-per-step progress events
-(`step_started`, `step_waiting`) and the `Cancelled` exception. An executor (the
+(`step_started`, `step_waiting`), the `Cancelled` exception and `stop`: why a run was
+stopped, as a value (`timed_out`: its time limit, so it fails; otherwise it is `cancelled`)
+beside the words said to people (`cancel_reason`), so nothing decides by parsing them. An executor (the
 local thread pool today, a Temporal worker later) builds one per run and hands it to
 `run.flow.run_step`; the step semantics never reach for globals.
 
@@ -27,6 +29,9 @@ from orchestrator.run.records import Records, UnitKey
 from orchestrator.run.secrets import Redactor
 
 EventSink = Callable[..., None]  # emit(kind: str, **data)
+
+CTRL_C = "cancelled (Ctrl-C)"  # the reason a run stopped by Ctrl-C gives
+TIMED_OUT = "the run timed out"  # the reason a run stopped at its time limit gives
 
 
 def redacting(emit: EventSink, redactor: Redactor) -> EventSink:
@@ -62,7 +67,8 @@ class Services:
     agents: Any  # run.agents.AgentPool (Any: avoids an import cycle in type checking only)
     emit: EventSink = lambda kind, **data: None
     cancel: threading.Event = field(default_factory=threading.Event)
-    cancel_reason: str = "cancelled"
+    cancel_reason: str = "cancelled"  # why it was cancelled, for people (the run's error)
+    timed_out: bool = False  # the cancel came from the run's time limit: the run fails
     stream: bool = False
     memo: dict[UnitKey, dict] = field(default_factory=dict)  # unit rows of an earlier attempt
     max_parallel: int = 4  # also bounds the items of one for_each running at once
@@ -97,6 +103,11 @@ class Services:
                 return
             self._waiting.add(step)
         self.emit("step_waiting", step=step, agent=agent, replicas=replicas)
+
+    def stop(self, reason: str, *, timed_out: bool = False) -> None:
+        """Cancel the run: Ctrl-C (`CTRL_C`) or its time limit (`TIMED_OUT`, `timed_out`)."""
+        self.cancel_reason, self.timed_out = reason, timed_out
+        self.cancel.set()
 
     def check_cancelled(self) -> None:
         if self.cancel.is_set():

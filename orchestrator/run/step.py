@@ -30,9 +30,17 @@ from orchestrator.compile.templates import render
 from orchestrator.errors import BackendError, RunError
 from orchestrator.run import approval, cache, jsonout
 from orchestrator.run.budget import BudgetExceeded
-from orchestrator.run.context import FAILED, SKIPPED, SUCCEEDED, StepResult, Usage
+from orchestrator.run.context import StepResult, Usage
 from orchestrator.run.records import UnitKey
 from orchestrator.run.services import Cancelled, Services
+from orchestrator.run.status import (
+    CANCELLED,
+    FAILED,
+    RUNNING,
+    SKIPPED,
+    SUCCEEDED,
+    WAITING_APPROVAL,
+)
 
 RECONCILE_POLL = 0.5  # seconds between looks at a busy agent's history
 RECONCILE_WAIT = 600.0  # longest wait for a busy agent when the step has no timeout
@@ -111,10 +119,10 @@ def _call(svc: Services, step: StepPlan, key: UnitKey, context: dict[str, Any]) 
     # up the attempts. Either way the message may be there, and only the agent it went to
     # can say: that copy is needed, whatever it is busy with.
     in_flight = same and bool(earlier.get("otid")) and earlier.get("status") in (
-        "running", "cancelled", FAILED)
+        RUNNING, CANCELLED, FAILED)
     # Its turn stopped for a tool call that needs approval (Letta's requires_approval): the
     # decision goes to the very agent holding the turn (raises while nobody answered).
-    paused = same and bool(earlier.get("otid")) and earlier.get("status") == "waiting_approval"
+    paused = same and bool(earlier.get("otid")) and earlier.get("status") == WAITING_APPROVAL
     decision = approval.tool_decision(svc, key) if paused else None
     in_flight = in_flight or decision is not None
     ckey = cache.cache_key(svc, step, key, prompt) if step.cache else None
@@ -204,7 +212,7 @@ class _Unit:
             self._record(status=FAILED, error=str(exc), **self._bad())
             raise
         except Cancelled as exc:
-            self._record(status="cancelled", error=str(exc))
+            self._record(status=CANCELLED, error=str(exc))
             raise
         self._record(status=SUCCEEDED, output=self.svc.redactor.data(output), error=None)
         return StepResult(SUCCEEDED, output, duration=time.monotonic() - self.clock,
@@ -262,7 +270,7 @@ class _Unit:
         unit waits (its otid kept: resume sends the answer to this agent, never the prompt
         again)."""
         approval.ask_tool(self.svc, self.step, self.key, self.step.agent or "", call)
-        self._record(status="waiting_approval", otid=self.otid)
+        self._record(status=WAITING_APPROVAL, otid=self.otid)
         raise approval.AwaitingApproval([self.key.label()])
 
     def _send(self, message: str) -> Reply:
@@ -273,7 +281,7 @@ class _Unit:
         self.attempt += 1
         self.usage.attempts += 1  # counted when sent: a failed attempt is an attempt too
         self.otid = make_otid(self.svc.run_id, self.key, self.attempt)
-        self._record(status="running", otid=self.otid)  # the intent, before the message
+        self._record(status=RUNNING, otid=self.otid)  # the intent, before the message
         shown = None  # --stream: masked text, held back so that no piece splits a secret
         if self.svc.stream:
             shown = self.svc.redactor.stream(
@@ -346,7 +354,7 @@ class _Unit:
     def _retrying(self, error: str, delay: float) -> None:
         self.svc.emit("step_retry", step=self.key.label(), error=error, attempt=self.attempt,
                       delay=delay)
-        self._record(status="running", error=error)
+        self._record(status=RUNNING, error=error)
         self.svc.sleep(delay)
 
     def _exhausted(self) -> str:
@@ -354,7 +362,7 @@ class _Unit:
         return f"gave up after {n} attempt{'s' if n != 1 else ''}: {self.last_error}"
 
     def _record(self, **fields: Any) -> None:
-        done = fields.get("status") != "running"
+        done = fields.get("status") != RUNNING
         if fields.get("error"):  # errors may quote the agent's reply
             fields["error"] = self.svc.redactor.text(fields["error"])
         self.svc.records.write_unit(

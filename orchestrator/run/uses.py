@@ -17,9 +17,10 @@ from typing import Any
 from orchestrator.compile.plan import Plan, StepPlan
 from orchestrator.compile.templates import evaluate
 from orchestrator.errors import RunError
-from orchestrator.run.context import SUCCEEDED, StepResult, scoped_context
+from orchestrator.run.context import StepResult, scoped_context
 from orchestrator.run.inputs import resolve_inputs
 from orchestrator.run.services import Services
+from orchestrator.run.status import SUCCEEDED
 
 
 def run_uses(svc: Services, step: StepPlan, context: dict[str, Any]) -> StepResult:

@@ -8,8 +8,8 @@ import dataclasses
 
 import pytest
 
-from orchestrator.run.context import NOT_STARTED
 from orchestrator.run.runner import recorded_options, resume_run
+from orchestrator.run.status import NOT_STARTED
 
 CHAIN = """
 agents: {a: {}}

@@ -71,3 +71,44 @@ def test_ctrl_c_shows_real_durations_and_steps_never_started(harness):
     assert "last: not started (cancelled (Ctrl-C))" in text
     assert UnitKey("last") not in harness.records.units(out.run_id)  # never started: no row
     time.sleep(1.6)  # let the abandoned worker finish its (fake) call
+
+
+def _stopped_by(harness, compile_text, reason):
+    """A run stopped from outside (a batch's Ctrl-C, a closed output) with `reason`."""
+    from orchestrator.cli.output_guard import Cancel
+    from orchestrator.run.runner import start_run
+
+    harness.backend.script(prompt_contains="slow", delay=1.0, times=1)
+    cancel = Cancel()
+    timer = threading.Timer(0.2, lambda: cancel.stop(reason))
+    timer.start()
+    out = start_run(compile_text(SLOW), {}, harness.backend, harness.records, cancel=cancel)
+    time.sleep(0.9)  # let the abandoned worker finish its (fake) call
+    return out
+
+
+def test_a_stop_is_cancelled_whatever_its_reason_says(harness, compile_text):
+    # the status comes from how the run was stopped, not from the words of the reason
+    out = _stopped_by(harness, compile_text, "stopped: the batch was interrupted")
+    assert out.status == "cancelled"
+    assert harness.records.run(out.run_id)["status"] == "cancelled"
+    assert out.error == (f"stopped: the batch was interrupted; continue with "
+                         f"`orchestrate resume {out.run_id}`")
+
+
+def test_a_stop_worded_as_a_timeout_is_still_a_cancel(harness, compile_text):
+    out = _stopped_by(harness, compile_text, "the run timed out")
+    assert out.status == "cancelled"
+    assert out.error == f"the run timed out; continue with `orchestrate resume {out.run_id}`"
+
+
+def test_a_timeout_fails_the_run_whatever_its_reason_says(harness, monkeypatch):
+    # a timeout's reason worded like a Ctrl-C still fails the run (the same limit would end
+    # it again), and names the limit
+    monkeypatch.setattr("orchestrator.run.executor.TIMED_OUT", "cancelled (Ctrl-C)")
+    harness.backend.script(prompt_contains="slow", delay=1.0, times=1)
+    out = harness.run(SLOW, timeout=0.2)
+    assert out.status == "failed"
+    assert out.error.startswith("the run timed out after 0.2 s; continue with `orchestrate "
+                                f"resume {out.run_id} --timeout SECONDS`")
+    time.sleep(0.9)

@@ -17,11 +17,11 @@ import pytest
 
 from orchestrator.backends.letta import LettaBackend
 from orchestrator.compile import load_plan
-from orchestrator.run.context import NOT_STARTED
 from orchestrator.run.records import Records
 from orchestrator.run.runner import RunOptions, recorded_options, resume_run, start_run
 from orchestrator.run.stats import collect
 from orchestrator.run.stats_plot import plot_svg
+from orchestrator.run.status import NOT_STARTED
 
 pytestmark = pytest.mark.integration
 IN, OUT = 1.5, 6.0  # USD per million tokens, for the local model in these tests

@@ -42,6 +42,7 @@ from orchestrator.run.flow import run_step
 from orchestrator.run.records import NO_ITEM, NO_ITERATION, Records, UnitKey
 from orchestrator.run.secrets import Redactor
 from orchestrator.run.services import Cancelled, EventSink, Services, redacting
+from orchestrator.run.status import CANCELLED, DONE_OK, REJECTED, SKIPPED, WAITING
 from orchestrator.run.step import unit_gate
 from orchestrator.run.temporal import items
 from orchestrator.run.uses import rebind_inputs
@@ -130,11 +131,11 @@ def settled_results(plan: Plan, units: dict[UnitKey, dict],
     the decisions of plain steps' approval gates (`gates`: the run's approvals rows)."""
     decided = {(g["step"], g["stage"]): g for g in gates or ()
                if g["item"] == NO_ITEM and g["iteration"] == NO_ITERATION
-               and g["status"] != "waiting"}
+               and g["status"] != WAITING}
     results = {}
     for name in plan.steps:
         row = units.get(UnitKey(name, NO_ITEM, NO_ITERATION))
-        if row is not None and row["status"] in ("succeeded", "skipped"):
+        if row is not None and row["status"] in DONE_OK:
             results[name] = StepResult(row["status"], row.get("output"), row.get("error"),
                                        iterations=row.get("iterations"),
                                        duration=row.get("duration") or 0.0)
@@ -142,13 +143,13 @@ def settled_results(plan: Plan, units: dict[UnitKey, dict],
         if gate is None:
             continue
         answers = [decided[(name, s)] for s in ("after", "before") if (name, s) in decided]
-        if not answers or (name not in results and answers[0]["status"] != "rejected"):
+        if not answers or (name not in results and answers[0]["status"] != REJECTED):
             continue
         view = approval.view(answers[0])
         if view["approved"]:
             results[name].approval = view
         elif gate.on_reject == "continue":  # as the local executor: skipped, with the decision
-            results[name] = StepResult("skipped", approval=view)
+            results[name] = StepResult(SKIPPED, approval=view)
     return results
 
 
@@ -189,7 +190,7 @@ def step(run: dict[str, Any]) -> dict[str, Any]:
     except items.ItemDone as exc:
         result = exc.result
     except Cancelled as exc:
-        result = StepResult("cancelled", error=str(exc))
+        result = StepResult(CANCELLED, error=str(exc))
     finally:
         stop.set()
         if trace is not None:
@@ -238,8 +239,7 @@ def _heartbeat(svc: Services, stop: threading.Event) -> None:
         try:
             activity.heartbeat()
             if activity.is_cancelled():
-                svc.cancel_reason = "cancelled"
-                svc.cancel.set()
+                svc.stop("cancelled")
                 return
         except RuntimeError:  # the activity is over
             return

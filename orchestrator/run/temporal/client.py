@@ -30,11 +30,20 @@ from orchestrator.errors import RunError
 from orchestrator.home import state_home
 from orchestrator.run import records_pg
 from orchestrator.run.budget import RUN
-from orchestrator.run.context import CANCELLED, NOT_STARTED, StepResult
+from orchestrator.run.context import StepResult
 from orchestrator.run.records import UnitKey
-from orchestrator.run.services import Services
+from orchestrator.run.services import CTRL_C, TIMED_OUT, Services
+from orchestrator.run.status import (
+    BLOCKED,
+    CANCELLED,
+    DONE_OK,
+    NOT_STARTED,
+    RUNNING,
+    SKIPPED,
+    StepStatus,
+)
 from orchestrator.run.temporal.activities import from_summary
-from orchestrator.run.temporal.workflow import PipelineWorkflow
+from orchestrator.run.temporal.workflow import SPREAD_ITEMS, PipelineWorkflow
 
 POLL = 0.2  # seconds between progress queries
 DEFAULT_ADDRESS, DEFAULT_QUEUE = "127.0.0.1:7233", "orchestrate"
@@ -55,7 +64,7 @@ class TemporalTarget:
 
 def workflow_input(plan: Plan, inputs: Mapping[str, Any], svc: Services, *, max_parallel: int,
                    base_url: str, namespace: str, model: str | None,
-                   attempt: int = 0) -> dict[str, Any]:
+                   attempt: int = 0, spread: str = SPREAD_ITEMS) -> dict[str, Any]:
     needs: dict[str, dict[str, int]] = {}
     replicas: dict[str, int] = {}
     for name, step in plan.steps.items():
@@ -92,7 +101,7 @@ def workflow_input(plan: Plan, inputs: Mapping[str, Any], svc: Services, *, max_
             "loop_steps": loops,
             "deps": {n: list(s.depends_on) for n, s in plan.steps.items()},
             "needs": needs, "replicas": replicas, "max_parallel": max_parallel,
-            "step_timeout": None}
+            "step_timeout": None, "spread": spread}
 
 
 def _run_budget(svc: Services) -> dict[str, Any]:
@@ -118,8 +127,7 @@ def execute(plan: Plan, inputs: Mapping[str, Any], svc: Services, *, target: Tem
     try:
         asyncio.run(_drive(target, workflow_id, spec, follower, deadline, svc))
     except KeyboardInterrupt:
-        svc.cancel_reason = "cancelled (Ctrl-C)"
-        svc.cancel.set()
+        svc.stop(CTRL_C)
         asyncio.run(_cancel(target, workflow_id))
     return follower.results()
 
@@ -147,8 +155,7 @@ async def _drive(target: TemporalTarget, workflow_id: str, spec: dict[str, Any],
     result_task = asyncio.ensure_future(handle.result())
     while not result_task.done():
         if deadline is not None and time.monotonic() > deadline:
-            svc.cancel_reason = "the run timed out"
-            svc.cancel.set()
+            svc.stop(TIMED_OUT, timed_out=True)
         if svc.cancel.is_set():
             await handle.cancel()
             result_task.cancel()
@@ -198,18 +205,18 @@ class _Follower:
             status = state.get("status")
             if status is None or name in self._results:
                 continue
-            if status == "running":
+            if status == RUNNING:
                 if name not in self._started:
                     self._started.add(name)
                     self.svc.step_began(name)
-            elif status == "blocked":
+            elif status == BLOCKED:
                 self._finish(name, self._blocked(name))
-            elif status == "not_started" and "usage" not in state:  # behind a waiting gate
+            elif status == NOT_STARTED and "usage" not in state:  # behind a waiting gate
                 self._finish(name, StepResult(NOT_STARTED, error=self._waits_on(name)))
             else:  # ended: its output is in the run records, written by the worker
                 if units is None:
                     units = self.svc.records.units(self.svc.run_id)
-                if name not in self._started and status != "skipped":
+                if name not in self._started and status != SKIPPED:
                     self._started.add(name)
                     self.svc.step_began(name)
                 row = units.get(UnitKey(name)) or {}
@@ -239,12 +246,12 @@ class _Follower:
             top = key.step if key.step in self.plan.steps else key.step.rsplit(".", 1)[0]
             if top not in self.plan.steps or top in self._results:
                 continue
-            if row["status"] != "running" and (row.get("ended") or 0) < self.since:
+            if row["status"] != RUNNING and (row.get("ended") or 0) < self.since:
                 continue  # a row of an earlier attempt (resume): not news
             own = key == UnitKey(top)
             if own and self.plan.steps[top].approval is not None:
                 continue  # its gate, not its row, says how it ended: the workflow's summary
-            if own and row["status"] not in ("running", "cancelled"):
+            if own and row["status"] not in (RUNNING, CANCELLED):
                 state[top] = {"status": row["status"], "error": row.get("error"),
                               "duration": row.get("duration") or 0.0,
                               "iterations": row.get("iterations"),
@@ -252,27 +259,27 @@ class _Follower:
                                         row.get("completion_tokens") or 0,
                                         row.get("step_count") or 0, row.get("attempts") or 0]}
             elif top not in state:
-                state[top] = {"status": "running"}
+                state[top] = {"status": RUNNING}
         self.update(state, units)
 
     def finish(self, steps: Mapping[str, dict[str, Any]], settled: Mapping[str, str]) -> None:
         self.update_from_records()  # the last relayed events, and steps the records show
         self.update({**{n: {"status": s} for n, s in settled.items()
-                        if s in ("blocked", "not_started")},
+                        if s in (BLOCKED, NOT_STARTED)},
                      **steps})
 
     def _blocked(self, name: str) -> StepResult:
         """Worded as the local executor words it."""
         for dep in self.plan.steps[name].depends_on:
             status = self._results.get(dep)
-            if status is not None and status.status not in ("succeeded", "skipped"):
-                return StepResult("blocked", error=f"upstream step '{dep}' {status.status}")
-        return StepResult("blocked", error="an upstream step did not succeed")
+            if status is not None and status.status not in DONE_OK:
+                return StepResult(BLOCKED, error=f"upstream step '{dep}' {status.status}")
+        return StepResult(BLOCKED, error="an upstream step did not succeed")
 
     def _waits_on(self, name: str) -> str:
         for dep in self.plan.steps[name].depends_on:
             status = self._results.get(dep)
-            if status is not None and status.status not in ("succeeded", "skipped"):
+            if status is not None and status.status not in DONE_OK:
                 return f"upstream step '{dep}' {status.status}"
         return "an upstream step waits for approval"
 
@@ -283,7 +290,7 @@ class _Follower:
     def results(self) -> dict[str, StepResult]:
         for name in self.plan.steps:
             if name not in self._results:
-                status = CANCELLED if name in self._started else NOT_STARTED
+                status: StepStatus = CANCELLED if name in self._started else NOT_STARTED
                 reason = self.svc.budget.stopped or self.svc.cancel_reason
                 self._finish(name, StepResult(status, error=reason))
         return {name: self._results[name] for name in self.plan.steps}

@@ -24,9 +24,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from orchestrator.run.context import FAILED, SUCCEEDED, StepResult, Usage
+from orchestrator.run.context import StepResult, Usage
 from orchestrator.run.records import UnitKey
 from orchestrator.run.services import Cancelled, Services
+from orchestrator.run.status import CANCELLED, FAILED, SUCCEEDED
 from orchestrator.run.step import StepFailed
 
 
@@ -70,7 +71,7 @@ def one_item(index: int) -> Callable[..., list[Any]]:
             _ended(svc, label, index, count, False)
             raise ItemDone(StepResult(FAILED, error=str(exc), usage=exc.usage)) from None
         except Cancelled as exc:
-            raise ItemDone(StepResult("cancelled", error=str(exc))) from None
+            raise ItemDone(StepResult(CANCELLED, error=str(exc))) from None
         _ended(svc, label, index, count, True)
         raise ItemDone(result)
 

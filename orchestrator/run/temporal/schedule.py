@@ -17,11 +17,10 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass, field
 
-OK = ("succeeded", "skipped")
-BLOCKED = "blocked"
+from orchestrator.run.status import BLOCKED, DONE_OK, NOT_STARTED, WAITING_APPROVAL
+
 # An upstream step waiting for a person's approval (or not started because of one) leaves
 # its downstream steps `not_started`, not blocked: resume runs them once it is answered.
-WAITING = "waiting_approval"
 
 
 @dataclass
@@ -63,14 +62,14 @@ class Schedule:
         while pending:
             name = pending.popleft()
             bad = [self.settled.get(d) for d in self.deps[name]
-                   if self.settled.get(d) not in OK]
+                   if self.settled.get(d) not in DONE_OK]
             if bad:
                 blocked.append(name)
-                waits = all(self.settled.get(d) == WAITING or d in self.postponed
-                            for d in self.deps[name] if self.settled.get(d) not in OK)
+                waits = all(self.settled.get(d) == WAITING_APPROVAL or d in self.postponed
+                            for d in self.deps[name] if self.settled.get(d) not in DONE_OK)
                 if waits:
                     self.postponed.add(name)
-                for later in self._settle(name, "not_started" if waits else BLOCKED):
+                for later in self._settle(name, NOT_STARTED if waits else BLOCKED):
                     pending.append(later)
                 continue
             copies = self._lease(name) if len(started) < slots else None

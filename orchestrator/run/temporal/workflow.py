@@ -27,9 +27,14 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
+    from orchestrator.run.status import FAILED, RUNNING, SUCCEEDED
     from orchestrator.run.temporal.schedule import Schedule
 
 STEP_ACTIVITY, PREPARE_ACTIVITY = "orchestrate.step", "orchestrate.prepare"
+# Where a run's units may run (the run's `spread`): "items", its plain steps on the worker
+# that holds its workflow (Temporal local activities: no round trip through the server per
+# step), its for_each items and loop iterations on any worker; "all", every unit on any worker.
+SPREAD_ITEMS, SPREAD_ALL = "items", "all"
 MAX_UNIT_CALLS = 100_000  # a loop's units, at most (max_iterations x body steps is far less)
 HEARTBEAT = timedelta(seconds=15)  # a worker that stops heartbeating this long is dead
 STEP_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), backoff_coefficient=2.0,
@@ -63,16 +68,19 @@ class PipelineWorkflow:
         loops = set(spec.get("loop_steps", ()))  # loops: one activity per unit
         summaries: dict[str, dict[str, Any]] = {}
         stopped = False  # the run's budget was reached: no further step starts
+        # "items" (SPREAD_ITEMS): a plain step is a local activity on the worker holding this
+        # workflow; runs started before this setting existed have none: all activities
+        whole_step = _local if spec.get("spread", SPREAD_ALL) == SPREAD_ITEMS else _activity
         while not schedule.done():
             started, blocked = ([], []) if stopped else schedule.start(limit - len(running))
             for name in blocked:  # or not_started: behind an approval gate that waits
                 self._progress[name] = {"status": schedule.settled[name]}
             for name, copies in started:
-                self._progress[name] = {"status": "running"}
+                self._progress[name] = {"status": RUNNING}
                 unit = {**run, "step": name, "copies": copies}
                 work = (self._fan(unit, step_timeout) if name in fans
                         else _units(unit, step_timeout) if name in loops
-                        else _activity(unit, step_timeout))
+                        else whole_step(unit, step_timeout))
                 running[asyncio.ensure_future(work)] = name
             if not running:
                 if schedule.done() or stopped:
@@ -109,7 +117,7 @@ class PipelineWorkflow:
             done, _ = await workflow.wait(list(pending), return_when=asyncio.FIRST_COMPLETED)
             for task in done:
                 free.append(pending.pop(task))
-                if (await _summary_of(task))["status"] != "succeeded":
+                if (await _summary_of(task))["status"] != SUCCEEDED:
                     failed = True
             free.sort()
         return dict(await _activity({**unit, "mode": "collect"}, timeout))
@@ -131,6 +139,15 @@ async def _activity(unit: dict[str, Any], timeout: timedelta) -> Any:
         retry_policy=STEP_RETRY)
 
 
+async def _local(unit: dict[str, Any], timeout: timedelta) -> Any:
+    """A whole step on this workflow's worker. A local activity cannot heartbeat: the SDK
+    keeps the workflow task alive while it runs, and when the worker dies that task times
+    out and another worker replays the workflow and runs the step again, where it finds its
+    records (an in-flight message is reconciled by its otid, as after a lost heartbeat)."""
+    return await workflow.execute_local_activity(
+        STEP_ACTIVITY, unit, start_to_close_timeout=timeout, retry_policy=STEP_RETRY)
+
+
 async def _summary_of(task: asyncio.Task[Any]) -> dict[str, Any]:
     """The step's summary; an activity that could not run the step at all (a worker that
     cannot open the records, retries used up) is that step's failure, not the workflow's."""
@@ -141,5 +158,5 @@ async def _summary_of(task: asyncio.Task[Any]) -> dict[str, Any]:
         while isinstance(cause, ActivityError) and cause.cause is not None:
             cause = cause.cause
         message = getattr(cause, "message", None) or str(cause or exc)
-        return {"status": "failed", "error": f"the worker could not run this step: {message}",
+        return {"status": FAILED, "error": f"the worker could not run this step: {message}",
                 "duration": 0.0, "iterations": None, "reused": False, "usage": [0, 0, 0, 0]}
