@@ -6,7 +6,7 @@ run-time Protocol). provision/ depends on this module only, never on letta_clien
 `letta_admin.LettaAdmin` implements it over HTTP and `admin_memory.MemoryAdmin` in memory
 (the test fake, shipped so users can test their own tooling too).
 
-Must not: decide anything (what to create, what is drift): that is provision/diff.py.
+Must not: decide anything (what to create, what is drift): that is provision/diff_engine.py.
 Secrets: `NewAgent.tool_env` values are resolved secrets; they are never part of a repr.
 """
 

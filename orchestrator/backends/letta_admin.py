@@ -10,7 +10,7 @@ which may hold secrets). Before its first call it checks that the server is a Le
 (letta_health.py: a short timeout, and "this is not a Letta server (it answered ...)" for
 anything else); every call has a timeout (letta_limits.CALL_TIMEOUT).
 
-Must not: decide what to change (provision/diff.py) or log anything.
+Must not: decide what to change (provision/diff_engine.py) or log anything.
 """
 
 from __future__ import annotations

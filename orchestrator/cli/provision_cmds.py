@@ -32,7 +32,7 @@ from orchestrator.cli.common import (
 from orchestrator.cli.spec_cmds import ALLOW_PATH_HELP
 from orchestrator.errors import ExitCode, OrchestrateError, ProvisionError, SpecError
 from orchestrator.provision import DiffOptions, apply, destroy, destroy_plan, plan
-from orchestrator.provision.apply import check_memory_loss
+from orchestrator.provision.apply_changes import check_memory_loss
 from orchestrator.provision.changes import Change, ChangeSet
 from orchestrator.provision.export import Selection, export_resources
 from orchestrator.provision.render import SYMBOLS, VERBS, render_json, render_text

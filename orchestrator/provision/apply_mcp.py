@@ -1,4 +1,4 @@
-"""Apply's handlers for MCP servers and agents' MCP tools (see apply.py, diff_mcp.py).
+"""Apply's handlers for MCP servers and agents' MCP tools (see apply_changes.py, diff_mcp.py).
 
 Owns: creating, updating and deleting an MCP server together with the marker block that
 records which namespace manages it (Letta keeps no tags on MCP servers), and attaching an
@@ -20,7 +20,7 @@ from orchestrator.provision.changes import Change
 from orchestrator.provision.diff_mcp import McpData
 
 if TYPE_CHECKING:
-    from orchestrator.provision.apply import _Context as Context
+    from orchestrator.provision.apply_changes import _Context as Context
 
 
 MCP_MARKER_LABEL = "orchestrate_mcp_server"

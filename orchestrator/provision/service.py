@@ -16,10 +16,10 @@ from pathlib import Path
 
 from orchestrator.backends.admin import AdminBackend
 from orchestrator.errors import ProvisionError
-from orchestrator.provision.apply import ApplyResult, apply_changes, check_memory_loss
+from orchestrator.provision.apply_changes import ApplyResult, apply_changes, check_memory_loss
 from orchestrator.provision.changes import Change, ChangeSet
 from orchestrator.provision.desired import DiffOptions
-from orchestrator.provision.diff import destroy_diff, diff
+from orchestrator.provision.diff_engine import destroy_diff, diff
 from orchestrator.provision.lock import apply_lock
 from orchestrator.provision.state import read_state
 from orchestrator.spec.model import ResourceSet

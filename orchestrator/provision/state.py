@@ -4,7 +4,7 @@ Owns: `ActualState` and `read_state`. Objects are sorted into managed (by identi
 metadata, in the given namespace) and unmanaged; agents created by hand are kept apart so the
 diff can never touch them (they only serve `--adopt` and the "exists but unmanaged" warning).
 
-Must not: decide what changes (that is diff.py) or write anything.
+Must not: decide what changes (that is diff_engine.py) or write anything.
 """
 
 from __future__ import annotations
