@@ -26,8 +26,16 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from orchestrator.run.batch_records import FINISHED, BatchRecords
+from orchestrator.run.batch_records import BatchRecords
 from orchestrator.run.batch_results import ResultsFile
+from orchestrator.run.status import (
+    CANCELLED,
+    FAILED,
+    FINISHED_ITEM,
+    SUCCEEDED,
+    ItemStatus,
+    RunStatus,
+)
 
 POLL = 0.1  # seconds between checks for a finished item (Ctrl-C lands here)
 GRACE = 15.0  # seconds a cancelled batch waits for its running items to record themselves
@@ -39,7 +47,7 @@ class ItemResult:
     """One item's run, as it ended (or as its records say). `outputs` and `error` are
     already redacted; `run_id` is None when no run was recorded (a pre-flight refusal)."""
 
-    status: str  # succeeded | failed | cancelled | running (recorded only: never finished)
+    status: RunStatus  # succeeded | failed | cancelled | running (recorded only: never finished)
     run_id: str | None
     outputs: dict[str, Any] | None = None
     error: str | None = None
@@ -170,7 +178,7 @@ class BatchDriver:
         try:
             result = call(run_id, item.given, cancel)
         except Exception as exc:  # noqa: BLE001 - one item's bug must not stop the batch
-            result = ItemResult("failed", run_id if item.resume else None,
+            result = ItemResult(FAILED, run_id if item.resume else None,
                                 error=f"unexpected {type(exc).__name__} (a bug: please "
                                       "report it)")
         self.settle(item.line, result)
@@ -179,8 +187,9 @@ class BatchDriver:
         """Record how an item ended: a finished one gets its result line first (so the
         records never call an item finished whose result is not in the file). `write`
         False: the file already has it (a crash came between the two)."""
-        status = result.status if result.status in FINISHED else "cancelled"
-        if status in FINISHED and write:
+        # its run succeeded or failed; anything else (Ctrl-C, a gate that waits) is resumable
+        status: ItemStatus = result.status if result.status in (SUCCEEDED, FAILED) else CANCELLED
+        if status in FINISHED_ITEM and write:
             self.results.write(line, run_id=result.run_id, status=status,
                                outputs=result.outputs, error=result.error)
         self.records.item_done(self.batch_id, line, status, run_id=result.run_id,

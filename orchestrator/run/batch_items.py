@@ -27,8 +27,9 @@ from orchestrator.run.inputs import resolve_inputs
 from orchestrator.run.records import Records
 from orchestrator.run.runner import RunOptions, RunOutcome, check_env, resume_run, start_run
 from orchestrator.run.secrets import Redactor
+from orchestrator.run.status import CANCELLED, FAILED, RUNNING, SUCCEEDED, RunStatus
 
-_ENDED = {"succeeded", "failed", "cancelled"}
+_ENDED = frozenset({SUCCEEDED, FAILED, CANCELLED})  # a run that ended its item
 
 
 class RunnerItems:
@@ -50,7 +51,7 @@ class RunnerItems:
                                 cancel=cancel, emit=self._events(run_id))
         except OrchestrateError as exc:
             recorded = self.records.run(run_id) is not None
-            return ItemResult("failed", run_id if recorded else None,
+            return ItemResult(FAILED, run_id if recorded else None,
                               error=self._redactor(given).text(str(exc)))
         return _result(outcome)
 
@@ -66,14 +67,14 @@ class RunnerItems:
                                  given_secrets={k: v for k, v in values.items() if k in secret},
                                  api_key=self._key, cancel=cancel, emit=self._events(run_id))
         except OrchestrateError as exc:
-            return ItemResult("failed", run_id, error=self._redactor(given).text(str(exc)))
+            return ItemResult(FAILED, run_id, error=self._redactor(given).text(str(exc)))
         return _result(outcome)
 
     def recorded(self, run_id: str) -> ItemResult | None:
         run = self.records.run(run_id)
         if run is None:
             return None
-        status = run["status"] if run["status"] in _ENDED else "running"
+        status: RunStatus = run["status"] if run["status"] in _ENDED else RUNNING
         return ItemResult(status, run_id, run.get("outputs"), run.get("error"))
 
     def _events(self, run_id: str) -> EventSink:
@@ -93,5 +94,5 @@ class RunnerItems:
 
 def _result(outcome: RunOutcome) -> ItemResult:
     red = outcome.redactor
-    outputs = red.data(outcome.outputs) if outcome.status == "succeeded" else None
+    outputs = red.data(outcome.outputs) if outcome.status == SUCCEEDED else None
     return ItemResult(outcome.status, outcome.run_id, outputs, red.text(outcome.error))

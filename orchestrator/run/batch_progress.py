@@ -24,6 +24,8 @@ from rich.live import Live
 from rich.progress_bar import ProgressBar
 from rich.text import Text
 
+from orchestrator.run.status import FAILED, SUCCEEDED
+
 
 class BatchTally:
     def __init__(self) -> None:
@@ -39,10 +41,10 @@ class BatchTally:
         elif kind == "item_finished":
             if not data.get("invalid"):
                 self.running = max(0, self.running - 1)
-            if data["status"] in ("succeeded", "failed"):
+            if data["status"] in (SUCCEEDED, FAILED):
                 self.done += 1
                 self.session_done += not data.get("invalid")  # the rate counts runs only
-                self.failed += data["status"] == "failed"
+                self.failed += data["status"] == FAILED
 
     def rate(self) -> float:
         elapsed = time.monotonic() - self.began
@@ -68,7 +70,7 @@ def item_line(data: dict[str, Any]) -> str:
     text = f"line {data['line']}: {data['status'].replace('_', ' ')}"
     if data.get("run_id"):
         text += f" (run {data['run_id']})"
-    if data.get("error") and data["status"] != "succeeded":
+    if data.get("error") and data["status"] != SUCCEEDED:
         text += f": {data['error']}"
     return text
 
@@ -158,7 +160,7 @@ class LiveBatchReporter:
                 self._live.start()
             elif self._live is None:
                 return
-            elif kind == "item_finished" and data["status"] != "succeeded":
+            elif kind == "item_finished" and data["status"] != SUCCEEDED:
                 self._live.console.print(Text(item_line(data), style="red"))
             elif kind == "warning":
                 self._live.console.print(Text(f"warning: {data['message']}", style="yellow"))

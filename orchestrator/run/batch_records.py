@@ -23,9 +23,8 @@ from typing import Any
 
 from orchestrator.errors import RunError
 from orchestrator.private import private_db
+from orchestrator.run.status import FINISHED_ITEM, RUNNING, BatchStatus, ItemStatus
 
-PENDING, RUNNING, INVALID = "pending", "running", "invalid"
-FINISHED = frozenset({"succeeded", "failed", INVALID})  # never redone by a resume
 BATCH_PREFIX = "batch-"
 
 _SCHEMA = """
@@ -73,7 +72,7 @@ class BatchRecords:
     # ----- writes -----
     def create(self, batch_id: str, *, pipeline: str, pipeline_file: str, file: str,
                file_hash: str, results: str, options: dict[str, Any],
-               items: list[tuple[int, str, str | None]], pid: int) -> None:
+               items: list[tuple[int, ItemStatus, str | None]], pid: int) -> None:
         """`items`: (line, status, error) for every non-blank line, in one transaction."""
         now = time.time()
         with self._lock:
@@ -87,7 +86,7 @@ class BatchRecords:
                 self._db.executemany(
                     "INSERT INTO batch_items (batch_id, line, status, error, ended) "
                     "VALUES (?,?,?,?,?)",
-                    [(batch_id, line, status, error, now if status in FINISHED else None)
+                    [(batch_id, line, status, error, now if status in FINISHED_ITEM else None)
                      for line, status, error in items])
             except BaseException:
                 self._db.execute("ROLLBACK")
@@ -99,7 +98,7 @@ class BatchRecords:
                     "resumes=resumes+1 WHERE id=?",
                     (RUNNING, pid, json.dumps(options), batch_id))
 
-    def finish(self, batch_id: str, status: str, error: str | None = None) -> None:
+    def finish(self, batch_id: str, status: BatchStatus, error: str | None = None) -> None:
         self._write("UPDATE batches SET status=?, error=?, ended=? WHERE id=?",
                     (status, error, time.time(), batch_id))
 
@@ -108,7 +107,7 @@ class BatchRecords:
                     "started=COALESCE(started, ?), ended=NULL WHERE batch_id=? AND line=?",
                     (RUNNING, run_id, time.time(), batch_id, line))
 
-    def item_done(self, batch_id: str, line: int, status: str, *, run_id: str | None,
+    def item_done(self, batch_id: str, line: int, status: ItemStatus, *, run_id: str | None,
                   error: str | None) -> None:
         self._write("UPDATE batch_items SET status=?, run_id=?, error=?, ended=? "
                     "WHERE batch_id=? AND line=?",

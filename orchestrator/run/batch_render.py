@@ -11,13 +11,13 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from orchestrator.run.batch_records import FINISHED, INVALID
 from orchestrator.run.liveness import process_alive
+from orchestrator.run.status import FAILED, FINISHED_ITEM, INTERRUPTED, INVALID, RUNNING
 
 
 def shown_status(batch: dict[str, Any]) -> str:
-    if batch["status"] == "running" and not (batch.get("pid") and process_alive(batch["pid"])):
-        return "interrupted"
+    if batch["status"] == RUNNING and not (batch.get("pid") and process_alive(batch["pid"])):
+        return INTERRUPTED
     return str(batch["status"])
 
 
@@ -27,8 +27,8 @@ def _when(ts: float | None) -> str:
 
 def _done(batch: dict[str, Any]) -> tuple[int, int]:
     counts = batch["counts"]
-    done = sum(counts.get(s, 0) for s in FINISHED)
-    return done, counts.get("failed", 0) + counts.get(INVALID, 0)
+    done = sum(counts.get(s, 0) for s in FINISHED_ITEM)
+    return done, counts.get(FAILED, 0) + counts.get(INVALID, 0)
 
 
 def batches_table(batches: list[dict[str, Any]]) -> str:

@@ -34,10 +34,21 @@ from orchestrator.run.batch import (
     new_batch_id,
 )
 from orchestrator.run.batch_input import BatchFile, BatchLine
-from orchestrator.run.batch_records import FINISHED, INVALID, PENDING, BatchRecords
+from orchestrator.run.batch_records import BatchRecords
 from orchestrator.run.batch_results import ResultsFile
 from orchestrator.run.liveness import process_alive
 from orchestrator.run.runner import new_run_id
+from orchestrator.run.services import CTRL_C
+from orchestrator.run.status import (
+    CANCELLED,
+    FAILED,
+    FINISHED_ITEM,
+    INVALID,
+    PENDING,
+    RUNNING,
+    SUCCEEDED,
+    BatchStatus,
+)
 
 DEFAULT_CONCURRENCY = 4
 
@@ -45,7 +56,7 @@ DEFAULT_CONCURRENCY = 4
 @dataclass
 class BatchSummary:
     batch_id: str
-    status: str  # succeeded | failed | cancelled
+    status: BatchStatus  # succeeded | failed | cancelled
     total: int
     counts: dict[str, int]  # items by status: succeeded, failed, invalid, cancelled, pending
     results: str
@@ -56,10 +67,10 @@ class BatchSummary:
 
     def to_json(self) -> dict[str, Any]:
         return {"batch_id": self.batch_id, "status": self.status, "total": self.total,
-                "succeeded": self.counts.get("succeeded", 0),
-                "failed": self.counts.get("failed", 0) + self.counts.get(INVALID, 0),
+                "succeeded": self.counts.get(SUCCEEDED, 0),
+                "failed": self.counts.get(FAILED, 0) + self.counts.get(INVALID, 0),
                 "invalid": self.counts.get(INVALID, 0),
-                "cancelled": self.counts.get("cancelled", 0),
+                "cancelled": self.counts.get(CANCELLED, 0),
                 "not_started": self.counts.get(PENDING, 0), "results": self.results,
                 "duration": round(self.duration, 3), "resumed": self.resumed,
                 "error": self.error, "failures": self.failures}
@@ -90,8 +101,8 @@ def start_batch(plan: Plan, batch: BatchFile, runner: ItemRunner, records: Batch
          total=len(batch.lines), done=0, failed=0, results=str(path), resumed=False,
          concurrency=concurrency)
     for bad in batch.bad:
-        results.write(bad.line, run_id=None, status="failed", error=bad.error)
-        emit("item_finished", line=bad.line, run_id=None, status="failed", error=bad.error,
+        results.write(bad.line, run_id=None, status=FAILED, error=bad.error)
+        emit("item_finished", line=bad.line, run_id=None, status=FAILED, error=bad.error,
              invalid=True)
     return _drive(driver, [Work(b.line, b.given) for b in batch.lines if b.given is not None],
                   resumed=False)
@@ -110,8 +121,8 @@ def resume_batch(batch_id: str, batch: BatchFile, runner: ItemRunner, records: B
     if not (settled or work or invalid):
         counts = rec["counts"]
         raise RunError(f"batch {batch_id} has nothing to resume: all {rec['total']} items "
-                       f"finished ({counts.get('succeeded', 0)} succeeded, "
-                       f"{counts.get('failed', 0) + counts.get(INVALID, 0)} failed)"
+                       f"finished ({counts.get(SUCCEEDED, 0)} succeeded, "
+                       f"{counts.get(FAILED, 0) + counts.get(INVALID, 0)} failed)"
                        + ("" if retry_failed else
                           "; --retry-failed runs the failed ones again"))
     runner.check()
@@ -123,14 +134,14 @@ def resume_batch(batch_id: str, batch: BatchFile, runner: ItemRunner, records: B
                          emit=emit, new_run_id=make_run_id)
     before = Counter(i["status"] for i in records.items(batch_id))
     emit("batch_started", batch_id=batch_id, pipeline=rec["pipeline"], file=batch.shown,
-         total=rec["total"], done=sum(before[s] for s in FINISHED),
-         failed=before["failed"] + before[INVALID], results=rec["results"], resumed=True,
+         total=rec["total"], done=sum(before[s] for s in FINISHED_ITEM),
+         failed=before[FAILED] + before[INVALID], results=rec["results"], resumed=True,
          concurrency=concurrency)
     written = results.written
     for line, result in settled:  # their runs finished just before the batch was stopped
         driver.settle(line, result, write=line not in written)
     for line, error in invalid:  # the pipeline's inputs changed under a pending line
-        driver.settle(line, ItemResult("failed", None, error=error))
+        driver.settle(line, ItemResult(FAILED, None, error=error))
         records.item_done(batch_id, line, INVALID, run_id=None, error=error)
     return _drive(driver, work, resumed=True)
 
@@ -140,7 +151,7 @@ def _check_resumable(rec: dict[str, Any], batch: BatchFile) -> None:
         raise RunError(f"{batch.shown}: changed since batch {rec['id']} started (its sha256 "
                        "differs); a batch resumes only on the same file: restore it, or start "
                        "a new batch")
-    if rec["status"] == "running" and rec.get("pid") and process_alive(rec["pid"]):
+    if rec["status"] == RUNNING and rec.get("pid") and process_alive(rec["pid"]):
         raise RunError(f"batch {rec['id']} is still running (pid {rec['pid']})")
 
 
@@ -154,7 +165,7 @@ def _plan_resume(items: list[dict[str, Any]], lines: dict[int, BatchLine],
     invalid: list[tuple[int, str]] = []
     for item in items:
         status, run_id, line = item["status"], item["run_id"], item["line"]
-        if status in (INVALID, "succeeded") or (status == "failed" and not retry_failed):
+        if status in (INVALID, SUCCEEDED) or (status == FAILED and not retry_failed):
             continue
         given = lines[line]
         if given.given is None:
@@ -163,8 +174,8 @@ def _plan_resume(items: list[dict[str, Any]], lines: dict[int, BatchLine],
         recorded = runner.recorded(run_id) if run_id else None
         if recorded is None:  # never started, or its id was written but the run was not
             work.append(Work(line, given.given, run_id))
-        elif recorded.status == "succeeded" or (recorded.status == "failed"
-                                                 and status != "failed"):
+        elif recorded.status == SUCCEEDED or (recorded.status == FAILED
+                                               and status != FAILED):
             settled.append((line, recorded))
         else:
             work.append(Work(line, given.given, run_id, resume=True))
@@ -177,21 +188,22 @@ def _drive(driver: BatchDriver, work: list[Work], *, resumed: bool) -> BatchSumm
     records, batch_id = driver.records, driver.batch_id
     items = records.items(batch_id)
     counts = Counter(i["status"] for i in items)
-    unfinished = sum(1 for i in items if i["status"] not in FINISHED)
+    unfinished = sum(1 for i in items if i["status"] not in FINISHED_ITEM)
     again = f"continue with `orchestrate resume {batch_id}`"
+    status: BatchStatus
     if driver.cancelled:
-        status, error = "cancelled", f"cancelled (Ctrl-C); {again}"
+        status, error = CANCELLED, f"{CTRL_C}; {again}"
     elif unfinished:
-        status, error = "failed", f"{unfinished} item(s) did not finish; {again}"
-    elif counts["failed"] or counts[INVALID]:
-        status, error = "failed", None
+        status, error = FAILED, f"{unfinished} item(s) did not finish; {again}"
+    elif counts[FAILED] or counts[INVALID]:
+        status, error = FAILED, None
     else:
-        status, error = "succeeded", None
+        status, error = SUCCEEDED, None
     if not unfinished:
         driver.results.compact()  # every line settled: one line each, in input order
     driver.results.close()
     records.finish(batch_id, status, error)
     failures = [{"line": i["line"], "run_id": i["run_id"], "error": i["error"]}
-                for i in items if i["status"] in ("failed", INVALID)]
+                for i in items if i["status"] in (FAILED, INVALID)]
     return BatchSummary(batch_id, status, len(items), dict(counts), str(driver.results.path),
                         time.monotonic() - began, resumed, error, failures)

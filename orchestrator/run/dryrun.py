@@ -18,6 +18,7 @@ from typing import Any
 from orchestrator.compile.plan import Plan, StepPlan
 from orchestrator.compile.templates import render
 from orchestrator.run import jsonout
+from orchestrator.run.status import SUCCEEDED
 
 
 class Placeholder:
@@ -117,7 +118,7 @@ def _uses_step(name: str, step: StepPlan, scopes: dict[str, dict[str, Any]]) -> 
 
 
 def _view(name: str) -> dict[str, Any]:
-    return {"output": Placeholder(f"steps.{name}.output"), "ran": True, "status": "succeeded",
+    return {"output": Placeholder(f"steps.{name}.output"), "ran": True, "status": SUCCEEDED,
             "iterations": Placeholder(f"steps.{name}.iterations")}
 
 

@@ -33,6 +33,7 @@ from orchestrator.backends.base import AgentRef, BlockRef, RunBackend
 from orchestrator.errors import BackendError, NotFound
 from orchestrator.run import liveness
 from orchestrator.run.records import Records
+from orchestrator.run.status import SUCCEEDED, WAITING_APPROVAL
 
 
 @dataclass(frozen=True)
@@ -82,7 +83,7 @@ def _sweep_run(run_id: str, agents: list[AgentRef], blocks: list[BlockRef],
         sweep.skipped.append((run_id, why or ""))
         return
     status = liveness.shown_status(run)
-    kept_by_run = run["status"] == "succeeded" or bool(run["options"].get("keep_agents"))
+    kept_by_run = run["status"] == SUCCEEDED or bool(run["options"].get("keep_agents"))
     doomed = [a for a in agents if not kept_by_run and identity.KEEP_TAG not in a.tags]
     names = {r["letta_id"]: (r["kind"], r["name"]) for r in records.resources(run_id)}
     for agent in doomed:
@@ -104,7 +105,7 @@ def _sweep_run(run_id: str, agents: list[AgentRef], blocks: list[BlockRef],
 def _left_alone(run: dict[str, Any] | None) -> str | None:
     if run is None:
         return "not in these run records (another machine's, or deleted): left alone"
-    if run.get("status") == "waiting_approval":  # a person will answer, then resume
+    if run.get("status") == WAITING_APPROVAL:  # a person will answer, then resume
         return "waiting for approval (`orchestrate approve`): left alone"
     if liveness.alive(run):
         if liveness.on_this_host(run):

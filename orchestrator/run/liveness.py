@@ -18,7 +18,7 @@ import socket
 from collections.abc import Mapping
 from typing import Any
 
-INTERRUPTED = "interrupted"
+from orchestrator.run.status import INTERRUPTED, RUNNING
 
 
 @functools.lru_cache(maxsize=1)
@@ -44,7 +44,7 @@ def on_this_host(record: Mapping[str, Any]) -> bool:
 def alive(record: Mapping[str, Any]) -> bool:
     """Is the record's process still running? True when it cannot be checked (another
     host): whoever asks must then leave the run alone."""
-    if record.get("status") != "running":
+    if record.get("status") != RUNNING:
         return False
     if not on_this_host(record):
         return True
@@ -54,4 +54,4 @@ def alive(record: Mapping[str, Any]) -> bool:
 def shown_status(record: Mapping[str, Any]) -> str:
     """The status to show: `interrupted` for a `running` record whose process is gone."""
     status = str(record.get("status"))
-    return INTERRUPTED if status == "running" and not alive(record) else status
+    return INTERRUPTED if status == RUNNING and not alive(record) else status

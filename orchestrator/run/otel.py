@@ -50,6 +50,7 @@ from orchestrator.run import tracing
 from orchestrator.run.records import NO_ITEM, NO_ITERATION, Records, UnitKey
 from orchestrator.run.secrets import Redactor
 from orchestrator.run.services import EventSink
+from orchestrator.run.status import BLOCKED, CANCELLED, FAILED, NOT_STARTED, RUNNING
 from orchestrator.run.tracing import TraceSettings
 
 T = TypeVar("T")
@@ -61,7 +62,7 @@ EXPORT_TIMEOUT = 2.0
 TIMEOUT_VARS = ("OTEL_EXPORTER_OTLP_TIMEOUT", "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT")
 REPAIR_PREFIX = "invalid JSON reply"  # run.step's wording of a repair's reason
 # span status ERROR; others (succeeded, skipped, waiting for or rejected by a person) are not
-ERROR_STATUSES = frozenset({"failed", "cancelled", "blocked", "not_started"})
+ERROR_STATUSES = frozenset({FAILED, CANCELLED, BLOCKED, NOT_STARTED})
 _providers: dict[str | None, TracerProvider] = {}
 _providers_lock = threading.Lock()
 
@@ -231,11 +232,11 @@ class RunTrace:
         with self._lock:
             span = self._units.get(key)
             if span is None:
-                if status != "running" and key in self._done:
+                if status != RUNNING and key in self._done:
                     return  # the step's own account of a unit already ended (run.flow)
                 self._done.discard(key)
                 span = self._open_unit(key, fields)
-            if status == "running":
+            if status == RUNNING:
                 if fields.get("otid"):
                     self._otids[fields["otid"]] = (span, int(fields.get("attempts") or 0),
                                                    str(fields.get("agent") or ""))

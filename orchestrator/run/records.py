@@ -36,6 +36,15 @@ from typing import Any
 from orchestrator.errors import RunError
 from orchestrator.private import private_db
 from orchestrator.run import liveness, records_pg
+from orchestrator.run.status import (
+    APPROVED,
+    REJECTED,
+    RUNNING,
+    WAITING,
+    ApprovalStatus,
+    RunStatus,
+    UnitStatus,
+)
 
 SCHEMA_VERSION = 1
 NO_ITEM, NO_ITERATION = -1, 0
@@ -220,7 +229,7 @@ class Records:
                 "INSERT INTO runs (id, pipeline, file, file_hash, status, inputs, secret_inputs,"
                 " base_url, namespace, options, started, pid, host)"
                 " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                (run_id, pipeline, file, file_hash, "running", _dump(inputs),
+                (run_id, pipeline, file, file_hash, RUNNING, _dump(inputs),
                  _dump(secret_inputs), base_url, namespace, _dump(options), time.time(), pid,
                  liveness.this_host()))
 
@@ -230,7 +239,7 @@ class Records:
                        " base_url=?, pid=?, host=?, resumes=resumes+1 WHERE id=?",
                        (file_hash, base_url, pid, liveness.this_host(), run_id))
 
-    def finish_run(self, run_id: str, status: str, *, outputs: Any = None,
+    def finish_run(self, run_id: str, status: RunStatus, *, outputs: Any = None,
                    error: str | None = None) -> None:
         with self._tx() as db:
             db.execute("UPDATE runs SET status=?, outputs=?, error=?, ended=? WHERE id=?",
@@ -300,7 +309,7 @@ class Records:
         write = (_upsert(tuple(fields)), (run_id, key.step, key.item, key.iteration,
                                           *fields.values()))
         with self._lock:
-            if self._deferring and fields.get("status") != "running":
+            if self._deferring and fields.get("status") != RUNNING:
                 self._pending.append(write)  # final: may wait for the next commit
             elif self._pending:
                 self._commit_locked((write,))
@@ -314,7 +323,7 @@ class Records:
                 "iteration, item", (run_id,)).fetchall()
         return {UnitKey(r["step"], r["item"], r["iteration"]): _step_row(r) for r in rows}
 
-    def mark_interrupted(self, run_id: str, status: str, error: str) -> None:
+    def mark_interrupted(self, run_id: str, status: UnitStatus, error: str) -> None:
         """Steps still `running` when the run stops (cancel, crash noticed on resume)."""
         with self._tx() as db:
             db.execute("UPDATE steps SET status=?, error=COALESCE(error, ?), ended=? "
@@ -328,7 +337,8 @@ class Records:
                              (run_id, key.step, key.item, key.iteration, stage)).fetchone()
         return dict(row) if row else None
 
-    def approvals(self, run_id: str | None = None, status: str | None = None) -> list[dict]:
+    def approvals(self, run_id: str | None = None,
+                  status: ApprovalStatus | None = None) -> list[dict]:
         """A run's gates (every run's without `run_id`), optionally only those in `status`."""
         where, params = [], []
         if run_id is not None:
@@ -350,7 +360,7 @@ class Records:
             db.execute("INSERT INTO approvals (run_id, step, item, iteration, stage, status,"
                        " prompt, requested, deadline, tool_call) VALUES (?,?,?,?,?,?,?,?,?,?)"
                        " ON CONFLICT (run_id, step, item, iteration, stage) DO NOTHING",
-                       (run_id, key.step, key.item, key.iteration, stage, "waiting", prompt,
+                       (run_id, key.step, key.item, key.iteration, stage, WAITING, prompt,
                         time.time(), deadline, tool_call))
 
     def decide_approval(self, run_id: str, key: UnitKey, stage: str, *, approved: bool,
@@ -363,7 +373,7 @@ class Records:
             if db.execute(f"SELECT 1 FROM approvals WHERE {where}", params).fetchone() is None:
                 return False
             db.execute(f"UPDATE approvals SET status=?, comment=?, decided_by=?, decided=?"
-                       f" WHERE {where}", ("approved" if approved else "rejected", comment,
+                       f" WHERE {where}", (APPROVED if approved else REJECTED, comment,
                                           decided_by, time.time(), *params))
         return True
 

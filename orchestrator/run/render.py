@@ -14,6 +14,7 @@ from typing import Any
 
 from orchestrator.compile.plan import Plan
 from orchestrator.run.cost import Cost, usd_text
+from orchestrator.run.status import FAILED
 
 
 def _value(value: Any) -> str:
@@ -114,7 +115,7 @@ def run_detail(run: dict, units: list[dict], approvals: list[dict] | None = None
     for u in units:
         lines += ["", _unit_title(u)]
         # a failed unit's output is its last reply, not valid for its schema (JSON steps)
-        output = "last reply (invalid)" if u.get("status") == "failed" else "output"
+        output = "last reply (invalid)" if u.get("status") == FAILED else "output"
         for label, key in (("prompt", "prompt"), (output, "output"), ("error", "error")):
             if u.get(key) is not None:
                 lines += [f"  {label}:", _indent(_value(u[key]))]

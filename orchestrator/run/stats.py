@@ -36,6 +36,7 @@ from orchestrator.errors import RunError
 from orchestrator.run.cost import Cost, PriceTable
 from orchestrator.run.records import NO_ITERATION, Records
 from orchestrator.run.runner import process_alive
+from orchestrator.run.status import FAILED, INTERRUPTED, RUNNING, SUCCEEDED
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 _STEP_COLUMNS = ("s.run_id, s.step, s.item, s.iteration, s.status, s.attempts, s.agent, s.model,"
@@ -174,9 +175,9 @@ def _aggregate(runs: list[tuple], steps: Iterable[tuple], flt: StatsFilter,
         if filtering and not is_unit and agent is None:
             continue  # a loop's own row: it has no agent or model of its own
         step_status[status] += 1
-        if duration is not None and status in ("succeeded", "failed"):
+        if duration is not None and status in (SUCCEEDED, FAILED):
             step_durations.append(duration)
-        if status == "failed" and error:
+        if status == FAILED and error:
             _group_error(errors, error, run_id)
     kept = [r for r in runs if not filtering or r[0] in matched]
     return {
@@ -201,13 +202,13 @@ def _aggregate(runs: list[tuple], steps: Iterable[tuple], flt: StatsFilter,
 def _runs(runs: list[tuple]) -> dict[str, Any]:
     status: Counter[str] = Counter()
     for _id, _pipeline, state, _started, pid in runs:
-        if state == "running" and not (pid and process_alive(pid)):
-            state = "interrupted"
+        if state == RUNNING and not (pid and process_alive(pid)):
+            state = INTERRUPTED
         status[state] += 1
-    finished = len(runs) - status.get("running", 0)
+    finished = len(runs) - status.get(RUNNING, 0)
     return {"total": len(runs), "by_status": dict(status),
-            "success_rate": round(status["succeeded"] / finished, 4) if finished else None,
-            "failure_rate": round(status["failed"] / finished, 4) if finished else None}
+            "success_rate": round(status[SUCCEEDED] / finished, 4) if finished else None,
+            "failure_rate": round(status[FAILED] / finished, 4) if finished else None}
 
 
 def _table(groups: dict[str, _Usage], key: str) -> list[dict[str, Any]]:

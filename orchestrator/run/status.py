@@ -3,7 +3,8 @@
 Owns the vocabulary, once: each word as a `Final` constant (what code compares with), the
 `Literal` types mypy checks status fields against (`RunStatus`, `StepStatus`, `UnitStatus`,
 `BatchStatus`, `ItemStatus`, `ApprovalStatus`), and the named sets code decides by (`DONE_OK`: downstream
-steps may proceed; `TERMINAL`: a run, batch or item that has ended).
+steps may proceed; `BROKEN`: a step whose end fails the run; `TERMINAL`: a run that has
+ended; `FINISHED_ITEM`: a batch item a resume never runs again).
 
 The words are plain strings, not an Enum, on purpose: they are stored in the run records,
 written in `--json` output and events, and shown in f-strings exactly as they are.
@@ -61,3 +62,5 @@ DONE_OK: Final[frozenset[StepStatus]] = frozenset({SUCCEEDED, SKIPPED})  # downs
 # a step whose failure makes the run fail (not one that merely waits or was rejected)
 BROKEN: Final[frozenset[StepStatus]] = frozenset({FAILED, BLOCKED, CANCELLED})
 TERMINAL: Final[frozenset[RunStatus]] = frozenset({SUCCEEDED, FAILED, CANCELLED, REJECTED})
+# a batch item that is settled for good: a resume of the batch never runs it again
+FINISHED_ITEM: Final[frozenset[ItemStatus]] = frozenset({SUCCEEDED, FAILED, INVALID})
