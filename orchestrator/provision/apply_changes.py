@@ -1,8 +1,10 @@
 """Execute a ChangeSet, change by change, in the order the plan printed.
 
-Owns `apply_changes`: one small handler per (kind, action). Every handler is idempotent on
-its own and the next plan is recomputed from the server, so an apply that fails halfway is
-completed by running apply again (nothing is remembered locally between runs).
+Owns `apply_changes`: one case per (kind, action) in `_perform`, calling the AdminBackend's
+methods by name with the typed `data` the diff built (payloads.py). Every change is
+idempotent on its own and the next plan is recomputed from the server, so an apply that
+fails halfway is completed by running apply again (nothing is remembered locally between
+runs).
 
 Must not: decide anything. It performs exactly the changes it is given (the plan the user
 saw), refusing the whole set up front when it holds an unconfirmed memory-loss change.
@@ -12,9 +14,8 @@ from __future__ import annotations
 
 import copy
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 from typing import Any
 
 from orchestrator.backends import identity
@@ -26,10 +27,21 @@ from orchestrator.backends.admin import (
     NewTool,
 )
 from orchestrator.errors import BackendError, ProvisionError
-from orchestrator.provision.apply_mcp import MCP_HANDLERS
+from orchestrator.provision import apply_folders, apply_mcp
 from orchestrator.provision.changes import Change, ChangeSet
 from orchestrator.provision.desired import DesiredAgent, DesiredBlock
 from orchestrator.provision.diff_rules import create_extra
+from orchestrator.provision.payloads import (
+    AgentData,
+    FileData,
+    FolderData,
+    McpServerData,
+    McpToolData,
+    PassageData,
+    PrivateBlockData,
+    SharedBlockData,
+    ToolData,
+)
 from orchestrator.spec.model import NO_MARK
 
 MEMORY_LOSS_HINT = "pass --allow-memory-loss to accept this"
@@ -41,14 +53,18 @@ class ApplyResult:
 
 
 @dataclass
-class _Context:
+class Context:
+    """One apply's state: the server ids known so far (the plan's, then what it creates) and
+    the folders' metadata as last written (apply_folders.py)."""
+
     backend: AdminBackend
     namespace: str
     ids: dict[str, dict[str, str]]
     folder_metadata: dict[str, dict] = field(default_factory=dict)
 
-    def agent_id(self, change: Change) -> str:
-        return self.ids["agent"][change.agent]
+    def agent_id(self, agent: str) -> str:
+        """The server id of a managed agent (one this apply created included)."""
+        return self.ids["agent"][agent]
 
     def id_of(self, kind: str, change: Change) -> str:
         return change.server_id or self.ids[kind][change.name]
@@ -66,16 +82,13 @@ def apply_changes(changeset: ChangeSet, backend: AdminBackend, *, allow_memory_l
                   progress: Callable[[Change], None] = lambda _c: None,
                   verb: str = "apply") -> ApplyResult:
     check_memory_loss(changeset, allow_memory_loss, verb)
-    ctx = _Context(backend, changeset.namespace, copy.deepcopy(changeset.known_ids))
+    ctx = Context(backend, changeset.namespace, copy.deepcopy(changeset.known_ids))
     for kind in ("agent", "block", "tool", "folder", "mcp"):
         ctx.ids.setdefault(kind, {})
     result = ApplyResult()
     for change in changeset.changes:
-        handler = _HANDLERS.get((change.kind, change.action))
-        if handler is None:
-            raise ProvisionError(f"no handler for {change.action} {change.kind} (a bug)")
         try:
-            handler(ctx, change)
+            _perform(ctx, change)
         except BackendError as exc:
             raise ProvisionError(
                 f"{change.action} {change.address} failed: {exc}\n{len(result.applied)} of "
@@ -86,19 +99,86 @@ def apply_changes(changeset: ChangeSet, backend: AdminBackend, *, allow_memory_l
     return result
 
 
+def _perform(ctx: Context, change: Change) -> None:
+    """One change: the backend calls it stands for, each by its name (grep finds every write
+    to Letta here and in apply_mcp.py); `data` is the type the diff built for its kind."""
+    backend, agent = ctx.backend, change.agent
+    match change.kind, change.action, change.data:
+        case "tool", "create" | "update", ToolData() as tool:
+            _upsert_tool(ctx, change.name, tool)
+        case "tool", "delete", None:
+            backend.delete_tool(change.server_id)
+        case "block", "create", SharedBlockData(block=want):
+            _create_shared_block(ctx, change.name, want)
+        case "block", "update", SharedBlockData(block=want):
+            _update_shared_block(ctx, change, want)
+        case "block" | "agent_block", "delete", None:
+            backend.delete_block(change.server_id)
+        case "folder", "create", FolderData() as folder:
+            apply_folders.create_folder(ctx, change, folder)
+        case "folder", "update" | "adopt", FolderData() as folder:
+            apply_folders.update_folder(ctx, change.server_id, folder)
+        case "folder", "delete", None:
+            backend.delete_folder(change.server_id)
+        case "file", "create" | "update", FileData() as file:
+            apply_folders.upload_file(ctx, file)
+        case "file", "delete", FileData() as file:
+            backend.delete_file(ctx.ids["folder"][file.folder.name], change.server_id)
+            apply_folders.record_file(ctx, file.folder.name, file.path, None)
+        case "agent", "create", AgentData() as want_agent:
+            _create_agent(ctx, want_agent)
+        case "agent", "update" | "adopt", AgentData() as want_agent:
+            _update_agent(ctx, change, want_agent)
+        case "agent", "delete", None:
+            backend.delete_agent(change.server_id)
+        case "agent_block", "create", PrivateBlockData(block=want):
+            block = backend.create_block(_new_block(want))
+            backend.attach_block(ctx.agent_id(agent), block.id)
+        case "agent_block", "update", PrivateBlockData(block=want):
+            backend.update_block(change.server_id, **_block_fields(change, want))
+        case "agent_shared_block", "attach", None:
+            backend.attach_block(ctx.agent_id(agent), ctx.id_of("block", change))
+        case "agent_block" | "agent_shared_block", "detach", None:
+            backend.detach_block(ctx.agent_id(agent), ctx.id_of("block", change))
+        case "agent_passage", "create", PassageData() as passage:
+            backend.create_passage(ctx.agent_id(agent), passage.text, passage.tags)
+        case "agent_passage", "delete", None:
+            backend.delete_passage(ctx.agent_id(agent), change.server_id)
+        case "agent_tool", "attach", None:
+            backend.attach_tool(ctx.agent_id(agent), ctx.id_of("tool", change))
+        case "agent_tool", "detach", None:
+            backend.detach_tool(ctx.agent_id(agent), ctx.id_of("tool", change))
+        case "agent_folder", "attach", None:
+            backend.attach_folder(ctx.agent_id(agent), ctx.id_of("folder", change))
+        case "agent_folder", "detach", None:
+            backend.detach_folder(ctx.agent_id(agent), ctx.id_of("folder", change))
+        case "mcp_server", "create", McpServerData() as server:
+            apply_mcp.create_server(ctx, change.name, server)
+        case "mcp_server", "update" | "adopt", McpServerData() as server:
+            apply_mcp.update_server(ctx, change, server)
+        case "mcp_server", "delete", McpServerData() as server:
+            apply_mcp.delete_server(ctx, change.server_id, server)
+        case "agent_mcp_tool", "attach", McpToolData() as tool_name:
+            apply_mcp.attach_tool(ctx, agent, change.server_id, tool_name)
+        case "agent_mcp_tool", "detach", None:
+            backend.detach_tool(ctx.agent_id(agent), change.server_id)
+        case _:
+            raise ProvisionError(f"no handler for {change.action} {change.kind} (a bug)")
+
+
 # ----- tools -----
-def _upsert_tool(ctx: _Context, change: Change) -> None:
-    spec, tags = change.data
+def _upsert_tool(ctx: Context, name: str, data: ToolData) -> None:
+    spec = data.spec
     tool = ctx.backend.upsert_tool(NewTool(spec.source_code, spec.description or None,
-                                           tuple(spec.pip_requirements), tuple(tags)))
-    ctx.ids["tool"][change.name] = tool.id
+                                           tuple(spec.pip_requirements), data.tags))
+    ctx.ids["tool"][name] = tool.id
 
 
 # ----- shared blocks -----
 METADATA_FIELDS = ("agent_owned", "env_template")  # a shared block's, kept in its metadata
 
 
-def _block_metadata(ctx: _Context, name: str, want: DesiredBlock) -> dict:
+def _block_metadata(ctx: Context, name: str, want: DesiredBlock) -> dict:
     section = {"id": identity.agent_id_string(ctx.namespace, name),
                "agent_owned": want.agent_owned}
     if want.template is not None:  # the value as written: export writes it back (no secret)
@@ -106,14 +186,13 @@ def _block_metadata(ctx: _Context, name: str, want: DesiredBlock) -> dict:
     return {identity.METADATA_KEY: section}
 
 
-def _create_shared_block(ctx: _Context, change: Change) -> None:
-    want: DesiredBlock = change.data
+def _create_shared_block(ctx: Context, name: str, want: DesiredBlock) -> None:
     block = ctx.backend.create_block(NewBlock(
         want.label, want.value, limit=want.limit, description=want.description,
         read_only=want.read_only,
-        tags=(identity.MANAGED_TAG, identity.block_tag(ctx.namespace, change.name)),
-        metadata=_block_metadata(ctx, change.name, want)))
-    ctx.ids["block"][change.name] = block.id
+        tags=(identity.MANAGED_TAG, identity.block_tag(ctx.namespace, name)),
+        metadata=_block_metadata(ctx, name, want)))
+    ctx.ids["block"][name] = block.id
 
 
 def _block_fields(change: Change, want: DesiredBlock) -> dict[str, Any]:
@@ -121,71 +200,11 @@ def _block_fields(change: Change, want: DesiredBlock) -> dict[str, Any]:
             if f.field not in METADATA_FIELDS}
 
 
-def _update_shared_block(ctx: _Context, change: Change) -> None:
-    want: DesiredBlock = change.data
+def _update_shared_block(ctx: Context, change: Change, want: DesiredBlock) -> None:
     fields = _block_fields(change, want)
     if any(f.field in METADATA_FIELDS for f in change.fields):
         fields["metadata"] = _block_metadata(ctx, change.name, want)
     ctx.backend.update_block(change.server_id, **fields)
-
-
-# ----- folders and files -----
-def _create_folder(ctx: _Context, change: Change) -> None:
-    spec = change.data
-    metadata = {identity.METADATA_KEY: {"id": identity.agent_id_string(ctx.namespace, spec.name),
-                                        "files": {}}}
-    embedding = next(f.new for f in change.fields if f.field == "embedding")
-    folder = ctx.backend.create_folder(spec.name, spec.description or None, embedding, metadata)
-    ctx.ids["folder"][spec.name] = folder.id
-    ctx.folder_metadata[spec.name] = metadata
-
-
-def _update_folder(ctx: _Context, change: Change) -> None:
-    spec, metadata = change.data
-    merged = copy.deepcopy(dict(metadata or {}))
-    section = merged.setdefault(identity.METADATA_KEY, {})
-    section["id"] = identity.agent_id_string(ctx.namespace, spec.name)
-    section.setdefault("files", {})
-    fields: dict[str, Any] = {"metadata": merged}
-    if spec.description:
-        fields["description"] = spec.description
-    ctx.backend.update_folder(change.server_id, **fields)
-    ctx.folder_metadata[spec.name] = merged
-
-
-def _folder_meta(ctx: _Context, name: str) -> dict:
-    if name not in ctx.folder_metadata:  # one read, only when a file changes
-        for folder in ctx.backend.list_folders():
-            ctx.folder_metadata.setdefault(folder.name, copy.deepcopy(dict(folder.metadata or {})))
-    return ctx.folder_metadata.setdefault(name, {})
-
-
-def _record_file(ctx: _Context, folder: str, path: str, digest: str | None) -> None:
-    # Recorded after the upload: a crash in between leaves a file with no digest, which the
-    # next plan treats as current (it was uploaded from the same git tree).
-    meta = _folder_meta(ctx, folder)
-    files = meta.setdefault(identity.METADATA_KEY, {}).setdefault("files", {})
-    if digest:
-        files[path] = digest
-    else:
-        files.pop(path, None)
-    ctx.backend.update_folder(ctx.ids["folder"][folder], metadata=meta)
-
-
-def _upload_file(ctx: _Context, change: Change) -> None:
-    spec, path, digest = change.data
-    content = (Path(spec.root) / path).read_bytes()
-    actual = "sha256:" + hashlib.sha256(content).hexdigest()
-    if digest and digest.removeprefix("sha256:") != actual.removeprefix("sha256:"):
-        raise ProvisionError(f"{path} changed since the plan was made; plan again")
-    ctx.backend.upload_file(ctx.ids["folder"][spec.name], path, content)
-    _record_file(ctx, spec.name, path, digest)
-
-
-def _delete_file(ctx: _Context, change: Change) -> None:
-    spec, path, _ = change.data
-    ctx.backend.delete_file(ctx.ids["folder"][spec.name], change.server_id)
-    _record_file(ctx, spec.name, path, None)
 
 
 # ----- agents -----
@@ -193,8 +212,8 @@ def spec_hash(want: DesiredAgent) -> str:
     return hashlib.sha256(repr(replace(want.spec, mark=NO_MARK)).encode()).hexdigest()[:16]
 
 
-def _agent_metadata(want: DesiredAgent, existing: dict) -> dict:
-    merged = copy.deepcopy(existing)
+def _agent_metadata(want: DesiredAgent, existing: Mapping[str, Any]) -> dict:
+    merged = copy.deepcopy(dict(existing))
     section = dict(want.metadata[identity.METADATA_KEY])
     section["spec_hash"] = spec_hash(want)
     merged[identity.METADATA_KEY] = section
@@ -206,12 +225,15 @@ def _new_block(block: DesiredBlock) -> NewBlock:
                     read_only=block.read_only)
 
 
-def _create_agent(ctx: _Context, change: Change) -> None:
-    want, existing = change.data
+def _create_agent(ctx: Context, data: AgentData) -> None:
+    want = data.want
+    if want.model is None or want.embedding is None:  # only a `report_only` plan (diff) has one
+        raise ProvisionError(f"agent {want.name!r}: no model or embedding to create it with "
+                             "(a plan made for `diff` cannot be applied)")
     agent = ctx.backend.create_agent(NewAgent(
         name=want.name, model=want.model, embedding=want.embedding, system=want.system,
         description=want.spec.description or None, context_window=want.spec.context_window,
-        tags=want.tags, metadata=_agent_metadata(want, existing),
+        tags=want.tags, metadata=_agent_metadata(want, data.server_metadata),
         memory_blocks=tuple(_new_block(b) for b in want.blocks), tool_env=want.tool_env),
         create_extra(want.spec) or None)
     ctx.ids["agent"][want.name] = agent.id
@@ -221,6 +243,7 @@ def _setting(key: str) -> Callable[[DesiredAgent], Any]:
     return lambda w: w.spec.settings[key]
 
 
+# An agent's field as update_agent takes it, by the name its FieldChange carries.
 _AGENT_FIELDS: dict[str, Callable[[DesiredAgent], Any]] = {
     "name": lambda w: w.name, "model": lambda w: w.spec.model,
     "embedding": lambda w: w.spec.embedding, "system": lambda w: w.system,
@@ -230,66 +253,12 @@ _AGENT_FIELDS: dict[str, Callable[[DesiredAgent], Any]] = {
 }
 
 
-def _update_agent(ctx: _Context, change: Change) -> None:
-    want, existing, computed = change.data
+def _update_agent(ctx: Context, change: Change, data: AgentData) -> None:
+    want, computed = data.want, data.computed
     fields = {f.field: computed[f.field] if f.field in computed else _AGENT_FIELDS[f.field](want)
               for f in change.fields if f.field in _AGENT_FIELDS or f.field in computed}
     if fields or change.action == "adopt" or any(f.field.startswith("metadata.")
                                                  for f in change.fields):
-        fields["metadata"] = _agent_metadata(want, existing)
+        fields["metadata"] = _agent_metadata(want, data.server_metadata)
     ctx.backend.update_agent(change.server_id, **fields)
     ctx.ids["agent"][want.name] = change.server_id
-
-
-def _create_private_block(ctx: _Context, change: Change) -> None:
-    block = ctx.backend.create_block(_new_block(change.data))
-    ctx.backend.attach_block(ctx.agent_id(change), block.id)
-
-
-def _update_private_block(ctx: _Context, change: Change) -> None:
-    ctx.backend.update_block(change.server_id, **_block_fields(change, change.data))
-
-
-def _create_passage(ctx: _Context, change: Change) -> None:
-    text, tags = change.data
-    ctx.backend.create_passage(ctx.agent_id(change), text, tags)
-
-
-def _delete_passage(ctx: _Context, change: Change) -> None:
-    ctx.backend.delete_passage(ctx.agent_id(change), change.server_id)
-
-
-def _call(method: str, kind: str) -> Callable[[_Context, Change], None]:
-    def run(ctx: _Context, change: Change) -> None:
-        getattr(ctx.backend, method)(ctx.agent_id(change), ctx.id_of(kind, change))
-    return run
-
-
-def _delete(method: str) -> Callable[[_Context, Change], None]:
-    return lambda ctx, change: getattr(ctx.backend, method)(change.server_id)
-
-
-_HANDLERS: dict[tuple[str, str], Callable[[_Context, Change], None]] = {
-    ("tool", "create"): _upsert_tool, ("tool", "update"): _upsert_tool,
-    ("tool", "delete"): _delete("delete_tool"),
-    ("block", "create"): _create_shared_block, ("block", "update"): _update_shared_block,
-    ("block", "delete"): _delete("delete_block"),
-    ("folder", "create"): _create_folder, ("folder", "update"): _update_folder,
-    ("folder", "adopt"): _update_folder, ("folder", "delete"): _delete("delete_folder"),
-    ("file", "create"): _upload_file, ("file", "update"): _upload_file,
-    ("file", "delete"): _delete_file,
-    ("agent", "create"): _create_agent, ("agent", "update"): _update_agent,
-    ("agent", "adopt"): _update_agent, ("agent", "delete"): _delete("delete_agent"),
-    ("agent_block", "create"): _create_private_block,
-    ("agent_block", "update"): _update_private_block,
-    ("agent_block", "detach"): _call("detach_block", "block"),
-    ("agent_block", "delete"): _delete("delete_block"),
-    ("agent_passage", "create"): _create_passage, ("agent_passage", "delete"): _delete_passage,
-    ("agent_shared_block", "attach"): _call("attach_block", "block"),
-    ("agent_shared_block", "detach"): _call("detach_block", "block"),
-    ("agent_tool", "attach"): _call("attach_tool", "tool"),
-    ("agent_tool", "detach"): _call("detach_tool", "tool"),
-    **MCP_HANDLERS,
-    ("agent_folder", "attach"): _call("attach_folder", "folder"),
-    ("agent_folder", "detach"): _call("detach_folder", "folder"),
-}

@@ -1,4 +1,4 @@
-"""Apply's handlers for MCP servers and agents' MCP tools (see apply_changes.py, diff_mcp.py).
+"""Apply's steps for MCP servers and agents' MCP tools (see apply_changes.py, diff_mcp.py).
 
 Owns: creating, updating and deleting an MCP server together with the marker block that
 records which namespace manages it (Letta keeps no tags on MCP servers), and attaching an
@@ -10,28 +10,27 @@ Must not: decide anything (diff_mcp.py does), or hold a secret beyond the call t
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from orchestrator.backends import identity
 from orchestrator.backends.admin import NewBlock
 from orchestrator.errors import ProvisionError
 from orchestrator.provision.changes import Change
-from orchestrator.provision.diff_mcp import McpData
+from orchestrator.provision.payloads import McpServerData, McpToolData
 
 if TYPE_CHECKING:
-    from orchestrator.provision.apply_changes import _Context as Context
+    from orchestrator.provision.apply_changes import Context
 
 
 MCP_MARKER_LABEL = "orchestrate_mcp_server"
 
 
-def _marker_metadata(ctx: Context, name: str, server_id: str, data: McpData) -> dict:
+def _marker_metadata(ctx: Context, name: str, server_id: str, data: McpServerData) -> dict:
     return {identity.METADATA_KEY: {"id": identity.agent_id_string(ctx.namespace, name),
                                     "server_id": server_id, "refs": dict(data.refs)}}
 
 
-def _mark_server(ctx: Context, name: str, server_id: str, data: McpData) -> None:
+def _mark_server(ctx: Context, name: str, server_id: str, data: McpServerData) -> None:
     metadata = _marker_metadata(ctx, name, server_id, data)
     if data.marker_id:
         ctx.backend.update_block(data.marker_id, metadata=metadata)
@@ -42,46 +41,32 @@ def _mark_server(ctx: Context, name: str, server_id: str, data: McpData) -> None
         tags=(identity.MANAGED_TAG, identity.mcp_tag(ctx.namespace, name)), metadata=metadata))
 
 
-def _create_mcp_server(ctx: Context, change: Change) -> None:
-    data: McpData = change.data
+def create_server(ctx: Context, name: str, data: McpServerData) -> None:
     server = ctx.backend.create_mcp_server(data.new)
-    ctx.ids["mcp"][change.name] = server.id
-    _mark_server(ctx, change.name, server.id, data)
+    ctx.ids["mcp"][name] = server.id
+    _mark_server(ctx, name, server.id, data)
 
 
-def _update_mcp_server(ctx: Context, change: Change) -> None:
-    data: McpData = change.data
+def update_server(ctx: Context, change: Change, data: McpServerData) -> None:
     if any(not f.field.startswith("metadata.") for f in change.fields):
         ctx.backend.update_mcp_server(change.server_id, data.new)
     _mark_server(ctx, change.name, change.server_id, data)
 
 
-def _delete_mcp_server(ctx: Context, change: Change) -> None:
-    data: McpData = change.data
-    if change.server_id:
-        ctx.backend.delete_mcp_server(change.server_id)
+def delete_server(ctx: Context, server_id: str, data: McpServerData) -> None:
+    if server_id:
+        ctx.backend.delete_mcp_server(server_id)
     ctx.backend.delete_block(data.marker_id)
 
 
-def _attach_mcp_tool(ctx: Context, change: Change) -> None:
-    tool_id = change.server_id
-    if not tool_id:  # the server is new (or reconfigured) in this plan: its tools are known now
-        server, tool = change.data
+def attach_tool(ctx: Context, agent: str, tool_id: str, data: McpToolData) -> None:
+    """`tool_id` is "" when the server is new (or reconfigured) in this plan: its tools are
+    known now."""
+    if not tool_id:
+        server, tool = data.server, data.tool
         offered = {t.name: t.id for t in ctx.backend.list_mcp_tools(ctx.ids["mcp"][server])}
         if tool not in offered:
             raise ProvisionError(f"MCP server {server!r} has no tool {tool!r} (its tools: "
                                  f"{', '.join(sorted(offered)) or 'none'})")
         tool_id = offered[tool]
-    ctx.backend.attach_tool(ctx.agent_id(change), tool_id)
-
-
-
-def _detach_mcp_tool(ctx: Context, change: Change) -> None:
-    ctx.backend.detach_tool(ctx.agent_id(change), change.server_id)
-
-
-MCP_HANDLERS: dict[tuple[str, str], Callable[[Context, Change], None]] = {
-    ("mcp_server", "create"): _create_mcp_server, ("mcp_server", "update"): _update_mcp_server,
-    ("mcp_server", "adopt"): _update_mcp_server, ("mcp_server", "delete"): _delete_mcp_server,
-    ("agent_mcp_tool", "attach"): _attach_mcp_tool, ("agent_mcp_tool", "detach"): _detach_mcp_tool,
-}
+    ctx.backend.attach_tool(ctx.agent_id(agent), tool_id)

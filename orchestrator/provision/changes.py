@@ -14,10 +14,13 @@ import hashlib
 import json
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from orchestrator.errors import Issue, SpecError
 from orchestrator.spec.model import Mark
+
+if TYPE_CHECKING:  # payloads.py reads the desired state, which reads this module
+    from orchestrator.provision.payloads import ChangeData
 
 # Phases, in apply order. Detaches run before attaches so a private block can make room for
 # a shared block of the same label; deletions run last, after nothing references the object.
@@ -50,13 +53,14 @@ class Change:
 
     kind: "tool" | "mcp_server" | "block" (shared) | "folder" | "file" | "agent"
           | "agent_block" (private) | "agent_shared_block" | "agent_tool" | "agent_mcp_tool"
-          | "agent_folder".
+          | "agent_folder" | "agent_passage".
     name: the managed name of the object (for agent_* kinds: the block label / tool / folder).
     agent: the managed agent name for agent-scoped changes ("" otherwise).
     server_id: the existing server object (update/delete/detach/adopt); "" when created here.
     memory_loss: why this change can destroy memory ("" if it cannot); `blocked` when the
     user has not opted in yet (apply refuses the whole plan then).
-    data: what apply needs to perform it (spec objects, resolved values); never printed.
+    data: what apply needs to perform it (one type per kind of change, payloads.py; None
+    when the name, agent and server id say it all); never printed.
     """
 
     action: str
@@ -69,7 +73,7 @@ class Change:
     memory_loss: str = ""
     blocked: bool = False
     note: str = ""
-    data: Any = field(default=None, compare=False, repr=False)
+    data: ChangeData | None = field(default=None, compare=False, repr=False)
 
     @property
     def address(self) -> str:

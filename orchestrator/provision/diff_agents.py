@@ -19,6 +19,7 @@ from orchestrator.backends.admin import CUSTOM_TOOL_TYPE, AgentState, Block
 from orchestrator.provision import diff_rules as rules
 from orchestrator.provision.changes import Change, FieldChange
 from orchestrator.provision.desired import DesiredAgent, DesiredBlock, DiffOptions
+from orchestrator.provision.payloads import PrivateBlockData
 from orchestrator.provision.state import ActualState
 
 COMPARED_METADATA = ("id", "agent_owned", "tools", "tool_env", "tool_env_refs", "tool_rules",
@@ -89,7 +90,7 @@ def block_changes(want: DesiredAgent, have: AgentState, actual: ActualState, opt
         if found is None:
             out.append(Change("create", "agent_block", block.label, "attach", agent=want.name,
                               fields=(FieldChange("value", None, block.value, block.secret),),
-                              data=block))
+                              data=PrivateBlockData(block)))
             continue
         keep.add(found.id)
         change = _private_block_update(want.name, block, found, options)
@@ -127,7 +128,7 @@ def _private_block_update(agent: str, want: DesiredBlock, have: Block,
     if not fields:
         return None
     return Change("update", "agent_block", want.label, "agent", agent=agent, server_id=have.id,
-                  fields=tuple(fields), memory_loss=loss, data=want)
+                  fields=tuple(fields), memory_loss=loss, data=PrivateBlockData(want))
 
 
 def tool_changes(want: DesiredAgent, have: AgentState, actual: ActualState) -> list[Change]:

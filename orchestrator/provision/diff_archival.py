@@ -18,6 +18,7 @@ from collections.abc import Mapping
 from orchestrator.backends.admin import Passage
 from orchestrator.provision.changes import Change, FieldChange
 from orchestrator.provision.desired import DiffOptions
+from orchestrator.provision.payloads import PassageData
 from orchestrator.spec.model import AgentSpec, PassageSpec
 
 SEED_TAG = "orchestrate:seed="
@@ -52,7 +53,7 @@ def passage_changes(spec: AgentSpec, seeded: Mapping[str, str] | None, options: 
         wanted.setdefault(seed_digest(passage), passage)
     out = [Change("create", "agent_passage", _label(p), "attach", agent=spec.name,
                   fields=(FieldChange("chars", None, len(p.text)),),
-                  data=(p.text, (*sorted(set(p.tags)), SEED_TAG + digest)))
+                  data=PassageData(p.text, (*sorted(set(p.tags)), SEED_TAG + digest)))
            for digest, p in wanted.items() if digest not in have]
     stale = sorted((d, pid) for d, pid in have.items() if d not in wanted)
     if stale and options.prune:

@@ -33,6 +33,7 @@ from orchestrator.provision.desired import (
 from orchestrator.provision.diff_archival import passage_changes
 from orchestrator.provision.diff_folders import folder_and_file_changes
 from orchestrator.provision.diff_rules import rule_problems, sleeptime_note
+from orchestrator.provision.payloads import AgentData, SharedBlockData, ToolData
 from orchestrator.provision.state import ActualState
 from orchestrator.spec.model import ResourceSet, ToolSpec
 
@@ -123,7 +124,7 @@ def _tool_changes(tools: Mapping[str, ToolSpec], actual: ActualState, options: D
         tags = (identity.MANAGED_TAG, identity.tool_tag(options.namespace, name))
         have = actual.tools.get(name)
         if have is None:
-            out.append(Change("create", "tool", name, "tool", data=(spec, tags),
+            out.append(Change("create", "tool", name, "tool", data=ToolData(spec, tags),
                               fields=(FieldChange("source_file", None,
                                                   _shown_path(spec.source_file)),)))
             continue
@@ -153,7 +154,7 @@ def _tool_changes(tools: Mapping[str, ToolSpec], actual: ActualState, options: D
             fields.append(FieldChange("tags", sorted(have.tags), sorted(set(have.tags) | set(tags))))
         if fields:
             out.append(Change("update", "tool", name, "tool", server_id=have.id,
-                              fields=tuple(fields), data=(spec, tags)))
+                              fields=tuple(fields), data=ToolData(spec, tags)))
     return out
 
 
@@ -163,7 +164,7 @@ def _shared_block_changes(shared: Mapping[str, DesiredBlock], actual: ActualStat
     for name, want in shared.items():
         have = actual.shared_blocks.get(name)
         if have is None:
-            out.append(Change("create", "block", name, "block", data=want,
+            out.append(Change("create", "block", name, "block", data=SharedBlockData(want),
                               fields=(FieldChange("value", None, want.value, want.secret),)))
             continue
         fields, loss = [], ""
@@ -183,7 +184,8 @@ def _shared_block_changes(shared: Mapping[str, DesiredBlock], actual: ActualStat
             fields.append(FieldChange("env_template", section.get("env_template"), want.template))
         if fields:
             out.append(Change("update", "block", name, "block", server_id=have.id,
-                              fields=tuple(fields), memory_loss=loss, data=want))
+                              fields=tuple(fields), memory_loss=loss,
+                              data=SharedBlockData(want)))
     return out
 
 
@@ -215,7 +217,7 @@ def _agent_changes(want: DesiredAgent, actual: ActualState, options: DiffOptions
     if fields or action == "adopt":
         out.append(Change(action, "agent", name, "agent", server_id=have.id, fields=fields,
                           note=sleeptime_note(fields, actual.companions.get(name, ())),
-                          data=(want, dict(have.metadata or {}), computed)))
+                          data=AgentData(want, dict(have.metadata or {}), computed)))
     out += agents_diff.block_changes(want, have, actual, options, labels)
     out += agents_diff.tool_changes(want, have, actual)
     out += mcp.agent_tool_changes(want.spec, name, have, actual)
@@ -237,7 +239,7 @@ def _create_agent(want: DesiredAgent, actual: ActualState, options: DiffOptions,
             problems.add(want.spec.mark, f"agents.{want.name}.{key}", f"no {key} for a new agent",
                          missing_hint(key, offered))
     create = Change("create", "agent", want.name, "agent", fields=agents_diff.create_fields(want),
-                    data=(want, {}))
+                    data=AgentData(want))
     return [create, *agents_diff.new_agent_attachments(want, actual, labels),
             *mcp.agent_tool_changes(want.spec, want.name, None, actual),
             *passage_changes(want.spec, None, options, warnings)]

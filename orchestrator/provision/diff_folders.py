@@ -17,6 +17,7 @@ from orchestrator.backends.admin import Folder
 from orchestrator.provision.changes import Change, FieldChange, Problems
 from orchestrator.provision.defaults import missing_hint
 from orchestrator.provision.desired import DiffOptions
+from orchestrator.provision.payloads import FileData, FolderData
 from orchestrator.provision.state import ActualState
 from orchestrator.spec.model import FolderSpec
 
@@ -51,10 +52,11 @@ def folder_and_file_changes(folders: Mapping[str, FolderSpec], actual: ActualSta
                     problems.add(spec.mark, f"folders.{name}", "no embedding for a new folder",
                                  hint)
             embedding = spec.embedding or options.default_embedding
-            out.append(Change("create", "folder", name, "folder", data=spec,
+            out.append(Change("create", "folder", name, "folder", data=FolderData(spec),
                               fields=(FieldChange("embedding", None, embedding),)))
-            out += [Change("create", "file", path, "file", agent="", data=(spec, path, digest),
-                           note=f"in folder {name}") for path, digest in spec.files]
+            out += [Change("create", "file", path, "file", agent="",
+                           data=FileData(spec, path, digest), note=f"in folder {name}")
+                    for path, digest in spec.files]
             continue
         fields = []
         if not managed:
@@ -63,7 +65,8 @@ def folder_and_file_changes(folders: Mapping[str, FolderSpec], actual: ActualSta
             fields.append(FieldChange("description", have.description, spec.description))
         if fields:
             out.append(Change("adopt" if not managed else "update", "folder", name, "folder",
-                              server_id=have.id, fields=tuple(fields), data=(spec, have.metadata)))
+                              server_id=have.id, fields=tuple(fields),
+                              data=FolderData(spec, have.metadata)))
         out += _file_changes(spec, have)
     return out
 
@@ -75,15 +78,15 @@ def _file_changes(spec: FolderSpec, have: Folder) -> list[Change]:
     out = []
     for path, digest in spec.files:
         if path not in on_server:
-            out.append(Change("create", "file", path, "file", data=(spec, path, digest),
+            out.append(Change("create", "file", path, "file", data=FileData(spec, path, digest),
                               note=f"in folder {spec.name}"))
         elif recorded.get(path) not in (None, digest):
             # A file uploaded by a crashed apply has no recorded digest: it came from git at
             # that time and is assumed current (documented); a changed digest re-uploads it.
             out.append(Change("update", "file", path, "file", server_id=on_server[path].id,
                               fields=(FieldChange("sha256", recorded[path][:12], digest[:12]),),
-                              data=(spec, path, digest), note=f"in folder {spec.name}"))
-    out += [Change("delete", "file", name, "file", server_id=f.id, data=(spec, name, ""),
-                   note=f"in folder {spec.name}")
+                              data=FileData(spec, path, digest), note=f"in folder {spec.name}"))
+    out += [Change("delete", "file", name, "file", server_id=f.id,
+                   data=FileData(spec, name, ""), note=f"in folder {spec.name}")
             for name, f in on_server.items() if name not in wanted]
     return out

@@ -17,27 +17,17 @@ Must not: talk to a server. Pure functions of (desired, actual) returning Change
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 
 from orchestrator.backends import identity
 from orchestrator.backends.admin import MCP_TOOL_TYPE, AgentState, McpServer, NewMcpServer, Tool
 from orchestrator.errors import Issue
 from orchestrator.provision.changes import Change, FieldChange, Problems
 from orchestrator.provision.desired import DiffOptions, digest, env_names, resolve
+from orchestrator.provision.payloads import McpServerData, McpToolData
 from orchestrator.provision.state import ActualState
 from orchestrator.spec.model import AgentSpec, McpServerSpec, ResourceSet
 
 MCP_TOOL_TAG = "mcp:"  # Letta tags each tool it registers from a server `mcp:<server name>`
-
-
-@dataclass(frozen=True)
-class McpData:
-    """What apply needs for one server change: the config to send (secrets resolved) and
-    the marker block's metadata (variable names only)."""
-
-    new: NewMcpServer = field(repr=False)
-    refs: Mapping[str, Mapping[str, str]]  # {"env": {KEY: VAR}, "headers": {...}}
-    marker_id: str = ""
 
 
 def desired_server(spec: McpServerSpec, env: Mapping[str, str],
@@ -63,7 +53,7 @@ def server_changes(resources: ResourceSet, actual: ActualState, options: DiffOpt
         marker = actual.mcp_markers.get(name)
         if have is None:
             out.append(Change("create", "mcp_server", name, "mcp", fields=_shown(want),
-                              data=McpData(want, refs, marker.id if marker else "")))
+                              data=McpServerData(want, refs, marker.id if marker else "")))
             continue
         others = [ns for ns in actual.mcp_owners.get(name, ()) if ns != options.namespace]
         if marker is None and others:
@@ -84,7 +74,7 @@ def server_changes(resources: ResourceSet, actual: ActualState, options: DiffOpt
         if fields or marker is None:
             out.append(Change("update" if marker else "adopt", "mcp_server", name, "mcp",
                               server_id=have.id, fields=tuple(fields),
-                              data=McpData(want, refs, marker.id if marker else "")))
+                              data=McpServerData(want, refs, marker.id if marker else "")))
     if missing:
         problems.issues.extend(sorted(set(missing)))
     return out
@@ -121,7 +111,8 @@ def delete_server(name: str, actual: ActualState) -> Change:
     have = actual.mcp_servers.get(name)
     return Change("delete", "mcp_server", name, "delete", server_id=have.id if have else "",
                   note="Letta deletes its tools with it (and detaches them from every agent)",
-                  data=McpData(NewMcpServer(name, have.transport if have else ""), {}, marker.id))
+                  data=McpServerData(NewMcpServer(name, have.transport if have else ""), {},
+                                     marker.id))
 
 
 def prune(resources: ResourceSet, actual: ActualState) -> list[Change]:
@@ -178,7 +169,7 @@ def agent_tool_changes(spec: AgentSpec, name: str, have: AgentState | None,
             continue
         offered = {t.name: t.id for t in actual.mcp_tools.get(server, ())}
         out.append(Change("attach", "agent_mcp_tool", f"{server}/{tool}", "attach", agent=name,
-                          server_id=offered.get(tool, ""), data=(server, tool)))
+                          server_id=offered.get(tool, ""), data=McpToolData(server, tool)))
     for (server, tool), found in attached.items():
         if (server, tool) not in spec.mcp_tools:
             out.append(Change("detach", "agent_mcp_tool", f"{server}/{tool}", "detach",
