@@ -13,7 +13,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from orchestrator.backends.admin import (
     AGENT_SETTINGS,
@@ -285,3 +285,10 @@ def _function_name(source: str) -> str:
         if line.startswith("def "):
             return line[4:].split("(", 1)[0].strip()
     raise BackendError("tool source defines no top-level function")
+
+
+if TYPE_CHECKING:  # mypy checks each method's signature against the Protocol, not only names
+    from orchestrator.backends.admin import AdminBackend
+
+    def _is_an_admin_backend(backend: MemoryAdmin) -> AdminBackend:
+        return backend

@@ -17,7 +17,7 @@ from __future__ import annotations
 import contextlib
 import warnings
 from collections.abc import Callable
-from typing import Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from letta_client import Letta
 from letta_client.types.agents import AssistantMessage
@@ -263,3 +263,10 @@ def _pending(messages: Any) -> ToolRequest | None:
         return None
     return ToolRequest(call_id, str(getattr(call, "name", "") or ""),
                        str(getattr(call, "arguments", "") or ""))
+
+
+if TYPE_CHECKING:  # mypy checks each method's signature against the Protocol, not only names
+    from orchestrator.backends.base import RunBackend
+
+    def _is_a_run_backend(backend: LettaBackend) -> RunBackend:
+        return backend

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from letta_client import Letta
 
@@ -297,3 +297,10 @@ def _companions(a: Any) -> tuple[str, ...]:
     if group is None or getattr(group, "manager_type", None) != "sleeptime":
         return ()
     return tuple(i for i in group.agent_ids or () if i != a.id)
+
+
+if TYPE_CHECKING:  # mypy checks each method's signature against the Protocol, not only names
+    from orchestrator.backends.admin import AdminBackend
+
+    def _is_an_admin_backend(backend: LettaAdmin) -> AdminBackend:
+        return backend

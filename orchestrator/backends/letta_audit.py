@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from orchestrator.backends.admin import AgentState, Passage
 from orchestrator.backends.letta_admin import LettaAdmin
@@ -82,3 +82,8 @@ class LettaAudit(LettaAdmin):
             agent = self._client.agents.retrieve(agent_id, include=["agent.secrets"])
         env = agent.secrets or agent.tool_exec_environment_variables or ()
         return {e.key: e.value for e in env if isinstance(getattr(e, "value", None), str)}
+
+
+if TYPE_CHECKING:  # mypy checks each method's signature against the Protocol, not only names
+    def _is_an_audit_source(backend: LettaAudit) -> AuditSource:
+        return backend

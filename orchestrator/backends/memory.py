@@ -18,7 +18,7 @@ import threading
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from orchestrator.backends.base import (
     JSON_MARKER,
@@ -302,3 +302,10 @@ def placeholder_instance(schema: Any) -> Any:
     if kind == "array":
         return [placeholder_instance(schema.get("items", {}))] * schema.get("minItems", 0)
     return {"string": "", "boolean": True, "integer": 0, "number": 0, "null": None}.get(kind)
+
+
+if TYPE_CHECKING:  # mypy checks each method's signature against the Protocol, not only names
+    from orchestrator.backends.base import RunBackend
+
+    def _is_a_run_backend(backend: MemoryBackend) -> RunBackend:
+        return backend
