@@ -18,6 +18,7 @@ import click
 from orchestrator.cli.common import handle_errors, server_options
 from orchestrator.cli.run_cmds import _exec_options, _records, _resume
 from orchestrator.run.approval import answer
+from orchestrator.run.status import APPROVED, REJECTED
 
 
 def _user() -> str:
@@ -50,7 +51,7 @@ def approve_cmd(run_id: str, unit: str, reject: bool, comment: str | None, by: s
     run = records.find_run(run_id)
     full = run["id"] if run else run_id
     done = answer(records, full, unit, approved=not reject, comment=comment, by=by or _user())
-    word = "rejected" if reject else "approved"
+    word = REJECTED if reject else APPROVED
     if as_json and not then_resume:
         click.echo(json.dumps({"run_id": full, "decision": word, "units": done}))
     elif not as_json:

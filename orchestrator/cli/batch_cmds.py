@@ -47,6 +47,7 @@ from orchestrator.run.batch_session import (
 )
 from orchestrator.run.records import Records
 from orchestrator.run.runner import RunOptions, run_timeout
+from orchestrator.run.status import CANCELLED, SUCCEEDED
 
 
 def _db() -> str:
@@ -167,9 +168,9 @@ def _finish(summary: BatchSummary, reporter: Callable[..., None], as_json: bool)
                                                     highlight=False)
         if summary.error:
             click.echo(f"error: {summary.error}", err=True)
-    if summary.status == "succeeded":
+    if summary.status == SUCCEEDED:
         return int(ExitCode.OK)
-    if summary.status == "cancelled":
+    if summary.status == CANCELLED:
         sys.stdout.flush()
         return int(ExitCode.CANCELLED)
     return int(ExitCode.USER_ERROR)

@@ -52,6 +52,7 @@ from orchestrator.run.runner import (
     start_run,
 )
 from orchestrator.run.secrets import Redactor
+from orchestrator.run.status import CANCELLED, SUCCEEDED, WAITING, WAITING_APPROVAL
 
 
 def _records() -> Records:
@@ -240,9 +241,9 @@ def runs_list(limit: int, as_json: bool) -> int:
     runs = records.list_runs(limit) if records else []
     for run in runs:  # a run whose process is gone without finishing was killed
         run["status"] = shown_status(run)
-        if run["status"] == "waiting_approval" and records is not None:
+        if run["status"] == WAITING_APPROVAL and records is not None:
             run["waiting"] = [approval.label(a) for a in
-                              records.approvals(run["id"], status="waiting")]
+                              records.approvals(run["id"], status=WAITING)]
     if as_json:
         click.echo(json.dumps(runs, indent=2, default=str))
     else:
@@ -322,11 +323,11 @@ def _finish(outcome: RunOutcome, as_json: bool) -> int:
         _show_outcome(outcome, as_json)
     except BrokenPipeError:  # the reader left at the very end: the run itself is recorded
         silence_stdout()
-    if outcome.status == "succeeded":
+    if outcome.status == SUCCEEDED:
         return int(ExitCode.OK)
-    if outcome.status == "cancelled":
+    if outcome.status == CANCELLED:
         return int(ExitCode.CANCELLED)
-    if outcome.status == "waiting_approval":
+    if outcome.status == WAITING_APPROVAL:
         return int(ExitCode.WAITING_APPROVAL)
     return int(ExitCode.USER_ERROR)
 
@@ -338,7 +339,7 @@ def _show_outcome(outcome: RunOutcome, as_json: bool) -> None:
         # Outputs are the models' text: never markup, never :emoji: codes.
         Console(stderr=False, soft_wrap=True).print(render.outcome_text(outcome), markup=False,
                                                     highlight=False, emoji=False)
-        if outcome.status == "waiting_approval":  # not an error: what waits, how to answer
+        if outcome.status == WAITING_APPROVAL:  # not an error: what waits, how to answer
             click.echo(outcome.error, err=True)
         elif outcome.error:
             click.echo(f"error: {outcome.error}", err=True)

@@ -46,6 +46,7 @@ from orchestrator.compile.plan import Plan
 from orchestrator.errors import OrchestrateError
 from orchestrator.run import records_pg
 from orchestrator.run.records import Records
+from orchestrator.run.status import RUNNING, SKIPPED, SUCCEEDED
 from orchestrator.ui import dag, pages, queries, shape
 from orchestrator.ui.pages import HostCheck, SecurityHeaders, environment
 from orchestrator.ui.timeline import timeline_svg
@@ -172,7 +173,7 @@ def _run_context(store: _Store, run_id: str) -> dict[str, Any] | None:
     return {"run": run, "units": shown, "hidden": len(units) - len(shown), "now": now,
             "dag": Markup(dag.dag_svg(group)),  # noqa: S704 - escaped in ui.dag
             "timeline": Markup(timeline_svg(units, now)),  # escaped in ui.timeline
-            "critical": shape.critical_path(group), "live": run["status"] == "running"}
+            "critical": shape.critical_path(group), "live": run["status"] == RUNNING}
 
 
 def _units_shown(units: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -181,7 +182,7 @@ def _units_shown(units: list[dict[str, Any]]) -> list[dict[str, Any]]:
     the records' order; shown in the records' order."""
     if len(units) <= UNITS_SHOWN:
         return units
-    quiet = ("succeeded", "skipped")
+    quiet = (SUCCEEDED, SKIPPED)
     order = sorted(range(len(units)), key=lambda i: (units[i]["status"] in quiet, i))
     return [units[i] for i in sorted(order[:UNITS_SHOWN])]
 
@@ -230,7 +231,7 @@ async def _changes(store: _Store, run_id: str, request: Request) -> AsyncIterato
         if mark != last:
             last, quiet = mark, 0.0
             yield f"event: update\ndata: {json.dumps(str(mark[0]))}\n\n"
-            if mark[0] != "running":
+            if mark[0] != RUNNING:
                 yield "event: done\ndata: finished\n\n"
                 return
         elif quiet >= HEARTBEAT_SECONDS:

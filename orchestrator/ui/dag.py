@@ -17,6 +17,7 @@ from html import escape
 
 import networkx as nx
 
+from orchestrator.run.status import SUCCEEDED
 from orchestrator.ui.shape import NODE_H, NODE_W, Group, Node, critical_path
 
 ITEM_ROW, GAP_X, GAP_Y, PAD, HEADER = 16, 28, 40, 14, 22
@@ -116,7 +117,7 @@ def _draw_node(node: Node, x: float, y: float) -> list[str]:
     parts.append(_text(x + 10, y + 20, _clip(node.name, 24), "label"))
     sub = f"agent: {node.agent}" if node.agent else ""
     if node.kind == "foreach":
-        done = sum(s == "succeeded" for s in node.items)
+        done = sum(s == SUCCEEDED for s in node.items)
         sub = f"for each: {done}/{len(node.items)}" + (f" · {node.agent}" if node.agent else "")
     parts.append(_text(x + 10, y + 38, _clip(sub, 28), "sub"))
     if node.seconds:

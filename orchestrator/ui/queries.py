@@ -18,10 +18,11 @@ from typing import Any
 from orchestrator.run import liveness
 from orchestrator.run.cost import Cost
 from orchestrator.run.records import UNPRICED_SQL, Records
+from orchestrator.run.status import CANCELLED, FAILED, INTERRUPTED, RUNNING, SUCCEEDED
 
 PER_PAGE = 50
 # Offered in the status filter even before a run had them; any other recorded one is added.
-STATUSES = frozenset({"succeeded", "failed", "cancelled", "running", liveness.INTERRUPTED})
+STATUSES = frozenset({SUCCEEDED, FAILED, CANCELLED, RUNNING, INTERRUPTED})
 _UNITS = "FROM steps s WHERE s.run_id = r.id AND s.prompt IS NOT NULL"
 _LIST_COLUMNS = ("id", "pipeline", "status", "started", "ended", "pid", "host", "error",
                  "tokens", "cost", "unpriced_tokens")
@@ -66,7 +67,7 @@ class RunFilter:
             params.append(self.pipeline)
         if self.status:
             clauses.append("r.status = ?")  # `interrupted` is stored as `running`
-            params.append("running" if self.status == liveness.INTERRUPTED else self.status)
+            params.append(RUNNING if self.status == INTERRUPTED else self.status)
         return (" WHERE " + " AND ".join(clauses) if clauses else ""), params
 
 
@@ -105,7 +106,7 @@ def runs_page(records: Records, flt: RunFilter, per_page: int | None = None) -> 
     newer = Cursor(runs[0]["started"], runs[0]["id"]) if runs and first > 0 else None
     older = (Cursor(runs[-1]["started"], runs[-1]["id"])
              if runs and first + len(runs) < total else None)
-    if flt.status in ("running", liveness.INTERRUPTED):  # the split only liveness can make
+    if flt.status in (RUNNING, INTERRUPTED):  # the split only liveness can make
         runs = [r for r in runs if r["status"] == flt.status]
     pipelines, statuses = _choices(records)
     return RunsPage(runs, total, first, newer, older, pipelines, statuses)

@@ -20,6 +20,16 @@ import networkx as nx
 from orchestrator.compile.plan import Plan, StepPlan
 from orchestrator.compile.templates import expression_source
 from orchestrator.run.records import NO_ITEM
+from orchestrator.run.status import (
+    CANCELLED,
+    FAILED,
+    INTERRUPTED,
+    PENDING,
+    RUNNING,
+    SKIPPED,
+    SUCCEEDED,
+    WAITING_APPROVAL,
+)
 
 NODE_W, NODE_H = 176, 52
 
@@ -32,7 +42,7 @@ class Node:
     kind: str = "step"  # step | foreach | loop | uses (a sub-pipeline) | group (rows only)
     body: Group | None = None  # a loop's steps
     repeat: str = ""  # a loop's "until ..." label
-    status: str = "pending"
+    status: str = PENDING
     seconds: float | None = None
     items: list[str] = field(default_factory=list)  # for_each: each item's status
     iterations: int = 0
@@ -131,7 +141,7 @@ def apply_units(group: Group, units: list[dict[str, Any]]) -> None:
         if own:
             latest = max(own, key=lambda r: r["iteration"])
             node.status = str(latest["status"])
-            node.seconds = None if node.status in ("skipped", "pending") else _span(latest)
+            node.seconds = None if node.status in (SKIPPED, PENDING) else _span(latest)
             node.iterations = max(int(latest.get("iterations") or 0),
                                   max(r["iteration"] for r in own))
         last = max((r["iteration"] for r in rows), default=0)
@@ -143,10 +153,10 @@ def apply_units(group: Group, units: list[dict[str, Any]]) -> None:
 
 
 def _worst(statuses: list[str]) -> str:
-    for status in ("running", "waiting_approval", "failed", "cancelled", "interrupted"):
+    for status in (RUNNING, WAITING_APPROVAL, FAILED, CANCELLED, INTERRUPTED):
         if status in statuses:
             return status
-    return "succeeded" if all(s == "succeeded" for s in statuses) else statuses[-1]
+    return SUCCEEDED if all(s == SUCCEEDED for s in statuses) else statuses[-1]
 
 
 def _span(row: Mapping[str, Any]) -> float | None:

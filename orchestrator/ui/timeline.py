@@ -16,6 +16,7 @@ from html import escape
 from typing import Any
 
 from orchestrator.run.records import UnitKey
+from orchestrator.run.status import RUNNING
 
 LABEL_W, WIDTH, ROW_H, AXIS_H = 150, 760, 22, 24
 
@@ -29,7 +30,7 @@ def _bars(units: list[dict[str, Any]], now: float) -> list[dict[str, Any]]:
             continue  # never sent (skipped, pending)
         if unit["item"] < 0 and str(unit["step"]) in parents:
             continue  # a for_each's or a loop's own row: its children have the bars
-        end = unit.get("ended") or (now if unit["status"] == "running" else unit["started"])
+        end = unit.get("ended") or (now if unit["status"] == RUNNING else unit["started"])
         replica = int(unit.get("replica") or 1)
         lane = str(unit.get("agent") or "?") + (f" #{replica}" if replica > 1 else "")
         label = UnitKey(str(unit["step"]), int(unit["item"]), int(unit["iteration"])).label()
