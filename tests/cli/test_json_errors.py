@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from orchestrator.cli import main, spec_cmds
-from orchestrator.compile import load_plan
+from orchestrator.cli import main
+from orchestrator.compile import load_plan, validate
 
 REPO = Path(__file__).resolve().parents[2]
 GOOD = str(REPO / "pipelines" / "research-report.yaml")
@@ -34,7 +34,7 @@ def crashing_on(name: str):
 def test_one_crashing_file_loses_no_other_result(tmp_path, monkeypatch):
     bad = tmp_path / "crash.yaml"
     bad.write_text((REPO / "pipelines" / "support-triage.yaml").read_text())
-    monkeypatch.setattr(spec_cmds, "load_plan", crashing_on("crash.yaml"))
+    monkeypatch.setattr(validate, "load_plan", crashing_on("crash.yaml"))
     result = run("validate", "--json", GOOD, str(bad), str(REPO / "tests/data/invalid/cycle.yaml"))
     assert result.exit_code == 3
     files = json.loads(result.stdout)["files"]
@@ -46,7 +46,7 @@ def test_one_crashing_file_loses_no_other_result(tmp_path, monkeypatch):
 def test_text_mode_also_goes_on_after_a_crash(tmp_path, monkeypatch):
     bad = tmp_path / "crash.yaml"
     bad.write_text("kind: Pipeline\n")
-    monkeypatch.setattr(spec_cmds, "load_plan", crashing_on("crash.yaml"))
+    monkeypatch.setattr(validate, "load_plan", crashing_on("crash.yaml"))
     result = run("validate", str(bad), GOOD)
     assert result.exit_code == 3
     assert f"{bad}: unexpected RecursionError" in result.stdout

@@ -18,7 +18,7 @@ import random
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from orchestrator.cli.spec_cmds import check_files
+from orchestrator.compile.validate import check_files
 from orchestrator.errors import SpecError
 from orchestrator.provision.sources import load_source
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.cli.spec_cmds import check_file
+from orchestrator.compile.validate import check_file
 
 INVALID = Path(__file__).resolve().parent.parent / "data" / "invalid"
 
