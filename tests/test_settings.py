@@ -49,7 +49,11 @@ def test_an_old_name_still_works_with_one_deprecation_notice(monkeypatch, capsys
 
 
 def test_apply_defaults_read_the_one_model_name(tmp_path, monkeypatch, capsys):
-    from orchestrator.cli.provision_cmds import _defaults
+    from orchestrator.provision.defaults import given_defaults
+    from orchestrator.server.stack import handles_at
+
+    def _defaults(base_url, model, embedding):  # as `plan` / `apply` ask it
+        return given_defaults(base_url, model, embedding, stack=handles_at)
 
     monkeypatch.setenv("ORCHESTRATE_HOME", str(tmp_path))
     for name in ("ORCHESTRATE_DEFAULT_MODEL", "ORCHESTRATE_DEFAULT_EMBEDDING",

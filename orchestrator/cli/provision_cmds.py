@@ -19,7 +19,6 @@ from typing import Any
 
 import click
 
-from orchestrator import settings
 from orchestrator.backends import identity
 from orchestrator.backends.admin import AdminBackend, connect
 from orchestrator.cli.common import (
@@ -34,13 +33,11 @@ from orchestrator.errors import ExitCode, OrchestrateError, ProvisionError, Spec
 from orchestrator.provision import DiffOptions, apply, destroy, destroy_plan, plan
 from orchestrator.provision.apply_changes import check_memory_loss
 from orchestrator.provision.changes import Change, ChangeSet
+from orchestrator.provision.defaults import ENV_EMBEDDING, ENV_MODEL, given_defaults
 from orchestrator.provision.export import Selection, export_resources
 from orchestrator.provision.render import SYMBOLS, VERBS, render_json, render_text
 from orchestrator.provision.sources import load_source
 from orchestrator.spec.model import ResourceSet
-
-ENV_MODEL = "ORCHESTRATE_MODEL"  # its old names still work (orchestrator.settings)
-ENV_EMBEDDING = "ORCHESTRATE_EMBEDDING"
 
 
 def _check_namespace(_ctx: click.Context, _param: click.Parameter, value: str) -> str:
@@ -111,22 +108,10 @@ def _json_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
-def _defaults(base_url: str, model: str | None, embedding: str | None) -> tuple[str | None, ...]:
-    model = model or settings.value(ENV_MODEL)
-    embedding = embedding or settings.value(ENV_EMBEDDING)
-    if model and embedding:
-        return model, embedding
-    from orchestrator.server.stack import (
-        default_embedding_handle,
-        embedded_base_url,
-        embedded_model_handle,
-    )
+def _stack_handles(base_url: str) -> tuple[str | None, str] | None:
+    from orchestrator.server.stack import handles_at  # only when a default is still missing
 
-    if embedded_base_url(state_home()) == base_url:  # the embedded stack: its handles are known
-        # (with an external model endpoint, only if ORCHESTRATE_MODEL names it)
-        return (model or embedded_model_handle(state_home()),
-                embedding or default_embedding_handle())
-    return model, embedding
+    return handles_at(base_url, state_home())
 
 
 def _setup(source: str, base_url: str | None, api_key: str | None, namespace: str,
@@ -134,8 +119,8 @@ def _setup(source: str, base_url: str | None, api_key: str | None, namespace: st
            ) -> tuple[ResourceSet, AdminBackend, DiffOptions]:
     resources = load_source(source, allowed)  # spec problems need no server
     url = resolve_base_url(base_url)
-    model, embedding = _defaults(url, flags.pop("default_model", None),
-                                 flags.pop("default_embedding", None))
+    model, embedding = given_defaults(url, flags.pop("default_model", None),
+                                      flags.pop("default_embedding", None), stack=_stack_handles)
     options = DiffOptions(namespace=namespace, default_model=model, default_embedding=embedding,
                           **flags)
     return resources, connect(url, resolve_api_key(api_key)), options

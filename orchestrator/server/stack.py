@@ -1,6 +1,7 @@
 """The embedded local stack's API, used by the CLI (`orchestrate server ...`) and the tests.
 
-Owns `start`, `stop`, `status`, `embedded_base_url` and the default model/embedding handles.
+Owns `start`, `stop`, `status`, `embedded_base_url` and the default model/embedding handles
+(`handles_at`: the embedded stack's, for a server URL).
 Start order matters: PostgreSQL, the schema bootstrap, the model endpoint, then Letta (Letta
 lists the models of OPENAI_API_BASE once, at start-up). Starting twice is harmless; stale
 state is cleaned; every wait has a timeout whose error names the log to read.
@@ -30,6 +31,7 @@ __all__ = [
     "default_model_handle",
     "embedded_base_url",
     "embedded_model_handle",
+    "handles_at",
     "start",
     "status",
     "stop",
@@ -57,6 +59,16 @@ def embedded_model_handle(home: str | os.PathLike | None = None) -> str | None:
     if model.get("external"):
         return settings.value(ENV_MODEL_HANDLE)
     return default_model_handle()
+
+
+def handles_at(base_url: str, home: str | os.PathLike | None = None
+               ) -> tuple[str | None, str] | None:
+    """The embedded stack's (model, embedding) handles if it is the server at `base_url`,
+    else None (another server's handles are not known here). With an external model
+    endpoint, the model's is only known if ORCHESTRATE_MODEL names it."""
+    if embedded_base_url(home) != base_url:
+        return None
+    return embedded_model_handle(home), default_embedding_handle()
 
 
 def start(

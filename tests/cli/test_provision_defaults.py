@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import os
 
-from orchestrator.cli.provision_cmds import _defaults
+from orchestrator.provision.defaults import given_defaults
 from orchestrator.server import stack, state
 from orchestrator.server.paths import StackPaths
 
 URL = "http://127.0.0.1:8999"
+
+
+def _defaults(base_url, model, embedding):
+    """What `plan` / `apply` use: the provisioning rule, told what the embedded stack offers."""
+    return given_defaults(base_url, model, embedding, stack=stack.handles_at)
 
 
 def _embedded(home, model: dict) -> None:
