@@ -7,6 +7,8 @@
 - `requests`: what both Protocols create (`NewAgent`, `NewBlock`); `letta_args` maps them
   (once, for both letta-client backends) onto letta-client arguments.
 - `identity`: the tags by which orchestrate recognises the objects it manages.
+- `connect`: `run_backend` / `admin_backend`, the one way callers make the letta-client
+  backends (importing letta-client only then).
 
 Only `letta.py` and `letta_admin.py` import letta_client. This package imports neither at
 import time, so `import orchestrator.backends` stays cheap.

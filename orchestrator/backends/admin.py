@@ -12,7 +12,6 @@ Secrets: `NewAgent.tool_env` values are resolved secrets; they are never part of
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
@@ -217,11 +216,3 @@ class AdminBackend(Protocol):
     def import_agent_file(self, content: bytes, secrets: Mapping[str, str],
                           model: str | None = None, embedding: str | None = None
                           ) -> list[str]: ...  # model/embedding: handles that replace the file's
-
-
-def connect(base_url: str, api_key: str | None = None) -> AdminBackend:
-    """The letta-client implementation. Imported lazily so that callers above the backends
-    layer (the CLI) depend on this Protocol only, never on letta_client (import-linter's
-    "only the backends talk to Letta" contract also forbids indirect imports)."""
-    module = importlib.import_module("orchestrator.backends.letta_admin")
-    return module.LettaAdmin(base_url, api_key)

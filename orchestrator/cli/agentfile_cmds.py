@@ -14,7 +14,7 @@ from pathlib import Path
 
 import click
 
-from orchestrator.backends.admin import connect
+from orchestrator.backends.connect import admin_backend
 from orchestrator.cli.common import handle_errors, resolve_api_key, resolve_base_url
 from orchestrator.errors import ExitCode
 from orchestrator.provision.agentfile import import_agent_files
@@ -34,7 +34,7 @@ def import_cmd(files: tuple[str, ...], base_url: str | None, api_key: str | None
                model: str | None, embedding: str | None) -> int:
     """Import Letta agent files (.af): each agent with its blocks, tools and messages. Tool
     environment values are taken from the environment, by the names the agent uses."""
-    backend = connect(resolve_base_url(base_url), resolve_api_key(api_key))
+    backend = admin_backend(resolve_base_url(base_url), resolve_api_key(api_key))
     report = import_agent_files(backend, [Path(f) for f in files], os.environ, model, embedding)
     for warning in report.warnings:
         click.echo(f"warning: {warning}", err=True)

@@ -22,6 +22,7 @@ import click
 from rich.console import Console
 
 from orchestrator.backends.base import RunBackend
+from orchestrator.backends.connect import run_backend
 from orchestrator.cli.common import (
     handle_errors,
     records_location,
@@ -29,7 +30,6 @@ from orchestrator.cli.common import (
     resolve_base_url,
     state_home,
 )
-from orchestrator.cli.lazy import letta_backend as LettaBackend  # noqa: N813
 from orchestrator.cli.otel_opts import trace_settings
 from orchestrator.compile import load_plan
 from orchestrator.compile.plan import Plan
@@ -151,7 +151,7 @@ def resume_batch_cmd(batch_id: str, *, file: str | None, base_url: str | None,
 def _backends(url: str, key: str | None, options: RunOptions,
               plan: Plan) -> Callable[[], RunBackend]:
     limit = run_timeout(options, plan)  # each item's own deadline, from when its run starts
-    return lambda: LettaBackend(url, key, run_timeout=limit)
+    return lambda: run_backend(url, key, run_timeout=limit)
 
 
 def _recorded(options: RunOptions, url: str) -> dict[str, Any]:

@@ -42,11 +42,11 @@ def runs_gc(run_ids: tuple[str, ...], dry_run: bool, as_json: bool, base_url: st
     """Delete the agents and blocks that runs which will not finish left on the server
     (failed, cancelled or killed runs; only those named, if RUN_IDs are given). Nothing
     without a run's tag is touched, nor a run still running, nor kept agents."""
-    from orchestrator.backends.letta import LettaBackend
+    from orchestrator.backends.connect import run_backend
     from orchestrator.run.gc import collect
     from orchestrator.run.records import Records
 
-    backend = LettaBackend(resolve_base_url(base_url), resolve_api_key(api_key))
+    backend = run_backend(resolve_base_url(base_url), resolve_api_key(api_key))
     backend.check()
     records = Records(records_location())
     try:

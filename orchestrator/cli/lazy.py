@@ -3,8 +3,8 @@ for what other commands import (letta-client alone takes about a second to impor
 
 Owns `LazyGroup`: a click group that knows its commands by name and "module:attribute",
 and imports a command's module only when that command is looked up (running it, or its
-`--help`); `orchestrate --help` lists them all, and so imports them all. Also
-`letta_backend`, the one place the CLI makes a `LettaBackend`, importing letta-client then.
+`--help`); `orchestrate --help` lists them all, and so imports them all. (Backends are
+made by orchestrator.backends.connect, which imports letta-client only then.)
 
 Must not: import command modules, or letta_client, at import time.
 """
@@ -31,9 +31,3 @@ class LazyGroup(click.Group):
             self.add_command(getattr(importlib.import_module(module), attribute), cmd_name)
         return super().get_command(ctx, cmd_name)
 
-
-def letta_backend(*args: Any, **kwargs: Any) -> Any:
-    """`orchestrator.backends.letta.LettaBackend(...)`, imported on first use."""
-    from orchestrator.backends.letta import LettaBackend
-
-    return LettaBackend(*args, **kwargs)

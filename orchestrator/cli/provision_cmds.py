@@ -20,7 +20,8 @@ from typing import Any
 import click
 
 from orchestrator.backends import identity
-from orchestrator.backends.admin import AdminBackend, connect
+from orchestrator.backends.admin import AdminBackend
+from orchestrator.backends.connect import admin_backend
 from orchestrator.cli.common import (
     handle_errors,
     resolve_api_key,
@@ -123,7 +124,7 @@ def _setup(source: str, base_url: str | None, api_key: str | None, namespace: st
                                       flags.pop("default_embedding", None), stack=_stack_handles)
     options = DiffOptions(namespace=namespace, default_model=model, default_embedding=embedding,
                           **flags)
-    return resources, connect(url, resolve_api_key(api_key)), options
+    return resources, admin_backend(url, resolve_api_key(api_key)), options
 
 
 def _show(changeset: ChangeSet, as_json: bool, title: str = "Plan", allowed: bool = False) -> None:
@@ -249,7 +250,7 @@ def export_cmd(names: tuple[str, ...], base_url: str | None, api_key: str | None
     """Write YAML (and tool sources, folder files) for agents that exist on a server, so
     `apply` right after is a no-op. Unmanaged agents are adopted by `apply --adopt`.
     With --format af, write Letta agent files instead (secret values left out)."""
-    backend = connect(resolve_base_url(base_url), resolve_api_key(api_key))
+    backend = admin_backend(resolve_base_url(base_url), resolve_api_key(api_key))
     selection = Selection(all_, names, match, tag)
     if format_ == "af":
         from orchestrator.provision.agentfile import export_agent_files

@@ -20,6 +20,7 @@ import yaml
 from rich.console import Console
 
 from orchestrator import settings
+from orchestrator.backends.connect import run_backend
 from orchestrator.cli import batch_cmds
 from orchestrator.cli.common import (
     handle_errors,
@@ -29,7 +30,6 @@ from orchestrator.cli.common import (
     server_options,
     state_home,
 )
-from orchestrator.cli.lazy import letta_backend as LettaBackend  # noqa: N813
 from orchestrator.cli.otel_opts import otel_options, trace_settings
 from orchestrator.cli.output_guard import Cancel, OutputGuard, silence_stdout
 from orchestrator.compile import load_plan
@@ -152,8 +152,8 @@ def run_cmd(file: str, inputs: tuple[str, ...], input_file: str | None, base_url
 def _run(plan: Plan, given: Mapping[str, Any], base_url: str | None, api_key: str | None,
          as_json: bool, options: RunOptions) -> int:
     key = resolve_api_key(api_key)
-    backend = LettaBackend(resolve_base_url(base_url), key,
-                           run_timeout=run_timeout(options, plan))
+    backend = run_backend(resolve_base_url(base_url), key,
+                          run_timeout=run_timeout(options, plan))
     records = _records()
     cancel = Cancel()  # set when our output is closed (`| head`): the run stops cleanly
     reporter = OutputGuard(make_reporter(as_json=as_json, stream=options.stream), cancel)
@@ -217,8 +217,8 @@ def _resume(run_id: str, inputs: tuple[str, ...], file: str | None, base_url: st
         max_tokens=budget[0] if budget[0] is not None else recorded.max_tokens,
         max_cost=budget[1] if budget[1] is not None else recorded.max_cost)
     options = dataclasses.replace(options, trace=trace_settings())
-    backend = LettaBackend(resolve_base_url(base_url or run.get("base_url")), key,
-                           run_timeout=run_timeout(options, plan))
+    backend = run_backend(resolve_base_url(base_url or run.get("base_url")), key,
+                          run_timeout=run_timeout(options, plan))
     cancel = Cancel()
     reporter = OutputGuard(make_reporter(as_json=as_json, stream=stream), cancel)
     outcome = resume_run(run["id"], plan, backend, records, options=options, emit=reporter,

@@ -145,9 +145,9 @@ def model_lines(info: stack.StackInfo) -> list[str]:
     if not external:
         return lines
     try:
-        from orchestrator.backends.letta import LettaBackend
+        from orchestrator.backends.connect import run_backend
 
-        chat, _ = LettaBackend(info.base_url).models()
+        chat, _ = run_backend(info.base_url).models()
     except OrchestrateError as exc:
         return [*lines, f"  model handles:   (could not list them: {exc})"]
     handles = sorted(h for h in chat if h.startswith(PROXY_PREFIX))

@@ -40,8 +40,8 @@ def test_commands_that_need_no_server_do_not_import_letta_client(args, tmp_path,
 
 
 def test_letta_client_is_imported_with_eager_pydantic_models():
-    probe = ("import os; from orchestrator.cli.lazy import letta_backend; "
-             "letta_backend('http://127.0.0.1:9'); print(os.environ['DEFER_PYDANTIC_BUILD'])")
+    probe = ("import os; from orchestrator.backends.connect import run_backend; "
+             "run_backend('http://127.0.0.1:9'); print(os.environ['DEFER_PYDANTIC_BUILD'])")
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
                           timeout=60, env={"PATH": "/usr/bin:/bin"})
     assert done.stdout.strip() == "false", done.stderr

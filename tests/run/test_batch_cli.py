@@ -33,7 +33,7 @@ def cli(tmp_path, monkeypatch):
     monkeypatch.setenv("ORCHESTRATE_HOME", str(tmp_path / "state"))
     monkeypatch.setenv("LETTA_BASE_URL", "http://fake")
     fake = MemoryBackend("http://fake")
-    monkeypatch.setattr(batch_cmds, "LettaBackend", lambda url, key=None, **options: fake)
+    monkeypatch.setattr(batch_cmds, "run_backend", lambda url, key=None, **options: fake)
     (tmp_path / "p.yaml").write_text(PIPELINE)
     runner = CliRunner()
 

@@ -21,7 +21,7 @@ def cli(tmp_path, monkeypatch):
     monkeypatch.setenv("ORCHESTRATE_HOME", str(tmp_path / "state"))
     monkeypatch.setenv("LETTA_BASE_URL", "http://fake")
     fake = MemoryBackend("http://fake")
-    monkeypatch.setattr(run_cmds, "LettaBackend", lambda url, key=None, **options: fake)
+    monkeypatch.setattr(run_cmds, "run_backend", lambda url, key=None, **options: fake)
     runner = CliRunner()  # click >= 8.2 keeps stderr apart (result.stderr)
 
     def invoke(*args):

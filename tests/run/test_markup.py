@@ -56,7 +56,7 @@ def test_run_prints_outputs_as_they_are(tmp_path, monkeypatch):
     monkeypatch.setenv("ORCHESTRATE_HOME", str(tmp_path / "state"))
     fake = MemoryBackend("http://fake")
     fake.script(prompt_contains="echo", replies=[HOSTILE])
-    monkeypatch.setattr(run_cmds, "LettaBackend", lambda url, key=None, **options: fake)
+    monkeypatch.setattr(run_cmds, "run_backend", lambda url, key=None, **options: fake)
     pipeline = Path(tmp_path / "p.yaml")
     pipeline.write_text(PIPELINE)
     result = CliRunner().invoke(main, ["run", str(pipeline), "-i", f"text={HOSTILE}",

@@ -27,8 +27,8 @@ from typing import Any
 from temporalio import activity
 
 from orchestrator import settings
-from orchestrator.backends.base import AgentRef
-from orchestrator.backends.letta import LettaBackend
+from orchestrator.backends.base import AgentRef, RunBackend
+from orchestrator.backends.connect import run_backend
 from orchestrator.compile import load_plan_text
 from orchestrator.compile.plan import Plan
 from orchestrator.errors import RunError
@@ -81,7 +81,7 @@ def _open_records(ref: str) -> Records:
         return _records[location]
 
 
-def _pool(run: dict[str, Any], plan: Plan, backend: LettaBackend, records: Records,
+def _pool(run: dict[str, Any], plan: Plan, backend: RunBackend, records: Records,
           redactor: Redactor, assigned: dict[str, list[int]] | None = None) -> AgentPool:
     rows = [r for r in records.resources(run["run_id"]) if not r["deleted"]]
     reuse = {(r["kind"], r["name"]): r["letta_id"] for r in rows}
@@ -98,18 +98,18 @@ def _pool(run: dict[str, Any], plan: Plan, backend: LettaBackend, records: Recor
                      models=(list(models[0]), list(models[1])) if models else None)
 
 
-_backends: dict[tuple[str, str | None], LettaBackend] = {}
+_backends: dict[tuple[str, str | None], RunBackend] = {}
 
 
-def _parts(run: dict[str, Any]) -> tuple[Plan, LettaBackend, Records, Redactor]:
+def _parts(run: dict[str, Any]) -> tuple[Plan, RunBackend, Records, Redactor]:
     plan = _plan(run["pipeline_text"], run["pipeline_file"], run["source_hash"],
                  tuple(sorted((run.get("used_files") or {}).items())))
     api_key = os.environ.get("LETTA_API_KEY") or None
     with _records_lock:  # one client (and its connection pool) per server per worker
         backend = _backends.get((run["base_url"], api_key))
         if backend is None:
-            backend = _backends[(run["base_url"], api_key)] = LettaBackend(
-                run["base_url"], api_key=api_key)
+            backend = _backends[(run["base_url"], api_key)] = run_backend(
+                run["base_url"], api_key)
     return plan, backend, _open_records(run["records"]), Redactor([api_key] if api_key else [])
 
 
