@@ -9,8 +9,12 @@ way a user starts it: `orchestrate run FILE --batch items.jsonl --concurrency N 
 (`--executor temporal --task-queue Q` with `orchestrate worker` processes for Temporal).
 Needs `orchestrate server start --temporal`.
 
-Printed per configuration (best of `--repeats`): wall time, items/s, and the fraction of what
-the model's delay and the concurrency allow (N / (3 x delay) items/s). Temporal's cost is
+Printed per configuration (best of `--repeats` rounds, the configurations interleaved in
+each round): wall time, items/s, the fraction of what the model's delay and the concurrency
+allow (N / (3 x delay) items/s), and the CPU that orchestrate's processes (the CLI, the
+workers) and the local Temporal dev server used per step (Letta's own is left out). One
+worker with `--spread all` (every step an activity) is measured beside the default
+(`--spread items`: whole steps as local activities). Temporal's cost is
 the extra wall time over the local executor, spread over the batch's steps as each of the N
 concurrent lanes sees it: (wall_temporal - wall_local) x N / steps.
 Gate (`--gate`, exit 1): Temporal with one worker adds at most 25 ms per step over local,
@@ -24,6 +28,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -59,9 +64,12 @@ def _cli(*args: str) -> list[str]:
     return [sys.executable, "-m", "orchestrator", *args]
 
 
-def run_batch(pipeline: Path, items: Path, concurrency: int, temporal: dict | None) -> float:
+def run_batch(pipeline: Path, items: Path, concurrency: int, temporal: dict | None,
+              spread: str = "items") -> tuple[float, float]:
+    """(wall seconds, CPU seconds of the batch's CLI process) of one batch."""
     extra = ["--executor", "temporal", "--task-queue", temporal["queue"],
-             "--temporal-address", temporal["address"]] if temporal else []
+             "--temporal-address", temporal["address"], "--spread", spread] if temporal else []
+    cpu = _children_cpu()
     began = time.monotonic()
     done = subprocess.run(_cli("run", str(pipeline), "--batch", str(items), "--json",
                                "--concurrency", str(concurrency), *extra),
@@ -70,7 +78,32 @@ def run_batch(pipeline: Path, items: Path, concurrency: int, temporal: dict | No
     if done.returncode != 0:
         tail = (done.stdout.strip().splitlines() or done.stderr.strip().splitlines() or ["?"])
         raise SystemExit(f"batch failed (exit {done.returncode}): {tail[-1][:400]}")
-    return wall
+    return wall, _children_cpu() - cpu
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _process_cpu(pid: int | None) -> float:
+    """CPU seconds a running process has used so far (0 when it is not there)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError, TypeError):
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _temporal_pid() -> int | None:
+    """The local Temporal dev server's pid, from the stack's state file (None: elsewhere)."""
+    try:
+        from orchestrator.home import state_home
+
+        state = json.loads((state_home() / "server.json").read_text())
+        return int(state["temporal"]["pid"])
+    except (OSError, KeyError, TypeError, ValueError):
+        return None
 
 
 class Workers:
@@ -89,6 +122,9 @@ class Workers:
             # drain its stderr from now on: a full pipe would stall the worker
             threading.Thread(target=proc.stderr.read, daemon=True).start()
             self.procs.append(proc)
+
+    def cpu(self) -> float:
+        return sum(_process_cpu(p.pid) for p in self.procs)
 
     def target(self) -> dict:
         return {"queue": self.queue, "address": self.address}
@@ -128,32 +164,45 @@ def main(argv: list[str] | None = None) -> int:
                              for i in range(args.items)))
     bound = args.concurrency / (STEPS * args.delay)  # items/s the model's delay allows
     steps = args.items * STEPS
-    walls: dict[str, float] = {}
+    configs = [("local", 0, "items"), ("temporal, 1 worker", 1, "items"),
+               ("temporal, 2 workers", 2, "items"), ("1 worker, --spread all", 1, "all")]
+    best: dict[str, tuple[float, float]] = {}
+    server = _temporal_pid()
     try:
-        for name, n_workers in (("local", 0), ("temporal, 1 worker", 1),
-                                ("temporal, 2 workers", 2)):
-            workers = Workers(args.temporal_address, n_workers, args.concurrency) \
-                if n_workers else None
-            try:
-                best = min(run_batch(pipeline, items, args.concurrency,
-                                     workers.target() if workers else None)
-                           for _ in range(max(1, args.repeats)))
-            finally:
-                if workers:
-                    workers.stop()
-            walls[name] = best
-            rate = args.items / best
-            line = (f"{name:20s}: {args.items} items x {STEPS} steps in {best:6.1f} s, "
-                    f"{rate:5.2f} items/s ({100 * rate / bound:4.1f}% of the model bound "
-                    f"{bound:.1f}/s)")
-            if n_workers:
-                added = (best - walls["local"]) * args.concurrency / steps * 1000
-                line += f", {added:+6.1f} ms/step over local"
-            print(line, flush=True)
+        # rounds interleave the configurations, so a change of the machine's load over the
+        # minutes this takes does not land on one of them; the best round of each counts
+        for _ in range(max(1, args.repeats)):
+            for name, n_workers, spread in configs:
+                workers = Workers(args.temporal_address, n_workers, args.concurrency) \
+                    if n_workers else None
+                before = _process_cpu(server) + (workers.cpu() if workers else 0.0)
+                try:
+                    wall, cpu = run_batch(pipeline, items, args.concurrency,
+                                          workers.target() if workers else None, spread)
+                    cpu += (workers.cpu() if workers else 0.0) + _process_cpu(server) - before
+                finally:
+                    if workers:
+                        workers.stop()
+                if name not in best or wall < best[name][0]:
+                    best[name] = (wall, cpu)
     finally:
         model.set_script(previous)
         model.reset()
-    added = (walls["temporal, 1 worker"] - walls["local"]) * args.concurrency / steps * 1000
+    local_wall, local_cpu = best["local"]
+    for name, n_workers, _ in configs:
+        wall, cpu = best[name]
+        rate = args.items / wall
+        line = (f"{name:23s}: {args.items} items x {STEPS} steps in {wall:6.1f} s, "
+                f"{rate:5.2f} items/s ({100 * rate / bound:4.1f}% of the model bound "
+                f"{bound:.1f}/s); orchestrate + Temporal CPU {cpu / steps * 1000:5.1f} ms/step")
+        if n_workers:
+            added = (wall - local_wall) * args.concurrency / steps * 1000
+            line += (f"; {added:+6.1f} ms/step wall, "
+                     f"{(cpu - local_cpu) / steps * 1000:+5.1f} ms/step CPU over local")
+        print(line, flush=True)
+    if server is None:
+        print("(the Temporal server is not this machine's local one: its CPU is not counted)")
+    added = (best["temporal, 1 worker"][0] - local_wall) * args.concurrency / steps * 1000
     print(f"Temporal adds {added:+.1f} ms per step over the local executor "
           f"(budget {ADDED_BUDGET_MS:.0f} ms)")
     if args.gate and added > ADDED_BUDGET_MS:

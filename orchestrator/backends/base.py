@@ -88,6 +88,10 @@ class RunBackend(Protocol):
     def check(self) -> None:
         """Raise `ServerUnavailable` (with the URL and a hint) unless the server answers."""
 
+    def for_run(self, *, run_timeout: float | None = None) -> RunBackend:
+        """A backend for another run on the same server: its own deadline (`run_timeout`
+        seconds from now), this one's connections (a batch makes one per item)."""
+
     def models(self) -> tuple[list[str], list[str]]:
         """(chat model handles, embedding model handles) the server offers."""
 

@@ -15,6 +15,7 @@ the runner's backoff policy is the only one), or log anything.
 from __future__ import annotations
 
 import contextlib
+import copy
 import warnings
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar, cast
@@ -66,6 +67,14 @@ class LettaBackend:
     def _cleaner(self) -> Letta:
         """The client for deleting what the run made: it may run a little past the deadline."""
         return self._letta.with_options(timeout=self._limits.cleanup())
+
+    def for_run(self, *, run_timeout: float | None = None) -> LettaBackend:
+        """A backend for one more run on this server: its own deadline (`run_timeout`
+        seconds from now), this one's HTTP connections. A batch makes one per item; a new
+        HTTP client each time costs tens of milliseconds of CPU (TLS context, pool)."""
+        other = copy.copy(self)
+        other._limits = Limits(call=self._limits.call_timeout, run_timeout=run_timeout)
+        return other
 
     def __repr__(self) -> str:  # never show the key
         return f"LettaBackend({self.base_url!r})"

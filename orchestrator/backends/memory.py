@@ -111,6 +111,10 @@ class MemoryBackend:
         return [m["prompt"] for m in self.sent if agent_name in (None, m["agent"])]
 
     # ----- RunBackend -----
+    def for_run(self, *, run_timeout: float | None = None) -> MemoryBackend:
+        """As LettaBackend.for_run: the in-memory server has no deadline, so itself."""
+        return self
+
     def check(self) -> None:
         if not self.up:
             raise ServerUnavailable(f"no Letta server answers at {self.base_url}")

@@ -151,7 +151,8 @@ def resume_batch_cmd(batch_id: str, *, file: str | None, base_url: str | None,
 def _backends(url: str, key: str | None, options: RunOptions,
               plan: Plan) -> Callable[[], RunBackend]:
     limit = run_timeout(options, plan)  # each item's own deadline, from when its run starts
-    return lambda: run_backend(url, key, run_timeout=limit)
+    shared = run_backend(url, key)  # one HTTP client (connections, TLS) for the batch
+    return lambda: shared.for_run(run_timeout=limit)
 
 
 def _recorded(options: RunOptions, url: str) -> dict[str, Any]:

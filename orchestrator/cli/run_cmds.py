@@ -105,6 +105,10 @@ def _budget_options(fn: Callable[..., Any]) -> Callable[..., Any]:
               "127.0.0.1:7233).")
 @click.option("--task-queue", default=None,
               help="Temporal task queue the workers poll (default 'orchestrate').")
+@click.option("--spread", type=click.Choice(["items", "all"]), default="items",
+              show_default=True, help="On Temporal, what any worker may take: a for_each "
+              "step's items and a loop's iterations (whole steps run on the worker holding the "
+              "run, as local activities), or every step.")
 @_budget_options
 @batch_cmds.batch_options
 @click.option("--allow-path", "allowed", multiple=True, metavar="DIR",
@@ -113,7 +117,7 @@ def _budget_options(fn: Callable[..., Any]) -> Callable[..., Any]:
 def run_cmd(file: str, inputs: tuple[str, ...], input_file: str | None, base_url: str | None,
             api_key: str | None, max_parallel: int, timeout: float | None, as_json: bool,
             stream: bool, model: str | None, dry_run: bool, keep_agents: bool, namespace: str,
-            executor: str, temporal_address: str | None, task_queue: str | None,
+            executor: str, temporal_address: str | None, task_queue: str | None, spread: str,
             max_tokens: int | None, max_cost: float | None, batch_file: str | None,
             concurrency: int | None, results: str | None, allowed: tuple[str, ...] = ()) -> int:
     """Run a pipeline against a Letta server (or once per line of a --batch file)."""
@@ -130,7 +134,7 @@ def run_cmd(file: str, inputs: tuple[str, ...], input_file: str | None, base_url
             model=model or settings.value("ORCHESTRATE_MODEL"), namespace=namespace,
             stream=stream, executor=executor,
             temporal_address=temporal_address or settings.value("ORCHESTRATE_TEMPORAL_ADDRESS")
-            or None, task_queue=task_queue, max_tokens=max_tokens, max_cost=max_cost,
+            or None, task_queue=task_queue, spread=spread, max_tokens=max_tokens, max_cost=max_cost,
             allow_path=tuple(str(Path(a).resolve()) for a in allowed))
         options = dataclasses.replace(options, trace=trace_settings())
         if batch_file:

@@ -39,6 +39,9 @@ class TracedBackend:
                                         "server.port": url.port or 0,
                                         "gen_ai.provider.name": "letta"}
 
+    def for_run(self, *, run_timeout: float | None = None) -> RunBackend:
+        return TracedBackend(self._inner.for_run(run_timeout=run_timeout), self._trace)
+
     def _call(self, name: str, fn: Callable[[], T], *, context: Context | None = None,
               attrs: dict[str, Any] | None = None,
               after: Callable[[Span, T], None] | None = None) -> T:

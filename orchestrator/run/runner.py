@@ -77,6 +77,9 @@ class RunOptions:
     executor: str = "local"  # or "temporal": steps run as activities on `orchestrate worker`s
     temporal_address: str | None = None  # default 127.0.0.1:7233
     task_queue: str | None = None  # default "orchestrate"
+    # on Temporal, which units any worker may take: "items" (a for_each step's items and a
+    # loop's iterations; whole steps run where the run's workflow runs) or "all"
+    spread: str = "items"
     max_tokens: int | None = None  # the run's budget; None: the pipeline's defaults.budget
     max_cost: float | None = None  # US dollars; likewise
     # OpenTelemetry traces (run.tracing, run.otel): not recorded, each start or resume decides
@@ -215,7 +218,7 @@ def _options(options: RunOptions) -> dict:
             "model": options.model, "keep_agents": options.keep_agents,
             "namespace": options.namespace, "stream": options.stream,
             "executor": options.executor, "temporal_address": options.temporal_address,
-            "task_queue": options.task_queue, "max_tokens": options.max_tokens,
+            "task_queue": options.task_queue, "spread": options.spread, "max_tokens": options.max_tokens,
             "max_cost": options.max_cost, "allow_path": list(options.allow_path)}
 
 
@@ -294,7 +297,7 @@ def _on_temporal(plan: Plan, inputs: dict, svc: Services, options: RunOptions,
     return client.execute(plan, inputs, svc, target=target,
                           max_parallel=max(1, options.max_parallel), deadline=deadline,
                           base_url=base_url, namespace=options.namespace, model=options.model,
-                          attempt=int(run.get("resumes") or 0))
+                          attempt=int(run.get("resumes") or 0), spread=options.spread)
 
 
 def _settle(plan: Plan, inputs: dict, svc: Services, outcome: RunOutcome,

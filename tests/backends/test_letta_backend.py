@@ -108,3 +108,24 @@ def test_delivery_of_a_message_never_received_asks_whether_the_agent_is_busy():
 
 def test_the_api_key_never_shows_in_repr():
     assert "sk-secret" not in repr(backend(status(200, {})))
+
+
+def test_a_backend_for_another_run_shares_the_connections_not_the_deadline():
+    # A batch makes one backend per item: each keeps its own run deadline, all share one
+    # HTTP client (a new one per item cost ~20% of a batch's CPU in TLS and pool setup).
+    seen: list[str] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        seen.append(request.url.path)
+        return httpx.Response(200, json=[])
+
+    base = LettaBackend("http://letta.test", http_client=httpx.Client(
+        transport=httpx.MockTransport(answer)))
+    short, long = base.for_run(run_timeout=5), base.for_run(run_timeout=500)
+    assert short._letta is base._letta is long._letta
+    assert base._limits.remaining() is None
+    assert 0 < short._limits.remaining() <= 5 < 400 < long._limits.remaining() <= 500
+    assert short._limits.call() <= 5  # its calls are bounded by its own deadline
+    short.find_agents(("run:x",))
+    long.find_agents(("run:y",))
+    assert len(seen) == 2  # both through the one client

@@ -78,6 +78,12 @@ def _sent(model_script, records, run_id):
 def _activity_modes(workers, run_id) -> list[str]:
     """The `mode` of every step activity the run's workflow scheduled (read through the
     project's codec: the payloads are sealed)."""
+    return _placement(workers, run_id)[0]
+
+
+def _placement(workers, run_id) -> tuple[list[str], int]:
+    """The modes of the activities any worker could take, and how many units ran as local
+    activities (a `core_local_activity` marker each, on the workflow's own worker)."""
     import asyncio
 
     from temporalio.client import Client
@@ -85,17 +91,21 @@ def _activity_modes(workers, run_id) -> list[str]:
     from orchestrator.run.temporal.client import TemporalTarget
     from orchestrator.run.temporal.codec import data_converter
 
-    async def modes() -> list[str]:
+    async def modes() -> tuple[list[str], int]:
         client = await Client.connect(workers.address,
                                       data_converter=data_converter(TemporalTarget().home))
         history = await client.get_workflow_handle(f"orchestrate-{run_id}-0").fetch_history()
-        found = []
+        found, local = [], 0
         for event in history.events:
             if event.HasField("activity_task_scheduled_event_attributes"):
                 payloads = event.activity_task_scheduled_event_attributes.input.payloads
                 args = await client.data_converter.decode(payloads)
                 found.append(args[0].get("mode", "step") if isinstance(args[0], dict) else "?")
-        return found
+            if (event.HasField("marker_recorded_event_attributes")
+                    and event.marker_recorded_event_attributes.marker_name
+                    == "core_local_activity"):
+                local += 1
+        return found, local
 
     return asyncio.run(modes())
 
@@ -140,6 +150,34 @@ def test_same_results_on_both_executors(letta_stack, model_script, workers, tmp_
         backend = LettaBackend(letta_stack.base_url)
         from orchestrator.backends import identity
         assert backend.find_agents((identity.run_tag(remote.run_id),)) == []  # cleaned up
+    finally:
+        records.close()
+
+
+@pytest.mark.parametrize("spread", ["items", "all"])
+def test_spread_says_which_units_any_worker_may_take(letta_stack, model_script, workers,
+                                                     tmp_path, spread):
+    # parallel-analysis: three plain steps around a for_each step of three items. By default
+    # (items) the plain steps run on the workflow's worker as local activities (no round trip
+    # through Temporal per step) and only the items are activities any worker may take;
+    # `all` makes every step such an activity. The results are the same either way.
+    model_script([])
+    workers.start()
+    workers.start()
+    records = Records(tmp_path / "runs.db")
+    try:
+        out = _run(letta_stack, records, "parallel-analysis", {"proposal": "Sell owl feeders"},
+                   workers.options(spread=spread))
+        assert out.status == "succeeded", out.error
+        plain = [n for n, st in load_plan(PIPELINES / "parallel-analysis.yaml").steps.items()
+                 if st.for_each is None and st.loop is None]
+        modes, local = _placement(workers, out.run_id)
+        assert modes.count("item") == 3
+        if spread == "items":
+            assert (modes.count("step"), local) == (0, len(plain))
+        else:
+            assert (modes.count("step"), local) == (len(plain), 0)
+        assert records.run(out.run_id)["options"]["spread"] == spread  # resume keeps it
     finally:
         records.close()
 

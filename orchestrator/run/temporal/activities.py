@@ -235,9 +235,13 @@ def _plain(value: Any) -> Any:
 
 
 def _heartbeat(svc: Services, stop: threading.Event) -> None:
+    """Tells Temporal the worker is alive (an activity; a local activity has no heartbeat:
+    the SDK keeps its workflow task alive) and turns a cancellation into the cancel flag."""
+    local = activity.info().is_local
     while not stop.wait(HEARTBEAT_EVERY):
         try:
-            activity.heartbeat()
+            if not local:
+                activity.heartbeat()
             if activity.is_cancelled():
                 svc.stop("cancelled")
                 return

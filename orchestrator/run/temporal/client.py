@@ -119,9 +119,10 @@ def _records_ref(location: str) -> str:
 
 def execute(plan: Plan, inputs: Mapping[str, Any], svc: Services, *, target: TemporalTarget,
             max_parallel: int, deadline: float | None, base_url: str, namespace: str,
-            model: str | None, attempt: int = 0) -> dict[str, StepResult]:
+            model: str | None, attempt: int = 0,
+            spread: str = SPREAD_ITEMS) -> dict[str, StepResult]:
     spec = workflow_input(plan, inputs, svc, max_parallel=max_parallel, base_url=base_url,
-                          namespace=namespace, model=model, attempt=attempt)
+                          namespace=namespace, model=model, attempt=attempt, spread=spread)
     workflow_id = f"orchestrate-{svc.run_id}-{attempt}"
     follower = _Follower(plan, svc)
     try:

@@ -31,9 +31,10 @@ async def _serve(target: TemporalTarget, units: int, on_ready: Callable[[], None
     from temporalio.worker import Worker
 
     client = await _connect(target)
-    with ThreadPoolExecutor(max_workers=units + 1, thread_name_prefix="unit") as pool:
+    with ThreadPoolExecutor(max_workers=2 * units + 1, thread_name_prefix="unit") as pool:
         worker = Worker(client, task_queue=target.task_queue, workflows=[PipelineWorkflow],
                         activities=[prepare, step], activity_executor=pool,
-                        max_concurrent_activities=units)
+                        max_concurrent_activities=units,
+                        max_concurrent_local_activities=units)
         on_ready()
         await worker.run()

@@ -24,7 +24,7 @@ from typing import Any
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.exceptions import ActivityError, ApplicationError, FailureError
 
 with workflow.unsafe.imports_passed_through():
     from orchestrator.run.status import FAILED, RUNNING, SUCCEEDED
@@ -150,10 +150,12 @@ async def _local(unit: dict[str, Any], timeout: timedelta) -> Any:
 
 async def _summary_of(task: asyncio.Task[Any]) -> dict[str, Any]:
     """The step's summary; an activity that could not run the step at all (a worker that
-    cannot open the records, retries used up) is that step's failure, not the workflow's."""
+    cannot open the records, retries used up) is that step's failure, not the workflow's.
+    An activity's failure comes as an ActivityError; a local activity's as the failure
+    itself (an ApplicationError, a TimeoutError...)."""
     try:
         return dict(task.result())
-    except ActivityError as exc:
+    except FailureError as exc:
         cause = exc.cause
         while isinstance(cause, ActivityError) and cause.cause is not None:
             cause = cause.cause
