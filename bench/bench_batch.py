@@ -64,19 +64,45 @@ def _cli(*args: str) -> list[str]:
     return [sys.executable, "-m", "orchestrator", *args]
 
 
-def run_batch(pipeline: Path, items: Path, concurrency: int, temporal: dict | None,
-              spread: str = "items") -> tuple[float, float]:
+def run_batch(
+    pipeline: Path, items: Path, concurrency: int, temporal: dict | None, spread: str = "items"
+) -> tuple[float, float]:
     """(wall seconds, CPU seconds of the batch's CLI process) of one batch."""
-    extra = ["--executor", "temporal", "--task-queue", temporal["queue"],
-             "--temporal-address", temporal["address"], "--spread", spread] if temporal else []
+    extra = (
+        [
+            "--executor",
+            "temporal",
+            "--task-queue",
+            temporal["queue"],
+            "--temporal-address",
+            temporal["address"],
+            "--spread",
+            spread,
+        ]
+        if temporal
+        else []
+    )
     cpu = _children_cpu()
     began = time.monotonic()
-    done = subprocess.run(_cli("run", str(pipeline), "--batch", str(items), "--json",
-                               "--concurrency", str(concurrency), *extra),
-                          capture_output=True, text=True, cwd=ROOT, timeout=900)
+    done = subprocess.run(
+        _cli(
+            "run",
+            str(pipeline),
+            "--batch",
+            str(items),
+            "--json",
+            "--concurrency",
+            str(concurrency),
+            *extra,
+        ),
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=900,
+    )
     wall = time.monotonic() - began
     if done.returncode != 0:
-        tail = (done.stdout.strip().splitlines() or done.stderr.strip().splitlines() or ["?"])
+        tail = done.stdout.strip().splitlines() or done.stderr.strip().splitlines() or ["?"]
         raise SystemExit(f"batch failed (exit {done.returncode}): {tail[-1][:400]}")
     return wall, _children_cpu() - cpu
 
@@ -113,9 +139,20 @@ class Workers:
         self.procs = []
         for _ in range(n):
             proc = subprocess.Popen(
-                _cli("worker", "--temporal-address", address, "--task-queue", self.queue,
-                     "--max-concurrent-units", str(units)),
-                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+                _cli(
+                    "worker",
+                    "--temporal-address",
+                    address,
+                    "--task-queue",
+                    self.queue,
+                    "--max-concurrent-units",
+                    str(units),
+                ),
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+                text=True,
+                cwd=ROOT,
+            )
             line = proc.stderr.readline()
             if "worker ready" not in line:
                 raise SystemExit(f"worker did not start: {line}")
@@ -146,13 +183,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--delay", type=float, default=0.2, help="model delay, seconds")
     ap.add_argument("--repeats", type=int, default=1)
     ap.add_argument("--gate", action="store_true", help="exit 1 when over the budget")
-    ap.add_argument("--temporal-address",
-                    default=os.environ.get("ORCHESTRATE_TEMPORAL_ADDRESS", "127.0.0.1:7233"))
+    ap.add_argument(
+        "--temporal-address",
+        default=os.environ.get("ORCHESTRATE_TEMPORAL_ADDRESS", "127.0.0.1:7233"),
+    )
     args = ap.parse_args(argv)
     model = ModelAdmin(f"http://127.0.0.1:{os.environ.get('ORCHESTRATE_MODEL_PORT', '8284')}")
     if not model.healthy():
-        print("no local model endpoint: run `orchestrate server start --temporal`",
-              file=sys.stderr)
+        print("no local model endpoint: run `orchestrate server start --temporal`", file=sys.stderr)
         return 1
     previous = model.script()
     model.set_script([{"delay": args.delay}])
@@ -160,12 +198,15 @@ def main(argv: list[str] | None = None) -> int:
     pipeline = tmp / "pipeline.yaml"
     pipeline.write_text(PIPELINE)
     items = tmp / "items.jsonl"
-    items.write_text("".join(json.dumps({"topic": f"topic {i}"}) + "\n"
-                             for i in range(args.items)))
+    items.write_text("".join(json.dumps({"topic": f"topic {i}"}) + "\n" for i in range(args.items)))
     bound = args.concurrency / (STEPS * args.delay)  # items/s the model's delay allows
     steps = args.items * STEPS
-    configs = [("local", 0, "items"), ("temporal, 1 worker", 1, "items"),
-               ("temporal, 2 workers", 2, "items"), ("1 worker, --spread all", 1, "all")]
+    configs = [
+        ("local", 0, "items"),
+        ("temporal, 1 worker", 1, "items"),
+        ("temporal, 2 workers", 2, "items"),
+        ("1 worker, --spread all", 1, "all"),
+    ]
     best: dict[str, tuple[float, float]] = {}
     server = _temporal_pid()
     try:
@@ -173,12 +214,20 @@ def main(argv: list[str] | None = None) -> int:
         # minutes this takes does not land on one of them; the best round of each counts
         for _ in range(max(1, args.repeats)):
             for name, n_workers, spread in configs:
-                workers = Workers(args.temporal_address, n_workers, args.concurrency) \
-                    if n_workers else None
+                workers = (
+                    Workers(args.temporal_address, n_workers, args.concurrency)
+                    if n_workers
+                    else None
+                )
                 before = _process_cpu(server) + (workers.cpu() if workers else 0.0)
                 try:
-                    wall, cpu = run_batch(pipeline, items, args.concurrency,
-                                          workers.target() if workers else None, spread)
+                    wall, cpu = run_batch(
+                        pipeline,
+                        items,
+                        args.concurrency,
+                        workers.target() if workers else None,
+                        spread,
+                    )
                     cpu += (workers.cpu() if workers else 0.0) + _process_cpu(server) - before
                 finally:
                     if workers:
@@ -192,19 +241,25 @@ def main(argv: list[str] | None = None) -> int:
     for name, n_workers, _ in configs:
         wall, cpu = best[name]
         rate = args.items / wall
-        line = (f"{name:23s}: {args.items} items x {STEPS} steps in {wall:6.1f} s, "
-                f"{rate:5.2f} items/s ({100 * rate / bound:4.1f}% of the model bound "
-                f"{bound:.1f}/s); orchestrate + Temporal CPU {cpu / steps * 1000:5.1f} ms/step")
+        line = (
+            f"{name:23s}: {args.items} items x {STEPS} steps in {wall:6.1f} s, "
+            f"{rate:5.2f} items/s ({100 * rate / bound:4.1f}% of the model bound "
+            f"{bound:.1f}/s); orchestrate + Temporal CPU {cpu / steps * 1000:5.1f} ms/step"
+        )
         if n_workers:
             added = (wall - local_wall) * args.concurrency / steps * 1000
-            line += (f"; {added:+6.1f} ms/step wall, "
-                     f"{(cpu - local_cpu) / steps * 1000:+5.1f} ms/step CPU over local")
+            line += (
+                f"; {added:+6.1f} ms/step wall, "
+                f"{(cpu - local_cpu) / steps * 1000:+5.1f} ms/step CPU over local"
+            )
         print(line, flush=True)
     if server is None:
         print("(the Temporal server is not this machine's local one: its CPU is not counted)")
     added = (best["temporal, 1 worker"][0] - local_wall) * args.concurrency / steps * 1000
-    print(f"Temporal adds {added:+.1f} ms per step over the local executor "
-          f"(budget {ADDED_BUDGET_MS:.0f} ms)")
+    print(
+        f"Temporal adds {added:+.1f} ms per step over the local executor "
+        f"(budget {ADDED_BUDGET_MS:.0f} ms)"
+    )
     if args.gate and added > ADDED_BUDGET_MS:
         print("FAIL: over budget", file=sys.stderr)
         return 1

@@ -38,9 +38,11 @@ def one_run(text: str) -> tuple[float, int]:
 
 
 def report(label: str, count: int, lines: int, times: list[float]) -> None:
-    print(f"load+validate+compile {count:,} steps ({lines:,} YAML lines): "
-          f"best {min(times):.3f} s ({min(times) / count * 1e6:.0f} us/step), median "
-          f"{sorted(times)[len(times) // 2]:.3f} s over {len(times)} runs{label}")
+    print(
+        f"load+validate+compile {count:,} steps ({lines:,} YAML lines): "
+        f"best {min(times):.3f} s ({min(times) / count * 1e6:.0f} us/step), median "
+        f"{sorted(times)[len(times) // 2]:.3f} s over {len(times)} runs{label}"
+    )
 
 
 def main() -> int:
@@ -48,8 +50,12 @@ def main() -> int:
     parser.add_argument("--small", type=int, default=2000)
     parser.add_argument("--large", type=int, default=20000)
     parser.add_argument("--runs", type=int, default=5)
-    parser.add_argument("--max-rounds", type=int, default=5,
-                        help="rounds at most while over budget (a busy machine's noise)")
+    parser.add_argument(
+        "--max-rounds",
+        type=int,
+        default=5,
+        help="rounds at most while over budget (a busy machine's noise)",
+    )
     args = parser.parse_args()
     texts = pipeline_text(args.small), pipeline_text(args.large)
     small_times: list[float] = []
@@ -85,8 +91,10 @@ def main() -> int:
     if n_small == 2000:
         print(f"2,000 steps: {small:.3f} s (target {TARGET_2000} s; not gated, absolute)")
     ok = growth <= GROWTH_BUDGET
-    print(f"growth {n_small:,} -> {n_large:,} steps: {growth:.2f}x per step (budget "
-          f"{GROWTH_BUDGET:.1f}x) - {'within budget' if ok else 'OVER BUDGET'}")
+    print(
+        f"growth {n_small:,} -> {n_large:,} steps: {growth:.2f}x per step (budget "
+        f"{GROWTH_BUDGET:.1f}x) - {'within budget' if ok else 'OVER BUDGET'}"
+    )
     return 0 if ok else 1
 
 

@@ -35,11 +35,25 @@ PIPELINE = ROOT / "pipelines" / "parallel-analysis.yaml"
 def run_level(n: int, model: ModelAdmin, timeout: float) -> dict:
     model.reset()
     started = time.monotonic()
-    procs = [subprocess.Popen(
-        [sys.executable, "-m", "orchestrator", "run", str(PIPELINE), "--json",
-         "-i", f"proposal=Load proposal {n}-{i}: a managed vector database, variant {i}"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
-        for i in range(n)]
+    procs = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "orchestrator",
+                "run",
+                str(PIPELINE),
+                "--json",
+                "-i",
+                f"proposal=Load proposal {n}-{i}: a managed vector database, variant {i}",
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=ROOT,
+        )
+        for i in range(n)
+    ]
     codes, errors = [], []
     for proc in procs:
         try:
@@ -55,8 +69,15 @@ def run_level(n: int, model: ModelAdmin, timeout: float) -> dict:
     prompts = Counter(r.get("prompt") for r in model.requests())
     dupes = sum(c - 1 for c in prompts.values() if c > 1)
     ok = codes.count(0)
-    return {"n": n, "ok": ok, "failed": n - ok, "duplicates": dupes, "wall": wall,
-            "messages": sum(prompts.values()), "errors": errors[:3]}
+    return {
+        "n": n,
+        "ok": ok,
+        "failed": n - ok,
+        "duplicates": dupes,
+        "wall": wall,
+        "messages": sum(prompts.values()),
+        "errors": errors[:3],
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -69,8 +90,11 @@ def main(argv: list[str] | None = None) -> int:
     port = os.environ.get("ORCHESTRATE_MODEL_PORT", "8284")
     model = ModelAdmin(f"http://127.0.0.1:{port}")
     if not model.healthy():
-        print(f"no local model endpoint on port {port}: run `orchestrate server start` "
-              f"(state dir {home})", file=sys.stderr)
+        print(
+            f"no local model endpoint on port {port}: run `orchestrate server start` "
+            f"(state dir {home})",
+            file=sys.stderr,
+        )
         return 1
     previous = model.script()
     model.set_script([])
@@ -80,10 +104,13 @@ def main(argv: list[str] | None = None) -> int:
             r = run_level(n, model, args.timeout)
             results[n] = r
             passed = r["failed"] == 0 and r["duplicates"] == 0
-            print(f"{n:4d} concurrent runs: {r['ok']} ok, {r['failed']} failed, "
-                  f"{r['duplicates']} duplicate prompts, {r['messages']} messages, "
-                  f"{r['wall']:.1f} s wall, {60 * r['ok'] / r['wall']:.1f} runs/min"
-                  + ("" if passed else f"  errors: {r['errors']}"), flush=True)
+            print(
+                f"{n:4d} concurrent runs: {r['ok']} ok, {r['failed']} failed, "
+                f"{r['duplicates']} duplicate prompts, {r['messages']} messages, "
+                f"{r['wall']:.1f} s wall, {60 * r['ok'] / r['wall']:.1f} runs/min"
+                + ("" if passed else f"  errors: {r['errors']}"),
+                flush=True,
+            )
             if not passed:
                 break
             sustained = n

@@ -28,8 +28,9 @@ from peers import langgraph_chain, langgraph_fan_out, time_langgraph  # noqa: E4
 MEMORY_BUDGET, SQLITE_BUDGET = 1.0, 0.3
 
 
-def measure(shape: str, n: int, repeats: int,
-            best: dict[str, float] | None = None) -> dict[str, float]:
+def measure(
+    shape: str, n: int, repeats: int, best: dict[str, float] | None = None
+) -> dict[str, float]:
     """Best seconds per step of each contender over `repeats` more interleaved rounds
     (continuing `best`, so a cell can be given more rounds)."""
     steps = n if shape == "chain" else n + 1
@@ -44,33 +45,45 @@ def measure(shape: str, n: int, repeats: int,
         gc.collect()
         best["memory"] = min(best["memory"], time_langgraph(graph, steps, None) / steps)
         gc.collect()
-        best["sqlite"] = min(best["sqlite"],
-                             time_langgraph(graph, steps, tmp / f"cp{r}.db") / steps)
+        best["sqlite"] = min(
+            best["sqlite"], time_langgraph(graph, steps, tmp / f"cp{r}.db") / steps
+        )
     return best
 
 
 def judge(m: dict[str, float], sqlite_gated: bool = True) -> tuple[float, float, bool]:
     vs_mem, vs_sql = m["ours"] / m["memory"], m["ours"] / m["sqlite"]
-    return vs_mem, vs_sql, vs_mem <= MEMORY_BUDGET and (vs_sql <= SQLITE_BUDGET
-                                                        or not sqlite_gated)
+    return vs_mem, vs_sql, vs_mem <= MEMORY_BUDGET and (vs_sql <= SQLITE_BUDGET or not sqlite_gated)
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="100,1000")
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--max-rounds", type=int, default=10,
-                        help="rounds at most for a gated cell while it is over budget")
-    parser.add_argument("--sqlite-shapes", default="chain,fan-out",
-                        help="shapes whose SqliteSaver ratio is gated (others printed)")
-    parser.add_argument("--gate", default="", help="sizes whose cells are gated (default: "
-                        "all); the others are printed only")
+    parser.add_argument(
+        "--max-rounds",
+        type=int,
+        default=10,
+        help="rounds at most for a gated cell while it is over budget",
+    )
+    parser.add_argument(
+        "--sqlite-shapes",
+        default="chain,fan-out",
+        help="shapes whose SqliteSaver ratio is gated (others printed)",
+    )
+    parser.add_argument(
+        "--gate",
+        default="",
+        help="sizes whose cells are gated (default: all); the others are printed only",
+    )
     args = parser.parse_args()
     gated = {int(s) for s in args.gate.split(",") if s} or None
     ok = True
     warm_up()
-    print(f"{'pipeline':<16} {'orchestrate':>12} {'LangGraph mem':>14} {'LG+SqliteSaver':>15}"
-          f" {'vs mem':>7} {'vs sqlite':>9}   (ms per step, best of {args.repeats})")
+    print(
+        f"{'pipeline':<16} {'orchestrate':>12} {'LangGraph mem':>14} {'LG+SqliteSaver':>15}"
+        f" {'vs mem':>7} {'vs sqlite':>9}   (ms per step, best of {args.repeats})"
+    )
     for shape in ("chain", "fan-out"):
         for n in (int(s) for s in args.sizes.split(",")):
             best = measure(shape, n, args.repeats)
@@ -88,12 +101,17 @@ def main() -> int:
             within_all = judge(best)[2]
             m = {k: v * 1000 for k, v in best.items()}
             ok &= within or not judged
-            note = ("" if within_all else "   OVER" if judged and not within
-                    else "   over (not gated)")
-            print(f"{shape + ' ' + str(n):<16} {m['ours']:>12.3f} {m['memory']:>14.3f} "
-                  f"{m['sqlite']:>15.3f} {vs_mem:>6.2f}x {vs_sql:>8.2f}x{note}")
-    print(f"budgets: <= {MEMORY_BUDGET:.1f}x LangGraph in memory, <= {SQLITE_BUDGET:.1f}x "
-          "LangGraph + SqliteSaver")
+            note = (
+                "" if within_all else "   OVER" if judged and not within else "   over (not gated)"
+            )
+            print(
+                f"{shape + ' ' + str(n):<16} {m['ours']:>12.3f} {m['memory']:>14.3f} "
+                f"{m['sqlite']:>15.3f} {vs_mem:>6.2f}x {vs_sql:>8.2f}x{note}"
+            )
+    print(
+        f"budgets: <= {MEMORY_BUDGET:.1f}x LangGraph in memory, <= {SQLITE_BUDGET:.1f}x "
+        "LangGraph + SqliteSaver"
+    )
     print("within budget" if ok else "OVER BUDGET")
     return 0 if ok else 1
 

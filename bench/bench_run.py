@@ -59,6 +59,7 @@ class Intervals:
             finally:
                 with self._lock:
                     self.calls.append((began, time.perf_counter()))
+
         return timed
 
     def inside(self) -> float:
@@ -76,11 +77,19 @@ class Intervals:
 
 def fan_out_yaml(width: int) -> str:
     agents = "".join(f"  a{i}: {{}}\n" for i in range(width + 1))
-    steps = "".join(f"  s{i}: {{agent: a{i}, prompt: 'part {i} of {{{{ inputs.t }}}}'}}\n"
-                    for i in range(width))
+    steps = "".join(
+        f"  s{i}: {{agent: a{i}, prompt: 'part {i} of {{{{ inputs.t }}}}'}}\n" for i in range(width)
+    )
     join = " ".join(f"{{{{ steps.s{i}.output }}}}" for i in range(width))
-    return (HEADER + INPUTS + "agents:\n" + agents + "steps:\n" + steps
-            + f"  join: {{agent: a{width}, prompt: 'join {join}'}}\n")
+    return (
+        HEADER
+        + INPUTS
+        + "agents:\n"
+        + agents
+        + "steps:\n"
+        + steps
+        + f"  join: {{agent: a{width}, prompt: 'join {join}'}}\n"
+    )
 
 
 def run(text: str, backend: Intervals, records: Records, max_parallel: int) -> float:
@@ -124,9 +133,11 @@ def main() -> int:
     wall = run(fan_out_yaml(args.width), backend, records, max_parallel=args.width)
     busy = backend.busy()
     excess = wall / busy - 1
-    print(f"fan-out {args.width}+1 steps, model delay {args.delay:.2f}s: wall {wall:.3f}s, "
-          f"backend busy {busy:.3f}s, orchestrator on the critical path {wall - busy:.3f}s "
-          f"({excess:+.1%}, budget {WALL_BUDGET:.0%})")
+    print(
+        f"fan-out {args.width}+1 steps, model delay {args.delay:.2f}s: wall {wall:.3f}s, "
+        f"backend busy {busy:.3f}s, orchestrator on the critical path {wall - busy:.3f}s "
+        f"({excess:+.1%}, budget {WALL_BUDGET:.0%})"
+    )
 
     if admin:
         admin.set_script([])
@@ -136,10 +147,12 @@ def main() -> int:
     wall = run(chain_yaml(length), backend, records, max_parallel=1)
     inside = backend.inside()
     own = wall - inside
-    print(f"chain of {length} steps: wall {wall:.3f}s, in backend {inside:.3f}s "
-          f"({inside / length * 1000:.2f} ms/step), orchestrator {own / length * 1000:.2f} "
-          f"ms/step = {own / inside:.1%} of the backend's time"
-          f"{'' if args.letta else ' (not gated in memory: see bench_peers.py)'}")
+    print(
+        f"chain of {length} steps: wall {wall:.3f}s, in backend {inside:.3f}s "
+        f"({inside / length * 1000:.2f} ms/step), orchestrator {own / length * 1000:.2f} "
+        f"ms/step = {own / inside:.1%} of the backend's time"
+        f"{'' if args.letta else ' (not gated in memory: see bench_peers.py)'}"
+    )
     ok = excess <= WALL_BUDGET and (not args.letta or own / inside <= OVERHEAD_BUDGET)
     print("within budget" if ok else "OVER BUDGET")
     return 0 if ok else 1

@@ -86,9 +86,11 @@ def huge(n: int) -> int:
     compiled = time.perf_counter()
     wall, inside = time_ours(plan, max_parallel=4)
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
-    print(f"{len(plan.steps):,} steps ({len(text.splitlines()):,} YAML lines): load+validate "
-          f"{loaded - began:.1f} s, compile {compiled - loaded:.1f} s, run {wall:.1f} s "
-          f"({(wall - inside) / len(plan.steps) * 1000:.3f} ms/step own), peak RSS {rss:,.0f} MiB")
+    print(
+        f"{len(plan.steps):,} steps ({len(text.splitlines()):,} YAML lines): load+validate "
+        f"{loaded - began:.1f} s, compile {compiled - loaded:.1f} s, run {wall:.1f} s "
+        f"({(wall - inside) / len(plan.steps) * 1000:.3f} ms/step own), peak RSS {rss:,.0f} MiB"
+    )
     return 0
 
 
@@ -97,8 +99,12 @@ def main() -> int:
     parser.add_argument("--sizes", default="100,1000,10000")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--huge", type=int, default=0, metavar="N")
-    parser.add_argument("--max-rounds", type=int, default=12,
-                        help="rounds at most while over budget (a busy machine's noise)")
+    parser.add_argument(
+        "--max-rounds",
+        type=int,
+        default=12,
+        help="rounds at most while over budget (a busy machine's noise)",
+    )
     args = parser.parse_args()
     if args.huge:
         return huge(args.huge)
@@ -109,8 +115,10 @@ def main() -> int:
         print(f"chain of {n:>6,} steps: {ms:.3f} ms/step own overhead (best of {args.repeats})")
     growth = figures[sizes[-1]] / figures[sizes[0]]
     ok = growth <= GROWTH_BUDGET
-    print(f"growth {sizes[0]:,} -> {sizes[-1]:,} steps: {growth:.2f}x per step "
-          f"(budget {GROWTH_BUDGET:.1f}x) - {'within budget' if ok else 'OVER BUDGET'}")
+    print(
+        f"growth {sizes[0]:,} -> {sizes[-1]:,} steps: {growth:.2f}x per step "
+        f"(budget {GROWTH_BUDGET:.1f}x) - {'within budget' if ok else 'OVER BUDGET'}"
+    )
     return 0 if ok else 1
 
 

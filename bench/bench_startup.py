@@ -32,8 +32,13 @@ ROOT = Path(__file__).resolve().parents[1]
 COMMANDS = {
     "python -c pass": [sys.executable, "-c", "pass"],
     "orchestrate --version": [sys.executable, "-m", "orchestrator", "--version"],
-    "orchestrate validate (one file)": [sys.executable, "-m", "orchestrator", "validate",
-                                        str(ROOT / "pipelines" / "research-report.yaml")],
+    "orchestrate validate (one file)": [
+        sys.executable,
+        "-m",
+        "orchestrator",
+        "validate",
+        str(ROOT / "pipelines" / "research-report.yaml"),
+    ],
 }
 
 
@@ -41,16 +46,23 @@ def timed(argv: list[str], env: dict[str, str]) -> tuple[float, float]:
     """(wall seconds, CPU seconds: user + system) of one run of `argv` in a fresh process."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
-    subprocess.run(argv, env=env, cwd=ROOT, check=True, stdout=subprocess.DEVNULL,
-                   stderr=subprocess.DEVNULL)
+    subprocess.run(
+        argv, env=env, cwd=ROOT, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     wall = time.perf_counter() - start
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
 def imports_letta(argv: list[str], env: dict[str, str]) -> bool:
-    done = subprocess.run([*argv[:1], "-X", "importtime", *argv[1:]], env=env, cwd=ROOT,
-                          check=True, capture_output=True, text=True)
+    done = subprocess.run(
+        [*argv[:1], "-X", "importtime", *argv[1:]],
+        env=env,
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        text=True,
+    )
     return "letta_client" in done.stderr
 
 
@@ -67,8 +79,10 @@ def main() -> int:
             timed(argv, env)
         wall = {name: float("inf") for name in COMMANDS}
         cpu = dict(wall)
-        budgets = {"orchestrate --version": args.budget,
-                   "orchestrate validate (one file)": args.validate_budget}
+        budgets = {
+            "orchestrate --version": args.budget,
+            "orchestrate validate (one file)": args.validate_budget,
+        }
 
         def within() -> bool:
             return all(cpu[name] - cpu["python -c pass"] <= b for name, b in budgets.items())
@@ -84,9 +98,11 @@ def main() -> int:
     over = []
     for name, budget in budgets.items():
         diff = cpu[name] - cpu["python -c pass"]
-        print(f"{name:<32} CPU {cpu[name]:6.3f} s  (+{diff:.3f} s over python -c pass "
-              f"{cpu['python -c pass']:.3f} s; budget +{budget:g} s); wall {wall[name]:.3f} s "
-              f"(+{wall[name] - wall['python -c pass']:.3f} s), best of {rounds}")
+        print(
+            f"{name:<32} CPU {cpu[name]:6.3f} s  (+{diff:.3f} s over python -c pass "
+            f"{cpu['python -c pass']:.3f} s; budget +{budget:g} s); wall {wall[name]:.3f} s "
+            f"(+{wall[name] - wall['python -c pass']:.3f} s), best of {rounds}"
+        )
         if diff > budget:
             over.append(f"{name}: +{diff:.3f} s CPU > +{budget:g} s")
     over += [f"{name} imports letta_client" for name in letta]

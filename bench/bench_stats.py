@@ -55,8 +55,9 @@ steps:
 
 def seed(records: Records, count: int) -> None:
     backend = MemoryBackend()
-    backend.script(prompt_contains="judge 3", times=10**9,
-                   fail=BackendError("HTTP 400: refused", status=400))
+    backend.script(
+        prompt_contains="judge 3", times=10**9, fail=BackendError("HTTP 400: refused", status=400)
+    )
     plan = compile_pipeline(load_pipeline_text(PIPELINE, "bench-stats.yaml"))
     for n in range(count):
         start_run(plan, {"n": n}, backend, records, options=RunOptions())
@@ -74,16 +75,24 @@ def multiply(path: Path, target: int) -> int:
             batch = seeds[: target - have]
             marks = ",".join("?" for _ in batch)
             shift = -(copy % 30) * day
-            db.execute("INSERT INTO runs SELECT id || '-c' || ?, pipeline, file, file_hash, status,"
-                       " inputs, secret_inputs, base_url, namespace, options, outputs, error,"
-                       " started + ?, ended + ?, resumes, pid"
-                       + (", host" if _has(db, "runs", "host") else "")
-                       + f" FROM runs WHERE id IN ({marks})", (copy, shift, shift, *batch))
+            db.execute(
+                "INSERT INTO runs SELECT id || '-c' || ?, pipeline, file, file_hash, status,"
+                " inputs, secret_inputs, base_url, namespace, options, outputs, error,"
+                " started + ?, ended + ?, resumes, pid"
+                + (", host" if _has(db, "runs", "host") else "")
+                + f" FROM runs WHERE id IN ({marks})",
+                (copy, shift, shift, *batch),
+            )
             cols = [r[1] for r in db.execute("PRAGMA table_info(steps)")]
-            moved = ", ".join("run_id || '-c' || ?" if c == "run_id" else
-                              "started + ?" if c == "started" else c for c in cols)
-            db.execute(f"INSERT INTO steps ({', '.join(cols)}) SELECT {moved} FROM steps"
-                       f" WHERE run_id IN ({marks})", (copy, shift, *batch))
+            moved = ", ".join(
+                "run_id || '-c' || ?" if c == "run_id" else "started + ?" if c == "started" else c
+                for c in cols
+            )
+            db.execute(
+                f"INSERT INTO steps ({', '.join(cols)}) SELECT {moved} FROM steps"
+                f" WHERE run_id IN ({marks})",
+                (copy, shift, *batch),
+            )
             have += len(batch)
     rows = db.execute("SELECT COUNT(*) FROM steps").fetchone()[0]
     db.close()
@@ -125,19 +134,22 @@ def main() -> int:
         doc = collect(records)
         records._db.set_trace_callback(None)
         queries = len(statements)
-        join = (f"SELECT {_STEP_COLUMNS} FROM steps s JOIN runs r ON r.id = s.run_id"
-                " WHERE 1=1")
+        join = f"SELECT {_STEP_COLUMNS} FROM steps s JOIN runs r ON r.id = s.run_id WHERE 1=1"
         t_stats = best(lambda: collect(records), args.repeats)
         t_read = best(lambda: records.read(join), args.repeats)
         t_count = best(lambda: records.read("SELECT COUNT(*) FROM steps"), args.repeats)
         records.close()
     ratio = t_stats / t_read
     print(f"bench_stats: {doc['runs']['total']} runs, {rows} step rows (made in {made:.1f} s)")
-    print(f"  stats {t_stats * 1000:.0f} ms (target {TARGET:g} s: "
-          f"{'met' if t_stats <= TARGET else 'NOT met on this machine'}); reading its rows "
-          f"{t_read * 1000:.0f} ms; SELECT COUNT(*) {t_count * 1000:.1f} ms")
-    print(f"  stats / reading its rows = {ratio:.2f}x (budget {RATIO_BUDGET:g}x); "
-          f"SQL statements per stats: {queries} (budget {QUERY_BUDGET})")
+    print(
+        f"  stats {t_stats * 1000:.0f} ms (target {TARGET:g} s: "
+        f"{'met' if t_stats <= TARGET else 'NOT met on this machine'}); reading its rows "
+        f"{t_read * 1000:.0f} ms; SELECT COUNT(*) {t_count * 1000:.1f} ms"
+    )
+    print(
+        f"  stats / reading its rows = {ratio:.2f}x (budget {RATIO_BUDGET:g}x); "
+        f"SQL statements per stats: {queries} (budget {QUERY_BUDGET})"
+    )
     ok = ratio <= RATIO_BUDGET and queries <= QUERY_BUDGET and doc["runs"]["total"] == args.runs
     print("  " + ("ok" if ok else "FAILED"))
     return 0 if ok else 1

@@ -65,8 +65,12 @@ def main() -> int:
     parser.add_argument("--small", type=int, default=100)
     parser.add_argument("--seed-runs", type=int, default=50)
     parser.add_argument("--repeats", type=int, default=7)
-    parser.add_argument("--max-rounds", type=int, default=4,
-                        help="more rounds (best of all) while a cell is over budget")
+    parser.add_argument(
+        "--max-rounds",
+        type=int,
+        default=4,
+        help="more rounds (best of all) while a cell is over budget",
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         os.environ["ORCHESTRATE_PRICES"] = str(Path(tmp) / "prices.yaml")
@@ -76,14 +80,20 @@ def main() -> int:
         make(small, args.small, args.seed_runs)
         make(large, args.runs, args.seed_runs)
         made = time.perf_counter() - began
-        with TestClient(create_app(str(small)), base_url=LOCAL) as a, \
-                TestClient(create_app(str(large)), base_url=LOCAL) as b:
+        with (
+            TestClient(create_app(str(small)), base_url=LOCAL) as a,
+            TestClient(create_app(str(large)), base_url=LOCAL) as b,
+        ):
             with sqlite3.connect(large) as db:  # the oldest page: before the 51st-oldest run
-                edge = db.execute("SELECT started, id FROM runs ORDER BY started, id "
-                                  "LIMIT 1 OFFSET 50").fetchone()
+                edge = db.execute(
+                    "SELECT started, id FROM runs ORDER BY started, id LIMIT 1 OFFSET 50"
+                ).fetchone()
             oldest = "/?" + urllib.parse.urlencode({"before": Cursor(*edge).text()})
-            urls = {"first page": "/", "filtered": "/?pipeline=bench-stats&status=failed",
-                    "oldest page": oldest}
+            urls = {
+                "first page": "/",
+                "filtered": "/?pipeline=bench-stats&status=failed",
+                "oldest page": oldest,
+            }
             assert "older →" not in b.get(oldest).text
             base, cells, rounds = float("inf"), dict.fromkeys(urls, float("inf")), 0
             while rounds < args.max_rounds:  # interleaved: the load hits both sides alike
@@ -102,8 +112,10 @@ def main() -> int:
     for name, seconds in cells.items():
         ratio = seconds / base
         ok &= ratio <= BUDGETS[name]
-        print(f"  {args.runs} runs, {name}: {seconds * 1000:.1f} ms = {ratio:.2f}x "
-              f"(budget {BUDGETS[name]:g}x)")
+        print(
+            f"  {args.runs} runs, {name}: {seconds * 1000:.1f} ms = {ratio:.2f}x "
+            f"(budget {BUDGETS[name]:g}x)"
+        )
     print(f"  one run's page: {one_run * 1000:.1f} ms")
     print("  " + ("ok" if ok else "FAILED"))
     return 0 if ok else 1

@@ -56,8 +56,9 @@ class _Slot:
 
     def start(self) -> None:
         self.conn, child = multiprocessing.Pipe()
-        self.process = multiprocessing.Process(target=_worker, args=(child, self.memory_mb),
-                                               daemon=True)
+        self.process = multiprocessing.Process(
+            target=_worker, args=(child, self.memory_mb), daemon=True
+        )
         self.process.start()
         self.number: int | None = None
         self.since = 0.0
@@ -109,9 +110,11 @@ def main() -> int:
     peak_kb = max(peak_kb, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
     elapsed = time.perf_counter() - started
     hangs = sum(1 for lines in failures.values() if lines[0].startswith("hang"))
-    print(f"{args.cases} cases in {elapsed:.1f} s ({args.workers} workers): "
-          f"{len(failures) - hangs} with tracebacks or escapes, {hangs} hangs; "
-          f"slowest case {slowest[1]} ({slowest[0]:.2f} s); peak RSS {peak_kb / 1024:.0f} MB")
+    print(
+        f"{args.cases} cases in {elapsed:.1f} s ({args.workers} workers): "
+        f"{len(failures) - hangs} with tracebacks or escapes, {hangs} hangs; "
+        f"slowest case {slowest[1]} ({slowest[0]:.2f} s); peak RSS {peak_kb / 1024:.0f} MB"
+    )
     for number, lines in sorted(failures.items())[:50]:
         print(f"case {number}: " + " | ".join(lines)[:500])
     return 1 if failures else 0

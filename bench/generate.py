@@ -27,33 +27,38 @@ def pipeline_text(steps: int = 2000, width: int = 9) -> str:
         "  depth: {type: integer, default: 3}",
         "agents:",
     ]
-    lines += [f"  {a}: {{memory_blocks: [{{label: persona, value: \"I am the {a}.\"}}]}}"
-              for a in AGENTS]
+    lines += [
+        f'  {a}: {{memory_blocks: [{{label: persona, value: "I am the {a}."}}]}}' for a in AGENTS
+    ]
     lines.append("steps:")
     previous: list[str] = []
     made = 0
     while made < steps:
         hub = f"h{made}"
-        reads = " ".join(f"{{{{ steps.{p}.output | trim }}}}" for p in previous) or \
-            "{{ inputs.topic }}"
-        lines.append(f"  {hub}: {{agent: planner, prompt: \"Plan {made} of "
-                     f"{{{{ inputs.topic }}}}: {reads}\"}}")
+        reads = (
+            " ".join(f"{{{{ steps.{p}.output | trim }}}}" for p in previous) or "{{ inputs.topic }}"
+        )
+        lines.append(
+            f'  {hub}: {{agent: planner, prompt: "Plan {made} of {{{{ inputs.topic }}}}: {reads}"}}'
+        )
         made += 1
         workers = []
         for i in range(min(width, steps - made)):
             name = f"w{made}"
             extra = ""
             if i % 3 == 0:
-                extra += f", when: \"{{{{ steps.{hub}.ran and inputs.depth > {i % 5} }}}}\""
+                extra += f', when: "{{{{ steps.{hub}.ran and inputs.depth > {i % 5} }}}}"'
             if i % 4 == 0:
                 extra += ", " + JSON
-            lines.append(f"  {name}: {{agent: {AGENTS[1 + i % 3]}, prompt: \"Task {made}: "
-                         f"{{{{ steps.{hub}.output }}}} at {{{{ inputs.depth }}}}\"{extra}}}")
+            lines.append(
+                f'  {name}: {{agent: {AGENTS[1 + i % 3]}, prompt: "Task {made}: '
+                f'{{{{ steps.{hub}.output }}}} at {{{{ inputs.depth }}}}"{extra}}}'
+            )
             workers.append(name)
             made += 1
         previous = workers
     lines.append("outputs:")
-    lines += [f"  result: \"{' '.join(f'{{{{ steps.{p}.output }}}}' for p in previous)}\""]
+    lines += [f'  result: "{" ".join(f"{{{{ steps.{p}.output }}}}" for p in previous)}"']
     return "\n".join(lines) + "\n"
 
 

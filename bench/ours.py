@@ -30,17 +30,24 @@ INPUTS = "inputs: {t: {type: string, default: x}}\n"
 def chain_yaml(n: int) -> str:
     steps = "  s0: {agent: a, prompt: 'start {{ inputs.t }}'}\n" + "".join(
         f"  s{i}: {{agent: a, prompt: 'next after {{{{ steps.s{i - 1}.output[:40] }}}}'}}\n"
-        for i in range(1, n))
+        for i in range(1, n)
+    )
     return HEADER + INPUTS + "agents: {a: {}}\nsteps:\n" + steps
 
 
 def fan_out_yaml(n: int, replicas: int = 4) -> str:
     """`n` independent steps on one agent with `replicas` copies, then a join reading all."""
-    steps = "".join(f"  s{i}: {{agent: a, prompt: 'part {i} of {{{{ inputs.t }}}}'}}\n"
-                    for i in range(n))
+    steps = "".join(
+        f"  s{i}: {{agent: a, prompt: 'part {i} of {{{{ inputs.t }}}}'}}\n" for i in range(n)
+    )
     join = " ".join(f"{{{{ steps.s{i}.output }}}}" for i in range(n))
-    return (HEADER + INPUTS + f"agents: {{a: {{replicas: {replicas}}}}}\nsteps:\n" + steps
-            + f"  join: {{agent: a, prompt: 'join {join}'}}\n")
+    return (
+        HEADER
+        + INPUTS
+        + f"agents: {{a: {{replicas: {replicas}}}}}\nsteps:\n"
+        + steps
+        + f"  join: {{agent: a, prompt: 'join {join}'}}\n"
+    )
 
 
 def plan_of(text: str) -> Plan:
@@ -66,6 +73,7 @@ class Timed:
             finally:
                 with self._lock:
                     self.spent += time.perf_counter() - began
+
         return timed
 
 
@@ -76,9 +84,14 @@ def warm_up() -> None:
     time_ours(plan_of(fan_out_yaml(20)))
 
 
-def time_ours(plan: Plan, *, max_parallel: int = 4, backend: Any = None,
-              records: Records | None = None,
-              close_timed: bool = False) -> tuple[float, float]:
+def time_ours(
+    plan: Plan,
+    *,
+    max_parallel: int = 4,
+    backend: Any = None,
+    records: Records | None = None,
+    close_timed: bool = False,
+) -> tuple[float, float]:
     """(wall seconds, seconds inside the backend) of one run with durable records. Template
     caches are emptied first: a real run renders each of its templates for the first time.
     `close_timed`: the records' close (SQLite's last WAL checkpoint, an fsync) counts in the

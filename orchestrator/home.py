@@ -24,8 +24,14 @@ PROJECT_DIR = ".orchestrate"
 # What only an orchestrate state dir holds: a `.orchestrate` with none of these (an empty
 # directory, or some other tool's) is not taken for one.
 STATE_MARKERS = (
-    "runs.db", "server.json", "letta-venv", "pgdata", "prices.yaml", "temporal.key",
-    "batches", "logs",
+    "runs.db",
+    "server.json",
+    "letta-venv",
+    "pgdata",
+    "prices.yaml",
+    "temporal.key",
+    "batches",
+    "logs",
 )
 SOURCES = ("--home", "ORCHESTRATE_HOME", "project", "user")
 
@@ -39,8 +45,10 @@ class StateHome:
         if self.source in ("--home", "ORCHESTRATE_HOME"):
             return f"{self.path} (from {self.source})"
         if self.source == "project":
-            return (f"{self.path} (project-local, found from the current directory; the "
-                    f"per-user default is {user_state_dir()})")
+            return (
+                f"{self.path} (project-local, found from the current directory; the "
+                f"per-user default is {user_state_dir()})"
+            )
         return f"{self.path} (per-user default; ORCHESTRATE_HOME overrides it)"
 
 

@@ -35,8 +35,13 @@ def user(tmp_path, monkeypatch):
 
 def _every_layer() -> set[Path]:
     """The state dir as each layer finds it."""
-    found = {state_home(), StackPaths.resolve().home, cost.user_file().parent,
-             Path(records_location()).parent, TemporalTarget().home}
+    found = {
+        state_home(),
+        StackPaths.resolve().home,
+        cost.user_file().parent,
+        Path(records_location()).parent,
+        TemporalTarget().home,
+    }
     return found
 
 
@@ -112,5 +117,9 @@ def test_no_server_names_the_state_dir_looked_in(user, monkeypatch):
     monkeypatch.delenv("LETTA_BASE_URL", raising=False)
     result = CliRunner().invoke(main, ["runs", "gc", "--dry-run"])
     assert result.exit_code == 1, result.output
-    assert "no embedded stack runs for the state dir " + str(
-        user / ".local" / "state" / "orchestrate") + " (per-user default" in result.output
+    assert (
+        "no embedded stack runs for the state dir "
+        + str(user / ".local" / "state" / "orchestrate")
+        + " (per-user default"
+        in result.output
+    )

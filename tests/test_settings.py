@@ -26,8 +26,9 @@ def test_every_orchestrate_variable_in_the_code_is_declared():
 
 
 def test_docs_settings_md_is_generated_from_the_module():
-    assert (ROOT / "docs" / "settings.md").read_text(encoding="utf-8") == settings.markdown(), \
+    assert (ROOT / "docs" / "settings.md").read_text(encoding="utf-8") == settings.markdown(), (
         "regenerate: python3 -m orchestrator.settings --markdown > docs/settings.md"
+    )
 
 
 def test_the_new_name_wins_and_an_empty_value_is_unset(monkeypatch):
@@ -56,8 +57,11 @@ def test_apply_defaults_read_the_one_model_name(tmp_path, monkeypatch, capsys):
         return given_defaults(base_url, model, embedding, stack=handles_at)
 
     monkeypatch.setenv("ORCHESTRATE_HOME", str(tmp_path))
-    for name in ("ORCHESTRATE_DEFAULT_MODEL", "ORCHESTRATE_DEFAULT_EMBEDDING",
-                 "ORCHESTRATE_MODEL_HANDLE"):
+    for name in (
+        "ORCHESTRATE_DEFAULT_MODEL",
+        "ORCHESTRATE_DEFAULT_EMBEDDING",
+        "ORCHESTRATE_MODEL_HANDLE",
+    ):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("ORCHESTRATE_MODEL", "my/model")
     monkeypatch.setenv("ORCHESTRATE_EMBEDDING", "my/embedding")
@@ -79,5 +83,9 @@ def test_an_undeclared_setting_is_a_bug_and_integers_are_checked():
 
 def test_secrets_are_marked():
     secret = {s.name for s in settings.SETTINGS.values() if s.secret}
-    assert {"ORCHESTRATE_OPENAI_API_KEY", "ORCHESTRATE_RECORDS_URL",
-            "ORCHESTRATE_TEMPORAL_KEY", "ORCHESTRATE_MODEL_ADMIN_TOKEN"} <= secret
+    assert {
+        "ORCHESTRATE_OPENAI_API_KEY",
+        "ORCHESTRATE_RECORDS_URL",
+        "ORCHESTRATE_TEMPORAL_KEY",
+        "ORCHESTRATE_MODEL_ADMIN_TOKEN",
+    } <= secret

@@ -88,14 +88,20 @@ def entropy(text: str) -> float:
 
 def _high_entropy(match: re.Match[str]) -> bool:
     token = match.group(0)
-    return (any(c.isdigit() for c in token) and any(c.isalpha() for c in token)
-            and entropy(token) >= ENTROPY_THRESHOLD)
+    return (
+        any(c.isdigit() for c in token)
+        and any(c.isalpha() for c in token)
+        and entropy(token) >= ENTROPY_THRESHOLD
+    )
 
 
 def _email(match: re.Match[str]) -> bool:
     domain = match.group(1).lower()
-    return not (domain in RESERVED_DOMAINS or domain.endswith(RESERVED_TLDS)
-                or any(domain.endswith("." + d) for d in RESERVED_DOMAINS))
+    return not (
+        domain in RESERVED_DOMAINS
+        or domain.endswith(RESERVED_TLDS)
+        or any(domain.endswith("." + d) for d in RESERVED_DOMAINS)
+    )
 
 
 def _phone(match: re.Match[str]) -> bool:
@@ -119,43 +125,103 @@ def _rule(name: str, kind: str, label: str, pattern: str, **extra: object) -> Ru
 
 # In precedence order: an earlier rule's match wins over a later one it overlaps.
 RULES: tuple[Rule, ...] = (
-    _rule("private-key", SECRET, "private key block",
-          r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY-----", prefix="-----BEGIN"),
-    _rule("anthropic-key", SECRET, "Anthropic API key", r"sk-ant-[A-Za-z0-9_-]{20,}",
-          prefix="sk-ant-"),
-    _rule("stripe-key", SECRET, "Stripe live key", r"(?:sk|rk)_live_[0-9A-Za-z]{16,}",
-          prefix="sk_live_|rk_live_"),
-    _rule("openai-key", SECRET, "OpenAI API key", r"sk-(?!ant-)[A-Za-z0-9_-]{20,}",
-          prefix="sk-"),
-    _rule("github-token", SECRET, "GitHub token",
-          r"\bgh[pousr]_[A-Za-z0-9]{36,}|\bgithub_pat_[A-Za-z0-9_]{22,}",
-          prefix="github_pat_|ghp_|gho_|ghu_|ghs_|ghr_"),
-    _rule("aws-access-key", SECRET, "AWS access key id", r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b",
-          prefix="AKIA|ASIA"),
-    _rule("slack-token", SECRET, "Slack token", r"\bxox[bpas]-[A-Za-z0-9-]{10,}",
-          prefix="xoxb-|xoxp-|xoxa-|xoxs-"),
-    _rule("google-api-key", SECRET, "Google API key", r"\bAIza[0-9A-Za-z_-]{35}",
-          prefix="AIza"),
-    _rule("jwt", SECRET, "JSON Web Token",
-          r"\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}", prefix="eyJ"),
-    _rule("url-password", SECRET, "password in a URL",
-          r"\b[A-Za-z][A-Za-z0-9+.-]*://[^\s:/@'\"]+:(\$\{env:[^}]*\}|[^\s/@'\"]+)@",
-          confirm=_not_env_ref, group=1),
-    _rule("card-number", PERSONAL, "payment card number", r"(?<![\d-])(?:\d[ -]?){12,18}\d(?!\d)",
-          confirm=_card),
-    _rule("us-ssn", PERSONAL, "US social security number",
-          r"(?<![\d-])(?!000|666|9\d\d)\d{3}-(?!00)\d{2}-(?!0000)\d{4}(?![\d-])"),
-    _rule("uk-nino", PERSONAL, "UK national insurance number",
-          r"\b[A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z] ?\d{2} ?\d{2} ?\d{2} ?[A-D]\b", confirm=_nino),
-    _rule("email", PERSONAL, "e-mail address",
-          r"\b[A-Za-z0-9._%+-]+@([A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,})\b",
-          confirm=_email),
-    _rule("phone", PERSONAL, "phone number",
-          r"(?<![\w+])\+\d{1,3}(?:[ .-]?\(\d{1,4}\))?(?:[ .-]?\d{2,4}){2,5}(?![\w-])"
-          r"|(?<![\w-])\(?\d{3}\)?[ .-]\d{3}[ .-]\d{4}(?![\w-])", confirm=_phone),
-    _rule("high-entropy", SECRET, "high-entropy string",
-          rf"(?<![A-Za-z0-9+_=-])[A-Za-z0-9+_=-]{{{ENTROPY_MIN_LENGTH},}}(?![A-Za-z0-9+_=-])",
-          confirm=_high_entropy),
+    _rule(
+        "private-key",
+        SECRET,
+        "private key block",
+        r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY-----",
+        prefix="-----BEGIN",
+    ),
+    _rule(
+        "anthropic-key", SECRET, "Anthropic API key", r"sk-ant-[A-Za-z0-9_-]{20,}", prefix="sk-ant-"
+    ),
+    _rule(
+        "stripe-key",
+        SECRET,
+        "Stripe live key",
+        r"(?:sk|rk)_live_[0-9A-Za-z]{16,}",
+        prefix="sk_live_|rk_live_",
+    ),
+    _rule("openai-key", SECRET, "OpenAI API key", r"sk-(?!ant-)[A-Za-z0-9_-]{20,}", prefix="sk-"),
+    _rule(
+        "github-token",
+        SECRET,
+        "GitHub token",
+        r"\bgh[pousr]_[A-Za-z0-9]{36,}|\bgithub_pat_[A-Za-z0-9_]{22,}",
+        prefix="github_pat_|ghp_|gho_|ghu_|ghs_|ghr_",
+    ),
+    _rule(
+        "aws-access-key",
+        SECRET,
+        "AWS access key id",
+        r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b",
+        prefix="AKIA|ASIA",
+    ),
+    _rule(
+        "slack-token",
+        SECRET,
+        "Slack token",
+        r"\bxox[bpas]-[A-Za-z0-9-]{10,}",
+        prefix="xoxb-|xoxp-|xoxa-|xoxs-",
+    ),
+    _rule("google-api-key", SECRET, "Google API key", r"\bAIza[0-9A-Za-z_-]{35}", prefix="AIza"),
+    _rule(
+        "jwt",
+        SECRET,
+        "JSON Web Token",
+        r"\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}",
+        prefix="eyJ",
+    ),
+    _rule(
+        "url-password",
+        SECRET,
+        "password in a URL",
+        r"\b[A-Za-z][A-Za-z0-9+.-]*://[^\s:/@'\"]+:(\$\{env:[^}]*\}|[^\s/@'\"]+)@",
+        confirm=_not_env_ref,
+        group=1,
+    ),
+    _rule(
+        "card-number",
+        PERSONAL,
+        "payment card number",
+        r"(?<![\d-])(?:\d[ -]?){12,18}\d(?!\d)",
+        confirm=_card,
+    ),
+    _rule(
+        "us-ssn",
+        PERSONAL,
+        "US social security number",
+        r"(?<![\d-])(?!000|666|9\d\d)\d{3}-(?!00)\d{2}-(?!0000)\d{4}(?![\d-])",
+    ),
+    _rule(
+        "uk-nino",
+        PERSONAL,
+        "UK national insurance number",
+        r"\b[A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z] ?\d{2} ?\d{2} ?\d{2} ?[A-D]\b",
+        confirm=_nino,
+    ),
+    _rule(
+        "email",
+        PERSONAL,
+        "e-mail address",
+        r"\b[A-Za-z0-9._%+-]+@([A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,})\b",
+        confirm=_email,
+    ),
+    _rule(
+        "phone",
+        PERSONAL,
+        "phone number",
+        r"(?<![\w+])\+\d{1,3}(?:[ .-]?\(\d{1,4}\))?(?:[ .-]?\d{2,4}){2,5}(?![\w-])"
+        r"|(?<![\w-])\(?\d{3}\)?[ .-]\d{3}[ .-]\d{4}(?![\w-])",
+        confirm=_phone,
+    ),
+    _rule(
+        "high-entropy",
+        SECRET,
+        "high-entropy string",
+        rf"(?<![A-Za-z0-9+_=-])[A-Za-z0-9+_=-]{{{ENTROPY_MIN_LENGTH},}}(?![A-Za-z0-9+_=-])",
+        confirm=_high_entropy,
+    ),
 )
 BY_NAME = {rule.name: rule for rule in RULES}
 

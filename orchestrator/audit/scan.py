@@ -38,13 +38,22 @@ class Finding:
 
     def format(self) -> str:
         shown = f" '{self.masked}'" if self.masked else ""
-        return (f"{self.file}:{self.line}:{self.col}: {self.kind}: {self.where}: "
-                f"{self.label}{shown} ({self.rule})")
+        return (
+            f"{self.file}:{self.line}:{self.col}: {self.kind}: {self.where}: "
+            f"{self.label}{shown} ({self.rule})"
+        )
 
     def as_json(self) -> dict[str, object]:
-        return {"file": self.file, "line": self.line, "col": self.col, "kind": self.kind,
-                "where": self.where, "rule": self.rule, "label": self.label,
-                "masked": self.masked}
+        return {
+            "file": self.file,
+            "line": self.line,
+            "col": self.col,
+            "kind": self.kind,
+            "where": self.where,
+            "rule": self.rule,
+            "label": self.label,
+            "masked": self.masked,
+        }
 
 
 def ignored_rules(line: str) -> set[str]:
@@ -70,6 +79,16 @@ def scan_text(text: str, file: str, where: Where) -> tuple[list[Finding], int]:
                 suppressed += 1
                 continue
         rule = BY_NAME[hit.rule]
-        findings.append(Finding(file, line, col, hit.rule, rule.kind, where(line, col),
-                                rule.mask(text[hit.start:hit.end]), hit.value))
+        findings.append(
+            Finding(
+                file,
+                line,
+                col,
+                hit.rule,
+                rule.kind,
+                where(line, col),
+                rule.mask(text[hit.start : hit.end]),
+                hit.value,
+            )
+        )
     return findings, suppressed

@@ -50,13 +50,21 @@ class ServerFinding:
 
     def format(self) -> str:
         shown = f" '{self.masked}'" if self.masked else ""
-        return (f"agent {self.agent} ({self.agent_id}): {self.where}: {self.kind}: "
-                f"{self.label}{shown} ({self.rule})")
+        return (
+            f"agent {self.agent} ({self.agent_id}): {self.where}: {self.kind}: "
+            f"{self.label}{shown} ({self.rule})"
+        )
 
     def as_json(self) -> dict[str, object]:
-        out: dict[str, object] = {"agent": self.agent, "agent_id": self.agent_id,
-                                  "where": self.where, "kind": self.kind, "rule": self.rule,
-                                  "label": self.label, "masked": self.masked}
+        out: dict[str, object] = {
+            "agent": self.agent,
+            "agent_id": self.agent_id,
+            "where": self.where,
+            "kind": self.kind,
+            "rule": self.rule,
+            "label": self.label,
+            "masked": self.masked,
+        }
         if self.passage_id:
             out["passage_id"] = self.passage_id
         return out
@@ -65,9 +73,16 @@ class ServerFinding:
 def _findings(agent: AgentTexts, text: Text) -> Iterable[ServerFinding]:
     for hit in hits(text.text):
         rule = BY_NAME[hit.rule]
-        yield ServerFinding(agent.name, text.where, hit.rule, agent.agent_id, rule.kind,
-                            rule.label, rule.mask(text.text[hit.start:hit.end]),
-                            text.passage_id)
+        yield ServerFinding(
+            agent.name,
+            text.where,
+            hit.rule,
+            agent.agent_id,
+            rule.kind,
+            rule.label,
+            rule.mask(text.text[hit.start : hit.end]),
+            text.passage_id,
+        )
 
 
 def audit_agents(agents: Iterable[AgentTexts]) -> list[ServerFinding]:
@@ -79,8 +94,7 @@ def audit_agents(agents: Iterable[AgentTexts]) -> list[ServerFinding]:
             out.extend(_findings(agent, text))
         for where, names in agent.resolved:
             label = RESOLVED_LABEL.replace("...", ", ".join(names) or "...")
-            out.append(ServerFinding(agent.name, where, RESOLVED, agent.agent_id, SECRET,
-                                     label))
+            out.append(ServerFinding(agent.name, where, RESOLVED, agent.agent_id, SECRET, label))
     return sorted(set(out))
 
 
@@ -89,5 +103,5 @@ def redact(text: str, kinds: tuple[str, ...] = (PERSONAL,)) -> tuple[str, list[s
     and the rules that matched."""
     found = [h for h in hits(text) if BY_NAME[h.rule].kind in kinds]
     for hit in sorted(found, key=lambda h: h.start, reverse=True):
-        text = f"{text[:hit.start]}[redacted: {hit.rule}]{text[hit.end:]}"
+        text = f"{text[: hit.start]}[redacted: {hit.rule}]{text[hit.end :]}"
     return text, sorted({h.rule for h in found})

@@ -130,6 +130,7 @@ def _comment_or(text: str, role: str) -> Where:
 
     def where(line: int, col: int) -> str:
         return "comment" if lines[line - 1].lstrip().startswith("#") else role
+
     return where
 
 
@@ -147,6 +148,7 @@ def _yaml_where(text: str, parsed: Callable[[], list[MarkedDoc]]) -> Where:
                 if best <= mark <= (line, col) and path:
                     best, label = mark, f"{owner}{dotted(path)}"
         return label
+
     return where
 
 
@@ -188,8 +190,9 @@ def _value(data: Any, key: tuple[Any, ...]) -> str:
     return str(data)
 
 
-def _referenced(doc: MarkedDoc, key: tuple[Any, ...], base: Path, boundary: Boundary,
-                role: str, out: Collected) -> None:
+def _referenced(
+    doc: MarkedDoc, key: tuple[Any, ...], base: Path, boundary: Boundary, role: str, out: Collected
+) -> None:
     written = _value(doc.data, key)
     mark = doc.mark(key)
     try:
@@ -205,8 +208,9 @@ def _referenced(doc: MarkedDoc, key: tuple[Any, ...], base: Path, boundary: Boun
             boundary.check(target, written)
             _text_file(target, role, MAX_TEXT_FILE_BYTES, out)
     except FileProblem as problem:
-        out.problems.append(Issue(mark.file, mark.line, mark.col, dotted(key),
-                                  problem.message, problem.hint))
+        out.problems.append(
+            Issue(mark.file, mark.line, mark.col, dotted(key), problem.message, problem.hint)
+        )
 
 
 def _fixed_prefix(pattern: str) -> str:

@@ -80,7 +80,9 @@ class AgentState:
     folder_ids: tuple[str, ...] = ()
     tool_env_keys: tuple[str, ...] = ()  # values are secrets: never read back
     tool_rules: tuple[Mapping[str, Any], ...] = ()  # as Letta's API has them (None values dropped)
-    settings: Mapping[str, Any] = field(default_factory=dict)  # AGENT_SETTINGS, as the server has them
+    settings: Mapping[str, Any] = field(
+        default_factory=dict
+    )  # AGENT_SETTINGS, as the server has them
     # the agents Letta made for this one (its sleep-time agent): deleted with it, share its blocks
     companion_ids: tuple[str, ...] = ()
 
@@ -133,24 +135,58 @@ class NewTool:
 
 
 # Letta behaviour settings provisioning reads, creates with and updates (same names as Letta's).
-AGENT_SETTINGS = ("message_buffer_autoclear", "max_files_open", "per_file_view_window_char_limit",
-                  "timezone", "enable_sleeptime")
+AGENT_SETTINGS = (
+    "message_buffer_autoclear",
+    "max_files_open",
+    "per_file_view_window_char_limit",
+    "timezone",
+    "enable_sleeptime",
+)
 # Fields `update_agent` accepts; `tool_env` values are secrets.
 AGENT_UPDATE_FIELDS = frozenset(
-    {"name", "model", "embedding", "system", "description", "context_window", "tags",
-     "metadata", "tool_env", "tool_rules", *AGENT_SETTINGS}
+    {
+        "name",
+        "model",
+        "embedding",
+        "system",
+        "description",
+        "context_window",
+        "tags",
+        "metadata",
+        "tool_env",
+        "tool_rules",
+        *AGENT_SETTINGS,
+    }
 )
 BLOCK_UPDATE_FIELDS = frozenset({"value", "limit", "description", "read_only", "tags", "metadata"})
 
 # Every method that changes the server: a counting wrapper over these proves that a second
 # apply makes zero writes.
 WRITE_METHODS = (
-    "create_agent", "update_agent", "delete_agent", "create_passage", "delete_passage",
-    "create_block", "update_block", "delete_block", "attach_block", "detach_block",
-    "upsert_tool", "delete_tool", "attach_tool", "detach_tool",
-    "create_folder", "update_folder", "delete_folder", "upload_file", "delete_file",
-    "attach_folder", "detach_folder",
-    "create_mcp_server", "update_mcp_server", "delete_mcp_server",
+    "create_agent",
+    "update_agent",
+    "delete_agent",
+    "create_passage",
+    "delete_passage",
+    "create_block",
+    "update_block",
+    "delete_block",
+    "attach_block",
+    "detach_block",
+    "upsert_tool",
+    "delete_tool",
+    "attach_tool",
+    "detach_tool",
+    "create_folder",
+    "update_folder",
+    "delete_folder",
+    "upload_file",
+    "delete_file",
+    "attach_folder",
+    "detach_folder",
+    "create_mcp_server",
+    "update_mcp_server",
+    "delete_mcp_server",
 )
 
 
@@ -193,8 +229,9 @@ class AdminBackend(Protocol):
 
     # folders
     def list_folders(self) -> list[Folder]: ...
-    def create_folder(self, name: str, description: str | None, embedding: str,
-                      metadata: Mapping[str, Any]) -> Folder: ...
+    def create_folder(
+        self, name: str, description: str | None, embedding: str, metadata: Mapping[str, Any]
+    ) -> Folder: ...
     def update_folder(self, folder_id: str, **fields: Any) -> None: ...
     def delete_folder(self, folder_id: str) -> None: ...
     def upload_file(self, folder_id: str, name: str, content: bytes) -> FolderFile: ...
@@ -213,6 +250,10 @@ class AdminBackend(Protocol):
 
     # Letta agent files (.af): the agent with its blocks, tools, messages (JSON text)
     def export_agent_file(self, agent_id: str) -> str: ...
-    def import_agent_file(self, content: bytes, secrets: Mapping[str, str],
-                          model: str | None = None, embedding: str | None = None
-                          ) -> list[str]: ...  # model/embedding: handles that replace the file's
+    def import_agent_file(
+        self,
+        content: bytes,
+        secrets: Mapping[str, str],
+        model: str | None = None,
+        embedding: str | None = None,
+    ) -> list[str]: ...  # model/embedding: handles that replace the file's

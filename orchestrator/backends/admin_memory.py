@@ -33,13 +33,20 @@ from orchestrator.backends.admin_memory_extra import MemoryExtras
 from orchestrator.errors import BackendError, NotFound
 
 DEFAULT_SYSTEM = "<base_instructions>You are a helpful agent (server default).</base_instructions>"
-BASE_TOOLS = (("conversation_search", "letta_core"), ("memory_insert", "letta_sleeptime_core"),
-              ("memory_replace", "letta_sleeptime_core"))
+BASE_TOOLS = (
+    ("conversation_search", "letta_core"),
+    ("memory_insert", "letta_sleeptime_core"),
+    ("memory_replace", "letta_sleeptime_core"),
+)
 FILE_TOOLS = (("open_files", "letta_files_core"), ("grep_files", "letta_files_core"))
 DEFAULT_CONTEXT_WINDOW = 30000
-DEFAULT_SETTINGS = {"message_buffer_autoclear": False, "max_files_open": 5,
-                    "per_file_view_window_char_limit": 15000, "timezone": "UTC",
-                    "enable_sleeptime": None}
+DEFAULT_SETTINGS = {
+    "message_buffer_autoclear": False,
+    "max_files_open": 5,
+    "per_file_view_window_char_limit": 15000,
+    "timezone": "UTC",
+    "enable_sleeptime": None,
+}
 
 
 class MemoryAdmin(MemoryExtras):
@@ -73,15 +80,20 @@ class MemoryAdmin(MemoryExtras):
 
     # ----- agents -----
     def list_agents(self, tags: Sequence[str] = ()) -> list[AgentState]:
-        return [self.get_agent(a) for a, row in self.agents.items()
-                if set(tags) <= set(row["agent"].tags)]
+        return [
+            self.get_agent(a)
+            for a, row in self.agents.items()
+            if set(tags) <= set(row["agent"].tags)
+        ]
 
     def get_agent(self, agent_id: str) -> AgentState:
         row = self._agent(agent_id)
-        return replace(row["agent"],
-                       blocks=tuple(self.blocks[b] for b in row["blocks"]),
-                       tools=tuple(self.tools[t] for t in row["tools"]),
-                       folder_ids=tuple(row["folders"]))
+        return replace(
+            row["agent"],
+            blocks=tuple(self.blocks[b] for b in row["blocks"]),
+            tools=tuple(self.tools[t] for t in row["tools"]),
+            folder_ids=tuple(row["folders"]),
+        )
 
     def create_agent(self, new: NewAgent, extra: Mapping[str, Any] | None = None) -> AgentState:
         extra = dict(extra or {})
@@ -91,21 +103,38 @@ class MemoryAdmin(MemoryExtras):
         if missing := [b for b in shared if b not in self.blocks]:
             raise NotFound(f"no block {missing[0]}", status=404)
         agent_id = self._new_id("agent")
-        blocks = [self.create_block(replace(b, description=b.description or f"The {b.label} block"))
-                  for b in new.memory_blocks]
-        base = [t.id for t in self.tools.values()
-                if (t.name, t.tool_type) in BASE_TOOLS or t.name in new.tools]
-        agent = AgentState(id=agent_id, name=new.name, model=new.model, embedding=new.embedding,
-                      system=new.system or DEFAULT_SYSTEM, description=new.description,
-                      context_window=new.context_window or DEFAULT_CONTEXT_WINDOW,
-                      tags=tuple(new.tags), metadata=dict(new.metadata),
-                      tool_env_keys=tuple(sorted(new.tool_env)),
-                      # Letta adds a continue_loop rule for each base tool it attaches
-                      tool_rules=tuple(extra.pop("tool_rules", ())) + tuple(
-                          {"tool_name": name, "type": "continue_loop"} for name, _ in BASE_TOOLS),
-                      settings={**DEFAULT_SETTINGS, **extra})
-        self.agents[agent_id] = {"agent": agent, "blocks": [b.id for b in blocks] + shared,
-                                 "tools": base, "folders": [], "env": dict(new.tool_env)}
+        blocks = [
+            self.create_block(replace(b, description=b.description or f"The {b.label} block"))
+            for b in new.memory_blocks
+        ]
+        base = [
+            t.id
+            for t in self.tools.values()
+            if (t.name, t.tool_type) in BASE_TOOLS or t.name in new.tools
+        ]
+        agent = AgentState(
+            id=agent_id,
+            name=new.name,
+            model=new.model,
+            embedding=new.embedding,
+            system=new.system or DEFAULT_SYSTEM,
+            description=new.description,
+            context_window=new.context_window or DEFAULT_CONTEXT_WINDOW,
+            tags=tuple(new.tags),
+            metadata=dict(new.metadata),
+            tool_env_keys=tuple(sorted(new.tool_env)),
+            # Letta adds a continue_loop rule for each base tool it attaches
+            tool_rules=tuple(extra.pop("tool_rules", ()))
+            + tuple({"tool_name": name, "type": "continue_loop"} for name, _ in BASE_TOOLS),
+            settings={**DEFAULT_SETTINGS, **extra},
+        )
+        self.agents[agent_id] = {
+            "agent": agent,
+            "blocks": [b.id for b in blocks] + shared,
+            "tools": base,
+            "folders": [],
+            "env": dict(new.tool_env),
+        }
         if agent.settings.get("enable_sleeptime"):
             self._add_companion(agent_id)
         return self.get_agent(agent_id)
@@ -118,8 +147,13 @@ class MemoryAdmin(MemoryExtras):
         own = self.create_block(NewBlock("memory_persona", "I tidy memory."))
         companion_id = self._new_id("agent")
         name = f"{row['agent'].name}-sleeptime"
-        self.agents[companion_id] = {"agent": AgentState(companion_id, name), "blocks": [
-            *row["blocks"], own.id], "tools": [], "folders": [], "env": {}}
+        self.agents[companion_id] = {
+            "agent": AgentState(companion_id, name),
+            "blocks": [*row["blocks"], own.id],
+            "tools": [],
+            "folders": [],
+            "env": {},
+        }
         row["agent"] = replace(row["agent"], companion_ids=(companion_id,))
 
     def update_agent(self, agent_id: str, **fields: Any) -> None:
@@ -158,7 +192,8 @@ class MemoryAdmin(MemoryExtras):
     def create_passage(self, agent_id: str, text: str, tags: Sequence[str]) -> None:
         self._agent(agent_id)
         self.archive.setdefault(agent_id, []).append(
-            Passage(self._new_id("passage"), text, tuple(tags)))
+            Passage(self._new_id("passage"), text, tuple(tags))
+        )
 
     def delete_passage(self, agent_id: str, passage_id: str) -> None:
         self.archive[agent_id] = [p for p in self.archive.get(agent_id, ()) if p.id != passage_id]
@@ -174,9 +209,16 @@ class MemoryAdmin(MemoryExtras):
         return [b for b in self.blocks.values() if set(tags) <= set(b.tags)]
 
     def create_block(self, new: NewBlock) -> Block:
-        block = Block(id=self._new_id("block"), label=new.label, value=new.value, limit=new.limit,
-                      description=new.description, read_only=new.read_only,
-                      tags=tuple(new.tags), metadata=dict(new.metadata))
+        block = Block(
+            id=self._new_id("block"),
+            label=new.label,
+            value=new.value,
+            limit=new.limit,
+            description=new.description,
+            read_only=new.read_only,
+            tags=tuple(new.tags),
+            metadata=dict(new.metadata),
+        )
         self.blocks[block.id] = block
         return block
 
@@ -205,9 +247,14 @@ class MemoryAdmin(MemoryExtras):
         name = _function_name(new.source_code)
         existing = next((t for t in self.tools.values() if t.name == name), None)
         tool_id = existing.id if existing else self._new_id("tool")
-        tool = Tool(id=tool_id, name=name, source_code=new.source_code,
-                    description=new.description or f"{name} (from docstring)",
-                    pip_requirements=tuple(new.pip_requirements), tags=tuple(new.tags))
+        tool = Tool(
+            id=tool_id,
+            name=name,
+            source_code=new.source_code,
+            description=new.description or f"{name} (from docstring)",
+            pip_requirements=tuple(new.pip_requirements),
+            tags=tuple(new.tags),
+        )
         self.tools[tool_id] = tool
         return tool
 
@@ -226,8 +273,9 @@ class MemoryAdmin(MemoryExtras):
     def list_folders(self) -> list[Folder]:
         return list(self.folders.values())
 
-    def create_folder(self, name: str, description: str | None, embedding: str,
-                      metadata: Mapping[str, Any]) -> Folder:
+    def create_folder(
+        self, name: str, description: str | None, embedding: str, metadata: Mapping[str, Any]
+    ) -> Folder:
         if any(f.name == name for f in self.folders.values()):
             raise BackendError(f"a folder named {name!r} already exists", status=409)
         folder = Folder(self._new_id("source"), name, description, embedding, dict(metadata))
@@ -251,13 +299,16 @@ class MemoryAdmin(MemoryExtras):
         return new
 
     def file_contents(self, folder_id: str) -> dict[str, str]:
-        return {f.name: self.file_content[f.id].decode("utf-8", "replace")
-                for f in self.folders[folder_id].files}
+        return {
+            f.name: self.file_content[f.id].decode("utf-8", "replace")
+            for f in self.folders[folder_id].files
+        }
 
     def delete_file(self, folder_id: str, file_id: str) -> None:
         folder = self.folders[folder_id]
-        self.folders[folder_id] = replace(folder, files=tuple(f for f in folder.files
-                                                              if f.id != file_id))
+        self.folders[folder_id] = replace(
+            folder, files=tuple(f for f in folder.files if f.id != file_id)
+        )
 
     def attach_folder(self, agent_id: str, folder_id: str) -> None:
         row = self._agent(agent_id)

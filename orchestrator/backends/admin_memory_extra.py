@@ -49,8 +49,16 @@ class MemoryExtras:
     def create_mcp_server(self, new: NewMcpServer) -> McpServer:
         if any(s.name == new.name for s in self.mcp_servers.values()):
             raise BackendError(f"an MCP server named {new.name!r} already exists", status=409)
-        server = McpServer(self._new_id("mcp_server"), new.name, new.transport, new.command,
-                           tuple(new.args), dict(new.env), new.url, dict(new.headers))
+        server = McpServer(
+            self._new_id("mcp_server"),
+            new.name,
+            new.transport,
+            new.command,
+            tuple(new.args),
+            dict(new.env),
+            new.url,
+            dict(new.headers),
+        )
         self.mcp_servers[server.id] = server
         self._sync_tools(server)
         return server
@@ -58,9 +66,16 @@ class MemoryExtras:
     def update_mcp_server(self, server_id: str, new: NewMcpServer) -> None:
         if server_id not in self.mcp_servers:
             raise NotFound(f"no MCP server {server_id}", status=404)
-        self.mcp_servers[server_id] = McpServer(server_id, new.name, new.transport, new.command,
-                                                tuple(new.args), dict(new.env), new.url,
-                                                dict(new.headers))
+        self.mcp_servers[server_id] = McpServer(
+            server_id,
+            new.name,
+            new.transport,
+            new.command,
+            tuple(new.args),
+            dict(new.env),
+            new.url,
+            dict(new.headers),
+        )
         self._sync_tools(self.mcp_servers[server_id])
 
     def delete_mcp_server(self, server_id: str) -> None:
@@ -75,8 +90,11 @@ class MemoryExtras:
         return self.list_mcp_tools_named(self.mcp_servers[server_id].name)
 
     def list_mcp_tools_named(self, name: str) -> list[Tool]:
-        return [t for t in self.tools.values()
-                if t.tool_type == MCP_TOOL_TYPE and f"mcp:{name}" in t.tags]
+        return [
+            t
+            for t in self.tools.values()
+            if t.tool_type == MCP_TOOL_TYPE and f"mcp:{name}" in t.tags
+        ]
 
     def _sync_tools(self, server: McpServer) -> None:
         offered = self.mcp_catalog.get(server.name, ())
@@ -84,8 +102,13 @@ class MemoryExtras:
         for name in offered:
             if name not in have:
                 tool_id = self._new_id("tool")
-                self.tools[tool_id] = Tool(tool_id, name, description=f"{name} (MCP)",
-                                           tool_type=MCP_TOOL_TYPE, tags=(f"mcp:{server.name}",))
+                self.tools[tool_id] = Tool(
+                    tool_id,
+                    name,
+                    description=f"{name} (MCP)",
+                    tool_type=MCP_TOOL_TYPE,
+                    tags=(f"mcp:{server.name}",),
+                )
         for name, tool in have.items():
             if name not in offered:
                 self._drop_tool(tool.id)
@@ -99,17 +122,31 @@ class MemoryExtras:
     # ----- agent files -----
     def export_agent_file(self, agent_id: str) -> str:
         agent = self.get_agent(agent_id)
-        body = {"agents": [{**{k: v for k, v in asdict(agent).items()
-                               if k not in ("blocks", "tools", "tool_env_keys")},
-                            "blocks": [asdict(b) for b in agent.blocks],
-                            "tools": [t.name for t in agent.tools],
-                            "tool_exec_environment_variables": {
-                                k: self.agents[agent_id]["env"].get(k, "")
-                                for k in agent.tool_env_keys}}]}
+        body = {
+            "agents": [
+                {
+                    **{
+                        k: v
+                        for k, v in asdict(agent).items()
+                        if k not in ("blocks", "tools", "tool_env_keys")
+                    },
+                    "blocks": [asdict(b) for b in agent.blocks],
+                    "tools": [t.name for t in agent.tools],
+                    "tool_exec_environment_variables": {
+                        k: self.agents[agent_id]["env"].get(k, "") for k in agent.tool_env_keys
+                    },
+                }
+            ]
+        }
         return json.dumps(body, default=list)
 
-    def import_agent_file(self, content: bytes, secrets: Mapping[str, str],
-                          model: str | None = None, embedding: str | None = None) -> list[str]:
+    def import_agent_file(
+        self,
+        content: bytes,
+        secrets: Mapping[str, str],
+        model: str | None = None,
+        embedding: str | None = None,
+    ) -> list[str]:
         try:
             body = json.loads(content)
             found = body["agents"]
@@ -117,14 +154,31 @@ class MemoryExtras:
             raise BackendError(f"not an agent file: {exc}", status=422) from exc
         out = []
         for a in found:
-            blocks = tuple(NewBlock(b["label"], b["value"], b.get("limit"), b.get("description"),
-                                    b.get("read_only", False)) for b in a.get("blocks", ()))
-            made = self.create_agent(NewAgent(
-                name=a["name"], model=model or a.get("model"), embedding=embedding or a.get("embedding"),
-                system=a.get("system"), description=a.get("description"),
-                tags=tuple(a.get("tags", ())), metadata=dict(a.get("metadata") or {}),
-                memory_blocks=blocks, tools=tuple(a.get("tools", ())),
-                tool_env={k: secrets.get(k, "")
-                          for k in a.get("tool_exec_environment_variables", {})}))
+            blocks = tuple(
+                NewBlock(
+                    b["label"],
+                    b["value"],
+                    b.get("limit"),
+                    b.get("description"),
+                    b.get("read_only", False),
+                )
+                for b in a.get("blocks", ())
+            )
+            made = self.create_agent(
+                NewAgent(
+                    name=a["name"],
+                    model=model or a.get("model"),
+                    embedding=embedding or a.get("embedding"),
+                    system=a.get("system"),
+                    description=a.get("description"),
+                    tags=tuple(a.get("tags", ())),
+                    metadata=dict(a.get("metadata") or {}),
+                    memory_blocks=blocks,
+                    tools=tuple(a.get("tools", ())),
+                    tool_env={
+                        k: secrets.get(k, "") for k in a.get("tool_exec_environment_variables", {})
+                    },
+                )
+            )
             out.append(made.id)
         return out

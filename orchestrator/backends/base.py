@@ -129,8 +129,16 @@ class RunBackend(Protocol):
         """Send one user message (tagged with the client-chosen `otid`) and wait for the turn
         to finish. `model` overrides the agent's model for this message only."""
 
-    def answer_tool(self, agent_id: str, call_id: str, *, approve: bool, reason: str | None,
-                    otid: str, timeout: float | None = None) -> Reply:
+    def answer_tool(
+        self,
+        agent_id: str,
+        call_id: str,
+        *,
+        approve: bool,
+        reason: str | None,
+        otid: str,
+        timeout: float | None = None,
+    ) -> Reply:
         """Approve or deny the agent's pending tool call `call_id` (a message tagged `otid`,
         which `delivery` finds like a user message) and wait for the turn to go on."""
 

@@ -16,8 +16,9 @@ from orchestrator.backends.admin import AdminBackend
 from orchestrator.backends.base import RunBackend
 
 
-def run_backend(base_url: str, api_key: str | None = None, *,
-                run_timeout: float | None = None) -> RunBackend:
+def run_backend(
+    base_url: str, api_key: str | None = None, *, run_timeout: float | None = None
+) -> RunBackend:
     """The letta-client run backend; `run_timeout` (seconds from now) bounds every call."""
     from orchestrator.backends.letta import LettaBackend
 

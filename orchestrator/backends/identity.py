@@ -22,8 +22,10 @@ METADATA_KEY = "orchestrate"  # agent metadata: {"orchestrate": {"id": ..., "has
 # A namespace is one path segment (like a managed name): "team/sub" would make the identity
 # "team/sub/x" ambiguous with namespace "team" and name "sub/x".
 NAMESPACE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}")
-NAMESPACE_HINT = ("a namespace is 1-100 letters, digits, '.', '_' or '-', starting with a "
-                  "letter or digit (no '/')")
+NAMESPACE_HINT = (
+    "a namespace is 1-100 letters, digits, '.', '_' or '-', starting with a "
+    "letter or digit (no '/')"
+)
 
 
 def namespace_problem(namespace: str) -> str | None:
@@ -49,7 +51,7 @@ def run_tag(run_id: str) -> str:
 def tagged_run(tags: list[str] | tuple[str, ...]) -> str | None:
     """The run id in these tags' `run_tag`, or None."""
     prefix = run_tag("")
-    return next((tag[len(prefix):] for tag in tags if tag.startswith(prefix)), None)
+    return next((tag[len(prefix) :] for tag in tags if tag.startswith(prefix)), None)
 
 
 def is_managed(tags: list[str] | tuple[str, ...]) -> bool:
@@ -65,6 +67,7 @@ def managed_name(tags: list[str] | tuple[str, ...], namespace: str) -> str | Non
 # Shared blocks and tools carry tags (Letta 0.16.8 stores and filters block tags); folders have
 # no tags, so their identity lives in metadata[METADATA_KEY]["id"]. Tools are named by their
 # function name server-wide, so their tag records which namespace provisioned them.
+
 
 def block_tag(namespace: str, name: str) -> str:
     return f"orchestrate:block={agent_id_string(namespace, name)}"
@@ -93,7 +96,7 @@ def tagged_name(tags: list[str] | tuple[str, ...], kind: str, namespace: str) ->
     by these tags, or None."""
     prefix = f"orchestrate:{kind}={namespace}/"
     for tag in tags:
-        rest = tag[len(prefix):] if tag.startswith(prefix) else ""
+        rest = tag[len(prefix) :] if tag.startswith(prefix) else ""
         if rest and "/" not in rest:  # exact: "team/sub/x" is not "sub/x" of namespace "team"
             return rest
     return None
@@ -102,9 +105,15 @@ def tagged_name(tags: list[str] | tuple[str, ...], kind: str, namespace: str) ->
 def owner_namespaces(tags: list[str] | tuple[str, ...], kind: str, name: str) -> list[str]:
     """The namespaces whose `kind` tag for `name` these tags carry (sorted)."""
     prefix, suffix = f"orchestrate:{kind}=", f"/{name}"
-    return sorted({tag[len(prefix):-len(suffix)] for tag in tags
-                   if tag.startswith(prefix) and tag.endswith(suffix)
-                   and len(tag) > len(prefix) + len(suffix)})
+    return sorted(
+        {
+            tag[len(prefix) : -len(suffix)]
+            for tag in tags
+            if tag.startswith(prefix)
+            and tag.endswith(suffix)
+            and len(tag) > len(prefix) + len(suffix)
+        }
+    )
 
 
 def split_id(value: str | None) -> tuple[str, str] | None:

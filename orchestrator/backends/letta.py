@@ -44,9 +44,15 @@ HISTORY_WINDOW = 200  # messages scanned when reconciling an otid after a crash
 
 
 class LettaBackend:
-    def __init__(self, base_url: str, api_key: str | None = None, *,
-                 timeout: float = CALL_TIMEOUT, run_timeout: float | None = None,
-                 http_client: Any = None):
+    def __init__(
+        self,
+        base_url: str,
+        api_key: str | None = None,
+        *,
+        timeout: float = CALL_TIMEOUT,
+        run_timeout: float | None = None,
+        http_client: Any = None,
+    ):
         """`timeout` bounds each call but a message (which the step's timeout bounds);
         `run_timeout` (seconds from now) bounds every call, the health check included."""
         self.base_url = base_url.rstrip("/")
@@ -55,8 +61,13 @@ class LettaBackend:
         self._key = api_key
         # max_retries=0: retries belong to the runner, which knows the step's budget.
         # `http_client` (an httpx.Client) lets tests plug in a fake transport.
-        self._letta = Letta(base_url=self.base_url, api_key=api_key, max_retries=0,
-                            timeout=timeout, http_client=http_client)
+        self._letta = Letta(
+            base_url=self.base_url,
+            api_key=api_key,
+            max_retries=0,
+            timeout=timeout,
+            http_client=http_client,
+        )
 
     @property
     def _client(self) -> Letta:
@@ -89,26 +100,29 @@ class LettaBackend:
 
     # ----- RunBackend -----
     def check(self) -> None:
-        self.version = check_health(self._letta, self.base_url, self._limits.health(),
-                                    self._key)
+        self.version = check_health(self._letta, self.base_url, self._limits.health(), self._key)
 
     def models(self) -> tuple[list[str], list[str]]:
         chat = self._do("list models", lambda: self._client.models.list())
         emb = self._do("list embedding models", lambda: self._client.models.embeddings.list())
-        return (self._handles("list models", chat),
-                self._handles("list embedding models", emb))
+        return (self._handles("list models", chat), self._handles("list embedding models", emb))
 
     def _handles(self, what: str, answer: Any) -> list[str]:
         items = answer if isinstance(answer, list) else None
-        if items is None or not all(isinstance(getattr(m, "handle", None), str | None)
-                                    for m in items):
-            raise NotLetta(f"{what}: the server at {self.base_url} answered something that "
-                           f"is not a list of models; is {self.base_url} a Letta server?")
+        if items is None or not all(
+            isinstance(getattr(m, "handle", None), str | None) for m in items
+        ):
+            raise NotLetta(
+                f"{what}: the server at {self.base_url} answered something that "
+                f"is not a list of models; is {self.base_url} a Letta server?"
+            )
         return [m.handle for m in items if m.handle]
 
     def create_block(self, block: NewBlock) -> str:
-        return self._do(f"create block {block.label!r}",
-                        lambda: _id(self._client.blocks.create(**block_args(block))))
+        return self._do(
+            f"create block {block.label!r}",
+            lambda: _id(self._client.blocks.create(**block_args(block))),
+        )
 
     def delete_block(self, block_id: str) -> None:
         with contextlib.suppress(NotFound):
@@ -117,15 +131,20 @@ class LettaBackend:
     def create_agent(self, request: NewAgent) -> AgentRef:
         args = agent_args(request)  # shared blocks by id and tools by name, at creation
         with self._calls(f"create agent {request.name!r}"):  # an answer of the wrong shape
-            made = self._client.agents.create(**args)         # fails here, not later
+            made = self._client.agents.create(**args)  # fails here, not later
             return AgentRef(_id(made), made.name, request.model, tuple(made.tags or ()))
 
     def find_agents(self, tags: tuple[str, ...]) -> list[AgentRef]:
         with self._calls("list agents"):
-            page = listed(self._client.agents.list(tags=list(tags), match_all_tags=True,
-                                                   include=["agent.tags"]))
-            return [AgentRef(_id(a), a.name, getattr(a, "model", None), tuple(a.tags or ()))
-                    for a in page]
+            page = listed(
+                self._client.agents.list(
+                    tags=list(tags), match_all_tags=True, include=["agent.tags"]
+                )
+            )
+            return [
+                AgentRef(_id(a), a.name, getattr(a, "model", None), tuple(a.tags or ()))
+                for a in page
+            ]
 
     def delete_agent(self, agent_id: str) -> None:
         with contextlib.suppress(NotFound):
@@ -136,15 +155,25 @@ class LettaBackend:
         if unattached:
             args["connected_to_agents_count_eq"] = [0]
         with self._calls("list blocks"):  # iterating the page fetches every page
-            return [BlockRef(_id(b), b.label or "", tuple(b.tags or ()))
-                    for b in listed(self._client.blocks.list(**args))]
+            return [
+                BlockRef(_id(b), b.label or "", tuple(b.tags or ()))
+                for b in listed(self._client.blocks.list(**args))
+            ]
 
     def agent_blocks(self, agent_id: str) -> list[str]:
         with self._calls(f"list blocks of agent {agent_id}"):
             return [_id(b) for b in listed(self._client.agents.blocks.list(agent_id))]
 
-    def send(self, agent_id: str, prompt: str, *, otid: str, model: str | None = None,
-             timeout: float | None = None, on_chunk: ChunkSink | None = None) -> Reply:
+    def send(
+        self,
+        agent_id: str,
+        prompt: str,
+        *,
+        otid: str,
+        model: str | None = None,
+        timeout: float | None = None,
+        on_chunk: ChunkSink | None = None,
+    ) -> Reply:
         args: dict[str, Any] = {"messages": [{"role": "user", "content": prompt, "otid": otid}]}
         if model:
             args["override_model"] = model
@@ -154,22 +183,32 @@ class LettaBackend:
                 return _reply(self._client.agents.messages.create(agent_id, **args))
             return self._stream(agent_id, args, on_chunk)
 
-    def answer_tool(self, agent_id: str, call_id: str, *, approve: bool, reason: str | None,
-                    otid: str, timeout: float | None = None) -> Reply:
-        decision: dict[str, Any] = {"type": "approval", "tool_call_id": call_id,
-                                    "approve": approve}
+    def answer_tool(
+        self,
+        agent_id: str,
+        call_id: str,
+        *,
+        approve: bool,
+        reason: str | None,
+        otid: str,
+        timeout: float | None = None,
+    ) -> Reply:
+        decision: dict[str, Any] = {"type": "approval", "tool_call_id": call_id, "approve": approve}
         if reason:
             decision["reason"] = reason
-        args: dict[str, Any] = {"messages": [{"type": "approval", "approvals": [decision],
-                                              "otid": otid}],
-                                "timeout": self._limits.message(timeout)}
+        args: dict[str, Any] = {
+            "messages": [{"type": "approval", "approvals": [decision], "otid": otid}],
+            "timeout": self._limits.message(timeout),
+        }
         with self._calls(f"approval to agent {agent_id}"):
             return _reply(self._client.agents.messages.create(agent_id, **args))
 
     def delivery(self, agent_id: str, otid: str) -> Delivery:
         # order="desc" picks the newest window; 0.16.8 returns that window oldest first.
-        page = self._do(f"read history of agent {agent_id}", lambda: self._client.agents
-                        .messages.list(agent_id, limit=HISTORY_WINDOW, order="desc"))
+        page = self._do(
+            f"read history of agent {agent_id}",
+            lambda: self._client.agents.messages.list(agent_id, limit=HISTORY_WINDOW, order="desc"),
+        )
         found, answers, run_id, steps = False, [], None, set()
         asks: list[Any] = []
         for message in page.items:  # this page only: iterating the page would fetch more
@@ -187,14 +226,17 @@ class LettaBackend:
             if found and getattr(message, "step_id", None):
                 steps.add(message.step_id)
         if not found:
-            active = self._do(f"list active runs of agent {agent_id}", lambda: self._client
-                              .runs.list(agent_id=agent_id, active=True, limit=1))
+            active = self._do(
+                f"list active runs of agent {agent_id}",
+                lambda: self._client.runs.list(agent_id=agent_id, active=True, limit=1),
+            )
             return Delivery(False, busy=bool(active.items))
         if not answers and not asks:
             return Delivery(True, None)
         prompt, completion = self._run_usage(run_id)
-        return Delivery(True, Reply("\n".join(answers), prompt, completion, len(steps),
-                                    pending=_pending(asks)))
+        return Delivery(
+            True, Reply("\n".join(answers), prompt, completion, len(steps), pending=_pending(asks))
+        )
 
     def _run_usage(self, run_id: str | None) -> tuple[int, int]:
         """(prompt, completion) tokens of the Letta run that answered a reconciled message:
@@ -202,12 +244,15 @@ class LettaBackend:
         if not isinstance(run_id, str):
             return 0, 0
         try:
-            usage = self._do(f"read usage of run {run_id}",
-                             lambda: self._client.runs.usage.retrieve(run_id))
+            usage = self._do(
+                f"read usage of run {run_id}", lambda: self._client.runs.usage.retrieve(run_id)
+            )
         except NotFound:  # a server that no longer has the run: the reply still counts
             return 0, 0
-        return (getattr(usage, "prompt_tokens", 0) or 0,
-                getattr(usage, "completion_tokens", 0) or 0)
+        return (
+            getattr(usage, "prompt_tokens", 0) or 0,
+            getattr(usage, "completion_tokens", 0) or 0,
+        )
 
     def _stream(self, agent_id: str, args: dict, on_chunk: ChunkSink) -> Reply:
         parts: dict[str, list[str]] = {}
@@ -216,7 +261,8 @@ class LettaBackend:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", DeprecationWarning)
             events = self._client.agents.messages.create(
-                agent_id, streaming=True, stream_tokens=True, **args)
+                agent_id, streaming=True, stream_tokens=True, **args
+            )
         for event in events:
             kind = getattr(event, "message_type", "")
             if kind == "assistant_message":
@@ -226,8 +272,11 @@ class LettaBackend:
             elif kind == "approval_request_message":
                 asks.append(event)
             elif kind == "usage_statistics":
-                usage = (event.prompt_tokens or 0, event.completion_tokens or 0,
-                         event.step_count or 0)
+                usage = (
+                    event.prompt_tokens or 0,
+                    event.completion_tokens or 0,
+                    event.step_count or 0,
+                )
         text = "\n".join("".join(chunks) for chunks in parts.values())
         return Reply(text, *usage, pending=_pending(asks))
 
@@ -248,8 +297,11 @@ def _text(content: Any) -> str:
 
 
 def _reply(response: Any) -> Reply:
-    texts = [_text(m.content) for m in response.messages
-             if getattr(m, "message_type", "") == "assistant_message"]
+    texts = [
+        _text(m.content)
+        for m in response.messages
+        if getattr(m, "message_type", "") == "assistant_message"
+    ]
     usage = response.usage
     return Reply(
         "\n".join(texts),
@@ -270,8 +322,9 @@ def _pending(messages: Any) -> ToolRequest | None:
     call_id = getattr(call, "tool_call_id", None)
     if not isinstance(call_id, str):
         return None
-    return ToolRequest(call_id, str(getattr(call, "name", "") or ""),
-                       str(getattr(call, "arguments", "") or ""))
+    return ToolRequest(
+        call_id, str(getattr(call, "name", "") or ""), str(getattr(call, "arguments", "") or "")
+    )
 
 
 if TYPE_CHECKING:  # mypy checks each method's signature against the Protocol, not only names

@@ -41,25 +41,49 @@ from orchestrator.backends.letta_health import check_health
 from orchestrator.backends.letta_limits import CALL_TIMEOUT, Limits
 from orchestrator.errors import BackendError
 
-AGENT_INCLUDE: list[Literal["agent.blocks", "agent.tools", "agent.sources", "agent.tags",
-                           "agent.secrets", "agent.managed_group"]] = [
-    "agent.blocks", "agent.tools", "agent.sources", "agent.tags", "agent.secrets",
-    "agent.managed_group"]
+AGENT_INCLUDE: list[
+    Literal[
+        "agent.blocks",
+        "agent.tools",
+        "agent.sources",
+        "agent.tags",
+        "agent.secrets",
+        "agent.managed_group",
+    ]
+] = [
+    "agent.blocks",
+    "agent.tools",
+    "agent.sources",
+    "agent.tags",
+    "agent.secrets",
+    "agent.managed_group",
+]
 PAGE = 100
 MESSAGE_COUNT_LIMIT = 100
 
 
 class LettaAdmin(LettaExtras):
-    def __init__(self, base_url: str, api_key: str | None = None, *,
-                 timeout: float = CALL_TIMEOUT, http_client: Any = None):
+    def __init__(
+        self,
+        base_url: str,
+        api_key: str | None = None,
+        *,
+        timeout: float = CALL_TIMEOUT,
+        http_client: Any = None,
+    ):
         self.base_url = base_url.rstrip("/")
         self.version: str | None = None  # the server's, once checked (before the first call)
         self._limits = Limits(call=timeout)
         self._key = api_key
         # No automatic retries: a create retried after a lost response would make a second
         # agent with the same identity. A failed apply is completed by running it again.
-        self._client = Letta(base_url=self.base_url, api_key=api_key, timeout=timeout,
-                             max_retries=0, http_client=http_client)
+        self._client = Letta(
+            base_url=self.base_url,
+            api_key=api_key,
+            timeout=timeout,
+            max_retries=0,
+            http_client=http_client,
+        )
 
     @staticmethod
     def _as_tool(t: Any) -> Tool:
@@ -70,8 +94,7 @@ class LettaAdmin(LettaExtras):
 
     def check(self) -> str:
         """The server's version; `NotLetta`, `ServerUnavailable` or a timeout otherwise."""
-        self.version = check_health(self._client, self.base_url, self._limits.health(),
-                                    self._key)
+        self.version = check_health(self._client, self.base_url, self._limits.health(), self._key)
         return self.version
 
     def _call(self, what: str) -> AbstractContextManager[None]:
@@ -112,8 +135,10 @@ class LettaAdmin(LettaExtras):
 
     def list_passages(self, agent_id: str) -> list[Passage]:
         with self._call(f"list passages of {agent_id}"):
-            return [Passage(p.id or "", p.text or "", tuple(p.tags or ()))
-                    for p in listed(self._client.agents.passages.list(agent_id, limit=1000))]
+            return [
+                Passage(p.id or "", p.text or "", tuple(p.tags or ()))
+                for p in listed(self._client.agents.passages.list(agent_id, limit=1000))
+            ]
 
     def create_passage(self, agent_id: str, text: str, tags: Sequence[str]) -> None:
         with self._call(f"add an archival passage to {agent_id}"):
@@ -134,8 +159,10 @@ class LettaAdmin(LettaExtras):
         with self._call("list models"):
             llms = listed(self._client.models.list())
             embeddings = listed(self._client.models.embeddings.list())
-            return (tuple(m.handle for m in llms if m.handle),
-                    tuple(m.handle for m in embeddings if m.handle))
+            return (
+                tuple(m.handle for m in llms if m.handle),
+                tuple(m.handle for m in embeddings if m.handle),
+            )
 
     # ----- blocks -----
     def list_blocks(self, tags: Sequence[str] = ()) -> list[Block]:
@@ -171,8 +198,11 @@ class LettaAdmin(LettaExtras):
             return [_tool(t) for t in listed(self._client.tools.list(limit=PAGE))]
 
     def upsert_tool(self, new: NewTool) -> Tool:
-        args: dict[str, Any] = {"source_code": new.source_code, "tags": list(new.tags),
-                                "pip_requirements": [_requirement(r) for r in new.pip_requirements]}
+        args: dict[str, Any] = {
+            "source_code": new.source_code,
+            "tags": list(new.tags),
+            "pip_requirements": [_requirement(r) for r in new.pip_requirements],
+        }
         if new.description:
             args["description"] = new.description
         with self._call("upsert tool"):
@@ -194,11 +224,14 @@ class LettaAdmin(LettaExtras):
     def list_folders(self) -> list[Folder]:
         with self._call("list folders"):
             folders = list(listed(self._client.folders.list(limit=PAGE)))
-            return [_folder(f, listed(self._client.folders.files.list(f.id, limit=1000)))
-                    for f in folders]
+            return [
+                _folder(f, listed(self._client.folders.files.list(f.id, limit=1000)))
+                for f in folders
+            ]
 
-    def create_folder(self, name: str, description: str | None, embedding: str,
-                      metadata: Mapping[str, Any]) -> Folder:
+    def create_folder(
+        self, name: str, description: str | None, embedding: str, metadata: Mapping[str, Any]
+    ) -> Folder:
         args: dict[str, Any] = {"name": name, "embedding": embedding, "metadata": dict(metadata)}
         if description:
             args["description"] = description
@@ -216,15 +249,21 @@ class LettaAdmin(LettaExtras):
     def upload_file(self, folder_id: str, name: str, content: bytes) -> FolderFile:
         with self._call(f"upload {name!r}"):
             done = self._client.folders.files.upload(
-                folder_id, file=(name.rsplit("/", 1)[-1], content), name=name,
-                duplicate_handling="replace")
+                folder_id,
+                file=(name.rsplit("/", 1)[-1], content),
+                name=name,
+                duplicate_handling="replace",
+            )
             return FolderFile(done.id or "", name)
 
     def file_contents(self, folder_id: str) -> dict[str, str]:
         with self._call(f"read files of {folder_id}"):
-            return {(f.original_file_name or f.file_name or ""): f.content or ""
-                    for f in listed(self._client.folders.files.list(
-                        folder_id, include_content=True, limit=1000))}
+            return {
+                (f.original_file_name or f.file_name or ""): f.content or ""
+                for f in listed(
+                    self._client.folders.files.list(folder_id, include_content=True, limit=1000)
+                )
+            }
 
     def delete_file(self, folder_id: str, file_id: str) -> None:
         with self._call(f"delete file {file_id}"):
@@ -254,33 +293,54 @@ def _requirement_text(req: Any) -> str:
 
 
 def _block(b: Any) -> Block:
-    return Block(id=b.id, label=b.label or "", value=b.value or "", limit=b.limit,
-                 description=b.description, read_only=bool(b.read_only),
-                 tags=tuple(b.tags or ()), metadata=dict(b.metadata or {}))
+    return Block(
+        id=b.id,
+        label=b.label or "",
+        value=b.value or "",
+        limit=b.limit,
+        description=b.description,
+        read_only=bool(b.read_only),
+        tags=tuple(b.tags or ()),
+        metadata=dict(b.metadata or {}),
+    )
 
 
 def _tool(t: Any) -> Tool:
-    return Tool(id=t.id, name=t.name or "", source_code=t.source_code or "",
-                description=t.description, tool_type=str(t.tool_type or "custom"),
-                pip_requirements=tuple(_requirement_text(r) for r in t.pip_requirements or ()),
-                tags=tuple(t.tags or ()))
+    return Tool(
+        id=t.id,
+        name=t.name or "",
+        source_code=t.source_code or "",
+        description=t.description,
+        tool_type=str(t.tool_type or "custom"),
+        pip_requirements=tuple(_requirement_text(r) for r in t.pip_requirements or ()),
+        tags=tuple(t.tags or ()),
+    )
 
 
 def _folder(f: Any, files: Any) -> Folder:
     embedding = getattr(f.embedding_config, "handle", None) if f.embedding_config else None
-    return Folder(id=f.id, name=f.name, description=f.description, embedding=embedding,
-                  metadata=dict(f.metadata or {}),
-                  files=tuple(FolderFile(x.id, x.original_file_name or x.file_name or "")
-                              for x in files))
+    return Folder(
+        id=f.id,
+        name=f.name,
+        description=f.description,
+        embedding=embedding,
+        metadata=dict(f.metadata or {}),
+        files=tuple(FolderFile(x.id, x.original_file_name or x.file_name or "") for x in files),
+    )
 
 
 def _agent(a: Any) -> AgentState:
     env = a.secrets or a.tool_exec_environment_variables or ()
     return AgentState(
-        id=a.id, name=a.name, model=a.model, embedding=a.embedding, system=a.system or "",
+        id=a.id,
+        name=a.name,
+        model=a.model,
+        embedding=a.embedding,
+        system=a.system or "",
         description=a.description,
         context_window=a.llm_config.context_window if a.llm_config else None,
-        tags=tuple(a.tags or ()), metadata=dict(a.metadata or {}),
+        tags=tuple(a.tags or ()),
+        metadata=dict(a.metadata or {}),
         blocks=tuple(_block(b) for b in a.blocks or ()),
         tools=tuple(_tool(t) for t in a.tools or ()),
         folder_ids=tuple(s.id for s in a.sources or ()),

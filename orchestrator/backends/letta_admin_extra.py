@@ -33,13 +33,20 @@ class LettaExtras:
 
     def create_mcp_server(self, new: NewMcpServer) -> McpServer:
         with self._call(f"create MCP server {new.name!r}"):
-            return _mcp_server(self._client.mcp_servers.create(
-                server_name=new.name, config=_mcp_config(new)))  # type: ignore[arg-type]
+            return _mcp_server(
+                self._client.mcp_servers.create(
+                    server_name=new.name,
+                    config=_mcp_config(new),  # type: ignore[arg-type]
+                )
+            )
 
     def update_mcp_server(self, server_id: str, new: NewMcpServer) -> None:
         with self._call(f"update MCP server {new.name!r}"):
-            self._client.mcp_servers.update(server_id, server_name=new.name,
-                                            config=_mcp_config(new))  # type: ignore[arg-type]
+            self._client.mcp_servers.update(
+                server_id,
+                server_name=new.name,
+                config=_mcp_config(new),  # type: ignore[arg-type]
+            )
         # Its tools, as the new config lists them: best effort, as Letta's own create does
         # (a server it cannot reach now answers 404 MCPServerUnavailable; the update stands).
         try:
@@ -63,12 +70,20 @@ class LettaExtras:
         with self._call(f"export agent {agent_id}"):
             return self._client.agents.export_file(agent_id)
 
-    def import_agent_file(self, content: bytes, secrets: Mapping[str, str],
-                          model: str | None = None, embedding: str | None = None) -> list[str]:
+    def import_agent_file(
+        self,
+        content: bytes,
+        secrets: Mapping[str, str],
+        model: str | None = None,
+        embedding: str | None = None,
+    ) -> list[str]:
         # The name as it was (Letta appends "_copy" by default), and the server's own tools
         # kept as they are (a file must not overwrite a tool another agent uses).
-        args: dict[str, Any] = {"file": ("agent.af", content, "application/json"),
-                                "append_copy_suffix": False, "override_existing_tools": False}
+        args: dict[str, Any] = {
+            "file": ("agent.af", content, "application/json"),
+            "append_copy_suffix": False,
+            "override_existing_tools": False,
+        }
         if secrets:
             args["secrets"] = json.dumps(dict(secrets))
         if model:
@@ -81,17 +96,28 @@ class LettaExtras:
 
 def _mcp_config(new: NewMcpServer) -> dict[str, Any]:
     if new.transport == "stdio":
-        return {"mcp_server_type": "stdio", "command": new.command, "args": list(new.args),
-                "env": dict(new.env) or None}
-    return {"mcp_server_type": new.transport, "server_url": new.url,
-            "custom_headers": dict(new.headers) or None}
+        return {
+            "mcp_server_type": "stdio",
+            "command": new.command,
+            "args": list(new.args),
+            "env": dict(new.env) or None,
+        }
+    return {
+        "mcp_server_type": new.transport,
+        "server_url": new.url,
+        "custom_headers": dict(new.headers) or None,
+    }
 
 
 def _mcp_server(s: Any) -> McpServer:
     transport = str(getattr(s, "mcp_server_type", "") or "")
-    return McpServer(id=s.id or "", name=s.server_name or "", transport=transport,
-                     command=getattr(s, "command", None) or "",
-                     args=tuple(getattr(s, "args", None) or ()),
-                     env=dict(getattr(s, "env", None) or {}),
-                     url=getattr(s, "server_url", None) or "",
-                     headers=dict(getattr(s, "custom_headers", None) or {}))
+    return McpServer(
+        id=s.id or "",
+        name=s.server_name or "",
+        transport=transport,
+        command=getattr(s, "command", None) or "",
+        args=tuple(getattr(s, "args", None) or ()),
+        env=dict(getattr(s, "env", None) or {}),
+        url=getattr(s, "server_url", None) or "",
+        headers=dict(getattr(s, "custom_headers", None) or {}),
+    )

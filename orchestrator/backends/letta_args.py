@@ -36,12 +36,18 @@ def block_args(new: NewBlock) -> dict[str, Any]:
 def agent_args(new: NewAgent) -> dict[str, Any]:
     """`agents.create(**...)`."""
     args: dict[str, Any] = {
-        "name": new.name, "model": new.model, "embedding": new.embedding,
-        "tags": list(new.tags), "metadata": dict(new.metadata),
+        "name": new.name,
+        "model": new.model,
+        "embedding": new.embedding,
+        "tags": list(new.tags),
+        "metadata": dict(new.metadata),
         "memory_blocks": [block_args(b) for b in new.memory_blocks],
     }
-    for key, value in (("system", new.system), ("description", new.description),
-                       ("context_window_limit", new.context_window)):
+    for key, value in (
+        ("system", new.system),
+        ("description", new.description),
+        ("context_window_limit", new.context_window),
+    ):
         if value is not None:
             args[key] = value
     if new.block_ids:

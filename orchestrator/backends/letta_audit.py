@@ -52,15 +52,19 @@ def _text(value: Any) -> str:
     if isinstance(value, str):
         return value
     if isinstance(value, list):  # content parts: [{"type": "text", "text": ...}, ...]
-        return "\n".join(_text(getattr(p, "text", None) or (p.get("text") if isinstance(p, dict)
-                                                             else "")) for p in value)
+        return "\n".join(
+            _text(getattr(p, "text", None) or (p.get("text") if isinstance(p, dict) else ""))
+            for p in value
+        )
     return ""
 
 
 def message_text(message: Any) -> str:
     parts = [_text(getattr(message, name, None)) for name in _TEXT_FIELDS]
-    for call in [getattr(message, "tool_call", None), *(getattr(message, "tool_calls", None)
-                                                        or ())]:
+    for call in [
+        getattr(message, "tool_call", None),
+        *(getattr(message, "tool_calls", None) or ()),
+    ]:
         if call is not None:
             parts.append(str(getattr(call, "arguments", "") or ""))
     return "\n".join(p for p in parts if p)
@@ -70,10 +74,12 @@ class LettaAudit(LettaAdmin):
     def recent_messages(self, agent_id: str, limit: int) -> list[Message]:
         """The agent's last `limit` messages (not its system prompt, audited as such)."""
         with self._call(f"list messages of {agent_id}"):
-            found = listed(self._client.agents.messages.list(agent_id, limit=limit,
-                                                             order="desc"))
-        return [Message(m.id or "", getattr(m, "message_type", "") or "", message_text(m))
-                for m in found if getattr(m, "message_type", "") != "system_message"]
+            found = listed(self._client.agents.messages.list(agent_id, limit=limit, order="desc"))
+        return [
+            Message(m.id or "", getattr(m, "message_type", "") or "", message_text(m))
+            for m in found
+            if getattr(m, "message_type", "") != "system_message"
+        ]
 
     def tool_env_values(self, agent_id: str) -> dict[str, str]:
         """The agent's tool environment as the server returns it (in clear, unless Letta
@@ -85,5 +91,6 @@ class LettaAudit(LettaAdmin):
 
 
 if TYPE_CHECKING:  # mypy checks each method's signature against the Protocol, not only names
+
     def _is_an_audit_source(backend: LettaAudit) -> AuditSource:
         return backend

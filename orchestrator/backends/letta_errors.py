@@ -43,8 +43,10 @@ def malformed(what: str, base_url: str, exc: BaseException) -> NotLetta:
     detail = type(exc).__name__
     if isinstance(exc, AttributeError | TypeError | KeyError):
         detail += f": {str(exc)[:120]}"
-    return NotLetta(f"{what}: the server at {base_url} answered something that is not a "
-                    f"Letta answer ({detail}); is {base_url} a Letta server?")
+    return NotLetta(
+        f"{what}: the server at {base_url} answered something that is not a "
+        f"Letta answer ({detail}); is {base_url} a Letta server?"
+    )
 
 
 def listed(answer: Any) -> Any:
@@ -73,17 +75,22 @@ def translated(what: str, base_url: str) -> Iterator[None]:
     try:
         yield
     except letta_client.APITimeoutError:  # before APIConnectionError: it is a subclass
-        raise BackendError(f"{what}: the Letta server did not answer in time",
-                           transient=True) from None
+        raise BackendError(
+            f"{what}: the Letta server did not answer in time", transient=True
+        ) from None
     except letta_client.APIConnectionError:
         raise ServerUnavailable(
-            f"{what}: no Letta server answers at {base_url} ({START_HINT})") from None
+            f"{what}: no Letta server answers at {base_url} ({START_HINT})"
+        ) from None
     except letta_client.NotFoundError as exc:
         raise NotFound(f"{what}: not found ({reason(exc)})", status=404) from None
     except letta_client.APIStatusError as exc:
         transient = exc.status_code in (408, 409, 429) or exc.status_code >= 500
-        raise BackendError(f"{what}: HTTP {exc.status_code}: {reason(exc)}",
-                           transient=transient, status=exc.status_code) from None
+        raise BackendError(
+            f"{what}: HTTP {exc.status_code}: {reason(exc)}",
+            transient=transient,
+            status=exc.status_code,
+        ) from None
     except letta_client.APIResponseValidationError as exc:
         raise malformed(what, base_url, exc) from exc
     except MALFORMED as exc:

@@ -31,8 +31,10 @@ PASS_ON = (401, 403, 408, 409, 429)  # Letta's own refusals: letta_errors maps t
 def check_health(client: Any, base_url: str, timeout: float, secret: str | None = None) -> str:
     """The server's version if it answers like Letta; else `NotLetta` or a `BackendError`.
     `client` is a `letta_client.Letta`; `secret` (the API key) is masked in what is quoted."""
-    late = (f"health check: the server at {base_url} accepted the connection but did not "
-            f"answer within {round(timeout, 1):g}s (is it a Letta server? is it overloaded?)")
+    late = (
+        f"health check: the server at {base_url} accepted the connection but did not "
+        f"answer within {round(timeout, 1):g}s (is it a Letta server? is it overloaded?)"
+    )
     with translated("health check", base_url):
         try:
             with client.with_streaming_response.health(timeout=timeout) as response:
@@ -41,14 +43,17 @@ def check_health(client: Any, base_url: str, timeout: float, secret: str | None 
         except (letta_client.APITimeoutError, httpx.TimeoutException):
             raise BackendError(late, transient=True) from None
         except httpx.TransportError as exc:  # while reading the body: the call itself is mapped
-            raise BackendError(f"health check: the connection to {base_url} broke while "
-                               f"reading its answer ({type(exc).__name__})",
-                               transient=True) from None
+            raise BackendError(
+                f"health check: the connection to {base_url} broke while "
+                f"reading its answer ({type(exc).__name__})",
+                transient=True,
+            ) from None
         except letta_client.APIStatusError as exc:
             if exc.status_code >= 500 or exc.status_code in PASS_ON:
                 raise
-            raise NotLetta(not_letta(base_url, _answer(exc.response, exc.response.content,
-                                                       secret))) from None
+            raise NotLetta(
+                not_letta(base_url, _answer(exc.response, exc.response.content, secret))
+            ) from None
         if body is None:
             raise BackendError(late, transient=True)
     version = _version(raw, body)

@@ -68,9 +68,19 @@ class LettaUsage(LettaBackend):
         """The namespace's provisioned agents, by name."""
         self.check()
         client, listed = self._client, list[Any]()
-        self._count("list managed agents", lambda after: client.agents.list(
-            tags=[MANAGED_TAG], match_all_tags=True, include=["agent.blocks", "agent.tags"],
-            limit=PAGE, after=after).items, listed.append)
+        self._count(
+            "list managed agents",
+            lambda after: (
+                client.agents.list(
+                    tags=[MANAGED_TAG],
+                    match_all_tags=True,
+                    include=["agent.blocks", "agent.tags"],
+                    limit=PAGE,
+                    after=after,
+                ).items
+            ),
+            listed.append,
+        )
         found = []
         for agent in listed:
             name = managed_name(list(agent.tags or []), namespace)
@@ -91,12 +101,19 @@ class LettaUsage(LettaBackend):
             if when is not None:
                 newest[:] = [max(newest[0], when)] if newest else [when]
 
-        messages = self._count(f"list messages of agent {agent_id}", lambda after: client.agents
-                               .messages.list(agent_id, limit=PAGE, order="asc", after=after)
-                               .items, message)
-        passages = self._count(f"list archival memory of agent {agent_id}", lambda after: client
-                               .agents.passages.list(agent_id, limit=PAGE, ascending=True,
-                                                     after=after))
+        messages = self._count(
+            f"list messages of agent {agent_id}",
+            lambda after: (
+                client.agents.messages.list(agent_id, limit=PAGE, order="asc", after=after).items
+            ),
+            message,
+        )
+        passages = self._count(
+            f"list archival memory of agent {agent_id}",
+            lambda after: client.agents.passages.list(
+                agent_id, limit=PAGE, ascending=True, after=after
+            ),
+        )
         tokens, failed, seconds = [0, 0], [0], []
 
         def run(r: Any) -> None:
@@ -104,7 +121,8 @@ class LettaUsage(LettaBackend):
             tokens[0] += getattr(usage, "prompt_tokens", 0) or 0
             tokens[1] += getattr(usage, "completion_tokens", 0) or 0
             if str(getattr(r, "status", "")) == "failed" or "error" in str(
-                    getattr(r, "stop_reason", "") or ""):
+                getattr(r, "stop_reason", "") or ""
+            ):
                 failed[0] += 1
             if getattr(r, "total_duration_ns", None):
                 seconds.append(r.total_duration_ns / 1e9)
@@ -112,20 +130,41 @@ class LettaUsage(LettaBackend):
             if when is not None:
                 newest[:] = [max(newest[0], when)] if newest else [when]
 
-        runs = self._count(f"list runs of agent {agent_id}", lambda after: client.runs.list(
-            agent_id=agent_id, limit=PAGE, order="asc", after=after).items, run)
+        runs = self._count(
+            f"list runs of agent {agent_id}",
+            lambda after: (
+                client.runs.list(agent_id=agent_id, limit=PAGE, order="asc", after=after).items
+            ),
+            run,
+        )
         finished = _epoch(getattr(agent, "last_run_completion", None))
         last = max([t for t in (*newest, finished) if t is not None], default=None)
-        blocks = tuple(BlockUsage(b.label or "", len(b.value or ""), b.limit)
-                       for b in (agent.blocks or []))
+        blocks = tuple(
+            BlockUsage(b.label or "", len(b.value or ""), b.limit) for b in (agent.blocks or [])
+        )
         llm = getattr(agent, "llm_config", None)
-        return AgentUsage(name, agent_id, getattr(llm, "handle", None) or getattr(agent, "model",
-                          None), messages, passages, runs, failed[0], tuple(seconds), tokens[0],
-                          tokens[1], blocks,
-                          dict(tools), last)
+        return AgentUsage(
+            name,
+            agent_id,
+            getattr(llm, "handle", None) or getattr(agent, "model", None),
+            messages,
+            passages,
+            runs,
+            failed[0],
+            tuple(seconds),
+            tokens[0],
+            tokens[1],
+            blocks,
+            dict(tools),
+            last,
+        )
 
-    def _count(self, what: str, page: Callable[[str | None], Iterable[Any]],
-               each: Callable[[Any], None] = lambda _x: None) -> Count:
+    def _count(
+        self,
+        what: str,
+        page: Callable[[str | None], Iterable[Any]],
+        each: Callable[[Any], None] = lambda _x: None,
+    ) -> Count:
         """Walk a listing page by page (cursor: the last id), up to the cap."""
         n, after = 0, None
         while True:

@@ -150,8 +150,11 @@ class MemoryBackend:
     def find_blocks(self, tags: tuple[str, ...], *, unattached: bool = False) -> list[BlockRef]:
         self.check()
         with self._lock:
-            return [BlockRef(i, b.label, b.tags) for i, b in self.blocks.items()
-                    if set(tags) <= set(b.tags) and not (unattached and self.attached.get(i))]
+            return [
+                BlockRef(i, b.label, b.tags)
+                for i, b in self.blocks.items()
+                if set(tags) <= set(b.tags) and not (unattached and self.attached.get(i))
+            ]
 
     def find_agents(self, tags: tuple[str, ...]) -> list[AgentRef]:
         self.check()
@@ -171,8 +174,16 @@ class MemoryBackend:
             for users in self.attached.values():
                 users.discard(agent_id)
 
-    def send(self, agent_id: str, prompt: str, *, otid: str, model: str | None = None,
-             timeout: float | None = None, on_chunk: ChunkSink | None = None) -> Reply:
+    def send(
+        self,
+        agent_id: str,
+        prompt: str,
+        *,
+        otid: str,
+        model: str | None = None,
+        timeout: float | None = None,
+        on_chunk: ChunkSink | None = None,
+    ) -> Reply:
         self.check()
         agent = self._agent(agent_id)
         rule = self._rule(agent.label, prompt)
@@ -182,18 +193,32 @@ class MemoryBackend:
             if rule and rule.fail is not None and rule.failed < rule.times:
                 rule.failed += 1
                 raise rule.fail
-            entry: dict[str, Any] = {"agent": agent.label, "agent_id": agent_id, "prompt": prompt,
-                     "otid": otid, "model": model, "reply": None}
+            entry: dict[str, Any] = {
+                "agent": agent.label,
+                "agent_id": agent_id,
+                "prompt": prompt,
+                "otid": otid,
+                "model": model,
+                "reply": None,
+            }
             if rule is not None and rule.ask_tool:
                 call = ToolRequest(f"call-{next(self._ids)}", rule.ask_tool, "{}")
-                reply = Reply("", prompt_tokens=len(prompt.split()), completion_tokens=2,
-                              step_count=1, pending=call)
+                reply = Reply(
+                    "",
+                    prompt_tokens=len(prompt.split()),
+                    completion_tokens=2,
+                    step_count=1,
+                    pending=call,
+                )
                 with self._lock:
                     self.pending_tools[agent_id] = (call, rule)
             else:
-                reply = Reply(self._answer(rule, agent.label, prompt),
-                              prompt_tokens=len(prompt.split()), completion_tokens=5,
-                              step_count=1)
+                reply = Reply(
+                    self._answer(rule, agent.label, prompt),
+                    prompt_tokens=len(prompt.split()),
+                    completion_tokens=5,
+                    step_count=1,
+                )
             entry["reply"] = reply
             with self._lock:
                 agent.history.append(entry)
@@ -201,32 +226,55 @@ class MemoryBackend:
             if rule and (rule.lose_reply or rule.lose_with) and rule.failed < rule.times:
                 rule.failed += 1
                 raise rule.lose_with or ServerUnavailable(
-                    "connection dropped after the message was delivered")
+                    "connection dropped after the message was delivered"
+                )
             if on_chunk:
                 on_chunk(reply.text)
             return reply
         finally:
             self._leave(agent_id)
 
-    def answer_tool(self, agent_id: str, call_id: str, *, approve: bool, reason: str | None,
-                    otid: str, timeout: float | None = None) -> Reply:
+    def answer_tool(
+        self,
+        agent_id: str,
+        call_id: str,
+        *,
+        approve: bool,
+        reason: str | None,
+        otid: str,
+        timeout: float | None = None,
+    ) -> Reply:
         self.check()
         agent = self._agent(agent_id)
         with self._lock:
             pending = self.pending_tools.get(agent_id)
             if pending is None or pending[0].call_id != call_id:
-                raise BackendError(f"agent {agent_id} has no pending tool call {call_id}",
-                                   status=400)
+                raise BackendError(
+                    f"agent {agent_id} has no pending tool call {call_id}", status=400
+                )
             del self.pending_tools[agent_id]
         call, rule = pending
         text = self._answer(rule, agent.label, "") if approve else f"denied: {reason or ''}"
         reply = Reply(text, prompt_tokens=3, completion_tokens=5, step_count=1)
-        entry = {"agent": agent.label, "agent_id": agent_id, "otid": otid, "reply": reply,
-                 "prompt": f"[{'approve' if approve else 'deny'} {call.name}]", "model": None}
+        entry = {
+            "agent": agent.label,
+            "agent_id": agent_id,
+            "otid": otid,
+            "reply": reply,
+            "prompt": f"[{'approve' if approve else 'deny'} {call.name}]",
+            "model": None,
+        }
         with self._lock:
             agent.history.append(entry)
-            self.decisions.append({"agent_id": agent_id, "call_id": call_id,
-                                   "approve": approve, "reason": reason, "otid": otid})
+            self.decisions.append(
+                {
+                    "agent_id": agent_id,
+                    "call_id": call_id,
+                    "approve": approve,
+                    "reason": reason,
+                    "otid": otid,
+                }
+            )
         return reply
 
     def delivery(self, agent_id: str, otid: str) -> Delivery:
@@ -234,8 +282,11 @@ class MemoryBackend:
         with self._lock:
             failing, self.history_errors = self.history_errors > 0, max(0, self.history_errors - 1)
         if failing:
-            raise BackendError(f"read history of agent {agent_id}: HTTP 500: too many clients",
-                               transient=True, status=500)
+            raise BackendError(
+                f"read history of agent {agent_id}: HTTP 500: too many clients",
+                transient=True,
+                status=500,
+            )
         for entry in self._agent(agent_id).history:
             if entry["otid"] == otid:
                 return Delivery(True, entry["reply"])

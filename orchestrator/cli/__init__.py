@@ -38,8 +38,7 @@ COMMANDS = {  # name -> "module:attribute"
 }
 
 
-@click.group(cls=LazyGroup, lazy=COMMANDS,
-             context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=LazyGroup, lazy=COMMANDS, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="orchestrate")
 def main() -> None:
     """Declarative multi-agent pipelines and agents-as-code for Letta."""

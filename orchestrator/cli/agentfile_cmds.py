@@ -22,16 +22,25 @@ from orchestrator.provision.agentfile import import_agent_files
 
 @click.command("import")
 @click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
-@click.option("--base-url", help="Letta server URL (default: LETTA_BASE_URL, else the "
-              "embedded stack).")
+@click.option(
+    "--base-url", help="Letta server URL (default: LETTA_BASE_URL, else the embedded stack)."
+)
 @click.option("--api-key", help="Letta API key (default: LETTA_API_KEY).")
-@click.option("--model", help="Model handle for the imported agents, instead of the file's "
-              "(one the new server offers).")
-@click.option("--embedding", help="Embedding handle for the imported agents, instead of the "
-              "file's.")
+@click.option(
+    "--model",
+    help="Model handle for the imported agents, instead of the file's (one the new server offers).",
+)
+@click.option(
+    "--embedding", help="Embedding handle for the imported agents, instead of the file's."
+)
 @handle_errors
-def import_cmd(files: tuple[str, ...], base_url: str | None, api_key: str | None,
-               model: str | None, embedding: str | None) -> int:
+def import_cmd(
+    files: tuple[str, ...],
+    base_url: str | None,
+    api_key: str | None,
+    model: str | None,
+    embedding: str | None,
+) -> int:
     """Import Letta agent files (.af): each agent with its blocks, tools and messages. Tool
     environment values are taken from the environment, by the names the agent uses."""
     backend = admin_backend(resolve_base_url(base_url), resolve_api_key(api_key))

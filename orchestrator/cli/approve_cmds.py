@@ -32,19 +32,39 @@ def _user() -> str:
 @click.argument("run_id")
 @click.argument("unit")
 @click.option("--reject", is_flag=True, help="Reject instead of approving.")
-@click.option("--comment", default=None, help="Why; templates downstream read it as "
-              "steps.<name>.approval.comment.")
+@click.option(
+    "--comment",
+    default=None,
+    help="Why; templates downstream read it as steps.<name>.approval.comment.",
+)
 @click.option("--by", "by", default=None, help="Who answers (default: the user name).")
 @click.option("--resume", "then_resume", is_flag=True, help="Then continue the run.")
-@click.option("--input", "-i", "inputs", multiple=True, metavar="NAME=VALUE",
-              help="With --resume: secret inputs again (they are never recorded).")
+@click.option(
+    "--input",
+    "-i",
+    "inputs",
+    multiple=True,
+    metavar="NAME=VALUE",
+    help="With --resume: secret inputs again (they are never recorded).",
+)
 @server_options
 @_exec_options
 @handle_errors
-def approve_cmd(run_id: str, unit: str, reject: bool, comment: str | None, by: str | None,
-                then_resume: bool, inputs: tuple[str, ...], base_url: str | None,
-                api_key: str | None, max_parallel: int, timeout: float | None,
-                as_json: bool, stream: bool) -> int:
+def approve_cmd(
+    run_id: str,
+    unit: str,
+    reject: bool,
+    comment: str | None,
+    by: str | None,
+    then_resume: bool,
+    inputs: tuple[str, ...],
+    base_url: str | None,
+    api_key: str | None,
+    max_parallel: int,
+    timeout: float | None,
+    as_json: bool,
+    stream: bool,
+) -> int:
     """Approve (or --reject) what a waiting run asks about. UNIT is a step (every unit of it
     that waits), or one unit: `step[2]` (a for_each item), `loop.body#3` (iteration 3)."""
     records = _records()
@@ -60,5 +80,4 @@ def approve_cmd(run_id: str, unit: str, reject: bool, comment: str | None, by: s
             click.echo(f"continue with `orchestrate resume {full}`")
     if not then_resume:
         return 0
-    return _resume(full, inputs, None, base_url, api_key, max_parallel, timeout, as_json,
-                   stream)
+    return _resume(full, inputs, None, base_url, api_key, max_parallel, timeout, as_json, stream)

@@ -54,8 +54,9 @@ def resolve_base_url(option: str | None) -> str:
     if url:
         return url.rstrip("/")
     # which state dir was looked in: a stack started from another one is not found here
-    raise ServerUnavailable(f"{NO_SERVER_HINT} (no embedded stack runs for the state dir "
-                            f"{where.describe()})")
+    raise ServerUnavailable(
+        f"{NO_SERVER_HINT} (no embedded stack runs for the state dir {where.describe()})"
+    )
 
 
 def resolve_api_key(option: str | None) -> str | None:
@@ -88,8 +89,11 @@ def handle_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
         except Exception as exc:  # noqa: BLE001 - last line of defence, by design
             if settings.value("ORCHESTRATE_DEBUG"):
                 traceback.print_exc()
-            fail(f"unexpected {type(exc).__name__}: {exc} (a bug: please report it; "
-                 "ORCHESTRATE_DEBUG=1 shows the traceback)", ExitCode.UNEXPECTED)
+            fail(
+                f"unexpected {type(exc).__name__}: {exc} (a bug: please report it; "
+                "ORCHESTRATE_DEBUG=1 shows the traceback)",
+                ExitCode.UNEXPECTED,
+            )
         sys.exit(int(code or 0))
 
     return wrapper
@@ -98,5 +102,6 @@ def handle_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
 def server_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     """--base-url and --api-key, worded once for every command that talks to Letta."""
     fn = click.option("--api-key", help="Letta API key (default: LETTA_API_KEY).")(fn)
-    return click.option("--base-url", help="Letta server URL (default: LETTA_BASE_URL, else "
-                        "the embedded stack).")(fn)
+    return click.option(
+        "--base-url", help="Letta server URL (default: LETTA_BASE_URL, else the embedded stack)."
+    )(fn)

@@ -33,12 +33,18 @@ if TYPE_CHECKING:  # imported where used, so the CLI starts fast
 @click.argument("run_ids", nargs=-1, metavar="[RUN_ID]...")
 @click.option("--dry-run", is_flag=True, help="Say what would be deleted; delete nothing.")
 @click.option("--json", "as_json", is_flag=True, help="The report as one JSON document.")
-@click.option("--base-url", help="Letta server URL (default: LETTA_BASE_URL, else the "
-              "embedded server).")
+@click.option(
+    "--base-url", help="Letta server URL (default: LETTA_BASE_URL, else the embedded server)."
+)
 @click.option("--api-key", help="Letta API key (default: LETTA_API_KEY).")
 @handle_errors
-def runs_gc(run_ids: tuple[str, ...], dry_run: bool, as_json: bool, base_url: str | None,
-            api_key: str | None) -> int:
+def runs_gc(
+    run_ids: tuple[str, ...],
+    dry_run: bool,
+    as_json: bool,
+    base_url: str | None,
+    api_key: str | None,
+) -> int:
     """Delete the agents and blocks that runs which will not finish left on the server
     (failed, cancelled or killed runs; only those named, if RUN_IDs are given). Nothing
     without a run's tag is touched, nor a run still running, nor kept agents."""
@@ -50,8 +56,9 @@ def runs_gc(run_ids: tuple[str, ...], dry_run: bool, as_json: bool, base_url: st
     backend.check()
     records = Records(records_location())
     try:
-        sweep = collect(records, backend, dry_run=dry_run,
-                        only=_full_ids(records, run_ids) if run_ids else None)
+        sweep = collect(
+            records, backend, dry_run=dry_run, only=_full_ids(records, run_ids) if run_ids else None
+        )
     finally:
         records.close()
     click.echo(json.dumps(sweep.to_json(), indent=2) if as_json else _text(sweep))
@@ -79,16 +86,19 @@ def _text(sweep: Sweep) -> str:
         by_run: defaultdict[tuple[str, str], list[Leftover]] = defaultdict(list)
         for item in sweep.deleted:
             by_run[(item.run_id, item.status)].append(item)
-        lines = [f"{verb} {agents} agent{'s' * (agents != 1)} and "
-                 f"{len(sweep.deleted) - agents} block"
-                 f"{'s' * (len(sweep.deleted) - agents != 1)} of {len(by_run)} "
-                 f"run{'s' * (len(by_run) != 1)}:"]
+        lines = [
+            f"{verb} {agents} agent{'s' * (agents != 1)} and "
+            f"{len(sweep.deleted) - agents} block"
+            f"{'s' * (len(sweep.deleted) - agents != 1)} of {len(by_run)} "
+            f"run{'s' * (len(by_run) != 1)}:"
+        ]
         for (run_id, status), items in sorted(by_run.items()):
             lines.append(f"  run {run_id} ({status}):")
             lines += [f"    {x.kind} {x.name} ({x.id})" for x in items]
     for item, error in sweep.failed:
-        lines.append(f"could not delete {item.kind} {item.name} ({item.id}) of run "
-                     f"{item.run_id}: {error}")
+        lines.append(
+            f"could not delete {item.kind} {item.name} ({item.id}) of run {item.run_id}: {error}"
+        )
     if sweep.skipped:
         lines.append("left alone:")
         lines += [f"  {run_id}: {why}" for run_id, why in sweep.skipped]

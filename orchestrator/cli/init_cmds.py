@@ -20,8 +20,11 @@ from orchestrator.starters import DEFAULT, STARTERS, write_starter
 @click.command("init")
 @click.argument("args", nargs=-1, metavar="[STARTER] DIR")
 @click.option("--list", "list_", is_flag=True, help="List the starters and exit.")
-@click.option("--force", is_flag=True, help="Write into a non-empty DIR (files of the same "
-              "name are overwritten).")
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Write into a non-empty DIR (files of the same name are overwritten).",
+)
 @handle_errors
 def init_cmd(args: tuple[str, ...], list_: bool, force: bool) -> int:
     """Write a ready project (agent resources, a pipeline, a README) into DIR. STARTER is
@@ -35,8 +38,9 @@ def init_cmd(args: tuple[str, ...], list_: bool, force: bool) -> int:
         raise click.UsageError("give a directory: orchestrate init [STARTER] DIR")
     name, target = (DEFAULT, args[0]) if len(args) == 1 else args
     if name not in STARTERS:
-        raise click.BadParameter(f"{name!r} is not a starter (choose from: "
-                                 f"{', '.join(STARTERS)})", param_hint="STARTER")
+        raise click.BadParameter(
+            f"{name!r} is not a starter (choose from: {', '.join(STARTERS)})", param_hint="STARTER"
+        )
     written = write_starter(name, Path(target), force)
     click.echo(f"Wrote the {name} starter to {target} ({len(written)} files). Next:")
     click.echo(f"  cd {target} && orchestrate server start && orchestrate apply . --yes")

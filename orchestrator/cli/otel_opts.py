@@ -27,13 +27,21 @@ def _keep(ctx: click.Context, param: click.Parameter, value: bool) -> bool:
 
 def otel_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     fn = click.option(
-        "--otel-content", is_flag=True, expose_value=False, callback=_keep,
+        "--otel-content",
+        is_flag=True,
+        expose_value=False,
+        callback=_keep,
         help="With traces: also export prompts and outputs (secrets masked; default: "
-        f"${tracing.CONTENT_VAR}=true).")(fn)
+        f"${tracing.CONTENT_VAR}=true).",
+    )(fn)
     fn = click.option(
-        "--otel", is_flag=True, expose_value=False, callback=_keep,
+        "--otel",
+        is_flag=True,
+        expose_value=False,
+        callback=_keep,
         help="Export OpenTelemetry traces over OTLP/HTTP (default: on when "
-        "OTEL_EXPORTER_OTLP_ENDPOINT is set; else to `server start --traces`'s viewer).")(fn)
+        "OTEL_EXPORTER_OTLP_ENDPOINT is set; else to `server start --traces`'s viewer).",
+    )(fn)
     return fn
 
 

@@ -61,108 +61,212 @@ def _records() -> Records:
 
 def _exec_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     fn = otel_options(fn)
-    for option in reversed([
-        click.option("--max-parallel", type=click.IntRange(1, 64), default=4, show_default=True,
-                     help="Steps running at once."),
-        click.option("--timeout", type=click.FloatRange(min=0, min_open=True),
-                     help="Seconds for the whole run (default: the pipeline's run_timeout, else 6 hours)."),
-        click.option("--json", "as_json", is_flag=True,
-                     help="JSON lines of events, then the outcome as one JSON document."),
-        click.option("--stream", is_flag=True, help="Show agent output as it arrives."),
-    ]):
+    for option in reversed(
+        [
+            click.option(
+                "--max-parallel",
+                type=click.IntRange(1, 64),
+                default=4,
+                show_default=True,
+                help="Steps running at once.",
+            ),
+            click.option(
+                "--timeout",
+                type=click.FloatRange(min=0, min_open=True),
+                help="Seconds for the whole run (default: the pipeline's run_timeout, else 6 hours).",
+            ),
+            click.option(
+                "--json",
+                "as_json",
+                is_flag=True,
+                help="JSON lines of events, then the outcome as one JSON document.",
+            ),
+            click.option("--stream", is_flag=True, help="Show agent output as it arrives."),
+        ]
+    ):
         fn = option(fn)
     return fn
 
 
 def _budget_options(fn: Callable[..., Any]) -> Callable[..., Any]:
-    fn = click.option("--max-cost", type=click.FloatRange(min=0, min_open=True), metavar="USD",
-                      help="The run's budget in US dollars (default: the pipeline's "
-                      "defaults.budget): no further step starts once it is spent.")(fn)
-    fn = click.option("--max-tokens", type=click.IntRange(min=1), metavar="N",
-                      help="The run's budget in tokens (prompt + completion).")(fn)
+    fn = click.option(
+        "--max-cost",
+        type=click.FloatRange(min=0, min_open=True),
+        metavar="USD",
+        help="The run's budget in US dollars (default: the pipeline's "
+        "defaults.budget): no further step starts once it is spent.",
+    )(fn)
+    fn = click.option(
+        "--max-tokens",
+        type=click.IntRange(min=1),
+        metavar="N",
+        help="The run's budget in tokens (prompt + completion).",
+    )(fn)
     return fn
 
 
 @click.command("run")
 @click.argument("file", type=click.Path(dir_okay=False))
-@click.option("--input", "-i", "inputs", multiple=True, metavar="NAME=VALUE",
-              help="A pipeline input; repeat for several. Typed by the input's declaration.")
-@click.option("--input-file", type=click.Path(exists=True, dir_okay=False),
-              help="A YAML or JSON mapping of inputs (--input wins on conflicts).")
+@click.option(
+    "--input",
+    "-i",
+    "inputs",
+    multiple=True,
+    metavar="NAME=VALUE",
+    help="A pipeline input; repeat for several. Typed by the input's declaration.",
+)
+@click.option(
+    "--input-file",
+    type=click.Path(exists=True, dir_okay=False),
+    help="A YAML or JSON mapping of inputs (--input wins on conflicts).",
+)
 @server_options
 @_exec_options
-@click.option("--model", help="Default model handle (default: ORCHESTRATE_MODEL, else the "
-              "server's local model).")
+@click.option(
+    "--model",
+    help="Default model handle (default: ORCHESTRATE_MODEL, else the server's local model).",
+)
 @click.option("--dry-run", is_flag=True, help="Show the plan and prompts; no server needed.")
 @click.option("--keep-agents", is_flag=True, help="Keep the run's inline agents afterwards.")
-@click.option("--namespace", default="default", show_default=True,
-              help="Namespace of provisioned agents referenced with ref:.")
-@click.option("--executor", type=click.Choice(["local", "temporal"]), default="local",
-              show_default=True, help="Where steps run: this process, or Temporal workers "
-              "(`orchestrate worker`).")
-@click.option("--temporal-address", default=None, metavar="HOST:PORT",
-              help="Temporal's address (default $ORCHESTRATE_TEMPORAL_ADDRESS or "
-              "127.0.0.1:7233).")
-@click.option("--task-queue", default=None,
-              help="Temporal task queue the workers poll (default 'orchestrate').")
-@click.option("--spread", type=click.Choice(["items", "all"]), default="items",
-              show_default=True, help="On Temporal, what any worker may take: a for_each "
-              "step's items and a loop's iterations (whole steps run on the worker holding the "
-              "run, as local activities), or every step.")
+@click.option(
+    "--namespace",
+    default="default",
+    show_default=True,
+    help="Namespace of provisioned agents referenced with ref:.",
+)
+@click.option(
+    "--executor",
+    type=click.Choice(["local", "temporal"]),
+    default="local",
+    show_default=True,
+    help="Where steps run: this process, or Temporal workers (`orchestrate worker`).",
+)
+@click.option(
+    "--temporal-address",
+    default=None,
+    metavar="HOST:PORT",
+    help="Temporal's address (default $ORCHESTRATE_TEMPORAL_ADDRESS or 127.0.0.1:7233).",
+)
+@click.option(
+    "--task-queue",
+    default=None,
+    help="Temporal task queue the workers poll (default 'orchestrate').",
+)
+@click.option(
+    "--spread",
+    type=click.Choice(["items", "all"]),
+    default="items",
+    show_default=True,
+    help="On Temporal, what any worker may take: a for_each "
+    "step's items and a loop's iterations (whole steps run on the worker holding the "
+    "run, as local activities), or every step.",
+)
 @_budget_options
 @batch_cmds.batch_options
-@click.option("--allow-path", "allowed", multiple=True, metavar="DIR",
-              help="Also let the pipeline use sub-pipeline files under DIR (repeatable).")
+@click.option(
+    "--allow-path",
+    "allowed",
+    multiple=True,
+    metavar="DIR",
+    help="Also let the pipeline use sub-pipeline files under DIR (repeatable).",
+)
 @handle_errors
-def run_cmd(file: str, inputs: tuple[str, ...], input_file: str | None, base_url: str | None,
-            api_key: str | None, max_parallel: int, timeout: float | None, as_json: bool,
-            stream: bool, model: str | None, dry_run: bool, keep_agents: bool, namespace: str,
-            executor: str, temporal_address: str | None, task_queue: str | None, spread: str,
-            max_tokens: int | None, max_cost: float | None, batch_file: str | None,
-            concurrency: int | None, results: str | None, allowed: tuple[str, ...] = ()) -> int:
+def run_cmd(
+    file: str,
+    inputs: tuple[str, ...],
+    input_file: str | None,
+    base_url: str | None,
+    api_key: str | None,
+    max_parallel: int,
+    timeout: float | None,
+    as_json: bool,
+    stream: bool,
+    model: str | None,
+    dry_run: bool,
+    keep_agents: bool,
+    namespace: str,
+    executor: str,
+    temporal_address: str | None,
+    task_queue: str | None,
+    spread: str,
+    max_tokens: int | None,
+    max_cost: float | None,
+    batch_file: str | None,
+    concurrency: int | None,
+    results: str | None,
+    allowed: tuple[str, ...] = (),
+) -> int:
     """Run a pipeline against a Letta server (or once per line of a --batch file)."""
-    batch_cmds.check_batch_usage(batch_file, concurrency=concurrency, results=results,
-                                 input=inputs, input_file=input_file, dry_run=dry_run,
-                                 stream=stream)
+    batch_cmds.check_batch_usage(
+        batch_file,
+        concurrency=concurrency,
+        results=results,
+        input=inputs,
+        input_file=input_file,
+        dry_run=dry_run,
+        stream=stream,
+    )
     with _json_errors(as_json):
         plan = load_plan(file, allowed)
         if not as_json:
             for warning in getattr(plan, "warnings", ()):
                 click.echo(warning.labelled(), err=True)
         options = RunOptions(
-            max_parallel=max_parallel, timeout=timeout, keep_agents=keep_agents,
-            model=model or settings.value("ORCHESTRATE_MODEL"), namespace=namespace,
-            stream=stream, executor=executor,
-            temporal_address=temporal_address or settings.value("ORCHESTRATE_TEMPORAL_ADDRESS")
-            or None, task_queue=task_queue, spread=spread, max_tokens=max_tokens, max_cost=max_cost,
-            allow_path=tuple(str(Path(a).resolve()) for a in allowed))
+            max_parallel=max_parallel,
+            timeout=timeout,
+            keep_agents=keep_agents,
+            model=model or settings.value("ORCHESTRATE_MODEL"),
+            namespace=namespace,
+            stream=stream,
+            executor=executor,
+            temporal_address=temporal_address
+            or settings.value("ORCHESTRATE_TEMPORAL_ADDRESS")
+            or None,
+            task_queue=task_queue,
+            spread=spread,
+            max_tokens=max_tokens,
+            max_cost=max_cost,
+            allow_path=tuple(str(Path(a).resolve()) for a in allowed),
+        )
         options = dataclasses.replace(options, trace=trace_settings())
         if batch_file:
-            return batch_cmds.run_batch(plan, batch_file, base_url=base_url, api_key=api_key,
-                                        options=options, concurrency=concurrency,
-                                        results=results, as_json=as_json)
+            return batch_cmds.run_batch(
+                plan,
+                batch_file,
+                base_url=base_url,
+                api_key=api_key,
+                options=options,
+                concurrency=concurrency,
+                results=results,
+                as_json=as_json,
+            )
         given = {**_input_file(input_file), **parse_assignments(inputs)}
         # Input mistakes first, exactly as a run checks them (no server needed).
         values = resolve_inputs(plan.inputs, given, Redactor())
         if dry_run:
             check_env(plan)  # as a run does before creating anything; values are not read
             steps = dry_run_steps(plan, {n: v for n, v in values.items() if n in given})
-            click.echo(json.dumps(steps, indent=2) if as_json
-                       else render.dry_run_text(plan, steps))
+            click.echo(json.dumps(steps, indent=2) if as_json else render.dry_run_text(plan, steps))
             return 0
         return _run(plan, given, base_url, api_key, as_json, options)
 
 
-def _run(plan: Plan, given: Mapping[str, Any], base_url: str | None, api_key: str | None,
-         as_json: bool, options: RunOptions) -> int:
+def _run(
+    plan: Plan,
+    given: Mapping[str, Any],
+    base_url: str | None,
+    api_key: str | None,
+    as_json: bool,
+    options: RunOptions,
+) -> int:
     key = resolve_api_key(api_key)
-    backend = run_backend(resolve_base_url(base_url), key,
-                          run_timeout=run_timeout(options, plan))
+    backend = run_backend(resolve_base_url(base_url), key, run_timeout=run_timeout(options, plan))
     records = _records()
     cancel = Cancel()  # set when our output is closed (`| head`): the run stops cleanly
     reporter = OutputGuard(make_reporter(as_json=as_json, stream=options.stream), cancel)
-    outcome = start_run(plan, given, backend, records, options=options, emit=reporter,
-                        api_key=key, cancel=cancel)
+    outcome = start_run(
+        plan, given, backend, records, options=options, emit=reporter, api_key=key, cancel=cancel
+    )
     return _finish(outcome, as_json)
 
 
@@ -172,39 +276,98 @@ def dry_run_steps(plan: Plan, given: Mapping[str, Any]) -> list[dict]:
 
 @click.command("resume")
 @click.argument("run_id")
-@click.option("--input", "-i", "inputs", multiple=True, metavar="NAME=VALUE",
-              help="Secret inputs again (they are never recorded).")
-@click.option("--file", "file", type=click.Path(dir_okay=False),
-              help="The pipeline file, if it moved (default: the recorded path).")
+@click.option(
+    "--input",
+    "-i",
+    "inputs",
+    multiple=True,
+    metavar="NAME=VALUE",
+    help="Secret inputs again (they are never recorded).",
+)
+@click.option(
+    "--file",
+    "file",
+    type=click.Path(dir_okay=False),
+    help="The pipeline file, if it moved (default: the recorded path).",
+)
 @server_options
 @_exec_options
-@click.option("--model", help="The run's default model from now on (to fix a model that "
-              "failed; default: the recorded one).")
+@click.option(
+    "--model",
+    help="The run's default model from now on (to fix a model that "
+    "failed; default: the recorded one).",
+)
 @_budget_options
 @batch_cmds.batch_resume_options
 @handle_errors
-def resume_cmd(run_id: str, inputs: tuple[str, ...], file: str | None, base_url: str | None,
-               api_key: str | None, max_parallel: int, timeout: float | None, as_json: bool,
-               stream: bool, model: str | None, max_tokens: int | None, max_cost: float | None,
-               concurrency: int | None, retry_failed: bool) -> int:
+def resume_cmd(
+    run_id: str,
+    inputs: tuple[str, ...],
+    file: str | None,
+    base_url: str | None,
+    api_key: str | None,
+    max_parallel: int,
+    timeout: float | None,
+    as_json: bool,
+    stream: bool,
+    model: str | None,
+    max_tokens: int | None,
+    max_cost: float | None,
+    concurrency: int | None,
+    retry_failed: bool,
+) -> int:
     """Continue a failed, cancelled or killed run, or a batch (BATCH_ID): only what did
     not succeed runs again."""
-    batch_cmds.check_resume_usage(run_id, concurrency=concurrency, retry_failed=retry_failed,
-                                  input=inputs, timeout=timeout, stream=stream, model=model,
-                                  max_tokens=max_tokens, max_cost=max_cost)
+    batch_cmds.check_resume_usage(
+        run_id,
+        concurrency=concurrency,
+        retry_failed=retry_failed,
+        input=inputs,
+        timeout=timeout,
+        stream=stream,
+        model=model,
+        max_tokens=max_tokens,
+        max_cost=max_cost,
+    )
     with _json_errors(as_json):
         if is_batch_id(run_id):
-            return batch_cmds.resume_batch_cmd(run_id, file=file, base_url=base_url,
-                                               api_key=api_key, concurrency=concurrency,
-                                               retry_failed=retry_failed, as_json=as_json)
-        return _resume(run_id, inputs, file, base_url, api_key, max_parallel, timeout,
-                       as_json, stream, model, budget=(max_tokens, max_cost))
+            return batch_cmds.resume_batch_cmd(
+                run_id,
+                file=file,
+                base_url=base_url,
+                api_key=api_key,
+                concurrency=concurrency,
+                retry_failed=retry_failed,
+                as_json=as_json,
+            )
+        return _resume(
+            run_id,
+            inputs,
+            file,
+            base_url,
+            api_key,
+            max_parallel,
+            timeout,
+            as_json,
+            stream,
+            model,
+            budget=(max_tokens, max_cost),
+        )
 
 
-def _resume(run_id: str, inputs: tuple[str, ...], file: str | None, base_url: str | None,
-            api_key: str | None, max_parallel: int, timeout: float | None, as_json: bool,
-            stream: bool, model: str | None = None,
-            budget: tuple[int | None, float | None] = (None, None)) -> int:
+def _resume(
+    run_id: str,
+    inputs: tuple[str, ...],
+    file: str | None,
+    base_url: str | None,
+    api_key: str | None,
+    max_parallel: int,
+    timeout: float | None,
+    as_json: bool,
+    stream: bool,
+    model: str | None = None,
+    budget: tuple[int | None, float | None] = (None, None),
+) -> int:
     records = _records()
     run = records.find_run(run_id)
     if run is None:
@@ -215,18 +378,33 @@ def _resume(run_id: str, inputs: tuple[str, ...], file: str | None, base_url: st
     parallel_source = click.get_current_context().get_parameter_source("max_parallel")
     assert parallel_source is not None  # an option of `resume`: click always knows its source
     options = dataclasses.replace(  # the recorded options (executor too), but what is given
-        recorded, max_parallel=max_parallel if parallel_source.name != "DEFAULT"
-        else recorded.max_parallel, timeout=timeout or recorded.timeout,
-        model=model or recorded.model, stream=stream,
+        recorded,
+        max_parallel=max_parallel if parallel_source.name != "DEFAULT" else recorded.max_parallel,
+        timeout=timeout or recorded.timeout,
+        model=model or recorded.model,
+        stream=stream,
         max_tokens=budget[0] if budget[0] is not None else recorded.max_tokens,
-        max_cost=budget[1] if budget[1] is not None else recorded.max_cost)
+        max_cost=budget[1] if budget[1] is not None else recorded.max_cost,
+    )
     options = dataclasses.replace(options, trace=trace_settings())
-    backend = run_backend(resolve_base_url(base_url or run.get("base_url")), key,
-                          run_timeout=run_timeout(options, plan))
+    backend = run_backend(
+        resolve_base_url(base_url or run.get("base_url")),
+        key,
+        run_timeout=run_timeout(options, plan),
+    )
     cancel = Cancel()
     reporter = OutputGuard(make_reporter(as_json=as_json, stream=stream), cancel)
-    outcome = resume_run(run["id"], plan, backend, records, options=options, emit=reporter,
-                         given_secrets=parse_assignments(inputs), api_key=key, cancel=cancel)
+    outcome = resume_run(
+        run["id"],
+        plan,
+        backend,
+        records,
+        options=options,
+        emit=reporter,
+        given_secrets=parse_assignments(inputs),
+        api_key=key,
+        cancel=cancel,
+    )
     return _finish(outcome, as_json)
 
 
@@ -246,8 +424,9 @@ def runs_list(limit: int, as_json: bool) -> int:
     for run in runs:  # a run whose process is gone without finishing was killed
         run["status"] = shown_status(run)
         if run["status"] == WAITING_APPROVAL and records is not None:
-            run["waiting"] = [approval.label(a) for a in
-                              records.approvals(run["id"], status=WAITING)]
+            run["waiting"] = [
+                approval.label(a) for a in records.approvals(run["id"], status=WAITING)
+            ]
     if as_json:
         click.echo(json.dumps(runs, indent=2, default=str))
     else:
@@ -272,8 +451,13 @@ def runs_show(run_id: str, as_json: bool) -> int:
     approvals = records.approvals(run["id"])
     if as_json:
         usage = totals_json(render.unit_totals(units))  # the whole run, every attempt
-        click.echo(json.dumps({"run": run, "usage": usage, "steps": units,
-                               "approvals": approvals}, indent=2, default=str))
+        click.echo(
+            json.dumps(
+                {"run": run, "usage": usage, "steps": units, "approvals": approvals},
+                indent=2,
+                default=str,
+            )
+        )
     else:
         click.echo(render.run_detail(run, units, approvals))
     return 0
@@ -281,8 +465,11 @@ def runs_show(run_id: str, as_json: bool) -> int:
 
 def _existing_records() -> Records | None:
     location = records_location()
-    return Records(location) if location != str(state_home() / "runs.db") or \
-        Path(location).exists() else None
+    return (
+        Records(location)
+        if location != str(state_home() / "runs.db") or Path(location).exists()
+        else None
+    )
 
 
 @contextlib.contextmanager
@@ -296,14 +483,27 @@ def _json_errors(as_json: bool) -> Iterator[None]:
         raise
     except Exception as exc:  # a bug too: the document is still printed, exit 3 follows
         if as_json:
-            message = (exc.message if isinstance(exc, click.ClickException) else str(exc)
-                       if isinstance(exc, OrchestrateError)
-                       else f"unexpected {type(exc).__name__}: {exc}")
+            message = (
+                exc.message
+                if isinstance(exc, click.ClickException)
+                else str(exc)
+                if isinstance(exc, OrchestrateError)
+                else f"unexpected {type(exc).__name__}: {exc}"
+            )
             doc: dict[str, Any] = {"run_id": None, "status": "error", "error": message}
             if isinstance(exc, SpecError):
-                doc["issues"] = [{"file": i.file, "line": i.line, "col": i.col, "path": i.path,
-                                  "message": i.message, "hint": i.hint,
-                                  "severity": i.severity} for i in exc.issues]
+                doc["issues"] = [
+                    {
+                        "file": i.file,
+                        "line": i.line,
+                        "col": i.col,
+                        "path": i.path,
+                        "message": i.message,
+                        "hint": i.hint,
+                        "severity": i.severity,
+                    }
+                    for i in exc.issues
+                ]
             click.echo(json.dumps(doc, default=str))
         raise
 
@@ -341,8 +541,9 @@ def _show_outcome(outcome: RunOutcome, as_json: bool) -> None:
         click.echo(json.dumps(outcome_json(outcome), default=str))
     else:
         # Outputs are the models' text: never markup, never :emoji: codes.
-        Console(stderr=False, soft_wrap=True).print(render.outcome_text(outcome), markup=False,
-                                                    highlight=False, emoji=False)
+        Console(stderr=False, soft_wrap=True).print(
+            render.outcome_text(outcome), markup=False, highlight=False, emoji=False
+        )
         if outcome.status == WAITING_APPROVAL:  # not an error: what waits, how to answer
             click.echo(outcome.error, err=True)
         elif outcome.error:

@@ -72,13 +72,17 @@ def server_group() -> None:
     "--timeout", type=float, default=None, help="Seconds to wait for Letta (default 240)."
 )
 @click.option(
-    "--temporal", is_flag=True, default=False,
+    "--temporal",
+    is_flag=True,
+    default=False,
     help="Also start a local Temporal dev server for `--executor temporal` and "
     "`orchestrate worker` (default: $ORCHESTRATE_TEMPORAL=1; port $ORCHESTRATE_TEMPORAL_PORT "
     "or 7233).",
 )
 @click.option(
-    "--traces", is_flag=True, default=False,
+    "--traces",
+    is_flag=True,
+    default=False,
     help="Also start a local trace viewer (Arize Phoenix, installed into its own venv on first "
     "use) that receives `orchestrate run --otel` traces (default: $ORCHESTRATE_TRACES=1; port "
     "$ORCHESTRATE_PHOENIX_PORT or 6006).",
@@ -117,17 +121,24 @@ def start_cmd(
     click.echo(f"  state dir:       {resolve_home(home).describe()}")
     if temporal or temporal_dev.wanted_by_env():
         entry = temporal_dev.start(home)
-        ready = "already running" if entry.get("already_running") else \
-            f"ready in {entry.get('ready_seconds', 0):.1f}s"
+        ready = (
+            "already running"
+            if entry.get("already_running")
+            else f"ready in {entry.get('ready_seconds', 0):.1f}s"
+        )
         click.echo(f"  temporal:        {entry['address']} ({ready})")
     if traces or phoenix.wanted_by_env():
         if not phoenix.is_installed(StackPaths.resolve(home)):
             _progress("installing the Phoenix trace viewer into its own venv (first time only)")
         viewer = phoenix.start(home)
-        ready = "already running" if viewer.get("already_running") else \
-            f"ready in {viewer.get('ready_seconds', 0):.1f}s"
-        click.echo(f"  traces:          {viewer['url']} (OTLP {viewer['traces_endpoint']}; "
-                   f"{ready})")
+        ready = (
+            "already running"
+            if viewer.get("already_running")
+            else f"ready in {viewer.get('ready_seconds', 0):.1f}s"
+        )
+        click.echo(
+            f"  traces:          {viewer['url']} (OTLP {viewer['traces_endpoint']}; {ready})"
+        )
     return 0
 
 
@@ -152,14 +163,19 @@ def model_lines(info: stack.StackInfo) -> list[str]:
         return [*lines, f"  model handles:   (could not list them: {exc})"]
     handles = sorted(h for h in chat if h.startswith(PROXY_PREFIX))
     if not handles:
-        return [*lines, f"  model handles:   none: Letta lists no {PROXY_PREFIX} model (is "
-                        f"the endpoint {info.model_base_url} up? see `orchestrate server "
-                        "logs letta`)"]
+        return [
+            *lines,
+            f"  model handles:   none: Letta lists no {PROXY_PREFIX} model (is "
+            f"the endpoint {info.model_base_url} up? see `orchestrate server "
+            "logs letta`)",
+        ]
     more = f", ... ({len(handles)} in all)" if len(handles) > SHOWN_HANDLES else ""
     lines.append(f"  model handles:   {', '.join(handles[:SHOWN_HANDLES])}{more}")
     if not info.model_handle:
-        lines.append("                   (name one with ORCHESTRATE_MODEL, or --model for runs"
-                     " and --default-model for `apply`)")
+        lines.append(
+            "                   (name one with ORCHESTRATE_MODEL, or --model for runs"
+            " and --default-model for `apply`)"
+        )
     return lines
 
 

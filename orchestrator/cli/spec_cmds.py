@@ -22,14 +22,18 @@ from orchestrator.compile.validate import check_files, passes, yaml_files
 from orchestrator.errors import ExitCode
 from orchestrator.spec.schema import SCHEMA_NAMES, schema_text
 
-ALLOW_PATH_HELP = ("Also let resource files read and upload files under DIR, and pipelines "
-                   "use sub-pipeline files there (repeatable); by default nothing outside a "
-                   "resource directory, or a pipeline's directory, is read.")
+ALLOW_PATH_HELP = (
+    "Also let resource files read and upload files under DIR, and pipelines "
+    "use sub-pipeline files there (repeatable); by default nothing outside a "
+    "resource directory, or a pipeline's directory, is read."
+)
 
 
 @click.command()
 @click.argument("files", nargs=-1, required=True)
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable problems (for editors and CI).")
+@click.option(
+    "--json", "as_json", is_flag=True, help="Machine-readable problems (for editors and CI)."
+)
 @click.option("--allow-path", "allowed", multiple=True, metavar="DIR", help=ALLOW_PATH_HELP)
 @handle_errors
 def validate(files: tuple[str, ...], as_json: bool, allowed: tuple[str, ...]) -> int:
@@ -39,9 +43,17 @@ def validate(files: tuple[str, ...], as_json: bool, allowed: tuple[str, ...]) ->
         raise click.ClickException("no *.yaml or *.yml files in " + ", ".join(files))
     results = check_files(expanded, allowed)
     if as_json:
-        report = {"files": [{"file": f, "ok": passes(issues), "unexpected": crashed,
-                             "issues": [i.to_dict() for i in issues]}
-                            for f, issues, crashed in results]}
+        report = {
+            "files": [
+                {
+                    "file": f,
+                    "ok": passes(issues),
+                    "unexpected": crashed,
+                    "issues": [i.to_dict() for i in issues],
+                }
+                for f, issues, crashed in results
+            ]
+        }
         click.echo(json.dumps(report, indent=2))
     else:
         for f, issues, _ in results:

@@ -34,8 +34,9 @@ from orchestrator.run.stats_render import stats_text
 
 def _plot_path(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
     if value is not None and not value.lower().endswith((".svg", ".png")):
-        raise click.BadParameter("the plot is written as SVG or PNG: name a .svg or .png "
-                                 "file", ctx, param)
+        raise click.BadParameter(
+            "the plot is written as SVG or PNG: name a .svg or .png file", ctx, param
+        )
     return value
 
 
@@ -55,32 +56,59 @@ def _write_plot(path: str, doc: dict) -> None:
 
 
 @click.command("stats")
-@click.option("--since", metavar="AGE|DATE", help="Runs started since: 7d, 12h, 30m, 2w, or "
-              "a UTC date YYYY-MM-DD (default: all).")
+@click.option(
+    "--since",
+    metavar="AGE|DATE",
+    help="Runs started since: 7d, 12h, 30m, 2w, or a UTC date YYYY-MM-DD (default: all).",
+)
 @click.option("--pipeline", help="Only runs of this pipeline.")
 @click.option("--agent", help="Only the steps of this agent (the pipeline's name for it).")
 @click.option("--model", help="Only the steps answered by this model handle.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON document.")
-@click.option("--plot", type=click.Path(dir_okay=False), callback=_plot_path,
-              metavar="FILE.svg|FILE.png",
-              help="Also draw tokens per day and the step-duration distribution, as SVG or "
-              "(with the `plot` extra, Pillow) PNG.")
-@click.option("--server", "from_server", is_flag=True,
-              help="Also what the Letta server knows of the namespace's provisioned agents: "
-              "messages, tool calls, archival passages, block sizes, runs, last activity.")
-@click.option("--namespace", default=identity.DEFAULT_NAMESPACE, show_default=True,
-              help="With --server: whose provisioned agents.")
-@click.option("--base-url", help="With --server: the Letta server (default: LETTA_BASE_URL, "
-              "else the embedded stack).")
+@click.option(
+    "--plot",
+    type=click.Path(dir_okay=False),
+    callback=_plot_path,
+    metavar="FILE.svg|FILE.png",
+    help="Also draw tokens per day and the step-duration distribution, as SVG or "
+    "(with the `plot` extra, Pillow) PNG.",
+)
+@click.option(
+    "--server",
+    "from_server",
+    is_flag=True,
+    help="Also what the Letta server knows of the namespace's provisioned agents: "
+    "messages, tool calls, archival passages, block sizes, runs, last activity.",
+)
+@click.option(
+    "--namespace",
+    default=identity.DEFAULT_NAMESPACE,
+    show_default=True,
+    help="With --server: whose provisioned agents.",
+)
+@click.option(
+    "--base-url",
+    help="With --server: the Letta server (default: LETTA_BASE_URL, else the embedded stack).",
+)
 @click.option("--api-key", help="With --server: its API key (default: LETTA_API_KEY).")
 @handle_errors
-def stats_cmd(since: str | None, pipeline: str | None, agent: str | None, model: str | None,
-              as_json: bool, plot: str | None, from_server: bool, namespace: str,
-              base_url: str | None, api_key: str | None) -> int:
+def stats_cmd(
+    since: str | None,
+    pipeline: str | None,
+    agent: str | None,
+    model: str | None,
+    as_json: bool,
+    plot: str | None,
+    from_server: bool,
+    namespace: str,
+    base_url: str | None,
+    api_key: str | None,
+) -> int:
     """Runs, success rates, step durations, tokens and cost by model, agent and pipeline,
     retries, repairs and the most frequent errors, from the run records."""
-    flt = StatsFilter(since=parse_since(since) if since else None, pipeline=pipeline,
-                      agent=agent, model=model)
+    flt = StatsFilter(
+        since=parse_since(since) if since else None, pipeline=pipeline, agent=agent, model=model
+    )
     location = records_location()
     if location == str(state_home() / "runs.db") and not Path(location).exists():
         doc = None  # nothing recorded yet: create nothing

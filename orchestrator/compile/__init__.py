@@ -23,8 +23,17 @@ from orchestrator.spec.model import Gaps, PipelineSpec
 from orchestrator.spec.pipeline import read_pipeline, read_pipeline_text
 from orchestrator.spec.uses import read_uses, used_files
 
-__all__ = ["LoopPlan", "Plan", "StepPlan", "Template", "TemplateRenderError",
-           "compile_pipeline", "load_plan", "load_plan_text", "render_graph"]
+__all__ = [
+    "LoopPlan",
+    "Plan",
+    "StepPlan",
+    "Template",
+    "TemplateRenderError",
+    "compile_pipeline",
+    "load_plan",
+    "load_plan_text",
+    "render_graph",
+]
 
 
 def load_plan(path: str | Path, allowed: tuple[str | Path, ...] = ()) -> Plan:
@@ -35,8 +44,9 @@ def load_plan(path: str | Path, allowed: tuple[str | Path, ...] = ()) -> Plan:
         return _plan(*read_pipeline(path), allowed=allowed)
 
 
-def load_plan_text(text: str, file: str, allowed: tuple[str | Path, ...] = (),
-                   used: dict[str, str] | None = None) -> Plan:
+def load_plan_text(
+    text: str, file: str, allowed: tuple[str | Path, ...] = (), used: dict[str, str] | None = None
+) -> Plan:
     """`used`: the text of used files by resolved path (else they are read from disk)."""
     with collector_paused():
         return _plan(*read_pipeline_text(text, file), allowed=allowed, texts=used)
@@ -58,8 +68,12 @@ def collector_paused() -> Iterator[None]:
             gc.enable()
 
 
-def _plan(spec: PipelineSpec | None, issues: list[Issue], allowed: tuple[str | Path, ...] = (),
-          texts: dict[str, str] | None = None) -> Plan:
+def _plan(
+    spec: PipelineSpec | None,
+    issues: list[Issue],
+    allowed: tuple[str | Path, ...] = (),
+    texts: dict[str, str] | None = None,
+) -> Plan:
     if spec is None:
         raise SpecError(issues)
     uses = read_uses(spec, allowed, texts) if any(s.uses for s in spec.steps.values()) else {}

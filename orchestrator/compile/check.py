@@ -34,8 +34,10 @@ _STR_METHODS = frozenset(name for name in dir(str) if not name.startswith("_"))
 _CALLED = re.compile(r"\.\s*([A-Za-z_]\w*)\s*\(")
 # Fields whose template is an expression (the field is the last part of the template's path)
 EXPRESSION_FIELDS = ("when", "until", "for_each")
-ENV_IN_TEMPLATE_HINT = ("templates are recorded in run records: declare an input with "
-                        "secret: true and read it as {{ inputs.<name> }}")
+ENV_IN_TEMPLATE_HINT = (
+    "templates are recorded in run records: declare an input with "
+    "secret: true and read it as {{ inputs.<name> }}"
+)
 
 
 class Problem(Protocol):
@@ -68,14 +70,38 @@ class Scope:
 
     # Positional copies: dataclasses.replace is ~10x slower, and compile makes one per step.
     def with_owner(self, owner: str) -> Scope:
-        return Scope(self.inputs, self.top_steps, self.loops, owner, self.body,
-                     self.loop_step, self.item_var, self.loop_vars, self.opaque,
-                     self.any_input, self.any_body_step, self.text_steps, self.subs)
+        return Scope(
+            self.inputs,
+            self.top_steps,
+            self.loops,
+            owner,
+            self.body,
+            self.loop_step,
+            self.item_var,
+            self.loop_vars,
+            self.opaque,
+            self.any_input,
+            self.any_body_step,
+            self.text_steps,
+            self.subs,
+        )
 
     def with_item(self, item_var: str) -> Scope:
-        return Scope(self.inputs, self.top_steps, self.loops, self.owner, self.body,
-                     self.loop_step, item_var, self.loop_vars, self.opaque,
-                     self.any_input, self.any_body_step, self.text_steps, self.subs)
+        return Scope(
+            self.inputs,
+            self.top_steps,
+            self.loops,
+            self.owner,
+            self.body,
+            self.loop_step,
+            item_var,
+            self.loop_vars,
+            self.opaque,
+            self.any_input,
+            self.any_body_step,
+            self.text_steps,
+            self.subs,
+        )
 
 
 @dataclass
@@ -85,8 +111,9 @@ class Checked:
     reads_all_inputs: bool = False  # `inputs[expr]` or `inputs` as a whole
 
 
-def check_template(source: str, path: str, mark: Mark, scope: Scope,
-                   block: Mark | None = None) -> Checked:
+def check_template(
+    source: str, path: str, mark: Mark, scope: Scope, block: Mark | None = None
+) -> Checked:
     """`block`: where the first line of a literal block (`|`) template is, if it is one."""
     analysis = analyze(source)
     issues: list[Issue] = []
@@ -100,8 +127,9 @@ def check_template(source: str, path: str, mark: Mark, scope: Scope,
         problem(analysis.limit_error, f"split it into smaller templates or steps; {LIMIT_HINT}")
         return Checked(Template(source, path, mark=mark), issues)
     if analysis.syntax_error:
-        issues.append(_syntax_issue(analysis.syntax_error, analysis.syntax_line, source, path,
-                                    mark, block))
+        issues.append(
+            _syntax_issue(analysis.syntax_error, analysis.syntax_line, source, path, mark, block)
+        )
         return Checked(Template(source, path, mark=mark), issues)
     if path.rsplit(".", 1)[-1] in EXPRESSION_FIELDS:
         _check_expression(source, path.rsplit(".", 1)[-1], problem)
@@ -121,16 +149,19 @@ def check_template(source: str, path: str, mark: Mark, scope: Scope,
         _check_access(access, scope, analysis.defined, steps, inputs, problem, calls)
         if len(issues) > before:
             reported.add(key)
-    whole = any(a.name == "inputs" and (not a.parts or a.parts[0] is DYNAMIC)
-                for a in analysis.accesses)
+    whole = any(
+        a.name == "inputs" and (not a.parts or a.parts[0] is DYNAMIC) for a in analysis.accesses
+    )
     return Checked(Template(source, path, frozenset(steps), frozenset(inputs), mark), issues, whole)
 
 
-def _syntax_issue(message: str, line: int, source: str, path: str, mark: Mark,
-                  block: Mark | None) -> Issue:
+def _syntax_issue(
+    message: str, line: int, source: str, path: str, mark: Mark, block: Mark | None
+) -> Issue:
     if block is not None:  # a literal block: template line N is file line block.line + N - 1
-        return Issue(mark.file, block.line + line - 1, block.col, path,
-                     f"template syntax error: {message}")
+        return Issue(
+            mark.file, block.line + line - 1, block.col, path, f"template syntax error: {message}"
+        )
     where = f" (line {line} of the template)" if "\n" in source.rstrip("\n") else ""
     return Issue(mark.file, mark.line, mark.col, path, f"template syntax error: {message}{where}")
 
@@ -143,13 +174,16 @@ def _check_expression(source: str, field: str, problem: Problem) -> None:
         return
     text = " ".join(source.split())
     if "{{" in source or "{%" in source:
-        problem(f"{field} must be one {{{{ expression }}}}: text around one is "
-                f"{_as_text(field)}",
-                "put the whole condition inside one pair of braces, e.g. "
-                "\"{{ steps.review.output.approved and not steps.fix.ran }}\"")
+        problem(
+            f"{field} must be one {{{{ expression }}}}: text around one is {_as_text(field)}",
+            "put the whole condition inside one pair of braces, e.g. "
+            '"{{ steps.review.output.approved and not steps.fix.ran }}"',
+        )
         return
-    problem(f"{text!r} is text, not an expression, so it is {_as_text(field)}",
-            f"write it as {field}: \"{{{{ {text or 'false'} }}}}\"")
+    problem(
+        f"{text!r} is text, not an expression, so it is {_as_text(field)}",
+        f'write it as {field}: "{{{{ {text or "false"} }}}}"',
+    )
 
 
 def _as_text(field: str) -> str:
@@ -166,35 +200,55 @@ def _check_filters(filters: Collection[str], tests: Collection[str], problem: Pr
             problem(f"unknown test '{name}'", did_you_mean(name, env.tests))
 
 
-def _check_access(access: Access, scope: Scope, defined: Collection[str], steps: set[str],
-                  inputs: set[str], problem: Problem, calls: Collection[str] = ()) -> None:
+def _check_access(
+    access: Access,
+    scope: Scope,
+    defined: Collection[str],
+    steps: set[str],
+    inputs: set[str],
+    problem: Problem,
+    calls: Collection[str] = (),
+) -> None:
     name, parts = access.name, access.parts
     if name == "steps":
         _check_step(parts, scope, steps, problem, calls)
     elif name == "inputs":
         if parts and isinstance(parts[0], str):
-            if (parts[0] not in scope.inputs and not scope.any_input
-                    and not renamed(parts[0], scope.inputs)):
-                problem(f"undeclared input '{parts[0]}'",
-                        did_you_mean(parts[0], scope.inputs, fallback="declare it under inputs:"))
+            if (
+                parts[0] not in scope.inputs
+                and not scope.any_input
+                and not renamed(parts[0], scope.inputs)
+            ):
+                problem(
+                    f"undeclared input '{parts[0]}'",
+                    did_you_mean(parts[0], scope.inputs, fallback="declare it under inputs:"),
+                )
             inputs.add(parts[0])
     elif name == "loop" and not access.in_for:
         _check_loop_var(parts, scope, problem)
     elif name == scope.item_var or name in defined or name in environment().globals:
         return
     elif not (name == "loop" and access.in_for):
-        visible = ["inputs", "steps"] + ([scope.item_var] if scope.item_var else []) + (
-            ["loop"] if scope.loop_vars else [])
-        problem(f"unknown variable '{name}'",
-                did_you_mean(name, visible, fallback=f"templates here can read {one_of(visible)}"))
+        visible = (
+            ["inputs", "steps"]
+            + ([scope.item_var] if scope.item_var else [])
+            + (["loop"] if scope.loop_vars else [])
+        )
+        problem(
+            f"unknown variable '{name}'",
+            did_you_mean(name, visible, fallback=f"templates here can read {one_of(visible)}"),
+        )
 
 
-def _check_step(parts: tuple, scope: Scope, steps: set[str], problem: Problem,
-                calls: Collection[str] = ()) -> None:
+def _check_step(
+    parts: tuple, scope: Scope, steps: set[str], problem: Problem, calls: Collection[str] = ()
+) -> None:
     if not parts or parts[0] is DYNAMIC or not isinstance(parts[0], str):
-        problem("steps must be read by name, e.g. steps.research.output",
-                "a computed steps[...] hides the dependency: name each step, "
-                "and list steps that must run first in needs")
+        problem(
+            "steps must be read by name, e.g. steps.research.output",
+            "a computed steps[...] hides the dependency: name each step, "
+            "and list steps that must run first in needs",
+        )
         return
     target = parts[0]
     if not step_visible(target, scope, problem):
@@ -204,34 +258,47 @@ def _check_step(parts: tuple, scope: Scope, steps: set[str], problem: Problem,
         return  # its shape is unknown: any attribute may be right
     attrs = LOOP_STEP_ATTRS if target in scope.loops else STEP_ATTRS
     if len(parts) > 1 and isinstance(parts[1], str) and parts[1] not in attrs:
-        problem(f"step '{target}' has no attribute '{parts[1]}'",
-                did_you_mean(parts[1], attrs, fallback=f"a step has {one_of(attrs)}"))
+        problem(
+            f"step '{target}' has no attribute '{parts[1]}'",
+            did_you_mean(parts[1], attrs, fallback=f"a step has {one_of(attrs)}"),
+        )
     elif target in scope.text_steps and parts[1:2] == ("output",) and len(parts) > 2:
         _check_text_output(target, parts[2], problem, calls)
     elif target in scope.subs and parts[1:2] == ("output",) and len(parts) > 2:
         outputs = scope.subs[target]
         if isinstance(parts[2], str) and parts[2] not in outputs:
-            problem(f"sub-pipeline step '{target}' has no output '{parts[2]}'",
-                    did_you_mean(parts[2], outputs, fallback=f"its pipeline's outputs: "
-                                 f"{one_of(outputs)}" if outputs else
-                                 "its pipeline declares none: add them under its outputs:"))
+            problem(
+                f"sub-pipeline step '{target}' has no output '{parts[2]}'",
+                did_you_mean(
+                    parts[2],
+                    outputs,
+                    fallback=f"its pipeline's outputs: {one_of(outputs)}"
+                    if outputs
+                    else "its pipeline declares none: add them under its outputs:",
+                ),
+            )
     elif target in scope.loops and parts[1:2] == ("output",) and len(parts) > 2:
         body = scope.loops[target]
         if isinstance(parts[2], str) and parts[2] not in body:
-            problem(f"loop '{target}' has no body step '{parts[2]}'",
-                    did_you_mean(parts[2], body, fallback=f"its body steps: {one_of(body)}"))
+            problem(
+                f"loop '{target}' has no body step '{parts[2]}'",
+                did_you_mean(parts[2], body, fallback=f"its body steps: {one_of(body)}"),
+            )
 
 
-def _check_text_output(step: str, attribute: object, problem: Problem,
-                       calls: Collection[str]) -> None:
+def _check_text_output(
+    step: str, attribute: object, problem: Problem, calls: Collection[str]
+) -> None:
     """`steps.draft.output.title` when draft's output is text: found now rather than when
     the step runs, after the steps before it spent their tokens. `calls`: the names the
     template calls as methods (`output.split(",")` is what text allows)."""
     if not isinstance(attribute, str) or (attribute in _STR_METHODS and attribute in calls):
         return
-    problem(f"step '{step}' has text output, which has no attribute '{attribute}'",
-            f"read the whole text as steps.{step}.output, or give '{step}' "
-            "output: {format: json} to read fields of a JSON reply")
+    problem(
+        f"step '{step}' has text output, which has no attribute '{attribute}'",
+        f"read the whole text as steps.{step}.output, or give '{step}' "
+        "output: {format: json} to read fields of a JSON reply",
+    )
 
 
 def renamed(target: str, names: Collection[str]) -> bool:
@@ -244,42 +311,59 @@ def renamed(target: str, names: Collection[str]) -> bool:
 def step_visible(target: str, scope: Scope, problem: Problem, *, via_needs: bool = False) -> bool:
     """Whether `target` may be read (or needed) here; reports why not."""
     if target == scope.owner:
-        problem(f"step '{target}' needs itself" if via_needs else
-                f"step '{target}' reads its own output",
-                "a step can only depend on steps that run before it")
+        problem(
+            f"step '{target}' needs itself"
+            if via_needs
+            else f"step '{target}' reads its own output",
+            "a step can only depend on steps that run before it",
+        )
         return False
     if target in scope.body:
         return True
     if target == scope.loop_step:
-        problem(f"a loop body cannot read its own loop step '{target}'",
-                "read the previous iteration with loop.previous.<step>")
+        problem(
+            f"a loop body cannot read its own loop step '{target}'",
+            "read the previous iteration with loop.previous.<step>",
+        )
         return False
     if target in scope.top_steps:
         return True
     for loop, body in scope.loops.items():
         if target in body:
-            problem(f"step '{target}' is inside loop '{loop}'",
-                    f"read its last iteration as steps.{loop}.output.{target}")
+            problem(
+                f"step '{target}' is inside loop '{loop}'",
+                f"read its last iteration as steps.{loop}.output.{target}",
+            )
             return False
     if scope.any_body_step:
         return False  # it may be in a loop body that could not be read
     visible = [*scope.top_steps, *scope.body]
     if renamed(target, visible):
         return False
-    problem(f"unknown step '{target}'",
-            did_you_mean(target, visible, fallback=f"steps: {one_of(visible)}"))
+    problem(
+        f"unknown step '{target}'",
+        did_you_mean(target, visible, fallback=f"steps: {one_of(visible)}"),
+    )
     return False
 
 
 def _check_loop_var(parts: tuple, scope: Scope, problem: Problem) -> None:
     if not scope.loop_vars:
-        problem("'loop' is only defined inside a loop body",
-                "loop.index, loop.first and loop.previous exist in loop.steps and loop.until")
+        problem(
+            "'loop' is only defined inside a loop body",
+            "loop.index, loop.first and loop.previous exist in loop.steps and loop.until",
+        )
         return
     if parts and isinstance(parts[0], str) and parts[0] not in LOOP_VARS:
-        problem(f"'loop' has no attribute '{parts[0]}'",
-                did_you_mean(parts[0], LOOP_VARS, fallback=f"it has {one_of(LOOP_VARS)}"))
+        problem(
+            f"'loop' has no attribute '{parts[0]}'",
+            did_you_mean(parts[0], LOOP_VARS, fallback=f"it has {one_of(LOOP_VARS)}"),
+        )
     elif parts[:1] == ("previous",) and len(parts) > 1 and isinstance(parts[1], str):
         if parts[1] not in scope.body:
-            problem(f"loop '{scope.loop_step}' has no body step '{parts[1]}'",
-                    did_you_mean(parts[1], scope.body, fallback=f"its body steps: {one_of(scope.body)}"))
+            problem(
+                f"loop '{scope.loop_step}' has no body step '{parts[1]}'",
+                did_you_mean(
+                    parts[1], scope.body, fallback=f"its body steps: {one_of(scope.body)}"
+                ),
+            )

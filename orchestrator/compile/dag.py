@@ -38,8 +38,16 @@ def cycle_issues(graph: nx.DiGraph, prefix: str, marks: Mapping[str, Mark]) -> l
         names = names[start:] + names[:start]
         mark = marks.get(names[0], Mark("", 0, 0))
         text = " -> ".join([*names, names[0]])
-        issues.append(Issue(mark.file, mark.line, mark.col, f"{prefix}.{names[0]}",
-                            f"dependency cycle: {text}", CYCLE_HINT))
+        issues.append(
+            Issue(
+                mark.file,
+                mark.line,
+                mark.col,
+                f"{prefix}.{names[0]}",
+                f"dependency cycle: {text}",
+                CYCLE_HINT,
+            )
+        )
     return issues
 
 

@@ -39,7 +39,9 @@ _JINJA_CONSTANT_NAMES = ("true", "false", "none", "True", "False", "None")
 _JINJA_CONSTANTS = {"true": True, "false": False, "none": None}
 # `x is divisibleby 3`: a Jinja test takes one argument without parentheses, so a name or
 # literal after a test's name (other than and/or/else) is read differently by Python.
-_TEST_ARGUMENT = re.compile(r"\bis\s+(?:not\s+)?(?!not\b)[A-Za-z_]\w*\s+(?!(?:and|or|else)\b)[\w'\"\[]")
+_TEST_ARGUMENT = re.compile(
+    r"\bis\s+(?:not\s+)?(?!not\b)[A-Za-z_]\w*\s+(?!(?:and|or|else)\b)[\w'\"\[]"
+)
 
 
 def fast_analysis(source: str) -> Analysis | None:
@@ -48,8 +50,13 @@ def fast_analysis(source: str) -> Analysis | None:
         return None
     expressions = [_strip_markers(m.group(1)) for m in _EXPRESSION.finditer(source)]
     for expr in expressions:
-        if (not expr.strip() or _UNSAFE.search(expr) or _prefixed_string(expr)
-                or not _balanced(expr) or _TEST_ARGUMENT.search(expr)):
+        if (
+            not expr.strip()
+            or _UNSAFE.search(expr)
+            or _prefixed_string(expr)
+            or not _balanced(expr)
+            or _TEST_ARGUMENT.search(expr)
+        ):
             return None
     if "{{" in _EXPRESSION.sub("", source):
         return None  # an unclosed `{{`: let Jinja word the syntax error
@@ -70,8 +77,9 @@ def fast_analysis(source: str) -> Analysis | None:
             return None
     except _TooDeep:
         return None
-    return Analysis(tuple(reader.accesses), filters=frozenset(reader.filters),
-                    tests=frozenset(reader.tests))
+    return Analysis(
+        tuple(reader.accesses), filters=frozenset(reader.filters), tests=frozenset(reader.tests)
+    )
 
 
 def _balanced(expr: str) -> bool:
@@ -88,8 +96,10 @@ def _balanced(expr: str) -> bool:
 
 def _prefixed_string(expr: str) -> bool:
     """A string literal glued to a name (r'x', f"y"): a prefix in Python, an error in Jinja."""
-    return any(m.start() and (expr[m.start() - 1].isalnum() or expr[m.start() - 1] == "_")
-               for m in _STRING.finditer(expr))
+    return any(
+        m.start() and (expr[m.start() - 1].isalnum() or expr[m.start() - 1] == "_")
+        for m in _STRING.finditer(expr)
+    )
 
 
 def _strip_markers(expr: str) -> str:
@@ -162,8 +172,11 @@ class _Reader:
         if len(node.ops) == 1 and type(node.ops[0]) in (ast.Is, ast.IsNot):
             # `x is defined`, `x is not none`, `x is sameas(y)`: a Jinja test.
             return self.expr(node.left) and self._named_call(node.comparators[0], self.tests)
-        return (all(isinstance(op, _COMPARE) for op in node.ops) and self.expr(node.left)
-                and all(self.expr(c) for c in node.comparators))
+        return (
+            all(isinstance(op, _COMPARE) for op in node.ops)
+            and self.expr(node.left)
+            and all(self.expr(c) for c in node.comparators)
+        )
 
     def _named_call(self, node: ast.AST, names: set[str]) -> bool:
         """The right side of `|` or `is`: a filter/test name, optionally called."""
@@ -183,8 +196,9 @@ class _Reader:
             return False
         if any(keyword.arg is None for keyword in node.keywords):
             return False  # **kwargs
-        return (all(self.expr(arg) for arg in node.args)
-                and all(self.expr(keyword.value) for keyword in node.keywords))
+        return all(self.expr(arg) for arg in node.args) and all(
+            self.expr(keyword.value) for keyword in node.keywords
+        )
 
     def _chain(self, node: ast.AST) -> bool:
         parts: list = []

@@ -40,23 +40,41 @@ _UNSAFE = re.compile(r"[#\\{}@;`$]")
 _STRING = re.compile(r"'[^'\\\n]*'|\"[^\"\\\n]*\"")
 _NUMBER = re.compile(r"(?<![\w.])\.?\d[\w.]*")
 _PLAIN_NUMBER = re.compile(r"\d+(?:\.\d+)?")
-_NAMES = {"true": True, "false": False, "none": None, "True": True, "False": False,
-          "None": None}
-_BINARY = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.FloorDiv: "//",
-           ast.Mod: "%"}
+_NAMES = {"true": True, "false": False, "none": None, "True": True, "False": False, "None": None}
+_BINARY = {
+    ast.Add: "+",
+    ast.Sub: "-",
+    ast.Mult: "*",
+    ast.Div: "/",
+    ast.FloorDiv: "//",
+    ast.Mod: "%",
+}
 _BINARY_FUNCS: dict[str, Callable[[Any, Any], Any]] = {
-    "+": operator.add, "-": operator.sub, "*": operator.mul, "/": operator.truediv,
-    "//": operator.floordiv, "%": operator.mod}
+    "+": operator.add,
+    "-": operator.sub,
+    "*": operator.mul,
+    "/": operator.truediv,
+    "//": operator.floordiv,
+    "%": operator.mod,
+}
 _COMPARE: dict[type, Callable[[Any, Any], Any]] = {
-    ast.Eq: operator.eq, ast.NotEq: operator.ne, ast.Lt: operator.lt, ast.LtE: operator.le,
-    ast.Gt: operator.gt, ast.GtE: operator.ge, ast.In: lambda a, b: a in b,
-    ast.NotIn: lambda a, b: a not in b}
+    ast.Eq: operator.eq,
+    ast.NotEq: operator.ne,
+    ast.Lt: operator.lt,
+    ast.LtE: operator.le,
+    ast.Gt: operator.gt,
+    ast.GtE: operator.ge,
+    ast.In: lambda a, b: a in b,
+    ast.NotIn: lambda a, b: a not in b,
+}
 _CONSTANT_TYPES = (str, int, float, bool, type(None))
 # The most common expression, read without any parser: a name, then `.attr`, `[int]`,
 # `['key']` or `[:int]`-style slices (e.g. `steps.draft.output[:200]`). Names that are
 # keywords in either language (`x.not`, `true.x`) take the general path.
-_CHAIN = re.compile(r"\s*([A-Za-z_]\w*)((?:\.[A-Za-z_]\w*|\[(?:-?(?:0|[1-9]\d*)|'\w*'|"
-                    r"-?(?:0|[1-9]\d*)?:-?(?:0|[1-9]\d*)?)\])*)\s*")
+_CHAIN = re.compile(
+    r"\s*([A-Za-z_]\w*)((?:\.[A-Za-z_]\w*|\[(?:-?(?:0|[1-9]\d*)|'\w*'|"
+    r"-?(?:0|[1-9]\d*)?:-?(?:0|[1-9]\d*)?)\])*)\s*"
+)
 _LINK = re.compile(r"\.([A-Za-z_]\w*)|\[(?:(-?\d+)|'(\w*)'|(-?\d*):(-?\d*))\]")
 _RESERVED = frozenset({*keyword.kwlist, *_NAMES})
 
@@ -78,7 +96,7 @@ def program(source: str, env: jinja2.Environment) -> Program | None:
     end = 0
     for match in _EXPRESSION.finditer(source):
         if match.start() > end:
-            parts.append(source[end:match.start()])
+            parts.append(source[end : match.start()])
         raw = match.group(1)
         if raw[:1] in "-+" or raw[-1:] in "-+":
             return None  # whitespace control
@@ -143,8 +161,9 @@ def _chain(expr: str) -> Chain | None:
         elif key is not None:
             links.append(("item", key))
         else:
-            links.append(("slice", slice(int(lower) if lower else None,
-                                         int(upper) if upper else None)))
+            links.append(
+                ("slice", slice(int(lower) if lower else None, int(upper) if upper else None))
+            )
     return Chain(match.group(1), tuple(links))
 
 
@@ -197,20 +216,30 @@ class _Checker:
         if kind is ast.Subscript:
             index = node.slice
             if type(index) is ast.Slice:
-                return ok(node.value) and all(ok(p) for p in (index.lower, index.upper,
-                                                              index.step) if p is not None)
+                return ok(node.value) and all(
+                    ok(p) for p in (index.lower, index.upper, index.step) if p is not None
+                )
             return ok(node.value) and ok(index)
         if kind is ast.BinOp:
             if type(node.op) is ast.BitOr:  # a filter
-                return (_binds_tight(node.left) and ok(node.left)
-                        and self._named(node.right, self.filters, depth))
+                return (
+                    _binds_tight(node.left)
+                    and ok(node.left)
+                    and self._named(node.right, self.filters, depth)
+                )
             return type(node.op) in _BINARY and ok(node.left) and ok(node.right)
         if kind is ast.Compare:
             if len(node.ops) == 1 and type(node.ops[0]) in (ast.Is, ast.IsNot):  # a test
-                return (_binds_tight(node.left) and ok(node.left)
-                        and self._named(node.comparators[0], self.tests, depth))
-            return (all(type(op) in _COMPARE for op in node.ops) and ok(node.left)
-                    and all(ok(c) for c in node.comparators))
+                return (
+                    _binds_tight(node.left)
+                    and ok(node.left)
+                    and self._named(node.comparators[0], self.tests, depth)
+                )
+            return (
+                all(type(op) in _COMPARE for op in node.ops)
+                and ok(node.left)
+                and all(ok(c) for c in node.comparators)
+            )
         if kind is ast.Call:
             return ok(node.func) and self._arguments(node, depth)
         if kind is ast.BoolOp:
@@ -218,8 +247,12 @@ class _Checker:
         if kind is ast.UnaryOp:
             return type(node.op) in (ast.Not, ast.USub, ast.UAdd) and ok(node.operand)
         if kind is ast.IfExp:  # Jinja reads `x is t if c else d` as the test `t` given `if`
-            return (ok(node.test) and ok(node.body) and not _ends_in_bare_test(node.body)
-                    and ok(node.orelse))
+            return (
+                ok(node.test)
+                and ok(node.body)
+                and not _ends_in_bare_test(node.body)
+                and ok(node.orelse)
+            )
         if kind is ast.List or kind is ast.Tuple:
             return all(ok(e) for e in node.elts)
         return False  # Slice outside a subscript, Starred, Dict, comprehensions...
@@ -232,9 +265,9 @@ class _Checker:
         return False
 
     def _arguments(self, node: ast.Call, depth: int) -> bool:
-        return (all(type(a) is not ast.Starred and self.ok(a, depth + 1) for a in node.args)
-                and all(k.arg is not None and self.ok(k.value, depth + 1)
-                        for k in node.keywords))
+        return all(type(a) is not ast.Starred and self.ok(a, depth + 1) for a in node.args) and all(
+            k.arg is not None and self.ok(k.value, depth + 1) for k in node.keywords
+        )
 
 
 def _binds_tight(left: ast.AST) -> bool:
@@ -276,8 +309,7 @@ def render(prog: Program, env: jinja2.Environment, context: Mapping[str, Any]) -
     return env.concat(pieces)
 
 
-def evaluate(expr: ast.expr | Chain, env: jinja2.Environment,
-             context: Mapping[str, Any]) -> Any:
+def evaluate(expr: ast.expr | Chain, env: jinja2.Environment, context: Mapping[str, Any]) -> Any:
     return _Evaluation(env, context).eval(expr)
 
 
@@ -292,8 +324,9 @@ class _Evaluation:
 
     def context(self) -> Context:
         if self._context is None:
-            self._context = new_context(self.env, None, {}, dict(self.vars), False,
-                                        self.env.globals, None)
+            self._context = new_context(
+                self.env, None, {}, dict(self.vars), False, self.env.globals, None
+            )
         return self._context
 
     def name(self, name: str) -> Any:
@@ -329,14 +362,19 @@ class _Evaluation:
         if kind is ast.Subscript:
             obj, index = self.eval(node.value), node.slice
             if type(index) is ast.Slice:  # as Jinja: slices bypass environment.getitem
-                return obj[slice(*(None if p is None else self.eval(p)
-                                   for p in (index.lower, index.upper, index.step)))]
+                return obj[
+                    slice(
+                        *(
+                            None if p is None else self.eval(p)
+                            for p in (index.lower, index.upper, index.step)
+                        )
+                    )
+                ]
             return env.getitem(obj, self.eval(index))
         if kind is ast.BinOp:
             if type(node.op) is ast.BitOr:
                 return self._apply(node.right, env.filters, self.eval(node.left))
-            return self._binary(_BINARY[type(node.op)], self.eval(node.left),
-                                self.eval(node.right))
+            return self._binary(_BINARY[type(node.op)], self.eval(node.left), self.eval(node.right))
         if kind is ast.Compare:
             return self._compare(node)
         if kind is ast.Call:
@@ -401,5 +439,7 @@ class _Evaluation:
         return func(value, *args, **kwargs)
 
     def _arguments(self, node: ast.Call) -> tuple[list[Any], dict[str, Any]]:
-        return ([self.eval(a) for a in node.args],
-                {k.arg: self.eval(k.value) for k in node.keywords})  # type: ignore[misc]
+        return (
+            [self.eval(a) for a in node.args],
+            {k.arg: self.eval(k.value) for k in node.keywords},  # type: ignore[misc]
+        )

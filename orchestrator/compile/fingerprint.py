@@ -28,8 +28,11 @@ _SKIP = ("mark", "field_marks")
 def plain(value: Any) -> Any:
     """JSON-able form of spec objects, without marks."""
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: plain(getattr(value, f.name))
-                for f in dataclasses.fields(value) if f.name not in _SKIP}
+        return {
+            f.name: plain(getattr(value, f.name))
+            for f in dataclasses.fields(value)
+            if f.name not in _SKIP
+        }
     if isinstance(value, Mapping):
         return {str(k): plain(v) for k, v in value.items()}
     if isinstance(value, list | tuple | frozenset | set):
@@ -66,8 +69,9 @@ def _digest(payload: dict) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def step_fingerprint(step: StepSpec, agent: str | None, model: str | None,
-                     body: Mapping[str, str] | None = None) -> str:
+def step_fingerprint(
+    step: StepSpec, agent: str | None, model: str | None, body: Mapping[str, str] | None = None
+) -> str:
     """`agent` is `agent_payload(...)` of the step's agent (None for loop steps)."""
     payload: dict[str, Any] = {
         "prompt": step.prompt,
@@ -80,16 +84,22 @@ def step_fingerprint(step: StepSpec, agent: str | None, model: str | None,
         "loop": None,
     }
     if step.loop is not None:
-        payload["loop"] = {"max_iterations": step.loop.max_iterations,
-                           "until": step.loop.until, "body": dict(body or {})}
+        payload["loop"] = {
+            "max_iterations": step.loop.max_iterations,
+            "until": step.loop.until,
+            "body": dict(body or {}),
+        }
     return _digest(payload)
 
 
 def env_refs(spec: PipelineSpec) -> frozenset[str]:
     """Every ${env:VAR} name in agent fields, shared blocks and input defaults."""
     names: set[str] = set()
-    sources = [plain(spec.agents), plain(spec.shared_blocks),
-               [i.default for i in spec.inputs.values() if i.has_default]]
+    sources = [
+        plain(spec.agents),
+        plain(spec.shared_blocks),
+        [i.default for i in spec.inputs.values() if i.has_default],
+    ]
     for source in sources:
         for _, text in strings(source):
             if "${env:" in text:

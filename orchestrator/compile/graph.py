@@ -73,13 +73,16 @@ def _children(groups: Mapping[str, list[str]], group: str) -> list[str]:
 
 def _group_label(plan: Plan, group: str) -> str:
     exit_step = plan.steps.get(group)
-    used = exit_step.uses.file.replace("\\", "/").rsplit("/", 1)[-1] \
-        if exit_step is not None and exit_step.uses is not None else "?"
+    used = (
+        exit_step.uses.file.replace("\\", "/").rsplit("/", 1)[-1]
+        if exit_step is not None and exit_step.uses is not None
+        else "?"
+    )
     return f"{group.rpartition('.')[2]} (uses {used})"
 
 
 def _local(name: str, group: str) -> str:
-    return name[len(group) + 1:] if group and name.startswith(group + ".") else name
+    return name[len(group) + 1 :] if group and name.startswith(group + ".") else name
 
 
 def _drawn(plan: Plan) -> nx.DiGraph:
@@ -92,13 +95,23 @@ def _drawn(plan: Plan) -> nx.DiGraph:
     drawn.add_nodes_from(graph)
     for up, down in graph.edges:
         start, end = plan.steps[up].uses, plan.steps[down].uses
-        if start is not None and start.role == "inputs" and any(
+        if (
+            start is not None
+            and start.role == "inputs"
+            and any(
                 u != up and _group_of(plan.steps[u]) == _group_of(plan.steps[up])
-                for u in graph.predecessors(down)):
+                for u in graph.predecessors(down)
+            )
+        ):
             continue
-        if end is not None and end.role == "outputs" and any(
+        if (
+            end is not None
+            and end.role == "outputs"
+            and any(
                 d != down and _group_of(plan.steps[d]) == _group_of(plan.steps[down])
-                for d in graph.successors(up)):
+                for d in graph.successors(up)
+            )
+        ):
             continue
         drawn.add_edge(up, down)
     return drawn
@@ -129,6 +142,7 @@ def _all_steps(steps: Mapping[str, StepPlan], prefix: str = "") -> Iterator[tupl
 
 # ----- mermaid -----
 
+
 def _back_edges(loop: LoopPlan) -> list[tuple[str, str]]:
     """The next iteration: from each last body step back to each first one."""
     body = loop.graph
@@ -155,8 +169,9 @@ def _mermaid(plan: Plan) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _mermaid_group(plan: Plan, groups: Mapping[str, list[str]], group: str,
-                   indent: str) -> list[str]:
+def _mermaid_group(
+    plan: Plan, groups: Mapping[str, list[str]], group: str, indent: str
+) -> list[str]:
     lines = _mermaid_nodes({n: plan.steps[n] for n in groups[group]}, indent, "", group)
     for child in _children(groups, group):
         label = _group_label(plan, child).replace('"', "#quot;")
@@ -166,20 +181,25 @@ def _mermaid_group(plan: Plan, groups: Mapping[str, list[str]], group: str,
     return lines
 
 
-def _mermaid_nodes(steps: Mapping[str, StepPlan], indent: str, prefix: str,
-                   group: str = "") -> list[str]:
+def _mermaid_nodes(
+    steps: Mapping[str, StepPlan], indent: str, prefix: str, group: str = ""
+) -> list[str]:
     lines = []
     for name, step in steps.items():
         node = f"s_{prefix}{_mid(name)}"
-        text = _label(step, _local(name, group), group).replace("\n", "<br/>").replace('"', "#quot;")
+        text = (
+            _label(step, _local(name, group), group).replace("\n", "<br/>").replace('"', "#quot;")
+        )
         if step.loop:
             lines.append(f'{indent}subgraph {node}["{text}"]')
             inner = f"{prefix}{_mid(name)}__"
             lines += _mermaid_nodes(step.loop.steps, indent + "  ", inner, step.scope)
             lines += _mermaid_edges(step.loop.graph, indent + "  ", inner)
             label = _repeat_label(step.loop).replace('"', "#quot;")
-            lines += [f'{indent}  s_{inner}{last} -. "{label}" .-> s_{inner}{first}'
-                      for last, first in _back_edges(step.loop)]
+            lines += [
+                f'{indent}  s_{inner}{last} -. "{label}" .-> s_{inner}{first}'
+                for last, first in _back_edges(step.loop)
+            ]
             lines.append(f"{indent}end")
         else:
             lines.append(f'{indent}{node}["{text}"]')
@@ -187,14 +207,21 @@ def _mermaid_nodes(steps: Mapping[str, StepPlan], indent: str, prefix: str,
 
 
 def _mermaid_edges(graph: nx.DiGraph, indent: str, prefix: str) -> list[str]:
-    return [f"{indent}s_{prefix}{_mid(up)} --> s_{prefix}{_mid(down)}"
-            for up, down in sorted(graph.edges)]
+    return [
+        f"{indent}s_{prefix}{_mid(up)} --> s_{prefix}{_mid(down)}"
+        for up, down in sorted(graph.edges)
+    ]
 
 
 # ----- dot -----
 
+
 def _dot(plan: Plan) -> str:
-    lines = [f'digraph "{_esc(plan.name)}" {{', "  rankdir=TB;", '  node [shape=box, fontname="Helvetica"];']
+    lines = [
+        f'digraph "{_esc(plan.name)}" {{',
+        "  rankdir=TB;",
+        '  node [shape=box, fontname="Helvetica"];',
+    ]
     lines += _dot_group(plan, _groups(plan), "", "  ")
     lines += [f'  "{up}" -> "{down}";' for up, down in sorted(_drawn(plan).edges)]
     for level in plan.levels:
@@ -202,7 +229,9 @@ def _dot(plan: Plan) -> str:
             lines.append("  { rank=same; " + " ".join(f'"{n}";' for n in level) + " }")
     for block, users in _block_users(plan).items():
         lines.append(f'  "block:{block}" [shape=cylinder, label="{_esc(block)}"];')
-        lines += [f'  "block:{block}" -> "{_dot_id(u)}" [style=dotted, arrowhead=none];' for u in users]
+        lines += [
+            f'  "block:{block}" -> "{_dot_id(u)}" [style=dotted, arrowhead=none];' for u in users
+        ]
     return "\n".join(lines) + "\n}\n"
 
 
@@ -210,8 +239,7 @@ def _dot_id(node_id: str) -> str:
     return node_id.replace("__", ".")
 
 
-def _dot_group(plan: Plan, groups: Mapping[str, list[str]], group: str,
-               indent: str) -> list[str]:
+def _dot_group(plan: Plan, groups: Mapping[str, list[str]], group: str, indent: str) -> list[str]:
     lines = _dot_nodes({n: plan.steps[n] for n in groups[group]}, indent, "", group)
     for child in _children(groups, group):
         lines.append(f'{indent}subgraph "cluster_uses_{child}" {{')
@@ -221,15 +249,18 @@ def _dot_group(plan: Plan, groups: Mapping[str, list[str]], group: str,
     return lines
 
 
-def _dot_nodes(steps: Mapping[str, StepPlan], indent: str, prefix: str,
-               group: str = "") -> list[str]:
+def _dot_nodes(
+    steps: Mapping[str, StepPlan], indent: str, prefix: str, group: str = ""
+) -> list[str]:
     lines = []
     for name, step in steps.items():
         node = f"{prefix}{name}"
         if not step.loop:
             shape = ", shape=ellipse" if step.uses is not None else ""
-            lines.append(f'{indent}"{node}" [label="{_esc(_label(step, _local(name, group), group))}"'
-                         f'{shape}];')
+            lines.append(
+                f'{indent}"{node}" [label="{_esc(_label(step, _local(name, group), group))}"'
+                f"{shape}];"
+            )
             continue
         # The loop's own node stands for the whole loop in the outer graph's edges.
         lines.append(f'{indent}subgraph "cluster_{node}" {{')
@@ -238,11 +269,15 @@ def _dot_nodes(steps: Mapping[str, StepPlan], indent: str, prefix: str,
         lines += _dot_nodes(step.loop.steps, indent + "  ", f"{node}.", step.scope)
         body = step.loop.graph
         lines += [f'{indent}  "{node}.{u}" -> "{node}.{v}";' for u, v in sorted(body.edges)]
-        lines += [f'{indent}  "{node}" -> "{node}.{root}";'
-                  for root in sorted(n for n in body if body.in_degree(n) == 0)]
-        lines += [f'{indent}  "{node}.{last}" -> "{node}.{first}" [style=dashed, constraint=false, '
-                  f'label="{_esc(_repeat_label(step.loop))}"];'
-                  for last, first in _back_edges(step.loop)]
+        lines += [
+            f'{indent}  "{node}" -> "{node}.{root}";'
+            for root in sorted(n for n in body if body.in_degree(n) == 0)
+        ]
+        lines += [
+            f'{indent}  "{node}.{last}" -> "{node}.{first}" [style=dashed, constraint=false, '
+            f'label="{_esc(_repeat_label(step.loop))}"];'
+            for last, first in _back_edges(step.loop)
+        ]
         lines.append(f"{indent}}}")
     return lines
 
@@ -253,23 +288,32 @@ def _esc(text: str) -> str:
 
 # ----- json -----
 
+
 def _json(plan: Plan) -> str:
     data = {
         "name": plan.name,
         "nodes": [_json_node(step) for step in plan.steps.values()],
         "edges": [list(edge) for edge in sorted(plan.graph.edges)],
         "levels": [list(level) for level in plan.levels],
-        "shared_blocks": {b: sorted(_dot_id(u) for u in users) for b, users in _block_users(plan).items()},
+        "shared_blocks": {
+            b: sorted(_dot_id(u) for u in users) for b, users in _block_users(plan).items()
+        },
     }
     return json.dumps(data, indent=2) + "\n"
 
 
 def _json_node(step: StepPlan) -> dict:
     kind = "loop" if step.loop else f"uses-{step.uses.role}" if step.uses else "agent"
-    node: dict[str, Any] = {"name": step.name, "kind": kind, "agent": step.agent,
-            "depends_on": list(step.depends_on), "conditional": step.when is not None,
-            "for_each": step.for_each is not None, "output_format": step.output_format,
-            "fingerprint": step.fingerprint}
+    node: dict[str, Any] = {
+        "name": step.name,
+        "kind": kind,
+        "agent": step.agent,
+        "depends_on": list(step.depends_on),
+        "conditional": step.when is not None,
+        "for_each": step.for_each is not None,
+        "output_format": step.output_format,
+        "fingerprint": step.fingerprint,
+    }
     if step.scope:
         node["scope"] = step.scope
     if step.uses is not None:

@@ -99,7 +99,9 @@ class StepPlan:
     budget: BudgetSpec | None = None  # the step's own limits (not in the fingerprint)
     scope: str = ""  # the sub-pipeline step it belongs to ("review" for review.draft)
     uses: UsesPlan | None = None  # an end of a sub-pipeline (no agent)
-    fingerprint: str = ""  # sha256 over what defines the step; resume re-runs a step whose fingerprint changed
+    fingerprint: str = (
+        ""  # sha256 over what defines the step; resume re-runs a step whose fingerprint changed
+    )
     approval: ApprovalPlan | None = None  # not in the fingerprint: it decides *whether*, not what
     cache: bool = False  # reuse an earlier run's output for the same cache key (run.cache)
     mark: Mark = NO_MARK
@@ -121,4 +123,6 @@ class Plan:
     outputs: Mapping[str, Template]
     env_refs: frozenset[str] = field(default_factory=frozenset)  # ${env:VAR} names used
     warnings: tuple[Issue, ...] = ()  # severity "warning" issues (unused agents, inputs...)
-    used_files: Mapping[str, str] = field(default_factory=dict)  # sub-pipelines: resolved -> as read
+    used_files: Mapping[str, str] = field(
+        default_factory=dict
+    )  # sub-pipelines: resolved -> as read

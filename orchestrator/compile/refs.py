@@ -60,7 +60,9 @@ def analyze(source: str) -> Analysis:
 def size_problem(source: str) -> str:
     """Why `source` is too large to parse safely, or ""."""
     if len(source) > MAX_TEMPLATE_CHARS:
-        return f"template too long: {len(source):,} characters (the limit is {MAX_TEMPLATE_CHARS:,})"
+        return (
+            f"template too long: {len(source):,} characters (the limit is {MAX_TEMPLATE_CHARS:,})"
+        )
     # Cheap first: a template with few brackets cannot nest them deeply.
     if sum(source.count(c) for c in "([{") - 2 * source.count("{{") <= MAX_TEMPLATE_NESTING:
         return ""
@@ -74,7 +76,7 @@ def bracket_depth(source: str) -> int:
     deepest = depth = 0
     i, inside, end = 0, False, len(source)
     while i < end:
-        pair = source[i:i + 2]
+        pair = source[i : i + 2]
         if not inside and pair in ("{{", "{%"):
             inside, depth, i = True, 0, i + 2
             continue
@@ -105,8 +107,12 @@ def jinja_analysis(source: str) -> Analysis:
         walker.visit(tree, False)
     except _TooDeep:
         return Analysis(limit_error=_TOO_DEEP)
-    return Analysis(tuple(walker.accesses), frozenset(walker.defined),
-                    frozenset(walker.filters), frozenset(walker.tests))
+    return Analysis(
+        tuple(walker.accesses),
+        frozenset(walker.defined),
+        frozenset(walker.filters),
+        frozenset(walker.tests),
+    )
 
 
 _TOO_DEEP = f"template expression nested deeper than {MAX_TEMPLATE_DEPTH} levels"

@@ -40,10 +40,33 @@ _SEQUENCES = (str, list, tuple)
 _CONTAINERS = (list, tuple, set, frozenset, dict)
 _PRINTF_WIDTH = re.compile(r"%[#0\- +]*(\*|\d+)?(?:\.(\*|\d+))?")
 # Filters that turn their input into text first (a huge nested list becomes a huge string).
-_STRINGIFYING = frozenset({
-    "capitalize", "center", "e", "escape", "forceescape", "format", "indent", "lower",
-    "pprint", "replace", "safe", "string", "striptags", "title", "tojson", "trim", "truncate",
-    "upper", "urlencode", "urlize", "wordcount", "wordwrap", "xmlattr"})
+_STRINGIFYING = frozenset(
+    {
+        "capitalize",
+        "center",
+        "e",
+        "escape",
+        "forceescape",
+        "format",
+        "indent",
+        "lower",
+        "pprint",
+        "replace",
+        "safe",
+        "string",
+        "striptags",
+        "title",
+        "tojson",
+        "trim",
+        "truncate",
+        "upper",
+        "urlencode",
+        "urlize",
+        "wordcount",
+        "wordwrap",
+        "xmlattr",
+    }
+)
 
 
 class LimitExceeded(Exception):
@@ -203,13 +226,20 @@ def _lines(s: Any) -> int:
 # Checks made before a filter runs: (positional args after the value, keyword args).
 _FILTER_CHECKS: dict[str, Callable[..., None]] = {
     "center": lambda v, width=80, **_: _count(width, MAX_CHARS, "center: the width"),
-    "indent": lambda v, width=4, *a, **_: _count(
-        _lines(v) * (len(width) if isinstance(width, str) else width) + len(str(v)), MAX_CHARS,
-        "indent: the result's length") if isinstance(width, str | int) else None,
+    "indent": lambda v, width=4, *a, **_: (
+        _count(
+            _lines(v) * (len(width) if isinstance(width, str) else width) + len(str(v)),
+            MAX_CHARS,
+            "indent: the result's length",
+        )
+        if isinstance(width, str | int)
+        else None
+    ),
     "replace": lambda v, old="", new="", count=None, **_: _replaced_size(v, old, new, count),
     "join": lambda v, d="", *a, **_: _joined_size(v, d),
-    "format": lambda v, *args, **kwargs: _check_printf(v, kwargs or args)
-    if isinstance(v, str) else None,
+    "format": lambda v, *args, **kwargs: (
+        _check_printf(v, kwargs or args) if isinstance(v, str) else None
+    ),
     "batch": lambda v, linecount=1, *a, **_: _count(linecount, MAX_ITEMS, "batch: the size"),
     "slice": lambda v, slices=1, *a, **_: _count(slices, MAX_ITEMS, "slice: the count"),
     "tojson": lambda v, indent=None, **_: _count(indent, 10_000, "tojson: the indent"),
@@ -230,8 +260,8 @@ def _bounded_filter(name: str, func: Callable[..., Any]) -> Callable[..., Any]:
             check_text(rest[0], f"{name}: its input")
         if name == "join" and rest and isinstance(rest[0], Iterator):
             # An iterator (e.g. from `map`) is read once anyway: read it first, to check it.
-            args = (*args[:len(args) - len(rest)], list(rest[0]), *rest[1:])
-            rest = args[len(args) - len(rest):]
+            args = (*args[: len(args) - len(rest)], list(rest[0]), *rest[1:])
+            rest = args[len(args) - len(rest) :]
         if check is not None and rest:
             try:
                 check(*rest, **kwargs)
@@ -272,16 +302,21 @@ def _check_call(obj: Any, args: tuple, kwargs: dict) -> None:
     if name in ("center", "ljust", "rjust", "zfill"):
         _count(first, MAX_CHARS, f"{name}: the width")
     elif name == "expandtabs":
-        _count(owner.count("\t") * (first if isinstance(first, int) else 8), MAX_CHARS,
-               "expandtabs: the result's length")
+        _count(
+            owner.count("\t") * (first if isinstance(first, int) else 8),
+            MAX_CHARS,
+            "expandtabs: the result's length",
+        )
     elif name == "replace" and len(args) >= 2:
         _replaced_size(owner, args[0], args[1], args[2] if len(args) > 2 else None)
     elif name == "join" and args:
         _joined_size(args[0], owner)
     elif name in ("format", "format_map"):
-        _check_format(owner, args, kwargs if name == "format" else (args[0] if args and
-                                                                    isinstance(args[0], dict)
-                                                                    else {}))
+        _check_format(
+            owner,
+            args,
+            kwargs if name == "format" else (args[0] if args and isinstance(args[0], dict) else {}),
+        )
 
 
 class BoundedSandbox(SandboxedEnvironment):
@@ -309,14 +344,20 @@ class BoundedSandbox(SandboxedEnvironment):
         """Add a filter of our own, with the same checks as the built-in ones."""
         self.filters[name] = _bounded_filter(name, func)
 
-    def call_binop(self, context: jinja2.runtime.Context, operator: str, left: Any,
-                   right: Any) -> Any:
+    def call_binop(
+        self, context: jinja2.runtime.Context, operator: str, left: Any, right: Any
+    ) -> Any:
         tick()
         _check_binop(operator, left, right)
         return check_value(super().call_binop(context, operator, left, right), operator)
 
-    def call(__self, __context: jinja2.runtime.Context, __obj: Any, *args: Any,  # noqa: N805
-             **kwargs: Any) -> Any:
+    def call(
+        __self,
+        __context: jinja2.runtime.Context,
+        __obj: Any,
+        *args: Any,  # noqa: N805
+        **kwargs: Any,
+    ) -> Any:
         tick()
         _check_call(__obj, args, kwargs)
         result = super().call(__context, __obj, *args, **kwargs)
@@ -335,16 +376,22 @@ class BoundedSandbox(SandboxedEnvironment):
             out.append(piece)
         return "".join(out)
 
-    def _generate(self, source: nodes.Template, name: str | None, filename: str | None,
-                  defer_init: bool = False) -> str:
+    def _generate(
+        self,
+        source: nodes.Template,
+        name: str | None,
+        filename: str | None,
+        defer_init: bool = False,
+    ) -> str:
         # Loops iterate through a ticking filter, and `~` operands are checked before they
         # are turned into text: neither would otherwise pass through any hook above.
         for loop in list(source.find_all(nodes.For)):
-            loop.iter = nodes.Filter(loop.iter, LOOP_FILTER, [], [], None, None,
-                                     lineno=loop.lineno)
+            loop.iter = nodes.Filter(loop.iter, LOOP_FILTER, [], [], None, None, lineno=loop.lineno)
         for joined in list(source.find_all(nodes.Concat)):
-            joined.nodes = [nodes.Filter(n, TEXT_FILTER, [], [], None, None, lineno=n.lineno)
-                            for n in joined.nodes]
+            joined.nodes = [
+                nodes.Filter(n, TEXT_FILTER, [], [], None, None, lineno=n.lineno)
+                for n in joined.nodes
+            ]
         return super()._generate(source, name, filename, defer_init)
 
 

@@ -48,8 +48,7 @@ def inner_summary(issues: list[Issue], written: str) -> tuple[str, str]:
     first = errors[0]
     where = f"{first.file}:{first.line}:{first.col}: {first.path + ': ' if first.path else ''}"
     count = f"{len(errors)} error{'s' if len(errors) != 1 else ''}"
-    return (f"the used pipeline '{written}' has {count}",
-            f"first: {where}{first.message}")
+    return (f"the used pipeline '{written}' has {count}", f"first: {where}{first.message}")
 
 
 def check_with(step: StepSpec, used: Plan, path: str) -> list[Issue]:
@@ -59,27 +58,46 @@ def check_with(step: StepSpec, used: Plan, path: str) -> list[Issue]:
     call = step.field_marks.get("uses", step.mark)
     if INPUTS in used.steps:  # `<step>.inputs` is where its inputs are evaluated
         mark = used.steps[INPUTS].mark
-        issues.append(_issue(call, f"{path}.uses", f"'{step.uses}' has a step named "
-                             f"'{INPUTS}' ({_at(mark)}), a name a sub-pipeline keeps for "
-                             "its inputs", "rename that step to use the pipeline here"))
+        issues.append(
+            _issue(
+                call,
+                f"{path}.uses",
+                f"'{step.uses}' has a step named "
+                f"'{INPUTS}' ({_at(mark)}), a name a sub-pipeline keeps for "
+                "its inputs",
+                "rename that step to use the pipeline here",
+            )
+        )
     for name, value in step.with_.items():
         mark = step.field_marks.get(f"with.{name}", call)
         where = f"{path}.with.{name}"
         declared = used.inputs.get(name)
         if declared is None:
-            issues.append(_issue(step.field_marks.get(f"with.{name}#key", mark), where, f"'{step.uses}' has no input '{name}'",
-                                 did_you_mean(name, used.inputs,
-                                              fallback=_inputs_words(used.inputs))))
+            issues.append(
+                _issue(
+                    step.field_marks.get(f"with.{name}#key", mark),
+                    where,
+                    f"'{step.uses}' has no input '{name}'",
+                    did_you_mean(name, used.inputs, fallback=_inputs_words(used.inputs)),
+                )
+            )
             continue
         problem = _type_problem(declared, value)
         if problem:
-            issues.append(_issue(mark, where, problem, f"input '{name}' is declared at "
-                                 f"{_at(declared.mark)}"))
+            issues.append(
+                _issue(mark, where, problem, f"input '{name}' is declared at {_at(declared.mark)}")
+            )
     for name, declared in used.inputs.items():
         if name not in step.with_ and not declared.has_default:
-            issues.append(_issue(call, f"{path}.with", f"missing input '{name}' of "
-                                 f"'{step.uses}'", f"add with: {{{name}: ...}} (it is "
-                                 f"declared at {_at(declared.mark)}, with no default)"))
+            issues.append(
+                _issue(
+                    call,
+                    f"{path}.with",
+                    f"missing input '{name}' of '{step.uses}'",
+                    f"add with: {{{name}: ...}} (it is "
+                    f"declared at {_at(declared.mark)}, with no default)",
+                )
+            )
     return issues
 
 
@@ -119,30 +137,51 @@ class Expanded:
     shared_blocks: dict[str, Any]
 
 
-def expand(step: StepSpec, used: Plan, values: Mapping[str, Template],
-           when: Template | None, deps: set[str]) -> Expanded:
+def expand(
+    step: StepSpec,
+    used: Plan,
+    values: Mapping[str, Template],
+    when: Template | None,
+    deps: set[str],
+) -> Expanded:
     """The steps, agents and shared blocks a `uses:` step stands for in the caller's plan.
     `values`: its `with:` templates (checked in the caller's scope); `deps`: what they, its
     `needs` and its `when` depend on."""
     p = step.name
     entry = f"{p}.{INPUTS}"
     literals = {n: v for n, v in step.with_.items() if not isinstance(v, str)}
-    steps: dict[str, StepPlan] = {entry: StepPlan(
-        name=entry, agent=None, prompt=None, depends_on=tuple(sorted(deps)), when=when,
-        uses=UsesPlan(INPUTS, used.source, values, literals, used.inputs),
-        fingerprint=_digest("inputs", used.source_hash, {n: t.source for n, t in values.items()},
-                            literals),
-        mark=step.field_marks.get("uses", step.mark))}
+    steps: dict[str, StepPlan] = {
+        entry: StepPlan(
+            name=entry,
+            agent=None,
+            prompt=None,
+            depends_on=tuple(sorted(deps)),
+            when=when,
+            uses=UsesPlan(INPUTS, used.source, values, literals, used.inputs),
+            fingerprint=_digest(
+                "inputs", used.source_hash, {n: t.source for n, t in values.items()}, literals
+            ),
+            mark=step.field_marks.get("uses", step.mark),
+        )
+    }
     for inner in used.steps.values():
         renamed = _prefixed(inner, p)
         steps[renamed.name] = dataclasses.replace(
-            renamed, depends_on=tuple(sorted({*renamed.depends_on, entry})))
+            renamed, depends_on=tuple(sorted({*renamed.depends_on, entry}))
+        )
     steps[p] = StepPlan(
-        name=p, agent=None, prompt=None, depends_on=tuple(sorted(steps)), scope=p,
-        uses=UsesPlan("outputs", used.source, used.outputs), budget=step.budget,
-        fingerprint=_digest("outputs", used.source_hash,
-                            {n: t.source for n, t in used.outputs.items()}),
-        mark=step.mark)
+        name=p,
+        agent=None,
+        prompt=None,
+        depends_on=tuple(sorted(steps)),
+        scope=p,
+        uses=UsesPlan("outputs", used.source, used.outputs),
+        budget=step.budget,
+        fingerprint=_digest(
+            "outputs", used.source_hash, {n: t.source for n, t in used.outputs.items()}
+        ),
+        mark=step.mark,
+    )
     agents = {f"{p}.{name}": _agent(agent, p, used) for name, agent in used.agents.items()}
     blocks = {f"{p}.{name}": block for name, block in used.shared_blocks.items()}
     return Expanded(steps, {n: set(s.depends_on) for n, s in steps.items()}, agents, blocks)
@@ -151,13 +190,21 @@ def expand(step: StepSpec, used: Plan, values: Mapping[str, Template],
 def _prefixed(step: StepPlan, p: str) -> StepPlan:
     loop = step.loop
     if loop is not None:
-        loop = dataclasses.replace(loop, steps={
-            n: dataclasses.replace(s, agent=f"{p}.{s.agent}" if s.agent else None)
-            for n, s in loop.steps.items()})
+        loop = dataclasses.replace(
+            loop,
+            steps={
+                n: dataclasses.replace(s, agent=f"{p}.{s.agent}" if s.agent else None)
+                for n, s in loop.steps.items()
+            },
+        )
     return dataclasses.replace(
-        step, name=f"{p}.{step.name}", depends_on=tuple(f"{p}.{d}" for d in step.depends_on),
-        agent=f"{p}.{step.agent}" if step.agent else None, loop=loop,
-        scope=f"{p}.{step.scope}" if step.scope else p)
+        step,
+        name=f"{p}.{step.name}",
+        depends_on=tuple(f"{p}.{d}" for d in step.depends_on),
+        agent=f"{p}.{step.agent}" if step.agent else None,
+        loop=loop,
+        scope=f"{p}.{step.scope}" if step.scope else p,
+    )
 
 
 def _agent(agent: AgentSpec, p: str, used: Plan) -> AgentSpec:
@@ -168,10 +215,13 @@ def _agent(agent: AgentSpec, p: str, used: Plan) -> AgentSpec:
     if ref is not None and ref.endswith((".yaml", ".yml")) and not os.path.isabs(ref):
         ref = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(used.source)), ref))
     return dataclasses.replace(
-        agent, name=f"{p}.{agent.name}", ref=ref,
+        agent,
+        name=f"{p}.{agent.name}",
+        ref=ref,
         shared_blocks=tuple(f"{p}.{b}" for b in agent.shared_blocks),
         model=agent.model or (None if agent.ref else used.defaults.model),
-        embedding=agent.embedding or (None if agent.ref else used.defaults.embedding))
+        embedding=agent.embedding or (None if agent.ref else used.defaults.embedding),
+    )
 
 
 def _digest(*parts: Any) -> str:

@@ -35,8 +35,9 @@ class TemplateRenderError(RunError):
     """A template failed at run time (undefined attribute, type error, sandbox violation).
     The message names the template's field path; it never contains context values."""
 
-    def __init__(self, template: Template, problem: str, *, prefix: str = "cannot render "
-                 "template: "):
+    def __init__(
+        self, template: Template, problem: str, *, prefix: str = "cannot render template: "
+    ):
         self.template = template
         self.problem = problem
         super().__init__(f"{template.path}: {prefix}{problem}")
@@ -58,7 +59,8 @@ def _tojson(value: Any, indent: int | None = None) -> str:
 @functools.cache
 def environment() -> BoundedSandbox:
     env = BoundedSandbox(
-        undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=True)
+        undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=True
+    )
     env.bound_filter("tojson", _tojson)
     return env
 

@@ -33,13 +33,22 @@ from jinja2.sandbox import (
 
 from orchestrator.compile.templates import environment
 
-_INTERNAL = frozenset({"mro", *UNSAFE_FUNCTION_ATTRIBUTES, *UNSAFE_METHOD_ATTRIBUTES,
-                       *UNSAFE_GENERATOR_ATTRIBUTES, *UNSAFE_COROUTINE_ATTRIBUTES,
-                       *UNSAFE_ASYNC_GENERATOR_ATTRIBUTES})
+_INTERNAL = frozenset(
+    {
+        "mro",
+        *UNSAFE_FUNCTION_ATTRIBUTES,
+        *UNSAFE_METHOD_ATTRIBUTES,
+        *UNSAFE_GENERATOR_ATTRIBUTES,
+        *UNSAFE_COROUTINE_ATTRIBUTES,
+        *UNSAFE_ASYNC_GENERATOR_ATTRIBUTES,
+    }
+)
 # Only templates with one of these can hold such an access: the rest is not parsed again.
 _SUSPECT = re.compile(r"__|[.'\"]\s*_|\b(?:mro|format|format_map|attr|self)\b|_frame|_code")
-HINT = ("templates read the pipeline's data (inputs, steps, loop), never Python's "
-        "internals: the step would fail when it renders")
+HINT = (
+    "templates read the pipeline's data (inputs, steps, loop), never Python's "
+    "internals: the step would fail when it renders"
+)
 
 
 def sandbox_problems(source: str, data: frozenset[str] = frozenset()) -> list[str]:
@@ -60,15 +69,22 @@ def _problems(source: str, data: frozenset[str]) -> tuple[str, ...]:
     roots = {"inputs", "steps", "loop", *data}
     for node in tree.find_all((nodes.Getattr, nodes.Getitem, nodes.Filter, nodes.Call)):
         if isinstance(node, nodes.Filter):
-            if (node.name == "attr" and node.node is not None and node.args
-                    and isinstance(node.args[0], nodes.Const)):
+            if (
+                node.name == "attr"
+                and node.node is not None
+                and node.args
+                and isinstance(node.args[0], nodes.Const)
+            ):
                 _judge(str(node.args[0].value), _on_data(node.node, roots), "|attr", found)
         elif isinstance(node, nodes.Call):
             _format_fields(node, found)
         elif isinstance(node, nodes.Getattr):
             _judge(node.attr, _on_data(node.node, roots), "", found)
-        elif isinstance(node, nodes.Getitem) and isinstance(node.arg, nodes.Const) \
-                and isinstance(node.arg.value, str):
+        elif (
+            isinstance(node, nodes.Getitem)
+            and isinstance(node.arg, nodes.Const)
+            and isinstance(node.arg.value, str)
+        ):
             _judge(node.arg.value, _on_data(node.node, roots), "", found)
     return tuple(found)
 
@@ -90,8 +106,12 @@ def _on_data(node: nodes.Node, roots: set[str]) -> bool:
 def _format_fields(call: nodes.Call, found: dict[str, None]) -> None:
     """`'{0.__class__}'.format(x)`: a constant format string whose fields reach internals."""
     target = call.node
-    if not (isinstance(target, nodes.Getattr) and target.attr in ("format", "format_map")
-            and isinstance(target.node, nodes.Const) and isinstance(target.node.value, str)):
+    if not (
+        isinstance(target, nodes.Getattr)
+        and target.attr in ("format", "format_map")
+        and isinstance(target.node, nodes.Const)
+        and isinstance(target.node.value, str)
+    ):
         return
     try:
         fields = [f for _, f, _, _ in string.Formatter().parse(target.node.value) if f]
@@ -100,5 +120,6 @@ def _format_fields(call: nodes.Call, found: dict[str, None]) -> None:
     for field in fields:
         for part in re.split(r"[.\[\]]", field)[1:]:
             if part.startswith("_") or part in _INTERNAL:
-                found[f"format field '{{{field}}}' reaches '{part}', which the sandbox "
-                      "refuses"] = None
+                found[f"format field '{{{field}}}' reaches '{part}', which the sandbox refuses"] = (
+                    None
+                )

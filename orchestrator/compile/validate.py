@@ -65,14 +65,28 @@ def check_files(paths: list[str], allowed: tuple[str, ...] = ()) -> list[Checked
         try:
             results.append((path, _check_one(path, allowed, named, directories), False))
         except Exception as exc:  # noqa: BLE001 - one file's bug must not lose the others' results
-            results.append((path, [Issue(path, 0, 0, "", f"unexpected {type(exc).__name__}: "
-                                         f"{exc}", "a bug in orchestrate: please report it")],
-                            True))
+            results.append(
+                (
+                    path,
+                    [
+                        Issue(
+                            path,
+                            0,
+                            0,
+                            "",
+                            f"unexpected {type(exc).__name__}: {exc}",
+                            "a bug in orchestrate: please report it",
+                        )
+                    ],
+                    True,
+                )
+            )
     return results
 
 
-def _check_one(path: str, allowed: tuple[str, ...], named: set[Path],
-               directories: dict[Path, list[Issue]]) -> list[Issue]:
+def _check_one(
+    path: str, allowed: tuple[str, ...], named: set[Path], directories: dict[Path, list[Issue]]
+) -> list[Issue]:
     try:
         if not resource_kind(path):
             return list(load_plan(path, allowed).warnings)
@@ -83,8 +97,11 @@ def _check_one(path: str, allowed: tuple[str, ...], named: set[Path],
     if first:
         directories[directory] = _resource_issues(Path(path).parent, allowed)
     here = Path(path).resolve()
-    return [i for i in directories[directory] if Path(i.file).resolve() == here
-            or (first and Path(i.file).resolve() not in named)]
+    return [
+        i
+        for i in directories[directory]
+        if Path(i.file).resolve() == here or (first and Path(i.file).resolve() not in named)
+    ]
 
 
 def _resource_issues(directory: Path, allowed: tuple[str, ...]) -> list[Issue]:

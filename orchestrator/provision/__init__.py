@@ -15,6 +15,16 @@ from orchestrator.provision.service import apply, destroy, destroy_plan, plan
 from orchestrator.provision.state import ActualState, read_state
 
 __all__ = [
-    "ActualState", "Change", "ChangeSet", "DiffOptions", "FieldChange", "apply", "destroy",
-    "destroy_diff", "destroy_plan", "diff", "plan", "read_state",
+    "ActualState",
+    "Change",
+    "ChangeSet",
+    "DiffOptions",
+    "FieldChange",
+    "apply",
+    "destroy",
+    "destroy_diff",
+    "destroy_plan",
+    "diff",
+    "plan",
+    "read_state",
 ]

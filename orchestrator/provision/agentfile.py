@@ -122,20 +122,29 @@ def scrub(doc: dict, env: Mapping[str, str], redact: tuple[str, ...] = ()) -> tu
             server["stdio_config"].pop("env", None)
         for key in ("token", "custom_headers", "auth_token", "headers"):
             server.pop(key, None)
-    secrets = sorted({v for n in names if len(v := env.get(n, "")) >= MIN_REDACTED},
-                     key=len, reverse=True)
+    secrets = sorted(
+        {v for n in names if len(v := env.get(n, "")) >= MIN_REDACTED}, key=len, reverse=True
+    )
     cleaned, count = _replace(doc, secrets)
     return cleaned, count
 
 
-def export_agent_files(backend: AdminBackend, selection: Selection, out: Path, namespace: str,
-                       env: Mapping[str, str], redact: tuple[str, ...] = ()) -> ExportReport:
+def export_agent_files(
+    backend: AdminBackend,
+    selection: Selection,
+    out: Path,
+    namespace: str,
+    env: Mapping[str, str],
+    redact: tuple[str, ...] = (),
+) -> ExportReport:
     report = ExportReport()
     for agent in select_agents(backend.list_agents(), selection, namespace):
         name = export_name(agent, namespace)
         if not NAME_OK.match(name):
-            raise ProvisionError(f"agent {agent.id} is named {name!r}, which is not a valid "
-                                 "file name; rename it on the server first")
+            raise ProvisionError(
+                f"agent {agent.id} is named {name!r}, which is not a valid "
+                "file name; rename it on the server first"
+            )
         doc, redacted = scrub(json.loads(backend.export_agent_file(agent.id)), env, redact)
         text = json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
         out.mkdir(parents=True, exist_ok=True)
@@ -143,13 +152,21 @@ def export_agent_files(backend: AdminBackend, selection: Selection, out: Path, n
         report.agents.append(name)
         report.files.append(f"{name}.af")
         if redacted:
-            report.warnings.append(f"{name}.af: {redacted} occurrence(s) of secret values "
-                                   f"replaced by {REDACTED}")
-        if found := sorted({h.rule for h in hits(text)
-                            if h.value not in (REDACTED, "") and not _LETTA_ID.search(h.value)}):
-            report.warnings.append(f"{name}.af: what looks like a secret ({', '.join(found)}): "
-                                   f"check it with `orchestrate audit {out / (name + '.af')}` "
-                                   "before sharing the file")
+            report.warnings.append(
+                f"{name}.af: {redacted} occurrence(s) of secret values replaced by {REDACTED}"
+            )
+        if found := sorted(
+            {
+                h.rule
+                for h in hits(text)
+                if h.value not in (REDACTED, "") and not _LETTA_ID.search(h.value)
+            }
+        ):
+            report.warnings.append(
+                f"{name}.af: what looks like a secret ({', '.join(found)}): "
+                f"check it with `orchestrate audit {out / (name + '.af')}` "
+                "before sharing the file"
+            )
     return report
 
 
@@ -163,22 +180,29 @@ def _read(path: Path) -> tuple[bytes, dict]:
         raise ProvisionError(f"{path}: {exc.strerror or exc}") from exc
     except ValueError as exc:
         line, col = getattr(exc, "lineno", 0), getattr(exc, "colno", 0)
-        raise ProvisionError(f"{path}:{line}:{col}: not an agent file (invalid JSON: "
-                             f"{getattr(exc, 'msg', exc)})") from exc
+        raise ProvisionError(
+            f"{path}:{line}:{col}: not an agent file (invalid JSON: {getattr(exc, 'msg', exc)})"
+        ) from exc
     if not isinstance(doc, dict) or not isinstance(doc.get("agents"), list) or not doc["agents"]:
-        raise ProvisionError(f"{path}:1:1: not an agent file (no 'agents' list; export one "
-                             "with `orchestrate export --format af`)")
+        raise ProvisionError(
+            f"{path}:1:1: not an agent file (no 'agents' list; export one "
+            "with `orchestrate export --format af`)"
+        )
     return content, doc
 
 
-def import_agent_files(backend: AdminBackend, paths: list[Path], env: Mapping[str, str],
-                       model: str | None = None, embedding: str | None = None) -> ExportReport:
+def import_agent_files(
+    backend: AdminBackend,
+    paths: list[Path],
+    env: Mapping[str, str],
+    model: str | None = None,
+    embedding: str | None = None,
+) -> ExportReport:
     """Import the files (all checked first); `model`/`embedding`: handles the new server
     offers, replacing the files' (an agent moving from another server)."""
     report = ExportReport()
     files = [(path, *_read(path)) for path in paths]  # every file checked before any import
-    taken = {tag for a in backend.list_agents() for tag in a.tags
-             if tag.startswith(ID_PREFIX)}
+    taken = {tag for a in backend.list_agents() for tag in a.tags if tag.startswith(ID_PREFIX)}
     for path, _, doc in files:
         for agent in doc["agents"]:
             clash = [t for t in agent.get("tags") or () if t in taken]
@@ -187,7 +211,8 @@ def import_agent_files(backend: AdminBackend, paths: list[Path], env: Mapping[st
                     f"{path}: agent {agent.get('name')!r} has the identity "
                     f"{clash[0].removeprefix(ID_PREFIX)!r}, which an agent on the server "
                     "already has (delete that agent first, e.g. with `orchestrate destroy`, "
-                    "or import into another server)")
+                    "or import into another server)"
+                )
     for path, content, doc in files:
         secrets: dict[str, str] = {}
         for agent in doc["agents"]:
@@ -195,9 +220,11 @@ def import_agent_files(backend: AdminBackend, paths: list[Path], env: Mapping[st
                 if variable in env:
                     secrets[key] = env[variable]
                 else:
-                    report.warnings.append(f"{path.name}: agent {agent.get('name')!r}: tool_env "
-                                           f"{key} is empty (set {variable} and import again, "
-                                           "or apply its YAML)")
+                    report.warnings.append(
+                        f"{path.name}: agent {agent.get('name')!r}: tool_env "
+                        f"{key} is empty (set {variable} and import again, "
+                        "or apply its YAML)"
+                    )
         ids = backend.import_agent_file(content, secrets, model, embedding)
         names = [str(a.get("name")) for a in doc["agents"]]
         report.agents += [f"{n} ({i})" for n, i in zip(names, ids, strict=False)]

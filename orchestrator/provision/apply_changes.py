@@ -74,13 +74,20 @@ def check_memory_loss(changeset: ChangeSet, allow_memory_loss: bool, verb: str =
     blocked = changeset.blocked
     if blocked and not allow_memory_loss:
         lines = "\n".join(f"  {c.action} {c.address}: {c.memory_loss}" for c in blocked)
-        raise ProvisionError(f"refusing to {verb}: {len(blocked)} change(s) can destroy "
-                             f"memory:\n{lines}\n{MEMORY_LOSS_HINT}")
+        raise ProvisionError(
+            f"refusing to {verb}: {len(blocked)} change(s) can destroy "
+            f"memory:\n{lines}\n{MEMORY_LOSS_HINT}"
+        )
 
 
-def apply_changes(changeset: ChangeSet, backend: AdminBackend, *, allow_memory_loss: bool = False,
-                  progress: Callable[[Change], None] = lambda _c: None,
-                  verb: str = "apply") -> ApplyResult:
+def apply_changes(
+    changeset: ChangeSet,
+    backend: AdminBackend,
+    *,
+    allow_memory_loss: bool = False,
+    progress: Callable[[Change], None] = lambda _c: None,
+    verb: str = "apply",
+) -> ApplyResult:
     check_memory_loss(changeset, allow_memory_loss, verb)
     ctx = Context(backend, changeset.namespace, copy.deepcopy(changeset.known_ids))
     for kind in ("agent", "block", "tool", "folder", "mcp"):
@@ -93,7 +100,8 @@ def apply_changes(changeset: ChangeSet, backend: AdminBackend, *, allow_memory_l
             raise ProvisionError(
                 f"{change.action} {change.address} failed: {exc}\n{len(result.applied)} of "
                 f"{len(changeset.changes)} change(s) were applied; run apply again to complete "
-                "the rest (every change is idempotent)") from exc
+                "the rest (every change is idempotent)"
+            ) from exc
         result.applied.append(change)
         progress(change)
     return result
@@ -169,8 +177,9 @@ def _perform(ctx: Context, change: Change) -> None:
 # ----- tools -----
 def _upsert_tool(ctx: Context, name: str, data: ToolData) -> None:
     spec = data.spec
-    tool = ctx.backend.upsert_tool(NewTool(spec.source_code, spec.description or None,
-                                           tuple(spec.pip_requirements), data.tags))
+    tool = ctx.backend.upsert_tool(
+        NewTool(spec.source_code, spec.description or None, tuple(spec.pip_requirements), data.tags)
+    )
     ctx.ids["tool"][name] = tool.id
 
 
@@ -179,25 +188,31 @@ METADATA_FIELDS = ("agent_owned", "env_template")  # a shared block's, kept in i
 
 
 def _block_metadata(ctx: Context, name: str, want: DesiredBlock) -> dict:
-    section = {"id": identity.agent_id_string(ctx.namespace, name),
-               "agent_owned": want.agent_owned}
+    section = {"id": identity.agent_id_string(ctx.namespace, name), "agent_owned": want.agent_owned}
     if want.template is not None:  # the value as written: export writes it back (no secret)
         section["env_template"] = want.template
     return {identity.METADATA_KEY: section}
 
 
 def _create_shared_block(ctx: Context, name: str, want: DesiredBlock) -> None:
-    block = ctx.backend.create_block(NewBlock(
-        want.label, want.value, limit=want.limit, description=want.description,
-        read_only=want.read_only,
-        tags=(identity.MANAGED_TAG, identity.block_tag(ctx.namespace, name)),
-        metadata=_block_metadata(ctx, name, want)))
+    block = ctx.backend.create_block(
+        NewBlock(
+            want.label,
+            want.value,
+            limit=want.limit,
+            description=want.description,
+            read_only=want.read_only,
+            tags=(identity.MANAGED_TAG, identity.block_tag(ctx.namespace, name)),
+            metadata=_block_metadata(ctx, name, want),
+        )
+    )
     ctx.ids["block"][name] = block.id
 
 
 def _block_fields(change: Change, want: DesiredBlock) -> dict[str, Any]:
-    return {f.field: getattr(want, f.field) for f in change.fields
-            if f.field not in METADATA_FIELDS}
+    return {
+        f.field: getattr(want, f.field) for f in change.fields if f.field not in METADATA_FIELDS
+    }
 
 
 def _update_shared_block(ctx: Context, change: Change, want: DesiredBlock) -> None:
@@ -221,21 +236,37 @@ def _agent_metadata(want: DesiredAgent, existing: Mapping[str, Any]) -> dict:
 
 
 def _new_block(block: DesiredBlock) -> NewBlock:
-    return NewBlock(block.label, block.value, limit=block.limit, description=block.description,
-                    read_only=block.read_only)
+    return NewBlock(
+        block.label,
+        block.value,
+        limit=block.limit,
+        description=block.description,
+        read_only=block.read_only,
+    )
 
 
 def _create_agent(ctx: Context, data: AgentData) -> None:
     want = data.want
     if want.model is None or want.embedding is None:  # only a `report_only` plan (diff) has one
-        raise ProvisionError(f"agent {want.name!r}: no model or embedding to create it with "
-                             "(a plan made for `diff` cannot be applied)")
-    agent = ctx.backend.create_agent(NewAgent(
-        name=want.name, model=want.model, embedding=want.embedding, system=want.system,
-        description=want.spec.description or None, context_window=want.spec.context_window,
-        tags=want.tags, metadata=_agent_metadata(want, data.server_metadata),
-        memory_blocks=tuple(_new_block(b) for b in want.blocks), tool_env=want.tool_env),
-        create_extra(want.spec) or None)
+        raise ProvisionError(
+            f"agent {want.name!r}: no model or embedding to create it with "
+            "(a plan made for `diff` cannot be applied)"
+        )
+    agent = ctx.backend.create_agent(
+        NewAgent(
+            name=want.name,
+            model=want.model,
+            embedding=want.embedding,
+            system=want.system,
+            description=want.spec.description or None,
+            context_window=want.spec.context_window,
+            tags=want.tags,
+            metadata=_agent_metadata(want, data.server_metadata),
+            memory_blocks=tuple(_new_block(b) for b in want.blocks),
+            tool_env=want.tool_env,
+        ),
+        create_extra(want.spec) or None,
+    )
     ctx.ids["agent"][want.name] = agent.id
 
 
@@ -245,20 +276,30 @@ def _setting(key: str) -> Callable[[DesiredAgent], Any]:
 
 # An agent's field as update_agent takes it, by the name its FieldChange carries.
 _AGENT_FIELDS: dict[str, Callable[[DesiredAgent], Any]] = {
-    "name": lambda w: w.name, "model": lambda w: w.spec.model,
-    "embedding": lambda w: w.spec.embedding, "system": lambda w: w.system,
-    "description": lambda w: w.spec.description, "context_window": lambda w: w.spec.context_window,
-    "tags": lambda w: list(w.tags), "tool_env": lambda w: dict(w.tool_env),
+    "name": lambda w: w.name,
+    "model": lambda w: w.spec.model,
+    "embedding": lambda w: w.spec.embedding,
+    "system": lambda w: w.system,
+    "description": lambda w: w.spec.description,
+    "context_window": lambda w: w.spec.context_window,
+    "tags": lambda w: list(w.tags),
+    "tool_env": lambda w: dict(w.tool_env),
     **{key: _setting(key) for key in AGENT_SETTINGS},
 }
 
 
 def _update_agent(ctx: Context, change: Change, data: AgentData) -> None:
     want, computed = data.want, data.computed
-    fields = {f.field: computed[f.field] if f.field in computed else _AGENT_FIELDS[f.field](want)
-              for f in change.fields if f.field in _AGENT_FIELDS or f.field in computed}
-    if fields or change.action == "adopt" or any(f.field.startswith("metadata.")
-                                                 for f in change.fields):
+    fields = {
+        f.field: computed[f.field] if f.field in computed else _AGENT_FIELDS[f.field](want)
+        for f in change.fields
+        if f.field in _AGENT_FIELDS or f.field in computed
+    }
+    if (
+        fields
+        or change.action == "adopt"
+        or any(f.field.startswith("metadata.") for f in change.fields)
+    ):
         fields["metadata"] = _agent_metadata(want, data.server_metadata)
     ctx.backend.update_agent(change.server_id, **fields)
     ctx.ids["agent"][want.name] = change.server_id

@@ -25,8 +25,12 @@ if TYPE_CHECKING:
 
 def create_folder(ctx: Context, change: Change, data: FolderData) -> None:
     spec = data.spec
-    metadata = {identity.METADATA_KEY: {"id": identity.agent_id_string(ctx.namespace, spec.name),
-                                        "files": {}}}
+    metadata = {
+        identity.METADATA_KEY: {
+            "id": identity.agent_id_string(ctx.namespace, spec.name),
+            "files": {},
+        }
+    }
     embedding = next(f.new for f in change.fields if f.field == "embedding")
     folder = ctx.backend.create_folder(spec.name, spec.description or None, embedding, metadata)
     ctx.ids["folder"][spec.name] = folder.id

@@ -26,8 +26,13 @@ MCP_MARKER_LABEL = "orchestrate_mcp_server"
 
 
 def _marker_metadata(ctx: Context, name: str, server_id: str, data: McpServerData) -> dict:
-    return {identity.METADATA_KEY: {"id": identity.agent_id_string(ctx.namespace, name),
-                                    "server_id": server_id, "refs": dict(data.refs)}}
+    return {
+        identity.METADATA_KEY: {
+            "id": identity.agent_id_string(ctx.namespace, name),
+            "server_id": server_id,
+            "refs": dict(data.refs),
+        }
+    }
 
 
 def _mark_server(ctx: Context, name: str, server_id: str, data: McpServerData) -> None:
@@ -35,10 +40,15 @@ def _mark_server(ctx: Context, name: str, server_id: str, data: McpServerData) -
     if data.marker_id:
         ctx.backend.update_block(data.marker_id, metadata=metadata)
         return
-    ctx.backend.create_block(NewBlock(
-        MCP_MARKER_LABEL, f"orchestrate manages the MCP server {name!r} here",
-        description="orchestrate's record of a provisioned MCP server (do not attach)",
-        tags=(identity.MANAGED_TAG, identity.mcp_tag(ctx.namespace, name)), metadata=metadata))
+    ctx.backend.create_block(
+        NewBlock(
+            MCP_MARKER_LABEL,
+            f"orchestrate manages the MCP server {name!r} here",
+            description="orchestrate's record of a provisioned MCP server (do not attach)",
+            tags=(identity.MANAGED_TAG, identity.mcp_tag(ctx.namespace, name)),
+            metadata=metadata,
+        )
+    )
 
 
 def create_server(ctx: Context, name: str, data: McpServerData) -> None:
@@ -66,7 +76,9 @@ def attach_tool(ctx: Context, agent: str, tool_id: str, data: McpToolData) -> No
         server, tool = data.server, data.tool
         offered = {t.name: t.id for t in ctx.backend.list_mcp_tools(ctx.ids["mcp"][server])}
         if tool not in offered:
-            raise ProvisionError(f"MCP server {server!r} has no tool {tool!r} (its tools: "
-                                 f"{', '.join(sorted(offered)) or 'none'})")
+            raise ProvisionError(
+                f"MCP server {server!r} has no tool {tool!r} (its tools: "
+                f"{', '.join(sorted(offered)) or 'none'})"
+            )
         tool_id = offered[tool]
     ctx.backend.attach_tool(ctx.agent_id(agent), tool_id)

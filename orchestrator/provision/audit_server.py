@@ -44,15 +44,20 @@ class PassageFix:
 
     def format(self) -> str:
         verb = "redact" if self.action == "redact" else "delete"
-        return (f"{verb} passage {self.passage_id} of agent {self.agent} ({self.agent_id}): "
-                f"{', '.join(self.rules)}")
+        return (
+            f"{verb} passage {self.passage_id} of agent {self.agent} ({self.agent_id}): "
+            f"{', '.join(self.rules)}"
+        )
 
 
 def managed_agents(source: AuditSource, namespace: str) -> list[tuple[str, AgentState]]:
     listed = source.list_agents(tags=[identity.MANAGED_TAG])
     made = {c for a in listed for c in a.companion_ids}  # sleep-time agents go with theirs
-    named = [(name, a) for a in listed if a.id not in made
-             and (name := identity.managed_name(a.tags, namespace)) is not None]
+    named = [
+        (name, a)
+        for a in listed
+        if a.id not in made and (name := identity.managed_name(a.tags, namespace)) is not None
+    ]
     return sorted(named, key=lambda pair: pair[0])
 
 
@@ -62,32 +67,40 @@ def _resolved(agent: AgentState) -> tuple[tuple[str, tuple[str, ...]], ...]:
     out = []
     if isinstance(fields, dict):
         for key, template in sorted(fields.items()):
-            where = "system prompt" if key == "system" else \
-                f"block {key.removeprefix('memory_blocks.')}"
+            where = (
+                "system prompt"
+                if key == "system"
+                else f"block {key.removeprefix('memory_blocks.')}"
+            )
             out.append((where, tuple(sorted(env_names(str(template))))))
     for block in agent.blocks:
         shared = (block.metadata or {}).get(identity.METADATA_KEY) or {}
         if isinstance(shared.get("env_template"), str):
-            out.append((f"block {block.label}",
-                        tuple(sorted(env_names(shared["env_template"])))))
+            out.append((f"block {block.label}", tuple(sorted(env_names(shared["env_template"])))))
     return tuple(out)
 
 
 def read_agent(source: AuditSource, name: str, agent: AgentState, messages: int) -> AgentTexts:
     texts = [Text("system prompt", agent.system)]
     texts += [Text(f"block {b.label}", b.value) for b in agent.blocks]
-    texts += [Text(f"passage {p.id}", p.text, passage_id=p.id)
-              for p in source.list_passages(agent.id)]
+    texts += [
+        Text(f"passage {p.id}", p.text, passage_id=p.id) for p in source.list_passages(agent.id)
+    ]
     if messages > 0:
-        texts += [Text(f"message {m.id} ({m.kind})", m.text)
-                  for m in source.recent_messages(agent.id, messages)]
-    texts += [Text(f"tool_env {key} (stored in clear)", value)
-              for key, value in sorted(source.tool_env_values(agent.id).items())]
+        texts += [
+            Text(f"message {m.id} ({m.kind})", m.text)
+            for m in source.recent_messages(agent.id, messages)
+        ]
+    texts += [
+        Text(f"tool_env {key} (stored in clear)", value)
+        for key, value in sorted(source.tool_env_values(agent.id).items())
+    ]
     return AgentTexts(name, agent.id, tuple(texts), _resolved(agent))
 
 
-def audit_server(source: AuditSource, namespace: str,
-                 messages: int = DEFAULT_MESSAGES) -> ServerReport:
+def audit_server(
+    source: AuditSource, namespace: str, messages: int = DEFAULT_MESSAGES
+) -> ServerReport:
     agents = managed_agents(source, namespace)
     texts = [read_agent(source, name, agent, messages) for name, agent in agents]
     return ServerReport(audit_agents(texts), [name for name, _ in agents])
@@ -102,12 +115,17 @@ def plan_fix(report: ServerReport, action: str = "redact") -> list[PassageFix]:
     for f in report.findings:
         if f.passage_id and f.kind == PERSONAL:
             rules.setdefault((f.agent, f.agent_id, f.passage_id), set()).add(f.rule)
-    return [PassageFix(agent, agent_id, passage, tuple(sorted(found)), action)
-            for (agent, agent_id, passage), found in sorted(rules.items())]
+    return [
+        PassageFix(agent, agent_id, passage, tuple(sorted(found)), action)
+        for (agent, agent_id, passage), found in sorted(rules.items())
+    ]
 
 
-def apply_fix(source: AuditSource, fixes: list[PassageFix],
-              progress: Callable[[PassageFix], None] = lambda _f: None) -> list[PassageFix]:
+def apply_fix(
+    source: AuditSource,
+    fixes: list[PassageFix],
+    progress: Callable[[PassageFix], None] = lambda _f: None,
+) -> list[PassageFix]:
     """Apply the plan; returns the changes made. A passage gone since the plan is skipped;
     one whose text no longer holds personal data is left alone."""
     done: list[PassageFix] = []

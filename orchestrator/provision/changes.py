@@ -82,8 +82,13 @@ class Change:
         return f"{self.kind.replace('_', ' ')} {self.name}"
 
     def to_dict(self) -> dict:
-        out: dict[str, Any] = {"action": self.action, "kind": self.kind, "name": self.name,
-               "address": self.address, "fields": [f.to_dict() for f in self.fields]}
+        out: dict[str, Any] = {
+            "action": self.action,
+            "kind": self.kind,
+            "name": self.name,
+            "address": self.address,
+            "fields": [f.to_dict() for f in self.fields],
+        }
         if self.agent:
             out["agent"] = self.agent
         if self.server_id:
@@ -124,9 +129,14 @@ class ChangeSet:
         return hashlib.sha256(body.encode()).hexdigest()
 
     def to_dict(self) -> dict:
-        return {"namespace": self.namespace, "base_url": self.base_url,
-                "summary": self.summary(), "changes": [c.to_dict() for c in self.changes],
-                "warnings": list(self.warnings), "fingerprint": self.fingerprint()}
+        return {
+            "namespace": self.namespace,
+            "base_url": self.base_url,
+            "summary": self.summary(),
+            "changes": [c.to_dict() for c in self.changes],
+            "warnings": list(self.warnings),
+            "fingerprint": self.fingerprint(),
+        }
 
 
 def ordered(changes: list[Change]) -> tuple[Change, ...]:
@@ -142,8 +152,9 @@ class Problems:
         self.issues: list[Issue] = []
 
     def add(self, mark: Mark, path: str, message: str, hint: str = "") -> None:
-        self.issues.append(Issue(mark.file or "<resources>", mark.line, mark.col, path,
-                                 message, hint))
+        self.issues.append(
+            Issue(mark.file or "<resources>", mark.line, mark.col, path, message, hint)
+        )
 
     def raise_any(self) -> None:
         if self.issues:

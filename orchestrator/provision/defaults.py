@@ -31,8 +31,9 @@ ENV_EMBEDDING = "ORCHESTRATE_EMBEDDING"
 StackHandles = Callable[[str], "tuple[str | None, str] | None"]
 
 
-def given_defaults(base_url: str, model: str | None, embedding: str | None, *,
-                   stack: StackHandles) -> tuple[str | None, str | None]:
+def given_defaults(
+    base_url: str, model: str | None, embedding: str | None, *, stack: StackHandles
+) -> tuple[str | None, str | None]:
     """The default model and embedding the user gives for `base_url`: `model` / `embedding`
     (the command's flags), else the environment's, else the embedded stack's handles when
     `base_url` is the embedded stack (`stack`, asked only when one is still missing). None
@@ -47,22 +48,29 @@ def given_defaults(base_url: str, model: str | None, embedding: str | None, *,
     return model or handles[0], embedding or handles[1]
 
 
-def with_server_defaults(resources: ResourceSet, actual: ActualState, options: DiffOptions,
-                         warnings: list[str]) -> DiffOptions:
+def with_server_defaults(
+    resources: ResourceSet, actual: ActualState, options: DiffOptions, warnings: list[str]
+) -> DiffOptions:
     """`options` with the server's only handle as default where the user gave none and a
     new agent or folder needs one."""
     new = [a for name, a in resources.agents.items() if name not in actual.agents]
     new_folders = [f for name, f in resources.folders.items() if name not in actual.folders]
-    needs = {"default_model": options.default_model is None and any(not a.model for a in new),
-             "default_embedding": options.default_embedding is None
-             and (any(not a.embedding for a in new) or any(not f.embedding for f in new_folders))}
+    needs = {
+        "default_model": options.default_model is None and any(not a.model for a in new),
+        "default_embedding": options.default_embedding is None
+        and (any(not a.embedding for a in new) or any(not f.embedding for f in new_folders)),
+    }
     chosen: dict[str, Any] = {}  # DiffOptions field -> the model or embedding handle
-    for key, offered, what in (("default_model", actual.models, "model"),
-                               ("default_embedding", actual.embeddings, "embedding")):
+    for key, offered, what in (
+        ("default_model", actual.models, "model"),
+        ("default_embedding", actual.embeddings, "embedding"),
+    ):
         if needs[key] and offered is not None and len(offered) == 1:
             chosen[key] = offered[0]
-            warnings.append(f"new agents{' and folders' if what == 'embedding' else ''} that "
-                            f"declare no {what} get the server's only {what} {offered[0]!r}")
+            warnings.append(
+                f"new agents{' and folders' if what == 'embedding' else ''} that "
+                f"declare no {what} get the server's only {what} {offered[0]!r}"
+            )
     return replace(options, **chosen) if chosen else options
 
 

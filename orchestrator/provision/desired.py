@@ -70,14 +70,20 @@ class DesiredAgent:
     tool_env: Mapping[str, str] = field(default_factory=dict, repr=False)
 
 
-def _resolve(text: str, env: Mapping[str, str], mark: Mark, path: str,
-             missing: list[Issue]) -> str:
+def _resolve(text: str, env: Mapping[str, str], mark: Mark, path: str, missing: list[Issue]) -> str:
     def sub(match: re.Match[str]) -> str:
         name = match.group(1)
         if name not in env:
-            missing.append(Issue(mark.file or "<resources>", mark.line, mark.col, path,
-                                 f"environment variable {name} is not set",
-                                 hint="export it before plan/apply"))
+            missing.append(
+                Issue(
+                    mark.file or "<resources>",
+                    mark.line,
+                    mark.col,
+                    path,
+                    f"environment variable {name} is not set",
+                    hint="export it before plan/apply",
+                )
+            )
             return ""
         return env[name]
 
@@ -87,11 +93,16 @@ def _resolve(text: str, env: Mapping[str, str], mark: Mark, path: str,
 resolve = _resolve  # for the other desired kinds (MCP servers' env and headers)
 
 
-def desired_block(spec: BlockSpec, env: Mapping[str, str], mark: Mark, path: str,
-                  missing: list[Issue]) -> DesiredBlock:
+def desired_block(
+    spec: BlockSpec, env: Mapping[str, str], mark: Mark, path: str, missing: list[Issue]
+) -> DesiredBlock:
     return DesiredBlock(
-        label=spec.label, value=_resolve(spec.value, env, mark, path, missing), limit=spec.limit,
-        description=spec.description, read_only=spec.read_only, agent_owned=spec.agent_owned,
+        label=spec.label,
+        value=_resolve(spec.value, env, mark, path, missing),
+        limit=spec.limit,
+        description=spec.description,
+        read_only=spec.read_only,
+        agent_owned=spec.agent_owned,
         secret=ENV_PREFIX in spec.value,
         template=spec.value if ENV_PREFIX in spec.value else None,
     )
@@ -101,14 +112,23 @@ def env_names(tool_env: Mapping[str, str]) -> dict[str, str]:
     """tool_env key -> the variable its value names, for values that are exactly one
     `${env:VAR}` of another name than the key (names only, never values): export writes them
     back as written; any other value is exported as `${env:KEY}`."""
-    return {key: found.group(1) for key, text in tool_env.items()
-            if (found := ENV_REF.fullmatch(text.strip())) and found.group(1) != key}
+    return {
+        key: found.group(1)
+        for key, text in tool_env.items()
+        if (found := ENV_REF.fullmatch(text.strip())) and found.group(1) != key
+    }
 
 
-def managed_metadata(namespace: str, name: str, agent_owned: list[str], tools: list[str],
-                     tool_env_digest: str, tool_env_refs: Mapping[str, str] | None = None,
-                     tool_rules: list[dict] | None = None,
-                     env_fields: Mapping[str, str] | None = None) -> dict:
+def managed_metadata(
+    namespace: str,
+    name: str,
+    agent_owned: list[str],
+    tools: list[str],
+    tool_env_digest: str,
+    tool_env_refs: Mapping[str, str] | None = None,
+    tool_rules: list[dict] | None = None,
+    env_fields: Mapping[str, str] | None = None,
+) -> dict:
     """What orchestrate keeps in an agent's metadata; only these keys are compared
     (`tool_env_refs` and `env_fields` only when there are any, `tool_rules` only when
     declared, so agents without them never drift)."""
@@ -134,39 +154,60 @@ def digest(values: Mapping[str, str]) -> str:
     return "sha256:" + hashlib.sha256(body.encode()).hexdigest()[:16]
 
 
-def desired_agent(spec: AgentSpec, options: DiffOptions, env: Mapping[str, str],
-                  missing: list[Issue]) -> DesiredAgent:
+def desired_agent(
+    spec: AgentSpec, options: DiffOptions, env: Mapping[str, str], missing: list[Issue]
+) -> DesiredAgent:
     at, mark = f"agents.{spec.name}", spec.mark
-    tool_env = {k: _resolve(v, env, mark, f"{at}.tool_env.{k}", missing)
-                for k, v in spec.tool_env.items()}
-    blocks = tuple(desired_block(b, env, mark, f"{at}.memory_blocks.{b.label}", missing)
-                   for b in spec.memory_blocks)
+    tool_env = {
+        k: _resolve(v, env, mark, f"{at}.tool_env.{k}", missing) for k, v in spec.tool_env.items()
+    }
+    blocks = tuple(
+        desired_block(b, env, mark, f"{at}.memory_blocks.{b.label}", missing)
+        for b in spec.memory_blocks
+    )
     owned = [b.label for b in blocks if b.agent_owned]
     tags = set(spec.tags) | {identity.MANAGED_TAG, identity.agent_tag(options.namespace, spec.name)}
-    system = (_resolve(spec.system, env, mark, f"{at}.system", missing)
-              if spec.system is not None else None)
+    system = (
+        _resolve(spec.system, env, mark, f"{at}.system", missing)
+        if spec.system is not None
+        else None
+    )
     return DesiredAgent(
-        name=spec.name, spec=spec,
+        name=spec.name,
+        spec=spec,
         model=spec.model or options.default_model,
         embedding=spec.embedding or options.default_embedding,
-        system=system, system_secret=ENV_PREFIX in (spec.system or ""),
-        blocks=blocks, tags=tuple(sorted(tags)),
-        metadata=managed_metadata(options.namespace, spec.name, owned, list(spec.tools),
-                                  digest(tool_env), env_names(spec.tool_env),
-                                  declared_rules(spec), env_templates(spec)),
+        system=system,
+        system_secret=ENV_PREFIX in (spec.system or ""),
+        blocks=blocks,
+        tags=tuple(sorted(tags)),
+        metadata=managed_metadata(
+            options.namespace,
+            spec.name,
+            owned,
+            list(spec.tools),
+            digest(tool_env),
+            env_names(spec.tool_env),
+            declared_rules(spec),
+            env_templates(spec),
+        ),
         tool_env=tool_env,
     )
 
 
-def build_desired(resources: ResourceSet, options: DiffOptions,
-                  env: Mapping[str, str]) -> tuple[dict[str, DesiredAgent], dict[str, DesiredBlock]]:
+def build_desired(
+    resources: ResourceSet, options: DiffOptions, env: Mapping[str, str]
+) -> tuple[dict[str, DesiredAgent], dict[str, DesiredBlock]]:
     """(agents by name, shared blocks by name). Missing env vars are collected and raised
     together as one SpecError (names only, never values)."""
     missing: list[Issue] = []
-    agents = {name: desired_agent(spec, options, env, missing)
-              for name, spec in resources.agents.items()}
-    shared = {name: desired_block(spec, env, spec.mark, f"blocks.{name}", missing)
-              for name, spec in resources.shared_blocks.items()}
+    agents = {
+        name: desired_agent(spec, options, env, missing) for name, spec in resources.agents.items()
+    }
+    shared = {
+        name: desired_block(spec, env, spec.mark, f"blocks.{name}", missing)
+        for name, spec in resources.shared_blocks.items()
+    }
     if missing:
         raise SpecError(sorted(set(missing)))
     return agents, shared

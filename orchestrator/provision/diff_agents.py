@@ -22,8 +22,15 @@ from orchestrator.provision.desired import DesiredAgent, DesiredBlock, DiffOptio
 from orchestrator.provision.payloads import PrivateBlockData
 from orchestrator.provision.state import ActualState
 
-COMPARED_METADATA = ("id", "agent_owned", "tools", "tool_env", "tool_env_refs", "tool_rules",
-                     "env_fields")
+COMPARED_METADATA = (
+    "id",
+    "agent_owned",
+    "tools",
+    "tool_env",
+    "tool_env_refs",
+    "tool_rules",
+    "env_fields",
+)
 OVERWRITES_AGENT_MEMORY = "overwrites a value the agent wrote (agent_owned, --force-agent-owned)"
 
 
@@ -33,16 +40,28 @@ def _label_note(name: str, labels: dict[str, str]) -> str:
 
 
 def create_fields(want: DesiredAgent) -> tuple[FieldChange, ...]:
-    shown = [("model", want.model), ("embedding", want.embedding),
-             ("system", want.system), ("description", want.spec.description or None),
-             ("context_window", want.spec.context_window)]
-    fields = [FieldChange(name, None, value, secret=(name == "system" and want.system_secret))
-              for name, value in shown if value is not None]
-    fields += [FieldChange(f"blocks.{b.label}", None, b.value, secret=b.secret) for b in want.blocks]
+    shown = [
+        ("model", want.model),
+        ("embedding", want.embedding),
+        ("system", want.system),
+        ("description", want.spec.description or None),
+        ("context_window", want.spec.context_window),
+    ]
+    fields = [
+        FieldChange(name, None, value, secret=(name == "system" and want.system_secret))
+        for name, value in shown
+        if value is not None
+    ]
+    fields += [
+        FieldChange(f"blocks.{b.label}", None, b.value, secret=b.secret) for b in want.blocks
+    ]
     fields += [FieldChange(key, None, value) for key, value in sorted(want.spec.settings.items())]
     if want.spec.tool_rules:
-        fields.append(FieldChange("tool_rules", None,
-                                  [rules.shown(r) for r in rules.declared_rules(want.spec) or ()]))
+        fields.append(
+            FieldChange(
+                "tool_rules", None, [rules.shown(r) for r in rules.declared_rules(want.spec) or ()]
+            )
+        )
     fields.append(FieldChange("tags", None, list(want.tags)))
     if want.tool_env:
         fields.append(FieldChange("tool_env", None, sorted(want.tool_env), secret=True))
@@ -53,12 +72,21 @@ def field_changes(want: DesiredAgent, have: AgentState) -> tuple[tuple[FieldChan
     """The agent's field changes, and the values to send that the spec does not hold as
     they are (the full tool_rules list)."""
     spec = want.spec
-    declared = [("name", want.name), ("model", spec.model), ("embedding", spec.embedding),
-                ("system", want.system), ("description", spec.description or None),
-                ("context_window", spec.context_window)]
-    out = [FieldChange(name, getattr(have, name), value,
-                       secret=(name == "system" and want.system_secret))
-           for name, value in declared if value is not None and getattr(have, name) != value]
+    declared = [
+        ("name", want.name),
+        ("model", spec.model),
+        ("embedding", spec.embedding),
+        ("system", want.system),
+        ("description", spec.description or None),
+        ("context_window", spec.context_window),
+    ]
+    out = [
+        FieldChange(
+            name, getattr(have, name), value, secret=(name == "system" and want.system_secret)
+        )
+        for name, value in declared
+        if value is not None and getattr(have, name) != value
+    ]
     out += rules.settings_changes(spec, have)
     computed: dict = {}
     if (rule_change := rules.rules_change(spec, have)) is not None:
@@ -71,26 +99,48 @@ def field_changes(want: DesiredAgent, have: AgentState) -> tuple[tuple[FieldChan
     for key in COMPARED_METADATA:
         if theirs.get(key) != ours.get(key) and key != "tool_env":
             out.append(FieldChange(f"metadata.{key}", theirs.get(key), ours.get(key)))
-    if theirs.get("tool_env") != ours.get("tool_env") or set(have.tool_env_keys) != set(want.tool_env):
-        out.append(FieldChange("tool_env", sorted(have.tool_env_keys), sorted(want.tool_env),
-                               secret=True))
+    if theirs.get("tool_env") != ours.get("tool_env") or set(have.tool_env_keys) != set(
+        want.tool_env
+    ):
+        out.append(
+            FieldChange("tool_env", sorted(have.tool_env_keys), sorted(want.tool_env), secret=True)
+        )
     return tuple(out), computed
 
 
-def block_changes(want: DesiredAgent, have: AgentState, actual: ActualState, options: DiffOptions,
-                  shared_labels: dict[str, str]) -> list[Change]:
+def block_changes(
+    want: DesiredAgent,
+    have: AgentState,
+    actual: ActualState,
+    options: DiffOptions,
+    shared_labels: dict[str, str],
+) -> list[Change]:
     """Private block updates/creations, shared block attaches, and detaches of the rest.
     `shared_labels`: shared block name -> its label, for the shared blocks this agent wants."""
     shared_ids = {b.id: name for name, b in actual.shared_blocks.items()}
     keep: set[str] = set()
     out: list[Change] = []
     for block in want.blocks:
-        found = next((b for b in have.blocks if b.label == block.label and b.id not in shared_ids
-                      and b.id not in keep), None)
+        found = next(
+            (
+                b
+                for b in have.blocks
+                if b.label == block.label and b.id not in shared_ids and b.id not in keep
+            ),
+            None,
+        )
         if found is None:
-            out.append(Change("create", "agent_block", block.label, "attach", agent=want.name,
-                              fields=(FieldChange("value", None, block.value, block.secret),),
-                              data=PrivateBlockData(block)))
+            out.append(
+                Change(
+                    "create",
+                    "agent_block",
+                    block.label,
+                    "attach",
+                    agent=want.name,
+                    fields=(FieldChange("value", None, block.value, block.secret),),
+                    data=PrivateBlockData(block),
+                )
+            )
             continue
         keep.add(found.id)
         change = _private_block_update(want.name, block, found, options)
@@ -101,19 +151,37 @@ def block_changes(want: DesiredAgent, have: AgentState, actual: ActualState, opt
         if shared is not None and shared.id in {b.id for b in have.blocks}:
             keep.add(shared.id)
             continue
-        out.append(Change("attach", "agent_shared_block", name, "attach", agent=want.name,
-                          server_id=shared.id if shared else "", note=_label_note(name, shared_labels)))
+        out.append(
+            Change(
+                "attach",
+                "agent_shared_block",
+                name,
+                "attach",
+                agent=want.name,
+                server_id=shared.id if shared else "",
+                note=_label_note(name, shared_labels),
+            )
+        )
     for attached in have.blocks:
         if attached.id not in keep:
             kind = "agent_shared_block" if attached.id in shared_ids else "agent_block"
-            out.append(Change("detach", kind, shared_ids.get(attached.id, attached.label), "detach",
-                              agent=want.name, server_id=attached.id,
-                              note="the block is kept on the server"))
+            out.append(
+                Change(
+                    "detach",
+                    kind,
+                    shared_ids.get(attached.id, attached.label),
+                    "detach",
+                    agent=want.name,
+                    server_id=attached.id,
+                    note="the block is kept on the server",
+                )
+            )
     return out
 
 
-def _private_block_update(agent: str, want: DesiredBlock, have: Block,
-                          options: DiffOptions) -> Change | None:
+def _private_block_update(
+    agent: str, want: DesiredBlock, have: Block, options: DiffOptions
+) -> Change | None:
     fields = []
     loss = ""
     if want.value != have.value and (not want.agent_owned or options.force_agent_owned):
@@ -127,21 +195,40 @@ def _private_block_update(agent: str, want: DesiredBlock, have: Block,
         fields.append(FieldChange("read_only", have.read_only, want.read_only))
     if not fields:
         return None
-    return Change("update", "agent_block", want.label, "agent", agent=agent, server_id=have.id,
-                  fields=tuple(fields), memory_loss=loss, data=PrivateBlockData(want))
+    return Change(
+        "update",
+        "agent_block",
+        want.label,
+        "agent",
+        agent=agent,
+        server_id=have.id,
+        fields=tuple(fields),
+        memory_loss=loss,
+        data=PrivateBlockData(want),
+    )
 
 
 def tool_changes(want: DesiredAgent, have: AgentState, actual: ActualState) -> list[Change]:
     declared = list(want.spec.tools)
     before = set(((have.metadata or {}).get(identity.METADATA_KEY) or {}).get("tools") or ())
     attached = {t.name: t for t in have.tools}
-    out = [Change("attach", "agent_tool", name, "attach", agent=want.name,
-                  server_id=actual.tools[name].id if name in actual.tools else "")
-           for name in declared if name not in attached]
+    out = [
+        Change(
+            "attach",
+            "agent_tool",
+            name,
+            "attach",
+            agent=want.name,
+            server_id=actual.tools[name].id if name in actual.tools else "",
+        )
+        for name in declared
+        if name not in attached
+    ]
     for name, tool in attached.items():
         if name not in declared and (tool.tool_type == CUSTOM_TOOL_TYPE or name in before):
-            out.append(Change("detach", "agent_tool", name, "detach", agent=want.name,
-                              server_id=tool.id))
+            out.append(
+                Change("detach", "agent_tool", name, "detach", agent=want.name, server_id=tool.id)
+            )
     return out
 
 
@@ -151,27 +238,63 @@ def folder_changes(want: DesiredAgent, have: AgentState, actual: ActualState) ->
     for name in want.spec.folders:
         folder = actual.folders.get(name)
         if folder is None or folder.id not in have.folder_ids:
-            out.append(Change("attach", "agent_folder", name, "attach", agent=want.name,
-                              server_id=folder.id if folder else ""))
+            out.append(
+                Change(
+                    "attach",
+                    "agent_folder",
+                    name,
+                    "attach",
+                    agent=want.name,
+                    server_id=folder.id if folder else "",
+                )
+            )
     for folder_id in have.folder_ids:
         name = names_by_id.get(folder_id, folder_id)
         if name not in want.spec.folders:
-            out.append(Change("detach", "agent_folder", name, "detach", agent=want.name,
-                              server_id=folder_id))
+            out.append(
+                Change(
+                    "detach", "agent_folder", name, "detach", agent=want.name, server_id=folder_id
+                )
+            )
     return out
 
 
-def new_agent_attachments(want: DesiredAgent, actual: ActualState,
-                          shared_labels: dict[str, str]) -> list[Change]:
+def new_agent_attachments(
+    want: DesiredAgent, actual: ActualState, shared_labels: dict[str, str]
+) -> list[Change]:
     """Attachments of an agent created by this plan (its private blocks come with it)."""
-    out = [Change("attach", "agent_shared_block", name, "attach", agent=want.name,
-                  server_id=actual.shared_blocks[name].id if name in actual.shared_blocks else "",
-                  note=_label_note(name, shared_labels))
-           for name in want.spec.shared_blocks]
-    out += [Change("attach", "agent_tool", name, "attach", agent=want.name,
-                   server_id=actual.tools[name].id if name in actual.tools else "")
-            for name in want.spec.tools]
-    out += [Change("attach", "agent_folder", name, "attach", agent=want.name,
-                   server_id=actual.folders[name].id if name in actual.folders else "")
-            for name in want.spec.folders]
+    out = [
+        Change(
+            "attach",
+            "agent_shared_block",
+            name,
+            "attach",
+            agent=want.name,
+            server_id=actual.shared_blocks[name].id if name in actual.shared_blocks else "",
+            note=_label_note(name, shared_labels),
+        )
+        for name in want.spec.shared_blocks
+    ]
+    out += [
+        Change(
+            "attach",
+            "agent_tool",
+            name,
+            "attach",
+            agent=want.name,
+            server_id=actual.tools[name].id if name in actual.tools else "",
+        )
+        for name in want.spec.tools
+    ]
+    out += [
+        Change(
+            "attach",
+            "agent_folder",
+            name,
+            "attach",
+            agent=want.name,
+            server_id=actual.folders[name].id if name in actual.folders else "",
+        )
+        for name in want.spec.folders
+    ]
     return out

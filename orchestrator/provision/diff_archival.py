@@ -33,35 +33,58 @@ def seed_digest(passage: PassageSpec) -> str:
 
 def seeds_of(passages: list[Passage]) -> dict[str, str]:
     """seed digest -> passage id, for the passages an apply seeded."""
-    return {tag[len(SEED_TAG):]: p.id for p in passages for tag in p.tags
-            if tag.startswith(SEED_TAG)}
+    return {
+        tag[len(SEED_TAG) :]: p.id for p in passages for tag in p.tags if tag.startswith(SEED_TAG)
+    }
 
 
 def _label(passage: PassageSpec) -> str:
     if passage.source:
         return passage.source
     text = " ".join(passage.text.split())
-    return f'"{text if len(text) <= MAX_LABEL else text[:MAX_LABEL - 1] + "…"}"'
+    return f'"{text if len(text) <= MAX_LABEL else text[: MAX_LABEL - 1] + "…"}"'
 
 
-def passage_changes(spec: AgentSpec, seeded: Mapping[str, str] | None, options: DiffOptions,
-                    warnings: list[str]) -> list[Change]:
+def passage_changes(
+    spec: AgentSpec, seeded: Mapping[str, str] | None, options: DiffOptions, warnings: list[str]
+) -> list[Change]:
     """`seeded`: what the server holds (None: not read, as for an agent this plan creates)."""
     have = dict(seeded or {})
     wanted: dict[str, PassageSpec] = {}
     for passage in spec.archival:
         wanted.setdefault(seed_digest(passage), passage)
-    out = [Change("create", "agent_passage", _label(p), "attach", agent=spec.name,
-                  fields=(FieldChange("chars", None, len(p.text)),),
-                  data=PassageData(p.text, (*sorted(set(p.tags)), SEED_TAG + digest)))
-           for digest, p in wanted.items() if digest not in have]
+    out = [
+        Change(
+            "create",
+            "agent_passage",
+            _label(p),
+            "attach",
+            agent=spec.name,
+            fields=(FieldChange("chars", None, len(p.text)),),
+            data=PassageData(p.text, (*sorted(set(p.tags)), SEED_TAG + digest)),
+        )
+        for digest, p in wanted.items()
+        if digest not in have
+    ]
     stale = sorted((d, pid) for d, pid in have.items() if d not in wanted)
     if stale and options.prune:
-        out += [Change("delete", "agent_passage", f"seed {digest}", "delete", agent=spec.name,
-                       server_id=pid, memory_loss=STALE_LOSS, blocked=True)
-                for digest, pid in stale]
+        out += [
+            Change(
+                "delete",
+                "agent_passage",
+                f"seed {digest}",
+                "delete",
+                agent=spec.name,
+                server_id=pid,
+                memory_loss=STALE_LOSS,
+                blocked=True,
+            )
+            for digest, pid in stale
+        ]
     elif stale:
-        warnings.append(f"agent {spec.name!r}: {len(stale)} archival passage(s) seeded before "
-                        "and no longer declared are kept (--prune with --allow-memory-loss "
-                        "deletes them)")
+        warnings.append(
+            f"agent {spec.name!r}: {len(stale)} archival passage(s) seeded before "
+            "and no longer declared are kept (--prune with --allow-memory-loss "
+            "deletes them)"
+        )
     return out

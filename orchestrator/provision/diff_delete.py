@@ -31,8 +31,11 @@ def delete_agent(name: str, actual: ActualState, options: DiffOptions) -> list[C
     agent = actual.agents[name]
     owned = set(_section(agent.metadata).get("agent_owned") or ())
     private = [(b, "") for b in _private_blocks(agent.blocks, actual)]
-    notes = [f"block {b.label} is kept (another agent uses it)" for b, _ in private
-             if actual.block_users.get(b.id, 1) > 1]
+    notes = [
+        f"block {b.label} is kept (another agent uses it)"
+        for b, _ in private
+        if actual.block_users.get(b.id, 1) > 1
+    ]
     private = [(b, "") for b, _ in private if actual.block_users.get(b.id, 1) <= 1]
     seen = {b.id for b in agent.blocks}
     for companion in actual.companions.get(name, ()):  # Letta deletes it, not its blocks
@@ -42,13 +45,25 @@ def delete_agent(name: str, actual: ActualState, options: DiffOptions) -> list[C
                 private.append((b, f"of its sleep-time agent {companion.name}"))
     out = []
     if options.keep_blocks and private:
-        notes = [f"its blocks {', '.join(b.label for b, _ in private)} are kept on the server, "
-                 "detached"]
+        notes = [
+            f"its blocks {', '.join(b.label for b, _ in private)} are kept on the server, detached"
+        ]
     elif not options.keep_blocks:
         for b, note in private:
             loss = AGENT_OWNED_LOSS if b.label in owned and not note else ""
-            out.append(Change("delete", "agent_block", b.label, "delete", agent=name,
-                              server_id=b.id, memory_loss=loss, blocked=bool(loss), note=note))
+            out.append(
+                Change(
+                    "delete",
+                    "agent_block",
+                    b.label,
+                    "delete",
+                    agent=name,
+                    server_id=b.id,
+                    memory_loss=loss,
+                    blocked=bool(loss),
+                    note=note,
+                )
+            )
     reasons = []
     seeded = len(actual.seeds.get(name, {}))  # from git: re-seeded by an apply, not lost
     if passages := max(actual.passages.get(name, 0) - seeded, 0):
@@ -57,11 +72,23 @@ def delete_agent(name: str, actual: ActualState, options: DiffOptions) -> list[C
         notes.append(f"with its {seeded} seeded archival passage(s)")
     if messages := actual.messages.get(name, 0):
         reasons.append(f"{messages} message(s) of conversation history would be lost")
-    notes += [f"Letta deletes its sleep-time agent {c.name} with it"
-              for c in actual.companions.get(name, ())]
+    notes += [
+        f"Letta deletes its sleep-time agent {c.name} with it"
+        for c in actual.companions.get(name, ())
+    ]
     loss = "; ".join(reasons)
-    out.append(Change("delete", "agent", name, "delete", server_id=agent.id, memory_loss=loss,
-                      blocked=bool(loss), note="; ".join(notes)))
+    out.append(
+        Change(
+            "delete",
+            "agent",
+            name,
+            "delete",
+            server_id=agent.id,
+            memory_loss=loss,
+            blocked=bool(loss),
+            note="; ".join(notes),
+        )
+    )
     return out
 
 
@@ -80,14 +107,22 @@ def delete_block(name: str, actual: ActualState) -> Change:
     block = actual.shared_blocks[name]
     owned = _section(dict(block.metadata or {})).get("agent_owned", False)
     loss = "the agents' own writes to this agent-owned block would be lost" if owned else ""
-    return Change("delete", "block", name, "delete", server_id=block.id, memory_loss=loss,
-                  blocked=bool(loss))
+    return Change(
+        "delete", "block", name, "delete", server_id=block.id, memory_loss=loss, blocked=bool(loss)
+    )
 
 
 def delete_folder(folder: Folder) -> Change:
     loss = f"deletes the folder and its {len(folder.files)} file(s) from the server"
-    return Change("delete", "folder", folder.name, "delete", server_id=folder.id,
-                  memory_loss=loss, blocked=True)
+    return Change(
+        "delete",
+        "folder",
+        folder.name,
+        "delete",
+        server_id=folder.id,
+        memory_loss=loss,
+        blocked=True,
+    )
 
 
 def our_tool(name: str, actual: ActualState, namespace: str) -> bool:
@@ -95,39 +130,65 @@ def our_tool(name: str, actual: ActualState, namespace: str) -> bool:
     return tool is not None and identity.tool_tag(namespace, name) in tool.tags
 
 
-def prune(resources: ResourceSet, actual: ActualState, options: DiffOptions,
-          warnings: list[str]) -> list[Change]:
-    out = [c for n in sorted(actual.agents) if n not in resources.agents
-           for c in delete_agent(n, actual, options)]
-    out += [delete_block(n, actual) for n in sorted(actual.shared_blocks)
-            if n not in resources.shared_blocks]
-    out += [delete_folder(folder) for n in sorted(actual.folders)
-            if n not in resources.folders and (folder := actual.managed_folder(n))]
-    out += [Change("delete", "tool", n, "delete", server_id=actual.tools[n].id)
-            for n in sorted(actual.tools)
-            if n not in resources.tools and our_tool(n, actual, options.namespace)]
-    warnings += [f"--prune skips {n!r}: several agents carry its identity" for n in actual.duplicates]
+def prune(
+    resources: ResourceSet, actual: ActualState, options: DiffOptions, warnings: list[str]
+) -> list[Change]:
+    out = [
+        c
+        for n in sorted(actual.agents)
+        if n not in resources.agents
+        for c in delete_agent(n, actual, options)
+    ]
+    out += [
+        delete_block(n, actual)
+        for n in sorted(actual.shared_blocks)
+        if n not in resources.shared_blocks
+    ]
+    out += [
+        delete_folder(folder)
+        for n in sorted(actual.folders)
+        if n not in resources.folders and (folder := actual.managed_folder(n))
+    ]
+    out += [
+        Change("delete", "tool", n, "delete", server_id=actual.tools[n].id)
+        for n in sorted(actual.tools)
+        if n not in resources.tools and our_tool(n, actual, options.namespace)
+    ]
+    warnings += [
+        f"--prune skips {n!r}: several agents carry its identity" for n in actual.duplicates
+    ]
     return out
 
 
-def left_behind(resources: ResourceSet, actual: ActualState, options: DiffOptions,
-                creates: list[str]) -> list[str]:
+def left_behind(
+    resources: ResourceSet, actual: ActualState, options: DiffOptions, creates: list[str]
+) -> list[str]:
     """Warnings about managed agents SOURCE no longer declares (a rename, a removal)."""
     gone = sorted(n for n in actual.agents if n not in resources.agents)
     if not gone or not (creates or not options.prune):
         return []
     if options.prune:  # deleted by this plan: say that a rename does not carry memory over
-        return [f"{_names(gone)} deleted and {_names(creates)} created: a rename creates a "
-                "new agent, memory is not moved (messages, archival passages and blocks go "
-                "with the deleted agent)"]
-    rename = (f"; a rename creates a new agent ({_names(creates)}) and the old one keeps its "
-              "memory" if creates else "")
+        return [
+            f"{_names(gone)} deleted and {_names(creates)} created: a rename creates a "
+            "new agent, memory is not moved (messages, archival passages and blocks go "
+            "with the deleted agent)"
+        ]
+    rename = (
+        f"; a rename creates a new agent ({_names(creates)}) and the old one keeps its memory"
+        if creates
+        else ""
+    )
     if len(gone) > MAX_NAMED:
-        return [f"{len(gone)} agents managed in namespace {options.namespace!r} are not "
-                f"declared here: they are left on the server as they are (--prune deletes "
-                f"them){rename}"]
-    return [f"agent {n!r} is managed in namespace {options.namespace!r} but not declared: it "
-            f"is left on the server as it is (--prune deletes it){rename}" for n in gone]
+        return [
+            f"{len(gone)} agents managed in namespace {options.namespace!r} are not "
+            f"declared here: they are left on the server as they are (--prune deletes "
+            f"them){rename}"
+        ]
+    return [
+        f"agent {n!r} is managed in namespace {options.namespace!r} but not declared: it "
+        f"is left on the server as it is (--prune deletes it){rename}"
+        for n in gone
+    ]
 
 
 def _names(names: list[str]) -> str:

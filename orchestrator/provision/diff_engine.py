@@ -38,8 +38,12 @@ from orchestrator.provision.state import ActualState
 from orchestrator.spec.model import ResourceSet, ToolSpec
 
 
-def diff(resources: ResourceSet, actual: ActualState, options: DiffOptions,
-         env: Mapping[str, str] | None = None) -> ChangeSet:
+def diff(
+    resources: ResourceSet,
+    actual: ActualState,
+    options: DiffOptions,
+    env: Mapping[str, str] | None = None,
+) -> ChangeSet:
     warnings: list[str] = []
     options = with_server_defaults(resources, actual, options, warnings)
     agents, shared = build_desired(resources, options, env or {})
@@ -59,51 +63,84 @@ def diff(resources: ResourceSet, actual: ActualState, options: DiffOptions,
     creates = [c.name for c in changes if (c.kind, c.action) == ("agent", "create")]
     warnings += deleting.left_behind(resources, actual, options, creates)
     problems.raise_any()
-    return ChangeSet(options.namespace, actual.base_url, ordered(changes), tuple(warnings),
-                     known_ids=_known_ids(actual))
+    return ChangeSet(
+        options.namespace,
+        actual.base_url,
+        ordered(changes),
+        tuple(warnings),
+        known_ids=_known_ids(actual),
+    )
 
 
 def destroy_diff(resources: ResourceSet, actual: ActualState, options: DiffOptions) -> ChangeSet:
     """Delete what this directory declares (and only what is managed in this namespace)."""
-    changes = [c for n in resources.agents if n in actual.agents
-               for c in deleting.delete_agent(n, actual, options)]
-    changes += [deleting.delete_block(n, actual) for n in resources.shared_blocks
-                if n in actual.shared_blocks]
-    changes += [deleting.delete_folder(folder) for n in resources.folders
-                if (folder := actual.managed_folder(n))]
-    changes += [Change("delete", "tool", n, "delete", server_id=actual.tools[n].id)
-                for n in resources.tools if deleting.our_tool(n, actual, options.namespace)]
+    changes = [
+        c
+        for n in resources.agents
+        if n in actual.agents
+        for c in deleting.delete_agent(n, actual, options)
+    ]
+    changes += [
+        deleting.delete_block(n, actual)
+        for n in resources.shared_blocks
+        if n in actual.shared_blocks
+    ]
+    changes += [
+        deleting.delete_folder(folder)
+        for n in resources.folders
+        if (folder := actual.managed_folder(n))
+    ]
+    changes += [
+        Change("delete", "tool", n, "delete", server_id=actual.tools[n].id)
+        for n in resources.tools
+        if deleting.our_tool(n, actual, options.namespace)
+    ]
     changes += mcp.destroy(resources, actual)
-    return ChangeSet(options.namespace, actual.base_url, ordered(changes),
-                     known_ids=_known_ids(actual))
+    return ChangeSet(
+        options.namespace, actual.base_url, ordered(changes), known_ids=_known_ids(actual)
+    )
 
 
 def _known_ids(actual: ActualState) -> dict[str, dict[str, str]]:
-    return {"agent": {n: a.id for n, a in actual.agents.items()},
-            "block": {n: b.id for n, b in actual.shared_blocks.items()},
-            "tool": {n: t.id for n, t in actual.tools.items()},
-            "folder": {n: f.id for n, f in actual.folders.items()},
-            "mcp": {n: s.id for n, s in actual.mcp_servers.items()}}
+    return {
+        "agent": {n: a.id for n, a in actual.agents.items()},
+        "block": {n: b.id for n, b in actual.shared_blocks.items()},
+        "tool": {n: t.id for n, t in actual.tools.items()},
+        "folder": {n: f.id for n, f in actual.folders.items()},
+        "mcp": {n: s.id for n, s in actual.mcp_servers.items()},
+    }
 
 
 def _check_references(resources: ResourceSet, actual: ActualState, problems: Problems) -> None:
-    known_tools = set(resources.tools) | set(actual.tools) | {
-        tool for spec in resources.agents.values() for _, tool in spec.mcp_tools}
+    known_tools = (
+        set(resources.tools)
+        | set(actual.tools)
+        | {tool for spec in resources.agents.values() for _, tool in spec.mcp_tools}
+    )
     for spec in resources.agents.values():
         rule_problems(spec, known_tools, problems)
         mcp.tool_problems(spec, resources, actual, problems)
         for name in spec.tools:
             if name not in resources.tools and name not in actual.tools:
-                problems.add(spec.mark, f"agents.{spec.name}.tools", f"unknown tool {name!r}",
-                             "declare it as a Tool in this directory or install it on the server")
-        for kind, names, known in (("shared_blocks", spec.shared_blocks, resources.shared_blocks),
-                                   ("folders", spec.folders, resources.folders)):
+                problems.add(
+                    spec.mark,
+                    f"agents.{spec.name}.tools",
+                    f"unknown tool {name!r}",
+                    "declare it as a Tool in this directory or install it on the server",
+                )
+        for kind, names, known in (
+            ("shared_blocks", spec.shared_blocks, resources.shared_blocks),
+            ("folders", spec.folders, resources.folders),
+        ):
             for name in names:
                 if name not in known:
-                    problems.add(spec.mark, f"agents.{spec.name}.{kind}",
-                                 f"unknown {kind[:-1].replace('_', ' ')} {name!r}",
-                                 f"declare a {'Block' if kind == 'shared_blocks' else 'Folder'} "
-                                 f"named {name!r} in this directory")
+                    problems.add(
+                        spec.mark,
+                        f"agents.{spec.name}.{kind}",
+                        f"unknown {kind[:-1].replace('_', ' ')} {name!r}",
+                        f"declare a {'Block' if kind == 'shared_blocks' else 'Folder'} "
+                        f"named {name!r} in this directory",
+                    )
 
 
 def _a(key: str) -> str:
@@ -117,55 +154,100 @@ def _shown_path(path: str) -> str:
         return path
 
 
-def _tool_changes(tools: Mapping[str, ToolSpec], actual: ActualState, options: DiffOptions,
-                  problems: Problems) -> list[Change]:
+def _tool_changes(
+    tools: Mapping[str, ToolSpec], actual: ActualState, options: DiffOptions, problems: Problems
+) -> list[Change]:
     out = []
     for name, spec in tools.items():
         tags = (identity.MANAGED_TAG, identity.tool_tag(options.namespace, name))
         have = actual.tools.get(name)
         if have is None:
-            out.append(Change("create", "tool", name, "tool", data=ToolData(spec, tags),
-                              fields=(FieldChange("source_file", None,
-                                                  _shown_path(spec.source_file)),)))
+            out.append(
+                Change(
+                    "create",
+                    "tool",
+                    name,
+                    "tool",
+                    data=ToolData(spec, tags),
+                    fields=(FieldChange("source_file", None, _shown_path(spec.source_file)),),
+                )
+            )
             continue
         if have.tool_type != CUSTOM_TOOL_TYPE:
-            problems.add(spec.mark, f"tools.{name}", f"{name!r} is a built-in Letta tool",
-                         "rename the function")
+            problems.add(
+                spec.mark,
+                f"tools.{name}",
+                f"{name!r} is a built-in Letta tool",
+                "rename the function",
+            )
             continue
-        others = [ns for ns in identity.owner_namespaces(have.tags, "tool", name)
-                  if ns != options.namespace]
+        others = [
+            ns
+            for ns in identity.owner_namespaces(have.tags, "tool", name)
+            if ns != options.namespace
+        ]
         if others and tags[1] not in have.tags:  # never re-tag (and so share) another's tool
-            problems.add(spec.mark, f"tools.{name}",
-                         f"tool {name!r} is managed in namespace {others[0]!r}",
-                         "tools are named server-wide: rename the function, or list the tool "
-                         "under an agent's `tools:` without declaring it to use it as it is")
+            problems.add(
+                spec.mark,
+                f"tools.{name}",
+                f"tool {name!r} is managed in namespace {others[0]!r}",
+                "tools are named server-wide: rename the function, or list the tool "
+                "under an agent's `tools:` without declaring it to use it as it is",
+            )
             continue
         fields = []
         if have.source_code.strip() != spec.source_code.strip():
-            fields.append(FieldChange("source_code", f"{len(have.source_code)} chars",
-                                      f"{len(spec.source_code)} chars "
-                                      f"({_shown_path(spec.source_file)})"))
+            fields.append(
+                FieldChange(
+                    "source_code",
+                    f"{len(have.source_code)} chars",
+                    f"{len(spec.source_code)} chars ({_shown_path(spec.source_file)})",
+                )
+            )
         if sorted(have.pip_requirements) != sorted(spec.pip_requirements):
-            fields.append(FieldChange("pip_requirements", sorted(have.pip_requirements),
-                                      sorted(spec.pip_requirements)))
+            fields.append(
+                FieldChange(
+                    "pip_requirements", sorted(have.pip_requirements), sorted(spec.pip_requirements)
+                )
+            )
         if spec.description and have.description != spec.description:
             fields.append(FieldChange("description", have.description, spec.description))
         if not set(tags) <= set(have.tags):
-            fields.append(FieldChange("tags", sorted(have.tags), sorted(set(have.tags) | set(tags))))
+            fields.append(
+                FieldChange("tags", sorted(have.tags), sorted(set(have.tags) | set(tags)))
+            )
         if fields:
-            out.append(Change("update", "tool", name, "tool", server_id=have.id,
-                              fields=tuple(fields), data=ToolData(spec, tags)))
+            out.append(
+                Change(
+                    "update",
+                    "tool",
+                    name,
+                    "tool",
+                    server_id=have.id,
+                    fields=tuple(fields),
+                    data=ToolData(spec, tags),
+                )
+            )
     return out
 
 
-def _shared_block_changes(shared: Mapping[str, DesiredBlock], actual: ActualState,
-                          options: DiffOptions) -> list[Change]:
+def _shared_block_changes(
+    shared: Mapping[str, DesiredBlock], actual: ActualState, options: DiffOptions
+) -> list[Change]:
     out = []
     for name, want in shared.items():
         have = actual.shared_blocks.get(name)
         if have is None:
-            out.append(Change("create", "block", name, "block", data=SharedBlockData(want),
-                              fields=(FieldChange("value", None, want.value, want.secret),)))
+            out.append(
+                Change(
+                    "create",
+                    "block",
+                    name,
+                    "block",
+                    data=SharedBlockData(want),
+                    fields=(FieldChange("value", None, want.value, want.secret),),
+                )
+            )
             continue
         fields, loss = [], ""
         if want.value != have.value and (not want.agent_owned or options.force_agent_owned):
@@ -183,41 +265,75 @@ def _shared_block_changes(shared: Mapping[str, DesiredBlock], actual: ActualStat
         if section.get("env_template") != want.template:  # what export writes back
             fields.append(FieldChange("env_template", section.get("env_template"), want.template))
         if fields:
-            out.append(Change("update", "block", name, "block", server_id=have.id,
-                              fields=tuple(fields), memory_loss=loss,
-                              data=SharedBlockData(want)))
+            out.append(
+                Change(
+                    "update",
+                    "block",
+                    name,
+                    "block",
+                    server_id=have.id,
+                    fields=tuple(fields),
+                    memory_loss=loss,
+                    data=SharedBlockData(want),
+                )
+            )
     return out
 
 
-def _agent_changes(want: DesiredAgent, actual: ActualState, options: DiffOptions,
-                   labels: dict[str, str], problems: Problems, warnings: list[str]) -> list[Change]:
+def _agent_changes(
+    want: DesiredAgent,
+    actual: ActualState,
+    options: DiffOptions,
+    labels: dict[str, str],
+    problems: Problems,
+    warnings: list[str],
+) -> list[Change]:
     name = want.name
     if name in actual.duplicates:
-        problems.add(want.spec.mark, f"agents.{name}",
-                     f"{len(actual.duplicates[name])} agents on the server carry this identity "
-                     f"({', '.join(actual.duplicates[name])})", "delete all but one of them")
+        problems.add(
+            want.spec.mark,
+            f"agents.{name}",
+            f"{len(actual.duplicates[name])} agents on the server carry this identity "
+            f"({', '.join(actual.duplicates[name])})",
+            "delete all but one of them",
+        )
         return []
     have = actual.agents.get(name)
     action = "update"
     if have is None:
         namesakes = [a for a in actual.unmanaged if a.name == name]
         if options.adopt and len(namesakes) > 1:
-            problems.add(want.spec.mark, f"agents.{name}", f"cannot adopt: {len(namesakes)} "
-                         "unmanaged agents have this name", "delete or rename all but one")
+            problems.add(
+                want.spec.mark,
+                f"agents.{name}",
+                f"cannot adopt: {len(namesakes)} unmanaged agents have this name",
+                "delete or rename all but one",
+            )
             return []
         if options.adopt and namesakes:
             have, action = namesakes[0], "adopt"
         else:
             if namesakes:
-                warnings.append(f"an unmanaged agent named {name!r} exists ({namesakes[0].id}); "
-                                "apply will create a new one (pass --adopt to manage it instead)")
+                warnings.append(
+                    f"an unmanaged agent named {name!r} exists ({namesakes[0].id}); "
+                    "apply will create a new one (pass --adopt to manage it instead)"
+                )
             return _create_agent(want, actual, options, labels, problems, warnings)
     fields, computed = agents_diff.field_changes(want, have)
     out = []
     if fields or action == "adopt":
-        out.append(Change(action, "agent", name, "agent", server_id=have.id, fields=fields,
-                          note=sleeptime_note(fields, actual.companions.get(name, ())),
-                          data=AgentData(want, dict(have.metadata or {}), computed)))
+        out.append(
+            Change(
+                action,
+                "agent",
+                name,
+                "agent",
+                server_id=have.id,
+                fields=fields,
+                note=sleeptime_note(fields, actual.companions.get(name, ())),
+                data=AgentData(want, dict(have.metadata or {}), computed),
+            )
+        )
     out += agents_diff.block_changes(want, have, actual, options, labels)
     out += agents_diff.tool_changes(want, have, actual)
     out += mcp.agent_tool_changes(want.spec, name, have, actual)
@@ -226,20 +342,39 @@ def _agent_changes(want: DesiredAgent, actual: ActualState, options: DiffOptions
     return out
 
 
-def _create_agent(want: DesiredAgent, actual: ActualState, options: DiffOptions,
-                  labels: dict[str, str], problems: Problems,
-                  warnings: list[str]) -> list[Change]:
+def _create_agent(
+    want: DesiredAgent,
+    actual: ActualState,
+    options: DiffOptions,
+    labels: dict[str, str],
+    problems: Problems,
+    warnings: list[str],
+) -> list[Change]:
     for key, offered in (("model", actual.models), ("embedding", actual.embeddings)):
         if getattr(want, key) is not None:
             continue
         if options.report_only:  # diff: the agent is missing all the same (drift)
-            warnings.append(f"agent {want.name!r}: apply needs {_a(key)} "
-                            f"({missing_hint(key, offered)})")
+            warnings.append(
+                f"agent {want.name!r}: apply needs {_a(key)} ({missing_hint(key, offered)})"
+            )
         else:
-            problems.add(want.spec.mark, f"agents.{want.name}.{key}", f"no {key} for a new agent",
-                         missing_hint(key, offered))
-    create = Change("create", "agent", want.name, "agent", fields=agents_diff.create_fields(want),
-                    data=AgentData(want))
-    return [create, *agents_diff.new_agent_attachments(want, actual, labels),
-            *mcp.agent_tool_changes(want.spec, want.name, None, actual),
-            *passage_changes(want.spec, None, options, warnings)]
+            problems.add(
+                want.spec.mark,
+                f"agents.{want.name}.{key}",
+                f"no {key} for a new agent",
+                missing_hint(key, offered),
+            )
+    create = Change(
+        "create",
+        "agent",
+        want.name,
+        "agent",
+        fields=agents_diff.create_fields(want),
+        data=AgentData(want),
+    )
+    return [
+        create,
+        *agents_diff.new_agent_attachments(want, actual, labels),
+        *mcp.agent_tool_changes(want.spec, want.name, None, actual),
+        *passage_changes(want.spec, None, options, warnings),
+    ]

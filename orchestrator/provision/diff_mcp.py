@@ -30,20 +30,36 @@ from orchestrator.spec.model import AgentSpec, McpServerSpec, ResourceSet
 MCP_TOOL_TAG = "mcp:"  # Letta tags each tool it registers from a server `mcp:<server name>`
 
 
-def desired_server(spec: McpServerSpec, env: Mapping[str, str],
-                   missing: list[Issue]) -> NewMcpServer:
+def desired_server(
+    spec: McpServerSpec, env: Mapping[str, str], missing: list[Issue]
+) -> NewMcpServer:
     def value(key: str, name: str, text: str) -> str:
-        return resolve(text, env, spec.field_marks.get(f"{key}.{name}", spec.mark),
-                       f"mcp_servers.{spec.name}.{key}.{name}", missing)
+        return resolve(
+            text,
+            env,
+            spec.field_marks.get(f"{key}.{name}", spec.mark),
+            f"mcp_servers.{spec.name}.{key}.{name}",
+            missing,
+        )
 
     return NewMcpServer(
-        name=spec.name, transport=spec.transport, command=spec.command, args=spec.args,
-        env={k: value("env", k, v) for k, v in spec.env.items()}, url=spec.url,
-        headers={k: value("headers", k, v) for k, v in spec.headers.items()})
+        name=spec.name,
+        transport=spec.transport,
+        command=spec.command,
+        args=spec.args,
+        env={k: value("env", k, v) for k, v in spec.env.items()},
+        url=spec.url,
+        headers={k: value("headers", k, v) for k, v in spec.headers.items()},
+    )
 
 
-def server_changes(resources: ResourceSet, actual: ActualState, options: DiffOptions,
-                   env: Mapping[str, str], problems: Problems) -> list[Change]:
+def server_changes(
+    resources: ResourceSet,
+    actual: ActualState,
+    options: DiffOptions,
+    env: Mapping[str, str],
+    problems: Problems,
+) -> list[Change]:
     missing: list[Issue] = []
     out = []
     for name, spec in resources.mcp_servers.items():
@@ -52,29 +68,51 @@ def server_changes(resources: ResourceSet, actual: ActualState, options: DiffOpt
         have = actual.mcp_servers.get(name)
         marker = actual.mcp_markers.get(name)
         if have is None:
-            out.append(Change("create", "mcp_server", name, "mcp", fields=_shown(want),
-                              data=McpServerData(want, refs, marker.id if marker else "")))
+            out.append(
+                Change(
+                    "create",
+                    "mcp_server",
+                    name,
+                    "mcp",
+                    fields=_shown(want),
+                    data=McpServerData(want, refs, marker.id if marker else ""),
+                )
+            )
             continue
         others = [ns for ns in actual.mcp_owners.get(name, ()) if ns != options.namespace]
         if marker is None and others:
-            problems.add(spec.mark, f"mcp_servers.{name}",
-                         f"MCP server {name!r} is managed in namespace {others[0]!r}",
-                         "MCP servers are named server-wide: rename this one, or use that "
-                         "server's tools without declaring it here")
+            problems.add(
+                spec.mark,
+                f"mcp_servers.{name}",
+                f"MCP server {name!r} is managed in namespace {others[0]!r}",
+                "MCP servers are named server-wide: rename this one, or use that "
+                "server's tools without declaring it here",
+            )
             continue
         if marker is None and not options.adopt:
-            problems.add(spec.mark, f"mcp_servers.{name}",
-                         f"an MCP server named {name!r} exists and is not managed",
-                         "pass --adopt to manage it (its config is then set from this file)")
+            problems.add(
+                spec.mark,
+                f"mcp_servers.{name}",
+                f"an MCP server named {name!r} exists and is not managed",
+                "pass --adopt to manage it (its config is then set from this file)",
+            )
             continue
         fields = _compared(want, have)
         recorded = dict((marker.metadata or {}).get(identity.METADATA_KEY) or {}) if marker else {}
         if marker is not None and recorded.get("refs") != refs:
             fields.append(FieldChange("metadata.refs", recorded.get("refs"), refs))
         if fields or marker is None:
-            out.append(Change("update" if marker else "adopt", "mcp_server", name, "mcp",
-                              server_id=have.id, fields=tuple(fields),
-                              data=McpServerData(want, refs, marker.id if marker else "")))
+            out.append(
+                Change(
+                    "update" if marker else "adopt",
+                    "mcp_server",
+                    name,
+                    "mcp",
+                    server_id=have.id,
+                    fields=tuple(fields),
+                    data=McpServerData(want, refs, marker.id if marker else ""),
+                )
+            )
     if missing:
         problems.issues.extend(sorted(set(missing)))
     return out
@@ -83,8 +121,10 @@ def server_changes(resources: ResourceSet, actual: ActualState, options: DiffOpt
 def _shown(want: NewMcpServer) -> tuple[FieldChange, ...]:
     fields = [FieldChange("transport", None, want.transport)]
     if want.transport == "stdio":
-        fields += [FieldChange("command", None, want.command),
-                   FieldChange("args", None, list(want.args))]
+        fields += [
+            FieldChange("command", None, want.command),
+            FieldChange("args", None, list(want.args)),
+        ]
         if want.env:
             fields.append(FieldChange("env", None, sorted(want.env), secret=True))
     else:
@@ -95,9 +135,11 @@ def _shown(want: NewMcpServer) -> tuple[FieldChange, ...]:
 
 
 def _compared(want: NewMcpServer, have: McpServer) -> list[FieldChange]:
-    fields = [FieldChange(key, getattr(have, key) or None, getattr(want, key) or None)
-              for key in ("transport", "command", "url")
-              if getattr(have, key) != getattr(want, key)]
+    fields = [
+        FieldChange(key, getattr(have, key) or None, getattr(want, key) or None)
+        for key in ("transport", "command", "url")
+        if getattr(have, key) != getattr(want, key)
+    ]
     if tuple(have.args) != tuple(want.args):
         fields.append(FieldChange("args", list(have.args), list(want.args)))
     for key, theirs, ours in (("env", have.env, want.env), ("headers", have.headers, want.headers)):
@@ -109,15 +151,23 @@ def _compared(want: NewMcpServer, have: McpServer) -> list[FieldChange]:
 def delete_server(name: str, actual: ActualState) -> Change:
     marker = actual.mcp_markers[name]
     have = actual.mcp_servers.get(name)
-    return Change("delete", "mcp_server", name, "delete", server_id=have.id if have else "",
-                  note="Letta deletes its tools with it (and detaches them from every agent)",
-                  data=McpServerData(NewMcpServer(name, have.transport if have else ""), {},
-                                     marker.id))
+    return Change(
+        "delete",
+        "mcp_server",
+        name,
+        "delete",
+        server_id=have.id if have else "",
+        note="Letta deletes its tools with it (and detaches them from every agent)",
+        data=McpServerData(NewMcpServer(name, have.transport if have else ""), {}, marker.id),
+    )
 
 
 def prune(resources: ResourceSet, actual: ActualState) -> list[Change]:
-    return [delete_server(n, actual) for n in sorted(actual.mcp_markers)
-            if n not in resources.mcp_servers]
+    return [
+        delete_server(n, actual)
+        for n in sorted(actual.mcp_markers)
+        if n not in resources.mcp_servers
+    ]
 
 
 def destroy(resources: ResourceSet, actual: ActualState) -> list[Change]:
@@ -128,23 +178,35 @@ def server_of(tool: Tool) -> str | None:
     """The MCP server a Letta tool came from (None for any other tool)."""
     if tool.tool_type != MCP_TOOL_TYPE:
         return None
-    return next((t[len(MCP_TOOL_TAG):] for t in tool.tags if t.startswith(MCP_TOOL_TAG)), "")
+    return next((t[len(MCP_TOOL_TAG) :] for t in tool.tags if t.startswith(MCP_TOOL_TAG)), "")
 
 
-def tool_problems(spec: AgentSpec, resources: ResourceSet, actual: ActualState,
-                  problems: Problems) -> None:
+def tool_problems(
+    spec: AgentSpec, resources: ResourceSet, actual: ActualState, problems: Problems
+) -> None:
     """An MCP tool the (existing) server does not offer; a server neither declared nor there."""
     for server, tool in spec.mcp_tools:
         offered = actual.mcp_tools.get(server)
         where = f"agents.{spec.name}.tools"
         if server not in resources.mcp_servers and server not in actual.mcp_servers:
-            problems.add(spec.mark, where, f"unknown MCP server {server!r}",
-                         "declare it as an McpServer in this directory")
-        elif offered is not None and tool not in {t.name for t in offered} \
-                and not _reconfigured(server, resources, actual):
+            problems.add(
+                spec.mark,
+                where,
+                f"unknown MCP server {server!r}",
+                "declare it as an McpServer in this directory",
+            )
+        elif (
+            offered is not None
+            and tool not in {t.name for t in offered}
+            and not _reconfigured(server, resources, actual)
+        ):
             names = ", ".join(sorted(t.name for t in offered)) or "none"
-            problems.add(spec.mark, where, f"MCP server {server!r} has no tool {tool!r}",
-                         f"its tools: {names}")
+            problems.add(
+                spec.mark,
+                where,
+                f"MCP server {server!r} has no tool {tool!r}",
+                f"its tools: {names}",
+            )
 
 
 def _reconfigured(server: str, resources: ResourceSet, actual: ActualState) -> bool:
@@ -152,12 +214,17 @@ def _reconfigured(server: str, resources: ResourceSet, actual: ActualState) -> b
     spec, have = resources.mcp_servers.get(server), actual.mcp_servers.get(server)
     if spec is None or have is None:
         return False
-    return (spec.transport, spec.command, spec.args, spec.url) != \
-        (have.transport, have.command, have.args, have.url)
+    return (spec.transport, spec.command, spec.args, spec.url) != (
+        have.transport,
+        have.command,
+        have.args,
+        have.url,
+    )
 
 
-def agent_tool_changes(spec: AgentSpec, name: str, have: AgentState | None,
-                       actual: ActualState) -> list[Change]:
+def agent_tool_changes(
+    spec: AgentSpec, name: str, have: AgentState | None, actual: ActualState
+) -> list[Change]:
     """Attach the declared MCP tools (by server and tool name), detach undeclared ones."""
     attached: dict[tuple[str, str], Tool] = {}
     for found in have.tools if have else ():
@@ -168,10 +235,27 @@ def agent_tool_changes(spec: AgentSpec, name: str, have: AgentState | None,
         if (server, tool) in attached:
             continue
         offered = {t.name: t.id for t in actual.mcp_tools.get(server, ())}
-        out.append(Change("attach", "agent_mcp_tool", f"{server}/{tool}", "attach", agent=name,
-                          server_id=offered.get(tool, ""), data=McpToolData(server, tool)))
+        out.append(
+            Change(
+                "attach",
+                "agent_mcp_tool",
+                f"{server}/{tool}",
+                "attach",
+                agent=name,
+                server_id=offered.get(tool, ""),
+                data=McpToolData(server, tool),
+            )
+        )
     for (server, tool), found in attached.items():
         if (server, tool) not in spec.mcp_tools:
-            out.append(Change("detach", "agent_mcp_tool", f"{server}/{tool}", "detach",
-                              agent=name, server_id=found.id))
+            out.append(
+                Change(
+                    "detach",
+                    "agent_mcp_tool",
+                    f"{server}/{tool}",
+                    "detach",
+                    agent=name,
+                    server_id=found.id,
+                )
+            )
     return out

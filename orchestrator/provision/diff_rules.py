@@ -26,9 +26,14 @@ from orchestrator.spec.model import AgentSpec
 
 # Which keys each kind of rule uses besides type, tool_name and prompt_template.
 RULE_KEYS: dict[str, tuple[str, ...]] = {
-    "run_first": ("args",), "exit_loop": (), "continue_loop": (), "requires_approval": (),
-    "required_before_exit": (), "constrain_child_tools": ("children",),
-    "parent_last_tool": ("children",), "max_count_per_step": ("max_count_limit",),
+    "run_first": ("args",),
+    "exit_loop": (),
+    "continue_loop": (),
+    "requires_approval": (),
+    "required_before_exit": (),
+    "constrain_child_tools": ("children",),
+    "parent_last_tool": ("children",),
+    "max_count_per_step": ("max_count_limit",),
     "conditional": ("child_output_mapping", "default_child", "require_output_mapping"),
 }
 _DEFAULTS = {"require_output_mapping": False, "prompt_template": ""}
@@ -43,9 +48,11 @@ def _key(rule: Mapping[str, Any]) -> str:
 
 
 def shown(rule: Mapping[str, Any]) -> str:
-    rest = ", ".join(f"{k}={json.dumps(v, sort_keys=True) if not isinstance(v, str) else v}"
-                     for k, v in sorted(canonical(rule).items())
-                     if k not in ("type", "tool_name"))
+    rest = ", ".join(
+        f"{k}={json.dumps(v, sort_keys=True) if not isinstance(v, str) else v}"
+        for k, v in sorted(canonical(rule).items())
+        if k not in ("type", "tool_name")
+    )
     return f"{rule['type']}({rule['tool_name']}{', ' + rest if rest else ''})"
 
 
@@ -53,8 +60,9 @@ def declared_rules(spec: AgentSpec) -> list[dict[str, Any]] | None:
     return None if spec.tool_rules is None else [canonical(r) for r in spec.tool_rules]
 
 
-def rules_change(spec: AgentSpec, have: AgentState
-                 ) -> tuple[FieldChange, list[dict[str, Any]]] | None:
+def rules_change(
+    spec: AgentSpec, have: AgentState
+) -> tuple[FieldChange, list[dict[str, Any]]] | None:
     """The tool_rules field change and the full list to send, or None when in step."""
     section = (have.metadata or {}).get(identity.METADATA_KEY) or {}
     before = {_key(r) for r in section.get("tool_rules") or () if isinstance(r, Mapping)}
@@ -70,9 +78,11 @@ def rules_change(spec: AgentSpec, have: AgentState
 
 
 def settings_changes(spec: AgentSpec, have: AgentState) -> list[FieldChange]:
-    return [FieldChange(key, have.settings.get(key), spec.settings[key])
-            for key in AGENT_SETTINGS
-            if key in spec.settings and have.settings.get(key) != spec.settings[key]]
+    return [
+        FieldChange(key, have.settings.get(key), spec.settings[key])
+        for key in AGENT_SETTINGS
+        if key in spec.settings and have.settings.get(key) != spec.settings[key]
+    ]
 
 
 def sleeptime_note(fields: Sequence[FieldChange], companions: Sequence[AgentState]) -> str:
@@ -96,13 +106,25 @@ def rule_problems(spec: AgentSpec, known_tools: Collection[str], problems: Probl
         used = RULE_KEYS.get(str(rule.get("type")), ())
         for key in rule:
             if key not in ("type", "tool_name", "prompt_template", *used):
-                problems.add(spec.mark, where, f"{key!r} is not used by a {rule['type']} rule",
-                             f"a {rule['type']} rule takes: tool_name, prompt_template"
-                             + "".join(f", {k}" for k in used))
-        named = [rule.get("tool_name"), *(rule.get("children") or ()),
-                 *(rule.get("child_output_mapping") or {}).values(), rule.get("default_child")]
+                problems.add(
+                    spec.mark,
+                    where,
+                    f"{key!r} is not used by a {rule['type']} rule",
+                    f"a {rule['type']} rule takes: tool_name, prompt_template"
+                    + "".join(f", {k}" for k in used),
+                )
+        named = [
+            rule.get("tool_name"),
+            *(rule.get("children") or ()),
+            *(rule.get("child_output_mapping") or {}).values(),
+            rule.get("default_child"),
+        ]
         for tool in (t for t in named if t):
             if tool not in known_tools:
-                problems.add(spec.mark, f"agents.{spec.name}.tool_rules",
-                             f"unknown tool {tool!r}", "a rule names a tool of this directory "
-                             "or of the server (tools are named by their function name)")
+                problems.add(
+                    spec.mark,
+                    f"agents.{spec.name}.tool_rules",
+                    f"unknown tool {tool!r}",
+                    "a rule names a tool of this directory "
+                    "or of the server (tools are named by their function name)",
+                )

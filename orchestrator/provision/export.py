@@ -59,10 +59,13 @@ def export_name(agent: AgentState, namespace: str) -> str:
     return identity.managed_name(agent.tags, namespace) or agent.name
 
 
-def select_agents(agents: list[AgentState], selection: Selection,
-                  namespace: str) -> list[AgentState]:
+def select_agents(
+    agents: list[AgentState], selection: Selection, namespace: str
+) -> list[AgentState]:
     if not (selection.all or selection.names or selection.match or selection.tags):
-        raise ProvisionError("nothing selected: name agents, or pass --all, --match GLOB or --tag T")
+        raise ProvisionError(
+            "nothing selected: name agents, or pass --all, --match GLOB or --tag T"
+        )
 
     def chosen(agent: AgentState) -> bool:
         name = export_name(agent, namespace)
@@ -70,13 +73,20 @@ def select_agents(agents: list[AgentState], selection: Selection,
             return True
         if identity.RUN_TAG in agent.tags:
             return False  # a pipeline run's own inline agent: not part of any fleet
-        return (selection.all
-                or any(fnmatch.fnmatchcase(name, g) for g in selection.match)
-                or bool(set(selection.tags) & set(agent.tags)))
+        return (
+            selection.all
+            or any(fnmatch.fnmatchcase(name, g) for g in selection.match)
+            or bool(set(selection.tags) & set(agent.tags))
+        )
 
     made = {c for a in agents for c in a.companion_ids}  # sleep-time agents: part of another
-    picked = [a for a in agents if a.id not in made and chosen(a)
-              and (identity.managed_name(a.tags, namespace) or not identity.is_managed(a.tags))]
+    picked = [
+        a
+        for a in agents
+        if a.id not in made
+        and chosen(a)
+        and (identity.managed_name(a.tags, namespace) or not identity.is_managed(a.tags))
+    ]
     missing = set(selection.names) - {export_name(a, namespace) for a in picked}
     if missing:
         raise ProvisionError(f"no agent named {', '.join(sorted(missing))} on the server")
@@ -119,8 +129,10 @@ class _Writer:
             # A server-side file name must never make export write outside `out`.
             raise ProvisionError(f"refusing to export {relative!r}: outside {self.out}")
         if path.resolve() in self.seen:  # a folder file named like another exported file
-            raise ProvisionError(f"refusing to export {relative!r}: two exported files "
-                                 "would have that path (rename one of them on the server)")
+            raise ProvisionError(
+                f"refusing to export {relative!r}: two exported files "
+                "would have that path (rename one of them on the server)"
+            )
         self.seen.add(path.resolve())
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")
@@ -150,8 +162,14 @@ def _block_doc(block: Block, agent_owned: bool) -> dict:
 EXPORTED_SETTINGS: dict[str, object] = {"message_buffer_autoclear": False, "timezone": "UTC"}
 
 
-def _agent_doc(agent: AgentState, name: str, shared: dict[str, str], folders: dict[str, str],
-               writer: _Writer, report: ExportReport) -> dict:
+def _agent_doc(
+    agent: AgentState,
+    name: str,
+    shared: dict[str, str],
+    folders: dict[str, str],
+    writer: _Writer,
+    report: ExportReport,
+) -> dict:
     section = (agent.metadata or {}).get(identity.METADATA_KEY) or {}
     owned = set(section.get("agent_owned") or ())
     doc: dict = {"apiVersion": API_VERSION, "kind": "Agent", "name": name}
@@ -166,17 +184,25 @@ def _agent_doc(agent: AgentState, name: str, shared: dict[str, str], folders: di
     if private:
         doc["memory_blocks"] = [_block_doc(b, b.label in owned) for b in private]
     shared_names = sorted(shared[b.id] for b in agent.blocks if b.id in shared)
-    for key, values in (("shared_blocks", shared_names), ("tools", _declared_tools(agent)),
-                        ("folders", sorted(folders[f] for f in agent.folder_ids if f in folders)),
-                        ("tags", sorted(t for t in agent.tags if not identity.is_identity_tag(t)))):
+    for key, values in (
+        ("shared_blocks", shared_names),
+        ("tools", _declared_tools(agent)),
+        ("folders", sorted(folders[f] for f in agent.folder_ids if f in folders)),
+        ("tags", sorted(t for t in agent.tags if not identity.is_identity_tag(t))),
+    ):
         if values:
             doc[key] = values
     if mcp_tools := mcp_tool_entries(agent):
         doc["tools"] = [*doc.get("tools", ()), *mcp_tools]
     if isinstance(section.get("tool_rules"), list):  # the rules the YAML declared
         doc["tool_rules"] = list(section["tool_rules"])
-    doc.update({k: v for k, v in agent.settings.items() if k in EXPORTED_SETTINGS
-                and v is not None and v != EXPORTED_SETTINGS[k]})
+    doc.update(
+        {
+            k: v
+            for k, v in agent.settings.items()
+            if k in EXPORTED_SETTINGS and v is not None and v != EXPORTED_SETTINGS[k]
+        }
+    )
     if agent.tool_env_keys:
         # The variables the YAML named (recorded at apply, names only); else the key's name.
         refs = section.get("tool_env_refs") or {}
@@ -184,41 +210,60 @@ def _agent_doc(agent: AgentState, name: str, shared: dict[str, str], folders: di
         doc["tool_env"] = {k: f"${{env:{v}}}" for k, v in names.items()}
         guessed = [k for k in agent.tool_env_keys if k not in refs]
         if guessed:
-            report.warnings.append(f"agent {name}: tool_env {', '.join(guessed)} written as "
-                                   "${env:KEY} references (the server does not say where their "
-                                   "values came from); export them before apply")
+            report.warnings.append(
+                f"agent {name}: tool_env {', '.join(guessed)} written as "
+                "${env:KEY} references (the server does not say where their "
+                "values came from); export them before apply"
+            )
     return doc
 
 
-def export_resources(backend: AdminBackend, selection: Selection, out: Path,
-                     namespace: str = identity.DEFAULT_NAMESPACE,
-                     env: Mapping[str, str] | None = None) -> ExportReport:
+def export_resources(
+    backend: AdminBackend,
+    selection: Selection,
+    out: Path,
+    namespace: str = identity.DEFAULT_NAMESPACE,
+    env: Mapping[str, str] | None = None,
+) -> ExportReport:
     """`env`: where the values of `${env:...}` fields changed on the server since apply
     are looked up, to write them back as references (export_secrets.py)."""
     report = ExportReport()
     writer = _Writer(out, report)
     agents = select_agents(backend.list_agents(), selection, namespace)
     agents, values, warnings = scrub_agents(  # before anything is written
-        agents, {a.id: export_name(a, namespace) for a in agents}, env or {})
+        agents, {a.id: export_name(a, namespace) for a in agents}, env or {}
+    )
     report.warnings += warnings
     shared = _shared_blocks(backend, namespace, agents, writer, values)
     folders = _folders(backend, agents, writer)
     _tools(agents, writer)
-    write_mcp_servers(backend, agents, namespace,
-                      lambda path, docs: writer.write(path, _dump(docs)), report.warnings)
+    write_mcp_servers(
+        backend,
+        agents,
+        namespace,
+        lambda path, docs: writer.write(path, _dump(docs)),
+        report.warnings,
+    )
     for agent in agents:
         name = export_name(agent, namespace)
         if not NAME_OK.match(name):
-            raise ProvisionError(f"agent {agent.id} is named {name!r}, which is not a valid "
-                                 "resource name; rename it on the server first")
+            raise ProvisionError(
+                f"agent {agent.id} is named {name!r}, which is not a valid "
+                "resource name; rename it on the server first"
+            )
         doc = _agent_doc(agent, name, shared, folders, writer, report)
         writer.write(f"agents/{name}.yaml", _dump([doc]))
         report.agents.append(name)
     return report
 
 
-def _shared_blocks(backend: AdminBackend, namespace: str, agents: list[AgentState],
-                   writer: _Writer, values: Mapping[str, str]) -> dict[str, str]:
+def _shared_blocks(
+    backend: AdminBackend,
+    namespace: str,
+    agents: list[AgentState],
+    writer: _Writer,
+    values: Mapping[str, str],
+) -> dict[str, str]:
     """Managed shared blocks of the namespace used by these agents: block id -> name."""
     used = {b.id for a in agents for b in a.blocks}
     out = {}
@@ -228,8 +273,12 @@ def _shared_blocks(backend: AdminBackend, namespace: str, agents: list[AgentStat
             continue
         owned = ((block.metadata or {}).get(identity.METADATA_KEY) or {}).get("agent_owned")
         block = replace(block, value=values.get(block.id, block.value))  # no resolved secret
-        doc = {"apiVersion": API_VERSION, "kind": "Block", "name": name,
-               **{k: v for k, v in _block_doc(block, bool(owned)).items() if k != "label"}}
+        doc = {
+            "apiVersion": API_VERSION,
+            "kind": "Block",
+            "name": name,
+            **{k: v for k, v in _block_doc(block, bool(owned)).items() if k != "label"},
+        }
         writer.write(f"blocks/{name}.yaml", _dump([doc]))
         out[block.id] = name
     return out
@@ -238,8 +287,12 @@ def _shared_blocks(backend: AdminBackend, namespace: str, agents: list[AgentStat
 def _tools(agents: list[AgentState], writer: _Writer) -> None:
     seen = {t.name: t for a in agents for t in a.tools if t.tool_type == CUSTOM_TOOL_TYPE}
     for name, tool in sorted(seen.items()):
-        doc: dict = {"apiVersion": API_VERSION, "kind": "Tool", "name": name,
-                     "source_file": f"{name}.py"}
+        doc: dict = {
+            "apiVersion": API_VERSION,
+            "kind": "Tool",
+            "name": name,
+            "source_file": f"{name}.py",
+        }
         if tool.pip_requirements:
             doc["pip_requirements"] = list(tool.pip_requirements)
         writer.write(f"tools/{name}.py", tool.source_code.rstrip("\n") + "\n")

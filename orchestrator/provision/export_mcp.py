@@ -32,21 +32,29 @@ def _variable(key: str) -> str:
     return name if re.match(r"[A-Za-z_]", name) else f"_{name}"
 
 
-def _refs(values: Mapping[str, str], recorded: Mapping[str, str], what: str,
-          warnings: list[str]) -> dict[str, str]:
+def _refs(
+    values: Mapping[str, str], recorded: Mapping[str, str], what: str, warnings: list[str]
+) -> dict[str, str]:
     names = {key: str(recorded.get(key) or _variable(key)) for key in values}
     guessed = sorted(k for k in values if k not in recorded)
     if guessed:
-        warnings.append(f"{what} {', '.join(guessed)} written as ${{env:...}} references named "
-                        "after the keys (the server does not say where the values came from); "
-                        "export them before apply")
+        warnings.append(
+            f"{what} {', '.join(guessed)} written as ${{env:...}} references named "
+            "after the keys (the server does not say where the values came from); "
+            "export them before apply"
+        )
     return {key: f"${{env:{name}}}" for key, name in names.items()}
 
 
-def server_doc(server: McpServer, recorded: Mapping[str, Mapping[str, str]],
-               warnings: list[str]) -> dict:
-    doc: dict = {"apiVersion": API_VERSION, "kind": "McpServer", "name": server.name,
-                 "transport": server.transport}
+def server_doc(
+    server: McpServer, recorded: Mapping[str, Mapping[str, str]], warnings: list[str]
+) -> dict:
+    doc: dict = {
+        "apiVersion": API_VERSION,
+        "kind": "McpServer",
+        "name": server.name,
+        "transport": server.transport,
+    }
     what = f"MCP server {server.name}:"
     if server.transport == "stdio":
         doc["command"] = server.command
@@ -57,13 +65,19 @@ def server_doc(server: McpServer, recorded: Mapping[str, Mapping[str, str]],
     else:
         doc["url"] = server.url
         if server.headers:
-            doc["headers"] = _refs(server.headers, recorded.get("headers") or {},
-                                   f"{what} headers", warnings)
+            doc["headers"] = _refs(
+                server.headers, recorded.get("headers") or {}, f"{what} headers", warnings
+            )
     return doc
 
 
-def write_mcp_servers(backend: AdminBackend, agents: list[AgentState], namespace: str,
-                      write: Callable[[str, list[dict]], None], warnings: list[str]) -> None:
+def write_mcp_servers(
+    backend: AdminBackend,
+    agents: list[AgentState],
+    namespace: str,
+    write: Callable[[str, list[dict]], None],
+    warnings: list[str],
+) -> None:
     used = {entry["mcp"] for a in agents for entry in mcp_tool_entries(a)}
     if not used:
         return
@@ -75,5 +89,7 @@ def write_mcp_servers(backend: AdminBackend, agents: list[AgentState], namespace
             recorded[name] = section.get("refs") or {}
     for server in backend.list_mcp_servers():
         if server.name in used:
-            write(f"mcp_servers/{server.name}.yaml",
-                  [server_doc(server, recorded.get(server.name, {}), warnings)])
+            write(
+                f"mcp_servers/{server.name}.yaml",
+                [server_doc(server, recorded.get(server.name, {}), warnings)],
+            )

@@ -75,7 +75,8 @@ class SecretFields:
                 f"{where}: its value was resolved from {_refs(names)} at apply and has changed "
                 f"on the server since, so export cannot tell the secret apart; set "
                 f"{', '.join(unusable)} (export then writes its value back as the reference) "
-                "or apply the YAML again first")
+                "or apply the YAML again first"
+            )
             return value
         for name in sorted(names, key=lambda n: len(self.env[n]), reverse=True):
             value = value.replace(self.env[name], f"${{env:{name}}}")
@@ -86,17 +87,20 @@ class SecretFields:
         # say whether the text looks like it holds one; the value itself is never shown.
         found = sorted({h.rule for h in hits(value) if BY_NAME[h.rule].kind == SECRET})
         if found:
-            self.warnings.append(f"{where}: what looks like a secret ({', '.join(found)}) is "
-                                 "written as the server has it: check the files with "
-                                 "`orchestrate audit` (apply the YAML again to record its "
-                                 "${env:...} references)")
+            self.warnings.append(
+                f"{where}: what looks like a secret ({', '.join(found)}) is "
+                "written as the server has it: check the files with "
+                "`orchestrate audit` (apply the YAML again to record its "
+                "${env:...} references)"
+            )
 
     def agent_field(self, agent: AgentState, name: str, key: str, value: str) -> str:
         section = (agent.metadata or {}).get(identity.METADATA_KEY) or {}
         templates = section.get("env_fields")
         template = templates.get(key) if isinstance(templates, Mapping) else None
-        return self.restore(value, template if isinstance(template, str) else None,
-                            f"agent {name}: {key}")
+        return self.restore(
+            value, template if isinstance(template, str) else None, f"agent {name}: {key}"
+        )
 
     def block(self, agent: AgentState, name: str, block: Block) -> Block:
         section = (block.metadata or {}).get(identity.METADATA_KEY) or {}
@@ -110,14 +114,18 @@ class SecretFields:
             value = self.agent_field(agent, name, f"memory_blocks.{block.label}", block.value)
         else:
             template = section.get("env_template")
-            value = self.restore(block.value, template if isinstance(template, str) else None,
-                                 f"block {shared}: value")
+            value = self.restore(
+                block.value,
+                template if isinstance(template, str) else None,
+                f"block {shared}: value",
+            )
         self.seen[block.id] = value
         return block if value is block.value else replace(block, value=value)
 
 
-def scrub_agents(agents: list[AgentState], names: Mapping[str, str],
-                 env: Mapping[str, str]) -> tuple[list[AgentState], dict[str, str], list[str]]:
+def scrub_agents(
+    agents: list[AgentState], names: Mapping[str, str], env: Mapping[str, str]
+) -> tuple[list[AgentState], dict[str, str], list[str]]:
     """The agents with their system prompt and block values as export may write them,
     block id -> value for every block seen (shared ones included), and warnings. Raises
     ProvisionError naming every field it cannot write, before anything is written."""
@@ -127,9 +135,13 @@ def scrub_agents(agents: list[AgentState], names: Mapping[str, str],
         name = names[agent.id]
         blocks = tuple(guard.block(agent, name, b) for b in agent.blocks)
         values.update({b.id: b.value for b in blocks})
-        out.append(replace(agent, blocks=blocks,
-                           system=guard.agent_field(agent, name, "system", agent.system)))
+        out.append(
+            replace(
+                agent, blocks=blocks, system=guard.agent_field(agent, name, "system", agent.system)
+            )
+        )
     if guard.problems:
-        raise ProvisionError("export refused: it would write a resolved secret\n  "
-                             + "\n  ".join(guard.problems))
+        raise ProvisionError(
+            "export refused: it would write a resolved secret\n  " + "\n  ".join(guard.problems)
+        )
     return out, values, guard.warnings

@@ -48,7 +48,8 @@ def local_lock(lock_dir: Path, base_url: str, namespace: str) -> Iterator[Path]:
         except BlockingIOError:
             raise ProvisionError(
                 f"another apply for namespace {namespace!r} on {base_url} is running on this "
-                f"machine (lock file {path}); wait for it to finish") from None
+                f"machine (lock file {path}); wait for it to finish"
+            ) from None
         try:
             yield path
         finally:
@@ -64,12 +65,17 @@ def _lock_info(block: Block) -> dict:
 
 
 @contextlib.contextmanager
-def server_lock(backend: AdminBackend, namespace: str, ttl: float = DEFAULT_TTL,
-                now: Callable[[], float] = time.time) -> Iterator[Block]:
+def server_lock(
+    backend: AdminBackend,
+    namespace: str,
+    ttl: float = DEFAULT_TTL,
+    now: Callable[[], float] = time.time,
+) -> Iterator[Block]:
     tag = identity.lock_tag(namespace)
     holder = {"host": socket.gethostname(), "pid": os.getpid(), "expires": now() + ttl}
-    mine = backend.create_block(NewBlock(LOCK_LABEL, json.dumps(holder),
-                                         tags=(identity.MANAGED_TAG, tag)))
+    mine = backend.create_block(
+        NewBlock(LOCK_LABEL, json.dumps(holder), tags=(identity.MANAGED_TAG, tag))
+    )
     try:
         _check_contenders(backend, tag, mine, namespace, now)
     except BaseException:
@@ -81,8 +87,9 @@ def server_lock(backend: AdminBackend, namespace: str, ttl: float = DEFAULT_TTL,
         _release(backend, mine)
 
 
-def _check_contenders(backend: AdminBackend, tag: str, mine: Block, namespace: str,
-                      now: Callable[[], float]) -> None:
+def _check_contenders(
+    backend: AdminBackend, tag: str, mine: Block, namespace: str, now: Callable[[], float]
+) -> None:
     for block in backend.list_blocks(tags=[tag]):
         if block.id == mine.id:
             continue
@@ -93,7 +100,8 @@ def _check_contenders(backend: AdminBackend, tag: str, mine: Block, namespace: s
         raise ProvisionError(
             f"another apply holds the server lock for namespace {namespace!r} "
             f"(host {info.get('host', '?')}, pid {info.get('pid', '?')}); retry when it is done, "
-            f"or delete block {block.id} if that apply is known to be dead")
+            f"or delete block {block.id} if that apply is known to be dead"
+        )
 
 
 def _dead_here(info: dict) -> bool:

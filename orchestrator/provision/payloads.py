@@ -99,5 +99,14 @@ class McpToolData:
     tool: str
 
 
-ChangeData: TypeAlias = (ToolData | SharedBlockData | FolderData | FileData | AgentData
-                         | PrivateBlockData | PassageData | McpServerData | McpToolData)
+ChangeData: TypeAlias = (
+    ToolData
+    | SharedBlockData
+    | FolderData
+    | FileData
+    | AgentData
+    | PrivateBlockData
+    | PassageData
+    | McpServerData
+    | McpToolData
+)

@@ -14,8 +14,14 @@ from typing import Any
 from orchestrator.provision.changes import ChangeSet, FieldChange
 
 SYMBOLS = {"create": "+", "update": "~", "adopt": "~", "attach": ">", "detach": "<", "delete": "-"}
-VERBS = {"create": "create", "update": "update", "adopt": "adopt (start managing)",
-         "attach": "attach", "detach": "detach", "delete": "delete"}
+VERBS = {
+    "create": "create",
+    "update": "update",
+    "adopt": "adopt (start managing)",
+    "attach": "attach",
+    "detach": "detach",
+    "delete": "delete",
+}
 MAX_VALUE = 60
 
 
@@ -27,9 +33,13 @@ def short(value: Any) -> str:
     text = value if isinstance(value, str) else json.dumps(value, default=str)
     text = text.replace("\n", "\\n")
     if isinstance(value, str):
-        text = f'"{text}"' if len(text) <= MAX_VALUE else f'"{text[:MAX_VALUE - 1]}…" ({len(value)} chars)'
+        text = (
+            f'"{text}"'
+            if len(text) <= MAX_VALUE
+            else f'"{text[: MAX_VALUE - 1]}…" ({len(value)} chars)'
+        )
     elif len(text) > MAX_VALUE:
-        text = text[:MAX_VALUE - 1] + "…"
+        text = text[: MAX_VALUE - 1] + "…"
     return text
 
 
@@ -41,8 +51,9 @@ def render_field(change: FieldChange) -> str:
     return f"{change.field}: {short(change.old)} -> {short(change.new)}"
 
 
-def render_text(changeset: ChangeSet, *, title: str = "Plan",
-                memory_loss_allowed: bool = False) -> str:
+def render_text(
+    changeset: ChangeSet, *, title: str = "Plan", memory_loss_allowed: bool = False
+) -> str:
     lines = [f"{title} for namespace {changeset.namespace!r} on {changeset.base_url}:"]
     for warning in changeset.warnings:
         lines.append(f"  warning: {warning}")
@@ -56,8 +67,11 @@ def render_text(changeset: ChangeSet, *, title: str = "Plan",
         lines.append(head)
         lines += [f"      {render_field(f)}" for f in change.fields]
         if change.memory_loss:
-            flag = ("needs --allow-memory-loss" if change.blocked and not memory_loss_allowed
-                    else "accepted")
+            flag = (
+                "needs --allow-memory-loss"
+                if change.blocked and not memory_loss_allowed
+                else "accepted"
+            )
             lines.append(f"      ! memory loss: {change.memory_loss} ({flag})")
     counts = changeset.summary()
     lines.append(f"{title}: " + ", ".join(f"{n} to {a}" for a, n in counts.items() if n) + ".")

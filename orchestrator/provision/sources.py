@@ -52,18 +52,29 @@ def restrict(resources: ResourceSet, agents: set[str]) -> ResourceSet:
     chosen = {n: a for n, a in resources.agents.items() if n in agents}
     used = lambda attr: {x for a in chosen.values() for x in getattr(a, attr)}  # noqa: E731
     return ResourceSet(
-        root=resources.root, agents=chosen,
-        shared_blocks={n: b for n, b in resources.shared_blocks.items() if n in used("shared_blocks")},
+        root=resources.root,
+        agents=chosen,
+        shared_blocks={
+            n: b for n, b in resources.shared_blocks.items() if n in used("shared_blocks")
+        },
         tools={n: t for n, t in resources.tools.items() if n in used("tools")},
         folders={n: f for n, f in resources.folders.items() if n in used("folders")},
-        mcp_servers={n: m for n, m in resources.mcp_servers.items()
-                     if n in {server for a in chosen.values() for server, _ in a.mcp_tools}},
+        mcp_servers={
+            n: m
+            for n, m in resources.mcp_servers.items()
+            if n in {server for a in chosen.values() for server, _ in a.mcp_tools}
+        },
     )
 
 
 def _merge(parts: list[ResourceSet], root: str) -> ResourceSet:
-    merged: dict[str, dict] = {"agents": {}, "shared_blocks": {}, "tools": {}, "folders": {},
-                               "mcp_servers": {}}
+    merged: dict[str, dict] = {
+        "agents": {},
+        "shared_blocks": {},
+        "tools": {},
+        "folders": {},
+        "mcp_servers": {},
+    }
     for part in parts:
         for key, into in merged.items():
             into.update(getattr(part, key))
@@ -78,8 +89,16 @@ def _from_pipeline(path: Path, allowed: tuple[str | Path, ...]) -> ResourceSet:
         if not ref or not ref.endswith((".yaml", ".yml")):
             continue
         if not _is_file(path.parent / ref):
-            issues.append(Issue(str(path), agent.mark.line, agent.mark.col, f"agents.{name}.ref",
-                                f"no such file '{ref}'", "paths are relative to the pipeline"))
+            issues.append(
+                Issue(
+                    str(path),
+                    agent.mark.line,
+                    agent.mark.col,
+                    f"agents.{name}.ref",
+                    f"no such file '{ref}'",
+                    "paths are relative to the pipeline",
+                )
+            )
             continue
         # Its agents, and the blocks, tools and folders they use (defined next to it).
         found = load_agent_file((path.parent / ref).resolve(), allowed)
@@ -87,6 +106,16 @@ def _from_pipeline(path: Path, allowed: tuple[str | Path, ...]) -> ResourceSet:
     if issues:
         raise SpecError(issues)
     if not parts:
-        raise SpecError([Issue(str(path), 0, 0, "agents", "this pipeline references no agent "
-                               "file with `ref:`", "provision a resource directory instead")])
+        raise SpecError(
+            [
+                Issue(
+                    str(path),
+                    0,
+                    0,
+                    "agents",
+                    "this pipeline references no agent file with `ref:`",
+                    "provision a resource directory instead",
+                )
+            ]
+        )
     return _merge(parts, str(path.parent))

@@ -48,15 +48,19 @@ class ActualState:
     def managed_folder(self, name: str) -> Folder | None:
         folder = self.folders.get(name)
         if folder and identity.metadata_id(dict(folder.metadata)) == identity.agent_id_string(
-                self.namespace, name):
+            self.namespace, name
+        ):
             return folder
         return None
 
 
-def read_state(backend: AdminBackend, namespace: str,
-               deletable: Callable[[str], bool] = lambda _name: False,
-               models: bool = False,
-               seeded: Callable[[str], bool] = lambda _name: False) -> ActualState:
+def read_state(
+    backend: AdminBackend,
+    namespace: str,
+    deletable: Callable[[str], bool] = lambda _name: False,
+    models: bool = False,
+    seeded: Callable[[str], bool] = lambda _name: False,
+) -> ActualState:
     """Read the server. `deletable(name)`: whether a plan may delete that managed agent; only
     those have their archival passages and messages counted (two reads per agent). `models`:
     also read the model handles it offers (for defaults the user did not give). `seeded(name)`:
@@ -72,19 +76,31 @@ def read_state(backend: AdminBackend, namespace: str,
     servers = {s.name: s for s in backend.list_mcp_servers()}
     markers, owners = _mcp_identity(servers, managed_blocks, namespace)
     return ActualState(
-        mcp_servers=servers, mcp_markers=markers, mcp_owners=owners,
+        mcp_servers=servers,
+        mcp_markers=markers,
+        mcp_owners=owners,
         mcp_tools={name: tuple(backend.list_mcp_tools(s.id)) for name, s in servers.items()},
-        base_url=backend.base_url, namespace=namespace, agents=agents, duplicates=duplicates,
-        unmanaged=unmanaged, shared_blocks=_shared_blocks(managed_blocks, namespace),
+        base_url=backend.base_url,
+        namespace=namespace,
+        agents=agents,
+        duplicates=duplicates,
+        unmanaged=unmanaged,
+        shared_blocks=_shared_blocks(managed_blocks, namespace),
         tools={t.name: t for t in backend.list_tools()},
         folders={f.name: f for f in backend.list_folders()},
         passages={name: backend.count_passages(agents[name].id) for name in counted},
         messages={name: backend.count_messages(agents[name].id) for name in counted},
         block_users=dict(users),
-        companions={name: tuple(by_id[c] for c in a.companion_ids if c in by_id)
-                    for name, a in agents.items() if a.companion_ids},
-        seeds={name: seeds_of(backend.list_passages(agents[name].id))
-               for name in sorted(agents) if seeded(name)},
+        companions={
+            name: tuple(by_id[c] for c in a.companion_ids if c in by_id)
+            for name, a in agents.items()
+            if a.companion_ids
+        },
+        seeds={
+            name: seeds_of(backend.list_passages(agents[name].id))
+            for name in sorted(agents)
+            if seeded(name)
+        },
         **_models(backend, models),
     )
 
@@ -96,8 +112,9 @@ def _models(backend: AdminBackend, wanted: bool) -> dict[str, tuple[str, ...]]:
     return {"models": tuple(llms), "embeddings": tuple(embeddings)}
 
 
-def _agents(every: list[AgentState], namespace: str
-            ) -> tuple[dict[str, AgentState], dict[str, tuple[str, ...]], tuple[AgentState, ...]]:
+def _agents(
+    every: list[AgentState], namespace: str
+) -> tuple[dict[str, AgentState], dict[str, tuple[str, ...]], tuple[AgentState, ...]]:
     managed: dict[str, list[AgentState]] = {}
     unmanaged: list[AgentState] = []
     for agent in every:
@@ -108,22 +125,32 @@ def _agents(every: list[AgentState], namespace: str
         if name is not None:  # managed, but maybe in another namespace: not ours to touch
             managed.setdefault(name, []).append(agent)
     single = {name: found[0] for name, found in managed.items() if len(found) == 1}
-    dupes = {name: tuple(sorted(a.id for a in found))
-             for name, found in managed.items() if len(found) > 1}
+    dupes = {
+        name: tuple(sorted(a.id for a in found))
+        for name, found in managed.items()
+        if len(found) > 1
+    }
     return single, dupes, tuple(unmanaged)
 
 
-def _mcp_identity(servers: Mapping[str, McpServer], blocks: list[Block], namespace: str
-                  ) -> tuple[dict[str, Block], dict[str, tuple[str, ...]]]:
+def _mcp_identity(
+    servers: Mapping[str, McpServer], blocks: list[Block], namespace: str
+) -> tuple[dict[str, Block], dict[str, tuple[str, ...]]]:
     """The marker blocks of this namespace's MCP servers (by name), and the namespaces that
     manage each existing server (Letta keeps no tags on MCP servers: see diff_mcp.py)."""
-    markers = {name: b for b in blocks
-               if (name := identity.tagged_name(b.tags, "mcp", namespace)) is not None}
+    markers = {
+        name: b
+        for b in blocks
+        if (name := identity.tagged_name(b.tags, "mcp", namespace)) is not None
+    }
     owners: dict[str, set[str]] = {}
     for block in blocks:
         for tag in block.tags:
-            found = identity.split_id(tag.removeprefix(identity.MCP_PREFIX)) \
-                if tag.startswith(identity.MCP_PREFIX) else None
+            found = (
+                identity.split_id(tag.removeprefix(identity.MCP_PREFIX))
+                if tag.startswith(identity.MCP_PREFIX)
+                else None
+            )
             if found and found[1] in servers:
                 owners.setdefault(found[1], set()).add(found[0])
     return markers, {name: tuple(sorted(found)) for name, found in owners.items()}

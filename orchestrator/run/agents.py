@@ -61,14 +61,23 @@ _DIGEST = 16  # hex digits of a definition digest in a tag
 
 
 class AgentPool(Cleanup):
-    def __init__(self, plan: Plan, backend: RunBackend, records: Records, redactor: Redactor,
-                 *, run_id: str, namespace: str = identity.DEFAULT_NAMESPACE,
-                 default_model: str | None = None, keep: bool = False,
-                 reuse: Mapping[tuple[str, str], str] | None = None,
-                 found: Mapping[str, Agent] | None = None,
-                 assigned: Mapping[str, Sequence[int]] | None = None,
-                 alive: Mapping[str, AgentRef] | None = None,
-                 models: tuple[list[str], list[str]] | None = None):
+    def __init__(
+        self,
+        plan: Plan,
+        backend: RunBackend,
+        records: Records,
+        redactor: Redactor,
+        *,
+        run_id: str,
+        namespace: str = identity.DEFAULT_NAMESPACE,
+        default_model: str | None = None,
+        keep: bool = False,
+        reuse: Mapping[tuple[str, str], str] | None = None,
+        found: Mapping[str, Agent] | None = None,
+        assigned: Mapping[str, Sequence[int]] | None = None,
+        alive: Mapping[str, AgentRef] | None = None,
+        models: tuple[list[str], list[str]] | None = None,
+    ):
         self.plan, self.backend, self.records, self.redactor = plan, backend, records, redactor
         self.run_id, self.namespace, self.keep = run_id, namespace, keep
         self._default_model = default_model
@@ -94,8 +103,10 @@ class AgentPool(Cleanup):
             chat = self._server_models()[0]
             proxied = [m for m in chat if m.startswith("openai-proxy/")]
             if not (proxied or chat):
-                raise RunError(f"the server at {self.backend.base_url} offers no chat model: "
-                               "pass --model or set ORCHESTRATE_MODEL")
+                raise RunError(
+                    f"the server at {self.backend.base_url} offers no chat model: "
+                    "pass --model or set ORCHESTRATE_MODEL"
+                )
             self._default_model = (proxied or chat)[0]
         return self._default_model
 
@@ -109,12 +120,17 @@ class AgentPool(Cleanup):
         return None if agent and agent.model == step.model else step.model
 
     def _embedding(self, spec: AgentSpec) -> str:
-        chosen = spec.embedding or self.plan.defaults.embedding or settings.value(
-            "ORCHESTRATE_EMBEDDING")
+        chosen = (
+            spec.embedding
+            or self.plan.defaults.embedding
+            or settings.value("ORCHESTRATE_EMBEDDING")
+        )
         if chosen:
             return chosen
         available = self._server_models()[1]
-        return DEFAULT_EMBEDDING if DEFAULT_EMBEDDING in available or not available else available[0]
+        return (
+            DEFAULT_EMBEDDING if DEFAULT_EMBEDDING in available or not available else available[0]
+        )
 
     def server_models(self) -> tuple[list[str], list[str]]:
         """(chat, embedding) model handles the server offers (asked once per pool)."""
@@ -136,10 +152,17 @@ class AgentPool(Cleanup):
         assigned = self._assigned.get(name)
         return len(assigned) if assigned else self.replicas(name)
 
-    def lease(self, name: str, *, need: str | None = None, prefer: str | None = None,
-              affinity: object = None, on_wait: Callable[[], None] | None = None,
-              on_got: Callable[[], None] | None = None,
-              check: Callable[[], None] | None = None) -> Agent:
+    def lease(
+        self,
+        name: str,
+        *,
+        need: str | None = None,
+        prefer: str | None = None,
+        affinity: object = None,
+        on_wait: Callable[[], None] | None = None,
+        on_got: Callable[[], None] | None = None,
+        check: Callable[[], None] | None = None,
+    ) -> Agent:
         """A copy of agent `name` for the caller alone until `give_back` (found or created on
         first use). `need`: the Letta id it must be (a message in flight went there);
         `prefer`: the id it should be if free; `affinity`: a key whose last copy is preferred
@@ -147,8 +170,7 @@ class AgentPool(Cleanup):
         group = self._group(name)
         if prefer is None and affinity is not None:
             prefer = self._affinity.get(affinity)
-        agent = group.lease(need=need, prefer=prefer, on_wait=on_wait, on_got=on_got,
-                            check=check)
+        agent = group.lease(need=need, prefer=prefer, on_wait=on_wait, on_got=on_got, check=check)
         if affinity is not None:
             self._affinity[affinity] = agent.ref.id
         return agent
@@ -162,9 +184,12 @@ class AgentPool(Cleanup):
                 spec = self.plan.agents[name]
                 known = {letta_id: index for index, letta_id in self._earlier(name).items()}
                 self._groups[name] = Replicas(
-                    self.replicas(name), lambda index: self._make(name, spec, index),
-                    lambda agent: agent.ref.id, known if not spec.ref else None,
-                    indexes=self._assigned.get(name))
+                    self.replicas(name),
+                    lambda index: self._make(name, spec, index),
+                    lambda agent: agent.ref.id,
+                    known if not spec.ref else None,
+                    indexes=self._assigned.get(name),
+                )
             return self._groups[name]
 
     def _earlier(self, name: str) -> dict[int, str]:
@@ -180,8 +205,9 @@ class AgentPool(Cleanup):
         return self._find(name, spec) if spec.ref else self._inline(name, spec, index)
 
     def _find(self, name: str, spec: AgentSpec) -> Agent:
-        return self._found.get(name) or find_provisioned(self.plan, self.backend,
-                                                         self.namespace, name, spec)
+        return self._found.get(name) or find_provisioned(
+            self.plan, self.backend, self.namespace, name, spec
+        )
 
     def _inline(self, name: str, spec: AgentSpec, index: int) -> Agent:
         label = replica_label(name, index)
@@ -192,19 +218,30 @@ class AgentPool(Cleanup):
             if alive is not None and _same(alive.tags, DEF_TAG, made_from):
                 return Agent(alive, model=self.agent_model(spec), name=name, replica=index)
             if alive is not None:  # made from another definition: never answer with it
-                self._discard("agent", label, earlier, self.backend.delete_agent,
-                              self._disposable(name))
+                self._discard(
+                    "agent", label, earlier, self.backend.delete_agent, self._disposable(name)
+                )
         request = self._request(name, spec, index)
-        request = dataclasses.replace(request, tags=(*request.tags, made_from, *(
-            f"{BLOCK_DEF_TAG}{b}={self._block_definition(b)}" for b in spec.shared_blocks)))
+        request = dataclasses.replace(
+            request,
+            tags=(
+                *request.tags,
+                made_from,
+                *(f"{BLOCK_DEF_TAG}{b}={self._block_definition(b)}" for b in spec.shared_blocks),
+            ),
+        )
         ref = self.backend.create_agent(request)
         self.records.add_resource(self.run_id, "agent", label, ref.id)
         return Agent(ref, model=request.model, name=name, replica=index)
 
     def _definition(self, spec: AgentSpec) -> str:
-        return definition({"agent": agent_payload(spec, self.plan.shared_blocks),
-                           "model": self.agent_model(spec),
-                           "embedding": self._embedding(spec)})[:_DIGEST]
+        return definition(
+            {
+                "agent": agent_payload(spec, self.plan.shared_blocks),
+                "model": self.agent_model(spec),
+                "embedding": self._embedding(spec),
+            }
+        )[:_DIGEST]
 
     def _block_definition(self, name: str) -> str:
         return block_payload(self.plan.shared_blocks[name])[:_DIGEST]
@@ -213,8 +250,9 @@ class AgentPool(Cleanup):
         """The run's agents that still exist (asked once: resume)."""
         with self._lock:
             if self._alive is None:
-                self._alive = {a.id: a for a in self.backend.find_agents(
-                    (identity.run_tag(self.run_id),))}
+                self._alive = {
+                    a.id: a for a in self.backend.find_agents((identity.run_tag(self.run_id),))
+                }
             return self._alive
 
     def _block_changed(self, name: str) -> bool:
@@ -222,11 +260,15 @@ class AgentPool(Cleanup):
         (Its agents say: each carries the digest of every block it attaches.)"""
         prefix, now = f"{BLOCK_DEF_TAG}{name}=", self._block_definition(name)
         ids = {i for (kind, _), i in self._reuse.items() if kind == "agent"}
-        return any(not _same(agent.tags, prefix, prefix + now)
-                   for letta_id, agent in self._alive_agents().items() if letta_id in ids)
+        return any(
+            not _same(agent.tags, prefix, prefix + now)
+            for letta_id, agent in self._alive_agents().items()
+            if letta_id in ids
+        )
 
-    def _discard(self, kind: str, label: str, letta_id: str, delete: Callable[[str], None],
-                 disposable: bool) -> None:
+    def _discard(
+        self, kind: str, label: str, letta_id: str, delete: Callable[[str], None], disposable: bool
+    ) -> None:
         """An earlier attempt's object whose definition changed: deleted (unless kept), so
         the new one made in its place is all the run's records know."""
         if disposable:
@@ -244,15 +286,15 @@ class AgentPool(Cleanup):
         # Empty text is left to the server's default (`or None`), as for blocks below.
         return NewAgent(
             name=letta_name(f"{self.plan.name}-{replica_label(name, index)}-{self.run_id}"),
-            model=self.agent_model(spec), embedding=self._embedding(spec),
+            model=self.agent_model(spec),
+            embedding=self._embedding(spec),
             system=(env(spec.system, "system") or None) if spec.system else None,
             description=spec.description or None,
             # its own blocks carry the run's tags: deleting the agent leaves them behind
             memory_blocks=tuple(_block(b, env, tags=run_tags) for b in spec.memory_blocks),
             block_ids=tuple(self._shared_block(b) for b in spec.shared_blocks),
             tools=spec.tools,
-            tags=(*run_tags, *(() if self._disposable(name) else (identity.KEEP_TAG,)),
-                  *spec.tags),
+            tags=(*run_tags, *(() if self._disposable(name) else (identity.KEEP_TAG,)), *spec.tags),
             metadata={identity.METADATA_KEY: meta},
             tool_env={k: env(v, f"tool_env.{k}") for k, v in spec.tool_env.items()},
             context_window=spec.context_window or None,
@@ -268,8 +310,13 @@ class AgentPool(Cleanup):
                 earlier = self._reuse.get(("block", name))
                 if earlier and self._block_changed(name):
                     users = [n for n, a in self.plan.agents.items() if name in a.shared_blocks]
-                    self._discard("block", name, earlier, self.backend.delete_block,
-                                  all(self._disposable(n) for n in users))
+                    self._discard(
+                        "block",
+                        name,
+                        earlier,
+                        self.backend.delete_block,
+                        all(self._disposable(n) for n in users),
+                    )
                     earlier = None
                 self._blocks[name] = earlier or self._new_block(name)
             return self._blocks[name]
@@ -277,7 +324,8 @@ class AgentPool(Cleanup):
     def _new_block(self, name: str) -> str:
         spec = self.plan.shared_blocks[name]
         env = lambda text, field: resolve_env(  # noqa: E731
-            text, self.redactor, f"shared_blocks.{name}.{field}")
+            text, self.redactor, f"shared_blocks.{name}.{field}"
+        )
         request = _block(spec, env, tags=(identity.RUN_TAG, identity.run_tag(self.run_id)))
         block_id = self.backend.create_block(request)
         self.records.add_resource(self.run_id, "block", name, block_id)
@@ -291,11 +339,15 @@ def _same(tags: tuple[str, ...], prefix: str, expected: str) -> bool:
     return not told or expected in told
 
 
-def _block(spec: BlockSpec, env: Callable[[str, str], str], tags: tuple[str, ...] = ()
-           ) -> NewBlock:
-    return NewBlock(label=spec.label, value=env(spec.value, f"{spec.label}.value"),
-                    description=spec.description or None, limit=spec.limit or None,
-                    read_only=spec.read_only, tags=tags)
+def _block(spec: BlockSpec, env: Callable[[str, str], str], tags: tuple[str, ...] = ()) -> NewBlock:
+    return NewBlock(
+        label=spec.label,
+        value=env(spec.value, f"{spec.label}.value"),
+        description=spec.description or None,
+        limit=spec.limit or None,
+        read_only=spec.read_only,
+        tags=tags,
+    )
 
 
 def letta_name(text: str) -> str:

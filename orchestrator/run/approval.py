@@ -53,8 +53,13 @@ class Rejected(RunError):
 
 def view(row: dict[str, Any]) -> dict[str, Any]:
     """What templates read as `steps.<name>.approval`."""
-    return {"approved": row["status"] == APPROVED, "status": row["status"],
-            "comment": row.get("comment"), "by": row.get("decided_by"), "stage": row["stage"]}
+    return {
+        "approved": row["status"] == APPROVED,
+        "status": row["status"],
+        "comment": row.get("comment"),
+        "by": row.get("decided_by"),
+        "stage": row["stage"],
+    }
 
 
 def decided(svc: Services, key: UnitKey, stage: str) -> dict[str, Any] | None:
@@ -63,32 +68,52 @@ def decided(svc: Services, key: UnitKey, stage: str) -> dict[str, Any] | None:
     return view(row) if row and row["status"] != WAITING else None
 
 
-def check(svc: Services, step: StepPlan, key: UnitKey, stage: str,
-          context: dict[str, Any]) -> dict[str, Any]:
+def check(
+    svc: Services, step: StepPlan, key: UnitKey, stage: str, context: dict[str, Any]
+) -> dict[str, Any]:
     """The unit's approved decision at `stage`; raises AwaitingApproval (asking, the first
     time) or Rejected."""
     gate = step.approval
     assert gate is not None  # callers check step.approval
     row = svc.records.approval(svc.run_id, key, stage)
     if row is None:
-        shown = render(gate.prompt, context) if gate.prompt is not None else default_prompt(
-            key, stage)
+        shown = (
+            render(gate.prompt, context) if gate.prompt is not None else default_prompt(key, stage)
+        )
         deadline = time.time() + gate.timeout if gate.timeout else None
-        svc.records.ask_approval(svc.run_id, key, stage, prompt=svc.redactor.text(shown) or "",
-                                 deadline=deadline)
+        svc.records.ask_approval(
+            svc.run_id, key, stage, prompt=svc.redactor.text(shown) or "", deadline=deadline
+        )
         row = svc.records.approval(svc.run_id, key, stage) or {}
     if row["status"] == WAITING and row.get("deadline") and time.time() >= row["deadline"]:
         svc.records.decide_approval(
-            svc.run_id, key, stage, approved=gate.on_timeout == "approve", decided_by="timeout",
-            comment=f"no answer within {gate.timeout:g} s (on_timeout: {gate.on_timeout})")
+            svc.run_id,
+            key,
+            stage,
+            approved=gate.on_timeout == "approve",
+            decided_by="timeout",
+            comment=f"no answer within {gate.timeout:g} s (on_timeout: {gate.on_timeout})",
+        )
         row = svc.records.approval(svc.run_id, key, stage) or row
     if row["status"] == WAITING:
-        svc.emit("approval_waiting", step=key.label(), stage=stage, prompt=row.get("prompt"),
-                 deadline=row.get("deadline"), run_id=svc.run_id)
+        svc.emit(
+            "approval_waiting",
+            step=key.label(),
+            stage=stage,
+            prompt=row.get("prompt"),
+            deadline=row.get("deadline"),
+            run_id=svc.run_id,
+        )
         raise AwaitingApproval([key.label()])
     decision = view(row)
-    svc.emit("approval_decided", step=key.label(), stage=stage, approved=decision["approved"],
-             by=decision["by"], comment=decision["comment"])
+    svc.emit(
+        "approval_decided",
+        step=key.label(),
+        stage=stage,
+        approved=decision["approved"],
+        by=decision["by"],
+        comment=decision["comment"],
+    )
     if not decision["approved"]:
         raise Rejected(key.label(), decision)
     return decision
@@ -103,42 +128,79 @@ def ask_tool(svc: Services, step: StepPlan, key: UnitKey, agent: str, call: Tool
     shown = f"agent '{agent}' asks to call the tool {call.name}({args})"
     deadline = time.time() + gate.timeout if gate is not None and gate.timeout else None
     stage = f"tool:{call.call_id}"
-    svc.records.ask_approval(svc.run_id, key, stage, prompt=shown, deadline=deadline,
-                             tool_call=json.dumps({"id": call.call_id, "name": call.name}))
-    svc.emit("approval_waiting", step=key.label(), stage=stage, prompt=shown,
-             deadline=deadline, run_id=svc.run_id)
+    svc.records.ask_approval(
+        svc.run_id,
+        key,
+        stage,
+        prompt=shown,
+        deadline=deadline,
+        tool_call=json.dumps({"id": call.call_id, "name": call.name}),
+    )
+    svc.emit(
+        "approval_waiting",
+        step=key.label(),
+        stage=stage,
+        prompt=shown,
+        deadline=deadline,
+        run_id=svc.run_id,
+    )
 
 
 def tool_decision(svc: Services, key: UnitKey) -> dict[str, Any] | None:
     """The answer to the unit's paused tool call that is still to be sent to its agent
     (None: none is); raises AwaitingApproval while nobody answered."""
-    rows = [r for r in svc.records.approvals(svc.run_id)
-            if (r["step"], r["item"], r["iteration"]) == (key.step, key.item, key.iteration)
-            and r["stage"].startswith("tool:")]
+    rows = [
+        r
+        for r in svc.records.approvals(svc.run_id)
+        if (r["step"], r["item"], r["iteration"]) == (key.step, key.item, key.iteration)
+        and r["stage"].startswith("tool:")
+    ]
     for row in rows:
         if row["status"] == WAITING and row.get("deadline") and time.time() >= row["deadline"]:
-            svc.records.decide_approval(svc.run_id, key, row["stage"], approved=False,
-                                        decided_by="timeout", comment="no answer in time")
+            svc.records.decide_approval(
+                svc.run_id,
+                key,
+                row["stage"],
+                approved=False,
+                decided_by="timeout",
+                comment="no answer in time",
+            )
             row = svc.records.approval(svc.run_id, key, row["stage"]) or row
         if row["status"] == WAITING:
-            svc.emit("approval_waiting", step=key.label(), stage=row["stage"],
-                     prompt=row.get("prompt"), deadline=row.get("deadline"), run_id=svc.run_id)
+            svc.emit(
+                "approval_waiting",
+                step=key.label(),
+                stage=row["stage"],
+                prompt=row.get("prompt"),
+                deadline=row.get("deadline"),
+                run_id=svc.run_id,
+            )
             raise AwaitingApproval([key.label()])
         call = json.loads(row.get("tool_call") or "{}")
         if not call.get("answered"):
-            svc.emit("approval_decided", step=key.label(), stage=row["stage"],
-                     approved=row["status"] == APPROVED, by=row.get("decided_by"),
-                     comment=row.get("comment"))
-            return {"call_id": call.get("id", row["stage"][5:]), "stage": row["stage"],
-                    "approved": row["status"] == APPROVED, "comment": row.get("comment"),
-                    "call": call}
+            svc.emit(
+                "approval_decided",
+                step=key.label(),
+                stage=row["stage"],
+                approved=row["status"] == APPROVED,
+                by=row.get("decided_by"),
+                comment=row.get("comment"),
+            )
+            return {
+                "call_id": call.get("id", row["stage"][5:]),
+                "stage": row["stage"],
+                "approved": row["status"] == APPROVED,
+                "comment": row.get("comment"),
+                "call": call,
+            }
     return None
 
 
 def tool_answered(svc: Services, key: UnitKey, decision: dict[str, Any]) -> None:
     """The decision reached the agent: it is not sent again."""
-    svc.records.set_tool_call(svc.run_id, key, decision["stage"],
-                              json.dumps({**decision["call"], "answered": True}))
+    svc.records.set_tool_call(
+        svc.run_id, key, decision["stage"], json.dumps({**decision["call"], "answered": True})
+    )
 
 
 def default_prompt(key: UnitKey, stage: str) -> str:
@@ -169,13 +231,16 @@ def how_to_answer(run_id: str, rows: list[dict[str, Any]]) -> str:
             due = time.strftime(" (answer by %Y-%m-%d %H:%M:%S UTC)", time.gmtime(row["deadline"]))
         lines.append(f"  {label(row)} [{row['stage']}]: {row.get('prompt') or ''}{due}")
     first = label(rows[0]) if rows else "STEP"
-    lines.append(f"answer with `orchestrate approve {run_id} {first} [--comment TEXT]` (or "
-                 f"--reject), then `orchestrate resume {run_id}` (or add --resume to approve)")
+    lines.append(
+        f"answer with `orchestrate approve {run_id} {first} [--comment TEXT]` (or "
+        f"--reject), then `orchestrate resume {run_id}` (or add --resume to approve)"
+    )
     return "\n".join(lines)
 
 
-def answer(records: Records, run_id: str, unit: str, *, approved: bool,
-           comment: str | None, by: str) -> list[str]:
+def answer(
+    records: Records, run_id: str, unit: str, *, approved: bool, comment: str | None, by: str
+) -> list[str]:
     """Decide the waiting gates `unit` names (see `matching`); returns their labels. A run
     with none of them waiting is a RunError that says what does wait."""
     run = records.find_run(run_id)
@@ -186,15 +251,17 @@ def answer(records: Records, run_id: str, unit: str, *, approved: bool,
     if not chosen:
         answered = matching(records.approvals(run["id"]), unit)
         if answered:
-            raise RunError(f"run {run['id']}: '{unit}' was answered already "
-                           f"({answered[0]['status']} by {answered[0]['decided_by']})")
+            raise RunError(
+                f"run {run['id']}: '{unit}' was answered already "
+                f"({answered[0]['status']} by {answered[0]['decided_by']})"
+            )
         listed = ", ".join(sorted({label(r) for r in waiting})) or "nothing"
-        raise RunError(f"run {run['id']}: no approval of '{unit}' is waiting "
-                       f"(waiting: {listed})")
+        raise RunError(f"run {run['id']}: no approval of '{unit}' is waiting (waiting: {listed})")
     done = []
     for row in chosen:
         key = UnitKey(row["step"], row["item"], row["iteration"])
-        if records.decide_approval(run["id"], key, row["stage"], approved=approved,
-                                   comment=comment, decided_by=by):
+        if records.decide_approval(
+            run["id"], key, row["stage"], approved=approved, comment=comment, decided_by=by
+        ):
             done.append(label(row))
     return done

@@ -62,12 +62,10 @@ class ItemRunner(Protocol):
         """Before the first item: raise an OrchestrateError if no item could run (the
         server does not answer, an `${env:VAR}` the pipeline reads is not set)."""
 
-    def start(self, run_id: str, given: Mapping[str, Any],
-              cancel: threading.Event) -> ItemResult:
+    def start(self, run_id: str, given: Mapping[str, Any], cancel: threading.Event) -> ItemResult:
         """A new run with this id, of these (already checked) inputs."""
 
-    def resume(self, run_id: str, given: Mapping[str, Any],
-               cancel: threading.Event) -> ItemResult:
+    def resume(self, run_id: str, given: Mapping[str, Any], cancel: threading.Event) -> ItemResult:
         """Continue a run that started but did not finish (`given`: the line again, for
         inputs that are secret and so not recorded)."""
 
@@ -84,14 +82,21 @@ class Work:
 
 
 def new_batch_id() -> str:
-    return "batch-" + time.strftime("%Y%m%d-%H%M%S", time.gmtime()) + "-" + \
-        pysecrets.token_hex(3)
+    return "batch-" + time.strftime("%Y%m%d-%H%M%S", time.gmtime()) + "-" + pysecrets.token_hex(3)
 
 
 class BatchDriver:
-    def __init__(self, batch_id: str, records: BatchRecords, results: ResultsFile,
-                 runner: ItemRunner, *, concurrency: int, emit: EventSink,
-                 new_run_id: Callable[[], str]):
+    def __init__(
+        self,
+        batch_id: str,
+        records: BatchRecords,
+        results: ResultsFile,
+        runner: ItemRunner,
+        *,
+        concurrency: int,
+        emit: EventSink,
+        new_run_id: Callable[[], str],
+    ):
         self.batch_id, self.records, self.results = batch_id, records, results
         self.runner, self.emit = runner, emit
         self.concurrency = max(1, concurrency)
@@ -147,8 +152,11 @@ class BatchDriver:
         except KeyboardInterrupt:
             pass
         if running:
-            self.emit("warning", message=f"{running} item(s) did not stop in time; "
-                                         "`orchestrate resume` reconciles them")
+            self.emit(
+                "warning",
+                message=f"{running} item(s) did not stop in time; "
+                "`orchestrate resume` reconciles them",
+            )
 
     def _spawn(self, item: Work, done: queue.Queue[int]) -> None:
         cancel = threading.Event()
@@ -156,15 +164,20 @@ class BatchDriver:
             self._cancels[item.line] = cancel
         if self._stop.is_set():
             cancel.set()
-        threading.Thread(target=self._work, args=(item, cancel, done),
-                         name=f"batch-line-{item.line}", daemon=True).start()
+        threading.Thread(
+            target=self._work,
+            args=(item, cancel, done),
+            name=f"batch-line-{item.line}",
+            daemon=True,
+        ).start()
 
     def _work(self, item: Work, cancel: threading.Event, done: queue.Queue[int]) -> None:
         try:
             self._run_item(item, cancel)
         except Exception as exc:  # noqa: BLE001 - records trouble must not hang the batch
-            self.emit("warning", message=f"line {item.line}: unexpected "
-                                         f"{type(exc).__name__}: {exc}")
+            self.emit(
+                "warning", message=f"line {item.line}: unexpected {type(exc).__name__}: {exc}"
+            )
         finally:
             with self._lock:
                 self._cancels.pop(item.line, None)
@@ -178,9 +191,11 @@ class BatchDriver:
         try:
             result = call(run_id, item.given, cancel)
         except Exception as exc:  # noqa: BLE001 - one item's bug must not stop the batch
-            result = ItemResult(FAILED, run_id if item.resume else None,
-                                error=f"unexpected {type(exc).__name__} (a bug: please "
-                                      "report it)")
+            result = ItemResult(
+                FAILED,
+                run_id if item.resume else None,
+                error=f"unexpected {type(exc).__name__} (a bug: please report it)",
+            )
         self.settle(item.line, result)
 
     def settle(self, line: int, result: ItemResult, *, write: bool = True) -> None:
@@ -190,12 +205,19 @@ class BatchDriver:
         # its run succeeded or failed; anything else (Ctrl-C, a gate that waits) is resumable
         status: ItemStatus = result.status if result.status in (SUCCEEDED, FAILED) else CANCELLED
         if status in FINISHED_ITEM and write:
-            self.results.write(line, run_id=result.run_id, status=status,
-                               outputs=result.outputs, error=result.error)
-        self.records.item_done(self.batch_id, line, status, run_id=result.run_id,
-                               error=result.error)
-        self.emit("item_finished", line=line, run_id=result.run_id, status=status,
-                  error=result.error)
+            self.results.write(
+                line,
+                run_id=result.run_id,
+                status=status,
+                outputs=result.outputs,
+                error=result.error,
+            )
+        self.records.item_done(
+            self.batch_id, line, status, run_id=result.run_id, error=result.error
+        )
+        self.emit(
+            "item_finished", line=line, run_id=result.run_id, status=status, error=result.error
+        )
 
     def _fresh_run_id(self) -> str:
         with self._lock:

@@ -61,11 +61,15 @@ def read_batch(path: str | Path, specs: Mapping[str, InputSpec]) -> BatchFile:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise RunError(f"{shown}: the batch file is not UTF-8 text (byte {exc.start})") from None
-    lines = tuple(_line(shown, number, raw, specs)
-                  for number, raw in enumerate(text.splitlines(), start=1) if raw.strip())
+    lines = tuple(
+        _line(shown, number, raw, specs)
+        for number, raw in enumerate(text.splitlines(), start=1)
+        if raw.strip()
+    )
     if not lines:
-        raise RunError(f"{shown}: the batch file has no lines: write one JSON object of "
-                       "inputs per line")
+        raise RunError(
+            f"{shown}: the batch file has no lines: write one JSON object of inputs per line"
+        )
     return BatchFile(str(Path(path).resolve()), shown, hashlib.sha256(data).hexdigest(), lines)
 
 
@@ -76,11 +80,18 @@ def _line(shown: str, number: int, raw: str, specs: Mapping[str, InputSpec]) -> 
     except ValueError as exc:
         reason = exc.msg if isinstance(exc, json.JSONDecodeError) else "invalid JSON"
         col = f" (column {exc.colno})" if isinstance(exc, json.JSONDecodeError) else ""
-        return BatchLine(number, None, f"{where}: not JSON: {reason}{col} (write one JSON "
-                                       "object of inputs per line)")
+        return BatchLine(
+            number,
+            None,
+            f"{where}: not JSON: {reason}{col} (write one JSON object of inputs per line)",
+        )
     if not isinstance(given, dict):
-        return BatchLine(number, None, f"{where}: a line is a JSON object of inputs, got "
-                                       f"{_kind(given)} (e.g. {{\"topic\": \"owls\"}})")
+        return BatchLine(
+            number,
+            None,
+            f"{where}: a line is a JSON object of inputs, got "
+            f'{_kind(given)} (e.g. {{"topic": "owls"}})',
+        )
     try:
         resolve_inputs(specs, given, Redactor())  # the very check a run makes
     except RunError as exc:

@@ -33,9 +33,16 @@ _ENDED = frozenset({SUCCEEDED, FAILED, CANCELLED})  # a run that ended its item
 
 
 class RunnerItems:
-    def __init__(self, plan: Plan, records: Records, make_backend: Callable[[], RunBackend], *,
-                 options: RunOptions | None = None, api_key: str | None = None,
-                 emit: EventSink = lambda k, **d: None):
+    def __init__(
+        self,
+        plan: Plan,
+        records: Records,
+        make_backend: Callable[[], RunBackend],
+        *,
+        options: RunOptions | None = None,
+        api_key: str | None = None,
+        emit: EventSink = lambda k, **d: None,
+    ):
         self.plan, self.records, self.options = plan, records, options or RunOptions()
         self._make_backend, self._key, self._emit = make_backend, api_key, emit
 
@@ -43,29 +50,43 @@ class RunnerItems:
         check_env(self.plan)
         self._make_backend().check()
 
-    def start(self, run_id: str, given: Mapping[str, Any],
-              cancel: threading.Event) -> ItemResult:
+    def start(self, run_id: str, given: Mapping[str, Any], cancel: threading.Event) -> ItemResult:
         try:
-            outcome = start_run(self.plan, given, self._make_backend(), self.records,
-                                options=self.options, api_key=self._key, run_id=run_id,
-                                cancel=cancel, emit=self._events(run_id))
+            outcome = start_run(
+                self.plan,
+                given,
+                self._make_backend(),
+                self.records,
+                options=self.options,
+                api_key=self._key,
+                run_id=run_id,
+                cancel=cancel,
+                emit=self._events(run_id),
+            )
         except OrchestrateError as exc:
             recorded = self.records.run(run_id) is not None
-            return ItemResult(FAILED, run_id if recorded else None,
-                              error=self._redactor(given).text(str(exc)))
+            return ItemResult(
+                FAILED, run_id if recorded else None, error=self._redactor(given).text(str(exc))
+            )
         return _result(outcome)
 
-    def resume(self, run_id: str, given: Mapping[str, Any],
-               cancel: threading.Event) -> ItemResult:
+    def resume(self, run_id: str, given: Mapping[str, Any], cancel: threading.Event) -> ItemResult:
         run = self.records.run(run_id)
         secret = set(run["secret_inputs"]) if run else set()
         try:
             # Every secret input again, those the line left to their default too (resume
             # asks for each secret input, since none was recorded).
             values = resolve_inputs(self.plan.inputs, given, Redactor())
-            outcome = resume_run(run_id, self.plan, self._make_backend(), self.records,
-                                 given_secrets={k: v for k, v in values.items() if k in secret},
-                                 api_key=self._key, cancel=cancel, emit=self._events(run_id))
+            outcome = resume_run(
+                run_id,
+                self.plan,
+                self._make_backend(),
+                self.records,
+                given_secrets={k: v for k, v in values.items() if k in secret},
+                api_key=self._key,
+                cancel=cancel,
+                emit=self._events(run_id),
+            )
         except OrchestrateError as exc:
             return ItemResult(FAILED, run_id, error=self._redactor(given).text(str(exc)))
         return _result(outcome)
@@ -81,6 +102,7 @@ class RunnerItems:
         def sink(kind: str, **data: Any) -> None:  # already redacted by the run
             if kind == "warning":
                 self._emit("warning", message=f"run {run_id}: {data['message']}")
+
         return sink
 
     def _redactor(self, given: Mapping[str, Any]) -> Redactor:

@@ -60,8 +60,10 @@ class BatchTally:
         return f"{seconds // 60}:{seconds % 60:02d}"
 
     def text(self) -> str:
-        return (f"{self.done}/{self.total} done · {self.failed} failed · {self.running} "
-                f"running · {self.rate():.2f} items/s · ETA {self.eta()}")
+        return (
+            f"{self.done}/{self.total} done · {self.failed} failed · {self.running} "
+            f"running · {self.rate():.2f} items/s · ETA {self.eta()}"
+        )
 
 
 def item_line(data: dict[str, Any]) -> str:
@@ -77,18 +79,23 @@ def item_line(data: dict[str, Any]) -> str:
 
 def started_line(data: dict[str, Any]) -> str:
     if data["resumed"]:
-        head = (f"resuming batch {data['batch_id']} of {data['pipeline']}: {data['done']} of "
-                f"{data['total']} lines already done")
+        head = (
+            f"resuming batch {data['batch_id']} of {data['pipeline']}: {data['done']} of "
+            f"{data['total']} lines already done"
+        )
     else:
         head = f"starting batch {data['batch_id']} of {data['pipeline']}: {data['total']} lines"
-    return (f"{head} from {data['file']}, {data['concurrency']} at a time; results: "
-            f"{data['results']}")
+    return (
+        f"{head} from {data['file']}, {data['concurrency']} at a time; results: {data['results']}"
+    )
 
 
 def finished_line(summary: Any) -> str:
     doc = summary.to_json()
-    text = (f"batch {doc['batch_id']} {doc['status']}: {doc['succeeded']} succeeded, "
-            f"{doc['failed']} failed")
+    text = (
+        f"batch {doc['batch_id']} {doc['status']}: {doc['succeeded']} succeeded, "
+        f"{doc['failed']} failed"
+    )
     if doc["invalid"]:
         text += f" ({doc['invalid']} bad lines)"
     if doc["cancelled"] or doc["not_started"]:
@@ -155,8 +162,12 @@ class LiveBatchReporter:
             if kind == "batch_started":
                 self.console.print(started_line(data), markup=False, highlight=False)
                 # made now: a Live renders its first frame when it is made
-                self._live = Live(console=self.console, refresh_per_second=4,
-                                  transient=False, get_renderable=self._render)
+                self._live = Live(
+                    console=self.console,
+                    refresh_per_second=4,
+                    transient=False,
+                    get_renderable=self._render,
+                )
                 self._live.start()
             elif self._live is None:
                 return
@@ -170,12 +181,12 @@ class LiveBatchReporter:
 
     def _render(self) -> Group:
         t = self.tally
-        return Group(ProgressBar(total=max(t.total, 1), completed=t.done, width=40),
-                     Text(t.text()))
+        return Group(ProgressBar(total=max(t.total, 1), completed=t.done, width=40), Text(t.text()))
 
 
-def make_batch_reporter(*, as_json: bool, console: Console | None = None
-                        ) -> JsonBatchReporter | LiveBatchReporter | PlainBatchReporter:
+def make_batch_reporter(
+    *, as_json: bool, console: Console | None = None
+) -> JsonBatchReporter | LiveBatchReporter | PlainBatchReporter:
     if as_json:
         return JsonBatchReporter()
     console = console or Console(stderr=True)

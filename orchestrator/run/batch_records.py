@@ -40,15 +40,16 @@ CREATE INDEX IF NOT EXISTS batches_started ON batches (started);
 CREATE INDEX IF NOT EXISTS batch_items_run ON batch_items (run_id);
 """
 
-_COUNTS = ("SELECT status, COUNT(*) FROM batch_items WHERE batch_id=? GROUP BY status")
+_COUNTS = "SELECT status, COUNT(*) FROM batch_items WHERE batch_id=? GROUP BY status"
 
 
 class BatchRecords:
     def __init__(self, path: str | Path):
         self.path = Path(path)
         private_db(self.path)
-        self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None,
-                                   timeout=30)
+        self._db = sqlite3.connect(
+            self.path, check_same_thread=False, isolation_level=None, timeout=30
+        )
         self._db.row_factory = sqlite3.Row
         self._lock = threading.Lock()
         self._db.execute("PRAGMA journal_mode=WAL")
@@ -70,9 +71,19 @@ class BatchRecords:
             self._db.execute("COMMIT")
 
     # ----- writes -----
-    def create(self, batch_id: str, *, pipeline: str, pipeline_file: str, file: str,
-               file_hash: str, results: str, options: dict[str, Any],
-               items: list[tuple[int, ItemStatus, str | None]], pid: int) -> None:
+    def create(
+        self,
+        batch_id: str,
+        *,
+        pipeline: str,
+        pipeline_file: str,
+        file: str,
+        file_hash: str,
+        results: str,
+        options: dict[str, Any],
+        items: list[tuple[int, ItemStatus, str | None]],
+        pid: int,
+    ) -> None:
         """`items`: (line, status, error) for every non-blank line, in one transaction."""
         now = time.time()
         with self._lock:
@@ -81,37 +92,61 @@ class BatchRecords:
                 self._db.execute(
                     "INSERT INTO batches (id, pipeline, pipeline_file, file, file_hash, results,"
                     " status, options, total, started, pid) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-                    (batch_id, pipeline, pipeline_file, file, file_hash, results, RUNNING,
-                     json.dumps(options), len(items), now, pid))
+                    (
+                        batch_id,
+                        pipeline,
+                        pipeline_file,
+                        file,
+                        file_hash,
+                        results,
+                        RUNNING,
+                        json.dumps(options),
+                        len(items),
+                        now,
+                        pid,
+                    ),
+                )
                 self._db.executemany(
                     "INSERT INTO batch_items (batch_id, line, status, error, ended) "
                     "VALUES (?,?,?,?,?)",
-                    [(batch_id, line, status, error, now if status in FINISHED_ITEM else None)
-                     for line, status, error in items])
+                    [
+                        (batch_id, line, status, error, now if status in FINISHED_ITEM else None)
+                        for line, status, error in items
+                    ],
+                )
             except BaseException:
                 self._db.execute("ROLLBACK")
                 raise
             self._db.execute("COMMIT")
 
     def reopen(self, batch_id: str, *, pid: int, options: dict[str, Any]) -> None:
-        self._write("UPDATE batches SET status=?, ended=NULL, error=NULL, pid=?, options=?, "
-                    "resumes=resumes+1 WHERE id=?",
-                    (RUNNING, pid, json.dumps(options), batch_id))
+        self._write(
+            "UPDATE batches SET status=?, ended=NULL, error=NULL, pid=?, options=?, "
+            "resumes=resumes+1 WHERE id=?",
+            (RUNNING, pid, json.dumps(options), batch_id),
+        )
 
     def finish(self, batch_id: str, status: BatchStatus, error: str | None = None) -> None:
-        self._write("UPDATE batches SET status=?, error=?, ended=? WHERE id=?",
-                    (status, error, time.time(), batch_id))
+        self._write(
+            "UPDATE batches SET status=?, error=?, ended=? WHERE id=?",
+            (status, error, time.time(), batch_id),
+        )
 
     def item_running(self, batch_id: str, line: int, run_id: str) -> None:
-        self._write("UPDATE batch_items SET status=?, run_id=?, error=NULL, "
-                    "started=COALESCE(started, ?), ended=NULL WHERE batch_id=? AND line=?",
-                    (RUNNING, run_id, time.time(), batch_id, line))
+        self._write(
+            "UPDATE batch_items SET status=?, run_id=?, error=NULL, "
+            "started=COALESCE(started, ?), ended=NULL WHERE batch_id=? AND line=?",
+            (RUNNING, run_id, time.time(), batch_id, line),
+        )
 
-    def item_done(self, batch_id: str, line: int, status: ItemStatus, *, run_id: str | None,
-                  error: str | None) -> None:
-        self._write("UPDATE batch_items SET status=?, run_id=?, error=?, ended=? "
-                    "WHERE batch_id=? AND line=?",
-                    (status, run_id, error, time.time(), batch_id, line))
+    def item_done(
+        self, batch_id: str, line: int, status: ItemStatus, *, run_id: str | None, error: str | None
+    ) -> None:
+        self._write(
+            "UPDATE batch_items SET status=?, run_id=?, error=?, ended=? "
+            "WHERE batch_id=? AND line=?",
+            (status, run_id, error, time.time(), batch_id, line),
+        )
 
     # ----- reads -----
     def batch(self, batch_id: str) -> dict[str, Any] | None:
@@ -124,25 +159,30 @@ class BatchRecords:
         with self._lock:
             rows = self._db.execute(
                 "SELECT * FROM batches WHERE substr(id, 1, ?) = ? ORDER BY started DESC",
-                (len(prefix), prefix)).fetchall()
+                (len(prefix), prefix),
+            ).fetchall()
         exact = [r for r in rows if r["id"] == prefix]
         rows = exact or rows
         if len(rows) > 1:
             shown = ", ".join(r["id"] for r in rows[:5]) + (", ..." if len(rows) > 5 else "")
-            raise RunError(f"batch id prefix '{prefix}' matches {len(rows)} batches ({shown}): "
-                           "give more of the id")
+            raise RunError(
+                f"batch id prefix '{prefix}' matches {len(rows)} batches ({shown}): "
+                "give more of the id"
+            )
         return self._with_counts(rows[0]) if rows else None
 
     def recent(self, limit: int = 20) -> list[dict[str, Any]]:
         with self._lock:
-            rows = self._db.execute("SELECT * FROM batches ORDER BY started DESC LIMIT ?",
-                                    (limit,)).fetchall()
+            rows = self._db.execute(
+                "SELECT * FROM batches ORDER BY started DESC LIMIT ?", (limit,)
+            ).fetchall()
         return [self._with_counts(r) for r in rows]
 
     def items(self, batch_id: str) -> list[dict[str, Any]]:
         with self._lock:
-            rows = self._db.execute("SELECT * FROM batch_items WHERE batch_id=? ORDER BY line",
-                                    (batch_id,)).fetchall()
+            rows = self._db.execute(
+                "SELECT * FROM batch_items WHERE batch_id=? ORDER BY line", (batch_id,)
+            ).fetchall()
         return [dict(r) for r in rows]
 
     def _with_counts(self, row: sqlite3.Row) -> dict[str, Any]:

@@ -34,25 +34,31 @@ def _done(batch: dict[str, Any]) -> tuple[int, int]:
 def batches_table(batches: list[dict[str, Any]]) -> str:
     if not batches:
         return "no batches recorded yet"
-    rows = [f"{'BATCH ID':<29}  {'PIPELINE':<20}  {'STATUS':<11}  {'DONE':>11}  "
-            f"{'FAILED':>6}  {'STARTED (UTC)':<19}"]
+    rows = [
+        f"{'BATCH ID':<29}  {'PIPELINE':<20}  {'STATUS':<11}  {'DONE':>11}  "
+        f"{'FAILED':>6}  {'STARTED (UTC)':<19}"
+    ]
     for b in batches:
         done, failed = _done(b)
         progress = f"{done}/{b['total']}"
-        rows.append(f"{b['id']:<29}  {b['pipeline'][:20]:<20}  {shown_status(b):<11}  "
-                    f"{progress:>11}  {failed:>6}  {_when(b['started']):<19}")
+        rows.append(
+            f"{b['id']:<29}  {b['pipeline'][:20]:<20}  {shown_status(b):<11}  "
+            f"{progress:>11}  {failed:>6}  {_when(b['started']):<19}"
+        )
     return "\n".join(rows)
 
 
 def batch_detail(batch: dict[str, Any], items: list[dict[str, Any]]) -> str:
     done, failed = _done(batch)
-    lines = [f"batch {batch['id']}  {shown_status(batch)}",
-             f"  pipeline  {batch['pipeline']} ({batch['pipeline_file']})",
-             f"  file      {batch['file']} (sha256 {batch['file_hash'][:16]})",
-             f"  results   {batch['results']}",
-             f"  progress  {done}/{batch['total']} done, {failed} failed",
-             f"  started   {_when(batch['started'])}   ended {_when(batch.get('ended'))}",
-             f"  options   concurrency {batch['options'].get('concurrency')}"]
+    lines = [
+        f"batch {batch['id']}  {shown_status(batch)}",
+        f"  pipeline  {batch['pipeline']} ({batch['pipeline_file']})",
+        f"  file      {batch['file']} (sha256 {batch['file_hash'][:16]})",
+        f"  results   {batch['results']}",
+        f"  progress  {done}/{batch['total']} done, {failed} failed",
+        f"  started   {_when(batch['started'])}   ended {_when(batch.get('ended'))}",
+        f"  options   concurrency {batch['options'].get('concurrency')}",
+    ]
     if batch.get("resumes"):
         lines.append(f"  resumed   {batch['resumes']} time(s)")
     if batch.get("error"):
@@ -60,6 +66,8 @@ def batch_detail(batch: dict[str, Any], items: list[dict[str, Any]]) -> str:
     lines += ["", f"{'LINE':>6}  {'STATUS':<10}  {'RUN ID':<23}  ERROR"]
     for item in items:
         error = (item.get("error") or "").replace("\n", " ")
-        lines.append(f"{item['line']:>6}  {item['status']:<10}  {item.get('run_id') or '-':<23}"
-                     f"  {error[:120]}")
+        lines.append(
+            f"{item['line']:>6}  {item['status']:<10}  {item.get('run_id') or '-':<23}"
+            f"  {error[:120]}"
+        )
     return "\n".join(lines)

@@ -34,10 +34,16 @@ class ResultsFile:
         with self._lock:
             return set(self._written)
 
-    def write(self, line: int, *, run_id: str | None, status: str,
-              outputs: Any = None, error: str | None = None) -> None:
-        row = {"line": line, "run_id": run_id, "status": status, "outputs": outputs,
-               "error": error}
+    def write(
+        self,
+        line: int,
+        *,
+        run_id: str | None,
+        status: str,
+        outputs: Any = None,
+        error: str | None = None,
+    ) -> None:
+        row = {"line": line, "run_id": run_id, "status": status, "outputs": outputs, "error": error}
         text = json.dumps(row, ensure_ascii=False, default=str) + "\n"
         with self._lock:
             out = self._open()

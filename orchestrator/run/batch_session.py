@@ -66,20 +66,35 @@ class BatchSummary:
     failures: list[dict[str, Any]] = field(default_factory=list)  # line, run_id, error
 
     def to_json(self) -> dict[str, Any]:
-        return {"batch_id": self.batch_id, "status": self.status, "total": self.total,
-                "succeeded": self.counts.get(SUCCEEDED, 0),
-                "failed": self.counts.get(FAILED, 0) + self.counts.get(INVALID, 0),
-                "invalid": self.counts.get(INVALID, 0),
-                "cancelled": self.counts.get(CANCELLED, 0),
-                "not_started": self.counts.get(PENDING, 0), "results": self.results,
-                "duration": round(self.duration, 3), "resumed": self.resumed,
-                "error": self.error, "failures": self.failures}
+        return {
+            "batch_id": self.batch_id,
+            "status": self.status,
+            "total": self.total,
+            "succeeded": self.counts.get(SUCCEEDED, 0),
+            "failed": self.counts.get(FAILED, 0) + self.counts.get(INVALID, 0),
+            "invalid": self.counts.get(INVALID, 0),
+            "cancelled": self.counts.get(CANCELLED, 0),
+            "not_started": self.counts.get(PENDING, 0),
+            "results": self.results,
+            "duration": round(self.duration, 3),
+            "resumed": self.resumed,
+            "error": self.error,
+            "failures": self.failures,
+        }
 
 
-def start_batch(plan: Plan, batch: BatchFile, runner: ItemRunner, records: BatchRecords, *,
-                options: dict[str, Any], concurrency: int = DEFAULT_CONCURRENCY,
-                results_path: str | Path | None = None, emit: EventSink = lambda k, **d: None,
-                make_run_id: Callable[[], str] = new_run_id) -> BatchSummary:
+def start_batch(
+    plan: Plan,
+    batch: BatchFile,
+    runner: ItemRunner,
+    records: BatchRecords,
+    *,
+    options: dict[str, Any],
+    concurrency: int = DEFAULT_CONCURRENCY,
+    results_path: str | Path | None = None,
+    emit: EventSink = lambda k, **d: None,
+    make_run_id: Callable[[], str] = new_run_id,
+) -> BatchSummary:
     runner.check()  # a server that is down fails the batch once, not every line
     batch_id = new_batch_id()
     if results_path is None:  # in the state dir: the owner's only, like the run records
@@ -89,29 +104,65 @@ def start_batch(plan: Plan, batch: BatchFile, runner: ItemRunner, records: Batch
         path = Path(results_path).resolve()
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text("", encoding="utf-8")  # a new batch's results replace what was there
-    records.create(batch_id, pipeline=plan.name, pipeline_file=os.path.abspath(plan.source),
-                   file=batch.path, file_hash=batch.sha256, results=str(path),
-                   options={**options, "concurrency": concurrency},
-                   items=[(b.line, INVALID if b.error else PENDING, b.error)
-                          for b in batch.lines], pid=os.getpid())
+    records.create(
+        batch_id,
+        pipeline=plan.name,
+        pipeline_file=os.path.abspath(plan.source),
+        file=batch.path,
+        file_hash=batch.sha256,
+        results=str(path),
+        options={**options, "concurrency": concurrency},
+        items=[(b.line, INVALID if b.error else PENDING, b.error) for b in batch.lines],
+        pid=os.getpid(),
+    )
     results = ResultsFile(path)
-    driver = BatchDriver(batch_id, records, results, runner, concurrency=concurrency,
-                         emit=emit, new_run_id=make_run_id)
-    emit("batch_started", batch_id=batch_id, pipeline=plan.name, file=batch.shown,
-         total=len(batch.lines), done=0, failed=0, results=str(path), resumed=False,
-         concurrency=concurrency)
+    driver = BatchDriver(
+        batch_id,
+        records,
+        results,
+        runner,
+        concurrency=concurrency,
+        emit=emit,
+        new_run_id=make_run_id,
+    )
+    emit(
+        "batch_started",
+        batch_id=batch_id,
+        pipeline=plan.name,
+        file=batch.shown,
+        total=len(batch.lines),
+        done=0,
+        failed=0,
+        results=str(path),
+        resumed=False,
+        concurrency=concurrency,
+    )
     for bad in batch.bad:
         results.write(bad.line, run_id=None, status=FAILED, error=bad.error)
-        emit("item_finished", line=bad.line, run_id=None, status=FAILED, error=bad.error,
-             invalid=True)
-    return _drive(driver, [Work(b.line, b.given) for b in batch.lines if b.given is not None],
-                  resumed=False)
+        emit(
+            "item_finished",
+            line=bad.line,
+            run_id=None,
+            status=FAILED,
+            error=bad.error,
+            invalid=True,
+        )
+    return _drive(
+        driver, [Work(b.line, b.given) for b in batch.lines if b.given is not None], resumed=False
+    )
 
 
-def resume_batch(batch_id: str, batch: BatchFile, runner: ItemRunner, records: BatchRecords,
-                 *, concurrency: int | None = None, retry_failed: bool = False,
-                 emit: EventSink = lambda k, **d: None,
-                 make_run_id: Callable[[], str] = new_run_id) -> BatchSummary:
+def resume_batch(
+    batch_id: str,
+    batch: BatchFile,
+    runner: ItemRunner,
+    records: BatchRecords,
+    *,
+    concurrency: int | None = None,
+    retry_failed: bool = False,
+    emit: EventSink = lambda k, **d: None,
+    make_run_id: Callable[[], str] = new_run_id,
+) -> BatchSummary:
     rec = records.batch(batch_id)
     if rec is None:
         raise RunError(f"no batch '{batch_id}' in {records.path}")
@@ -120,23 +171,40 @@ def resume_batch(batch_id: str, batch: BatchFile, runner: ItemRunner, records: B
     settled, work, invalid = _plan_resume(records.items(batch_id), lines, runner, retry_failed)
     if not (settled or work or invalid):
         counts = rec["counts"]
-        raise RunError(f"batch {batch_id} has nothing to resume: all {rec['total']} items "
-                       f"finished ({counts.get(SUCCEEDED, 0)} succeeded, "
-                       f"{counts.get(FAILED, 0) + counts.get(INVALID, 0)} failed)"
-                       + ("" if retry_failed else
-                          "; --retry-failed runs the failed ones again"))
+        raise RunError(
+            f"batch {batch_id} has nothing to resume: all {rec['total']} items "
+            f"finished ({counts.get(SUCCEEDED, 0)} succeeded, "
+            f"{counts.get(FAILED, 0) + counts.get(INVALID, 0)} failed)"
+            + ("" if retry_failed else "; --retry-failed runs the failed ones again")
+        )
     runner.check()
     concurrency = concurrency or rec["options"].get("concurrency") or DEFAULT_CONCURRENCY
-    records.reopen(batch_id, pid=os.getpid(),
-                   options={**rec["options"], "concurrency": concurrency})
+    records.reopen(
+        batch_id, pid=os.getpid(), options={**rec["options"], "concurrency": concurrency}
+    )
     results = ResultsFile(rec["results"])
-    driver = BatchDriver(batch_id, records, results, runner, concurrency=concurrency,
-                         emit=emit, new_run_id=make_run_id)
+    driver = BatchDriver(
+        batch_id,
+        records,
+        results,
+        runner,
+        concurrency=concurrency,
+        emit=emit,
+        new_run_id=make_run_id,
+    )
     before = Counter(i["status"] for i in records.items(batch_id))
-    emit("batch_started", batch_id=batch_id, pipeline=rec["pipeline"], file=batch.shown,
-         total=rec["total"], done=sum(before[s] for s in FINISHED_ITEM),
-         failed=before[FAILED] + before[INVALID], results=rec["results"], resumed=True,
-         concurrency=concurrency)
+    emit(
+        "batch_started",
+        batch_id=batch_id,
+        pipeline=rec["pipeline"],
+        file=batch.shown,
+        total=rec["total"],
+        done=sum(before[s] for s in FINISHED_ITEM),
+        failed=before[FAILED] + before[INVALID],
+        results=rec["results"],
+        resumed=True,
+        concurrency=concurrency,
+    )
     written = results.written
     for line, result in settled:  # their runs finished just before the batch was stopped
         driver.settle(line, result, write=line not in written)
@@ -148,16 +216,18 @@ def resume_batch(batch_id: str, batch: BatchFile, runner: ItemRunner, records: B
 
 def _check_resumable(rec: dict[str, Any], batch: BatchFile) -> None:
     if batch.sha256 != rec["file_hash"]:
-        raise RunError(f"{batch.shown}: changed since batch {rec['id']} started (its sha256 "
-                       "differs); a batch resumes only on the same file: restore it, or start "
-                       "a new batch")
+        raise RunError(
+            f"{batch.shown}: changed since batch {rec['id']} started (its sha256 "
+            "differs); a batch resumes only on the same file: restore it, or start "
+            "a new batch"
+        )
     if rec["status"] == RUNNING and rec.get("pid") and process_alive(rec["pid"]):
         raise RunError(f"batch {rec['id']} is still running (pid {rec['pid']})")
 
 
-def _plan_resume(items: list[dict[str, Any]], lines: dict[int, BatchLine],
-                 runner: ItemRunner, retry_failed: bool
-                 ) -> tuple[list[tuple[int, ItemResult]], list[Work], list[tuple[int, str]]]:
+def _plan_resume(
+    items: list[dict[str, Any]], lines: dict[int, BatchLine], runner: ItemRunner, retry_failed: bool
+) -> tuple[list[tuple[int, ItemResult]], list[Work], list[tuple[int, str]]]:
     """What each unfinished item needs: settled from its run's record, run (resumed or
     started), or marked invalid (the pipeline's inputs changed under a pending line)."""
     settled: list[tuple[int, ItemResult]] = []
@@ -174,8 +244,7 @@ def _plan_resume(items: list[dict[str, Any]], lines: dict[int, BatchLine],
         recorded = runner.recorded(run_id) if run_id else None
         if recorded is None:  # never started, or its id was written but the run was not
             work.append(Work(line, given.given, run_id))
-        elif recorded.status == SUCCEEDED or (recorded.status == FAILED
-                                               and status != FAILED):
+        elif recorded.status == SUCCEEDED or (recorded.status == FAILED and status != FAILED):
             settled.append((line, recorded))
         else:
             work.append(Work(line, given.given, run_id, resume=True))
@@ -203,7 +272,19 @@ def _drive(driver: BatchDriver, work: list[Work], *, resumed: bool) -> BatchSumm
         driver.results.compact()  # every line settled: one line each, in input order
     driver.results.close()
     records.finish(batch_id, status, error)
-    failures = [{"line": i["line"], "run_id": i["run_id"], "error": i["error"]}
-                for i in items if i["status"] in (FAILED, INVALID)]
-    return BatchSummary(batch_id, status, len(items), dict(counts), str(driver.results.path),
-                        time.monotonic() - began, resumed, error, failures)
+    failures = [
+        {"line": i["line"], "run_id": i["run_id"], "error": i["error"]}
+        for i in items
+        if i["status"] in (FAILED, INVALID)
+    ]
+    return BatchSummary(
+        batch_id,
+        status,
+        len(items),
+        dict(counts),
+        str(driver.results.path),
+        time.monotonic() - began,
+        resumed,
+        error,
+        failures,
+    )

@@ -55,8 +55,10 @@ class _Spent:
 def run_limit(plan: Plan, max_tokens: int | None, max_cost: float | None) -> BudgetSpec:
     """The run's limits: the command line's, else the pipeline's `defaults.budget`."""
     base = plan.defaults.budget
-    return BudgetSpec(max_tokens=max_tokens if max_tokens is not None else base.max_tokens,
-                      max_cost=max_cost if max_cost is not None else base.max_cost)
+    return BudgetSpec(
+        max_tokens=max_tokens if max_tokens is not None else base.max_tokens,
+        max_cost=max_cost if max_cost is not None else base.max_cost,
+    )
 
 
 def step_limits(plan: Plan) -> dict[str, BudgetSpec]:
@@ -65,7 +67,7 @@ def step_limits(plan: Plan) -> dict[str, BudgetSpec]:
     for name, step in plan.steps.items():
         if step.budget is not None:
             limits[name] = step.budget
-        for inner_name, inner in (step.loop.steps.items() if step.loop else ()):
+        for inner_name, inner in step.loop.steps.items() if step.loop else ():
             if inner.budget is not None:
                 limits[f"{name}.{inner_name}"] = inner.budget
     return limits
@@ -79,16 +81,21 @@ def spent_so_far(units: Iterable[Mapping]) -> list[tuple[str, int, Cost]]:
         if row.get("prompt") is None:
             continue
         tokens = (row.get("prompt_tokens") or 0) + (row.get("completion_tokens") or 0)
-        cost = Cost(row.get("cost") or 0.0, tokens if row.get("cost") is None
-                    else row.get("unpriced_tokens") or 0)
+        cost = Cost(
+            row.get("cost") or 0.0,
+            tokens if row.get("cost") is None else row.get("unpriced_tokens") or 0,
+        )
         out.append((row["step"], tokens, cost))
     return out
 
 
 class Budget:
-    def __init__(self, run: BudgetSpec | None = None,
-                 steps: Mapping[str, BudgetSpec] | None = None,
-                 spent: Iterable[tuple[str, int, Cost]] = ()):
+    def __init__(
+        self,
+        run: BudgetSpec | None = None,
+        steps: Mapping[str, BudgetSpec] | None = None,
+        spent: Iterable[tuple[str, int, Cost]] = (),
+    ):
         self.limits: dict[str, BudgetSpec] = dict(steps or {})
         if run is not None and (run.max_tokens is not None or run.max_cost is not None):
             self.limits[RUN] = run
@@ -101,8 +108,9 @@ class Budget:
     def __bool__(self) -> bool:
         return bool(self.limits)
 
-    def check(self, path: str, *, model: str | None = None,
-              prices: PriceTable | None = None) -> None:
+    def check(
+        self, path: str, *, model: str | None = None, prices: PriceTable | None = None
+    ) -> None:
         """Before a unit of step `path` (or its next message) starts: raise BudgetExceeded
         if a scope it belongs to has reached its limit. With `model`, a `max_cost` also
         needs that model to have a price."""
@@ -127,26 +135,31 @@ class Budget:
         for scope in _scopes(path):
             self._spent.setdefault(scope, _Spent()).add(tokens, cost)
 
-    def _reached(self, scope: str, limit: BudgetSpec, model: str | None,
-                 prices: PriceTable | None) -> str | None:
+    def _reached(
+        self, scope: str, limit: BudgetSpec, model: str | None, prices: PriceTable | None
+    ) -> str | None:
         spent = self._spent.get(scope, _Spent())
         whose = "the run's budget" if scope == RUN else f"step '{scope}''s budget"
         if limit.max_tokens is not None and spent.tokens >= limit.max_tokens:
-            return (f"{whose} is spent: {spent.tokens} tokens used, max_tokens "
-                    f"{limit.max_tokens}")
+            return f"{whose} is spent: {spent.tokens} tokens used, max_tokens {limit.max_tokens}"
         if limit.max_cost is None:
             return None
         cost = spent.cost or Cost()
         if not cost.known:
-            return (f"{whose} (max_cost {usd_text(limit.max_cost)}) cannot be kept: "
-                    f"{cost.unpriced_tokens} tokens were spent on a model with no price "
-                    "(add it to STATE/prices.yaml)")
+            return (
+                f"{whose} (max_cost {usd_text(limit.max_cost)}) cannot be kept: "
+                f"{cost.unpriced_tokens} tokens were spent on a model with no price "
+                "(add it to STATE/prices.yaml)"
+            )
         if cost.usd >= limit.max_cost:
-            return (f"{whose} is spent: {usd_text(cost.usd)} used, max_cost "
-                    f"{usd_text(limit.max_cost)}")
+            return (
+                f"{whose} is spent: {usd_text(cost.usd)} used, max_cost {usd_text(limit.max_cost)}"
+            )
         if model is not None and prices is not None and prices.price(model) is None:
-            return (f"{whose} has a max_cost, but model '{model}' has no price: add it to "
-                    "STATE/prices.yaml (or $ORCHESTRATE_PRICES), see docs/running.md")
+            return (
+                f"{whose} has a max_cost, but model '{model}' has no price: add it to "
+                "STATE/prices.yaml (or $ORCHESTRATE_PRICES), see docs/running.md"
+            )
         return None
 
 

@@ -34,29 +34,48 @@ KEY_VERSION = 1
 
 def cache_key(svc: Services, step: StepPlan, key: UnitKey, prompt: str) -> str | None:
     if svc.redactor.text(prompt) != prompt:
-        svc.emit("warning", message=f"step '{key.label()}': not cached, its prompt holds a "
-                 "secret value")
+        svc.emit(
+            "warning", message=f"step '{key.label()}': not cached, its prompt holds a secret value"
+        )
         return None
     pool = svc.agents
     spec = pool.plan.agents.get(step.agent or "")
     model = step.model or (pool.agent_model(spec) if spec is not None else None)
-    payload = {"v": KEY_VERSION, "pipeline": pool.plan.name, "step": key.step,
-               "fingerprint": step.fingerprint, "model": model,
-               "prompt": hashlib.sha256(prompt.encode("utf-8")).hexdigest()}
+    payload = {
+        "v": KEY_VERSION,
+        "pipeline": pool.plan.name,
+        "step": key.step,
+        "fingerprint": step.fingerprint,
+        "model": model,
+        "prompt": hashlib.sha256(prompt.encode("utf-8")).hexdigest(),
+    }
     text = json.dumps(payload, sort_keys=True, ensure_ascii=False)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def take(svc: Services, step: StepPlan, key: UnitKey, ckey: str,
-         recorded: str) -> StepResult | None:
+def take(
+    svc: Services, step: StepPlan, key: UnitKey, ckey: str, recorded: str
+) -> StepResult | None:
     """The cached result for `ckey`, recorded as this unit's (None: nothing cached)."""
     hit = svc.records.cached_output(ckey, svc.run_id)
     if hit is None:
         return None
     now = time.time()
-    svc.records.write_unit(svc.run_id, key, status=SUCCEEDED, output=hit["output"],
-                           agent=step.agent, prompt=recorded, fingerprint=step.fingerprint,
-                           cache_key=ckey, cached=1, attempts=0, started=now, ended=now,
-                           duration=0.0, error=None)
+    svc.records.write_unit(
+        svc.run_id,
+        key,
+        status=SUCCEEDED,
+        output=hit["output"],
+        agent=step.agent,
+        prompt=recorded,
+        fingerprint=step.fingerprint,
+        cache_key=ckey,
+        cached=1,
+        attempts=0,
+        started=now,
+        ended=now,
+        duration=0.0,
+        error=None,
+    )
     svc.emit("step_cached", step=key.label(), from_run=hit["run_id"])
     return StepResult(SUCCEEDED, hit["output"], cached=True)

@@ -71,16 +71,20 @@ class Cleanup:
         with self._lock:
             group = self._groups.get(name)
         copies = {index: a.ref.id for index, a in (group.made() if group else {}).items()}
-        leftovers = {i: letta_id for i, letta_id in self._earlier(name).items()
-                     if i not in copies and letta_id not in copies.values()}
+        leftovers = {
+            i: letta_id
+            for i, letta_id in self._earlier(name).items()
+            if i not in copies and letta_id not in copies.values()
+        }
         if not copies and not leftovers:
             return
         self._retired.add(name)
         for index, letta_id in sorted({**leftovers, **copies}.items()):
             label = replica_label(name, index)
             self._deleted.append(label)
-            self._cleaner.submit(self._delete, ("agent", label, letta_id,
-                                                self.backend.delete_agent))
+            self._cleaner.submit(
+                self._delete, ("agent", label, letta_id, self.backend.delete_agent)
+            )
 
     def release(self, succeeded: bool) -> list[str]:
         """At the end of the run: delete what it created, unless kept (a run that did not
@@ -94,14 +98,24 @@ class Cleanup:
         if not succeeded:
             self._sweep_own_blocks()
             return sorted(self._deleted)
-        used = set(self._groups) | {parse_label(label)[0] for kind, label in self._reuse
-                                    if kind == "agent"}
-        kept = {b for n in used if n in self.plan.agents and not self._disposable(n)
-                for b in self.plan.agents[n].shared_blocks}
-        made = {**{n: i for (kind, n), i in self._reuse.items() if kind == "block"},
-                **self._blocks}  # with an earlier attempt's blocks this one did not touch
-        blocks = [("block", name, block_id, self.backend.delete_block)
-                  for name, block_id in made.items() if name not in kept]
+        used = set(self._groups) | {
+            parse_label(label)[0] for kind, label in self._reuse if kind == "agent"
+        }
+        kept = {
+            b
+            for n in used
+            if n in self.plan.agents and not self._disposable(n)
+            for b in self.plan.agents[n].shared_blocks
+        }
+        made = {
+            **{n: i for (kind, n), i in self._reuse.items() if kind == "block"},
+            **self._blocks,
+        }  # with an earlier attempt's blocks this one did not touch
+        blocks = [
+            ("block", name, block_id, self.backend.delete_block)
+            for name, block_id in made.items()
+            if name not in kept
+        ]
         with ThreadPoolExecutor(max_workers=8) as pool:  # after the agents that use them
             list(pool.map(self._delete, blocks))
         self._sweep_own_blocks()
@@ -111,15 +125,20 @@ class Cleanup:
         """The memory blocks of the run's deleted agents: Letta deletes an agent, not its
         blocks, so they are found by the run's tag, attached to nothing. Shared blocks are
         not this sweep's (a failed run keeps them for resume; release decides)."""
-        shared = set(self._blocks.values()) | {i for (kind, _), i in self._reuse.items()
-                                               if kind == "block"}
+        shared = set(self._blocks.values()) | {
+            i for (kind, _), i in self._reuse.items() if kind == "block"
+        }
         try:
             left = self.backend.find_blocks((identity.run_tag(self.run_id),), unattached=True)
         except BackendError:
             return  # best effort: `orchestrate runs gc` finds them later
         with ThreadPoolExecutor(max_workers=8) as pool:
-            list(pool.map(lambda i: self._quietly(lambda: self.backend.delete_block(i)),
-                          [b.id for b in left if b.id not in shared]))
+            list(
+                pool.map(
+                    lambda i: self._quietly(lambda: self.backend.delete_block(i)),
+                    [b.id for b in left if b.id not in shared],
+                )
+            )
 
     def _sweep_unrecorded(self) -> None:
         """Agents carrying this run's tag that no record names: made by a call the run gave
@@ -135,8 +154,9 @@ class Cleanup:
             return  # best effort: the run itself succeeded
         for agent in tagged:
             if agent.id not in known:
-                self._cleaner.submit(self._quietly,
-                                     functools.partial(self.backend.delete_agent, agent.id))
+                self._cleaner.submit(
+                    self._quietly, functools.partial(self.backend.delete_agent, agent.id)
+                )
 
     def _disposable(self, name: str) -> bool:
         spec = self.plan.agents[name]
@@ -164,5 +184,3 @@ def agent_users(plan: Plan) -> dict[str, set[str]]:
             if s.agent in users:
                 users[s.agent].add(name)
     return users
-
-

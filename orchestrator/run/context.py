@@ -76,16 +76,20 @@ def base_context(inputs: Mapping[str, Any], results: Mapping[str, StepResult]) -
     return {"inputs": inputs, "steps": {name: r.view() for name, r in results.items()}}
 
 
-def scoped_context(scope: str, inputs: Mapping[str, Any],
-                   results: Mapping[str, StepResult]) -> dict[str, Any]:
+def scoped_context(
+    scope: str, inputs: Mapping[str, Any], results: Mapping[str, StepResult]
+) -> dict[str, Any]:
     """What a step of the sub-pipeline `scope` sees (compile/subpipelines.py): its inputs
     (the output of `<scope>.inputs`) and its steps by their own names (`steps.draft` for
     `<scope>.draft`). Top-level steps (scope "") see the run's."""
     if not scope:
         return base_context(inputs, results)
     prefix, entry = scope + ".", results.get(scope + ".inputs")
-    steps = {name[len(prefix):]: r.view() for name, r in results.items()
-             if name.startswith(prefix) and name != scope + ".inputs"}
+    steps = {
+        name[len(prefix) :]: r.view()
+        for name, r in results.items()
+        if name.startswith(prefix) and name != scope + ".inputs"
+    }
     return {"inputs": (entry.output if entry is not None else None) or {}, "steps": steps}
 
 
@@ -93,10 +97,17 @@ def with_item(context: Mapping[str, Any], var: str, item: Any) -> dict[str, Any]
     return {**context, var: item}
 
 
-def loop_context(context: Mapping[str, Any], body: Mapping[str, StepResult], index: int,
-                 previous: Mapping[str, StepResult] | None) -> dict[str, Any]:
+def loop_context(
+    context: Mapping[str, Any],
+    body: Mapping[str, StepResult],
+    index: int,
+    previous: Mapping[str, StepResult] | None,
+) -> dict[str, Any]:
     """Body steps of the current iteration shadow nothing: their names are unique in the plan."""
     steps = {**context["steps"], **{name: r.view() for name, r in body.items()}}
     prev = {name: r.view() for name, r in previous.items()} if previous else None
-    return {**context, "steps": steps,
-            "loop": {"index": index, "first": index == 1, "previous": prev}}
+    return {
+        **context,
+        "steps": steps,
+        "loop": {"index": index, "first": index == 1, "previous": prev},
+    }

@@ -78,8 +78,9 @@ def usd_text(usd: float) -> str:
 class PriceTable:
     def __init__(self, prices: Mapping[str, Price]):
         self._exact = {h: p for h, p in prices.items() if not h.endswith("*")}
-        self._patterns = sorted(((h[:-1], p) for h, p in prices.items() if h.endswith("*")),
-                                key=lambda hp: -len(hp[0]))
+        self._patterns = sorted(
+            ((h[:-1], p) for h, p in prices.items() if h.endswith("*")), key=lambda hp: -len(hp[0])
+        )
 
     def price(self, model: str | None) -> Price | None:
         if not model:
@@ -140,9 +141,11 @@ def _read(path: Path) -> Iterable[tuple[str, Price]]:
         raise RunError(f"{path}: cannot read prices: {exc}") from None
     models = _mapping_value(root, "models") if root is not None else None
     if not isinstance(models, yaml.MappingNode):
-        raise RunError(f"{path}:{_line(root)}: a price file is a mapping with `models:` "
-                       "(handle: {input: USD per million, output: USD per million, "
-                       "checked: YYYY-MM-DD})")
+        raise RunError(
+            f"{path}:{_line(root)}: a price file is a mapping with `models:` "
+            "(handle: {input: USD per million, output: USD per million, "
+            "checked: YYYY-MM-DD})"
+        )
     out = []
     for key, value in models.value:
         handle = str(key.value)
@@ -157,13 +160,16 @@ def _price(path: Path, handle: str, node: yaml.Node) -> Price:
         raise RunError(f"{where}: expected {{input: N, output: N, checked: YYYY-MM-DD}}")
     unknown = set(data) - {"input", "output", "checked"}
     if unknown:
-        raise RunError(f"{where}: unknown key {sorted(unknown)[0]!r} (keys: input, output, "
-                       "checked)")
+        raise RunError(
+            f"{where}: unknown key {sorted(unknown)[0]!r} (keys: input, output, checked)"
+        )
     for side in ("input", "output"):
         value = data.get(side)
         if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
-            raise RunError(f"{where}.{side}: expected a number >= 0 (US dollars per million "
-                           f"tokens), got {value!r}")
+            raise RunError(
+                f"{where}.{side}: expected a number >= 0 (US dollars per million "
+                f"tokens), got {value!r}"
+            )
     checked = data.get("checked", "")
     if isinstance(checked, (dt.date, dt.datetime)):
         checked = checked.isoformat()[:10]

@@ -84,12 +84,24 @@ def dry_run(plan: Plan, given: Mapping[str, Any]) -> list[DryStep]:
             out.append(_agent_step(name, step, plan, here))
             continue
         until = step.loop.until.source if step.loop.until else "never (runs every iteration)"
-        out.append(DryStep(name, None, None, step.depends_on,
-                           step.when.source if step.when else None, None, None,
-                           loop=f"at most {step.loop.max_iterations} iterations, until {until}"))
+        out.append(
+            DryStep(
+                name,
+                None,
+                None,
+                step.depends_on,
+                step.when.source if step.when else None,
+                None,
+                None,
+                loop=f"at most {step.loop.max_iterations} iterations, until {until}",
+            )
+        )
         body_steps = {**here["steps"], **{b: _view(f"{name}.{b}") for b in step.loop.steps}}
-        loop_vars = {"index": Placeholder("loop.index"), "first": True,
-                     "previous": Placeholder("loop.previous")}
+        loop_vars = {
+            "index": Placeholder("loop.index"),
+            "first": True,
+            "previous": Placeholder("loop.previous"),
+        }
         for body, inner in step.loop.steps.items():
             context = {"inputs": here["inputs"], "steps": body_steps, "loop": loop_vars}
             out.append(_agent_step(f"{name}.{body}", inner, plan, context))
@@ -106,20 +118,42 @@ def _uses_step(name: str, step: StepPlan, scopes: dict[str, dict[str, Any]]) -> 
         scope = name.rsplit(".", 1)[0]
         caller = scopes.get(step.scope) or scopes[""]
         given = {**uses.literals, **{n: render(t, caller) for n, t in uses.values.items()}}
-        values = {n: given[n] if n in given else spec.default if spec.has_default
-                  else Placeholder(f"{scope}.inputs.{n}") for n, spec in uses.inputs.items()}
+        values = {
+            n: given[n]
+            if n in given
+            else spec.default
+            if spec.has_default
+            else Placeholder(f"{scope}.inputs.{n}")
+            for n, spec in uses.inputs.items()
+        }
         prefix = scope + "."
-        scopes[scope] = {"inputs": values, "steps": {
-            n[len(prefix):]: _view(n) for n in scopes[""]["steps"] if n.startswith(prefix)}}
+        scopes[scope] = {
+            "inputs": values,
+            "steps": {
+                n[len(prefix) :]: _view(n) for n in scopes[""]["steps"] if n.startswith(prefix)
+            },
+        }
         shown = "\n".join(f"{n}: {v}" for n, v in values.items())
     role = "inputs" if uses.role == "inputs" else "outputs"
-    return DryStep(name, None, None, step.depends_on, step.when.source if step.when else None,
-                   None, shown, uses=f"the {role} of sub-pipeline {uses.file}")
+    return DryStep(
+        name,
+        None,
+        None,
+        step.depends_on,
+        step.when.source if step.when else None,
+        None,
+        shown,
+        uses=f"the {role} of sub-pipeline {uses.file}",
+    )
 
 
 def _view(name: str) -> dict[str, Any]:
-    return {"output": Placeholder(f"steps.{name}.output"), "ran": True, "status": SUCCEEDED,
-            "iterations": Placeholder(f"steps.{name}.iterations")}
+    return {
+        "output": Placeholder(f"steps.{name}.output"),
+        "ran": True,
+        "status": SUCCEEDED,
+        "iterations": Placeholder(f"steps.{name}.iterations"),
+    }
 
 
 def _agent_step(name: str, step: StepPlan, plan: Plan, context: dict[str, Any]) -> DryStep:
@@ -131,6 +165,12 @@ def _agent_step(name: str, step: StepPlan, plan: Plan, context: dict[str, Any]) 
         prompt += jsonout.request_suffix(step.output_schema)
     agent = plan.agents.get(step.agent) if step.agent is not None else None
     model = step.model or (agent.model if agent else None) or plan.defaults.model
-    return DryStep(name, step.agent, model, step.depends_on,
-                   step.when.source if step.when else None,
-                   step.for_each.source if step.for_each else None, prompt)
+    return DryStep(
+        name,
+        step.agent,
+        model,
+        step.depends_on,
+        step.when.source if step.when else None,
+        step.for_each.source if step.for_each else None,
+        prompt,
+    )

@@ -49,8 +49,14 @@ Task = tuple[str, Mapping[str, StepResult]]  # a step and its upstream results
 Done = tuple[str, StepResult]
 
 
-def execute(plan: Plan, inputs: Mapping[str, Any], svc: Services, *, max_parallel: int = 4,
-            deadline: float | None = None) -> dict[str, StepResult]:
+def execute(
+    plan: Plan,
+    inputs: Mapping[str, Any],
+    svc: Services,
+    *,
+    max_parallel: int = 4,
+    deadline: float | None = None,
+) -> dict[str, StepResult]:
     """Run every top-level step; returns their results in plan order. On KeyboardInterrupt
     or at `deadline` (time.monotonic) it sets `svc.cancel` and returns what settled, the
     steps in flight marked `cancelled`, those never started `not_started`."""
@@ -74,12 +80,19 @@ def execute(plan: Plan, inputs: Mapping[str, Any], svc: Services, *, max_paralle
 class _Run:
     """One execution: the ready queue, the results so far, the steps in flight."""
 
-    def __init__(self, plan: Plan, inputs: Mapping[str, Any], svc: Services,
-                 max_parallel: int, deadline: float | None):
+    def __init__(
+        self,
+        plan: Plan,
+        inputs: Mapping[str, Any],
+        svc: Services,
+        max_parallel: int,
+        deadline: float | None,
+    ):
         self.plan, self.inputs, self.svc = plan, inputs, svc
         self.max_parallel, self.deadline = max_parallel, deadline
-        self.ready = ReadyQueue(list(plan.steps),
-                                {name: step.depends_on for name, step in plan.steps.items()})
+        self.ready = ReadyQueue(
+            list(plan.steps), {name: step.depends_on for name, step in plan.steps.items()}
+        )
         self.results: dict[str, StepResult] = {}
         self.running: dict[str, None] = {}  # in flight, in start order
         self.postponed: set[str] = set()  # not started: an approval gate upstream waits
@@ -94,8 +107,11 @@ class _Run:
 
     def _start_ready(self) -> None:
         svc, results = self.svc, self.results
-        while (not svc.cancel.is_set() and not svc.budget.stopped
-               and len(self.running) < self.max_parallel):
+        while (
+            not svc.cancel.is_set()
+            and not svc.budget.stopped
+            and len(self.running) < self.max_parallel
+        ):
             name = self.ready.pop()
             if name is None:
                 return
@@ -105,8 +121,10 @@ class _Run:
                 waits = results[bad].status == WAITING_APPROVAL or bad in self.postponed
                 if waits:
                     self.postponed.add(name)
-                results[name] = StepResult(NOT_STARTED if waits else BLOCKED,
-                                           error=f"upstream step '{bad}' {results[bad].status}")
+                results[name] = StepResult(
+                    NOT_STARTED if waits else BLOCKED,
+                    error=f"upstream step '{bad}' {results[bad].status}",
+                )
                 svc.emit("step_finished", step=name, result=results[name])
                 self.ready.settle(name)
                 continue
@@ -122,15 +140,19 @@ class _Run:
         except Cancelled as exc:
             result = StepResult(CANCELLED, error=str(exc))
         except Exception as exc:  # noqa: BLE001 - a bug in a step must not hang the run
-            result = StepResult(FAILED, error=f"unexpected {type(exc).__name__}: "
-                                              f"{svc.redactor.text(str(exc))}")
+            result = StepResult(
+                FAILED, error=f"unexpected {type(exc).__name__}: {svc.redactor.text(str(exc))}"
+            )
         return name, result
 
     def _collect(self) -> None:
         svc = self.svc
         while True:
-            if (self.deadline is not None and time.monotonic() > self.deadline
-                    and not svc.cancel.is_set()):
+            if (
+                self.deadline is not None
+                and time.monotonic() > self.deadline
+                and not svc.cancel.is_set()
+            ):
                 svc.stop(TIMED_OUT, timed_out=True)
             try:
                 name, result = self.workers.done.get(timeout=POLL)
@@ -155,8 +177,9 @@ class _Run:
             if name in self.results:
                 continue
             began = self.svc.began_at(name, now)
-            self.results[name] = StepResult(CANCELLED, error=self.svc.cancel_reason,
-                                            duration=now - began)
+            self.results[name] = StepResult(
+                CANCELLED, error=self.svc.cancel_reason, duration=now - began
+            )
             self.svc.emit("step_finished", step=name, result=self.results[name])
         self.running.clear()
 
@@ -174,8 +197,9 @@ class _Workers:
     def submit(self, task: Task, busy: int) -> None:
         """Queue `task`; `busy`: tasks in flight, this one included (a thread each)."""
         if busy > len(self._threads) and len(self._threads) < self.limit:
-            thread = threading.Thread(target=self._serve, name=f"step-{len(self._threads) + 1}",
-                                      daemon=True)
+            thread = threading.Thread(
+                target=self._serve, name=f"step-{len(self._threads) + 1}", daemon=True
+            )
             self._threads.append(thread)
             thread.start()
         self._tasks.put(task)

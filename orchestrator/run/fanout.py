@@ -31,7 +31,8 @@ POLL = 0.05  # seconds between cancellation checks while items run
 # activity of its own): set for the current thread's context only, see `items_by`.
 FanOut = Callable[[Services, int, Callable[[int], Any], int, str], list[Any]]
 _executor_fan_out: contextvars.ContextVar[FanOut | None] = contextvars.ContextVar(
-    "executor_fan_out", default=None)
+    "executor_fan_out", default=None
+)
 
 
 @contextlib.contextmanager
@@ -44,8 +45,9 @@ def items_by(hook: FanOut) -> Iterator[None]:
         _executor_fan_out.reset(token)
 
 
-def _reporting(svc: Services, count: int, run_one: Callable[[int], T],
-               label: str) -> Callable[[int], T]:
+def _reporting(
+    svc: Services, count: int, run_one: Callable[[int], T], label: str
+) -> Callable[[int], T]:
     ended, lock = [0], threading.Lock()
 
     def finished(index: int, ok: bool) -> None:
@@ -68,8 +70,9 @@ def _reporting(svc: Services, count: int, run_one: Callable[[int], T],
     return run
 
 
-def fan_out(svc: Services, count: int, run_one: Callable[[int], T], width: int,
-            name: str = "item") -> list[T]:
+def fan_out(
+    svc: Services, count: int, run_one: Callable[[int], T], width: int, name: str = "item"
+) -> list[T]:
     hook = _executor_fan_out.get()
     if hook is not None:
         return hook(svc, count, run_one, width, name)
@@ -97,8 +100,10 @@ def fan_out(svc: Services, count: int, run_one: Callable[[int], T], width: int,
             with lock:
                 results[index] = result
 
-    threads = [threading.Thread(target=worker, name=f"{name}-{n}", daemon=True)
-               for n in range(min(width, count))]
+    threads = [
+        threading.Thread(target=worker, name=f"{name}-{n}", daemon=True)
+        for n in range(min(width, count))
+    ]
     for thread in threads:
         thread.start()
     for thread in threads:

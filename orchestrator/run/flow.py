@@ -51,8 +51,9 @@ from orchestrator.run.step import StepFailed, call_agent
 from orchestrator.run.uses import run_uses
 
 
-def run_step(svc: Services, step: StepPlan, inputs: Mapping[str, Any],
-             results: Mapping[str, StepResult]) -> StepResult:
+def run_step(
+    svc: Services, step: StepPlan, inputs: Mapping[str, Any], results: Mapping[str, StepResult]
+) -> StepResult:
     """Never raises for a step's own failure (it comes back as status `failed`, recorded);
     `Cancelled` propagates."""
     started = time.monotonic()
@@ -71,9 +72,15 @@ def run_step(svc: Services, step: StepPlan, inputs: Mapping[str, Any],
         usage = exc.usage if isinstance(exc, StepFailed) else Usage()
         result = StepResult(FAILED, error=svc.redactor.text(str(exc)), usage=usage)
         if not aggregate:  # the unit row exists unless rendering failed before any send
-            svc.records.write_unit(svc.run_id, UnitKey(step.name), status=FAILED,
-                                   error=result.error, agent=step.agent, ended=time.time(),
-                                   fingerprint=step.fingerprint)
+            svc.records.write_unit(
+                svc.run_id,
+                UnitKey(step.name),
+                status=FAILED,
+                error=result.error,
+                agent=step.agent,
+                ended=time.time(),
+                fingerprint=step.fingerprint,
+            )
     if result.status not in (SKIPPED, NOT_STARTED):  # it never started: it only finishes
         svc.step_began(step.name)  # no-op unless it ended without using an agent
     result.duration = time.monotonic() - svc.began_at(step.name, started)  # not the wait
@@ -83,8 +90,9 @@ def run_step(svc: Services, step: StepPlan, inputs: Mapping[str, Any],
     return result
 
 
-def _run(svc: Services, step: StepPlan, context: dict[str, Any],
-         results: Mapping[str, StepResult]) -> StepResult:
+def _run(
+    svc: Services, step: StepPlan, context: dict[str, Any], results: Mapping[str, StepResult]
+) -> StepResult:
     skipped = _decide_skip(step, results, context)
     if skipped is not None:
         return skipped
@@ -97,8 +105,9 @@ def _run(svc: Services, step: StepPlan, context: dict[str, Any],
     return call_agent(svc, step, UnitKey(step.name), context)
 
 
-def _decide_skip(step: StepPlan, results: Mapping[str, StepResult],
-                 context: dict[str, Any]) -> StepResult | None:
+def _decide_skip(
+    step: StepPlan, results: Mapping[str, StepResult], context: dict[str, Any]
+) -> StepResult | None:
     deps = [results[d] for d in step.depends_on if d in results]
     # A rejection the pipeline continues after leaves its step skipped; a step with a `when`
     # after it decides for itself (it may branch on steps.<name>.approval).
@@ -115,22 +124,23 @@ def _for_each(svc: Services, step: StepPlan, key: UnitKey, context: dict[str, An
     assert for_each is not None  # callers send only for_each steps
     items = evaluate(for_each, context)
     if isinstance(items, Mapping) or isinstance(items, str) or not hasattr(items, "__iter__"):
-        raise RunError(f"{for_each.path}: for_each must give a list, got "
-                       f"{type(items).__name__}")
+        raise RunError(f"{for_each.path}: for_each must give a list, got {type(items).__name__}")
     items = list(items)
 
     def one(index: int) -> StepResult:
         unit = UnitKey(key.step, index, key.iteration)
         try:
-            return call_agent(svc, step, unit,
-                              ctx.with_item(context, step.item_var, items[index]))
+            return call_agent(svc, step, unit, ctx.with_item(context, step.item_var, items[index]))
         except approval.AwaitingApproval as exc:  # every item is asked before the step stops
             return StepResult(WAITING_APPROVAL, error=str(exc))
 
     width = min(len(items), svc.agents.width(step.agent), max(1, svc.max_parallel))
     results = fan_out(svc, len(items), one, width, f"{key.label()}-item")
-    waiting = [UnitKey(key.step, i, key.iteration).label()
-               for i, r in enumerate(results) if r.status == WAITING_APPROVAL]
+    waiting = [
+        UnitKey(key.step, i, key.iteration).label()
+        for i, r in enumerate(results)
+        if r.status == WAITING_APPROVAL
+    ]
     if waiting:
         raise approval.AwaitingApproval(waiting)
     usage = Usage()
@@ -138,13 +148,18 @@ def _for_each(svc: Services, step: StepPlan, key: UnitKey, context: dict[str, An
         usage.add(result.usage)
     decisions = None
     if step.approval is not None:  # one decision per item
-        decisions = {"approved": all(r.approval is None or r.approval["approved"]
-                                     for r in results),
-                     "items": [r.approval for r in results]}
-    return StepResult(SUCCEEDED, [r.output for r in results], usage=usage,
-                      reused=bool(results) and all(r.reused for r in results),
-                      cached=bool(results) and all(r.cached for r in results),
-                      approval=decisions)
+        decisions = {
+            "approved": all(r.approval is None or r.approval["approved"] for r in results),
+            "items": [r.approval for r in results],
+        }
+    return StepResult(
+        SUCCEEDED,
+        [r.output for r in results],
+        usage=usage,
+        reused=bool(results) and all(r.reused for r in results),
+        cached=bool(results) and all(r.cached for r in results),
+        approval=decisions,
+    )
 
 
 def _loop(svc: Services, step: StepPlan, context: dict[str, Any]) -> StepResult:
@@ -160,13 +175,17 @@ def _loop(svc: Services, step: StepPlan, context: dict[str, Any]) -> StepResult:
             result = _decide_skip(inner, body, here)
             if result is None:
                 key = UnitKey(f"{step.name}.{name}", NO_ITEM, iteration)
-                result = (_for_each(svc, inner, key, here) if inner.for_each is not None
-                          else call_agent(svc, inner, key, here))
+                result = (
+                    _for_each(svc, inner, key, here)
+                    if inner.for_each is not None
+                    else call_agent(svc, inner, key, here)
+                )
             body[name] = result
             usage.add(result.usage)
         svc.emit("loop_iteration", step=step.name, iteration=iteration)
         done = loop.until is not None and evaluate(
-            loop.until, ctx.loop_context(context, body, iteration, previous))
+            loop.until, ctx.loop_context(context, body, iteration, previous)
+        )
         previous = body
         if done:
             break
@@ -177,11 +196,22 @@ def _loop(svc: Services, step: StepPlan, context: dict[str, Any]) -> StepResult:
 def _record_step(svc: Services, step: StepPlan, result: StepResult) -> None:
     """The step's own row for skipped, for_each and loop steps (plain steps: step.py's row)."""
     svc.records.write_unit(
-        svc.run_id, UnitKey(step.name, NO_ITEM, NO_ITERATION), status=result.status,
-        output=svc.redactor.data(result.output), fingerprint=step.fingerprint,
+        svc.run_id,
+        UnitKey(step.name, NO_ITEM, NO_ITERATION),
+        status=result.status,
+        output=svc.redactor.data(result.output),
+        fingerprint=step.fingerprint,
         error=result.error,
-        agent=step.agent, duration=result.duration, iterations=result.iterations,
-        attempts=result.usage.attempts, prompt_tokens=result.usage.prompt_tokens,
-        completion_tokens=result.usage.completion_tokens, step_count=result.usage.step_count,
-        cost=round(result.usage.usd, 9), unpriced_tokens=result.usage.unpriced_tokens,
-        repairs=result.usage.repairs, ended=time.time(), started=time.time() - result.duration)
+        agent=step.agent,
+        duration=result.duration,
+        iterations=result.iterations,
+        attempts=result.usage.attempts,
+        prompt_tokens=result.usage.prompt_tokens,
+        completion_tokens=result.usage.completion_tokens,
+        step_count=result.usage.step_count,
+        cost=round(result.usage.usd, 9),
+        unpriced_tokens=result.usage.unpriced_tokens,
+        repairs=result.usage.repairs,
+        ended=time.time(),
+        started=time.time() - result.duration,
+    )

@@ -53,14 +53,17 @@ class Sweep:
     failed: list[tuple[Leftover, str]] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
-        return {"dry_run": self.dry_run,
-                "deleted": [vars(x) for x in self.deleted],
-                "skipped": [{"run_id": r, "reason": why} for r, why in self.skipped],
-                "failed": [{**vars(x), "error": err} for x, err in self.failed]}
+        return {
+            "dry_run": self.dry_run,
+            "deleted": [vars(x) for x in self.deleted],
+            "skipped": [{"run_id": r, "reason": why} for r, why in self.skipped],
+            "failed": [{**vars(x), "error": err} for x, err in self.failed],
+        }
 
 
-def collect(records: Records, backend: RunBackend, *, dry_run: bool = False,
-            only: set[str] | None = None) -> Sweep:
+def collect(
+    records: Records, backend: RunBackend, *, dry_run: bool = False, only: set[str] | None = None
+) -> Sweep:
     """Delete (or, with `dry_run`, list) what over runs left; `only`: these run ids."""
     agents: dict[str, list[AgentRef]] = defaultdict(list)
     for agent in backend.find_agents((identity.RUN_TAG,)):
@@ -75,8 +78,14 @@ def collect(records: Records, backend: RunBackend, *, dry_run: bool = False,
     return sweep
 
 
-def _sweep_run(run_id: str, agents: list[AgentRef], blocks: list[BlockRef],
-               records: Records, backend: RunBackend, sweep: Sweep) -> None:
+def _sweep_run(
+    run_id: str,
+    agents: list[AgentRef],
+    blocks: list[BlockRef],
+    records: Records,
+    backend: RunBackend,
+    sweep: Sweep,
+) -> None:
     run = records.run(run_id)
     why = _left_alone(run)
     if why or run is None:
@@ -87,19 +96,28 @@ def _sweep_run(run_id: str, agents: list[AgentRef], blocks: list[BlockRef],
     doomed = [a for a in agents if not kept_by_run and identity.KEEP_TAG not in a.tags]
     names = {r["letta_id"]: (r["kind"], r["name"]) for r in records.resources(run_id)}
     for agent in doomed:
-        _delete(Leftover(run_id, "agent", agent.id, agent.name, status),
-                backend.delete_agent, sweep, records, names)
+        _delete(
+            Leftover(run_id, "agent", agent.id, agent.name, status),
+            backend.delete_agent,
+            sweep,
+            records,
+            names,
+        )
     if sweep.dry_run:  # unused now, or used only by agents it would delete
-        idle = {b.id for b in backend.find_blocks((identity.run_tag(run_id),),
-                                                  unattached=True)}
+        idle = {b.id for b in backend.find_blocks((identity.run_tag(run_id),), unattached=True)}
         used = {i for a in agents if a not in doomed for i in backend.agent_blocks(a.id)}
         freed = {i for a in doomed for i in backend.agent_blocks(a.id)} - used
         candidates = [b for b in blocks if b.id in idle | freed]
     else:
         candidates = backend.find_blocks((identity.run_tag(run_id),), unattached=True)
     for block in candidates:
-        _delete(Leftover(run_id, "block", block.id, block.label, status),
-                backend.delete_block, sweep, records, names)
+        _delete(
+            Leftover(run_id, "block", block.id, block.label, status),
+            backend.delete_block,
+            sweep,
+            records,
+            names,
+        )
 
 
 def _left_alone(run: dict[str, Any] | None) -> str | None:
@@ -114,8 +132,9 @@ def _left_alone(run: dict[str, Any] | None) -> str | None:
     return None
 
 
-def _delete(item: Leftover, delete: Any, sweep: Sweep, records: Records,
-            names: dict[str, tuple[str, str]]) -> None:
+def _delete(
+    item: Leftover, delete: Any, sweep: Sweep, records: Records, names: dict[str, tuple[str, str]]
+) -> None:
     if sweep.dry_run:
         sweep.deleted.append(item)
         return

@@ -21,8 +21,13 @@ from orchestrator.spec.model import InputSpec
 from orchestrator.spec.suggest import did_you_mean
 
 _PY_TYPES: dict[str, tuple[type, ...]] = {
-    "string": (str,), "number": (int, float), "integer": (int,), "boolean": (bool,),
-    "array": (list,), "object": (dict,)}
+    "string": (str,),
+    "number": (int, float),
+    "integer": (int,),
+    "boolean": (bool,),
+    "array": (list,),
+    "object": (dict,),
+}
 
 
 def parse_assignments(pairs: tuple[str, ...] | list[str]) -> dict[str, str]:
@@ -45,25 +50,33 @@ def coerce(spec: InputSpec, raw: Any) -> Any:
         try:
             value = json.loads(raw)
         except ValueError:
-            raise RunError(f"input '{spec.name}': expected {_article(spec.type)}, "
-                           f"got {_shown(spec, raw)}") from None
+            raise RunError(
+                f"input '{spec.name}': expected {_article(spec.type)}, got {_shown(spec, raw)}"
+            ) from None
     if spec.type == "integer" and isinstance(value, float):
         # 1e3, 2.0: a number written as a float is not an integer, whatever its value
-        raise RunError(f"input '{spec.name}': expected an integer, got {_shown(spec, raw)} "
-                       "(write it with digits only"
-                       + (f", e.g. {int(value)})" if value.is_integer() and not spec.secret
-                          and abs(value) < 1e18 else ")"))
+        raise RunError(
+            f"input '{spec.name}': expected an integer, got {_shown(spec, raw)} "
+            "(write it with digits only"
+            + (
+                f", e.g. {int(value)})"
+                if value.is_integer() and not spec.secret and abs(value) < 1e18
+                else ")"
+            )
+        )
     if not _is_type(value, spec.type):
-        raise RunError(f"input '{spec.name}': expected {_article(spec.type)}, "
-                       f"got {_shown(spec, raw)}")
+        raise RunError(
+            f"input '{spec.name}': expected {_article(spec.type)}, got {_shown(spec, raw)}"
+        )
     if spec.enum is not None and value not in spec.enum:
         choices = ", ".join(json.dumps(e) for e in spec.enum)
         raise RunError(f"input '{spec.name}': {_shown(spec, raw)} is not one of {choices}")
     return value
 
 
-def resolve_inputs(specs: Mapping[str, InputSpec], given: Mapping[str, Any],
-                   redactor: Redactor) -> dict[str, Any]:
+def resolve_inputs(
+    specs: Mapping[str, InputSpec], given: Mapping[str, Any], redactor: Redactor
+) -> dict[str, Any]:
     problems: list[str] = []
     for name in given:
         if name not in specs:
@@ -87,8 +100,10 @@ def resolve_inputs(specs: Mapping[str, InputSpec], given: Mapping[str, Any],
             for secret in _strings(values[name]):
                 redactor.add(secret)
     if missing:
-        problems.append(f"missing required input{'s' if len(missing) > 1 else ''}: "
-                        f"{', '.join(missing)} (pass --input NAME=VALUE or --input-file)")
+        problems.append(
+            f"missing required input{'s' if len(missing) > 1 else ''}: "
+            f"{', '.join(missing)} (pass --input NAME=VALUE or --input-file)"
+        )
     if problems:
         raise RunError("; ".join(problems))
     return values

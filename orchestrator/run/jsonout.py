@@ -79,7 +79,7 @@ def _bracketed(text: str) -> list[str]:
     for open_, close in (("{", "}"), ("[", "]")):
         start, end = text.find(open_), text.rfind(close)
         if 0 <= start < end:
-            spans.append(text[start:end + 1])
+            spans.append(text[start : end + 1])
     return spans
 
 

@@ -49,12 +49,16 @@ def check_models(plan: Plan, run_model: str | None, offered: list[str], where: s
     for handle, source in models_wanted(plan, run_model).items():
         if handle not in offered:
             hint = did_you_mean(handle, offered)
-            problems.append(f"{source}: model '{handle}' is not offered by the server at "
-                            f"{where}" + (f" ({hint})" if hint else ""))
+            problems.append(
+                f"{source}: model '{handle}' is not offered by the server at "
+                f"{where}" + (f" ({hint})" if hint else "")
+            )
     if problems:
         listed = ", ".join(sorted(offered)[:SHOWN]) + (", ..." if len(offered) > SHOWN else "")
-        raise RunError("; ".join(problems) + f". The server offers: {listed} "
-                       "(choose one with --model, also on `orchestrate resume`)")
+        raise RunError(
+            "; ".join(problems) + f". The server offers: {listed} "
+            "(choose one with --model, also on `orchestrate resume`)"
+        )
 
 
 def _agent_steps(plan: Plan) -> list[StepPlan]:

@@ -76,16 +76,20 @@ def provider(endpoint: str | None = None) -> TracerProvider:
             attrs = {} if os.environ.get("OTEL_SERVICE_NAME") else {"service.name": "orchestrate"}
             found = TracerProvider(resource=Resource.create(attrs))
             timeout = None if any(os.environ.get(v) for v in TIMEOUT_VARS) else EXPORT_TIMEOUT
-            found.add_span_processor(BatchSpanProcessor(
-                OTLPSpanExporter(endpoint=endpoint, timeout=timeout)))
+            found.add_span_processor(
+                BatchSpanProcessor(OTLPSpanExporter(endpoint=endpoint, timeout=timeout))
+            )
             _providers[endpoint] = found
         return found
 
 
 def aggregate_steps(plan: Plan) -> frozenset[str]:
     """Steps whose own record row sums their units (for_each, loop): not a unit."""
-    return frozenset(name for name, step in plan.steps.items()
-                     if step.for_each is not None or step.loop is not None)
+    return frozenset(
+        name
+        for name, step in plan.steps.items()
+        if step.for_each is not None or step.loop is not None
+    )
 
 
 def ns(seconds: float | None) -> int | None:
@@ -94,8 +98,9 @@ def ns(seconds: float | None) -> int | None:
 
 def _messages(role: str, text: Any) -> str:
     content = text if isinstance(text, str) else json.dumps(text, ensure_ascii=False)
-    return json.dumps([{"role": role, "parts": [{"type": "text", "content": content}]}],
-                      ensure_ascii=False)
+    return json.dumps(
+        [{"role": role, "parts": [{"type": "text", "content": content}]}], ensure_ascii=False
+    )
 
 
 class RunTrace:
@@ -103,9 +108,16 @@ class RunTrace:
     another process (a Temporal worker's units hang under the starting process's run span);
     without it this trace opens the run span itself (`open_run`)."""
 
-    def __init__(self, run_id: str, redactor: Redactor, *, content: bool = False,
-                 endpoint: str | None = None, aggregate: frozenset[str] = frozenset(),
-                 parent: Mapping[str, str] | None = None):
+    def __init__(
+        self,
+        run_id: str,
+        redactor: Redactor,
+        *,
+        content: bool = False,
+        endpoint: str | None = None,
+        aggregate: frozenset[str] = frozenset(),
+        parent: Mapping[str, str] | None = None,
+    ):
         self.run_id, self.redactor, self.content = run_id, redactor, content
         self.endpoint = endpoint
         self.aggregate = aggregate  # for_each and loop steps: their own rows are no unit
@@ -113,7 +125,8 @@ class RunTrace:
         self.tracer = self.provider.get_tracer("orchestrate")
         self.run_span: Span | None = None
         self.context: Context | None = (
-            TraceContextTextMapPropagator().extract(dict(parent)) if parent else None)
+            TraceContextTextMapPropagator().extract(dict(parent)) if parent else None
+        )
         self._lock = threading.Lock()
         self._units: dict[UnitKey, Span] = {}
         self._labels: dict[str, Span] = {}
@@ -122,11 +135,24 @@ class RunTrace:
         self._sent: dict[UnitKey, list[str]] = {}  # a unit in flight -> its messages' otids
 
     @classmethod
-    def for_run(cls, plan: Plan, run_id: str, redactor: Redactor, settings: TraceSettings, *,
-                resumed: bool, executor: str) -> RunTrace:
+    def for_run(
+        cls,
+        plan: Plan,
+        run_id: str,
+        redactor: Redactor,
+        settings: TraceSettings,
+        *,
+        resumed: bool,
+        executor: str,
+    ) -> RunTrace:
         """The trace of a run started (or resumed) in this process: its run span opened."""
-        made = cls(run_id, redactor, content=settings.content, endpoint=settings.endpoint,
-                   aggregate=aggregate_steps(plan))
+        made = cls(
+            run_id,
+            redactor,
+            content=settings.content,
+            endpoint=settings.endpoint,
+            aggregate=aggregate_steps(plan),
+        )
         made.open_run(plan.name, resumed=resumed, executor=executor)
         return made
 
@@ -137,15 +163,23 @@ class RunTrace:
         own OTEL_EXPORTER_OTLP_* variables win over the starting process's endpoint."""
         given = run["trace"]
         endpoint = None if tracing.env_endpoint() else given.get("endpoint")
-        return cls(run["run_id"], redactor, content=bool(given.get("content")),
-                   endpoint=endpoint, aggregate=aggregate_steps(plan),
-                   parent=given.get("context") or {})
+        return cls(
+            run["run_id"],
+            redactor,
+            content=bool(given.get("content")),
+            endpoint=endpoint,
+            aggregate=aggregate_steps(plan),
+            parent=given.get("context") or {},
+        )
 
     def for_workers(self) -> dict[str, Any]:
         """What a Temporal worker needs to trace its units under this run's span (no
         secret: a trace context, the content switch, an endpoint URL)."""
-        return {"context": self.carrier(), "content": self.content,
-                "endpoint": self.endpoint or tracing.env_endpoint()}
+        return {
+            "context": self.carrier(),
+            "content": self.content,
+            "endpoint": self.endpoint or tracing.env_endpoint(),
+        }
 
     def around(self, run: Callable[[], T]) -> T:
         """`run()`; a run that raises instead of finishing ends its span as an error."""
@@ -158,11 +192,19 @@ class RunTrace:
     # ----- the run -----
     def open_run(self, pipeline: str, *, resumed: bool, executor: str) -> None:
         self.run_span = self.tracer.start_span(
-            f"invoke_workflow {pipeline}", kind=SpanKind.INTERNAL, attributes={
-                "gen_ai.operation.name": "invoke_workflow", "gen_ai.agent.name": pipeline,
-                "gen_ai.provider.name": "letta", "openinference.span.kind": "CHAIN",
-                "orchestrate.run.id": self.run_id, "orchestrate.pipeline": pipeline,
-                "orchestrate.resumed": resumed, "orchestrate.executor": executor})
+            f"invoke_workflow {pipeline}",
+            kind=SpanKind.INTERNAL,
+            attributes={
+                "gen_ai.operation.name": "invoke_workflow",
+                "gen_ai.agent.name": pipeline,
+                "gen_ai.provider.name": "letta",
+                "openinference.span.kind": "CHAIN",
+                "orchestrate.run.id": self.run_id,
+                "orchestrate.pipeline": pipeline,
+                "orchestrate.resumed": resumed,
+                "orchestrate.executor": executor,
+            },
+        )
         self.context = trace.set_span_in_context(self.run_span)
 
     def carrier(self) -> dict[str, str]:
@@ -176,11 +218,14 @@ class RunTrace:
         if span is not None and span.is_recording():
             if outcome is not None:
                 totals = outcome.totals or {}
-                span.set_attributes({
-                    "orchestrate.status": outcome.status,
-                    "gen_ai.usage.input_tokens": int(totals.get("prompt_tokens") or 0),
-                    "gen_ai.usage.output_tokens": int(totals.get("completion_tokens") or 0),
-                    "orchestrate.cost_usd": float(totals.get("cost") or 0.0)})
+                span.set_attributes(
+                    {
+                        "orchestrate.status": outcome.status,
+                        "gen_ai.usage.input_tokens": int(totals.get("prompt_tokens") or 0),
+                        "gen_ai.usage.output_tokens": int(totals.get("completion_tokens") or 0),
+                        "orchestrate.cost_usd": float(totals.get("cost") or 0.0),
+                    }
+                )
                 if outcome.status in ERROR_STATUSES:
                     self._error(span, outcome.error or outcome.status)
                 if self.content and outcome.outputs:
@@ -224,9 +269,13 @@ class RunTrace:
 
     # ----- units, from the run records -----
     def on_unit(self, run_id: str, key: UnitKey, fields: Mapping[str, Any]) -> None:
-        if run_id != self.run_id or self.context is None or (
-                key.step in self.aggregate and key.item == NO_ITEM
-                and key.iteration == NO_ITERATION):
+        if (
+            run_id != self.run_id
+            or self.context is None
+            or (
+                key.step in self.aggregate and key.item == NO_ITEM and key.iteration == NO_ITERATION
+            )
+        ):
             return
         status = fields.get("status")
         with self._lock:
@@ -238,8 +287,11 @@ class RunTrace:
                 span = self._open_unit(key, fields)
             if status == RUNNING:
                 if fields.get("otid"):
-                    self._otids[fields["otid"]] = (span, int(fields.get("attempts") or 0),
-                                                   str(fields.get("agent") or ""))
+                    self._otids[fields["otid"]] = (
+                        span,
+                        int(fields.get("attempts") or 0),
+                        str(fields.get("agent") or ""),
+                    )
                     self._sent.setdefault(key, []).append(fields["otid"])
                 return
             self._units.pop(key, None)
@@ -252,17 +304,25 @@ class RunTrace:
     def _open_unit(self, key: UnitKey, fields: Mapping[str, Any]) -> Span:
         agent = str(fields.get("agent") or "")
         attrs: dict[str, Any] = {
-            "gen_ai.operation.name": "invoke_agent", "gen_ai.agent.name": agent,
-            "gen_ai.provider.name": "letta", "openinference.span.kind": "AGENT",
-            "orchestrate.run.id": self.run_id, "orchestrate.step": key.step,
-            "orchestrate.unit": key.label()}
+            "gen_ai.operation.name": "invoke_agent",
+            "gen_ai.agent.name": agent,
+            "gen_ai.provider.name": "letta",
+            "openinference.span.kind": "AGENT",
+            "orchestrate.run.id": self.run_id,
+            "orchestrate.step": key.step,
+            "orchestrate.unit": key.label(),
+        }
         if key.item != NO_ITEM:
             attrs["orchestrate.item"] = key.item
         if key.iteration != NO_ITERATION:
             attrs["orchestrate.iteration"] = key.iteration
-        span = self.tracer.start_span(f"invoke_agent {agent}", context=self.context,
-                                      kind=SpanKind.INTERNAL, attributes=attrs,
-                                      start_time=ns(fields.get("started")))
+        span = self.tracer.start_span(
+            f"invoke_agent {agent}",
+            context=self.context,
+            kind=SpanKind.INTERNAL,
+            attributes=attrs,
+            start_time=ns(fields.get("started")),
+        )
         self._units[key] = span
         self._labels[key.label()] = span
         self._set_agent(span, fields)
@@ -282,13 +342,16 @@ class RunTrace:
     def _finish_unit(self, span: Span, fields: Mapping[str, Any]) -> None:
         self._set_agent(span, fields)
         status = str(fields.get("status"))
-        span.set_attributes({
-            "orchestrate.status": status,
-            "orchestrate.attempt": int(fields.get("attempts") or 0),
-            "orchestrate.repairs": int(fields.get("repairs") or 0),
-            "gen_ai.usage.input_tokens": int(fields.get("prompt_tokens") or 0),
-            "gen_ai.usage.output_tokens": int(fields.get("completion_tokens") or 0),
-            "orchestrate.cost_usd": float(fields.get("cost") or 0.0)})
+        span.set_attributes(
+            {
+                "orchestrate.status": status,
+                "orchestrate.attempt": int(fields.get("attempts") or 0),
+                "orchestrate.repairs": int(fields.get("repairs") or 0),
+                "gen_ai.usage.input_tokens": int(fields.get("prompt_tokens") or 0),
+                "gen_ai.usage.output_tokens": int(fields.get("completion_tokens") or 0),
+                "orchestrate.cost_usd": float(fields.get("cost") or 0.0),
+            }
+        )
         if status in ERROR_STATUSES:
             self._error(span, fields.get("error") or status)
         elif self.content and fields.get("output") is not None:
@@ -307,19 +370,25 @@ class RunTrace:
     def on_event(self, kind: str, data: Mapping[str, Any]) -> None:
         if kind == "step_retry":
             error = str(data.get("error") or "")
-            name = "orchestrate.repair" if error.startswith(REPAIR_PREFIX) else \
-                "orchestrate.retry"
-            self._unit_event(str(data.get("step")), name, {
-                "orchestrate.attempt": int(data.get("attempt") or 0),
-                "orchestrate.delay_s": float(data.get("delay") or 0.0),
-                "error.message": self._text(error)})
+            name = "orchestrate.repair" if error.startswith(REPAIR_PREFIX) else "orchestrate.retry"
+            self._unit_event(
+                str(data.get("step")),
+                name,
+                {
+                    "orchestrate.attempt": int(data.get("attempt") or 0),
+                    "orchestrate.delay_s": float(data.get("delay") or 0.0),
+                    "error.message": self._text(error),
+                },
+            )
         elif kind == "step_reconciled":
-            self._unit_event(str(data.get("step")), "orchestrate.reconciled",
-                             {"orchestrate.otid": str(data.get("otid"))})
+            self._unit_event(
+                str(data.get("step")),
+                "orchestrate.reconciled",
+                {"orchestrate.otid": str(data.get("otid"))},
+            )
         elif kind == "run_finished":
             self.close_run(outcome=data.get("outcome"))
-        elif self.run_span is not None and kind in ("step_finished", "loop_iteration",
-                                                     "warning"):
+        elif self.run_span is not None and kind in ("step_finished", "loop_iteration", "warning"):
             self.run_span.add_event(f"orchestrate.{kind}", self._event_attrs(data))
 
     def _unit_event(self, label: str, name: str, attrs: dict[str, Any]) -> None:

@@ -35,20 +35,30 @@ class TracedBackend:
         self._inner, self._trace = inner, trace_
         self.base_url = inner.base_url
         url = urllib.parse.urlsplit(inner.base_url)
-        self._server: dict[str, Any] = {"server.address": url.hostname or "",
-                                        "server.port": url.port or 0,
-                                        "gen_ai.provider.name": "letta"}
+        self._server: dict[str, Any] = {
+            "server.address": url.hostname or "",
+            "server.port": url.port or 0,
+            "gen_ai.provider.name": "letta",
+        }
 
     def for_run(self, *, run_timeout: float | None = None) -> RunBackend:
         return TracedBackend(self._inner.for_run(run_timeout=run_timeout), self._trace)
 
-    def _call(self, name: str, fn: Callable[[], T], *, context: Context | None = None,
-              attrs: dict[str, Any] | None = None,
-              after: Callable[[Span, T], None] | None = None) -> T:
+    def _call(
+        self,
+        name: str,
+        fn: Callable[[], T],
+        *,
+        context: Context | None = None,
+        attrs: dict[str, Any] | None = None,
+        after: Callable[[Span, T], None] | None = None,
+    ) -> T:
         span = self._trace.tracer.start_span(
-            name, context=context or self._trace.context, kind=SpanKind.CLIENT,
-            attributes={**self._server, "orchestrate.run.id": self._trace.run_id,
-                        **(attrs or {})})
+            name,
+            context=context or self._trace.context,
+            kind=SpanKind.CLIENT,
+            attributes={**self._server, "orchestrate.run.id": self._trace.run_id, **(attrs or {})},
+        )
         try:
             result = fn()
         except BaseException as exc:
@@ -61,13 +71,25 @@ class TracedBackend:
         span.end()
         return result
 
-    def send(self, agent_id: str, prompt: str, *, otid: str, model: str | None = None,
-             timeout: float | None = None, on_chunk: ChunkSink | None = None) -> Reply:
+    def send(
+        self,
+        agent_id: str,
+        prompt: str,
+        *,
+        otid: str,
+        model: str | None = None,
+        timeout: float | None = None,
+        on_chunk: ChunkSink | None = None,
+    ) -> Reply:
         context, attempt, agent = self._trace.unit_of(otid)
-        attrs: dict[str, Any] = {"gen_ai.operation.name": "invoke_agent",
-                                 "gen_ai.agent.id": agent_id, "gen_ai.agent.name": agent,
-                                 "gen_ai.conversation.id": agent_id,
-                                 "orchestrate.attempt": attempt, "orchestrate.otid": otid}
+        attrs: dict[str, Any] = {
+            "gen_ai.operation.name": "invoke_agent",
+            "gen_ai.agent.id": agent_id,
+            "gen_ai.agent.name": agent,
+            "gen_ai.conversation.id": agent_id,
+            "orchestrate.attempt": attempt,
+            "orchestrate.otid": otid,
+        }
         if model:
             attrs["gen_ai.request.model"] = model
         if self._trace.content:
@@ -76,52 +98,91 @@ class TracedBackend:
             attrs["gen_ai.input.messages"] = self._trace._text(_messages("user", prompt))
 
         def after(span: Span, reply: Reply) -> None:
-            span.set_attributes({"gen_ai.usage.input_tokens": reply.prompt_tokens,
-                                 "gen_ai.usage.output_tokens": reply.completion_tokens,
-                                 "orchestrate.letta.step_count": reply.step_count})
+            span.set_attributes(
+                {
+                    "gen_ai.usage.input_tokens": reply.prompt_tokens,
+                    "gen_ai.usage.output_tokens": reply.completion_tokens,
+                    "orchestrate.letta.step_count": reply.step_count,
+                }
+            )
             if self._trace.content:
                 from orchestrator.run.otel import _messages
 
-                span.set_attribute("gen_ai.output.messages",
-                                   self._trace._text(_messages("assistant", reply.text)))
+                span.set_attribute(
+                    "gen_ai.output.messages", self._trace._text(_messages("assistant", reply.text))
+                )
 
-        return self._call("letta.send", lambda: self._inner.send(
-            agent_id, prompt, otid=otid, model=model, timeout=timeout, on_chunk=on_chunk),
-            context=context, attrs=attrs, after=after)
+        return self._call(
+            "letta.send",
+            lambda: self._inner.send(
+                agent_id, prompt, otid=otid, model=model, timeout=timeout, on_chunk=on_chunk
+            ),
+            context=context,
+            attrs=attrs,
+            after=after,
+        )
 
     def delivery(self, agent_id: str, otid: str) -> Delivery:
         context, attempt, _ = self._trace.unit_of(otid)
 
         def after(span: Span, found: Delivery) -> None:
-            span.set_attributes({"orchestrate.received": found.received,
-                                 "orchestrate.busy": found.busy})
+            span.set_attributes(
+                {"orchestrate.received": found.received, "orchestrate.busy": found.busy}
+            )
 
-        return self._call("letta.delivery", lambda: self._inner.delivery(agent_id, otid),
-                          context=context, attrs={"gen_ai.agent.id": agent_id,
-                                                  "orchestrate.otid": otid,
-                                                  "orchestrate.attempt": attempt},
-                          after=after)
+        return self._call(
+            "letta.delivery",
+            lambda: self._inner.delivery(agent_id, otid),
+            context=context,
+            attrs={
+                "gen_ai.agent.id": agent_id,
+                "orchestrate.otid": otid,
+                "orchestrate.attempt": attempt,
+            },
+            after=after,
+        )
 
-    def answer_tool(self, agent_id: str, call_id: str, *, approve: bool, reason: str | None,
-                    otid: str, timeout: float | None = None) -> Reply:
+    def answer_tool(
+        self,
+        agent_id: str,
+        call_id: str,
+        *,
+        approve: bool,
+        reason: str | None,
+        otid: str,
+        timeout: float | None = None,
+    ) -> Reply:
         """A person's answer to a tool call that needed approval (run.approval)."""
         context, attempt, _ = self._trace.unit_of(otid)
-        return self._call("letta.answer_tool", lambda: self._inner.answer_tool(
-            agent_id, call_id, approve=approve, reason=reason, otid=otid, timeout=timeout),
-            context=context, attrs={"gen_ai.agent.id": agent_id, "orchestrate.otid": otid,
-                                    "orchestrate.attempt": attempt,
-                                    "orchestrate.approved": approve})
+        return self._call(
+            "letta.answer_tool",
+            lambda: self._inner.answer_tool(
+                agent_id, call_id, approve=approve, reason=reason, otid=otid, timeout=timeout
+            ),
+            context=context,
+            attrs={
+                "gen_ai.agent.id": agent_id,
+                "orchestrate.otid": otid,
+                "orchestrate.attempt": attempt,
+                "orchestrate.approved": approve,
+            },
+        )
 
     def create_agent(self, request: NewAgent) -> AgentRef:
         def after(span: Span, ref: AgentRef) -> None:
             span.set_attribute("gen_ai.agent.id", ref.id)
 
         # only the name and model: the request's other fields may hold resolved secrets
-        return self._call(f"create_agent {request.name}",
-                          lambda: self._inner.create_agent(request),
-                          attrs={"gen_ai.operation.name": "create_agent",
-                                 "gen_ai.agent.name": self._trace._text(request.name),
-                                 "gen_ai.request.model": request.model}, after=after)
+        return self._call(
+            f"create_agent {request.name}",
+            lambda: self._inner.create_agent(request),
+            attrs={
+                "gen_ai.operation.name": "create_agent",
+                "gen_ai.agent.name": self._trace._text(request.name),
+                "gen_ai.request.model": request.model,
+            },
+            after=after,
+        )
 
     def check(self) -> None:
         self._call("letta.check", self._inner.check)
@@ -139,14 +200,20 @@ class TracedBackend:
         return self._call("letta.find_agents", lambda: self._inner.find_agents(tags))
 
     def delete_agent(self, agent_id: str) -> None:
-        self._call("letta.delete_agent", lambda: self._inner.delete_agent(agent_id),
-                   attrs={"gen_ai.agent.id": agent_id})
+        self._call(
+            "letta.delete_agent",
+            lambda: self._inner.delete_agent(agent_id),
+            attrs={"gen_ai.agent.id": agent_id},
+        )
 
-    def find_blocks(self, tags: tuple[str, ...], *, unattached: bool = False
-                    ) -> list[BlockRef]:
-        return self._call("letta.find_blocks",
-                          lambda: self._inner.find_blocks(tags, unattached=unattached))
+    def find_blocks(self, tags: tuple[str, ...], *, unattached: bool = False) -> list[BlockRef]:
+        return self._call(
+            "letta.find_blocks", lambda: self._inner.find_blocks(tags, unattached=unattached)
+        )
 
     def agent_blocks(self, agent_id: str) -> list[str]:
-        return self._call("letta.agent_blocks", lambda: self._inner.agent_blocks(agent_id),
-                          attrs={"gen_ai.agent.id": agent_id})
+        return self._call(
+            "letta.agent_blocks",
+            lambda: self._inner.agent_blocks(agent_id),
+            attrs={"gen_ai.agent.id": agent_id},
+        )

@@ -44,10 +44,19 @@ from orchestrator.run.status import (
 )
 
 # pending: upstream not done; "waiting for <agent>": ready
-ICONS = {SUCCEEDED: "ok", FAILED: "FAILED", SKIPPED: "skipped", BLOCKED: "blocked",
-         CANCELLED: "cancelled", RUNNING: "running", "waiting": "waiting",
-         PENDING: "pending", NOT_STARTED: "not started",
-         WAITING_APPROVAL: "waiting for approval", REJECTED: "REJECTED"}
+ICONS = {
+    SUCCEEDED: "ok",
+    FAILED: "FAILED",
+    SKIPPED: "skipped",
+    BLOCKED: "blocked",
+    CANCELLED: "cancelled",
+    RUNNING: "running",
+    "waiting": "waiting",
+    PENDING: "pending",
+    NOT_STARTED: "not started",
+    WAITING_APPROVAL: "waiting for approval",
+    REJECTED: "REJECTED",
+}
 
 
 def waiting_text(data: dict) -> str:
@@ -57,11 +66,17 @@ def waiting_text(data: dict) -> str:
 
 
 def step_summary(name: str, result: StepResult) -> dict[str, Any]:
-    data = {"step": name, "status": result.status, "duration": round(result.duration, 3),
-            "prompt_tokens": result.usage.prompt_tokens,
-            "completion_tokens": result.usage.completion_tokens,
-            "attempts": result.usage.attempts, "reused": result.reused,
-            "cached": result.cached, "cost_usd": result.usage.cost.usd_or_none()}
+    data = {
+        "step": name,
+        "status": result.status,
+        "duration": round(result.duration, 3),
+        "prompt_tokens": result.usage.prompt_tokens,
+        "completion_tokens": result.usage.completion_tokens,
+        "attempts": result.usage.attempts,
+        "reused": result.reused,
+        "cached": result.cached,
+        "cost_usd": result.usage.cost.usd_or_none(),
+    }
     if result.approval is not None:
         data["approval"] = result.approval
     if result.usage.unpriced_tokens:
@@ -77,10 +92,15 @@ def step_summary(name: str, result: StepResult) -> dict[str, Any]:
 
 def outcome_json(outcome: Any) -> dict[str, Any]:
     red = outcome.redactor
-    return {"run_id": outcome.run_id, "status": outcome.status,
-            "duration": round(outcome.duration, 3), "outputs": red.data(outcome.outputs),
-            "error": outcome.error, "usage": totals_json(outcome.totals),
-            "steps": [step_summary(n, r) for n, r in outcome.results.items()]}
+    return {
+        "run_id": outcome.run_id,
+        "status": outcome.status,
+        "duration": round(outcome.duration, 3),
+        "outputs": red.data(outcome.outputs),
+        "error": outcome.error,
+        "usage": totals_json(outcome.totals),
+        "steps": [step_summary(n, r) for n, r in outcome.results.items()],
+    }
 
 
 def totals_json(totals: dict[str, Any]) -> dict[str, Any]:
@@ -88,9 +108,14 @@ def totals_json(totals: dict[str, Any]) -> dict[str, Any]:
     tokens had no price (`unpriced_tokens` says how many; `cost_usd_priced` the rest)."""
     prompt, completion = totals.get("prompt_tokens", 0), totals.get("completion_tokens", 0)
     cost = Cost(totals.get("cost", 0.0), totals.get("unpriced_tokens", 0))
-    return {"prompt_tokens": prompt, "completion_tokens": completion,
-            "tokens": prompt + completion, "cost_usd": cost.usd_or_none(),
-            "cost_usd_priced": round(cost.usd, 6), "unpriced_tokens": cost.unpriced_tokens}
+    return {
+        "prompt_tokens": prompt,
+        "completion_tokens": completion,
+        "tokens": prompt + completion,
+        "cost_usd": cost.usd_or_none(),
+        "cost_usd_priced": round(cost.usd, 6),
+        "unpriced_tokens": cost.unpriced_tokens,
+    }
 
 
 class PlainReporter:
@@ -139,8 +164,9 @@ class PlainReporter:
             return f"warning: {data['message']}"
         if kind == "run_finished":
             o = data["outcome"]
-            return (f"run {o.run_id} {o.status} in {o.duration:.2f}s"
-                    + (f" ({totals_text(o.totals)})" if o.totals else ""))
+            return f"run {o.run_id} {o.status} in {o.duration:.2f}s" + (
+                f" ({totals_text(o.totals)})" if o.totals else ""
+            )
         return None
 
 
@@ -189,25 +215,29 @@ class LiveReporter:
         self.console, self.stream = console, stream
         self.rows: dict[str, dict[str, Any]] = {}
         self._lock = threading.Lock()
-        self._live = Live(console=console, refresh_per_second=8, transient=False,
-                          get_renderable=self._table)
+        self._live = Live(
+            console=console, refresh_per_second=8, transient=False, get_renderable=self._table
+        )
 
     def __call__(self, kind: str, **data: Any) -> None:
         with self._lock:
             if kind == "run_started":
-                self.rows = {s: {"status": PENDING, "began": None, "result": None}
-                             for s in data["steps"]}
+                self.rows = {
+                    s: {"status": PENDING, "began": None, "result": None} for s in data["steps"]
+                }
                 verb = "resuming" if data["resumed"] else "starting"  # the id, before the end
-                self.console.print(Text(f"{verb} run {data['run_id']} of {data['pipeline']}"),
-                                   markup=False, highlight=False)
+                self.console.print(
+                    Text(f"{verb} run {data['run_id']} of {data['pipeline']}"),
+                    markup=False,
+                    highlight=False,
+                )
                 self._live.start()
             elif kind == "step_waiting":
                 self.rows[data["step"]].update(status=waiting_text(data))
             elif kind == "step_started":
                 self.rows[data["step"]].update(status=RUNNING, began=time.monotonic())
             elif kind == "step_finished":
-                self.rows[data["step"]].update(status=data["result"].status,
-                                               result=data["result"])
+                self.rows[data["step"]].update(status=data["result"].status, result=data["result"])
             elif kind == "item_finished":  # a for_each's items so far (of this iteration)
                 row = self._row_of(data["step"])
                 if row is not None:
@@ -215,8 +245,9 @@ class LiveReporter:
             elif kind == "step_retry":
                 self._print(Text(f"{data['step']}: retry after: {data['error']}", "yellow"))
             elif kind == "approval_waiting":
-                self._print(Text(f"{data['step']}: waiting for approval: {data['prompt']}",
-                                 "yellow"))
+                self._print(
+                    Text(f"{data['step']}: waiting for approval: {data['prompt']}", "yellow")
+                )
             elif kind == "chunk" and self.stream:
                 self._print(Text.assemble((f"{data['step']} >", "dim"), " ", data["text"]))
             elif kind == "warning":
@@ -254,15 +285,19 @@ class LiveReporter:
                 state += " ({}/{} items)".format(*row["items"])
             if result is not None and result.cached:
                 state = "cached"
-            table.add_row(Text(name), Text(state),
-                          f"{elapsed:.1f}s" if row["began"] or result else "",
-                          str(tokens) if tokens else "",
-                          result.usage.cost.text() if result is not None and tokens else "")
+            table.add_row(
+                Text(name),
+                Text(state),
+                f"{elapsed:.1f}s" if row["began"] or result else "",
+                str(tokens) if tokens else "",
+                result.usage.cost.text() if result is not None and tokens else "",
+            )
         return table
 
 
-def make_reporter(*, as_json: bool, stream: bool, console: Console | None = None
-                  ) -> JsonReporter | LiveReporter | PlainReporter:
+def make_reporter(
+    *, as_json: bool, stream: bool, console: Console | None = None
+) -> JsonReporter | LiveReporter | PlainReporter:
     if as_json:
         return JsonReporter()
     console = console or Console(stderr=True)

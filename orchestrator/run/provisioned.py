@@ -45,9 +45,16 @@ def replaced_refs(memo: Mapping[Any, dict], found: Mapping[str, Agent]) -> dict[
     another Letta agent marked stale (no fingerprint): their outputs came from an agent that
     no longer holds that identity, so resume runs them again."""
     now = {name: agent.ref.id for name, agent in found.items()}
-    return {key: ({**row, "fingerprint": None} if row.get("agent") in now and row.get(
-        "agent_id") and row["agent_id"] != now[row["agent"]] else row)
-        for key, row in memo.items()}
+    return {
+        key: (
+            {**row, "fingerprint": None}
+            if row.get("agent") in now
+            and row.get("agent_id")
+            and row["agent_id"] != now[row["agent"]]
+            else row
+        )
+        for key, row in memo.items()
+    }
 
 
 def find_referenced(plan: Plan, backend: RunBackend, namespace: str) -> dict[str, Agent]:
@@ -66,20 +73,25 @@ def find_referenced(plan: Plan, backend: RunBackend, namespace: str) -> dict[str
     return found
 
 
-def find_provisioned(plan: Plan, backend: RunBackend, namespace: str, name: str,
-                     spec: AgentSpec) -> Agent:
+def find_provisioned(
+    plan: Plan, backend: RunBackend, namespace: str, name: str, spec: AgentSpec
+) -> Agent:
     """A `ref:` agent, by its managed identity tag (Letta names are not unique)."""
     managed = ref_agent_name(spec.ref or "", plan.source)
     tag = identity.agent_tag(namespace, managed)
     found = backend.find_agents((tag,))
     if not found:
-        raise RunError(f"agents.{name}: no provisioned agent '{managed}' in namespace "
-                       f"'{namespace}' on {backend.base_url} (run "
-                       "`orchestrate apply` first, or check --namespace)")
+        raise RunError(
+            f"agents.{name}: no provisioned agent '{managed}' in namespace "
+            f"'{namespace}' on {backend.base_url} (run "
+            "`orchestrate apply` first, or check --namespace)"
+        )
     if len(found) > 1:
         ids = ", ".join(a.id for a in found)
-        raise RunError(f"agents.{name}: {len(found)} agents carry the identity '{tag}' "
-                       f"({ids}); remove the duplicates")
+        raise RunError(
+            f"agents.{name}: {len(found)} agents carry the identity '{tag}' "
+            f"({ids}); remove the duplicates"
+        )
     return Agent(found[0], model=found[0].model, name=name)
 
 
@@ -98,9 +110,11 @@ def ref_agent_name(ref: str, pipeline_file: str) -> str:
     # Only that file, and what its agents use from sibling files (as `plan` reads it): a
     # ref into a large directory must not load the whole tree.
     resources = load_agent_file(path)
-    agents = [name for name, agent in resources.agents.items()
-              if Path(agent.mark.file).resolve() == path]
+    agents = [
+        name for name, agent in resources.agents.items() if Path(agent.mark.file).resolve() == path
+    ]
     if len(agents) != 1:
-        raise RunError(f"agent ref '{ref}': expected one kind: Agent document in {path}, "
-                       f"found {len(agents)}")
+        raise RunError(
+            f"agent ref '{ref}': expected one kind: Agent document in {path}, found {len(agents)}"
+        )
     return agents[0]

@@ -78,24 +78,54 @@ CREATE TABLE IF NOT EXISTS approvals (
   PRIMARY KEY (run_id, step, item, iteration, stage));
 """
 
-STEP_FIELDS = ("status", "attempts", "agent", "agent_id", "model", "prompt", "output", "error",
-               "started", "ended", "duration", "prompt_tokens", "completion_tokens",
-               "step_count", "otid", "fingerprint", "iterations", "replica", "cost",
-               "unpriced_tokens", "repairs", "cache_key", "cached")
+STEP_FIELDS = (
+    "status",
+    "attempts",
+    "agent",
+    "agent_id",
+    "model",
+    "prompt",
+    "output",
+    "error",
+    "started",
+    "ended",
+    "duration",
+    "prompt_tokens",
+    "completion_tokens",
+    "step_count",
+    "otid",
+    "fingerprint",
+    "iterations",
+    "replica",
+    "cost",
+    "unpriced_tokens",
+    "repairs",
+    "cache_key",
+    "cached",
+)
 _STEP_FIELD_SET = frozenset(STEP_FIELDS)
 # A unit's unpriced tokens; a row written before cost was recorded has no known cost at all.
-UNPRICED_SQL = ("CASE WHEN cost IS NULL THEN prompt_tokens + completion_tokens"
-                " ELSE COALESCE(unpriced_tokens, 0) END")
+UNPRICED_SQL = (
+    "CASE WHEN cost IS NULL THEN prompt_tokens + completion_tokens"
+    " ELSE COALESCE(unpriced_tokens, 0) END"
+)
 # Columns added after schema 1 shipped: additive, so records stay readable by both versions.
 # `cost`: US dollars for the unit's priced tokens (run.cost; NULL before cost was recorded),
 # `unpriced_tokens`: its tokens of a model with no price, `repairs`: JSON repair attempts.
 # `runs.host`: the machine whose process `pid` is (run.liveness checks it only there).
 # `cache_key`: a `cache: true` unit's key (run.cache), `cached`: 1 if its output came from
 # an earlier run by that key.
-_ADDED_COLUMNS = {"steps": (("replica", "INTEGER"), ("cost", "REAL"),
-                            ("unpriced_tokens", "INTEGER"), ("repairs", "INTEGER"),
-                            ("cache_key", "TEXT"), ("cached", "INTEGER")),
-                  "runs": (("host", "TEXT"),)}
+_ADDED_COLUMNS = {
+    "steps": (
+        ("replica", "INTEGER"),
+        ("cost", "REAL"),
+        ("unpriced_tokens", "INTEGER"),
+        ("repairs", "INTEGER"),
+        ("cache_key", "TEXT"),
+        ("cached", "INTEGER"),
+    ),
+    "runs": (("host", "TEXT"),),
+}
 
 
 @dataclass(frozen=True)
@@ -128,8 +158,9 @@ class Records:
             private_db(self.path)
             # One connection shared by the worker threads, serialised by a lock: SQLite
             # writes are serialised anyway, and this keeps each write a fast transaction.
-            self._db = sqlite3.connect(self.path, check_same_thread=False,
-                                       isolation_level=None, timeout=30)
+            self._db = sqlite3.connect(
+                self.path, check_same_thread=False, isolation_level=None, timeout=30
+            )
             self._db.row_factory = sqlite3.Row
         self._lock = threading.Lock()
         self._pending: list[tuple[str, tuple]] = []  # final unit rows held back (deferring)
@@ -145,8 +176,10 @@ class Records:
                 db.execute("INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
         if row is not None and int(row[0]) > SCHEMA_VERSION:
             self._db.close()
-            raise RunError(f"{self.path}: run records of a newer orchestrate "
-                           f"(schema {row[0]}); upgrade orchestrate to read them")
+            raise RunError(
+                f"{self.path}: run records of a newer orchestrate "
+                f"(schema {row[0]}); upgrade orchestrate to read them"
+            )
 
     def _add_columns(self) -> None:
         for table, columns in _ADDED_COLUMNS.items():
@@ -157,8 +190,10 @@ class Records:
                         self._db.execute(f"ALTER TABLE {table} ADD COLUMN {name} {kind}")
                     # mypy cannot type a starred tuple in an except clause; evaluated only
                     # on an error, so psycopg is not imported for nothing
-                    except (sqlite3.OperationalError,  # type: ignore[misc]
-                            *records_pg.database_errors()):
+                    except (
+                        sqlite3.OperationalError,  # type: ignore[misc]
+                        *records_pg.database_errors(),
+                    ):
                         # another process added it just now
                         pass
 
@@ -221,30 +256,58 @@ class Records:
                 self._commit_locked(())
 
     # ----- runs -----
-    def start_run(self, run_id: str, *, pipeline: str, file: str, file_hash: str,
-                  inputs: dict, secret_inputs: list[str], base_url: str, namespace: str,
-                  options: dict, pid: int) -> None:
+    def start_run(
+        self,
+        run_id: str,
+        *,
+        pipeline: str,
+        file: str,
+        file_hash: str,
+        inputs: dict,
+        secret_inputs: list[str],
+        base_url: str,
+        namespace: str,
+        options: dict,
+        pid: int,
+    ) -> None:
         with self._tx() as db:
             db.execute(
                 "INSERT INTO runs (id, pipeline, file, file_hash, status, inputs, secret_inputs,"
                 " base_url, namespace, options, started, pid, host)"
                 " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                (run_id, pipeline, file, file_hash, RUNNING, _dump(inputs),
-                 _dump(secret_inputs), base_url, namespace, _dump(options), time.time(), pid,
-                 liveness.this_host()))
+                (
+                    run_id,
+                    pipeline,
+                    file,
+                    file_hash,
+                    RUNNING,
+                    _dump(inputs),
+                    _dump(secret_inputs),
+                    base_url,
+                    namespace,
+                    _dump(options),
+                    time.time(),
+                    pid,
+                    liveness.this_host(),
+                ),
+            )
 
     def reopen_run(self, run_id: str, *, file_hash: str, base_url: str, pid: int) -> None:
         with self._tx() as db:
-            db.execute("UPDATE runs SET status='running', ended=NULL, error=NULL, file_hash=?,"
-                       " base_url=?, pid=?, host=?, resumes=resumes+1 WHERE id=?",
-                       (file_hash, base_url, pid, liveness.this_host(), run_id))
+            db.execute(
+                "UPDATE runs SET status='running', ended=NULL, error=NULL, file_hash=?,"
+                " base_url=?, pid=?, host=?, resumes=resumes+1 WHERE id=?",
+                (file_hash, base_url, pid, liveness.this_host(), run_id),
+            )
 
-    def finish_run(self, run_id: str, status: RunStatus, *, outputs: Any = None,
-                   error: str | None = None) -> None:
+    def finish_run(
+        self, run_id: str, status: RunStatus, *, outputs: Any = None, error: str | None = None
+    ) -> None:
         with self._tx() as db:
-            db.execute("UPDATE runs SET status=?, outputs=?, error=?, ended=? WHERE id=?",
-                       (status, None if outputs is None else _dump(outputs), error,
-                        time.time(), run_id))
+            db.execute(
+                "UPDATE runs SET status=?, outputs=?, error=?, ended=? WHERE id=?",
+                (status, None if outputs is None else _dump(outputs), error, time.time(), run_id),
+            )
 
     def run(self, run_id: str) -> dict | None:
         with self._reading():
@@ -257,13 +320,19 @@ class Records:
         literally (no LIKE wildcards: `_` and `%` are plain characters)."""
         with self._reading():
             exact = self._db.execute("SELECT * FROM runs WHERE id=?", (prefix,)).fetchone()
-            rows = exact and [exact] or self._db.execute(
-                "SELECT * FROM runs WHERE substr(id, 1, ?) = ? ORDER BY started DESC",
-                (len(prefix), prefix)).fetchall()
+            rows = (
+                exact
+                and [exact]
+                or self._db.execute(
+                    "SELECT * FROM runs WHERE substr(id, 1, ?) = ? ORDER BY started DESC",
+                    (len(prefix), prefix),
+                ).fetchall()
+            )
         if len(rows) > 1:
             shown = ", ".join(r["id"] for r in rows[:5]) + (", ..." if len(rows) > 5 else "")
-            raise RunError(f"run id prefix '{prefix}' matches {len(rows)} runs ({shown}): "
-                           "give more of the id")
+            raise RunError(
+                f"run id prefix '{prefix}' matches {len(rows)} runs ({shown}): give more of the id"
+            )
         return _run_row(rows[0]) if rows else None
 
     def list_runs(self, limit: int = 20) -> list[dict]:
@@ -273,7 +342,9 @@ class Records:
                 "SELECT r.*, (SELECT COALESCE(SUM(prompt_tokens + completion_tokens), 0)"
                 f" {units}) AS tokens, (SELECT COALESCE(SUM(COALESCE(cost, 0)), 0) {units})"
                 f" AS cost, (SELECT COALESCE(SUM({UNPRICED_SQL}), 0) {units}) AS unpriced_tokens"
-                " FROM runs r ORDER BY started DESC LIMIT ?", (limit,)).fetchall()
+                " FROM runs r ORDER BY started DESC LIMIT ?",
+                (limit,),
+            ).fetchall()
         return [_run_row(r) for r in rows]
 
     def usage_totals(self, run_id: str) -> dict[str, Any]:
@@ -285,7 +356,9 @@ class Records:
                 " COALESCE(SUM(completion_tokens), 0) AS completion_tokens,"
                 " COALESCE(SUM(COALESCE(cost, 0)), 0) AS cost,"
                 f" COALESCE(SUM({UNPRICED_SQL}), 0) AS unpriced_tokens FROM steps"
-                " WHERE run_id=? AND prompt IS NOT NULL", (run_id,)).fetchone()
+                " WHERE run_id=? AND prompt IS NOT NULL",
+                (run_id,),
+            ).fetchone()
         return dict(row)
 
     def read(self, sql: str, params: tuple = ()) -> list[tuple]:
@@ -306,8 +379,10 @@ class Records:
             raise ValueError(f"unknown step record fields: {sorted(unknown)}")
         if "output" in fields and fields["output"] is not None:
             fields["output"] = _dump(fields["output"])
-        write = (_upsert(tuple(fields)), (run_id, key.step, key.item, key.iteration,
-                                          *fields.values()))
+        write = (
+            _upsert(tuple(fields)),
+            (run_id, key.step, key.item, key.iteration, *fields.values()),
+        )
         with self._lock:
             if self._deferring and fields.get("status") != RUNNING:
                 self._pending.append(write)  # final: may wait for the next commit
@@ -320,25 +395,33 @@ class Records:
         with self._reading():
             rows = self._db.execute(
                 "SELECT * FROM steps WHERE run_id=? ORDER BY COALESCE(started, 0), step, "
-                "iteration, item", (run_id,)).fetchall()
+                "iteration, item",
+                (run_id,),
+            ).fetchall()
         return {UnitKey(r["step"], r["item"], r["iteration"]): _step_row(r) for r in rows}
 
     def mark_interrupted(self, run_id: str, status: UnitStatus, error: str) -> None:
         """Steps still `running` when the run stops (cancel, crash noticed on resume)."""
         with self._tx() as db:
-            db.execute("UPDATE steps SET status=?, error=COALESCE(error, ?), ended=? "
-                       "WHERE run_id=? AND status='running'", (status, error, time.time(), run_id))
+            db.execute(
+                "UPDATE steps SET status=?, error=COALESCE(error, ?), ended=? "
+                "WHERE run_id=? AND status='running'",
+                (status, error, time.time(), run_id),
+            )
 
     # ----- approval gates (run.approval) and the step cache (run.cache) -----
     def approval(self, run_id: str, key: UnitKey, stage: str) -> dict | None:
         with self._reading() as db:
-            row = db.execute("SELECT * FROM approvals WHERE run_id=? AND step=? AND item=? AND"
-                             " iteration=? AND stage=?",
-                             (run_id, key.step, key.item, key.iteration, stage)).fetchone()
+            row = db.execute(
+                "SELECT * FROM approvals WHERE run_id=? AND step=? AND item=? AND"
+                " iteration=? AND stage=?",
+                (run_id, key.step, key.item, key.iteration, stage),
+            ).fetchone()
         return dict(row) if row else None
 
-    def approvals(self, run_id: str | None = None,
-                  status: ApprovalStatus | None = None) -> list[dict]:
+    def approvals(
+        self, run_id: str | None = None, status: ApprovalStatus | None = None
+    ) -> list[dict]:
         """A run's gates (every run's without `run_id`), optionally only those in `status`."""
         where, params = [], []
         if run_id is not None:
@@ -349,47 +432,80 @@ class Records:
             params.append(status)
         sql = "SELECT * FROM approvals" + (" WHERE " + " AND ".join(where) if where else "")
         with self._reading() as db:
-            rows = db.execute(sql + " ORDER BY requested, step, iteration, item",
-                              tuple(params)).fetchall()
+            rows = db.execute(
+                sql + " ORDER BY requested, step, iteration, item", tuple(params)
+            ).fetchall()
         return [dict(r) for r in rows]
 
-    def ask_approval(self, run_id: str, key: UnitKey, stage: str, *, prompt: str,
-                     deadline: float | None, tool_call: str | None = None) -> None:
+    def ask_approval(
+        self,
+        run_id: str,
+        key: UnitKey,
+        stage: str,
+        *,
+        prompt: str,
+        deadline: float | None,
+        tool_call: str | None = None,
+    ) -> None:
         """A gate now waits (once: asking again keeps the first request and its deadline)."""
         with self._tx() as db:
-            db.execute("INSERT INTO approvals (run_id, step, item, iteration, stage, status,"
-                       " prompt, requested, deadline, tool_call) VALUES (?,?,?,?,?,?,?,?,?,?)"
-                       " ON CONFLICT (run_id, step, item, iteration, stage) DO NOTHING",
-                       (run_id, key.step, key.item, key.iteration, stage, WAITING, prompt,
-                        time.time(), deadline, tool_call))
+            db.execute(
+                "INSERT INTO approvals (run_id, step, item, iteration, stage, status,"
+                " prompt, requested, deadline, tool_call) VALUES (?,?,?,?,?,?,?,?,?,?)"
+                " ON CONFLICT (run_id, step, item, iteration, stage) DO NOTHING",
+                (
+                    run_id,
+                    key.step,
+                    key.item,
+                    key.iteration,
+                    stage,
+                    WAITING,
+                    prompt,
+                    time.time(),
+                    deadline,
+                    tool_call,
+                ),
+            )
 
-    def decide_approval(self, run_id: str, key: UnitKey, stage: str, *, approved: bool,
-                        comment: str | None, decided_by: str) -> bool:
+    def decide_approval(
+        self,
+        run_id: str,
+        key: UnitKey,
+        stage: str,
+        *,
+        approved: bool,
+        comment: str | None,
+        decided_by: str,
+    ) -> bool:
         """Answer a waiting gate; False if it was not waiting (answered already)."""
-        where = ("run_id=? AND step=? AND item=? AND iteration=? AND stage=?"
-                 " AND status='waiting'")
+        where = "run_id=? AND step=? AND item=? AND iteration=? AND stage=? AND status='waiting'"
         params = (run_id, key.step, key.item, key.iteration, stage)
         with self._tx() as db:  # one transaction: of two answers at once, one wins
             if db.execute(f"SELECT 1 FROM approvals WHERE {where}", params).fetchone() is None:
                 return False
-            db.execute(f"UPDATE approvals SET status=?, comment=?, decided_by=?, decided=?"
-                       f" WHERE {where}", (APPROVED if approved else REJECTED, comment,
-                                          decided_by, time.time(), *params))
+            db.execute(
+                f"UPDATE approvals SET status=?, comment=?, decided_by=?, decided=? WHERE {where}",
+                (APPROVED if approved else REJECTED, comment, decided_by, time.time(), *params),
+            )
         return True
 
     def set_tool_call(self, run_id: str, key: UnitKey, stage: str, tool_call: str) -> None:
         with self._tx() as db:
-            db.execute("UPDATE approvals SET tool_call=? WHERE run_id=? AND step=? AND item=?"
-                       " AND iteration=? AND stage=?",
-                       (tool_call, run_id, key.step, key.item, key.iteration, stage))
+            db.execute(
+                "UPDATE approvals SET tool_call=? WHERE run_id=? AND step=? AND item=?"
+                " AND iteration=? AND stage=?",
+                (tool_call, run_id, key.step, key.item, key.iteration, stage),
+            )
 
     def cached_output(self, cache_key: str, run_id: str) -> dict | None:
         """The newest succeeded unit recorded with `cache_key` by a run other than `run_id`
         (a loop's iterations of one run are not each other's cache), or None."""
         with self._reading() as db:
-            row = db.execute("SELECT run_id, output, ended FROM steps WHERE cache_key=? AND"
-                             " status='succeeded' AND run_id<>? ORDER BY ended DESC LIMIT 1",
-                             (cache_key, run_id)).fetchone()
+            row = db.execute(
+                "SELECT run_id, output, ended FROM steps WHERE cache_key=? AND"
+                " status='succeeded' AND run_id<>? ORDER BY ended DESC LIMIT 1",
+                (cache_key, run_id),
+            ).fetchone()
         if row is None:
             return None
         data = dict(row)
@@ -400,21 +516,27 @@ class Records:
     def add_event(self, run_id: str, kind: str, data: dict[str, Any]) -> None:
         """A run event a worker saw (already redacted), for the process following the run."""
         with self._tx() as db:
-            db.execute("INSERT INTO events (run_id, at, kind, data) VALUES (?,?,?,?)",
-                       (run_id, time.time(), kind, _dump(data)))
+            db.execute(
+                "INSERT INTO events (run_id, at, kind, data) VALUES (?,?,?,?)",
+                (run_id, time.time(), kind, _dump(data)),
+            )
 
     def events(self, run_id: str, after: int = 0) -> list[tuple[int, str, dict[str, Any]]]:
         """(id, kind, data) of the run's relayed events with id > `after`, oldest first."""
         with self._reading() as db:
-            rows = db.execute("SELECT id, kind, data FROM events WHERE run_id=? AND id>? "
-                              "ORDER BY id", (run_id, after)).fetchall()
+            rows = db.execute(
+                "SELECT id, kind, data FROM events WHERE run_id=? AND id>? ORDER BY id",
+                (run_id, after),
+            ).fetchall()
         return [(int(r["id"]), str(r["kind"]), json.loads(r["data"])) for r in rows]
 
     # ----- Letta objects created for a run -----
     def add_resource(self, run_id: str, kind: str, name: str, letta_id: str) -> None:
         with self._tx() as db:
-            db.execute("INSERT OR REPLACE INTO resources VALUES (?,?,?,?,0)",
-                       (run_id, kind, name, letta_id))
+            db.execute(
+                "INSERT OR REPLACE INTO resources VALUES (?,?,?,?,0)",
+                (run_id, kind, name, letta_id),
+            )
 
     def resources(self, run_id: str) -> list[dict]:
         with self._reading():
@@ -423,16 +545,20 @@ class Records:
 
     def mark_deleted(self, run_id: str, kind: str, name: str) -> None:
         with self._tx() as db:
-            db.execute("UPDATE resources SET deleted=1 WHERE run_id=? AND kind=? AND name=?",
-                       (run_id, kind, name))
+            db.execute(
+                "UPDATE resources SET deleted=1 WHERE run_id=? AND kind=? AND name=?",
+                (run_id, kind, name),
+            )
 
 
 @functools.lru_cache(maxsize=256)
 def _upsert(fields: tuple[str, ...]) -> str:
     cols, marks = ", ".join(fields), ", ".join("?" for _ in fields)
     updates = ", ".join(f"{c}=excluded.{c}" for c in fields)
-    return (f"INSERT INTO steps (run_id, step, item, iteration, {cols}) VALUES (?,?,?,?,{marks})"
-            f" ON CONFLICT (run_id, step, item, iteration) DO UPDATE SET {updates}")
+    return (
+        f"INSERT INTO steps (run_id, step, item, iteration, {cols}) VALUES (?,?,?,?,{marks})"
+        f" ON CONFLICT (run_id, step, item, iteration) DO UPDATE SET {updates}"
+    )
 
 
 def _dump(value: Any) -> str:

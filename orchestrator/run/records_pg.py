@@ -35,8 +35,9 @@ PRIMARY_KEYS = {
 }
 # The columns of tables written positionally with `INSERT OR REPLACE ... VALUES (...)`.
 POSITIONAL = {"resources": ("run_id", "kind", "name", "letta_id", "deleted")}
-_OR_REPLACE = re.compile(r"^\s*INSERT\s+OR\s+REPLACE\s+INTO\s+(\w+)\s*(\([^)]*\))?\s*VALUES",
-                         re.IGNORECASE)
+_OR_REPLACE = re.compile(
+    r"^\s*INSERT\s+OR\s+REPLACE\s+INTO\s+(\w+)\s*(\([^)]*\))?\s*VALUES", re.IGNORECASE
+)
 _TABLE_INFO = re.compile(r"^\s*PRAGMA\s+table_info\((\w+)\)\s*$", re.IGNORECASE)
 
 
@@ -108,7 +109,9 @@ class PgConnection:
         cur = self._conn.execute(
             "SELECT ordinal_position - 1 AS cid, column_name AS name FROM "
             "information_schema.columns WHERE table_schema = current_schema() AND "
-            "table_name = %s ORDER BY ordinal_position", (table,))
+            "table_name = %s ORDER BY ordinal_position",
+            (table,),
+        )
         return _Cursor([Row(cid=cid, name=name) for cid, name in cur.fetchall()])
 
 
@@ -139,8 +142,10 @@ def connect(url: str) -> PgConnection:
     try:
         import psycopg
     except ImportError:
-        raise RunError("run records on PostgreSQL need psycopg: pip install 'orchestrate"
-                       "[postgres]' (or keep the default SQLite records)") from None
+        raise RunError(
+            "run records on PostgreSQL need psycopg: pip install 'orchestrate"
+            "[postgres]' (or keep the default SQLite records)"
+        ) from None
     try:
         conn = psycopg.connect(url, autocommit=True, connect_timeout=10)
     except psycopg.Error as exc:

@@ -18,8 +18,11 @@ from orchestrator.run.status import FAILED
 
 
 def _value(value: Any) -> str:
-    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, indent=2,
-                                                           default=str)
+    return (
+        value
+        if isinstance(value, str)
+        else json.dumps(value, ensure_ascii=False, indent=2, default=str)
+    )
 
 
 def _indent(text: str, pad: str = "    ") -> str:
@@ -43,14 +46,18 @@ def outcome_text(outcome: Any) -> str:
         if r.iterations is not None:
             extra += f" ({r.iterations} iteration{'s' if r.iterations != 1 else ''})"
         cost = f"  {r.usage.cost.text()}" if r.usage.tokens else ""
-        lines.append(f"  {name:<{width}}  {r.status:<16}  {r.duration:7.2f}s  "
-                     f"{r.usage.prompt_tokens:>7} in / {r.usage.completion_tokens:>6} out"
-                     f"{cost}{extra}")
+        lines.append(
+            f"  {name:<{width}}  {r.status:<16}  {r.duration:7.2f}s  "
+            f"{r.usage.prompt_tokens:>7} in / {r.usage.completion_tokens:>6} out"
+            f"{cost}{extra}"
+        )
     totals = getattr(outcome, "totals", None)
     if totals:  # the whole run from its records: earlier attempts (resume) included
         total = totals["prompt_tokens"] + totals["completion_tokens"]
-    lines.append(f"  {'total':<{width}}  {'':<16}  {outcome.duration:7.2f}s  {total:>7} tokens"
-                 + (f"  {_totals_cost(totals).text()}" if totals else ""))
+    lines.append(
+        f"  {'total':<{width}}  {'':<16}  {outcome.duration:7.2f}s  {total:>7} tokens"
+        + (f"  {_totals_cost(totals).text()}" if totals else "")
+    )
     if outcome.outputs:
         lines += ["", "outputs:"]
         for name, value in red.data(outcome.outputs).items():
@@ -71,17 +78,23 @@ def _short_cost(cost: Cost) -> str:
 def runs_table(runs: list[dict]) -> str:
     if not runs:
         return "no runs recorded yet"
-    header = f"{'RUN ID':<23}  {'PIPELINE':<20}  {'STATUS':<16}  {'STARTED (UTC)':<19}  " \
-             f"{'TIME':>8}  {'TOKENS':>7}  {'COST':>10}"
+    header = (
+        f"{'RUN ID':<23}  {'PIPELINE':<20}  {'STATUS':<16}  {'STARTED (UTC)':<19}  "
+        f"{'TIME':>8}  {'TOKENS':>7}  {'COST':>10}"
+    )
     rows = [header]
     for r in runs:
         took = f"{r['ended'] - r['started']:.1f}s" if r.get("ended") else "-"
-        rows.append(f"{r['id']:<23}  {r['pipeline'][:20]:<20}  {r['status']:<16}  "
-                    f"{_when(r['started']):<19}  {took:>8}  {r.get('tokens', 0):>7}  "
-                    f"{_short_cost(_totals_cost(r)):>10}")
+        rows.append(
+            f"{r['id']:<23}  {r['pipeline'][:20]:<20}  {r['status']:<16}  "
+            f"{_when(r['started']):<19}  {took:>8}  {r.get('tokens', 0):>7}  "
+            f"{_short_cost(_totals_cost(r)):>10}"
+        )
         if r.get("waiting"):  # what a person is asked, and how to answer
-            rows.append(f"{'':<23}  waits for: {', '.join(r['waiting'])} (orchestrate approve "
-                        f"{r['id']} STEP)")
+            rows.append(
+                f"{'':<23}  waits for: {', '.join(r['waiting'])} (orchestrate approve "
+                f"{r['id']} STEP)"
+            )
     return "\n".join(rows)
 
 
@@ -91,18 +104,29 @@ def unit_totals(units: list[dict]) -> dict[str, Any]:
     cost = Cost()
     for u in rows:
         tokens = u["prompt_tokens"] + u["completion_tokens"]
-        cost.add(Cost(u.get("cost") or 0.0, tokens if u.get("cost") is None
-                      else u.get("unpriced_tokens") or 0))
-    return {"prompt_tokens": sum(u["prompt_tokens"] for u in rows),
-            "completion_tokens": sum(u["completion_tokens"] for u in rows),
-            "cost": cost.usd, "unpriced_tokens": cost.unpriced_tokens}
+        cost.add(
+            Cost(
+                u.get("cost") or 0.0,
+                tokens if u.get("cost") is None else u.get("unpriced_tokens") or 0,
+            )
+        )
+    return {
+        "prompt_tokens": sum(u["prompt_tokens"] for u in rows),
+        "completion_tokens": sum(u["completion_tokens"] for u in rows),
+        "cost": cost.usd,
+        "unpriced_tokens": cost.unpriced_tokens,
+    }
 
 
 def run_detail(run: dict, units: list[dict], approvals: list[dict] | None = None) -> str:
-    lines = [f"run {run['id']}  {run['status']}", f"  pipeline  {run['pipeline']} ({run['file']})",
-             f"  file hash {run['file_hash'][:16]}", f"  server    {run.get('base_url')}",
-             f"  started   {_when(run['started'])}   ended {_when(run.get('ended'))}",
-             f"  inputs    {json.dumps(run['inputs'], ensure_ascii=False)}"]
+    lines = [
+        f"run {run['id']}  {run['status']}",
+        f"  pipeline  {run['pipeline']} ({run['file']})",
+        f"  file hash {run['file_hash'][:16]}",
+        f"  server    {run.get('base_url')}",
+        f"  started   {_when(run['started'])}   ended {_when(run.get('ended'))}",
+        f"  inputs    {json.dumps(run['inputs'], ensure_ascii=False)}",
+    ]
     if run["secret_inputs"]:
         lines.append(f"  secret    {', '.join(run['secret_inputs'])} (not recorded)")
     if run.get("resumes"):
@@ -110,8 +134,10 @@ def run_detail(run: dict, units: list[dict], approvals: list[dict] | None = None
     if run.get("error"):
         lines.append(f"  error     {run['error']}")
     totals = unit_totals(units)
-    lines.append(f"  usage     {totals['prompt_tokens']} in / {totals['completion_tokens']} out"
-                 f" tokens, {_totals_cost(totals).text()}")
+    lines.append(
+        f"  usage     {totals['prompt_tokens']} in / {totals['completion_tokens']} out"
+        f" tokens, {_totals_cost(totals).text()}"
+    )
     for u in units:
         lines += ["", _unit_title(u)]
         # a failed unit's output is its last reply, not valid for its schema (JSON steps)
@@ -122,14 +148,18 @@ def run_detail(run: dict, units: list[dict], approvals: list[dict] | None = None
     if approvals:
         lines += ["", "approvals:"] + [_approval_line(a) for a in approvals]
     if run.get("outputs"):
-        lines += ["", "outputs:"] + [f"  {k}:\n{_indent(_value(v))}"
-                                     for k, v in run["outputs"].items()]
+        lines += ["", "outputs:"] + [
+            f"  {k}:\n{_indent(_value(v))}" for k, v in run["outputs"].items()
+        ]
     return "\n".join(lines)
 
 
 def _approval_line(a: dict) -> str:
-    name = a["step"] + (f"#{a['iteration']}" if a["iteration"] else "") + (
-        f"[{a['item']}]" if a["item"] >= 0 else "")
+    name = (
+        a["step"]
+        + (f"#{a['iteration']}" if a["iteration"] else "")
+        + (f"[{a['item']}]" if a["item"] >= 0 else "")
+    )
     line = f"  {name} [{a['stage']}]: {a['status']}"
     if a["status"] != "waiting":
         line += f" by {a.get('decided_by')} at {_when(a.get('decided'))}"
@@ -147,20 +177,30 @@ def _unit_title(u: dict) -> str:
     if u["item"] >= 0:
         name += f" [item {u['item']}]"
     took = f"{u['duration']:.2f}s" if u.get("duration") is not None else "-"
-    bits = [f"{name}: {u['status']}", f"attempts {u['attempts']}", took,
-            f"tokens {u['prompt_tokens']} in / {u['completion_tokens']} out"]
+    bits = [
+        f"{name}: {u['status']}",
+        f"attempts {u['attempts']}",
+        took,
+        f"tokens {u['prompt_tokens']} in / {u['completion_tokens']} out",
+    ]
     tokens = u["prompt_tokens"] + u["completion_tokens"]
     if tokens or u.get("cost") is not None:
-        bits.append("cost " + Cost(u.get("cost") or 0.0, tokens if u.get("cost") is None
-                                   else u.get("unpriced_tokens") or 0).text())
+        bits.append(
+            "cost "
+            + Cost(
+                u.get("cost") or 0.0,
+                tokens if u.get("cost") is None else u.get("unpriced_tokens") or 0,
+            ).text()
+        )
     if u.get("repairs"):
         bits.append(f"repairs {u['repairs']}")
     if u.get("cached"):
         bits.append("cached (an earlier run's output)")
     if u.get("agent"):
         copy = f"#{u['replica']}" if (u.get("replica") or 1) > 1 else ""
-        bits.append(f"agent {u['agent']}{copy}"
-                    + (f" ({u['agent_id']})" if u.get("agent_id") else ""))
+        bits.append(
+            f"agent {u['agent']}{copy}" + (f" ({u['agent_id']})" if u.get("agent_id") else "")
+        )
     if u.get("model"):
         bits.append(f"model {u['model']}")
     if u.get("iterations"):
@@ -169,9 +209,11 @@ def _unit_title(u: dict) -> str:
 
 
 def dry_run_text(plan: Plan, steps: list[dict]) -> str:
-    lines = [f"pipeline {plan.name}: {len(plan.steps)} steps, levels: "
-             + " -> ".join("[" + ", ".join(level) + "]" for level in plan.levels),
-             "(dry run: no server contacted; <...> marks values known only at run time)"]
+    lines = [
+        f"pipeline {plan.name}: {len(plan.steps)} steps, levels: "
+        + " -> ".join("[" + ", ".join(level) + "]" for level in plan.levels),
+        "(dry run: no server contacted; <...> marks values known only at run time)",
+    ]
     for s in steps:
         head = f"\n{s['name']}"
         if s["loop"]:

@@ -38,8 +38,14 @@ def parse_label(label: str) -> tuple[str, int]:
 
 
 class Replicas(Generic[T]):
-    def __init__(self, limit: int, make: Callable[[int], T], ident: Callable[[T], str],
-                 known: Mapping[str, int] | None = None, indexes: Sequence[int] | None = None):
+    def __init__(
+        self,
+        limit: int,
+        make: Callable[[int], T],
+        ident: Callable[[T], str],
+        known: Mapping[str, int] | None = None,
+        indexes: Sequence[int] | None = None,
+    ):
         """`ident(copy)` is its Letta id; `known` maps the ids of an earlier attempt's copies
         (resume) to their index, so a unit can *need* one before it is taken up again.
         `indexes`: the only copies this process may use (a distributed executor leases
@@ -53,10 +59,15 @@ class Replicas(Generic[T]):
         self._making: set[int] = set()
         self._cond = threading.Condition()
 
-    def lease(self, *, need: str | None = None, prefer: str | None = None,
-              on_wait: Callable[[], None] | None = None,
-              on_got: Callable[[], None] | None = None,
-              check: Callable[[], None] | None = None) -> T:
+    def lease(
+        self,
+        *,
+        need: str | None = None,
+        prefer: str | None = None,
+        on_wait: Callable[[], None] | None = None,
+        on_got: Callable[[], None] | None = None,
+        check: Callable[[], None] | None = None,
+    ) -> T:
         """A copy for the caller alone until `give_back`. `on_wait` is called once, before
         the first wait; `on_got` once a copy is the caller's (before a new one is made:
         making it is the caller's own work, not waiting); `check` after each wait (it raises

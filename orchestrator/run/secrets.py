@@ -32,18 +32,23 @@ from orchestrator.spec.envrefs import ENV_REF
 MASK = "***"
 MIN_SECRET_LEN = 3  # masking "a" or "" would shred every record without protecting anything
 # What Jinja's `escape` filter (markupsafe) writes, which differs from html.escape on quotes.
-_JINJA_ESCAPE = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", "'": "&#39;",
-                               '"': "&#34;"})
+_JINJA_ESCAPE = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", "'": "&#39;", '"': "&#34;"})
 
 
 def escaped_forms(value: str) -> set[str]:
     """`value` and the forms our own output gives it: JSON-escaped (with and without
     ASCII escapes), HTML-escaped (as Jinja's `escape` does, and as html.escape does),
     URL-quoted (as Jinja's `urlencode` does, for a string and inside a query) and repr."""
-    forms = {value, json.dumps(value, ensure_ascii=False)[1:-1], json.dumps(value)[1:-1],
-             value.translate(_JINJA_ESCAPE), html.escape(value),
-             urllib.parse.quote(value, safe="/"),
-             urllib.parse.quote(value, safe="").replace("%20", "+"), repr(value)[1:-1]}
+    forms = {
+        value,
+        json.dumps(value, ensure_ascii=False)[1:-1],
+        json.dumps(value)[1:-1],
+        value.translate(_JINJA_ESCAPE),
+        html.escape(value),
+        urllib.parse.quote(value, safe="/"),
+        urllib.parse.quote(value, safe="").replace("%20", "+"),
+        repr(value)[1:-1],
+    }
     return {f for f in forms if len(f) >= MIN_SECRET_LEN}
 
 
@@ -134,8 +139,9 @@ class StreamMask:
         self._held = ""
 
 
-def resolve_env(text: str, redactor: Redactor, where: str,
-                environ: Mapping[str, str] | None = None) -> str:
+def resolve_env(
+    text: str, redactor: Redactor, where: str, environ: Mapping[str, str] | None = None
+) -> str:
     """Replace each `${env:VAR}` in `text`; register the values as secrets. A missing
     variable is a `RunError` naming it and the field (`where`), never a value."""
     env = os.environ if environ is None else environ
@@ -143,8 +149,10 @@ def resolve_env(text: str, redactor: Redactor, where: str,
     def value(match: re.Match[str]) -> str:
         name = match.group(1)
         if name not in env:
-            raise RunError(f"{where}: environment variable {name} is not set "
-                           f"(the pipeline reads it with ${{env:{name}}})")
+            raise RunError(
+                f"{where}: environment variable {name} is not set "
+                f"(the pipeline reads it with ${{env:{name}}})"
+            )
         redactor.add(env[name])
         return env[name]
 

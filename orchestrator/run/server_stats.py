@@ -37,51 +37,83 @@ def server_doc(base_url: str, namespace: str, agents: list[AgentUsage]) -> dict[
             used = round(b.chars / b.limit, 3) if b.limit else None
             blocks.append({"label": b.label, "chars": b.chars, "limit": b.limit, "used": used})
             if used is not None and used >= NEAR_LIMIT:
-                warnings.append(f"agent {a.name}: block '{b.label}' holds {b.chars} of its "
-                                f"{b.limit} characters ({used:.0%}): near its limit")
+                warnings.append(
+                    f"agent {a.name}: block '{b.label}' holds {b.chars} of its "
+                    f"{b.limit} characters ({used:.0%}): near its limit"
+                )
         seconds = list(a.run_seconds)
-        rows.append({
-            "agent": a.name, "agent_id": a.agent_id, "model": a.model,
-            "messages": a.messages.n, "messages_capped": a.messages.capped,
-            "tool_calls": sum(a.tools.values()), "tools": dict(a.tools),
-            "archival_passages": a.passages.n, "passages_capped": a.passages.capped,
-            "runs": a.runs.n, "runs_capped": a.runs.capped, "failed_runs": a.failed_runs,
-            "run_p50_s": percentile(seconds, 50), "run_p95_s": percentile(seconds, 95),
-            "prompt_tokens": a.prompt_tokens, "completion_tokens": a.completion_tokens,
-            "tokens": a.prompt_tokens + a.completion_tokens,
-            "last_activity": _iso(a.last_activity), "blocks": blocks})
+        rows.append(
+            {
+                "agent": a.name,
+                "agent_id": a.agent_id,
+                "model": a.model,
+                "messages": a.messages.n,
+                "messages_capped": a.messages.capped,
+                "tool_calls": sum(a.tools.values()),
+                "tools": dict(a.tools),
+                "archival_passages": a.passages.n,
+                "passages_capped": a.passages.capped,
+                "runs": a.runs.n,
+                "runs_capped": a.runs.capped,
+                "failed_runs": a.failed_runs,
+                "run_p50_s": percentile(seconds, 50),
+                "run_p95_s": percentile(seconds, 95),
+                "prompt_tokens": a.prompt_tokens,
+                "completion_tokens": a.completion_tokens,
+                "tokens": a.prompt_tokens + a.completion_tokens,
+                "last_activity": _iso(a.last_activity),
+                "blocks": blocks,
+            }
+        )
     top = sorted(tools.items(), key=lambda kv: (-kv[1], kv[0]))[:TOP_TOOLS]
-    return {"base_url": base_url, "namespace": namespace, "agents": rows,
-            "tools": [{"tool": t, "calls": n, "agents": sorted(users[t])} for t, n in top],
-            "warnings": warnings}
+    return {
+        "base_url": base_url,
+        "namespace": namespace,
+        "agents": rows,
+        "tools": [{"tool": t, "calls": n, "agents": sorted(users[t])} for t, n in top],
+        "warnings": warnings,
+    }
 
 
 def server_text(doc: dict[str, Any]) -> str:
-    lines = [f"server {doc['base_url']}, namespace {doc['namespace']}: "
-             f"{len(doc['agents'])} managed agent(s)"]
+    lines = [
+        f"server {doc['base_url']}, namespace {doc['namespace']}: "
+        f"{len(doc['agents'])} managed agent(s)"
+    ]
     if not doc["agents"]:
-        return "\n".join([*lines, "  (none: `orchestrate apply DIR --namespace "
-                          f"{doc['namespace']}` provisions agents)"])
+        return "\n".join(
+            [
+                *lines,
+                "  (none: `orchestrate apply DIR --namespace "
+                f"{doc['namespace']}` provisions agents)",
+            ]
+        )
     width = max(5, *(len(r["agent"]) for r in doc["agents"]))
-    lines.append(f"  {'AGENT':<{width}}  {'MESSAGES':>8}  {'TOOLS':>5}  {'PASSAGES':>8}  "
-                 f"{'RUNS':>5}  {'FAILED':>6}  {'P50':>7}  {'TOKENS':>9}  LAST ACTIVITY (UTC)")
+    lines.append(
+        f"  {'AGENT':<{width}}  {'MESSAGES':>8}  {'TOOLS':>5}  {'PASSAGES':>8}  "
+        f"{'RUNS':>5}  {'FAILED':>6}  {'P50':>7}  {'TOKENS':>9}  LAST ACTIVITY (UTC)"
+    )
     for r in doc["agents"]:
         p50 = "-" if r["run_p50_s"] is None else f"{r['run_p50_s']:.2f}s"
         lines.append(
             f"  {r['agent']:<{width}}  {_n(r['messages'], r['messages_capped']):>8}  "
             f"{r['tool_calls']:>5}  {_n(r['archival_passages'], r['passages_capped']):>8}  "
             f"{_n(r['runs'], r['runs_capped']):>5}  {r['failed_runs']:>6}  {p50:>7}  "
-            f"{r['tokens']:>9}  {(r['last_activity'] or '-')[:19].replace('T', ' ')}")
+            f"{r['tokens']:>9}  {(r['last_activity'] or '-')[:19].replace('T', ' ')}"
+        )
     lines += ["", "memory blocks (characters / limit):"]
     for r in doc["agents"]:
         for b in r["blocks"]:
             used = "" if b["used"] is None else f" ({b['used']:.0%})"
-            lines.append(f"  {r['agent']:<{width}}  {b['label']:<16} {b['chars']:>7} / "
-                         f"{b['limit'] if b['limit'] is not None else '-'}{used}")
+            lines.append(
+                f"  {r['agent']:<{width}}  {b['label']:<16} {b['chars']:>7} / "
+                f"{b['limit'] if b['limit'] is not None else '-'}{used}"
+            )
     if doc["tools"]:
         lines += ["", "most-used tools (calls in the agents' histories):"]
-        lines += [f"  {t['tool']:<24} {t['calls']:>6}  ({', '.join(t['agents'])})"
-                  for t in doc["tools"]]
+        lines += [
+            f"  {t['tool']:<24} {t['calls']:>6}  ({', '.join(t['agents'])})" for t in doc["tools"]
+        ]
     lines += [f"warning: {w}" for w in doc["warnings"]]
     return "\n".join(lines)
 

@@ -49,8 +49,9 @@ def _redact(value: Any, redactor: Redactor) -> Any:
     if not redactor:
         return value
     if isinstance(value, StepResult):
-        return dataclasses.replace(value, error=redactor.text(value.error),
-                                   output=redactor.data(value.output))
+        return dataclasses.replace(
+            value, error=redactor.text(value.error), output=redactor.data(value.output)
+        )
     return redactor.data(value)  # strings, lists, mappings; other values pass through
 
 

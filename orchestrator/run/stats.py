@@ -39,11 +39,13 @@ from orchestrator.run.runner import process_alive
 from orchestrator.run.status import FAILED, INTERRUPTED, RUNNING, SUCCEEDED
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
-_STEP_COLUMNS = ("s.run_id, s.step, s.item, s.iteration, s.status, s.attempts, s.agent, s.model,"
-                 " s.duration, s.started, s.prompt_tokens, s.completion_tokens, s.cost,"
-                 " s.unpriced_tokens, s.repairs,"
-                 " CASE WHEN s.status = 'failed' THEN s.error END AS failed_error,"
-                 " CASE WHEN s.prompt IS NULL THEN 0 ELSE 1 END AS is_unit")  # named: PG rows are keyed by name
+_STEP_COLUMNS = (
+    "s.run_id, s.step, s.item, s.iteration, s.status, s.attempts, s.agent, s.model,"
+    " s.duration, s.started, s.prompt_tokens, s.completion_tokens, s.cost,"
+    " s.unpriced_tokens, s.repairs,"
+    " CASE WHEN s.status = 'failed' THEN s.error END AS failed_error,"
+    " CASE WHEN s.prompt IS NULL THEN 0 ELSE 1 END AS is_unit"
+)  # named: PG rows are keyed by name
 HISTOGRAM_BINS = 12
 
 
@@ -64,8 +66,9 @@ def parse_since(text: str, now: float | None = None) -> float:
     try:
         return float(calendar.timegm(time.strptime(text.strip(), "%Y-%m-%d")))
     except ValueError:
-        raise RunError(f"--since {text!r}: expected a duration like 7d, 12h, 30m, 2w or a "
-                       "date YYYY-MM-DD") from None
+        raise RunError(
+            f"--since {text!r}: expected a duration like 7d, 12h, 30m, 2w or a date YYYY-MM-DD"
+        ) from None
 
 
 def percentile(values: list[float], p: float) -> float | None:
@@ -101,14 +104,20 @@ class _Usage:
 
     def doc(self) -> dict[str, Any]:
         cost = Cost(self.usd, self.unpriced)
-        return {"units": self.units, "prompt_tokens": self.prompt,
-                "completion_tokens": self.completion, "tokens": self.prompt + self.completion,
-                "cost_usd": cost.usd_or_none(), "cost_usd_priced": round(self.usd, 6),
-                "unpriced_tokens": self.unpriced}
+        return {
+            "units": self.units,
+            "prompt_tokens": self.prompt,
+            "completion_tokens": self.completion,
+            "tokens": self.prompt + self.completion,
+            "cost_usd": cost.usd_or_none(),
+            "cost_usd_priced": round(self.usd, 6),
+            "unpriced_tokens": self.unpriced,
+        }
 
 
-def collect(records: Records, flt: StatsFilter = StatsFilter(),
-            prices: PriceTable | None = None) -> dict[str, Any]:
+def collect(
+    records: Records, flt: StatsFilter = StatsFilter(), prices: PriceTable | None = None
+) -> dict[str, Any]:
     """`prices`: prices the units recorded before cost was (their tokens and model are
     recorded); without it their cost is unknown."""
     where: list[str] = ["1=1"]
@@ -120,10 +129,14 @@ def collect(records: Records, flt: StatsFilter = StatsFilter(),
         where.append("r.pipeline = ?")
         params.append(flt.pipeline)
     clause = " AND ".join(where)
-    runs = records.read("SELECT r.id, r.pipeline, r.status, r.started, r.pid FROM runs r"
-                        f" WHERE {clause}", tuple(params))
-    steps = records.read(f"SELECT {_STEP_COLUMNS} FROM steps s JOIN runs r ON r.id = s.run_id"
-                         f" WHERE {clause}", tuple(params))
+    runs = records.read(
+        f"SELECT r.id, r.pipeline, r.status, r.started, r.pid FROM runs r WHERE {clause}",
+        tuple(params),
+    )
+    steps = records.read(
+        f"SELECT {_STEP_COLUMNS} FROM steps s JOIN runs r ON r.id = s.run_id WHERE {clause}",
+        tuple(params),
+    )
     return _aggregate(runs, steps, flt, prices)
 
 
@@ -132,8 +145,9 @@ def empty(flt: StatsFilter = StatsFilter()) -> dict[str, Any]:
     return _aggregate([], [], flt)
 
 
-def _aggregate(runs: list[tuple], steps: Iterable[tuple], flt: StatsFilter,
-               prices: PriceTable | None = None) -> dict[str, Any]:
+def _aggregate(
+    runs: list[tuple], steps: Iterable[tuple], flt: StatsFilter, prices: PriceTable | None = None
+) -> dict[str, Any]:
     pipeline_of = {r[0]: r[1] for r in runs}
     total = _Usage()
     by_model: defaultdict[str, _Usage] = defaultdict(_Usage)
@@ -147,8 +161,25 @@ def _aggregate(runs: list[tuple], steps: Iterable[tuple], flt: StatsFilter,
     errors: dict[str, dict[str, Any]] = {}
     matched: set[str] = set()
     filtering = bool(flt.agent or flt.model)
-    for (run_id, _step, item, iteration, status, attempts, agent, model, duration, started, prompt,
-         completion, cost, unpriced, repaired, error, is_unit) in steps:
+    for (
+        run_id,
+        _step,
+        item,
+        iteration,
+        status,
+        attempts,
+        agent,
+        model,
+        duration,
+        started,
+        prompt,
+        completion,
+        cost,
+        unpriced,
+        repaired,
+        error,
+        is_unit,
+    ) in steps:
         if flt.agent and agent != flt.agent:
             continue
         if flt.model and model != flt.model and (is_unit or model is not None):
@@ -157,12 +188,19 @@ def _aggregate(runs: list[tuple], steps: Iterable[tuple], flt: StatsFilter,
             matched.add(run_id)
             prompt, completion = prompt or 0, completion or 0
             if cost is None:  # recorded before cost was: price it now, if it can be
-                priced = (prices.cost(model, prompt, completion) if prices is not None
-                          else Cost(0.0, prompt + completion))
+                priced = (
+                    prices.cost(model, prompt, completion)
+                    if prices is not None
+                    else Cost(0.0, prompt + completion)
+                )
                 cost, unpriced = priced.usd, priced.unpriced_tokens
-            for bucket in (total, by_model[model or "(unknown)"], by_agent[agent or "-"],
-                           by_pipeline[pipeline_of.get(run_id, "-")],
-                           per_day[_day(started)]):
+            for bucket in (
+                total,
+                by_model[model or "(unknown)"],
+                by_agent[agent or "-"],
+                by_pipeline[pipeline_of.get(run_id, "-")],
+                per_day[_day(started)],
+            ):
                 bucket.add(prompt, completion, cost, unpriced or 0)
             if duration is not None:
                 round_trips.append(duration)
@@ -181,18 +219,30 @@ def _aggregate(runs: list[tuple], steps: Iterable[tuple], flt: StatsFilter,
             _group_error(errors, error, run_id)
     kept = [r for r in runs if not filtering or r[0] in matched]
     return {
-        "filters": {"since": flt.since, "pipeline": flt.pipeline, "agent": flt.agent,
-                    "model": flt.model},
+        "filters": {
+            "since": flt.since,
+            "pipeline": flt.pipeline,
+            "agent": flt.agent,
+            "model": flt.model,
+        },
         "runs": _runs(kept),
-        "steps": {"total": sum(step_status.values()), "by_status": dict(step_status),
-                  "duration_p50": percentile(step_durations, 50),
-                  "duration_p95": percentile(step_durations, 95),
-                  "round_trip_p50": percentile(round_trips, 50),
-                  "round_trip_p95": percentile(round_trips, 95),
-                  "units": total.units, "retries": retries, "repairs": repairs},
-        "usage": {"total": total.doc(), "by_model": _table(by_model, "model"),
-                  "by_agent": _table(by_agent, "agent"),
-                  "by_pipeline": _table(by_pipeline, "pipeline")},
+        "steps": {
+            "total": sum(step_status.values()),
+            "by_status": dict(step_status),
+            "duration_p50": percentile(step_durations, 50),
+            "duration_p95": percentile(step_durations, 95),
+            "round_trip_p50": percentile(round_trips, 50),
+            "round_trip_p95": percentile(round_trips, 95),
+            "units": total.units,
+            "retries": retries,
+            "repairs": repairs,
+        },
+        "usage": {
+            "total": total.doc(),
+            "by_model": _table(by_model, "model"),
+            "by_agent": _table(by_agent, "agent"),
+            "by_pipeline": _table(by_pipeline, "pipeline"),
+        },
         "per_day": [{"day": day, **u.doc()} for day, u in sorted(per_day.items())],
         "duration_histogram": histogram(step_durations),
         "errors": sorted(errors.values(), key=lambda e: (-e["count"], e["pattern"]))[:10],
@@ -206,9 +256,12 @@ def _runs(runs: list[tuple]) -> dict[str, Any]:
             state = INTERRUPTED
         status[state] += 1
     finished = len(runs) - status.get(RUNNING, 0)
-    return {"total": len(runs), "by_status": dict(status),
-            "success_rate": round(status[SUCCEEDED] / finished, 4) if finished else None,
-            "failure_rate": round(status[FAILED] / finished, 4) if finished else None}
+    return {
+        "total": len(runs),
+        "by_status": dict(status),
+        "success_rate": round(status[SUCCEEDED] / finished, 4) if finished else None,
+        "failure_rate": round(status[FAILED] / finished, 4) if finished else None,
+    }
 
 
 def _table(groups: dict[str, _Usage], key: str) -> list[dict[str, Any]]:
@@ -218,8 +271,9 @@ def _table(groups: dict[str, _Usage], key: str) -> list[dict[str, Any]]:
 
 def _group_error(errors: dict[str, dict[str, Any]], error: str, run_id: str) -> None:
     pattern = error_pattern(error)
-    entry = errors.setdefault(pattern, {"pattern": pattern, "count": 0, "example": error[:300],
-                                        "last_run": run_id})
+    entry = errors.setdefault(
+        pattern, {"pattern": pattern, "count": 0, "example": error[:300], "last_run": run_id}
+    )
     entry["count"] += 1
     entry["last_run"] = max(entry["last_run"], run_id)  # run ids sort by their start time
 
@@ -241,5 +295,7 @@ def histogram(values: list[float], bins: int = HISTOGRAM_BINS) -> list[dict[str,
     counts = [0] * bins
     for v in values:
         counts[min(bins - 1, int((v - low) / width))] += 1
-    return [{"from": round(low + i * width, 4), "to": round(low + (i + 1) * width, 4),
-             "count": c} for i, c in enumerate(counts)]
+    return [
+        {"from": round(low + i * width, 4), "to": round(low + (i + 1) * width, 4), "count": c}
+        for i, c in enumerate(counts)
+    ]

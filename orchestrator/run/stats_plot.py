@@ -26,18 +26,30 @@ Panel = tuple[str, list[Bar], str]  # (title, bars, colour)
 def panels(doc: dict[str, Any]) -> list[Panel]:
     days = doc["per_day"][-60:]
     bins = doc["duration_histogram"]
-    return [("Tokens per day (UTC); priced cost above each bar",
-             [(d["day"][5:], d["tokens"], _money(d)) for d in days], "#4C78A8"),
-            ("Step duration distribution (steps per bin)",
-             [(f"{b['from']:.1f}s", b["count"], str(b["count"]) if b["count"] else "")
-              for b in bins], "#F58518")]
+    return [
+        (
+            "Tokens per day (UTC); priced cost above each bar",
+            [(d["day"][5:], d["tokens"], _money(d)) for d in days],
+            "#4C78A8",
+        ),
+        (
+            "Step duration distribution (steps per bin)",
+            [
+                (f"{b['from']:.1f}s", b["count"], str(b["count"]) if b["count"] else "")
+                for b in bins
+            ],
+            "#F58518",
+        ),
+    ]
 
 
 def plot_svg(doc: dict[str, Any]) -> str:
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" '
-             f'height="{2 * PANEL + 40}" viewBox="0 0 {WIDTH} {2 * PANEL + 40}" '
-             'font-family="sans-serif" font-size="11">',
-             f'<rect width="{WIDTH}" height="{2 * PANEL + 40}" fill="white"/>']
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" '
+        f'height="{2 * PANEL + 40}" viewBox="0 0 {WIDTH} {2 * PANEL + 40}" '
+        'font-family="sans-serif" font-size="11">',
+        f'<rect width="{WIDTH}" height="{2 * PANEL + 40}" fill="white"/>',
+    ]
     for index, (title, bars, colour) in enumerate(panels(doc)):
         parts += _panel(index * (PANEL + 20), title, bars, colour)
     parts.append("</svg>")
@@ -49,29 +61,37 @@ def _money(day: dict[str, Any]) -> str:
 
 
 def _panel(top: int, title: str, bars: list[Bar], colour: str) -> list[str]:
-    out = [f'<text x="{PAD}" y="{top + 20}" font-size="13" font-weight="bold">'
-           f"{escape(title)}</text>"]
+    out = [
+        f'<text x="{PAD}" y="{top + 20}" font-size="13" font-weight="bold">{escape(title)}</text>'
+    ]
     base, height = top + PANEL - 30, PANEL - 70
     out.append(f'<line x1="{PAD}" y1="{base}" x2="{WIDTH - 10}" y2="{base}" stroke="#333"/>')
     if not bars:
         out.append(f'<text x="{PAD}" y="{base - 10}">no data</text>')
         return out
     high = max(value for _, value, _ in bars) or 1
-    out.append(f'<text x="{PAD - 4}" y="{base - height + 4}" text-anchor="end">'
-               f"{short(high)}</text>")
+    out.append(
+        f'<text x="{PAD - 4}" y="{base - height + 4}" text-anchor="end">{short(high)}</text>'
+    )
     slot = (WIDTH - 10 - PAD) / len(bars)
     for i, (label, value, above) in enumerate(bars):
         h = height * value / high
         x = PAD + i * slot + slot * 0.1
-        out.append(f'<rect x="{x:.1f}" y="{base - h:.1f}" width="{slot * 0.8:.1f}" '
-                   f'height="{h:.1f}" fill="{colour}"><title>{escape(label)}: {value:g}'
-                   "</title></rect>")
+        out.append(
+            f'<rect x="{x:.1f}" y="{base - h:.1f}" width="{slot * 0.8:.1f}" '
+            f'height="{h:.1f}" fill="{colour}"><title>{escape(label)}: {value:g}'
+            "</title></rect>"
+        )
         if above and len(bars) <= 31:
-            out.append(f'<text x="{x + slot * 0.4:.1f}" y="{base - h - 3:.1f}" '
-                       f'text-anchor="middle" font-size="9">{escape(above)}</text>')
+            out.append(
+                f'<text x="{x + slot * 0.4:.1f}" y="{base - h - 3:.1f}" '
+                f'text-anchor="middle" font-size="9">{escape(above)}</text>'
+            )
         if len(bars) <= 31 or i % max(1, len(bars) // 15) == 0:
-            out.append(f'<text x="{x + slot * 0.4:.1f}" y="{base + 14}" text-anchor="middle" '
-                       f'font-size="9">{escape(label)}</text>')
+            out.append(
+                f'<text x="{x + slot * 0.4:.1f}" y="{base + 14}" text-anchor="middle" '
+                f'font-size="9">{escape(label)}</text>'
+            )
     return out
 
 

@@ -17,8 +17,10 @@ from orchestrator.errors import RunError
 from orchestrator.run.stats_plot import PAD, PANEL, WIDTH, Bar, panels, short
 
 HEIGHT = 2 * PANEL + 40
-NO_PILLOW = ("a PNG plot needs Pillow: pip install 'orchestrate[plot]' (or name a .svg "
-             "file, which needs nothing)")
+NO_PILLOW = (
+    "a PNG plot needs Pillow: pip install 'orchestrate[plot]' (or name a .svg "
+    "file, which needs nothing)"
+)
 
 
 def plot_png(doc: dict[str, Any]) -> bytes:
@@ -36,8 +38,9 @@ def plot_png(doc: dict[str, Any]) -> bytes:
     return out.getvalue()
 
 
-def _panel(draw: Any, fonts: dict[int, Any], top: int, title: str, bars: list[Bar],
-           colour: str) -> None:
+def _panel(
+    draw: Any, fonts: dict[int, Any], top: int, title: str, bars: list[Bar], colour: str
+) -> None:
     draw.text((PAD, top + 8), title, fill="black", font=fonts[13])
     base, height = top + PANEL - 30, PANEL - 70
     draw.line([(PAD, base), (WIDTH - 10, base)], fill="#333333")
@@ -45,8 +48,7 @@ def _panel(draw: Any, fonts: dict[int, Any], top: int, title: str, bars: list[Ba
         draw.text((PAD, base - 20), "no data", fill="black", font=fonts[11])
         return
     high = max(value for _, value, _ in bars) or 1
-    draw.text((PAD - 4, base - height - 4), short(high), fill="black", font=fonts[11],
-              anchor="ra")
+    draw.text((PAD - 4, base - height - 4), short(high), fill="black", font=fonts[11], anchor="ra")
     slot = (WIDTH - 10 - PAD) / len(bars)
     for i, (label, value, above) in enumerate(bars):
         h = height * value / high

@@ -36,11 +36,16 @@ def _usage_table(title: str, key: str, rows: list[dict[str, Any]]) -> list[str]:
     if not rows:
         return []
     width = max(len(key), *(len(str(r[key])) for r in rows))
-    lines = ["", f"{title}:", f"  {key.upper():<{width}}  {'UNITS':>7}  {'IN':>10}  "
-             f"{'OUT':>9}  COST"]
+    lines = [
+        "",
+        f"{title}:",
+        f"  {key.upper():<{width}}  {'UNITS':>7}  {'IN':>10}  {'OUT':>9}  COST",
+    ]
     for r in rows:
-        lines.append(f"  {str(r[key]):<{width}}  {r['units']:>7}  {r['prompt_tokens']:>10}  "
-                     f"{r['completion_tokens']:>9}  {cost_text(r)}")
+        lines.append(
+            f"  {str(r[key]):<{width}}  {r['units']:>7}  {r['prompt_tokens']:>10}  "
+            f"{r['completion_tokens']:>9}  {cost_text(r)}"
+        )
     return lines
 
 
@@ -50,17 +55,18 @@ def stats_text(doc: dict[str, Any]) -> str:
         return "no runs match (see `orchestrate runs list`)"
     status = ", ".join(f"{n} {s}" for s, n in sorted(runs["by_status"].items()))
     step_status = ", ".join(f"{n} {s}" for s, n in sorted(steps["by_status"].items()))
-    lines = [f"runs        {runs['total']} ({status})",
-             f"            success {_rate(runs['success_rate'])}, failure "
-             f"{_rate(runs['failure_rate'])} (of finished runs)",
-             f"steps       {steps['total']} ({step_status or 'none'}); {steps['units']} agent "
-             f"calls",
-             f"duration    step p50 {_seconds(steps['duration_p50'])}, p95 "
-             f"{_seconds(steps['duration_p95'])}; round trip p50 "
-             f"{_seconds(steps['round_trip_p50'])}, p95 {_seconds(steps['round_trip_p95'])}",
-             f"attempts    {steps['retries']} retries, {steps['repairs']} JSON repairs",
-             f"tokens      {total['prompt_tokens']} in / {total['completion_tokens']} out, "
-             f"{cost_text(total)}"]
+    lines = [
+        f"runs        {runs['total']} ({status})",
+        f"            success {_rate(runs['success_rate'])}, failure "
+        f"{_rate(runs['failure_rate'])} (of finished runs)",
+        f"steps       {steps['total']} ({step_status or 'none'}); {steps['units']} agent calls",
+        f"duration    step p50 {_seconds(steps['duration_p50'])}, p95 "
+        f"{_seconds(steps['duration_p95'])}; round trip p50 "
+        f"{_seconds(steps['round_trip_p50'])}, p95 {_seconds(steps['round_trip_p95'])}",
+        f"attempts    {steps['retries']} retries, {steps['repairs']} JSON repairs",
+        f"tokens      {total['prompt_tokens']} in / {total['completion_tokens']} out, "
+        f"{cost_text(total)}",
+    ]
     lines += _usage_table("by model", "model", doc["usage"]["by_model"])
     lines += _usage_table("by agent", "agent", doc["usage"]["by_agent"])
     lines += _usage_table("by pipeline", "pipeline", doc["usage"]["by_pipeline"])

@@ -48,11 +48,18 @@ INVALID: Final = "invalid"  # a batch item whose line is bad: never run
 WAITING: Final = "waiting"  # an approval request not answered yet
 APPROVED: Final = "approved"  # an approval request answered yes
 
-RunStatus = Literal["running", "succeeded", "failed", "cancelled", "waiting_approval",
-                    "rejected"]
+RunStatus = Literal["running", "succeeded", "failed", "cancelled", "waiting_approval", "rejected"]
 ShownStatus = Literal[RunStatus, "interrupted"]  # what `runs list` and the web view show
-StepStatus = Literal["succeeded", "failed", "cancelled", "skipped", "blocked", "not_started",
-                     "waiting_approval", "rejected"]
+StepStatus = Literal[
+    "succeeded",
+    "failed",
+    "cancelled",
+    "skipped",
+    "blocked",
+    "not_started",
+    "waiting_approval",
+    "rejected",
+]
 UnitStatus = Literal["running", StepStatus]  # a unit's row in the run records
 BatchStatus = Literal["running", "succeeded", "failed", "cancelled"]
 ItemStatus = Literal["pending", "running", "succeeded", "failed", "cancelled", "invalid"]

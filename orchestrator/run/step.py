@@ -51,7 +51,8 @@ SETTLE_TRIES = 5  # reads of an agent's history before a message's fate is calle
 # what is done is reused from the records, then one more unit runs) is told here before a
 # unit that is not reused starts; it may raise to end the call. Per thread (context).
 unit_gate: contextvars.ContextVar[Callable[[UnitKey], None] | None] = contextvars.ContextVar(
-    "unit_gate", default=None)
+    "unit_gate", default=None
+)
 
 
 class StepFailed(RunError):
@@ -88,8 +89,7 @@ def call_agent(svc: Services, step: StepPlan, key: UnitKey, context: dict[str, A
                 raise approval.Rejected(key.label(), earlier)
         result = _call(svc, step, key, context)
         if gate.after:
-            decision = approval.check(svc, step, key, "after",
-                                      {**context, "output": result.output})
+            decision = approval.check(svc, step, key, "after", {**context, "output": result.output})
     except approval.Rejected as exc:
         if gate.on_reject != "continue":
             raise
@@ -106,20 +106,22 @@ def _call(svc: Services, step: StepPlan, key: UnitKey, context: dict[str, Any]) 
         prompt += jsonout.request_suffix(step.output_schema)
     recorded = svc.redactor.text(prompt) or ""
     earlier = svc.memo.get(key) or {}
-    same = (earlier.get("prompt") == recorded and earlier.get("fingerprint") == step.fingerprint)
+    same = earlier.get("prompt") == recorded and earlier.get("fingerprint") == step.fingerprint
     # the top-level step: the step itself, or for a loop-body unit (`<loop>.<body step>`)
     # its loop's (a sub-pipeline's steps are top-level too: `review.draft`)
     top = key.step if key.step == step.name else key.step.rsplit(".", 1)[0]
     if same and earlier.get("status") == SUCCEEDED:  # no agent needed: nothing is sent
         svc.step_began(top)
-        return StepResult(SUCCEEDED, earlier.get("output"), reused=True,
-                          duration=earlier.get("duration") or 0.0)
+        return StepResult(
+            SUCCEEDED, earlier.get("output"), reused=True, duration=earlier.get("duration") or 0.0
+        )
     # `running`: the process died; `cancelled`: Ctrl-C; `failed`: its last message's fate may
     # be unknown (a history that could not be read) or it was answered and the answer used
     # up the attempts. Either way the message may be there, and only the agent it went to
     # can say: that copy is needed, whatever it is busy with.
-    in_flight = same and bool(earlier.get("otid")) and earlier.get("status") in (
-        RUNNING, CANCELLED, FAILED)
+    in_flight = (
+        same and bool(earlier.get("otid")) and earlier.get("status") in (RUNNING, CANCELLED, FAILED)
+    )
     # Its turn stopped for a tool call that needs approval (Letta's requires_approval): the
     # decision goes to the very agent holding the turn (raises while nobody answered).
     paused = same and bool(earlier.get("otid")) and earlier.get("status") == WAITING_APPROVAL
@@ -136,8 +138,15 @@ def _call(svc: Services, step: StepPlan, key: UnitKey, context: dict[str, Any]) 
         gate(key)
     svc.budget.check(key.step)  # a unit that would start beyond a budget does not start
     got: list[float] = []  # when the copy became this unit's: its time counts from then
-    agent = _lease(svc, step, top, key, need=earlier.get("agent_id") if in_flight else None,
-                   prefer=earlier.get("agent_id"), got=got)
+    agent = _lease(
+        svc,
+        step,
+        top,
+        key,
+        need=earlier.get("agent_id") if in_flight else None,
+        prefer=earlier.get("agent_id"),
+        got=got,
+    )
     try:
         model = svc.agents.step_model(step, agent)
         unit = _Unit(svc, step, key, agent, model, prompt, recorded, earlier.get("attempts") or 0)
@@ -146,8 +155,11 @@ def _call(svc: Services, step: StepPlan, key: UnitKey, context: dict[str, Any]) 
         unit.usage = carried_usage(earlier)  # the row stays the unit's total over every attempt
         unit.cache_key = ckey
         unit.decision = decision
-        pending = earlier.get("otid") if in_flight and earlier.get("agent_id") == agent.ref.id \
-            and decision is None else None
+        pending = (
+            earlier.get("otid")
+            if in_flight and earlier.get("agent_id") == agent.ref.id and decision is None
+            else None
+        )
         # A unit that *failed* before is asked once; one that was running (a crash, Ctrl-C)
         # may still be in its turn on the server: wait for that while the agent is busy.
         return unit.run(pending, wait_busy=earlier.get("status") != FAILED)
@@ -159,13 +171,26 @@ def carried_usage(row: dict) -> Usage:
     """What an earlier attempt of the run spent on this unit (its record; empty if none)."""
     tokens = (row.get("prompt_tokens") or 0) + (row.get("completion_tokens") or 0)
     unpriced = tokens if row and row.get("cost") is None else row.get("unpriced_tokens") or 0
-    return Usage(row.get("prompt_tokens") or 0, row.get("completion_tokens") or 0,
-                 row.get("step_count") or 0, usd=row.get("cost") or 0.0,
-                 unpriced_tokens=unpriced, repairs=row.get("repairs") or 0)
+    return Usage(
+        row.get("prompt_tokens") or 0,
+        row.get("completion_tokens") or 0,
+        row.get("step_count") or 0,
+        usd=row.get("cost") or 0.0,
+        unpriced_tokens=unpriced,
+        repairs=row.get("repairs") or 0,
+    )
 
 
-def _lease(svc: Services, step: StepPlan, top: str, key: UnitKey, *, need: str | None,
-           prefer: str | None, got: list[float]) -> Any:
+def _lease(
+    svc: Services,
+    step: StepPlan,
+    top: str,
+    key: UnitKey,
+    *,
+    need: str | None,
+    prefer: str | None,
+    got: list[float],
+) -> Any:
     """A copy of the step's agent for this unit alone (found or created on first use),
     retrying transient server errors. Loop iterations of one (step, item) go back to the copy
     they had when it is free."""
@@ -173,10 +198,15 @@ def _lease(svc: Services, step: StepPlan, top: str, key: UnitKey, *, need: str |
     on_wait = lambda: svc.step_waits(top, name, svc.agents.replicas(name))  # noqa: E731
     while True:
         try:
-            return svc.agents.lease(name, need=need, prefer=prefer,
-                                    affinity=(key.step, key.item), on_wait=on_wait,
-                                    on_got=lambda: _got(svc, top, got),
-                                    check=svc.check_cancelled)
+            return svc.agents.lease(
+                name,
+                need=need,
+                prefer=prefer,
+                affinity=(key.step, key.item),
+                on_wait=on_wait,
+                on_got=lambda: _got(svc, top, got),
+                check=svc.check_cancelled,
+            )
         except BackendError as exc:
             failures += 1
             if not exc.transient or failures >= retry.max_attempts:
@@ -190,8 +220,17 @@ def _got(svc: Services, top: str, got: list[float]) -> None:
 
 
 class _Unit:
-    def __init__(self, svc: Services, step: StepPlan, key: UnitKey, agent: Any,
-                 model: str | None, prompt: str, recorded: str, attempt: int):
+    def __init__(
+        self,
+        svc: Services,
+        step: StepPlan,
+        key: UnitKey,
+        agent: Any,
+        model: str | None,
+        prompt: str,
+        recorded: str,
+        attempt: int,
+    ):
         self.svc, self.step, self.key, self.agent = svc, step, key, agent
         self.model, self.prompt, self.recorded = model, prompt, recorded
         self.attempt = attempt  # attempts so far, across resumes: otids stay unique
@@ -215,8 +254,9 @@ class _Unit:
             self._record(status=CANCELLED, error=str(exc))
             raise
         self._record(status=SUCCEEDED, output=self.svc.redactor.data(output), error=None)
-        return StepResult(SUCCEEDED, output, duration=time.monotonic() - self.clock,
-                          usage=self.usage)
+        return StepResult(
+            SUCCEEDED, output, duration=time.monotonic() - self.clock, usage=self.usage
+        )
 
     def _attempts(self, pending_otid: str | None, wait_busy: bool = True) -> Any:
         retry, message, failures = self.step.retry, self.prompt, 0
@@ -242,8 +282,9 @@ class _Unit:
                         continue
                     if used >= retry.max_attempts:
                         raise StepFailed(self._exhausted(), self.usage) from None
-                    self._retrying(self.last_error, backoff_delay(failures, retry.backoff,
-                                                                  retry.max_backoff))
+                    self._retrying(
+                        self.last_error, backoff_delay(failures, retry.backoff, retry.max_backoff)
+                    )
                     continue
             if reply.pending is not None:  # the turn waits for a person: so does the unit
                 self._pause(reply.pending)
@@ -256,8 +297,13 @@ class _Unit:
                     raise StepFailed(self._exhausted(), self.usage) from None
                 message, reply = jsonout.repair_prompt(str(exc), self.step.output_schema), None
                 self.usage.repairs += 1
-                self.svc.emit("step_retry", step=self.key.label(), error=self.last_error,
-                              attempt=self.attempt, delay=0.0)
+                self.svc.emit(
+                    "step_retry",
+                    step=self.key.label(),
+                    error=self.last_error,
+                    attempt=self.attempt,
+                    delay=0.0,
+                )
 
     last_error = ""
     bad_reply: str | None = None  # the last reply that was not valid JSON for the schema
@@ -276,8 +322,9 @@ class _Unit:
     def _send(self, message: str) -> Reply:
         self.svc.check_cancelled()
         # every message is checked, repairs and retries too: a step's limit bounds them
-        self.svc.budget.check(self.key.step, model=self.model or self.agent.model,
-                              prices=self.svc.prices)
+        self.svc.budget.check(
+            self.key.step, model=self.model or self.agent.model, prices=self.svc.prices
+        )
         self.attempt += 1
         self.usage.attempts += 1  # counted when sent: a failed attempt is an attempt too
         self.otid = make_otid(self.svc.run_id, self.key, self.attempt)
@@ -285,17 +332,28 @@ class _Unit:
         shown = None  # --stream: masked text, held back so that no piece splits a secret
         if self.svc.stream:
             shown = self.svc.redactor.stream(
-                lambda text: self.svc.emit("chunk", step=self.key.label(), text=text))
+                lambda text: self.svc.emit("chunk", step=self.key.label(), text=text)
+            )
         if self.decision is not None:  # the answer to a paused tool call goes on the turn
             reply = self.svc.backend.answer_tool(
-                self.agent.ref.id, self.decision["call_id"], approve=self.decision["approved"],
-                reason=self.decision["comment"], otid=self.otid, timeout=self.step.timeout)
+                self.agent.ref.id,
+                self.decision["call_id"],
+                approve=self.decision["approved"],
+                reason=self.decision["comment"],
+                otid=self.otid,
+                timeout=self.step.timeout,
+            )
             approval.tool_answered(self.svc, self.key, self.decision)
             self.decision = None
         else:
-            reply = self.svc.backend.send(self.agent.ref.id, message, otid=self.otid,
-                                          model=self.model, timeout=self.step.timeout,
-                                          on_chunk=shown.feed if shown else None)
+            reply = self.svc.backend.send(
+                self.agent.ref.id,
+                message,
+                otid=self.otid,
+                model=self.model,
+                timeout=self.step.timeout,
+                on_chunk=shown.feed if shown else None,
+            )
         if shown is not None:  # the end of the turn (a failed turn's held text is dropped)
             shown.flush()
         self._spend(reply)
@@ -303,10 +361,18 @@ class _Unit:
 
     def _spend(self, reply: Reply) -> None:
         """Count a turn's usage (its reply came back, or was found in the history)."""
-        cost = self.svc.prices.cost(self.model or self.agent.model, reply.prompt_tokens,
-                                    reply.completion_tokens)
-        self.usage.add(Usage(reply.prompt_tokens, reply.completion_tokens, reply.step_count,
-                             usd=cost.usd, unpriced_tokens=cost.unpriced_tokens))
+        cost = self.svc.prices.cost(
+            self.model or self.agent.model, reply.prompt_tokens, reply.completion_tokens
+        )
+        self.usage.add(
+            Usage(
+                reply.prompt_tokens,
+                reply.completion_tokens,
+                reply.step_count,
+                usd=cost.usd,
+                unpriced_tokens=cost.unpriced_tokens,
+            )
+        )
         self.svc.budget.spend(self.key.step, reply.prompt_tokens + reply.completion_tokens, cost)
 
     def _settle(self, otid: str, wait_busy: bool = True) -> Reply | None:
@@ -339,9 +405,11 @@ class _Unit:
 
     def _unknown_fate(self, exc: BackendError) -> str:
         reason = self.svc.redactor.text(str(exc))
-        return (f"could not tell whether the message reached agent {self.agent.ref.id} "
-                f"(its history could not be read: {reason}); not sent again, to avoid a "
-                f"second copy: `orchestrate resume {self.svc.run_id}` asks again")
+        return (
+            f"could not tell whether the message reached agent {self.agent.ref.id} "
+            f"(its history could not be read: {reason}); not sent again, to avoid a "
+            f"second copy: `orchestrate resume {self.svc.run_id}` asks again"
+        )
 
     def _bad(self) -> dict[str, Any]:
         return {} if self.bad_reply is None else {"output": self.bad_reply}
@@ -352,8 +420,9 @@ class _Unit:
         return jsonout.decode(reply.text, self.step.output_schema)
 
     def _retrying(self, error: str, delay: float) -> None:
-        self.svc.emit("step_retry", step=self.key.label(), error=error, attempt=self.attempt,
-                      delay=delay)
+        self.svc.emit(
+            "step_retry", step=self.key.label(), error=error, attempt=self.attempt, delay=delay
+        )
         self._record(status=RUNNING, error=error)
         self.svc.sleep(delay)
 
@@ -366,13 +435,24 @@ class _Unit:
         if fields.get("error"):  # errors may quote the agent's reply
             fields["error"] = self.svc.redactor.text(fields["error"])
         self.svc.records.write_unit(
-            self.svc.run_id, self.key, attempts=self.attempt, agent=self.step.agent,
-            agent_id=self.agent.ref.id, replica=self.agent.replica,
+            self.svc.run_id,
+            self.key,
+            attempts=self.attempt,
+            agent=self.step.agent,
+            agent_id=self.agent.ref.id,
+            replica=self.agent.replica,
             model=self.model or self.agent.model,
-            prompt=self.recorded, fingerprint=self.step.fingerprint, started=self.started,
+            prompt=self.recorded,
+            fingerprint=self.step.fingerprint,
+            started=self.started,
             ended=time.time() if done else None,
             duration=time.monotonic() - self.clock if done else None,
             prompt_tokens=self.usage.prompt_tokens,
-            completion_tokens=self.usage.completion_tokens, step_count=self.usage.step_count,
-            cost=round(self.usage.usd, 9), unpriced_tokens=self.usage.unpriced_tokens,
-            repairs=self.usage.repairs, cache_key=self.cache_key, **fields)
+            completion_tokens=self.usage.completion_tokens,
+            step_count=self.usage.step_count,
+            cost=round(self.usage.usd, 9),
+            unpriced_tokens=self.usage.unpriced_tokens,
+            repairs=self.usage.repairs,
+            cache_key=self.cache_key,
+            **fields,
+        )

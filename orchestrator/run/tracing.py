@@ -35,8 +35,12 @@ def _true(value: str | None) -> bool:
     return (value or "").strip().lower() in _TRUE
 
 
-def settings(flag: bool = False, content: bool = False, endpoint: str | None = None,
-             environ: Mapping[str, str] | None = None) -> TraceSettings:
+def settings(
+    flag: bool = False,
+    content: bool = False,
+    endpoint: str | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> TraceSettings:
     env = os.environ if environ is None else environ
     if _true(env.get("OTEL_SDK_DISABLED")):
         return TraceSettings()

@@ -37,15 +37,20 @@ def run_uses(svc: Services, step: StepPlan, context: dict[str, Any]) -> StepResu
     return StepResult(SUCCEEDED, bound)
 
 
-def rebind_inputs(svc: Services, plan: Plan, inputs: Mapping[str, Any],
-                  results: dict[str, StepResult]) -> None:
+def rebind_inputs(
+    svc: Services, plan: Plan, inputs: Mapping[str, Any], results: dict[str, StepResult]
+) -> None:
     """Evaluate again the inputs of every sub-pipeline that `results` (read back from the run
     records) says succeeded: the records hold them masked (a secret passed with `with:`), and
     a Temporal worker's step must see what a local run's does. In plan order, so a nested
     sub-pipeline's inputs are evaluated from its caller's, already unmasked."""
     for name, step in plan.steps.items():
-        if (step.uses is not None and step.uses.role == "inputs" and name in results
-                and results[name].status == SUCCEEDED):
+        if (
+            step.uses is not None
+            and step.uses.role == "inputs"
+            and name in results
+            and results[name].status == SUCCEEDED
+        ):
             context = scoped_context(step.scope, inputs, results)
             try:
                 output = run_uses(svc, step, context).output

@@ -33,17 +33,31 @@ def running(entry: Any) -> TypeGuard[dict[str, Any]]:
     return isinstance(entry, dict) and processes.alive(entry.get("pid"), entry.get("ticks"))
 
 
-def refuse_busy_ports(ports: Sequence[tuple[int, str]], host: str, env_name: str,
-                      port: int) -> None:
+def refuse_busy_ports(
+    ports: Sequence[tuple[int, str]], host: str, env_name: str, port: int
+) -> None:
     """A ServerError naming the first port in use and the variable that moves them all."""
     for p, what in ports:
         if processes.port_in_use(p, host):
-            raise ServerError(f"port {p} ({what}) is already in use; choose another with "
-                              f"{env_name}={port + 10} (it uses that port and the next)")
+            raise ServerError(
+                f"port {p} ({what}) is already in use; choose another with "
+                f"{env_name}={port + 10} (it uses that port and the next)"
+            )
 
 
-def launch(paths: StackPaths, data: dict, name: str, cmd: list[str], *, env: dict[str, str],
-           cwd: Path, entry: dict, health_url: str, what: str, timeout: float) -> dict:
+def launch(
+    paths: StackPaths,
+    data: dict,
+    name: str,
+    cmd: list[str],
+    *,
+    env: dict[str, str],
+    cwd: Path,
+    entry: dict,
+    health_url: str,
+    what: str,
+    timeout: float,
+) -> dict:
     """Spawn `cmd`, record it in `data[name]` (with `entry`'s fields), wait until
     `health_url` answers; on failure stop it, forget it and re-raise. Call under the lock."""
     log = paths.log(name)
@@ -71,14 +85,22 @@ def stop_entry(entry: Any) -> bool:
     return True
 
 
-def status(name: str, paths: StackPaths, entry: Any, *, health_url: str, url: str | None,
-           detail: str) -> ComponentStatus | None:
+def status(
+    name: str, paths: StackPaths, entry: Any, *, health_url: str, url: str | None, detail: str
+) -> ComponentStatus | None:
     """Its status line, or None when it was never started here (it is optional)."""
     if not isinstance(entry, dict):
         return None
     alive = running(entry)
     healthy = alive and processes.http_ok(health_url)
     return ComponentStatus(
-        name, alive, pid=entry.get("pid") if alive else None, url=url, port=entry.get("port"),
-        healthy=healthy, rss_bytes=processes.rss_bytes(entry["pid"]) if alive else None,
-        log=paths.log(name), detail=detail)
+        name,
+        alive,
+        pid=entry.get("pid") if alive else None,
+        url=url,
+        port=entry.get("port"),
+        healthy=healthy,
+        rss_bytes=processes.rss_bytes(entry["pid"]) if alive else None,
+        log=paths.log(name),
+        detail=detail,
+    )

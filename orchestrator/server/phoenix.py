@@ -72,8 +72,10 @@ def is_installed(paths: StackPaths) -> bool:
         marker = json.loads(_marker(paths).read_text())
     except (OSError, ValueError):
         return False
-    return marker.get("phoenix_lock_sha256") == _lock_sha() and \
-        (_venv(paths) / "bin" / "phoenix").exists()
+    return (
+        marker.get("phoenix_lock_sha256") == _lock_sha()
+        and (_venv(paths) / "bin" / "phoenix").exists()
+    )
 
 
 def ensure_installed(paths: StackPaths) -> float | None:
@@ -85,11 +87,14 @@ def ensure_installed(paths: StackPaths) -> float | None:
     started = time.monotonic()
     if not (venv / "bin" / "python").exists():
         _run([uv, "venv", "--python", _venv_python_request(), str(venv)], log)
-    _run([uv, "pip", "install", "--python", str(venv / "bin" / "python"), "-r",
-          str(PHOENIX_LOCK)], log)
+    _run(
+        [uv, "pip", "install", "--python", str(venv / "bin" / "python"), "-r", str(PHOENIX_LOCK)],
+        log,
+    )
     seconds = round(time.monotonic() - started, 1)
-    _marker(paths).write_text(json.dumps({"phoenix_lock_sha256": _lock_sha(),
-                                          "seconds": seconds}) + "\n")
+    _marker(paths).write_text(
+        json.dumps({"phoenix_lock_sha256": _lock_sha(), "seconds": seconds}) + "\n"
+    )
     return seconds
 
 
@@ -99,28 +104,48 @@ def _run(cmd: list[str], log: Path) -> None:
         out.write(f"\n=== {time.strftime('%Y-%m-%d %H:%M:%S')} {' '.join(cmd)}\n".encode())
         out.flush()
         try:
-            done = subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=out,
-                                  stderr=subprocess.STDOUT, env=env, timeout=INSTALL_TIMEOUT,
-                                  check=False)
+            done = subprocess.run(
+                cmd,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                env=env,
+                timeout=INSTALL_TIMEOUT,
+                check=False,
+            )
         except subprocess.TimeoutExpired:
-            raise ServerError(f"installing Phoenix timed out after {INSTALL_TIMEOUT:.0f}s; "
-                              f"see {log}") from None
+            raise ServerError(
+                f"installing Phoenix timed out after {INSTALL_TIMEOUT:.0f}s; see {log}"
+            ) from None
     if done.returncode != 0:
-        raise ServerError(f"installing Phoenix failed ({cmd[1]} {cmd[2]} exited "
-                          f"{done.returncode}); see {log}\n{processes.tail(log, 15)}")
+        raise ServerError(
+            f"installing Phoenix failed ({cmd[1]} {cmd[2]} exited "
+            f"{done.returncode}); see {log}\n{processes.tail(log, 15)}"
+        )
 
 
 def _env(paths: StackPaths, port: int) -> dict[str, str]:
     data = paths.home / "phoenix"
-    keep = {k: v for k, v in os.environ.items()
-            if not k.startswith(("PHOENIX_", "OTEL_", "PYTHON", "VIRTUAL_ENV"))}
-    return {**keep, "HOME": str(data), "PHOENIX_WORKING_DIR": str(data), "PHOENIX_HOST": HOST,
-            "PHOENIX_PORT": str(port), "PHOENIX_GRPC_PORT": str(port + 1),
-            "PHOENIX_TELEMETRY_ENABLED": "false", "PYTHONUNBUFFERED": "1",
-            # nothing fetched from the internet on its own initiative (a WASM sandbox binary,
-            # its docs' MCP server: each a DNS failure and a traceback offline), and no
-            # in-app assistant (it needs a hosted LLM)
-            "PHOENIX_ALLOW_EXTERNAL_RESOURCES": "false", "PHOENIX_DISABLE_AGENT_ASSISTANT": "true"}
+    keep = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("PHOENIX_", "OTEL_", "PYTHON", "VIRTUAL_ENV"))
+    }
+    return {
+        **keep,
+        "HOME": str(data),
+        "PHOENIX_WORKING_DIR": str(data),
+        "PHOENIX_HOST": HOST,
+        "PHOENIX_PORT": str(port),
+        "PHOENIX_GRPC_PORT": str(port + 1),
+        "PHOENIX_TELEMETRY_ENABLED": "false",
+        "PYTHONUNBUFFERED": "1",
+        # nothing fetched from the internet on its own initiative (a WASM sandbox binary,
+        # its docs' MCP server: each a DNS failure and a traceback offline), and no
+        # in-app assistant (it needs a hosted LLM)
+        "PHOENIX_ALLOW_EXTERNAL_RESOURCES": "false",
+        "PHOENIX_DISABLE_AGENT_ASSISTANT": "true",
+    }
 
 
 def start(home: str | os.PathLike | None, port: int | None = None) -> dict:
@@ -135,21 +160,36 @@ def start(home: str | os.PathLike | None, port: int | None = None) -> dict:
             return {**entry, "already_running": True}
         optional.refuse_busy_ports(
             ((port, "Phoenix UI and OTLP/HTTP"), (port + 1, "Phoenix OTLP/gRPC")),
-            HOST, ENV_PHOENIX_PORT, port)
+            HOST,
+            ENV_PHOENIX_PORT,
+            port,
+        )
         installed = ensure_installed(paths)
         # its database holds what runs exported (prompts too, with --otel-content): the
         # owner's only, like the rest of the state dir (orchestrator/private.py)
         private_dir(paths.home / "phoenix")
         # `phoenix serve`, with its gRPC listener on 127.0.0.1 (see phoenix_serve.py)
         cmd = [str(_venv(paths) / "bin" / "python"), "-I", str(PHOENIX_SERVE)]
-        fields = {"port": port, "grpc_port": port + 1, "url": url(port),
-                  "traces_endpoint": traces_endpoint(port)}
+        fields = {
+            "port": port,
+            "grpc_port": port + 1,
+            "url": url(port),
+            "traces_endpoint": traces_endpoint(port),
+        }
         if installed is not None:
             fields["install_seconds"] = installed
-        return optional.launch(paths, data, "phoenix", cmd, env=_env(paths, port),
-                               cwd=paths.home / "phoenix", entry=fields,
-                               health_url=f"{url(port)}/healthz", what="Phoenix",
-                               timeout=READY_TIMEOUT)
+        return optional.launch(
+            paths,
+            data,
+            "phoenix",
+            cmd,
+            env=_env(paths, port),
+            cwd=paths.home / "phoenix",
+            entry=fields,
+            health_url=f"{url(port)}/healthz",
+            what="Phoenix",
+            timeout=READY_TIMEOUT,
+        )
 
 
 def running_endpoint(home: str | os.PathLike | None = None) -> str | None:
@@ -168,6 +208,10 @@ def status(paths: StackPaths, entry: dict | None) -> ComponentStatus | None:
     if not isinstance(entry, dict):
         return None
     return optional.status(
-        "phoenix", paths, entry, health_url=f"{url(int(entry['port']))}/healthz",
+        "phoenix",
+        paths,
+        entry,
+        health_url=f"{url(int(entry['port']))}/healthz",
         url=entry.get("url"),
-        detail=f"trace viewer; OTLP at {entry.get('traces_endpoint')}, data in phoenix/")
+        detail=f"trace viewer; OTLP at {entry.get('traces_endpoint')}, data in phoenix/",
+    )

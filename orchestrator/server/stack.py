@@ -61,8 +61,9 @@ def embedded_model_handle(home: str | os.PathLike | None = None) -> str | None:
     return default_model_handle()
 
 
-def handles_at(base_url: str, home: str | os.PathLike | None = None
-               ) -> tuple[str | None, str] | None:
+def handles_at(
+    base_url: str, home: str | os.PathLike | None = None
+) -> tuple[str | None, str] | None:
     """The embedded stack's (model, embedding) handles if it is the server at `base_url`,
     else None (another server's handles are not known here). With an external model
     endpoint, the model's is only known if ORCHESTRATE_MODEL names it."""
@@ -224,8 +225,10 @@ def _reconcile_model_mode(opts: StartOptions, data: dict) -> None:
 
 def _check_ports(opts: StartOptions, data: dict, paths: StackPaths) -> None:
     model = data.get("model") or {}
-    model_port = None if opts.model_base_url or model.get("external") else (
-        model.get("port") or opts.model_port
+    model_port = (
+        None
+        if opts.model_base_url or model.get("external")
+        else (model.get("port") or opts.model_port)
     )
     if "letta" not in data and opts.letta_port == model_port:
         raise ServerError(

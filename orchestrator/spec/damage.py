@@ -66,8 +66,11 @@ class Damage:
     def intact(self, data: dict, path: PathKey) -> dict[str, Any]:
         """The known fields of the mapping at `path` that hold no damage at all."""
         unknown = self.unknown.get(path, _NOTHING)
-        return {key: value for key, value in data.items()
-                if key not in unknown and path + (key,) not in self.tainted}
+        return {
+            key: value
+            for key, value in data.items()
+            if key not in unknown and path + (key,) not in self.tainted
+        }
 
     def readable(self, data: Any, path: PathKey) -> dict | None:
         """`data` when it is an intact mapping, its intact fields when it is a tainted one,

@@ -58,9 +58,10 @@ class Boundary:
         if not any(_under(real, base) for base in (self.root, *self.allowed)):
             linked = Path(os.path.normpath(path.absolute())) != real
             where = f"leads to {real}, " if linked else "is "
-            raise FileProblem(f"'{written}' {where}outside the resource directory {self.root}",
-                              f"a resource directory may only use files inside it; "
-                              f"{ALLOW_HINT}")
+            raise FileProblem(
+                f"'{written}' {where}outside the resource directory {self.root}",
+                f"a resource directory may only use files inside it; {ALLOW_HINT}",
+            )
         return real
 
 
@@ -68,8 +69,9 @@ def _resolve(path: Path, written: str) -> Path:
     try:
         return path.resolve()
     except (OSError, ValueError, RuntimeError) as exc:  # a NUL byte, a symlink loop
-        raise FileProblem(f"'{written or path}' is not a usable path: {exc}",
-                          "write a relative path to a file") from None
+        raise FileProblem(
+            f"'{written or path}' is not a usable path: {exc}", "write a relative path to a file"
+        ) from None
 
 
 def _under(path: Path, base: Path) -> bool:
@@ -77,14 +79,15 @@ def _under(path: Path, base: Path) -> bool:
 
 
 def _is(written: str, what: str) -> str:
-    """"'x.md' is <what>" for a file named in a spec; "<what>" for the file an issue is
+    """ "'x.md' is <what>" for a file named in a spec; "<what>" for the file an issue is
     already located in."""
     return f"'{written}' is {what}" if written else what
 
 
 def _not_regular(written: str) -> FileProblem:
-    return FileProblem(_is(written, "not a regular file"),
-                       "name a file on disk, not a device, pipe or /proc file")
+    return FileProblem(
+        _is(written, "not a regular file"), "name a file on disk, not a device, pipe or /proc file"
+    )
 
 
 def read_bytes(path: Path, limit: int, written: str = "") -> bytes:
@@ -122,8 +125,9 @@ def read_text(path: Path, limit: int, written: str = "") -> str:
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise FileProblem(_is(written, f"not UTF-8 text (byte {exc.start})"),
-                          "save it as UTF-8") from None
+        raise FileProblem(
+            _is(written, f"not UTF-8 text (byte {exc.start})"), "save it as UTF-8"
+        ) from None
 
 
 def file_digest(path: Path, limit: int, written: str) -> str:
@@ -148,8 +152,7 @@ def file_digest(path: Path, limit: int, written: str) -> str:
 
 def _too_large(written: str, size: int, limit: int) -> FileProblem:
     what = f"'{written}' is too large" if written else "file too large"
-    return FileProblem(f"{what}: {size_words(size)} (the limit is {size_words(limit)})",
-                       LIMIT_HINT)
+    return FileProblem(f"{what}: {size_words(size)} (the limit is {size_words(limit)})", LIMIT_HINT)
 
 
 def glob_files(base: Path, pattern: str) -> list[Path]:
@@ -165,8 +168,10 @@ def glob_files(base: Path, pattern: str) -> list[Path]:
             if path.is_file():
                 found.append(path)
                 if len(found) > MAX_FOLDER_FILES:
-                    raise FileProblem(f"'{pattern}' matches more than {MAX_FOLDER_FILES:,} "
-                                      "files", f"narrow the pattern; {LIMIT_HINT}")
+                    raise FileProblem(
+                        f"'{pattern}' matches more than {MAX_FOLDER_FILES:,} files",
+                        f"narrow the pattern; {LIMIT_HINT}",
+                    )
     except (OSError, ValueError, RuntimeError, NotImplementedError) as exc:
         raise FileProblem(f"cannot search '{pattern}': {exc}") from None
     return sorted(found)
@@ -179,9 +184,10 @@ def yaml_files(root: Path) -> list[Path]:
     for entry in _walk(root):
         seen += 1
         if seen > MAX_DIRECTORY_ENTRIES:
-            raise FileProblem(f"more than {MAX_DIRECTORY_ENTRIES:,} entries under {root}",
-                              f"point at the directory that holds the resource files; "
-                              f"{LIMIT_HINT}")
+            raise FileProblem(
+                f"more than {MAX_DIRECTORY_ENTRIES:,} entries under {root}",
+                f"point at the directory that holds the resource files; {LIMIT_HINT}",
+            )
         if entry.name.endswith((".yaml", ".yml")) and entry.is_file():
             found.append(Path(entry.path))
     return sorted(found)

@@ -46,6 +46,10 @@ def size_words(count: int) -> str:
     value = float(count)
     for unit in ("bytes", "KiB", "MiB", "GiB"):
         if value < 1024 or unit == "GiB":
-            return f"{int(value)} {unit}" if unit == "bytes" else f"{value:.1f} {unit}".replace(".0 ", " ")
+            return (
+                f"{int(value)} {unit}"
+                if unit == "bytes"
+                else f"{value:.1f} {unit}".replace(".0 ", " ")
+            )
         value /= 1024
     return f"{count} bytes"  # pragma: no cover - the loop always returns

@@ -56,8 +56,9 @@ def read_pipeline_text(text: str, file: str) -> tuple[PipelineSpec | None, list[
         return None, issues
     if len(docs) != 1 or docs[0].data is None:
         found = "an empty file" if not docs or docs[0].data is None else f"{len(docs)} documents"
-        return None, issues + [Issue(file, 0, 0, "", f"expected one YAML document, found {found}",
-                                     START_HINT)]
+        return None, issues + [
+            Issue(file, 0, 0, "", f"expected one YAML document, found {found}", START_HINT)
+        ]
     doc = docs[0]
     problems, damage = schema.check(doc, "pipeline")
     issues.extend(problems)
@@ -93,13 +94,17 @@ def _build(doc: MarkedDoc, source_hash: str, damage: Damage) -> tuple[PipelineSp
             agents[name] = AgentSpec(name=name, mark=doc.mark(path))
             continue
         present = damage.present(body, path) if readable is not body else None
-        issues.extend(agent_issues(doc, readable, path, shared if shared_data is not None else None,
-                                   present))
+        issues.extend(
+            agent_issues(doc, readable, path, shared if shared_data is not None else None, present)
+        )
         agents[name] = build_agent(doc, name, readable, path)
     steps = build_steps(doc, data["steps"], ("steps",), issues, damage=damage)
     metadata = damage.readable(data.get("metadata"), ("metadata",)) or {}
-    outputs = {name: text for name, text in (_section(data, "outputs", damage) or {}).items()
-               if ("outputs", name) not in damage.tainted}
+    outputs = {
+        name: text
+        for name, text in (_section(data, "outputs", damage) or {}).items()
+        if ("outputs", name) not in damage.tainted
+    }
     inputs_data = _section(data, "inputs", damage)
     spec = PipelineSpec(
         name=metadata.get("name", ""),
@@ -131,9 +136,14 @@ def _gaps(damage: Damage, no_inputs: bool, no_agents: bool, issues: list[Issue])
     judged = tuple(i.path for i in issues if i.severity == "error")
     if not damage:
         return Gaps(judged=judged) if judged else NO_GAPS
-    return Gaps(partial=True, inputs=no_inputs, agents=no_agents,
-                steps=frozenset(damage.opaque_steps), loop_bodies=damage.unknown_bodies,
-                judged=judged)
+    return Gaps(
+        partial=True,
+        inputs=no_inputs,
+        agents=no_agents,
+        steps=frozenset(damage.opaque_steps),
+        loop_bodies=damage.unknown_bodies,
+        judged=judged,
+    )
 
 
 def _defaults(data: dict) -> DefaultsSpec:
@@ -149,7 +159,9 @@ def _defaults(data: dict) -> DefaultsSpec:
     )
 
 
-def _inputs(doc: MarkedDoc, data: dict, issues: list[Issue], damage: Damage) -> dict[str, InputSpec]:
+def _inputs(
+    doc: MarkedDoc, data: dict, issues: list[Issue], damage: Damage
+) -> dict[str, InputSpec]:
     inputs = {}
     for name, raw in data.items():
         path = ("inputs", name)
@@ -160,24 +172,37 @@ def _inputs(doc: MarkedDoc, data: dict, issues: list[Issue], damage: Damage) -> 
         declared = body.get("type", "string")
         enum = tuple(body["enum"]) if "enum" in body else None
         # A default is judged against the type and enum: only when both could be read.
-        judgeable = body is raw or not {"type", "enum"} & (set(damage.present(raw, path)) - body.keys())
+        judgeable = body is raw or not {"type", "enum"} & (
+            set(damage.present(raw, path)) - body.keys()
+        )
         if "default" in body and judgeable:
             issues.extend(_default_issues(doc, path, declared, body["default"], enum))
         inputs[name] = InputSpec(
-            name=name, type=declared, default=body.get("default"),
-            has_default="default" in body, description=body.get("description", ""),
-            enum=enum, secret=body.get("secret", False), mark=doc.mark(path))
+            name=name,
+            type=declared,
+            default=body.get("default"),
+            has_default="default" in body,
+            description=body.get("description", ""),
+            enum=enum,
+            secret=body.get("secret", False),
+            mark=doc.mark(path),
+        )
     return inputs
 
 
-def _default_issues(doc: MarkedDoc, path: tuple, declared: str, default: Any,
-                    enum: tuple | None) -> list[Issue]:
+def _default_issues(
+    doc: MarkedDoc, path: tuple, declared: str, default: Any, enum: tuple | None
+) -> list[Issue]:
     where = path + ("default",)
     got = schema.json_type(default)
     fits = got == declared or (declared == "number" and got == "integer")
     if default is not None and not fits:
         message = f"expected {schema.type_words(declared)}, got {schema.type_words(got)}"
-        return [issue_at(doc.mark(where), where, message, "the default must match the input's type")]
+        return [
+            issue_at(doc.mark(where), where, message, "the default must match the input's type")
+        ]
     if enum is not None and default not in enum:
-        return [issue_at(doc.mark(where), where, f"default {default!r} is not one of the enum values")]
+        return [
+            issue_at(doc.mark(where), where, f"default {default!r} is not one of the enum values")
+        ]
     return env_issues(doc, default, where)

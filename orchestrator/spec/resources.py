@@ -63,8 +63,16 @@ def load_resources(root: str | Path, allowed: tuple[str | Path, ...] = ()) -> Re
     if not root.exists():
         issues.append(Issue(str(root), 0, 0, "", "no such file or directory"))
     elif not (root.is_dir() or root.is_file()):
-        issues.append(Issue(str(root), 0, 0, "", "not a regular file or a directory",
-                            "name a resource directory or one YAML file"))
+        issues.append(
+            Issue(
+                str(root),
+                0,
+                0,
+                "",
+                "not a regular file or a directory",
+                "name a resource directory or one YAML file",
+            )
+        )
     else:
         for path in _files(root, issues):
             _read_file(path, read, issues)
@@ -85,8 +93,11 @@ def load_agent_file(path: str | Path, allowed: tuple[str | Path, ...] = ()) -> R
     agents = [d for d in read.docs if d.data["kind"] == "Agent"]
     wanted = {("Block", n) for a in agents for n in a.data.get("shared_blocks", ())}
     wanted |= {("Folder", n) for a in agents for n in a.data.get("folders", ())}
-    wanted |= {("Tool", n) if isinstance(n, str) else ("McpServer", n["mcp"])
-               for a in agents for n in a.data.get("tools", ())}
+    wanted |= {
+        ("Tool", n) if isinstance(n, str) else ("McpServer", n["mcp"])
+        for a in agents
+        for n in a.data.get("tools", ())
+    }
     wanted -= {(d.data["kind"], d.data["name"]) for d in read.docs}
     wanted.add(("Privacy", ANY))  # fleet-wide policies apply to every agent, this one too
     if path.is_file():
@@ -94,11 +105,13 @@ def load_agent_file(path: str | Path, allowed: tuple[str | Path, ...] = ()) -> R
             if sibling.resolve() != path.resolve():
                 _read_file(sibling, read, issues, wanted)
     names = {d.data["name"] for d in agents}
-    resources = _build(path, path.parent, read, Boundary.of(path.parent, allowed), issues,
-                       partial=True)
+    resources = _build(
+        path, path.parent, read, Boundary.of(path.parent, allowed), issues, partial=True
+    )
     _raise_errors(issues, read)
-    return dataclasses.replace(resources, agents={n: a for n, a in resources.agents.items()
-                                                  if n in names})
+    return dataclasses.replace(
+        resources, agents={n: a for n, a in resources.agents.items() if n in names}
+    )
 
 
 def _raise_errors(issues: list[Issue], read: _Read) -> None:
@@ -135,8 +148,9 @@ def _files(root: Path, issues: list[Issue]) -> list[Path]:
         return []
 
 
-def _read_file(path: Path, read: _Read, issues: list[Issue],
-               wanted: set[tuple[str, str]] | None = None) -> None:
+def _read_file(
+    path: Path, read: _Read, issues: list[Issue], wanted: set[tuple[str, str]] | None = None
+) -> None:
     """Add the file's documents to `read`. With `wanted`, only documents defining one of
     those (kind, name) pairs (a cheap text look first: most files define none)."""
     try:
@@ -145,8 +159,9 @@ def _read_file(path: Path, read: _Read, issues: list[Issue],
         if wanted is None:
             issues.append(Issue(str(path), 0, 0, "", problem.message, problem.hint))
         return
-    if wanted is not None and not any((kind if name == ANY else name) in text
-                                      for kind, name in wanted):
+    if wanted is not None and not any(
+        (kind if name == ANY else name) in text for kind, name in wanted
+    ):
         return
     found, problems = load_documents(text, str(path))
     issues.extend(problems)
@@ -177,15 +192,26 @@ def _duplicates(kind: str, items: list[ResourceDoc]) -> list[Issue]:
         name = item.data["name"]
         if name in seen:
             first = seen[name].doc.mark(("name",))
-            issues.append(issue_at(item.doc.mark(("name",)), ("name",),
-                                   f"duplicate {kind} '{name}'",
-                                   f"it is already defined at {first.file}:{first.line}"))
+            issues.append(
+                issue_at(
+                    item.doc.mark(("name",)),
+                    ("name",),
+                    f"duplicate {kind} '{name}'",
+                    f"it is already defined at {first.file}:{first.line}",
+                )
+            )
         seen.setdefault(name, item)
     return issues
 
 
-def _build(root: Path, base: Path, read: _Read, boundary: Boundary,
-           issues: list[Issue], partial: bool = False) -> ResourceSet:
+def _build(
+    root: Path,
+    base: Path,
+    read: _Read,
+    boundary: Boundary,
+    issues: list[Issue],
+    partial: bool = False,
+) -> ResourceSet:
     """`partial`: the agents of one file (a policy's `agents:` may name agents elsewhere)."""
     by_kind: dict[str, list[ResourceDoc]] = {kind: [] for kind in KINDS}
     for item in read.docs:
@@ -202,12 +228,22 @@ def _build(root: Path, base: Path, read: _Read, boundary: Boundary,
 
     def known(kind: str, built: dict) -> set[str] | None:
         extra = policies if kind == "Block" else set()
-        return None if read.unsure else set(built) | extra | {
-            n for k, n in read.declared if k == kind}
+        return (
+            None if read.unsure else set(built) | extra | {n for k, n in read.declared if k == kind}
+        )
 
-    agents = {i.data["name"]: build.agent(i, known("Block", blocks), known("Folder", folders),
-                                          known("McpServer", servers))
-              for i in by_kind["Agent"]}
+    agents = {
+        i.data["name"]: build.agent(
+            i, known("Block", blocks), known("Folder", folders), known("McpServer", servers)
+        )
+        for i in by_kind["Agent"]
+    }
     agents = apply_policies(by_kind["Privacy"], agents, blocks, issues, partial)
-    return ResourceSet(root=str(root), agents=agents, shared_blocks=blocks, tools=tools,
-                       folders=folders, mcp_servers=servers)
+    return ResourceSet(
+        root=str(root),
+        agents=agents,
+        shared_blocks=blocks,
+        tools=tools,
+        folders=folders,
+        mcp_servers=servers,
+    )

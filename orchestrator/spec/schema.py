@@ -30,8 +30,13 @@ SCHEMA_NAMES = ("pipeline", "resources")
 NAME_PATTERN = re.compile(r"^[a-z_][a-z0-9_]*$")
 
 _TYPE_WORDS = {
-    "object": "a mapping", "array": "a list", "string": "a string", "integer": "an integer",
-    "number": "a number", "boolean": "a boolean (true/false)", "null": "nothing (null)",
+    "object": "a mapping",
+    "array": "a list",
+    "string": "a string",
+    "integer": "an integer",
+    "number": "a number",
+    "boolean": "a boolean (true/false)",
+    "null": "nothing (null)",
 }
 
 
@@ -159,8 +164,11 @@ def _issues(error: ValidationError, doc: MarkedDoc, base: tuple) -> list[Issue]:
     if kind == "additionalProperties":
         return _unknown_keys(error, doc, path)
     if kind == "required":
-        return [issue_at(doc.mark(path), path, f"missing required key '{key}'")
-                for key in error.validator_value if key not in error.instance]
+        return [
+            issue_at(doc.mark(path), path, f"missing required key '{key}'")
+            for key in error.validator_value
+            if key not in error.instance
+        ]
     message, hint = _describe(error)
     return [issue_at(doc.mark(path), path, message, hint)]
 
@@ -172,9 +180,11 @@ def _unknown_keys(error: ValidationError, doc: MarkedDoc, path: tuple) -> list[I
         if key in allowed:
             continue
         meant = meant_key(str(key), allowed)
-        hint = (f"did you mean '{meant}'?" if meant is not None
-                else _cut_value_hint(error.instance, key)
-                or f"allowed keys: {one_of(allowed)}")
+        hint = (
+            f"did you mean '{meant}'?"
+            if meant is not None
+            else _cut_value_hint(error.instance, key) or f"allowed keys: {one_of(allowed)}"
+        )
         issues.append(issue_at(doc.key_mark(path + (key,)), path, f"unknown key '{key}'", hint))
     return issues
 
@@ -188,13 +198,17 @@ def _cut_value_hint(mapping: dict, key: Any) -> str:
         return ""
     before = keys[at - 1]
     joined = f"{mapping[before]}, {key}".replace('"', '\\"')
-    return (f"a comma ends an unquoted value inside {{...}}: quote it, "
-            f"e.g. {before}: \"{joined}\"")
+    return f'a comma ends an unquoted value inside {{...}}: quote it, e.g. {before}: "{joined}"'
 
 
 def _bad_name(doc: MarkedDoc, path: tuple, name: Any) -> Issue:
-    what = {"steps": "step", "agents": "agent", "inputs": "input", "outputs": "output",
-            "shared_blocks": "shared block"}.get(str(path[-1]) if path else "", "")
+    what = {
+        "steps": "step",
+        "agents": "agent",
+        "inputs": "input",
+        "outputs": "output",
+        "shared_blocks": "shared block",
+    }.get(str(path[-1]) if path else "", "")
     fixed = as_identifier(str(name))
     message = f"invalid {what} name '{name}'" if what else f"invalid name '{name}'"
     hint = f"use a lowercase identifier [a-z_][a-z0-9_]*, e.g. '{fixed}'"
@@ -207,7 +221,11 @@ def _describe(error: ValidationError) -> tuple[str, str]:
     if kind == "type":
         got = _TYPE_WORDS[json_type(value)]
         hint = type_hint(expected, value)
-        if value in ("json", "text") and error.absolute_path and error.absolute_path[-1] == "output":
+        if (
+            value in ("json", "text")
+            and error.absolute_path
+            and error.absolute_path[-1] == "output"
+        ):
             hint = f"write output: {{format: {value}}}"
         return f"expected {type_words(expected)}, got {got}", hint
     if kind == "enum":
@@ -215,8 +233,12 @@ def _describe(error: ValidationError) -> tuple[str, str]:
         return f"'{value}' is not one of: {choices}", did_you_mean(str(value), map(str, expected))
     if kind == "const":
         return f"expected '{expected}', got '{value}'", ""
-    bounds = {"minimum": "at least", "exclusiveMinimum": "greater than",
-              "maximum": "at most", "exclusiveMaximum": "less than"}
+    bounds = {
+        "minimum": "at least",
+        "exclusiveMinimum": "greater than",
+        "maximum": "at most",
+        "exclusiveMaximum": "less than",
+    }
     if kind in bounds:
         return f"must be {bounds[kind]} {expected}, got {value}", ""
     if kind == "minLength":
@@ -225,8 +247,10 @@ def _describe(error: ValidationError) -> tuple[str, str]:
         return f"must have at least {expected} entr{'y' if expected == 1 else 'ies'}", ""
     if kind == "pattern" and expected == NAME_PATTERN.pattern:
         what = "agent " if error.absolute_path and error.absolute_path[-1] == "agent" else ""
-        return (f"invalid {what}name '{value}'",
-                f"use a lowercase identifier [a-z_][a-z0-9_]*, e.g. '{as_identifier(str(value))}'")
+        return (
+            f"invalid {what}name '{value}'",
+            f"use a lowercase identifier [a-z_][a-z0-9_]*, e.g. '{as_identifier(str(value))}'",
+        )
     if kind == "pattern":
         return f"'{value}' does not match the pattern {expected}", ""
     return error.message, ""

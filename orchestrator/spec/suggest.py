@@ -12,8 +12,13 @@ from collections.abc import Iterable
 PathKey = tuple  # a path into a YAML document: str keys and int list indices
 IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]*$")
 # Keys other tools use for what this language calls differently (no spelling is close).
-SYNONYMS = {"depends_on": "needs", "dependencies": "needs", "after": "needs",
-            "requires": "needs", "depends": "needs"}
+SYNONYMS = {
+    "depends_on": "needs",
+    "dependencies": "needs",
+    "after": "needs",
+    "requires": "needs",
+    "depends": "needs",
+}
 
 
 def closest(word: str, candidates: Iterable[str]) -> str | None:

@@ -21,8 +21,10 @@ from orchestrator.spec.model import PipelineSpec
 from orchestrator.spec.pipeline import read_pipeline, read_pipeline_text
 
 MAX_USES_DEPTH = 16  # sub-pipelines inside sub-pipelines, at most this deep
-BOUNDARY_HINT = "a pipeline may only use files under its own directory; allow another " \
-                "directory with --allow-path DIR"
+BOUNDARY_HINT = (
+    "a pipeline may only use files under its own directory; allow another "
+    "directory with --allow-path DIR"
+)
 
 
 @dataclass
@@ -39,8 +41,9 @@ class Use:
     problem: tuple[str, str] | None = None  # (message, hint)
 
 
-def read_uses(spec: PipelineSpec, allowed: tuple[str | Path, ...] = (),
-              texts: dict[str, str] | None = None) -> dict[str, Use]:
+def read_uses(
+    spec: PipelineSpec, allowed: tuple[str | Path, ...] = (), texts: dict[str, str] | None = None
+) -> dict[str, Use]:
     """step name -> its `Use`, for every `uses:` step of `spec` (recursively). `texts`: the
     used files' text by resolved path, when they come from elsewhere (a Temporal worker
     compiles the texts the run was started with, not its own disk)."""
@@ -71,22 +74,29 @@ class _Reader:
             return use
         use.file = str(path)
         if not any(path == base or base in path.parents for base in self.bases):
-            use.problem = (f"'{written}' is outside the pipeline's directory {self.bases[0]}",
-                           BOUNDARY_HINT)
+            use.problem = (
+                f"'{written}' is outside the pipeline's directory {self.bases[0]}",
+                BOUNDARY_HINT,
+            )
             return use
         if use.file in chain:
-            names = [_short(p, self.bases[0]) for p in chain[chain.index(use.file):]]
-            use.problem = (f"sub-pipeline cycle: {' -> '.join([*names, names[0]])}",
-                           "a pipeline cannot use itself, directly or through others")
+            names = [_short(p, self.bases[0]) for p in chain[chain.index(use.file) :]]
+            use.problem = (
+                f"sub-pipeline cycle: {' -> '.join([*names, names[0]])}",
+                "a pipeline cannot use itself, directly or through others",
+            )
             return use
         if len(chain) > MAX_USES_DEPTH:
-            use.problem = (f"sub-pipelines nested deeper than {MAX_USES_DEPTH} levels",
-                           "a limit that keeps loading safe")
+            use.problem = (
+                f"sub-pipelines nested deeper than {MAX_USES_DEPTH} levels",
+                "a limit that keeps loading safe",
+            )
             return use
         if use.file not in self.read:
             text = self.texts.get(use.file)
-            self.read[use.file] = (read_pipeline(shown) if text is None
-                                   else read_pipeline_text(text, shown))
+            self.read[use.file] = (
+                read_pipeline(shown) if text is None else read_pipeline_text(text, shown)
+            )
         use.spec, use.issues = self.read[use.file]
         if use.spec is not None:
             use.uses = self.uses_of(use.spec, (*chain, use.file))

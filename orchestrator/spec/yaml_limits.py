@@ -65,8 +65,13 @@ def check_events(loader: Any, file: str) -> Issue | None:
             stack[-1].begin(event)
         if kind in _OPEN:
             if len(stack) >= MAX_YAML_DEPTH:
-                return _issue(event, stack, file, f"nested deeper than {MAX_YAML_DEPTH} levels",
-                              f"flatten the structure; {LIMIT_HINT}")
+                return _issue(
+                    event,
+                    stack,
+                    file,
+                    f"nested deeper than {MAX_YAML_DEPTH} levels",
+                    f"flatten the structure; {LIMIT_HINT}",
+                )
             stack.append(_Open(event.anchor, kind is yaml.MappingStartEvent))
             count += 1
             if event.anchor:
@@ -82,15 +87,25 @@ def check_events(loader: Any, file: str) -> Issue | None:
             continue
         if kind is yaml.AliasEvent:
             if event.anchor in open_anchors:
-                return _issue(event, stack, file, f"alias '*{event.anchor}' is used inside its "
-                              "own anchor", "a value cannot contain itself: copy the part instead")
+                return _issue(
+                    event,
+                    stack,
+                    file,
+                    f"alias '*{event.anchor}' is used inside its own anchor",
+                    "a value cannot contain itself: copy the part instead",
+                )
             size = sizes.get(event.anchor, 1)  # unknown: the composer reports it
             expanded += size - 1
             if expanded > MAX_ALIAS_VALUES:
-                return _issue(event, stack, file, f"aliases expand to more than "
-                              f"{MAX_ALIAS_VALUES:,} values", "an alias (*name) repeats "
-                              "everything its anchor holds: repeat less, or write the parts "
-                              f"out; {LIMIT_HINT}")
+                return _issue(
+                    event,
+                    stack,
+                    file,
+                    f"aliases expand to more than {MAX_ALIAS_VALUES:,} values",
+                    "an alias (*name) repeats "
+                    "everything its anchor holds: repeat less, or write the parts "
+                    f"out; {LIMIT_HINT}",
+                )
         elif kind is yaml.ScalarEvent:
             size = 1
             if event.anchor:
@@ -101,14 +116,22 @@ def check_events(loader: Any, file: str) -> Issue | None:
             stack[-1].size += size
         count += size
         if count > MAX_YAML_NODES:
-            return _issue(event, stack, file, f"more than {MAX_YAML_NODES:,} values in one file",
-                          f"split the file; {LIMIT_HINT}")
+            return _issue(
+                event,
+                stack,
+                file,
+                f"more than {MAX_YAML_NODES:,} values in one file",
+                f"split the file; {LIMIT_HINT}",
+            )
     return None
 
 
 def _issue(event: Any, stack: list[_Open], file: str, message: str, hint: str) -> Issue:
     mark = event.start_mark
-    path = tuple(entry.key for entry in stack
-                 if entry.key is not None and entry.key != -1 and entry.key != "?")
+    path = tuple(
+        entry.key
+        for entry in stack
+        if entry.key is not None and entry.key != -1 and entry.key != "?"
+    )
     where = dotted(path[:_SHOWN]) + ("..." if len(path) > _SHOWN else "")
     return Issue(file, mark.line + 1, mark.column + 1, where, message, hint)

@@ -28,7 +28,9 @@ from orchestrator.spec.yaml_limits import check_events
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _STR = "tag:yaml.org,2002:str"
 _MERGE = "tag:yaml.org,2002:merge"
-QUOTE_HINT = 'an unquoted template? quote values that start with "{{", e.g. prompt: "{{ inputs.topic }}"'
+QUOTE_HINT = (
+    'an unquoted template? quote values that start with "{{", e.g. prompt: "{{ inputs.topic }}"'
+)
 
 
 @dataclass
@@ -60,7 +62,9 @@ class MarkedDoc:
         return Mark(self.file, *found) if found else self.mark(path)
 
 
-def issue_at(mark: Mark, path: PathKey, message: str, hint: str = "", severity: str = "error") -> Issue:
+def issue_at(
+    mark: Mark, path: PathKey, message: str, hint: str = "", severity: str = "error"
+) -> Issue:
     return Issue(mark.file, mark.line, mark.col, dotted(path), message, hint, severity)
 
 
@@ -68,8 +72,17 @@ def load_documents(text: str, file: str) -> tuple[list[MarkedDoc], list[Issue]]:
     """Parse every document in `text`. Returns the documents and the problems found; a YAML
     syntax error yields one issue and no documents (nothing after it can be trusted)."""
     if len(text) > MAX_YAML_BYTES:
-        return [], [Issue(file, 0, 0, "", f"file too large: {size_words(len(text))} (the limit "
-                          f"is {size_words(MAX_YAML_BYTES)})", f"split it; {LIMIT_HINT}")]
+        return [], [
+            Issue(
+                file,
+                0,
+                0,
+                "",
+                f"file too large: {size_words(len(text))} (the limit "
+                f"is {size_words(MAX_YAML_BYTES)})",
+                f"split it; {LIMIT_HINT}",
+            )
+        ]
     try:
         limit = _checked_events(text, file)
     except yaml.MarkedYAMLError as exc:
@@ -95,8 +108,11 @@ def load_documents(text: str, file: str) -> tuple[list[MarkedDoc], list[Issue]]:
         builder = _Builder(file, loader, lines)
         data = builder.build(node, ())
         issues.extend(builder.issues)
-        docs.append(MarkedDoc(file, data, builder.marks, builder.key_marks, builder.block_marks,
-                              builder.broken))
+        docs.append(
+            MarkedDoc(
+                file, data, builder.marks, builder.key_marks, builder.block_marks, builder.broken
+            )
+        )
     return docs, issues
 
 
@@ -128,7 +144,7 @@ def _syntax_issue(exc: yaml.MarkedYAMLError, file: str, text: str) -> Issue:
     hint = exc.context or ""
     if hint and exc.context_mark and exc.context_mark.line + 1 != line:
         hint += f" at line {exc.context_mark.line + 1}"
-    if mark and text[mark.index:mark.index + 1] == "\t":
+    if mark and text[mark.index : mark.index + 1] == "\t":
         hint = "indent with spaces, not tabs"
     return Issue(file, line, col, "", f"invalid YAML: {exc.problem}", hint)
 
@@ -169,8 +185,12 @@ class _Builder:
         (a date is a string to every field), binary data and unreadable values are issues."""
         tag = node.tag.rsplit(":", 1)[-1]
         if tag == "int" and len(node.value) > MAX_INT_DIGITS:
-            self._issue(node, path, f"integer with more than {MAX_INT_DIGITS} digits",
-                        "quote it to make it a string")
+            self._issue(
+                node,
+                path,
+                f"integer with more than {MAX_INT_DIGITS} digits",
+                "quote it to make it a string",
+            )
             return None
         try:
             value = self.loader.construct_object(node, deep=True)
@@ -180,15 +200,23 @@ class _Builder:
         except (ValueError, TypeError, KeyError, AttributeError, OverflowError, IndexError):
             # PyYAML's constructors fail like this on `!!int zz`, `!!bool maybe`, `!!timestamp x`
             # (and IndexError on an empty `!!float`).
-            self._issue(node, path, f"invalid !!{tag} value '{_short(node.value)}'",
-                        "remove the tag, or write a value of that type")
+            self._issue(
+                node,
+                path,
+                f"invalid !!{tag} value '{_short(node.value)}'",
+                "remove the tag, or write a value of that type",
+            )
             return None
         if isinstance(value, str | int | float | bool) or value is None:
             return value
         if tag == "timestamp":
             return node.value
-        self._issue(node, path, f"unsupported !!{tag} value",
-                    "write text (a string), a number, a boolean, a list or a mapping")
+        self._issue(
+            node,
+            path,
+            f"unsupported !!{tag} value",
+            "write text (a string), a number, a boolean, a list or a mapping",
+        )
         return None
 
     def _block_mark(self, node: yaml.ScalarNode, path: PathKey) -> None:
@@ -206,16 +234,24 @@ class _Builder:
                 merged |= self._merge(result, value_node, path)
                 continue
             if not isinstance(key_node, yaml.ScalarNode):
-                self._issue(key_node, path, "a mapping key must be a plain value, not a "
-                            "mapping or list", QUOTE_HINT)
+                self._issue(
+                    key_node,
+                    path,
+                    "a mapping key must be a plain value, not a mapping or list",
+                    QUOTE_HINT,
+                )
                 continue
             key = key_node.value
             sub = path + (key,)
             if key in result and key not in merged:
                 first = self.key_marks.get(sub, (0, 0))[0]
-                self._issue(key_node, path, f"duplicate key '{key}'",
-                            f"it is already set at line {first}; YAML would silently keep the last one",
-                            broken=sub)  # which of the two values was meant is unknown
+                self._issue(
+                    key_node,
+                    path,
+                    f"duplicate key '{key}'",
+                    f"it is already set at line {first}; YAML would silently keep the last one",
+                    broken=sub,
+                )  # which of the two values was meant is unknown
                 continue
             merged.discard(key)
             self.key_marks[sub] = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
@@ -240,8 +276,14 @@ class _Builder:
         self.marks[path] = own_mark
         return added
 
-    def _issue(self, node: yaml.Node, path: PathKey, message: str, hint: str = "",
-               broken: PathKey | None = None) -> None:
+    def _issue(
+        self,
+        node: yaml.Node,
+        path: PathKey,
+        message: str,
+        hint: str = "",
+        broken: PathKey | None = None,
+    ) -> None:
         mark = Mark(self.file, node.start_mark.line + 1, node.start_mark.column + 1)
         self.issues.append(issue_at(mark, path, message, hint))
         self.broken.append(path if broken is None else broken)

@@ -53,9 +53,11 @@ def write_starter(name: str, target: Path, force: bool = False) -> list[str]:
     if target.exists() and not target.is_dir():
         raise InitError(f"{target}: not a directory")
     if target.is_dir() and any(target.iterdir()) and not force:
-        raise InitError(f"{target} is not empty; choose an empty directory, or pass --force "
-                        "to write the starter's files into it (overwriting files of the same "
-                        "name)")
+        raise InitError(
+            f"{target} is not empty; choose an empty directory, or pass --force "
+            "to write the starter's files into it (overwriting files of the same "
+            "name)"
+        )
     root = target.resolve()
     written = []
     for relative, source in chosen:

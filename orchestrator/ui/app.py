@@ -55,8 +55,11 @@ HERE = Path(__file__).resolve().parent
 POLL_SECONDS = 0.5  # how often a live stream looks at the records
 HEARTBEAT_SECONDS = 15.0
 # What reading the records may raise (psycopg's only if it is installed).
-READ_ERRORS: tuple[type[BaseException], ...] = (OrchestrateError, sqlite3.Error,
-                                                *records_pg.database_errors())
+READ_ERRORS: tuple[type[BaseException], ...] = (
+    OrchestrateError,
+    sqlite3.Error,
+    *records_pg.database_errors(),
+)
 STOPPING = threading.Event()  # set on Ctrl-C: live streams end instead of being cancelled
 UNITS_SHOWN = 400  # unit rows in a run's page (the graph and the timeline show them all)
 
@@ -97,21 +100,23 @@ def create_app(location: str, host: str = "127.0.0.1") -> Starlette:
     store, env = _Store(location), environment()
 
     def page(name: str, status: int = 200, **context: Any) -> HTMLResponse:
-        return HTMLResponse(env.get_template(name).render(records=store.shown(), **context),
-                            status_code=status)
+        return HTMLResponse(
+            env.get_template(name).render(records=store.shown(), **context), status_code=status
+        )
 
     def runs_list(request: Request) -> Response:
         params = request.query_params
-        flt = queries.RunFilter(pipeline=params.get("pipeline") or None,
-                                status=params.get("status") or None,
-                                before=queries.Cursor.parse(params.get("before")),
-                                after=queries.Cursor.parse(params.get("after")))
+        flt = queries.RunFilter(
+            pipeline=params.get("pipeline") or None,
+            status=params.get("status") or None,
+            before=queries.Cursor.parse(params.get("before")),
+            after=queries.Cursor.parse(params.get("after")),
+        )
         records = store.get()
         data = queries.runs_page(records, flt) if records else None
 
         def link(direction: str, cursor: queries.Cursor) -> str:
-            query = {k: v for k, v in (("pipeline", flt.pipeline), ("status", flt.status))
-                     if v}
+            query = {k: v for k, v in (("pipeline", flt.pipeline), ("status", flt.status)) if v}
             return "/?" + urllib.parse.urlencode({**query, direction: cursor.text()})
 
         return page("runs.html", data=data, flt=flt, link=link)
@@ -130,15 +135,24 @@ def create_app(location: str, host: str = "127.0.0.1") -> Starlette:
 
     async def run_stream(request: Request) -> Response:
         run_id = request.path_params["run_id"]
-        return StreamingResponse(_changes(store, run_id, request),
-                                 media_type="text/event-stream",
-                                 headers={"cache-control": "no-store"})
+        return StreamingResponse(
+            _changes(store, run_id, request),
+            media_type="text/event-stream",
+            headers={"cache-control": "no-store"},
+        )
 
-    hosts = None if host in ("0.0.0.0", "::", "") else frozenset(
-        {pages.host_of(host), "127.0.0.1", "localhost", "::1"})
-    routes = [Route("/", runs_list), Route("/runs/{run_id}", run_detail),
-              Route("/runs/{run_id}/live", run_live), Route("/runs/{run_id}/stream", run_stream),
-              Mount("/static", StaticFiles(directory=HERE / "static"), name="static")]
+    hosts = (
+        None
+        if host in ("0.0.0.0", "::", "")
+        else frozenset({pages.host_of(host), "127.0.0.1", "localhost", "::1"})
+    )
+    routes = [
+        Route("/", runs_list),
+        Route("/runs/{run_id}", run_detail),
+        Route("/runs/{run_id}/live", run_live),
+        Route("/runs/{run_id}/stream", run_stream),
+        Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
+    ]
 
     def unavailable(request: Request, exc: Exception) -> Response:
         # the records cannot be read (PostgreSQL down, a newer schema): say so, keep serving;
@@ -150,8 +164,12 @@ def create_app(location: str, host: str = "127.0.0.1") -> Starlette:
 
     handlers: dict[Any, Any] = {error: unavailable for error in READ_ERRORS}
     middleware = [Middleware(SecurityHeaders), Middleware(HostCheck, allowed=hosts)]
-    return Starlette(routes=routes, exception_handlers=handlers, middleware=middleware,
-                     lifespan=lambda app: _closing(store))
+    return Starlette(
+        routes=routes,
+        exception_handlers=handlers,
+        middleware=middleware,
+        lifespan=lambda app: _closing(store),
+    )
 
 
 @contextlib.asynccontextmanager
@@ -170,10 +188,16 @@ def _run_context(store: _Store, run_id: str) -> dict[str, Any] | None:
     shape.apply_units(group, units)
     now = time.time()
     shown = _units_shown(units)
-    return {"run": run, "units": shown, "hidden": len(units) - len(shown), "now": now,
-            "dag": Markup(dag.dag_svg(group)),  # noqa: S704 - escaped in ui.dag
-            "timeline": Markup(timeline_svg(units, now)),  # escaped in ui.timeline
-            "critical": shape.critical_path(group), "live": run["status"] == RUNNING}
+    return {
+        "run": run,
+        "units": shown,
+        "hidden": len(units) - len(shown),
+        "now": now,
+        "dag": Markup(dag.dag_svg(group)),  # noqa: S704 - escaped in ui.dag
+        "timeline": Markup(timeline_svg(units, now)),  # escaped in ui.timeline
+        "critical": shape.critical_path(group),
+        "live": run["status"] == RUNNING,
+    }
 
 
 def _units_shown(units: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -249,6 +273,11 @@ def serve(location: str, host: str, port: int) -> None:
             STOPPING.set()  # open streams end at their next look, so shutdown is clean
             super().handle_exit(sig, frame)
 
-    config = uvicorn.Config(create_app(location, host), host=host, port=port,
-                            log_level="warning", timeout_graceful_shutdown=5)
+    config = uvicorn.Config(
+        create_app(location, host),
+        host=host,
+        port=port,
+        log_level="warning",
+        timeout_graceful_shutdown=5,
+    )
     Server(config).run()

@@ -26,6 +26,7 @@ ITEMS_DRAWN = 128  # a for_each's items drawn as squares (its label counts them 
 
 # ----- layout -----
 
+
 def layout(group: Group) -> None:
     graph = nx.DiGraph()
     graph.add_nodes_from(group.nodes)
@@ -34,8 +35,9 @@ def layout(group: Group) -> None:
     rows = [sorted(gen, key=order.__getitem__) for gen in nx.topological_generations(graph)]
     for node in group.nodes.values():
         _size(node)
-    width = max((sum(group.nodes[n].w for n in row) + GAP_X * (len(row) - 1)
-                 for row in rows), default=0.0)
+    width = max(
+        (sum(group.nodes[n].w for n in row) + GAP_X * (len(row) - 1) for row in rows), default=0.0
+    )
     y = 0.0
     for row in rows:
         row_w = sum(group.nodes[n].w for n in row) + GAP_X * (len(row) - 1)
@@ -60,18 +62,21 @@ def _size(node: Node) -> None:
 
 # ----- drawing -----
 
+
 def dag_svg(group: Group) -> str:
     critical = set(critical_path(group))
     for name in critical:
         group.nodes[name].critical = True
     layout(group)
     width, height = group.w + 2 * PAD + 8, group.h + 2 * PAD + 8
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" class="dag" role="img" '
-             f'aria-label="pipeline graph" width="{width:.0f}" height="{height:.0f}" '
-             f'viewBox="0 0 {width:.0f} {height:.0f}">',
-             '<defs><marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="9" '
-             'markerHeight="9" markerUnits="userSpaceOnUse" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" '
-             'class="arrowhead"/></marker></defs>']
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" class="dag" role="img" '
+        f'aria-label="pipeline graph" width="{width:.0f}" height="{height:.0f}" '
+        f'viewBox="0 0 {width:.0f} {height:.0f}">',
+        '<defs><marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="9" '
+        'markerHeight="9" markerUnits="userSpaceOnUse" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" '
+        'class="arrowhead"/></marker></defs>',
+    ]
     parts += _draw_group(group, PAD + 4, PAD + 4, critical)
     parts.append("</svg>")
     return "".join(parts)
@@ -85,8 +90,10 @@ def _draw_group(group: Group, ox: float, oy: float, critical: set[str]) -> list[
         x2, y2 = ox + b.x + b.w / 2, oy + b.y
         mid = (y1 + y2) / 2
         heavy = " critical" if up in critical and down in critical else ""
-        parts.append(f'<path class="edge{heavy}" d="M{x1:.1f},{y1:.1f} C{x1:.1f},{mid:.1f} '
-                     f'{x2:.1f},{mid:.1f} {x2:.1f},{y2:.1f}" marker-end="url(#arrow)"/>')
+        parts.append(
+            f'<path class="edge{heavy}" d="M{x1:.1f},{y1:.1f} C{x1:.1f},{mid:.1f} '
+            f'{x2:.1f},{mid:.1f} {x2:.1f},{y2:.1f}" marker-end="url(#arrow)"/>'
+        )
     for node in group.nodes.values():
         parts += _draw_node(node, ox + node.x, oy + node.y)
     return parts
@@ -95,12 +102,20 @@ def _draw_group(group: Group, ox: float, oy: float, critical: set[str]) -> list[
 def _draw_node(node: Node, x: float, y: float) -> list[str]:
     classes = f"node {node.kind} st-{_css(node.status)}" + (" critical" if node.critical else "")
     title = f"{node.path}: {node.status}" + (f", {node.seconds:.1f} s" if node.seconds else "")
-    parts = [f'<g class="{classes}" data-step="{escape(node.path)}" '
-             f'data-status="{escape(node.status)}"><title>{escape(title)}</title>']
+    parts = [
+        f'<g class="{classes}" data-step="{escape(node.path)}" '
+        f'data-status="{escape(node.status)}"><title>{escape(title)}</title>'
+    ]
     if node.body is not None:
-        parts.append(f'<rect class="group" x="{x:.1f}" y="{y:.1f}" width="{node.w:.1f}" '
-                     f'height="{node.h:.1f}" rx="8"/>')
-        its = f", {node.iterations} iteration{'s' * (node.iterations != 1)}" if node.iterations else ""
+        parts.append(
+            f'<rect class="group" x="{x:.1f}" y="{y:.1f}" width="{node.w:.1f}" '
+            f'height="{node.h:.1f}" rx="8"/>'
+        )
+        its = (
+            f", {node.iterations} iteration{'s' * (node.iterations != 1)}"
+            if node.iterations
+            else ""
+        )
         what = {"loop": "loop", "uses": "sub-pipeline"}.get(node.kind, "steps")
         parts.append(_text(x + 8, y + 15, f"{node.name} ({what}{its})", "label"))
         bx, by = x + PAD, y + PAD + HEADER
@@ -110,10 +125,14 @@ def _draw_node(node: Node, x: float, y: float) -> list[str]:
         parts.append("</g>")
         return parts
     if node.kind == "foreach":  # a stack of cards: one step, many items
-        parts.append(f'<rect class="stack" x="{x + 5:.1f}" y="{y - 5:.1f}" width="{node.w:.1f}" '
-                     f'height="{node.h:.1f}" rx="6"/>')
-    parts.append(f'<rect class="box" x="{x:.1f}" y="{y:.1f}" width="{node.w:.1f}" '
-                 f'height="{node.h:.1f}" rx="6"/>')
+        parts.append(
+            f'<rect class="stack" x="{x + 5:.1f}" y="{y - 5:.1f}" width="{node.w:.1f}" '
+            f'height="{node.h:.1f}" rx="6"/>'
+        )
+    parts.append(
+        f'<rect class="box" x="{x:.1f}" y="{y:.1f}" width="{node.w:.1f}" '
+        f'height="{node.h:.1f}" rx="6"/>'
+    )
     parts.append(_text(x + 10, y + 20, _clip(node.name, 24), "label"))
     sub = f"agent: {node.agent}" if node.agent else ""
     if node.kind == "foreach":
@@ -124,8 +143,10 @@ def _draw_node(node: Node, x: float, y: float) -> list[str]:
         parts.append(_text(x + node.w - 8, y + 20, f"{node.seconds:.1f}s", "secs", anchor="end"))
     for i, status in enumerate(node.items[:ITEMS_DRAWN]):
         cx, cy = x + 10 + (i % 16) * 10, y + NODE_H - 4 + (i // 16) * ITEM_ROW
-        parts.append(f'<rect class="item st-{_css(status)}" x="{cx:.1f}" y="{cy:.1f}" '
-                     f'width="8" height="8" rx="2"><title>item {i}: {escape(status)}</title></rect>')
+        parts.append(
+            f'<rect class="item st-{_css(status)}" x="{cx:.1f}" y="{cy:.1f}" '
+            f'width="8" height="8" rx="2"><title>item {i}: {escape(status)}</title></rect>'
+        )
     parts.append("</g>")
     return parts
 
@@ -138,22 +159,27 @@ def _back_edge(node: Node, bx: float, by: float) -> list[str]:
     graph = nx.DiGraph()
     graph.add_nodes_from(body.nodes)
     graph.add_edges_from(body.edges)
-    last = body.nodes[max((n for n in graph if graph.out_degree(n) == 0),
-                          key=lambda n: body.nodes[n].y)]
-    first = body.nodes[min((n for n in graph if graph.in_degree(n) == 0),
-                           key=lambda n: body.nodes[n].y)]
+    last = body.nodes[
+        max((n for n in graph if graph.out_degree(n) == 0), key=lambda n: body.nodes[n].y)
+    ]
+    first = body.nodes[
+        min((n for n in graph if graph.in_degree(n) == 0), key=lambda n: body.nodes[n].y)
+    ]
     x1, y1 = bx + last.x + last.w, by + last.y + last.h / 2
     x2, y2 = bx + first.x + first.w, by + first.y + first.h / 2
     right = bx + body.w + 26
-    return [f'<path class="edge back" d="M{x1:.1f},{y1:.1f} C{right:.1f},{y1:.1f} '
-            f'{right:.1f},{y2:.1f} {x2:.1f},{y2:.1f}" marker-end="url(#arrow)">'
-            f"<title>{escape(node.repeat)}</title></path>",
-            _text(bx + 2, by + body.h + PAD + 6, _clip(node.repeat, 40), "sub")]
+    return [
+        f'<path class="edge back" d="M{x1:.1f},{y1:.1f} C{right:.1f},{y1:.1f} '
+        f'{right:.1f},{y2:.1f} {x2:.1f},{y2:.1f}" marker-end="url(#arrow)">'
+        f"<title>{escape(node.repeat)}</title></path>",
+        _text(bx + 2, by + body.h + PAD + 6, _clip(node.repeat, 40), "sub"),
+    ]
 
 
 def _text(x: float, y: float, text: str, cls: str, anchor: str = "start") -> str:
-    return (f'<text class="{cls}" x="{x:.1f}" y="{y:.1f}" text-anchor="{anchor}">'
-            f"{escape(text)}</text>")
+    return (
+        f'<text class="{cls}" x="{x:.1f}" y="{y:.1f}" text-anchor="{anchor}">{escape(text)}</text>'
+    )
 
 
 def _clip(text: str, limit: int) -> str:

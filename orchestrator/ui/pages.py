@@ -20,15 +20,17 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from orchestrator.run.cost import Cost, usd_text
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
-CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-       "connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
+CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
 
 
 def environment() -> jinja2.Environment:
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES),
-                             autoescape=True, undefined=jinja2.StrictUndefined)
-    env.filters.update(when=_when, seconds=_seconds, tokens=_tokens, usd=_usd,
-                       shown=_shown_value)
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True, undefined=jinja2.StrictUndefined
+    )
+    env.filters.update(when=_when, seconds=_seconds, tokens=_tokens, usd=_usd, shown=_shown_value)
     return env
 
 
@@ -62,8 +64,11 @@ def _usd(cost: Cost | float | None) -> str:
 def _shown_value(value: Any) -> str:
     if value is None:
         return ""
-    return value if isinstance(value, str) else json.dumps(value, indent=2, ensure_ascii=False,
-                                                           default=str)
+    return (
+        value
+        if isinstance(value, str)
+        else json.dumps(value, indent=2, ensure_ascii=False, default=str)
+    )
 
 
 class SecurityHeaders:
@@ -76,10 +81,12 @@ class SecurityHeaders:
         async def sending(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = list(message.get("headers", []))
-                headers += [(b"content-security-policy", CSP.encode()),
-                            (b"x-content-type-options", b"nosniff"),
-                            (b"referrer-policy", b"no-referrer"),
-                            (b"x-frame-options", b"DENY")]
+                headers += [
+                    (b"content-security-policy", CSP.encode()),
+                    (b"x-content-type-options", b"nosniff"),
+                    (b"referrer-policy", b"no-referrer"),
+                    (b"x-frame-options", b"DENY"),
+                ]
                 message["headers"] = headers
             await send(message)
 
@@ -108,8 +115,13 @@ class HostCheck:
         if scope["type"] == "http" and self.allowed is not None:
             headers = dict(scope.get("headers") or [])
             if host_of(headers.get(b"host", b"").decode("latin-1")) not in self.allowed:
-                await send({"type": "http.response.start", "status": 400,
-                            "headers": [(b"content-type", b"text/plain; charset=utf-8")]})
+                await send(
+                    {
+                        "type": "http.response.start",
+                        "status": 400,
+                        "headers": [(b"content-type", b"text/plain; charset=utf-8")],
+                    }
+                )
                 await send({"type": "http.response.body", "body": b"Invalid host header"})
                 return
         await self.app(scope, receive, send)

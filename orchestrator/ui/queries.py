@@ -24,14 +24,26 @@ PER_PAGE = 50
 # Offered in the status filter even before a run had them; any other recorded one is added.
 STATUSES = frozenset({SUCCEEDED, FAILED, CANCELLED, RUNNING, INTERRUPTED})
 _UNITS = "FROM steps s WHERE s.run_id = r.id AND s.prompt IS NOT NULL"
-_LIST_COLUMNS = ("id", "pipeline", "status", "started", "ended", "pid", "host", "error",
-                 "tokens", "cost", "unpriced_tokens")
+_LIST_COLUMNS = (
+    "id",
+    "pipeline",
+    "status",
+    "started",
+    "ended",
+    "pid",
+    "host",
+    "error",
+    "tokens",
+    "cost",
+    "unpriced_tokens",
+)
 _LIST_SQL = (
     "SELECT r.id, r.pipeline, r.status, r.started, r.ended, r.pid, r.host, r.error,"
     f" (SELECT COALESCE(SUM(s.prompt_tokens + s.completion_tokens), 0) {_UNITS}) AS tokens,"
     f" (SELECT COALESCE(SUM(COALESCE(s.cost, 0)), 0) {_UNITS}) AS cost,"
     f" (SELECT COALESCE(SUM({UNPRICED_SQL}), 0) {_UNITS}) AS unpriced_tokens"
-    " FROM runs r{where} ORDER BY r.started {order}, r.id {order} LIMIT ?")
+    " FROM runs r{where} ORDER BY r.started {order}, r.id {order} LIMIT ?"
+)
 
 
 @dataclass(frozen=True)
@@ -94,9 +106,13 @@ def runs_page(records: Records, flt: RunFilter, per_page: int | None = None) -> 
     else:
         # started <= edge (a range on the index), minus the edge run and the ties before it
         op, tie = ("<=", ">=") if order == "DESC" else (">=", "<=")
-        keyed, keyed_params = flt.where(f"r.started {op} ?", f"NOT (r.started = ? AND r.id {tie} ?)")
-        rows = records.read(_LIST_SQL.format(where=keyed, order=order),
-                            (edge.started, edge.started, edge.run_id, *keyed_params, per_page))
+        keyed, keyed_params = flt.where(
+            f"r.started {op} ?", f"NOT (r.started = ? AND r.id {tie} ?)"
+        )
+        rows = records.read(
+            _LIST_SQL.format(where=keyed, order=order),
+            (edge.started, edge.started, edge.run_id, *keyed_params, per_page),
+        )
         if order == "ASC":
             rows = rows[::-1]
     runs = [_listed(dict(zip(_LIST_COLUMNS, row, strict=True))) for row in rows]
@@ -104,8 +120,9 @@ def runs_page(records: Records, flt: RunFilter, per_page: int | None = None) -> 
     if not runs and edge is not None:  # past either end: show the newest page
         return runs_page(records, RunFilter(flt.pipeline, flt.status), per_page)
     newer = Cursor(runs[0]["started"], runs[0]["id"]) if runs and first > 0 else None
-    older = (Cursor(runs[-1]["started"], runs[-1]["id"])
-             if runs and first + len(runs) < total else None)
+    older = (
+        Cursor(runs[-1]["started"], runs[-1]["id"]) if runs and first + len(runs) < total else None
+    )
     if flt.status in (RUNNING, INTERRUPTED):  # the split only liveness can make
         runs = [r for r in runs if r["status"] == flt.status]
     pipelines, statuses = _choices(records)
@@ -121,10 +138,12 @@ def _choices(records: Records) -> tuple[list[str], list[str]]:
     mark = tuple(records.read("SELECT COUNT(*), MAX(started) FROM runs")[0])
     cached = _CHOICES.get(records.location)
     if cached is None or cached[0] != mark:
-        pipelines = [str(r[0]) for r in records.read(
-            "SELECT DISTINCT pipeline FROM runs ORDER BY pipeline")]
-        statuses = sorted({str(r[0]) for r in records.read("SELECT DISTINCT status FROM runs")}
-                          | STATUSES)
+        pipelines = [
+            str(r[0]) for r in records.read("SELECT DISTINCT pipeline FROM runs ORDER BY pipeline")
+        ]
+        statuses = sorted(
+            {str(r[0]) for r in records.read("SELECT DISTINCT status FROM runs")} | STATUSES
+        )
         cached = _CHOICES[records.location] = (mark, pipelines, statuses)
     return cached[1], cached[2]
 
@@ -141,8 +160,7 @@ def _newer_than(records: Records, flt: RunFilter, run: dict[str, Any]) -> int:
     where, params = flt.where("r.started > ?")
     later = records.read(f"SELECT COUNT(*) FROM runs r{where}", (run["started"], *params))
     where, params = flt.where("r.started = ?", "r.id > ?")
-    ties = records.read(f"SELECT COUNT(*) FROM runs r{where}",
-                        (run["started"], run["id"], *params))
+    ties = records.read(f"SELECT COUNT(*) FROM runs r{where}", (run["started"], run["id"], *params))
     return int(later[0][0]) + int(ties[0][0])
 
 
@@ -151,7 +169,9 @@ def _duration(row: dict[str, Any]) -> float | None:
     return None if started is None or ended is None else max(0.0, ended - started)
 
 
-def run_page_data(records: Records, run_id: str) -> tuple[dict[str, Any], list[dict[str, Any]]] | None:
+def run_page_data(
+    records: Records, run_id: str
+) -> tuple[dict[str, Any], list[dict[str, Any]]] | None:
     """The run (status as shown, usage totals) and its unit rows; None if unknown."""
     run = records.run(run_id)
     if run is None:
@@ -167,8 +187,7 @@ def run_page_data(records: Records, run_id: str) -> tuple[dict[str, Any], list[d
 
 def change_mark(records: Records, run_id: str) -> tuple[Any, ...] | None:
     """Changes whenever the run or any of its units does (cheap: two aggregate rows)."""
-    run = records.read("SELECT status, ended, resumes, pid, host FROM runs WHERE id = ?",
-                       (run_id,))
+    run = records.read("SELECT status, ended, resumes, pid, host FROM runs WHERE id = ?", (run_id,))
     if not run:
         return None
     status, ended, resumes, pid, host = run[0]
@@ -176,5 +195,7 @@ def change_mark(records: Records, run_id: str) -> tuple[Any, ...] | None:
     steps = records.read(
         "SELECT COUNT(*), SUM(attempts), MAX(COALESCE(started, 0)), MAX(COALESCE(ended, 0)),"
         " SUM(CASE WHEN status = 'running' THEN 1 ELSE 0 END),"
-        " SUM(prompt_tokens + completion_tokens) FROM steps WHERE run_id = ?", (run_id,))
+        " SUM(prompt_tokens + completion_tokens) FROM steps WHERE run_id = ?",
+        (run_id,),
+    )
     return (shown, ended, resumes, *steps[0])

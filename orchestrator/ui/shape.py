@@ -80,7 +80,7 @@ def _group(steps: Mapping[str, StepPlan], graph: nx.DiGraph, prefix: str) -> Gro
         group = nodes.setdefault(top, Node(top, prefix + top, kind="uses", body=Group({}, [])))
         if name != top:
             assert group.body is not None
-            rel = name[len(top) + 1:]
+            rel = name[len(top) + 1 :]
             group.body.nodes[rel] = _node(rel, prefix + name, step)
     edges: set[tuple[str, str]] = set()
     for up, down in graph.edges:
@@ -90,7 +90,7 @@ def _group(steps: Mapping[str, StepPlan], graph: nx.DiGraph, prefix: str) -> Gro
         elif up != a and down != b:  # both inside one sub-pipeline
             body = nodes[a].body
             assert body is not None
-            body.edges.append((up[len(a) + 1:], down[len(a) + 1:]))
+            body.edges.append((up[len(a) + 1 :], down[len(a) + 1 :]))
     return Group(nodes, sorted(e for e in edges if e[0] in nodes and e[1] in nodes))
 
 
@@ -107,8 +107,11 @@ def _node(name: str, path: str, step: StepPlan) -> Node:
     if step.loop:
         node.kind = "loop"
         node.body = _group(step.loop.steps, step.loop.graph, f"{path}.")
-        node.repeat = (f"until {expression_source(step.loop.until.source) or step.loop.until.source}"
-                       if step.loop.until else f"repeat (max {step.loop.max_iterations})")
+        node.repeat = (
+            f"until {expression_source(step.loop.until.source) or step.loop.until.source}"
+            if step.loop.until
+            else f"repeat (max {step.loop.max_iterations})"
+        )
     elif step.for_each:
         node.kind = "foreach"
     return node
@@ -142,12 +145,17 @@ def apply_units(group: Group, units: list[dict[str, Any]]) -> None:
             latest = max(own, key=lambda r: r["iteration"])
             node.status = str(latest["status"])
             node.seconds = None if node.status in (SKIPPED, PENDING) else _span(latest)
-            node.iterations = max(int(latest.get("iterations") or 0),
-                                  max(r["iteration"] for r in own))
+            node.iterations = max(
+                int(latest.get("iterations") or 0), max(r["iteration"] for r in own)
+            )
         last = max((r["iteration"] for r in rows), default=0)
-        node.items = [str(r["status"]) for r in sorted(
-            (r for r in rows if r["item"] != NO_ITEM and r["iteration"] == last),
-            key=lambda r: r["item"])]
+        node.items = [
+            str(r["status"])
+            for r in sorted(
+                (r for r in rows if r["item"] != NO_ITEM and r["iteration"] == last),
+                key=lambda r: r["item"],
+            )
+        ]
         if node.items and not own:
             node.status = _worst(node.items)
 

@@ -34,8 +34,15 @@ def _bars(units: list[dict[str, Any]], now: float) -> list[dict[str, Any]]:
         replica = int(unit.get("replica") or 1)
         lane = str(unit.get("agent") or "?") + (f" #{replica}" if replica > 1 else "")
         label = UnitKey(str(unit["step"]), int(unit["item"]), int(unit["iteration"])).label()
-        bars.append({"lane": lane, "start": float(unit["started"]), "end": float(end),
-                     "label": label, "status": str(unit["status"])})
+        bars.append(
+            {
+                "lane": lane,
+                "start": float(unit["started"]),
+                "end": float(end),
+                "label": label,
+                "status": str(unit["status"]),
+            }
+        )
     return bars
 
 
@@ -57,30 +64,40 @@ def timeline_svg(units: list[dict[str, Any]], now: float) -> str:
                 free.append(bar)
         rows += [(lane if i == 0 else "", r) for i, r in enumerate(subrows)]
     height = AXIS_H + ROW_H * len(rows) + 6
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" class="timeline" role="img" '
-             f'aria-label="timeline of units" width="{WIDTH}" height="{height}" '
-             f'viewBox="0 0 {WIDTH} {height}">']
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" class="timeline" role="img" '
+        f'aria-label="timeline of units" width="{WIDTH}" height="{height}" '
+        f'viewBox="0 0 {WIDTH} {height}">'
+    ]
     for i in range(5):
         x = LABEL_W + (WIDTH - LABEL_W - 10) * i / 4
-        parts.append(f'<line class="tick" x1="{x:.1f}" y1="{AXIS_H - 6}" x2="{x:.1f}" '
-                     f'y2="{height}"/><text class="axis" x="{x:.1f}" y="{AXIS_H - 10}" '
-                     f'text-anchor="{"end" if i == 4 else "middle"}">{_secs(span * i / 4, span)}'
-                     "</text>")
+        parts.append(
+            f'<line class="tick" x1="{x:.1f}" y1="{AXIS_H - 6}" x2="{x:.1f}" '
+            f'y2="{height}"/><text class="axis" x="{x:.1f}" y="{AXIS_H - 10}" '
+            f'text-anchor="{"end" if i == 4 else "middle"}">{_secs(span * i / 4, span)}'
+            "</text>"
+        )
     for index, (lane, row) in enumerate(rows):
         y = AXIS_H + index * ROW_H
         if lane:
-            parts.append(f'<text class="lane" x="{LABEL_W - 8}" y="{y + 15}" '
-                         f'text-anchor="end">{escape(lane)}</text>')
+            parts.append(
+                f'<text class="lane" x="{LABEL_W - 8}" y="{y + 15}" '
+                f'text-anchor="end">{escape(lane)}</text>'
+            )
         for bar in row:
             x = LABEL_W + (bar["start"] - t0) * scale
             w = max(2.0, (bar["end"] - bar["start"]) * scale)
             tip = f"{bar['label']} ({bar['lane']}): {bar['status']}, {bar['end'] - bar['start']:.2f} s"
-            parts.append(f'<g class="bar st-{_css(bar["status"])}" data-unit="{escape(bar["label"])}">'
-                         f'<title>{escape(tip)}</title><rect x="{x:.1f}" y="{y + 3}" '
-                         f'width="{w:.1f}" height="{ROW_H - 6}" rx="3"/>')
+            parts.append(
+                f'<g class="bar st-{_css(bar["status"])}" data-unit="{escape(bar["label"])}">'
+                f'<title>{escape(tip)}</title><rect x="{x:.1f}" y="{y + 3}" '
+                f'width="{w:.1f}" height="{ROW_H - 6}" rx="3"/>'
+            )
             if w > 40:
-                parts.append(f'<text class="barlabel" x="{x + 4:.1f}" y="{y + 15}">'
-                             f"{escape(bar['label'][: int(w / 7)])}</text>")
+                parts.append(
+                    f'<text class="barlabel" x="{x + 4:.1f}" y="{y + 15}">'
+                    f"{escape(bar['label'][: int(w / 7)])}</text>"
+                )
             parts.append("</g>")
     parts.append("</svg>")
     return "".join(parts)

@@ -17,7 +17,10 @@ AWS = "AKIA" + "QX7TZ2LW9MR4KD8B"
 SLACK = "xoxb-" + "123456789012-abcdefABCDEF"
 GOOGLE = "AIza" + "SyD9x8w7v6u5t4s3r2q1p0onmlkjihgfedc"
 STRIPE = "sk_live_" + "4eC39HqLyjWDarjtT1zdp7dc"
-JWT = "eyJ" + "hbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U"
+JWT = (
+    "eyJ"
+    + "hbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U"
+)
 PASSWORD = "Hunter2" + "Secret"
 URL = f"postgres://admin:{PASSWORD}@db.internal:5432/app"
 ENTROPIC = "Kx9vQ2mZ7pL4wR8t" + "Y1nB6cJ3hF5dG0sA"
@@ -30,10 +33,32 @@ SSN = "123-45-" + "6789"
 NINO = "AB 12 34 " + "56 C"
 KEY_BLOCK = "-----BEGIN RSA " + "PRIVATE KEY-----"
 
-PLANTED = [OPENAI, ANTHROPIC, GITHUB, GITHUB_PAT, AWS, SLACK, GOOGLE, STRIPE, JWT, PASSWORD,
-           ENTROPIC, EMAIL, PHONE_INTL, PHONE_US, CARD, SSN, NINO,
-           # the parts past the public prefix, which a finding must not show either
-           OPENAI[3:], ANTHROPIC[7:], GITHUB[4:], AWS[4:], STRIPE[8:], JWT[3:]]
+PLANTED = [
+    OPENAI,
+    ANTHROPIC,
+    GITHUB,
+    GITHUB_PAT,
+    AWS,
+    SLACK,
+    GOOGLE,
+    STRIPE,
+    JWT,
+    PASSWORD,
+    ENTROPIC,
+    EMAIL,
+    PHONE_INTL,
+    PHONE_US,
+    CARD,
+    SSN,
+    NINO,
+    # the parts past the public prefix, which a finding must not show either
+    OPENAI[3:],
+    ANTHROPIC[7:],
+    GITHUB[4:],
+    AWS[4:],
+    STRIPE[8:],
+    JWT[3:],
+]
 
 
 def plant(root: Path) -> Path:
@@ -50,7 +75,7 @@ def plant(root: Path) -> Path:
         "system_file: prompts/system.md\n"
         "memory_blocks:\n"
         "  - label: persona\n"
-        f"    value: \"Call {PHONE_US} or write to {EMAIL}\"\n"
+        f'    value: "Call {PHONE_US} or write to {EMAIL}"\n'
         "  - label: notes\n"
         "    value_file: blocks/notes.txt\n"
         "tool_env:\n"
@@ -60,34 +85,40 @@ def plant(root: Path) -> Path:
         f"# old key: {AWS}\n"
         f"  GOOGLE: {GOOGLE}  # audit: ignore[google-api-key]\n"
         "tools: [lookup]\n"
-        "folders: [kb]\n")
+        "folders: [kb]\n"
+    )
     (res / "prompts" / "system.md").write_text(
-        f"You are helpful.\nUse the key {ANTHROPIC} when asked.\n")
+        f"You are helpful.\nUse the key {ANTHROPIC} when asked.\n"
+    )
     (res / "blocks" / "notes.txt").write_text(
-        f"Customer card {CARD}; not a card: {CARD_BAD_LUHN}.\nSSN {SSN}\n")
+        f"Customer card {CARD}; not a card: {CARD_BAD_LUHN}.\nSSN {SSN}\n"
+    )
     (res / "shared.yaml").write_text(
         "apiVersion: orchestrate/v1\nkind: Tool\nname: lookup\nsource_file: tools/lookup.py\n"
         "---\n"
         "apiVersion: orchestrate/v1\nkind: Folder\nname: kb\nfiles: [docs/*.md]\n"
         "---\n"
-        f"apiVersion: orchestrate/v1\nkind: Block\nname: ops\nvalue: \"{GITHUB_PAT}\"\n")
+        f'apiVersion: orchestrate/v1\nkind: Block\nname: ops\nvalue: "{GITHUB_PAT}"\n'
+    )
     (res / "tools" / "lookup.py").write_text(
         "def lookup(q: str) -> str:\n"
-        f"    token = \"{GITHUB}\"\n"
-        f"    dsn = \"{URL}\"\n"
-        f"    test_card = \"{CARD}\"  # audit: ignore[card-number]\n"
-        "    return q\n")
+        f'    token = "{GITHUB}"\n'
+        f'    dsn = "{URL}"\n'
+        f'    test_card = "{CARD}"  # audit: ignore[card-number]\n'
+        "    return q\n"
+    )
     (res / "docs" / "faq.md").write_text(
-        f"# FAQ\n\n{KEY_BLOCK}\nMIIEow\n\nOur UK contact: {NINO}, {PHONE_INTL}.\n"
-        f"jwt: {JWT}\n")
+        f"# FAQ\n\n{KEY_BLOCK}\nMIIEow\n\nOur UK contact: {NINO}, {PHONE_INTL}.\njwt: {JWT}\n"
+    )
     (root / "pipeline.yaml").write_text(
         "apiVersion: orchestrate/v1\n"
         "kind: Pipeline\n"
         "metadata: {name: p}\n"
         "agents:\n"
         "  bot:\n"
-        f"    system: \"Use {OPENAI} and {STRIPE}\"\n"
+        f'    system: "Use {OPENAI} and {STRIPE}"\n'
         f"    memory_blocks: [{{label: seed, value: {ENTROPIC}}}]\n"
         "steps:\n"
-        "  a: {agent: bot, prompt: \"hi ${env:TOKEN}\"}\n")
+        '  a: {agent: bot, prompt: "hi ${env:TOKEN}"}\n'
+    )
     return res

@@ -59,8 +59,11 @@ def test_every_planted_value_is_found_with_its_place(corpus: Path) -> None:
 
 
 def test_no_planted_value_in_any_output(corpus: Path) -> None:
-    outputs = [_run("agents", "pipeline.yaml"), _run("agents", "pipeline.yaml", "--json"),
-               _run("agents", "pipeline.yaml", "--write-baseline", "base.json")]
+    outputs = [
+        _run("agents", "pipeline.yaml"),
+        _run("agents", "pipeline.yaml", "--json"),
+        _run("agents", "pipeline.yaml", "--write-baseline", "base.json"),
+    ]
     for result in outputs:
         _assert_clean(result.stdout_bytes + result.stderr_bytes)
     _assert_clean((corpus / "base.json").read_bytes())
@@ -72,9 +75,12 @@ def test_json_is_one_document_with_the_same_findings(corpus: Path) -> None:
     assert result.exit_code == 1
     doc = json.loads(result.stdout)
     assert doc["ok"] is False and doc["ignored"] == 2 and doc["accepted"] == 0
-    lines = [f"{f['file']}:{f['line']}:{f['col']}: {f['kind']}: {f['where']}: {f['label']}"
-             + (f" '{f['masked']}'" if f["masked"] else "") + f" ({f['rule']})"
-             for f in doc["findings"]]
+    lines = [
+        f"{f['file']}:{f['line']}:{f['col']}: {f['kind']}: {f['where']}: {f['label']}"
+        + (f" '{f['masked']}'" if f["masked"] else "")
+        + f" ({f['rule']})"
+        for f in doc["findings"]
+    ]
     assert "\n".join(lines) + "\n" == EXPECTED
     assert "agents/tools/lookup.py" in doc["files"] and doc["problems"] == []
 
@@ -101,8 +107,10 @@ def test_baseline_accepts_known_findings_by_value_not_line(corpus: Path) -> None
     agent.write_text(agent.read_text().replace(SLACK, SLACK[:-1] + "Z"))
     changed = _run("agents", "--baseline", "base.json")
     assert changed.exit_code == 1
-    assert changed.stdout == ("agents/agent.yaml:13:10: secret: Agent helper: tool_env.SLACK: "
-                              "Slack token 'xoxb-…' (slack-token)\n")
+    assert changed.stdout == (
+        "agents/agent.yaml:13:10: secret: Agent helper: tool_env.SLACK: "
+        "Slack token 'xoxb-…' (slack-token)\n"
+    )
 
 
 def test_rewriting_a_baseline_keeps_its_salt(corpus: Path) -> None:
@@ -116,9 +124,11 @@ def test_a_broken_baseline_is_a_located_error(corpus: Path) -> None:
     (corpus / "base.json").write_text("{\n  nope\n")
     result = _run("agents", "--baseline", "base.json")
     assert result.exit_code == 1
-    assert result.stdout.startswith("base.json:2:3: not JSON: Expecting property name "
-                                    "enclosed in double quotes (pass a file written by "
-                                    "--write-baseline)\n")
+    assert result.stdout.startswith(
+        "base.json:2:3: not JSON: Expecting property name "
+        "enclosed in double quotes (pass a file written by "
+        "--write-baseline)\n"
+    )
     doc = json.loads(_run("agents", "--baseline", "base.json", "--json").stdout)
     assert doc["ok"] is False and doc["problems"][0]["file"] == "base.json"
 
@@ -126,14 +136,17 @@ def test_a_broken_baseline_is_a_located_error(corpus: Path) -> None:
 def test_removing_an_ignore_comment_brings_the_finding_back(corpus: Path) -> None:
     agent = corpus / "agents" / "agent.yaml"
     agent.write_text(agent.read_text().replace("  # audit: ignore[google-api-key]", ""))
-    assert "agents/agent.yaml:15:11: secret: Agent helper: tool_env.GOOGLE: Google API key " \
-           "'AIza…' (google-api-key)" in _run("agents").stdout
+    assert (
+        "agents/agent.yaml:15:11: secret: Agent helper: tool_env.GOOGLE: Google API key "
+        "'AIza…' (google-api-key)" in _run("agents").stdout
+    )
 
 
 def test_an_ignore_comment_names_its_rule(corpus: Path) -> None:
     agent = corpus / "agents" / "agent.yaml"
-    agent.write_text(agent.read_text().replace(f"# old key: {AWS}",
-                                               f"# old key: {AWS}  # audit: ignore[email]"))
+    agent.write_text(
+        agent.read_text().replace(f"# old key: {AWS}", f"# old key: {AWS}  # audit: ignore[email]")
+    )
     assert "(aws-access-key)" in _run("agents").stdout
     agent.write_text(agent.read_text().replace("ignore[email]", "ignore[email, aws-access-key]"))
     assert "(aws-access-key)" not in _run("agents").stdout
@@ -141,13 +154,18 @@ def test_an_ignore_comment_names_its_rule(corpus: Path) -> None:
 
 def test_a_folder_pattern_outside_the_directory_is_a_located_problem(corpus: Path) -> None:
     (corpus / "agents" / "leak.yaml").write_text(
-        "apiVersion: orchestrate/v1\nkind: Folder\nname: out\nfiles: [../*.yaml]\n")
+        "apiVersion: orchestrate/v1\nkind: Folder\nname: out\nfiles: [../*.yaml]\n"
+    )
     result = _run("agents", "--json")
     doc = json.loads(result.stdout)
     assert result.exit_code == 1
     [problem] = doc["problems"]
-    assert (problem["file"], problem["line"], problem["col"], problem["path"]) == \
-        ("agents/leak.yaml", 4, 9, "files[0]")
+    assert (problem["file"], problem["line"], problem["col"], problem["path"]) == (
+        "agents/leak.yaml",
+        4,
+        9,
+        "files[0]",
+    )
     assert "outside the resource directory" in problem["message"]
     assert "pipeline.yaml" not in doc["files"]
 
@@ -165,8 +183,9 @@ def test_usage_errors_exit_2(corpus: Path, args: list[str]) -> None:
 
 
 def test_clean_directory_exits_0(tmp_path: Path) -> None:
-    (tmp_path / "a.yaml").write_text("apiVersion: orchestrate/v1\nkind: Block\nname: b\n"
-                                     "value: ${env:NOTES}\n")
+    (tmp_path / "a.yaml").write_text(
+        "apiVersion: orchestrate/v1\nkind: Block\nname: b\nvalue: ${env:NOTES}\n"
+    )
     result = _run(str(tmp_path))
     assert (result.exit_code, result.stdout) == (0, "")
 
@@ -182,12 +201,15 @@ def test_a_file_linked_from_outside_the_directory_is_refused(corpus: Path) -> No
     assert result.stdout.splitlines()[0] == (
         f"agents/agent.yaml:4:14: system_file: 'prompts/system.md' leads to {outside}, outside "
         f"the resource directory {corpus / 'agents'} (a resource directory may only use files "
-        "inside it; allow another directory with --allow-path DIR)")
+        "inside it; allow another directory with --allow-path DIR)"
+    )
     assert "outside.md" not in result.stdout.split("\n", 1)[1]
 
 
 def test_a_python_comment_is_named_as_such(corpus: Path) -> None:
     tool = corpus / "agents" / "tools" / "lookup.py"
     tool.write_text(tool.read_text() + f"# {SLACK}\n")
-    assert "agents/tools/lookup.py:6:3: secret: comment: Slack token 'xoxb-…' (slack-token)" \
+    assert (
+        "agents/tools/lookup.py:6:3: secret: comment: Slack token 'xoxb-…' (slack-token)"
         in _run("agents").stdout.splitlines()
+    )

@@ -32,37 +32,71 @@ def fleet(letta_stack, tmp_path):
     client = Letta(base_url=letta_stack.base_url)
     options = DiffOptions(namespace=f"audit-{uuid.uuid4().hex[:8]}")
     env = {"AUDIT_KEY": RESOLVED}
-    res = resources(agent(
-        "helper", model=letta_stack.model_handle, embedding=letta_stack.embedding_handle,
-        system="You help. Use ${env:AUDIT_KEY} for the CRM.",
-        memory_blocks=[block("persona", f"Call {PHONE_US} or write to {EMAIL}"),
-                       block("notes", "nothing to see")],
-        tool_env={"SLACK": SLACK}))
-    apply(plan(res, backend, options, env=env), res, backend, options,
-          lock_dir=tmp_path / "locks", env=env)
+    res = resources(
+        agent(
+            "helper",
+            model=letta_stack.model_handle,
+            embedding=letta_stack.embedding_handle,
+            system="You help. Use ${env:AUDIT_KEY} for the CRM.",
+            memory_blocks=[
+                block("persona", f"Call {PHONE_US} or write to {EMAIL}"),
+                block("notes", "nothing to see"),
+            ],
+            tool_env={"SLACK": SLACK},
+        )
+    )
+    apply(
+        plan(res, backend, options, env=env),
+        res,
+        backend,
+        options,
+        lock_dir=tmp_path / "locks",
+        env=env,
+    )
     helper = backend.list_agents(tags=[f"orchestrate:id={options.namespace}/helper"])[0]
-    planted = [client.agents.passages.create(helper.id, text=text)[0].id for text in
-               (f"customer card {CARD}", f"ssn on file: {SSN}, mail {EMAIL}")]
+    planted = [
+        client.agents.passages.create(helper.id, text=text)[0].id
+        for text in (f"customer card {CARD}", f"ssn on file: {SSN}, mail {EMAIL}")
+    ]
     clean = client.agents.passages.create(helper.id, text="the sky is blue")[0].id
     secret_only = client.agents.passages.create(helper.id, text=f"token {GITHUB}")[0].id
-    client.agents.messages.create(helper.id, messages=[
-        {"role": "user", "content": f"my key is {OPENAI}, thanks"}])
-    stranger = client.agents.create(name=f"hand-made-{options.namespace}",
-                                    model=letta_stack.model_handle,
-                                    embedding=letta_stack.embedding_handle)
+    client.agents.messages.create(
+        helper.id, messages=[{"role": "user", "content": f"my key is {OPENAI}, thanks"}]
+    )
+    stranger = client.agents.create(
+        name=f"hand-made-{options.namespace}",
+        model=letta_stack.model_handle,
+        embedding=letta_stack.embedding_handle,
+    )
     theirs = client.agents.passages.create(stranger.id, text=f"stranger's mail {EMAIL}")[0].id
-    yield {"ns": options.namespace, "url": letta_stack.base_url, "helper": helper.id,
-           "planted": planted, "clean": clean, "secret_only": secret_only,
-           "stranger": stranger.id, "theirs": theirs, "client": client}
+    yield {
+        "ns": options.namespace,
+        "url": letta_stack.base_url,
+        "helper": helper.id,
+        "planted": planted,
+        "clean": clean,
+        "secret_only": secret_only,
+        "stranger": stranger.id,
+        "theirs": theirs,
+        "client": client,
+    }
     client.agents.delete(stranger.id)
     prune = DiffOptions(options.namespace, prune=True)
-    apply(plan(resources(), backend, prune, env={}), resources(), backend, prune,
-          lock_dir=tmp_path / "locks", allow_memory_loss=True, env={})
+    apply(
+        plan(resources(), backend, prune, env={}),
+        resources(),
+        backend,
+        prune,
+        lock_dir=tmp_path / "locks",
+        allow_memory_loss=True,
+        env={},
+    )
 
 
 def _audit(fleet, *extra: str) -> Result:
-    return CliRunner().invoke(main, ["audit", "--server", "--namespace", fleet["ns"],
-                                     "--base-url", fleet["url"], *extra])
+    return CliRunner().invoke(
+        main, ["audit", "--server", "--namespace", fleet["ns"], "--base-url", fleet["url"], *extra]
+    )
 
 
 def _leaks(*texts: str) -> list[int]:
@@ -94,15 +128,23 @@ def test_planted_data_is_found_and_named_never_shown(fleet, letta_stack):
     ]
     for line in expected:
         assert line in lines, line
-    assert any(line.startswith(f"{helper}: message ") and "(user_message): secret: OpenAI API "
-               "key 'sk-…' (openai-key)" in line for line in lines), lines
+    assert any(
+        line.startswith(f"{helper}: message ")
+        and "(user_message): secret: OpenAI API key 'sk-…' (openai-key)" in line
+        for line in lines
+    ), lines
     assert f"{helper}: passage {fleet['clean']}" not in result.stdout
     assert "hand-made" not in result.output and fleet["stranger"] not in result.output
     assert _leaks(result.output) == []
     doc = json.loads(_audit(fleet, "--json").stdout)
     assert doc["ok"] is False and doc["agents"] == ["helper"]
-    assert {f["rule"] for f in doc["findings"]} >= {"email", "us-ssn", "slack-token",
-                                                    "resolved-secret", "openai-key"}
+    assert {f["rule"] for f in doc["findings"]} >= {
+        "email",
+        "us-ssn",
+        "slack-token",
+        "resolved-secret",
+        "openai-key",
+    }
     assert _leaks(json.dumps(doc)) == []
     logs = Path(letta_stack.home) / "logs"
     for name in ("model.log",):  # what orchestrate's own processes write
@@ -120,8 +162,10 @@ def test_fix_redacts_exactly_the_planted_passages(fleet):
     after = _passages(fleet, fleet["helper"])
     assert set(before) - set(after) == set(fleet["planted"])  # exactly those replaced
     new = {pid: text for pid, text in after.items() if pid not in before}
-    assert sorted(new.values()) == ["customer card [redacted: card-number]",
-                                    "ssn on file: [redacted: us-ssn], mail [redacted: email]"]
+    assert sorted(new.values()) == [
+        "customer card [redacted: card-number]",
+        "ssn on file: [redacted: us-ssn], mail [redacted: email]",
+    ]
     assert after[fleet["clean"]] == before[fleet["clean"]]
     assert after[fleet["secret_only"]] == before[fleet["secret_only"]]  # secrets: rotate
     assert _passages(fleet, fleet["stranger"]) == theirs_before  # unmanaged: untouched

@@ -14,11 +14,17 @@ from tests.audit.corpus import CARD, EMAIL, GITHUB, PLANTED, SLACK
 
 
 def test_findings_name_the_place_never_the_value():
-    agent = AgentTexts("helper", "agent-1", (
-        Text("block persona", f"write to {EMAIL}"),
-        Text("passage p-1", f"card {CARD}", passage_id="p-1"),
-        Text("tool_env SLACK (stored in clear)", SLACK),
-        Text("system prompt", "plain")), resolved=(("system prompt", ("CRM_KEY",)),))
+    agent = AgentTexts(
+        "helper",
+        "agent-1",
+        (
+            Text("block persona", f"write to {EMAIL}"),
+            Text("passage p-1", f"card {CARD}", passage_id="p-1"),
+            Text("tool_env SLACK (stored in clear)", SLACK),
+            Text("system prompt", "plain"),
+        ),
+        resolved=(("system prompt", ("CRM_KEY",)),),
+    )
     found = audit_agents([agent])
     assert [f.format() for f in found] == [
         "agent helper (agent-1): block persona: personal data: e-mail address (email)",
@@ -69,14 +75,23 @@ class FakeSource:
 
 
 def test_the_fix_changes_exactly_the_managed_passages_with_personal_data():
-    managed = AgentState("a-1", "helper",
-                         tags=("orchestrate:managed", "orchestrate:id=default/helper"))
+    managed = AgentState(
+        "a-1", "helper", tags=("orchestrate:managed", "orchestrate:id=default/helper")
+    )
     other_ns = AgentState("a-2", "x", tags=("orchestrate:managed", "orchestrate:id=other/x"))
     by_hand = AgentState("a-3", "mine")
-    source = FakeSource(agents=[managed, other_ns, by_hand], passages={
-        "a-1": [Passage("p-1", f"mail {EMAIL}", ("t",)), Passage("p-2", "clean"),
-                Passage("p-3", f"token {GITHUB}")],
-        "a-2": [Passage("q-1", f"mail {EMAIL}")], "a-3": [Passage("r-1", f"mail {EMAIL}")]})
+    source = FakeSource(
+        agents=[managed, other_ns, by_hand],
+        passages={
+            "a-1": [
+                Passage("p-1", f"mail {EMAIL}", ("t",)),
+                Passage("p-2", "clean"),
+                Passage("p-3", f"token {GITHUB}"),
+            ],
+            "a-2": [Passage("q-1", f"mail {EMAIL}")],
+            "a-3": [Passage("r-1", f"mail {EMAIL}")],
+        },
+    )
     report = audit_server(source, "default")
     assert report.agents == ["helper"] and source.writes == []  # reading writes nothing
     fixes = plan_fix(report)
@@ -85,7 +100,10 @@ def test_the_fix_changes_exactly_the_managed_passages_with_personal_data():
     assert [f.passage_id for f in done] == ["p-1"]
     assert source.writes == ["create a-1", "delete p-1"]
     texts = {p.id: (p.text, p.tags) for p in source.passages["a-1"]}
-    assert texts == {"p-2": ("clean", ()), "p-3": (f"token {GITHUB}", ()),
-                     "new-1": ("mail [redacted: email]", ("t",))}
+    assert texts == {
+        "p-2": ("clean", ()),
+        "p-3": (f"token {GITHUB}", ()),
+        "new-1": ("mail [redacted: email]", ("t",)),
+    }
     assert source.passages["a-2"][0].text == source.passages["a-3"][0].text == f"mail {EMAIL}"
     assert apply_fix(source, fixes) == []  # gone since: skipped

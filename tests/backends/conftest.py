@@ -46,10 +46,10 @@ def _handler(routes: dict[str, Answer], default: Answer) -> type:
 def foreign_server():
     servers: list[http.server.ThreadingHTTPServer] = []
 
-    def start(routes: dict[str, Answer] | None = None,
-              default: Answer = (200, "text/html", PAGE)) -> str:
-        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0),
-                                                 _handler(routes or {}, default))
+    def start(
+        routes: dict[str, Answer] | None = None, default: Answer = (200, "text/html", PAGE)
+    ) -> str:
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _handler(routes or {}, default))
         server.daemon_threads = True
         threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
         servers.append(server)

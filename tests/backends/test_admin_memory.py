@@ -13,8 +13,16 @@ from orchestrator.errors import NotFound
 def test_shared_blocks_and_tools_are_attached_at_creation():
     admin = MemoryAdmin()
     team = admin.create_block(NewBlock("team", "notes"))
-    agent = admin.create_agent(NewAgent("a", "m", "e", memory_blocks=(NewBlock("persona", "p"),),
-                                        block_ids=(team.id,), tools=("open_files",)))
+    agent = admin.create_agent(
+        NewAgent(
+            "a",
+            "m",
+            "e",
+            memory_blocks=(NewBlock("persona", "p"),),
+            block_ids=(team.id,),
+            tools=("open_files",),
+        )
+    )
     assert [b.label for b in agent.blocks] == ["persona", "team"]
     assert "open_files" in [t.name for t in agent.tools]
 
@@ -22,6 +30,9 @@ def test_shared_blocks_and_tools_are_attached_at_creation():
 def test_a_missing_shared_block_is_not_found_and_creates_nothing():
     admin = MemoryAdmin()
     with pytest.raises(NotFound):
-        admin.create_agent(NewAgent("a", "m", "e", memory_blocks=(NewBlock("persona", "p"),),
-                                    block_ids=("block-9999",)))
+        admin.create_agent(
+            NewAgent(
+                "a", "m", "e", memory_blocks=(NewBlock("persona", "p"),), block_ids=("block-9999",)
+            )
+        )
     assert admin.agents == {} and admin.blocks == {}

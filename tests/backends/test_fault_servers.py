@@ -48,21 +48,28 @@ def test_an_html_page_is_not_a_letta_server(foreign_server):
     assert str(err.value) == (
         f"{url}: this is not a Letta server (it answered HTTP 200, text/html: "
         "'<html><head><title>Welcome</title></head><body>It works!</body></html>'); "
-        "check --base-url / LETTA_BASE_URL")
+        "check --base-url / LETTA_BASE_URL"
+    )
     assert err.value.transient is False
 
 
-@pytest.mark.parametrize("answer", [
-    (200, "application/json", b'{"status": "healthy"}'),  # another API's health check
-    (200, "application/json", b"[1, 2]"),
-    (200, "application/json", b"not json at all"),
-    (404, "text/html", b"<h1>Not Found</h1>"),
-    (200, "text/plain", b""),
-])
+@pytest.mark.parametrize(
+    "answer",
+    [
+        (200, "application/json", b'{"status": "healthy"}'),  # another API's health check
+        (200, "application/json", b"[1, 2]"),
+        (200, "application/json", b"not json at all"),
+        (404, "text/html", b"<h1>Not Found</h1>"),
+        (200, "text/plain", b""),
+    ],
+)
 def test_answers_that_letta_does_not_give_fail_the_health_check(foreign_server, answer):
     url = foreign_server({"/v1/health/": answer})
-    with pytest.raises(NotLetta, match=rf"^{url}: this is not a Letta server \(it answered "
-                                       rf"HTTP {answer[0]}"):
+    with pytest.raises(
+        NotLetta,
+        match=rf"^{url}: this is not a Letta server \(it answered "
+        rf"HTTP {answer[0]}",
+    ):
         LettaBackend(url).check()
 
 
@@ -82,18 +89,27 @@ def test_a_long_page_is_quoted_short(foreign_server):
 
 def test_later_answers_of_the_wrong_shape_are_clear_errors(foreign_server):
     """The health check passes; every other endpoint answers HTML or foreign JSON."""
-    url = foreign_server({"/v1/health/": HEALTHY,
-                          "/v1/models/embedding": (200, "application/json", b'{"a": 1}')})
+    url = foreign_server(
+        {"/v1/health/": HEALTHY, "/v1/models/embedding": (200, "application/json", b'{"a": 1}')}
+    )
     backend = LettaBackend(url)
     backend.check()
-    with pytest.raises(NotLetta, match=r"^list models: the server at .* answered something "
-                                       r"that is not a list of models"):
+    with pytest.raises(
+        NotLetta,
+        match=r"^list models: the server at .* answered something "
+        r"that is not a list of models",
+    ):
         backend.models()
-    for call in (lambda: backend.find_agents(("t",)),
-                 lambda: backend.create_block(_block()),
-                 lambda: backend.send("agent-1", "hi", otid="o")):
-        with pytest.raises(NotLetta, match=rf"the server at {url} answered something that "
-                                           r"is not a Letta answer"):
+    for call in (
+        lambda: backend.find_agents(("t",)),
+        lambda: backend.create_block(_block()),
+        lambda: backend.send("agent-1", "hi", otid="o"),
+    ):
+        with pytest.raises(
+            NotLetta,
+            match=rf"the server at {url} answered something that "
+            r"is not a Letta answer",
+        ):
             call()
     admin = LettaAdmin(url)
     with pytest.raises(NotLetta, match=r"^list agents: the server at .* not a Letta answer"):
@@ -109,8 +125,11 @@ def test_admin_checks_the_server_before_its_first_call(foreign_server):
 def test_a_server_that_never_answers_is_bounded_by_the_run_timeout(silent_server):
     began = time.monotonic()
     # the health check gets what is left of the run's 0.5 s when it starts: 0.4-0.5 s
-    with pytest.raises(BackendError, match=r"accepted the connection but did not answer "
-                                           r"within 0\.[45]s") as err:
+    with pytest.raises(
+        BackendError,
+        match=r"accepted the connection but did not answer "
+        r"within 0\.[45]s",
+    ) as err:
         LettaBackend(silent_server, run_timeout=0.5).check()
     assert time.monotonic() - began < 2
     assert err.value.transient
@@ -119,8 +138,11 @@ def test_a_server_that_never_answers_is_bounded_by_the_run_timeout(silent_server
 def test_every_call_is_bounded_by_what_is_left_of_the_run(silent_server):
     backend = LettaBackend(silent_server, run_timeout=0.6)
     began = time.monotonic()
-    for call in (backend.models, lambda: backend.find_agents(("t",)),
-                 lambda: backend.send("agent-1", "hi", otid="o", timeout=30)):
+    for call in (
+        backend.models,
+        lambda: backend.find_agents(("t",)),
+        lambda: backend.send("agent-1", "hi", otid="o", timeout=30),
+    ):
         with pytest.raises(BackendError, match="did not answer in time"):
             call()
     assert time.monotonic() - began < 2.5  # all three together within the run's 0.6 s
@@ -140,43 +162,56 @@ def test_the_real_letta_passes_the_health_check(letta_stack):
 
 
 # ----- through the CLI: exit 1 and the message, never exit 3 -----
-@pytest.mark.parametrize("args", [
-    ["run", PIPELINE, "-i", "topic=owls"],
-    ["plan", AGENTS, *DEFAULTS],
-    ["diff", AGENTS, *DEFAULTS],
-    ["apply", AGENTS, "--yes", *DEFAULTS],
-    ["destroy", AGENTS, "--yes"],
-    ["export", "--all", "--out", "OUT"],
-])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["run", PIPELINE, "-i", "topic=owls"],
+        ["plan", AGENTS, *DEFAULTS],
+        ["diff", AGENTS, *DEFAULTS],
+        ["apply", AGENTS, "--yes", *DEFAULTS],
+        ["destroy", AGENTS, "--yes"],
+        ["export", "--all", "--out", "OUT"],
+    ],
+)
 def test_every_command_says_this_is_not_a_letta_server(cli, foreign_server, args):
     url = foreign_server()
     args = [str(cli.out) if a == "OUT" else a for a in args]
     result = cli(*args, "--base-url", url)
     assert result.exit_code == 1, result.output
-    assert f"error: {url}: this is not a Letta server (it answered HTTP 200, text/html" in \
-        result.output
+    assert (
+        f"error: {url}: this is not a Letta server (it answered HTTP 200, text/html"
+        in result.output
+    )
     assert "unexpected" not in result.output
 
 
-@pytest.mark.parametrize("args", [
-    ["run", PIPELINE, "-i", "topic=owls"],
-    ["plan", AGENTS, *DEFAULTS],
-    ["diff", AGENTS, *DEFAULTS],
-    ["apply", AGENTS, "--yes", *DEFAULTS],
-    ["destroy", AGENTS, "--yes"],
-    ["export", "--all", "--out", "OUT"],
-])
-@pytest.mark.parametrize("answer", [(200, "text/html", b"<p>hi</p>"),
-                                    (200, "application/json", b'{"weird": true}')])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["run", PIPELINE, "-i", "topic=owls"],
+        ["plan", AGENTS, *DEFAULTS],
+        ["diff", AGENTS, *DEFAULTS],
+        ["apply", AGENTS, "--yes", *DEFAULTS],
+        ["destroy", AGENTS, "--yes"],
+        ["export", "--all", "--out", "OUT"],
+    ],
+)
+@pytest.mark.parametrize(
+    "answer", [(200, "text/html", b"<p>hi</p>"), (200, "application/json", b'{"weird": true}')]
+)
 def test_a_server_that_passes_the_health_check_but_answers_foreign_things(
-        cli, foreign_server, args, answer):
+    cli, foreign_server, args, answer
+):
     """Not "6 to create" from a JSON object read as an empty list: an error, exit 1."""
     url = foreign_server({"/v1/health/": HEALTHY}, default=answer)
     args = [str(cli.out) if a == "OUT" else a for a in args]
     result = cli(*args, "--base-url", url)
     assert result.exit_code == 1, result.output
-    assert re.search(rf"the server at {url} answered something that is not a (Letta answer|"
-                     r"list of models)", result.output), result.output
+    assert re.search(
+        rf"the server at {url} answered something that is not a (Letta answer|"
+        r"list of models)",
+        result.output,
+    ), result.output
     assert "unexpected" not in result.output
 
 
@@ -190,8 +225,7 @@ def test_run_json_against_an_html_page_prints_its_document(cli, foreign_server):
 
 def test_run_with_a_timeout_does_not_hang_on_a_silent_server(cli, silent_server):
     began = time.monotonic()
-    result = cli("run", PIPELINE, "-i", "topic=owls", "--timeout", "1",
-                 "--base-url", silent_server)
+    result = cli("run", PIPELINE, "-i", "topic=owls", "--timeout", "1", "--base-url", silent_server)
     assert result.exit_code == 1, result.output
     assert re.search(r"did not answer within (0\.\d|1)s", result.output)  # what was left
     assert time.monotonic() - began < 5

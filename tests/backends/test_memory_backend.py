@@ -13,8 +13,9 @@ from orchestrator.errors import BackendError, NotFound, ServerUnavailable
 
 def make(label="a"):
     b = MemoryBackend()
-    ref = b.create_agent(NewAgent("n", "m", "e", tags=("t1", "t2"),
-                                  metadata={"orchestrate": {"agent": label}}))
+    ref = b.create_agent(
+        NewAgent("n", "m", "e", tags=("t1", "t2"), metadata={"orchestrate": {"agent": label}})
+    )
     return b, ref
 
 
@@ -49,9 +50,15 @@ def test_lost_reply_is_in_history():
 
 def test_default_answer_to_a_json_request_is_a_valid_instance():
     b, ref = make()
-    schema = {"type": "object", "required": ["ok", "n", "tags"],
-              "properties": {"ok": {"type": "boolean"}, "n": {"type": "integer"},
-                             "tags": {"type": "array", "items": {"type": "string"}}}}
+    schema = {
+        "type": "object",
+        "required": ["ok", "n", "tags"],
+        "properties": {
+            "ok": {"type": "boolean"},
+            "n": {"type": "integer"},
+            "tags": {"type": "array", "items": {"type": "string"}},
+        },
+    }
     prompt = f"judge\n\n{JSON_MARKER}\n```json\n{json.dumps(schema)}\n```"
     assert json.loads(b.send(ref.id, prompt, otid="o").text) == {"ok": True, "n": 0, "tags": []}
 

@@ -19,13 +19,19 @@ def _command(exc: BaseException):
     return cmd
 
 
-@pytest.mark.parametrize(("exc", "code", "text"), [
-    (KeyboardInterrupt(), ExitCode.CANCELLED, "error: interrupted"),
-    (RunError("step draft failed"), ExitCode.USER_ERROR, "error: step draft failed"),
-    (SpecError([Issue("p.yaml", 3, 5, "steps.a", "unknown agent 'x'", "did you mean 'y'?")]),
-     ExitCode.USER_ERROR, "p.yaml:3:5: steps.a: unknown agent 'x' (did you mean 'y'?)"),
-    (ZeroDivisionError("boom"), ExitCode.UNEXPECTED, "unexpected ZeroDivisionError: boom"),
-])
+@pytest.mark.parametrize(
+    ("exc", "code", "text"),
+    [
+        (KeyboardInterrupt(), ExitCode.CANCELLED, "error: interrupted"),
+        (RunError("step draft failed"), ExitCode.USER_ERROR, "error: step draft failed"),
+        (
+            SpecError([Issue("p.yaml", 3, 5, "steps.a", "unknown agent 'x'", "did you mean 'y'?")]),
+            ExitCode.USER_ERROR,
+            "p.yaml:3:5: steps.a: unknown agent 'x' (did you mean 'y'?)",
+        ),
+        (ZeroDivisionError("boom"), ExitCode.UNEXPECTED, "unexpected ZeroDivisionError: boom"),
+    ],
+)
 def test_errors_become_messages_and_stable_exit_codes(exc, code, text):
     result = CliRunner().invoke(_command(exc))
     assert result.exit_code == code

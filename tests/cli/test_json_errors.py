@@ -28,6 +28,7 @@ def crashing_on(name: str):
         if Path(path).name == name:
             raise RecursionError("maximum recursion depth exceeded")
         return load_plan(path, *args)
+
     return load
 
 
@@ -38,8 +39,15 @@ def test_one_crashing_file_loses_no_other_result(tmp_path, monkeypatch):
     result = run("validate", "--json", GOOD, str(bad), str(REPO / "tests/data/invalid/cycle.yaml"))
     assert result.exit_code == 3
     files = json.loads(result.stdout)["files"]
-    assert [(f["ok"], f["unexpected"]) for f in files] == [(True, False), (False, True), (False, False)]
-    assert files[1]["issues"][0]["message"] == "unexpected RecursionError: maximum recursion depth exceeded"
+    assert [(f["ok"], f["unexpected"]) for f in files] == [
+        (True, False),
+        (False, True),
+        (False, False),
+    ]
+    assert (
+        files[1]["issues"][0]["message"]
+        == "unexpected RecursionError: maximum recursion depth exceeded"
+    )
     assert "dependency cycle" in files[2]["issues"][0]["message"]
 
 
@@ -55,13 +63,16 @@ def test_text_mode_also_goes_on_after_a_crash(tmp_path, monkeypatch):
 
 def test_run_json_prints_a_document_on_a_spec_error_and_on_a_bug(tmp_path, monkeypatch):
     broken = tmp_path / "p.yaml"
-    broken.write_text(f"{HEAD}kind: Pipeline\nmetadata: {{name: t}}\nagents: {{w: {{}}}}\n"
-                      "steps:\n  a: {agent: w, prompt: '{{ )( }}'}\n")
+    broken.write_text(
+        f"{HEAD}kind: Pipeline\nmetadata: {{name: t}}\nagents: {{w: {{}}}}\n"
+        "steps:\n  a: {agent: w, prompt: '{{ )( }}'}\n"
+    )
     result = run("run", "--json", str(broken))
     assert result.exit_code == 1
     doc = json.loads(result.stdout)
     assert doc["status"] == "error" and doc["issues"][0]["path"] == "steps.a.prompt"
     from orchestrator.cli import run_cmds
+
     monkeypatch.setattr(run_cmds, "load_plan", lambda path, *args: 1 / 0)
     result = run("run", "--json", GOOD)
     assert result.exit_code == 3
@@ -85,7 +96,9 @@ def test_provisioning_json_prints_a_document_on_a_spec_error(resource_dir, comma
     assert result.exit_code == 1
     doc = json.loads(result.stdout)
     assert [i["message"] for i in doc["issues"]] == [
-        "unknown shared block 'nope'", "unknown key 'vaule'"]
+        "unknown shared block 'nope'",
+        "unknown key 'vaule'",
+    ]
 
 
 def test_plan_dir_with_a_non_utf8_file_is_a_located_error(resource_dir):
@@ -99,7 +112,9 @@ def test_validate_a_file_reports_its_siblings_problems_too(resource_dir):
     result = run("validate", str(resource_dir / "a.yaml"))
     assert result.exit_code == 1
     assert [line.split(": ", 1)[0].rsplit("/", 1)[1] for line in result.stdout.splitlines()] == [
-        "a.yaml:4:17", "b.yaml:4:1"]
+        "a.yaml:4:17",
+        "b.yaml:4:1",
+    ]
     both = run("validate", str(resource_dir / "a.yaml"), str(resource_dir / "b.yaml"))
     assert both.stdout == result.stdout  # each problem once, with its own file
 
@@ -108,8 +123,12 @@ def test_allow_path_lets_a_resource_read_outside_its_directory(resource_dir, tmp
     (tmp_path / "shared").mkdir()
     (tmp_path / "shared" / "system.md").write_text("You write.\n")
     (resource_dir / "b.yaml").unlink()
-    (resource_dir / "a.yaml").write_text(f"{HEAD}kind: Agent\nname: w\nsystem_file: ../shared/system.md\n")
+    (resource_dir / "a.yaml").write_text(
+        f"{HEAD}kind: Agent\nname: w\nsystem_file: ../shared/system.md\n"
+    )
     refused = run("validate", str(resource_dir / "a.yaml"))
     assert refused.exit_code == 1 and "is outside the resource directory" in refused.stdout
-    allowed = run("validate", "--allow-path", str(tmp_path / "shared"), str(resource_dir / "a.yaml"))
+    allowed = run(
+        "validate", "--allow-path", str(tmp_path / "shared"), str(resource_dir / "a.yaml")
+    )
     assert allowed.exit_code == 0, allowed.output

@@ -60,7 +60,8 @@ def test_warnings_are_printed_but_exit_is_0():
     assert result.exit_code == 0
     assert result.stdout.splitlines()[1] == (
         f"{DATA}/valid/warnings.yaml:9:9: agents.idle: agent 'idle' is not used by any step "
-        "(remove it, or give it a step) [warning]")
+        "(remove it, or give it a step) [warning]"
+    )
 
 
 def test_validate_json_is_machine_readable():
@@ -69,10 +70,21 @@ def test_validate_json_is_machine_readable():
     assert result.exit_code == 1
     report = json.loads(result.stdout)
     first, second = report["files"]
-    assert (first["file"], first["ok"], second["ok"], second["issues"]) == (str(bad), False, True, [])
+    assert (first["file"], first["ok"], second["ok"], second["issues"]) == (
+        str(bad),
+        False,
+        True,
+        [],
+    )
     assert first["issues"][1] == {
-        "file": str(bad), "line": 7, "col": 14, "path": "steps.a.agent",
-        "message": "unknown agent 'writr'", "hint": "did you mean 'writer'?", "severity": "error"}
+        "file": str(bad),
+        "line": 7,
+        "col": 14,
+        "path": "steps.a.agent",
+        "message": "unknown agent 'writr'",
+        "hint": "did you mean 'writer'?",
+        "severity": "error",
+    }
 
 
 def test_missing_file_is_a_problem_not_a_traceback():
@@ -109,7 +121,9 @@ def test_graph_of_an_invalid_file_prints_issues_and_exits_1():
 def test_schema_prints_the_shipped_schema(kind):
     result = run("schema", kind)
     assert result.exit_code == 0
-    assert json.loads(result.stdout) == json.loads((REPO / "schemas" / f"{kind}.schema.json").read_text())
+    assert json.loads(result.stdout) == json.loads(
+        (REPO / "schemas" / f"{kind}.schema.json").read_text()
+    )
 
 
 def test_schema_defaults_to_pipeline():
@@ -135,18 +149,23 @@ def test_resource_files_are_checked_as_resources_with_their_directory(tmp_path):
     assert broken.exit_code == 1
     assert broken.stdout.splitlines() == [
         f"{triager}:14:17: Agent(triager).shared_blocks[0]: unknown shared block 'team_note' "
-        "(did you mean 'team_notes'?)"]
+        "(did you mean 'team_notes'?)"
+    ]
 
 
 def test_run_labels_warnings_as_validate_does(tmp_path):
     pipeline = tmp_path / "p.yaml"
-    pipeline.write_text('apiVersion: orchestrate/v1\nkind: Pipeline\nmetadata: {name: t}\n'
-                        'agents:\n  writer: {system: "x"}\n  other: {system: "y"}\n'
-                        'steps:\n  a: {agent: writer, prompt: hi}\n')
+    pipeline.write_text(
+        "apiVersion: orchestrate/v1\nkind: Pipeline\nmetadata: {name: t}\n"
+        'agents:\n  writer: {system: "x"}\n  other: {system: "y"}\n'
+        "steps:\n  a: {agent: writer, prompt: hi}\n"
+    )
     result = run("run", str(pipeline), "--dry-run")
     assert result.exit_code == 0, result.output
-    assert (f"{pipeline}:6:10: agents.other: agent 'other' is not used by any step "
-            "(remove it, or give it a step) [warning]\n") in result.stderr
+    assert (
+        f"{pipeline}:6:10: agents.other: agent 'other' is not used by any step "
+        "(remove it, or give it a step) [warning]\n"
+    ) in result.stderr
     bad = DATA / "invalid" / "unknown-agent.yaml"  # with an error: the warning still says so
     result = run("run", str(bad), "--dry-run")
     assert result.exit_code == 1

@@ -30,7 +30,12 @@ steps:
 def test_dependencies_are_needs_union_template_refs():
     plan = plan_of(FAN)
     assert {n: s.depends_on for n, s in plan.steps.items()} == {
-        "a": (), "b": ("a",), "c": ("a",), "d": ("b",), "e": ("c", "d")}
+        "a": (),
+        "b": ("a",),
+        "c": ("a",),
+        "d": ("b",),
+        "e": ("c", "d"),
+    }
     assert sorted(plan.graph.edges) == [("a", "b"), ("a", "c"), ("b", "d"), ("c", "e"), ("d", "e")]
 
 
@@ -111,7 +116,8 @@ def test_item_variable_is_not_visible_in_when():
               each: {agent: w, for_each: "{{ inputs.papers }}", prompt: "{{ item }}", when: "{{ item }}"}
             """)
     assert [(i.path, i.message) for i in info.value.issues] == [
-        ("steps.each.when", "unknown variable 'item'")]
+        ("steps.each.when", "unknown variable 'item'")
+    ]
 
 
 def test_env_refs_are_collected_from_agents_blocks_and_defaults():
@@ -151,7 +157,9 @@ def test_multiple_cycles_are_each_named():
               z: {agent: w, prompt: hi, needs: [y]}
             """)
     assert [i.message for i in info.value.issues] == [
-        "dependency cycle: a -> b -> a", "dependency cycle: x -> y -> z -> x"]
+        "dependency cycle: a -> b -> a",
+        "dependency cycle: x -> y -> z -> x",
+    ]
 
 
 def test_cycle_inside_a_loop_body():
@@ -167,7 +175,8 @@ def test_cycle_inside_a_loop_body():
                     q: {agent: w, prompt: "{{ steps.p.output }}"}
             """)
     assert [(i.path, i.message) for i in info.value.issues] == [
-        ("steps.l.loop.steps.p", "dependency cycle: p -> q -> p")]
+        ("steps.l.loop.steps.p", "dependency cycle: p -> q -> p")
+    ]
 
 
 def test_body_step_reading_outer_step_via_needs_lifts_dependency():
@@ -185,11 +194,14 @@ def test_body_step_reading_outer_step_via_needs_lifts_dependency():
     assert plan.steps["l"].loop.steps["p"].depends_on == ()
 
 
-@pytest.mark.parametrize(("name", "levels"), [
-    ("research-report", (("research",), ("draft",), ("review",), ("revise",))),
-    ("parallel-analysis", (("costs", "market", "risks", "summaries"), ("synthesis",))),
-    ("support-triage", (("triage",), ("escalate", "reply"))),
-])
+@pytest.mark.parametrize(
+    ("name", "levels"),
+    [
+        ("research-report", (("research",), ("draft",), ("review",), ("revise",))),
+        ("parallel-analysis", (("costs", "market", "risks", "summaries"), ("synthesis",))),
+        ("support-triage", (("triage",), ("escalate", "reply"))),
+    ],
+)
 def test_example_pipelines_compile_clean(name, levels):
     plan = load_plan(REPO / "pipelines" / f"{name}.yaml")
     assert plan.levels == levels

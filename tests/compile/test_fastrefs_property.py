@@ -18,23 +18,55 @@ from hypothesis import strategies as st
 from orchestrator.compile.fastrefs import fast_analysis
 from orchestrator.compile.refs import jinja_analysis
 
-NAMES = st.sampled_from(["steps", "inputs", "loop", "item", "x", "review", "a_1", "none",
-                         "true", "False", "self", "range", "dict"])
-ATTRS = st.sampled_from(["output", "ran", "approved", "feedback", "items", "keys", "get",
-                         "text", "0", "_x", "mro"])
-FILTERS = st.sampled_from(["upper", "lower", "default", "join", "length", "tojson", "trim",
-                           "replace", "first", "int", "round"])
+NAMES = st.sampled_from(
+    [
+        "steps",
+        "inputs",
+        "loop",
+        "item",
+        "x",
+        "review",
+        "a_1",
+        "none",
+        "true",
+        "False",
+        "self",
+        "range",
+        "dict",
+    ]
+)
+ATTRS = st.sampled_from(
+    ["output", "ran", "approved", "feedback", "items", "keys", "get", "text", "0", "_x", "mro"]
+)
+FILTERS = st.sampled_from(
+    [
+        "upper",
+        "lower",
+        "default",
+        "join",
+        "length",
+        "tojson",
+        "trim",
+        "replace",
+        "first",
+        "int",
+        "round",
+    ]
+)
 TESTS = st.sampled_from(["defined", "none", "string", "number", "undefined"])
 STRINGS = st.text(alphabet="abc xyz'\"-_.()[]{}|%#\\", max_size=6).map(repr)
-NUMBERS = st.one_of(st.integers(-5, 1000).map(str),
-                    st.floats(0, 10, allow_nan=False).map(lambda f: f"{f:.2f}"))
+NUMBERS = st.one_of(
+    st.integers(-5, 1000).map(str), st.floats(0, 10, allow_nan=False).map(lambda f: f"{f:.2f}")
+)
 SPACE = st.sampled_from(["", " ", "  ", "\n", "\t"])
 
 
 def _chain(draw_base: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
-    suffix = st.one_of(ATTRS.map(lambda a: "." + a),
-                       st.one_of(STRINGS, NUMBERS, NAMES).map(lambda k: f"[{k}]"),
-                       st.integers(0, 3).map(lambda n: f"[:{n * 10}]"))
+    suffix = st.one_of(
+        ATTRS.map(lambda a: "." + a),
+        st.one_of(STRINGS, NUMBERS, NAMES).map(lambda k: f"[{k}]"),
+        st.integers(0, 3).map(lambda n: f"[:{n * 10}]"),
+    )
     return st.tuples(draw_base, st.lists(suffix, max_size=4)).map(lambda t: t[0] + "".join(t[1]))
 
 
@@ -45,12 +77,18 @@ def _extend(inner: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
     arg = st.lists(inner, max_size=2).map(", ".join)
     return st.one_of(
         st.tuples(inner, FILTERS, st.booleans(), arg).map(
-            lambda t: f"{t[0]} | {t[1]}({t[3]})" if t[2] else f"{t[0]} | {t[1]}"),
+            lambda t: f"{t[0]} | {t[1]}({t[3]})" if t[2] else f"{t[0]} | {t[1]}"
+        ),
         st.tuples(inner, st.booleans(), TESTS).map(
-            lambda t: f"{t[0]} is {'not ' if t[1] else ''}{t[2]}"),
-        st.tuples(inner, st.sampled_from(["+", "-", "*", "/", "//", "%", "==", "!=", "<",
-                                          ">=", "in", "not in", "and", "or"]), inner).map(
-            lambda t: f"{t[0]} {t[1]} {t[2]}"),
+            lambda t: f"{t[0]} is {'not ' if t[1] else ''}{t[2]}"
+        ),
+        st.tuples(
+            inner,
+            st.sampled_from(
+                ["+", "-", "*", "/", "//", "%", "==", "!=", "<", ">=", "in", "not in", "and", "or"]
+            ),
+            inner,
+        ).map(lambda t: f"{t[0]} {t[1]} {t[2]}"),
         inner.map(lambda e: f"not {e}"),
         inner.map(lambda e: f"({e})"),
         st.tuples(inner, inner, inner).map(lambda t: f"{t[0]} if {t[1]} else {t[2]}"),
@@ -63,7 +101,9 @@ EXPRESSIONS = st.recursive(ATOMS, _extend, max_leaves=8)
 TEXT = st.text(alphabet="ab {}%#-\n'\"", max_size=8)
 TEMPLATES = st.lists(
     st.one_of(TEXT, st.tuples(SPACE, EXPRESSIONS, SPACE).map(lambda t: "{{" + "".join(t) + "}}")),
-    min_size=1, max_size=4).map("".join)
+    min_size=1,
+    max_size=4,
+).map("".join)
 
 
 def _agree(source: str) -> None:
@@ -74,7 +114,10 @@ def _agree(source: str) -> None:
     jinja = jinja_analysis(source)
     assert not jinja.syntax_error, f"fast path accepted what Jinja rejects: {source!r}"
     assert (fast.accesses, fast.filters, fast.tests) == (
-        jinja.accesses, jinja.filters, jinja.tests), source
+        jinja.accesses,
+        jinja.filters,
+        jinja.tests,
+    ), source
 
 
 @settings(max_examples=1500, deadline=None, suppress_health_check=[HealthCheck.too_slow])

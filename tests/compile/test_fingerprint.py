@@ -32,7 +32,10 @@ def test_fingerprints_are_stable_and_distinct():
 
 
 def test_moving_a_step_in_the_file_keeps_fingerprints():
-    moved = BASE.replace('  a: {agent: w, prompt: "start"}\n', "") + '  a: {agent: w, prompt: "start"}\n'
+    moved = (
+        BASE.replace('  a: {agent: w, prompt: "start"}\n', "")
+        + '  a: {agent: w, prompt: "start"}\n'
+    )
     assert fingerprints(moved) == fingerprints(BASE)
 
 
@@ -66,6 +69,9 @@ def test_replicas_do_not_change_fingerprints():
 
 def test_model_and_output_schema_change_fingerprints():
     before = fingerprints(BASE)
-    assert fingerprints(BASE.replace('prompt: "start"}', 'prompt: "start", model: m/x}'))["a"] != before["a"]
+    assert (
+        fingerprints(BASE.replace('prompt: "start"}', 'prompt: "start", model: m/x}'))["a"]
+        != before["a"]
+    )
     schema = 'prompt: "start", output: {format: json, schema: {type: object}}}'
     assert fingerprints(BASE.replace('prompt: "start"}', schema))["a"] != before["a"]

@@ -65,8 +65,10 @@ def test_dot_has_clusters_for_loops_and_ranks_for_levels():
     assert 'subgraph "cluster_revise" {' in text
     assert '"revise" -> "revise.rewrite";' in text
     assert '"revise.rewrite" -> "revise.recheck";' in text
-    assert ('"revise.recheck" -> "revise.rewrite" [style=dashed, constraint=false, '
-            'label="until steps.recheck.output.approved"];') in text  # the next iteration
+    assert (
+        '"revise.recheck" -> "revise.rewrite" [style=dashed, constraint=false, '
+        'label="until steps.recheck.output.approved"];'
+    ) in text  # the next iteration
     parallel = render_graph(plan("parallel-analysis"), "dot")
     assert '{ rank=same; "costs"; "market"; "risks"; "summaries"; }' in parallel
 

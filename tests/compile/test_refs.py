@@ -79,7 +79,10 @@ def test_everything_else_goes_through_jinja(source):
 def test_analysis_of_chains_and_dynamic_parts():
     accesses = analyze("{{ steps[name].output }} {{ steps.a['b'] }}").accesses
     assert [(a.name, a.parts) for a in accesses] == [
-        ("steps", (DYNAMIC, "output")), ("name", ()), ("steps", ("a", "b"))]
+        ("steps", (DYNAMIC, "output")),
+        ("name", ()),
+        ("steps", ("a", "b")),
+    ]
 
 
 def test_syntax_errors_are_reported_with_a_line():
@@ -101,30 +104,36 @@ def _nested(depth: int) -> str:
     return "{{ " + "(" * depth + "x" + ")" * depth + " }}"
 
 
-@pytest.mark.parametrize("source, words", [
-    (_sum(3_000), "nested deeper than"),
-    (_sum(limits.MAX_TEMPLATE_DEPTH + 1), "nested deeper than"),
-    (_nested(300), "brackets nested deeper than"),
-    (_nested(limits.MAX_TEMPLATE_NESTING + 1), "brackets nested deeper than"),
-    ("{{ " + "not " * 2_000 + "x }}", "nested deeper than"),
-    ("{{ " + "- " * 2_000 + "x }}", "nested deeper than"),
-    ("{{ x" + " | trim" * 500 + " }}", "nested deeper than"),
-    ("{{ x" + ".a" * 500 + " }}", "nested deeper than"),
-    ("{% if x %}" * 200 + "y" + "{% endif %}" * 200, "nested deeper than"),
-    ("x" * (limits.MAX_TEMPLATE_CHARS + 1), "template too long"),
-])
+@pytest.mark.parametrize(
+    "source, words",
+    [
+        (_sum(3_000), "nested deeper than"),
+        (_sum(limits.MAX_TEMPLATE_DEPTH + 1), "nested deeper than"),
+        (_nested(300), "brackets nested deeper than"),
+        (_nested(limits.MAX_TEMPLATE_NESTING + 1), "brackets nested deeper than"),
+        ("{{ " + "not " * 2_000 + "x }}", "nested deeper than"),
+        ("{{ " + "- " * 2_000 + "x }}", "nested deeper than"),
+        ("{{ x" + " | trim" * 500 + " }}", "nested deeper than"),
+        ("{{ x" + ".a" * 500 + " }}", "nested deeper than"),
+        ("{% if x %}" * 200 + "y" + "{% endif %}" * 200, "nested deeper than"),
+        ("x" * (limits.MAX_TEMPLATE_CHARS + 1), "template too long"),
+    ],
+)
 def test_templates_past_a_limit_are_reported_not_parsed(source, words):
     analysis = analyze(source)
     assert words in analysis.limit_error and not analysis.accesses
 
 
-@pytest.mark.parametrize("source", [
-    _sum(limits.MAX_TEMPLATE_DEPTH // 2),
-    _nested(limits.MAX_TEMPLATE_NESTING),
-    "{{ x" + ".a" * (limits.MAX_TEMPLATE_DEPTH // 2) + " }}",
-    "(" * 100 + " prose brackets do not count " + "{{ x }}",
-    "x" * limits.MAX_TEMPLATE_CHARS,
-])
+@pytest.mark.parametrize(
+    "source",
+    [
+        _sum(limits.MAX_TEMPLATE_DEPTH // 2),
+        _nested(limits.MAX_TEMPLATE_NESTING),
+        "{{ x" + ".a" * (limits.MAX_TEMPLATE_DEPTH // 2) + " }}",
+        "(" * 100 + " prose brackets do not count " + "{{ x }}",
+        "x" * limits.MAX_TEMPLATE_CHARS,
+    ],
+)
 def test_templates_within_the_limits_are_analysed_and_render(source):
     analysis = analyze(source)
     assert not analysis.limit_error and not analysis.syntax_error

@@ -63,45 +63,70 @@ def write(directory: Path, name: str, body: str) -> Path:
 def problems(path: Path, allowed: tuple = ()) -> list[str]:
     with pytest.raises(SpecError) as info:
         load_plan(path, allowed)
-    return [f"{Path(i.file).name}:{i.line}:{i.col}: {i.path}: {i.message}"
-            for i in info.value.issues if i.severity == "error"]
+    return [
+        f"{Path(i.file).name}:{i.line}:{i.col}: {i.path}: {i.message}"
+        for i in info.value.issues
+        if i.severity == "error"
+    ]
 
 
 def test_a_used_pipeline_is_expanded_with_a_prefix(tmp_path):
     write(tmp_path, "review.yaml", REVIEW)
     plan = load_plan(write(tmp_path, "main.yaml", MAIN))
     assert list(plan.steps) == [
-        "draft", "review.inputs", "review.critique", "review.improve", "review",
-        "again.inputs", "again.critique", "again.improve", "again"]
+        "draft",
+        "review.inputs",
+        "review.critique",
+        "review.improve",
+        "review",
+        "again.inputs",
+        "again.critique",
+        "again.improve",
+        "again",
+    ]
     assert plan.steps["review.inputs"].depends_on == ("draft",)
     assert plan.steps["review.improve"].depends_on == ("review.critique", "review.inputs")
     assert plan.steps["review.improve"].scope == "review"
     assert plan.steps["review.improve"].prompt.steps == {"critique"}  # its own names
     assert set(plan.steps["review"].depends_on) == {
-        "review.inputs", "review.critique", "review.improve"}
+        "review.inputs",
+        "review.critique",
+        "review.improve",
+    }
     assert plan.steps["again.inputs"].depends_on == ("review",)
     # every use has its own agents and shared blocks; the used file's defaults stay its own
     assert {"writer", "review.editor", "again.editor"} == set(plan.agents)
     assert plan.steps["again.critique"].agent == "again.editor"
     assert plan.agents["again.editor"].model == "sub/model"
     assert set(plan.shared_blocks) == {"review.notes", "again.notes"}
-    assert plan.used_files == {str((tmp_path / "review.yaml").resolve()):
-                               str(tmp_path / "review.yaml")}
+    assert plan.used_files == {
+        str((tmp_path / "review.yaml").resolve()): str(tmp_path / "review.yaml")
+    }
 
 
 def test_nested_sub_pipelines_nest_their_names(tmp_path):
     write(tmp_path, "review.yaml", REVIEW)
-    write(tmp_path, "sub/mid.yaml", """\
+    write(
+        tmp_path,
+        "sub/mid.yaml",
+        """\
         inputs: {t: {type: string}}
         steps:
           inner: {uses: ../review.yaml, with: {text: "{{ inputs.t }}"}}
         outputs: {out: "{{ steps.inner.output.text }}"}
-        """)
-    plan = load_plan(write(tmp_path, "top.yaml", """\
+        """,
+    )
+    plan = load_plan(
+        write(
+            tmp_path,
+            "top.yaml",
+            """\
         steps:
           mid: {uses: ./sub/mid.yaml, with: {t: "x"}}
         outputs: {o: "{{ steps.mid.output.out }}"}
-        """))
+        """,
+        )
+    )
     assert "mid.inner.critique" in plan.steps
     assert plan.steps["mid.inner.critique"].scope == "mid.inner"
     assert plan.steps["mid.inner.inputs"].scope == "mid"  # evaluated in mid's scope
@@ -110,20 +135,29 @@ def test_nested_sub_pipelines_nest_their_names(tmp_path):
 
 
 def test_errors_inside_a_used_file_are_reported_there_and_at_the_call_site(tmp_path):
-    write(tmp_path, "review.yaml", REVIEW.replace("steps.critique.output }}\"\noutputs",
-                                                  "steps.critque.output }}\"\noutputs"))
+    write(
+        tmp_path,
+        "review.yaml",
+        REVIEW.replace('steps.critique.output }}"\noutputs', 'steps.critque.output }}"\noutputs'),
+    )
     found = problems(write(tmp_path, "main.yaml", MAIN))
     assert "review.yaml:17:13: steps.improve.prompt: unknown step 'critque'" in found
-    assert ("main.yaml:11:11: steps.review.uses: the used pipeline './review.yaml' has 1 "
-            "error") in found
-    assert ("main.yaml:14:11: steps.again.uses: the used pipeline './review.yaml' has 1 "
-            "error") in found
+    assert (
+        "main.yaml:11:11: steps.review.uses: the used pipeline './review.yaml' has 1 error"
+    ) in found
+    assert (
+        "main.yaml:14:11: steps.again.uses: the used pipeline './review.yaml' has 1 error"
+    ) in found
     assert len(found) == 3  # the inner problem once, however often the file is used
 
 
 def test_with_inputs_are_checked_against_the_used_pipeline(tmp_path):
     write(tmp_path, "review.yaml", REVIEW.replace("enum: []", ""))
-    found = problems(write(tmp_path, "main.yaml", """\
+    found = problems(
+        write(
+            tmp_path,
+            "main.yaml",
+            """\
         agents: {writer: {}}
         steps:
           draft: {agent: writer, prompt: "hi"}
@@ -134,7 +168,9 @@ def test_with_inputs_are_checked_against_the_used_pipeline(tmp_path):
             uses: ./review.yaml
             with: {text: "x", rounds: [1]}
           after: {agent: writer, prompt: "{{ steps.review.output.txet }}"}
-        """))
+        """,
+        )
+    )
     assert found == [
         "main.yaml:8:11: steps.review.with: missing input 'text' of './review.yaml'",
         "main.yaml:9:12: steps.review.with.txt: './review.yaml' has no input 'txt'",
@@ -149,7 +185,7 @@ def test_the_declaration_is_named_in_the_hint(tmp_path):
     main = write(tmp_path, "main.yaml", "steps:\n  r: {uses: ./review.yaml}\n")
     with pytest.raises(SpecError) as info:
         load_plan(main)
-    issue, = info.value.issues
+    (issue,) = info.value.issues
     assert issue.message == "missing input 'text' of './review.yaml'"
     assert f"{tmp_path / 'review.yaml'}:5:9" in issue.hint
 
@@ -162,17 +198,23 @@ def test_cycles_between_files_are_named(tmp_path):
     assert found[0].startswith("a.yaml:5:13: steps.b.uses: the used pipeline './b.yaml'")
     write(tmp_path, "self.yaml", "steps:\n  me: {uses: ./self.yaml}\n")
     assert problems(tmp_path / "self.yaml") == [
-        "self.yaml:5:14: steps.me.uses: sub-pipeline cycle: self.yaml -> self.yaml"]
+        "self.yaml:5:14: steps.me.uses: sub-pipeline cycle: self.yaml -> self.yaml"
+    ]
 
 
 def test_a_path_outside_the_pipelines_directory_needs_allow_path(tmp_path):
     outside = tmp_path / "shared"
     write(outside, "review.yaml", REVIEW)
-    main = write(tmp_path / "project", "main.yaml",
-                 "steps:\n  r: {uses: ../shared/review.yaml, with: {text: x}}\n")
+    main = write(
+        tmp_path / "project",
+        "main.yaml",
+        "steps:\n  r: {uses: ../shared/review.yaml, with: {text: x}}\n",
+    )
     found = problems(main)
-    assert found == ["main.yaml:5:13: steps.r.uses: '../shared/review.yaml' is outside the "
-                     f"pipeline's directory {(tmp_path / 'project').resolve()}"]
+    assert found == [
+        "main.yaml:5:13: steps.r.uses: '../shared/review.yaml' is outside the "
+        f"pipeline's directory {(tmp_path / 'project').resolve()}"
+    ]
     assert "r.critique" in load_plan(main, (str(outside),)).steps
     # a link that leads outside is judged by where it leads
     (tmp_path / "project" / "link.yaml").symlink_to(outside / "review.yaml")
@@ -182,27 +224,41 @@ def test_a_path_outside_the_pipelines_directory_needs_allow_path(tmp_path):
 
 def test_a_missing_used_file_is_located_at_the_call_site(tmp_path):
     found = problems(write(tmp_path, "main.yaml", "steps:\n  r: {uses: ./nope.yaml}\n"))
-    assert found == ["main.yaml:5:13: steps.r.uses: './nope.yaml': cannot read file: No such "
-                     "file or directory"]
+    assert found == [
+        "main.yaml:5:13: steps.r.uses: './nope.yaml': cannot read file: No such file or directory"
+    ]
 
 
-@pytest.mark.parametrize("extra,message", [
-    ("agent: w", "a step with 'uses' takes no 'agent'"),
-    ("for_each: '{{ [1] }}'", "a step with 'uses' takes no 'for_each'"),
-])
+@pytest.mark.parametrize(
+    "extra,message",
+    [
+        ("agent: w", "a step with 'uses' takes no 'agent'"),
+        ("for_each: '{{ [1] }}'", "a step with 'uses' takes no 'for_each'"),
+    ],
+)
 def test_a_uses_step_takes_no_agent_fields(tmp_path, extra, message):
     write(tmp_path, "review.yaml", REVIEW)
-    found = problems(write(tmp_path, "main.yaml", f"""\
+    found = problems(
+        write(
+            tmp_path,
+            "main.yaml",
+            f"""\
         agents: {{w: {{}}}}
         steps:
           r: {{uses: ./review.yaml, with: {{text: x}}, {extra}}}
-        """))
+        """,
+        )
+    )
     assert [f.split(": ", 2)[2] for f in found] == [message]
 
 
 def test_with_needs_uses_and_loops_cannot_use(tmp_path):
     write(tmp_path, "review.yaml", REVIEW)
-    found = problems(write(tmp_path, "main.yaml", """\
+    found = problems(
+        write(
+            tmp_path,
+            "main.yaml",
+            """\
         agents: {w: {}}
         steps:
           a: {agent: w, prompt: hi, with: {text: x}}
@@ -211,19 +267,29 @@ def test_with_needs_uses_and_loops_cannot_use(tmp_path):
               max_iterations: 2
               steps:
                 r: {uses: ./review.yaml, with: {text: x}}
-        """))
+        """,
+        )
+    )
     assert "main.yaml:6:29: steps.a: 'with' needs 'uses'" in found
     assert "main.yaml:11:13: steps.l.loop.steps.r: a loop body cannot use a sub-pipeline" in found
 
 
 def test_templates_in_with_are_checked_in_the_callers_scope(tmp_path):
     write(tmp_path, "review.yaml", REVIEW)
-    found = problems(write(tmp_path, "main.yaml", """\
+    found = problems(
+        write(
+            tmp_path,
+            "main.yaml",
+            """\
         steps:
           r: {uses: ./review.yaml, with: {text: "{{ steps.nope.output }} {{ inputs.x }}"}}
-        """))
-    assert sorted(found) == ["main.yaml:5:41: steps.r.with.text: undeclared input 'x'",
-                             "main.yaml:5:41: steps.r.with.text: unknown step 'nope'"]
+        """,
+        )
+    )
+    assert sorted(found) == [
+        "main.yaml:5:41: steps.r.with.text: undeclared input 'x'",
+        "main.yaml:5:41: steps.r.with.text: unknown step 'nope'",
+    ]
 
 
 def test_graph_shows_the_sub_pipeline_as_a_group(tmp_path):
@@ -252,6 +318,8 @@ def test_the_example_pipeline_uses_a_sub_pipeline():
 def test_a_used_pipeline_cannot_have_a_step_named_inputs(tmp_path):
     write(tmp_path, "sub.yaml", "agents: {w: {}}\nsteps:\n  inputs: {agent: w, prompt: hi}\n")
     found = problems(write(tmp_path, "main.yaml", "steps:\n  r: {uses: ./sub.yaml}\n"))
-    assert found == [f"main.yaml:5:13: steps.r.uses: './sub.yaml' has a step named 'inputs' "
-                     f"({tmp_path / 'sub.yaml'}:6:11), a name a sub-pipeline keeps for its "
-                     "inputs"]
+    assert found == [
+        f"main.yaml:5:13: steps.r.uses: './sub.yaml' has a step named 'inputs' "
+        f"({tmp_path / 'sub.yaml'}:6:11), a name a sub-pipeline keeps for its "
+        "inputs"
+    ]

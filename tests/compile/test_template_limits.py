@@ -57,14 +57,17 @@ def test_the_output_limit_is_worded_for_the_field():
     t = Template("{% for i in range(2) %}{{ inputs.big }}{% endfor %}", "steps.draft.prompt")
     with pytest.raises(TemplateLimitError) as info:
         render(t, CONTEXT)
-    assert str(info.value) == (f"steps.draft.prompt: template output exceeds "
-                               f"{sandbox.MAX_CHARS:,} characters")
+    assert str(info.value) == (
+        f"steps.draft.prompt: template output exceeds {sandbox.MAX_CHARS:,} characters"
+    )
 
 
 def test_nested_loops_stop_at_the_render_time_limit(monkeypatch):
     monkeypatch.setattr(sandbox, "RENDER_SECONDS", 0.3)
-    t = Template("{% for i in range(99999) %}{% for j in range(99999) %}{% endfor %}"
-                 "{% endfor %}", "steps.draft.prompt")
+    t = Template(
+        "{% for i in range(99999) %}{% for j in range(99999) %}{% endfor %}{% endfor %}",
+        "steps.draft.prompt",
+    )
     began = time.monotonic()
     with pytest.raises(TemplateLimitError) as info:
         render(t, CONTEXT)
@@ -74,8 +77,11 @@ def test_nested_loops_stop_at_the_render_time_limit(monkeypatch):
 
 def test_recursive_macros_stop_at_the_time_limit(monkeypatch):
     monkeypatch.setattr(sandbox, "RENDER_SECONDS", 0.3)
-    t = Template("{% macro f(n) %}{% if n %}{{ f(n - 1) }}{{ f(n - 1) }}{% endif %}{% endmacro %}"
-                 "{{ f(40) }}", "outputs.report")
+    t = Template(
+        "{% macro f(n) %}{% if n %}{{ f(n - 1) }}{{ f(n - 1) }}{% endif %}{% endmacro %}"
+        "{{ f(40) }}",
+        "outputs.report",
+    )
     with pytest.raises(TemplateLimitError, match="^outputs.report: template rendering took"):
         render(t, CONTEXT)
 
@@ -92,17 +98,20 @@ def test_lower_limits_apply_at_once(monkeypatch):
         render(t, CONTEXT)
 
 
-@pytest.mark.parametrize("source, expected", [
-    ("{{ 'x' | center(9) }}", "    x    "),
-    ("{{ 'ab' * 3 }}", "ababab"),
-    ("{% for i in range(3) %}{{ i }}{% endfor %}", "012"),
-    ("{{ [1, 2] + [3] }}", "[1, 2, 3]"),
-    ("{{ '%5s|' % 'x' }}", "    x|"),
-    ("{{ '{:>4}'.format('x') }}", "   x"),
-    ("{{ 2 ** 10 }}", "1024"),
-    ("{{ (lipsum(2, False, 3, 5).split() | length) >= 6 }}", "True"),
-    ("{% set a = ['p'] %}{{ a.append('q') }}{{ a }}", "None['p', 'q']"),
-    ("{{ inputs.big | length }}", "3000000"),
-])
+@pytest.mark.parametrize(
+    "source, expected",
+    [
+        ("{{ 'x' | center(9) }}", "    x    "),
+        ("{{ 'ab' * 3 }}", "ababab"),
+        ("{% for i in range(3) %}{{ i }}{% endfor %}", "012"),
+        ("{{ [1, 2] + [3] }}", "[1, 2, 3]"),
+        ("{{ '%5s|' % 'x' }}", "    x|"),
+        ("{{ '{:>4}'.format('x') }}", "   x"),
+        ("{{ 2 ** 10 }}", "1024"),
+        ("{{ (lipsum(2, False, 3, 5).split() | length) >= 6 }}", "True"),
+        ("{% set a = ['p'] %}{{ a.append('q') }}{{ a }}", "None['p', 'q']"),
+        ("{{ inputs.big | length }}", "3000000"),
+    ],
+)
 def test_ordinary_templates_are_unaffected(source, expected):
     assert render(Template(source, "steps.a.prompt"), CONTEXT) == expected

@@ -16,8 +16,10 @@ from orchestrator.compile.templates import (
 )
 from orchestrator.errors import OrchestrateError
 
-CTX = {"inputs": {"topic": "bees", "secret": "hunter2"},
-       "steps": {"a": {"output": {"ok": False, "items": [1, 2]}, "ran": True}}}
+CTX = {
+    "inputs": {"topic": "bees", "secret": "hunter2"},
+    "steps": {"a": {"output": {"ok": False, "items": [1, 2]}, "ran": True}},
+}
 
 
 def t(source: str, path: str = "steps.x.prompt") -> Template:
@@ -25,7 +27,10 @@ def t(source: str, path: str = "steps.x.prompt") -> Template:
 
 
 def test_render_reads_inputs_and_steps():
-    assert render(t("About {{ inputs.topic }}: {{ steps.a.output.ok }}\n"), CTX) == "About bees: False\n"
+    assert (
+        render(t("About {{ inputs.topic }}: {{ steps.a.output.ok }}\n"), CTX)
+        == "About bees: False\n"
+    )
 
 
 def test_evaluate_returns_native_values_for_single_expressions():
@@ -43,8 +48,10 @@ def test_expression_source_only_matches_one_expression():
 def test_strict_undefined_fails_with_the_template_path():
     with pytest.raises(TemplateRenderError) as info:
         render(t("{{ steps.a.output.missing }}", "steps.b.prompt"), CTX)
-    assert str(info.value) == ("steps.b.prompt: cannot render template: undefined: "
-                               "'dict object' has no attribute 'missing'")
+    assert str(info.value) == (
+        "steps.b.prompt: cannot render template: undefined: "
+        "'dict object' has no attribute 'missing'"
+    )
     assert isinstance(info.value, OrchestrateError)
 
 
@@ -53,11 +60,14 @@ def test_evaluate_of_a_missing_attribute_fails_too():
         evaluate(t("{{ steps.a.output.nope }}", "steps.b.when"), CTX)
 
 
-@pytest.mark.parametrize("source", [
-    "{{ ''.__class__.__mro__ }}",
-    "{{ inputs.topic.__class__ }}",
-    "{{ cycler.__init__.__globals__ }}",
-])
+@pytest.mark.parametrize(
+    "source",
+    [
+        "{{ ''.__class__.__mro__ }}",
+        "{{ inputs.topic.__class__ }}",
+        "{{ cycler.__init__.__globals__ }}",
+    ],
+)
 def test_sandbox_blocks_attribute_escapes(source):
     with pytest.raises(TemplateRenderError, match="blocked by the sandbox"):
         render(t(source), CTX)

@@ -24,8 +24,15 @@ class Harness:
         options = DiffOptions(**opts)
         shown = plan(res, self.backend, options, env=env or {})
         self.backend.writes.clear()
-        apply(shown, res, self.backend, options, lock_dir=self.lock_dir,
-              allow_memory_loss=allow_memory_loss, env=env or {})
+        apply(
+            shown,
+            res,
+            self.backend,
+            options,
+            lock_dir=self.lock_dir,
+            allow_memory_loss=allow_memory_loss,
+            env=env or {},
+        )
         return shown
 
     def agent(self, name, namespace="default"):

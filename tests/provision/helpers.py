@@ -42,10 +42,13 @@ def tool(name: str = "shout", source: str = SHOUT, **kw) -> ToolSpec:
 
 
 def resources(*agents: AgentSpec, blocks=(), tools=(), folders=(), root: str = ".") -> ResourceSet:
-    return ResourceSet(root=root, agents={a.name: a for a in agents},
-                       shared_blocks={b.label: b for b in blocks},
-                       tools={t.name: t for t in tools},
-                       folders={f.name: f for f in folders})
+    return ResourceSet(
+        root=root,
+        agents={a.name: a for a in agents},
+        shared_blocks={b.label: b for b in blocks},
+        tools={t.name: t for t in tools},
+        folders={f.name: f for f in folders},
+    )
 
 
 def folder(name: str, root: str, files: dict[str, str], **kw) -> FolderSpec:

@@ -49,11 +49,14 @@ TOOL = '''def {tool}(text: str) -> str:
 def test_agent_file_round_trip(letta_stack, tmp_path, monkeypatch):
     suffix = uuid.uuid4().hex[:8]
     ns, tool = f"af-{suffix}", f"echo_af_{suffix}"
-    for key, value in {"LETTA_BASE_URL": letta_stack.base_url, "AF_SECRET": SECRET,
-                       "AF_ONLY_HERE": ONLY_HERE,
-                       "ORCHESTRATE_HOME": str(tmp_path / "state"),
-                       "ORCHESTRATE_DEFAULT_MODEL": letta_stack.model_handle,
-                       "ORCHESTRATE_DEFAULT_EMBEDDING": letta_stack.embedding_handle}.items():
+    for key, value in {
+        "LETTA_BASE_URL": letta_stack.base_url,
+        "AF_SECRET": SECRET,
+        "AF_ONLY_HERE": ONLY_HERE,
+        "ORCHESTRATE_HOME": str(tmp_path / "state"),
+        "ORCHESTRATE_DEFAULT_MODEL": letta_stack.model_handle,
+        "ORCHESTRATE_DEFAULT_EMBEDDING": letta_stack.embedding_handle,
+    }.items():
         monkeypatch.setenv(key, value)
     src = tmp_path / "agents"
     src.mkdir()
@@ -67,8 +70,9 @@ def test_agent_file_round_trip(letta_stack, tmp_path, monkeypatch):
     try:
         assert run("apply", str(src), "--yes", "--namespace", ns).exit_code == 0
         (agent,) = client.agents.list(tags=[identity.agent_tag(ns, "keeper")])
-        client.agents.messages.create(agent.id, messages=[{"role": "user",
-                                                           "content": "remember the af test"}])
+        client.agents.messages.create(
+            agent.id, messages=[{"role": "user", "content": "remember the af test"}]
+        )
         out = tmp_path / "files"
         exported = run("export", "keeper", "--format", "af", "--out", str(out), "--namespace", ns)
         assert exported.exit_code == 0, exported.output
@@ -76,12 +80,20 @@ def test_agent_file_round_trip(letta_stack, tmp_path, monkeypatch):
         assert SECRET not in text and ONLY_HERE not in text and "remember the af test" in text
         client.agents.delete(agent.id)
 
-        imported = run("import", str(out / "keeper.af"), "--model", letta_stack.model_handle,
-                       "--embedding", letta_stack.embedding_handle)
+        imported = run(
+            "import",
+            str(out / "keeper.af"),
+            "--model",
+            letta_stack.model_handle,
+            "--embedding",
+            letta_stack.embedding_handle,
+        )
         assert imported.exit_code == 0, imported.output
         assert SECRET not in imported.output
-        (back,) = client.agents.list(tags=[identity.agent_tag(ns, "keeper")],
-                                     include=["agent.blocks", "agent.tools", "agent.secrets"])
+        (back,) = client.agents.list(
+            tags=[identity.agent_tag(ns, "keeper")],
+            include=["agent.blocks", "agent.tools", "agent.secrets"],
+        )
         assert back.id != agent.id and back.name == "keeper"
         assert back.model == letta_stack.model_handle
         blocks = {b.label: b.value for b in back.blocks}
@@ -89,8 +101,11 @@ def test_agent_file_round_trip(letta_stack, tmp_path, monkeypatch):
         assert blocks["pin"] == "pin (redacted)"
         assert tool in {t.name for t in back.tools}
         assert {(s.key, s.value) for s in back.secrets or ()} == {("API_KEY", SECRET)}
-        said = [m for m in client.agents.messages.list(back.id, limit=50)
-                if m.message_type == "user_message"]
+        said = [
+            m
+            for m in client.agents.messages.list(back.id, limit=50)
+            if m.message_type == "user_message"
+        ]
         assert any("remember the af test" in str(m.content) for m in said)
         again = run("import", str(out / "keeper.af"))
         assert again.exit_code == 1 and f"has the identity '{ns}/keeper'" in again.output

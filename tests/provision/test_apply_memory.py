@@ -18,15 +18,26 @@ def actions(changeset):
 
 
 def test_create_then_second_apply_makes_zero_writes(h):
-    res = resources(agent("researcher", memory_blocks=[block("persona", "curious")],
-                          tools=["shout"], tags=["team-a"]), tools=[tool()])
+    res = resources(
+        agent(
+            "researcher",
+            memory_blocks=[block("persona", "curious")],
+            tools=["shout"],
+            tags=["team-a"],
+        ),
+        tools=[tool()],
+    )
     shown = h.apply(res)
     assert ("create", "agent researcher") in actions(shown)
     assert ("create", "tool shout") in actions(shown)
     created = h.agent("researcher")
     assert {b.label: b.value for b in created.blocks} == {"persona": "curious"}
     assert "shout" in {t.name for t in created.tools}
-    assert set(created.tags) == {"team-a", identity.MANAGED_TAG, "orchestrate:id=default/researcher"}
+    assert set(created.tags) == {
+        "team-a",
+        identity.MANAGED_TAG,
+        "orchestrate:id=default/researcher",
+    }
     again = h.apply(res)
     assert again.empty
     assert h.backend.writes == []
@@ -42,8 +53,9 @@ def test_server_defaults_are_not_drift(h):
 def test_update_keeps_identity_and_reports_field_diffs(h):
     h.apply(resources(agent("a", system="old", memory_blocks=[block("persona", "v1")])))
     before = h.agent("a").id
-    res = resources(agent("a", system="new", model="openai-proxy/other",
-                          memory_blocks=[block("persona", "v2")]))
+    res = resources(
+        agent("a", system="new", model="openai-proxy/other", memory_blocks=[block("persona", "v2")])
+    )
     shown = h.plan(res)
     fields = {f.field: (f.old, f.new) for c in shown.changes for f in c.fields}
     assert fields["system"] == ("old", "new")
@@ -75,8 +87,9 @@ def test_agent_owned_block_only_seeds(h):
     a = h.agent("a")
     h.server.update_block(a.blocks[0].id, value="the agent wrote this")
     assert h.plan(res).empty  # never drift
-    changed_seed = resources(agent("a", memory_blocks=[block("notes", "new seed",
-                                                             agent_owned=True)]))
+    changed_seed = resources(
+        agent("a", memory_blocks=[block("notes", "new seed", agent_owned=True)])
+    )
     assert h.plan(changed_seed).empty
     forced = h.plan(changed_seed, force_agent_owned=True)
     (change,) = forced.changes
@@ -113,8 +126,9 @@ def test_unmanaged_agents_are_never_touched_even_with_prune(h):
 
 
 def test_namesake_unmanaged_agent_warns_and_adopt_takes_it_over(h):
-    hand = h.server.create_agent(NewAgent("a", "openai-proxy/test-model",
-                                          "openai/text-embedding-3-small"))
+    hand = h.server.create_agent(
+        NewAgent("a", "openai-proxy/test-model", "openai/text-embedding-3-small")
+    )
     res = resources(agent("a"))
     shown = h.plan(res)
     assert shown.warnings and "--adopt" in shown.warnings[0]
@@ -151,10 +165,12 @@ def test_prune_of_agent_with_archival_passages_needs_opt_in(h):
 
 
 def test_interrupted_apply_completes_on_rerun(h):
-    res = resources(agent("a", memory_blocks=[block("persona", "p")], shared_blocks=["team"],
-                          tools=["shout"]),
-                    agent("b", shared_blocks=["team"]),
-                    blocks=[block("team", "shared")], tools=[tool()])
+    res = resources(
+        agent("a", memory_blocks=[block("persona", "p")], shared_blocks=["team"], tools=["shout"]),
+        agent("b", shared_blocks=["team"]),
+        blocks=[block("team", "shared")],
+        tools=[tool()],
+    )
     options = DiffOptions()
     for fail_after in (1, 2, 3, 4):
         failing = Counting(h.server, fail_after=fail_after)
@@ -183,8 +199,9 @@ def test_stale_plan_is_refused_without_writes(h):
 def test_tool_from_source_is_upserted_and_updated(h):
     res = resources(agent("a", tools=["shout"]), tools=[tool(pip_requirements=("requests",))])
     h.apply(res)
-    changed = resources(agent("a", tools=["shout"]),
-                        tools=[tool(source=SHOUT.replace("upper", "title"))])
+    changed = resources(
+        agent("a", tools=["shout"]), tools=[tool(source=SHOUT.replace("upper", "title"))]
+    )
     shown = h.plan(changed)
     (change,) = shown.changes
     assert change.address == "tool shout"
@@ -198,8 +215,11 @@ def test_tool_removed_from_agent_is_detached_base_tools_stay(h):
     res = resources(agent("a"), tools=[tool()])
     assert actions(h.plan(res)) == [("update", "agent a"), ("detach", "agent a: tool shout")]
     h.apply(res)
-    assert {t.name for t in h.agent("a").tools} == {"conversation_search", "memory_insert",
-                                                      "memory_replace"}
+    assert {t.name for t in h.agent("a").tools} == {
+        "conversation_search",
+        "memory_insert",
+        "memory_replace",
+    }
 
 
 def test_unknown_references_are_collected(h):
@@ -207,7 +227,11 @@ def test_unknown_references_are_collected(h):
     with pytest.raises(SpecError) as err:
         h.plan(res)
     messages = [i.message for i in err.value.issues]
-    assert messages == ["unknown folder 'docs'", "unknown shared block 'team'", "unknown tool 'nope'"]
+    assert messages == [
+        "unknown folder 'docs'",
+        "unknown shared block 'team'",
+        "unknown tool 'nope'",
+    ]
 
 
 def test_missing_env_var_is_named_never_valued(h):
@@ -253,6 +277,7 @@ def test_duplicate_identity_on_server_is_reported(h):
 
 
 def test_lock_block_is_not_a_shared_block(h):
-    h.server.create_block(NewBlock("x", "{}", tags=(identity.MANAGED_TAG,
-                                                    identity.lock_tag("default"))))
+    h.server.create_block(
+        NewBlock("x", "{}", tags=(identity.MANAGED_TAG, identity.lock_tag("default")))
+    )
     assert h.plan(resources()).empty

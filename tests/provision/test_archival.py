@@ -27,7 +27,9 @@ def texts(h):
 def test_passages_are_added_once(h):
     shown = h.apply(seeded(SLA, REFUNDS))
     assert [c.address for c in shown.changes if c.kind == "agent_passage"] == [
-        "agent a: passage \"Our SLA is 4 hours.\"", "agent a: passage \"Refunds take 5 days.\""]
+        'agent a: passage "Our SLA is 4 hours."',
+        'agent a: passage "Refunds take 5 days."',
+    ]
     assert texts(h) == ["Our SLA is 4 hours.", "Refunds take 5 days."]
     assert h.plan(seeded(SLA, REFUNDS)).empty
     h.apply(seeded(SLA, REFUNDS))
@@ -48,8 +50,9 @@ def test_a_passage_no_longer_declared_is_kept_unless_pruned_with_opt_in(h):
     h.server.create_passage(agent_id, "the agent wrote this", ())
     shown = h.plan(seeded(SLA))
     assert shown.empty
-    assert any("1 archival passage(s) seeded before" in w and "--prune" in w
-               for w in shown.warnings)
+    assert any(
+        "1 archival passage(s) seeded before" in w and "--prune" in w for w in shown.warnings
+    )
     pruned = h.plan(seeded(SLA), prune=True)
     (change,) = pruned.changes
     assert (change.action, change.blocked) == ("delete", True)
@@ -90,17 +93,21 @@ def test_yaml_text_and_file_passages(h, tmp_path):
     assert h.plan(load_resources(tmp_path)).empty
 
 
-@pytest.mark.parametrize("entry, message", [
-    ("{text: a, file: b.md}", "either 'text' or 'file'"),
-    ("{tags: [x]}", "either 'text' or 'file'"),
-    ("{file: ../outside.md}", "outside"),
-])
+@pytest.mark.parametrize(
+    "entry, message",
+    [
+        ("{text: a, file: b.md}", "either 'text' or 'file'"),
+        ("{tags: [x]}", "either 'text' or 'file'"),
+        ("{file: ../outside.md}", "outside"),
+    ],
+)
 def test_bad_passages_are_located(tmp_path, entry, message):
     (tmp_path / "a.yaml").write_text(RESOURCE.split("archival:")[0] + f"archival:\n  - {entry}\n")
     with pytest.raises(SpecError) as err:
         load_resources(tmp_path)
-    assert any(i.line == 7 and message in i.message + i.hint for i in err.value.issues), \
-        [i.format() for i in err.value.issues]
+    assert any(i.line == 7 and message in i.message + i.hint for i in err.value.issues), [
+        i.format() for i in err.value.issues
+    ]
 
 
 def test_destroying_an_agent_counts_only_passages_not_seeded_from_git(h):

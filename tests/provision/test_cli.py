@@ -141,10 +141,13 @@ def test_export_unmanaged_then_apply_adopt(cli, letta_stack, tmp_path):
     run, _src, _write, ns = cli
     client = Letta(base_url=letta_stack.base_url)
     name = f"hand-{ns}"
-    made = client.agents.create(name=name, model=letta_stack.model_handle,
-                                embedding=letta_stack.embedding_handle,
-                                memory_blocks=[{"label": "persona", "value": "made by hand"}],
-                                tags=["legacy"])
+    made = client.agents.create(
+        name=name,
+        model=letta_stack.model_handle,
+        embedding=letta_stack.embedding_handle,
+        memory_blocks=[{"label": "persona", "value": "made by hand"}],
+        tags=["legacy"],
+    )
     try:
         out = tmp_path / "adopt"
         assert run("export", name, "--out", str(out)).exit_code == 0
@@ -161,8 +164,9 @@ def test_export_unmanaged_then_apply_adopt(cli, letta_stack, tmp_path):
         client.agents.delete(made.id)
 
 
-def test_another_letta_defaults_diff_after_destroy_and_destroy_wording(cli, letta_stack,
-                                                                       monkeypatch):
+def test_another_letta_defaults_diff_after_destroy_and_destroy_wording(
+    cli, letta_stack, monkeypatch
+):
     """Issue 15: the embedded stack reached by another URL is "another Letta" (its handles
     are not known to the CLI): the error lists what the server offers; diff says drift (2)
     with no model known, also after destroy; destroy refuses as "refusing to destroy"."""
@@ -177,14 +181,19 @@ def test_another_letta_defaults_diff_after_destroy_and_destroy_wording(cli, lett
     drift = run("diff", str(src), "--base-url", other)
     assert drift.exit_code == 2, drift.output
     assert "apply needs a model" in drift.output
-    defaults = ("--default-model", letta_stack.model_handle,
-                "--default-embedding", letta_stack.embedding_handle)
+    defaults = (
+        "--default-model",
+        letta_stack.model_handle,
+        "--default-embedding",
+        letta_stack.embedding_handle,
+    )
     assert run("apply", str(src), "--base-url", other, "--yes", *defaults).exit_code == 0
     assert run("diff", str(src), "--base-url", other).exit_code == 0
     refused = run("destroy", str(src), "--base-url", other, "--yes")
     assert refused.exit_code == 1 and "refusing to destroy" in refused.output
     assert "refusing to apply" not in refused.output
-    assert run("destroy", str(src), "--base-url", other, "--yes",
-               "--allow-memory-loss").exit_code == 0
+    assert (
+        run("destroy", str(src), "--base-url", other, "--yes", "--allow-memory-loss").exit_code == 0
+    )
     after = run("diff", str(src), "--base-url", other)
     assert after.exit_code == 2, after.output

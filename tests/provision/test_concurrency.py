@@ -23,8 +23,13 @@ def test_concurrent_apply_is_refused(tmp_path, same_machine):
 
     def run_first():
         try:
-            apply(plan(res_one, first, options, env={}), res_one, first, options,
-                  lock_dir=tmp_path / "one")
+            apply(
+                plan(res_one, first, options, env={}),
+                res_one,
+                first,
+                options,
+                lock_dir=tmp_path / "one",
+            )
         except Exception as exc:  # noqa: BLE001 - surfaced by the assertion below
             errors.append(exc)
 

@@ -51,6 +51,8 @@ def test_diff_reports_drift_when_no_model_is_known(h, tmp_path):
     res = resources(UNSET, folders=[folder("docs", str(tmp_path), {})])
     drift = h.plan(res, report_only=True)
     assert [(c.action, c.address) for c in drift.changes] == [
-        ("create", "folder docs"), ("create", "agent a")]
+        ("create", "folder docs"),
+        ("create", "agent a"),
+    ]
     assert any("apply needs a model" in w for w in drift.warnings)
     assert any("apply needs an embedding" in w for w in drift.warnings)

@@ -20,13 +20,15 @@ def actions(changeset):
 def _destroy(h, res, allow_memory_loss=False, **opts):
     options = DiffOptions(**opts)
     shown = destroy_plan(res, h.backend, options)
-    destroy(shown, res, h.backend, options, lock_dir=h.lock_dir,
-            allow_memory_loss=allow_memory_loss)
+    destroy(
+        shown, res, h.backend, options, lock_dir=h.lock_dir, allow_memory_loss=allow_memory_loss
+    )
     return shown
 
 
-SECRET_AGENT = agent("a", memory_blocks=[block("persona", "p"), block("creds", "${env:K}")],
-                     shared_blocks=["team"])
+SECRET_AGENT = agent(
+    "a", memory_blocks=[block("persona", "p"), block("creds", "${env:K}")], shared_blocks=["team"]
+)
 TEAM = block("team", "shared")
 
 
@@ -35,8 +37,11 @@ def test_destroy_deletes_the_agents_private_blocks_not_shared_ones(h):
     h.apply(res, env={"K": "s3cr3t"})
     private = {b.id for b in h.agent("a").blocks if b.label != "team"}
     shown = destroy_plan(resources(SECRET_AGENT), h.backend, DiffOptions())
-    assert actions(shown) == [("delete", "agent a: block persona"),
-                              ("delete", "agent a: block creds"), ("delete", "agent a")]
+    assert actions(shown) == [
+        ("delete", "agent a: block persona"),
+        ("delete", "agent a: block creds"),
+        ("delete", "agent a"),
+    ]
     assert "s3cr3t" not in render_text(shown) and "would be lost" not in render_text(shown)
     _destroy(h, resources(SECRET_AGENT))
     assert not h.server.agents
@@ -54,8 +59,9 @@ def test_prune_deletes_the_private_blocks_too(h):
 
 
 def test_keep_blocks_leaves_them_detached_and_says_so(h):
-    res = resources(agent("a", memory_blocks=[block("persona", "p"),
-                                              block("notes", "n", agent_owned=True)]))
+    res = resources(
+        agent("a", memory_blocks=[block("persona", "p"), block("notes", "n", agent_owned=True)])
+    )
     h.apply(res)
     kept = {b.id for b in h.agent("a").blocks}
     shown = destroy_plan(res, h.backend, DiffOptions(keep_blocks=True))
@@ -97,7 +103,10 @@ def test_message_history_is_memory(h):
     h.server.messages[h.agent("b").id] = 4
     shown = h.plan(resources(agent("a")), prune=True)
     (change,) = shown.changes
-    assert change.blocked and change.memory_loss == "4 message(s) of conversation history would be lost"
+    assert (
+        change.blocked
+        and change.memory_loss == "4 message(s) of conversation history would be lost"
+    )
     with pytest.raises(ProvisionError, match="can destroy memory"):
         h.apply(resources(agent("a")), prune=True)
     h.apply(resources(agent("a")), prune=True, allow_memory_loss=True)

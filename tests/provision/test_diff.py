@@ -16,22 +16,39 @@ NS = "default"
 
 def server_agent(name, blocks=(), tools=(), tags=(), agent_owned=(), declared_tools=(), **kw):
     tags = (*tags, identity.MANAGED_TAG, identity.agent_tag(NS, name))
-    return AgentState(id=f"agent-{name}", name=name, model=MODEL, embedding=EMBEDDING,
-                 system="default system", tags=tags, blocks=tuple(blocks), tools=tuple(tools),
-                 metadata=managed_metadata(NS, name, list(agent_owned), list(declared_tools), ""),
-                 **kw)
+    return AgentState(
+        id=f"agent-{name}",
+        name=name,
+        model=MODEL,
+        embedding=EMBEDDING,
+        system="default system",
+        tags=tags,
+        blocks=tuple(blocks),
+        tools=tuple(tools),
+        metadata=managed_metadata(NS, name, list(agent_owned), list(declared_tools), ""),
+        **kw,
+    )
 
 
 def shared(name, value, agent_owned=False):
-    return Block(id=f"block-shared-{name}", label=name, value=value,
-                 tags=(identity.MANAGED_TAG, identity.block_tag(NS, name)),
-                 metadata={"orchestrate": {"id": f"{NS}/{name}", "agent_owned": agent_owned}})
+    return Block(
+        id=f"block-shared-{name}",
+        label=name,
+        value=value,
+        tags=(identity.MANAGED_TAG, identity.block_tag(NS, name)),
+        metadata={"orchestrate": {"id": f"{NS}/{name}", "agent_owned": agent_owned}},
+    )
 
 
 def state(*agents, shared_blocks=(), tools=(), unmanaged=()):
-    return ActualState(base_url="memory://", namespace=NS, agents={a.name: a for a in agents},
-                       shared_blocks={b.label: b for b in shared_blocks},
-                       tools={t.name: t for t in tools}, unmanaged=tuple(unmanaged))
+    return ActualState(
+        base_url="memory://",
+        namespace=NS,
+        agents={a.name: a for a in agents},
+        shared_blocks={b.label: b for b in shared_blocks},
+        tools={t.name: t for t in tools},
+        unmanaged=tuple(unmanaged),
+    )
 
 
 def summary(changeset):
@@ -40,10 +57,13 @@ def summary(changeset):
 
 def test_in_sync_is_empty():
     team = shared("team", "v")
-    actual = state(server_agent("a", blocks=[Block("b1", "persona", "p"), team]),
-                   shared_blocks=[team])
-    res = resources(agent("a", memory_blocks=[block("persona", "p")], shared_blocks=["team"]),
-                    blocks=[block("team", "v")])
+    actual = state(
+        server_agent("a", blocks=[Block("b1", "persona", "p"), team]), shared_blocks=[team]
+    )
+    res = resources(
+        agent("a", memory_blocks=[block("persona", "p")], shared_blocks=["team"]),
+        blocks=[block("team", "v")],
+    )
     assert diff(res, actual, DiffOptions()).empty
 
 
@@ -53,7 +73,9 @@ def test_lettactl_314_316_block_moved_from_private_to_shared_is_drift():
     actual = state(server_agent("a", blocks=[private]), shared_blocks=[team])
     res = resources(agent("a", shared_blocks=["team"]), blocks=[block("team", "v")])
     assert summary(diff(res, actual, DiffOptions())) == [
-        ("detach", "agent a: block team"), ("attach", "agent a: shared block team")]
+        ("detach", "agent a: block team"),
+        ("attach", "agent a: shared block team"),
+    ]
 
 
 def test_block_moved_from_shared_to_private_is_drift():
@@ -61,7 +83,9 @@ def test_block_moved_from_shared_to_private_is_drift():
     actual = state(server_agent("a", blocks=[team]), shared_blocks=[team])
     res = resources(agent("a", memory_blocks=[block("team", "v")]), blocks=[block("team", "v")])
     assert summary(diff(res, actual, DiffOptions())) == [
-        ("detach", "agent a: shared block team"), ("create", "agent a: block team")]
+        ("detach", "agent a: shared block team"),
+        ("create", "agent a: block team"),
+    ]
 
 
 def test_lettactl_317_changed_shared_block_value_is_detected():
@@ -77,7 +101,9 @@ def test_lettactl_322_326_328_new_shared_block_is_created_and_attached():
     actual = state(server_agent("a"))
     res = resources(agent("a", shared_blocks=["team"]), blocks=[block("team", "v")])
     assert summary(diff(res, actual, DiffOptions())) == [
-        ("create", "block team"), ("attach", "agent a: shared block team")]
+        ("create", "block team"),
+        ("attach", "agent a: shared block team"),
+    ]
 
 
 def test_existing_shared_block_not_attached_is_attached():
@@ -104,8 +130,9 @@ def test_lettactl_257_384_removed_blocks_are_detached_without_touching_archives(
 def test_shared_agent_owned_value_is_never_drift_unless_forced():
     team = shared("team", "the agents wrote this", agent_owned=True)
     actual = state(server_agent("a", blocks=[team]), shared_blocks=[team])
-    res = resources(agent("a", shared_blocks=["team"]),
-                    blocks=[block("team", "seed", agent_owned=True)])
+    res = resources(
+        agent("a", shared_blocks=["team"]), blocks=[block("team", "seed", agent_owned=True)]
+    )
     assert diff(res, actual, DiffOptions()).empty
     (forced,) = diff(res, actual, DiffOptions(force_agent_owned=True)).changes
     assert forced.memory_loss.startswith("overwrites a value the agent wrote")
@@ -113,24 +140,25 @@ def test_shared_agent_owned_value_is_never_drift_unless_forced():
 
 def test_undeclared_fields_and_server_defaults_are_ignored():
     base = Tool("t1", "memory_insert", tool_type="letta_sleeptime_core")
-    actual = state(server_agent("a", tools=[base], description="set by hand",
-                                context_window=30000))
+    actual = state(server_agent("a", tools=[base], description="set by hand", context_window=30000))
     assert diff(resources(agent("a", model=None, embedding=None)), actual, DiffOptions()).empty
 
 
 def test_base_tool_declared_then_removed_is_detached():
     base = Tool("t1", "web_search", tool_type="letta_builtin")
-    actual = state(server_agent("a", tools=[base], declared_tools=["web_search"]),
-                   tools=[base])
+    actual = state(server_agent("a", tools=[base], declared_tools=["web_search"]), tools=[base])
     assert summary(diff(resources(agent("a")), actual, DiffOptions())) == [
-        ("update", "agent a"), ("detach", "agent a: tool web_search")]
+        ("update", "agent a"),
+        ("detach", "agent a: tool web_search"),
+    ]
 
 
 def test_hand_attached_custom_tool_is_drift():
     custom = Tool("t9", "mine", source_code="def mine(): ...")
     actual = state(server_agent("a", tools=[custom]), tools=[custom])
     assert summary(diff(resources(agent("a")), actual, DiffOptions())) == [
-        ("detach", "agent a: tool mine")]
+        ("detach", "agent a: tool mine")
+    ]
 
 
 def test_prune_of_shared_agent_owned_block_is_blocked():

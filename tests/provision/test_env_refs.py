@@ -16,8 +16,15 @@ WHERE = Mark("agents/a.yaml", 3, 1)
 
 
 def test_a_missing_env_var_is_located_at_its_agent_and_key(h):
-    res = resources(agent("a", mark=WHERE, tool_env={"API_KEY": "${env:HG_SECRET}"},
-                          system="key ${env:SYS}", memory_blocks=[block("creds", "${env:B}")]))
+    res = resources(
+        agent(
+            "a",
+            mark=WHERE,
+            tool_env={"API_KEY": "${env:HG_SECRET}"},
+            system="key ${env:SYS}",
+            memory_blocks=[block("creds", "${env:B}")],
+        )
+    )
     with pytest.raises(SpecError) as err:
         h.plan(res)
     shown = sorted(i.format() for i in err.value.issues)

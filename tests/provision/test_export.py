@@ -23,15 +23,25 @@ def _full_set(tmp_path):
     (docs / "guide.md").write_text("# Guide\nhello\n")
     digest = hashlib.sha256((docs / "guide.md").read_bytes()).hexdigest()
     return resources(
-        agent("researcher", system="You research.\nCarefully.\n",
-              memory_blocks=[block("persona", "curious\nand kind"),
-                             block("notes", "seed", agent_owned=True, limit=4000)],
-              shared_blocks=["team"], tools=["shout"], folders=["docs"], tags=["team-a"],
-              description="finds facts"),
+        agent(
+            "researcher",
+            system="You research.\nCarefully.\n",
+            memory_blocks=[
+                block("persona", "curious\nand kind"),
+                block("notes", "seed", agent_owned=True, limit=4000),
+            ],
+            shared_blocks=["team"],
+            tools=["shout"],
+            folders=["docs"],
+            tags=["team-a"],
+            description="finds facts",
+        ),
         agent("writer", shared_blocks=["team"]),
-        blocks=[block("team", "shared state")], tools=[tool(pip_requirements=("requests",))],
+        blocks=[block("team", "shared state")],
+        tools=[tool(pip_requirements=("requests",))],
         folders=[folder("docs", str(tmp_path), {"src/guide.md": digest}, embedding=EMBEDDING)],
-        root=str(tmp_path))
+        root=str(tmp_path),
+    )
 
 
 def test_export_then_plan_is_a_noop(h, tmp_path):
@@ -61,8 +71,9 @@ def test_unmanaged_agent_export_then_adopt(h, tmp_path):
     shared = h.server.create_block(NewBlock("team", "by hand"))
     ids = []
     for name in ("alpha", "beta"):
-        made = h.server.create_agent(NewAgent(name, MODEL, EMBEDDING,
-                                              memory_blocks=(NewBlock("persona", name),)))
+        made = h.server.create_agent(
+            NewAgent(name, MODEL, EMBEDDING, memory_blocks=(NewBlock("persona", name),))
+        )
         h.server.attach_block(made.id, shared.id)
         ids.append(made.id)
     out = tmp_path / "adopted"
@@ -70,7 +81,9 @@ def test_unmanaged_agent_export_then_adopt(h, tmp_path):
     res = load_resources(out)
     assert "adopt" in [c.action for c in h.plan(res, adopt=True).changes]
     plain = h.plan(res)
-    assert plain.warnings and [c.action for c in plain.changes if c.kind == "agent"] == ["create"] * 2
+    assert (
+        plain.warnings and [c.action for c in plain.changes if c.kind == "agent"] == ["create"] * 2
+    )
     h.apply(res, adopt=True)
     assert sorted(a.id for a in h.server.list_agents()) == sorted(ids)  # no duplicates
     assert h.plan(res).empty

@@ -27,11 +27,17 @@ def _leaked(root) -> list[str]:
 
 def _fleet():
     return resources(
-        agent("keeper", system="You are careful.\nUse key ${env:EXP_API_KEY} for the API.\n",
-              memory_blocks=[block("creds", "token=${env:EXP_TOKEN}; key=${env:EXP_API_KEY}"),
-                             block("persona", "plain")],
-              shared_blocks=["team"]),
-        blocks=[block("team", "the team token is ${env:EXP_TOKEN}")])
+        agent(
+            "keeper",
+            system="You are careful.\nUse key ${env:EXP_API_KEY} for the API.\n",
+            memory_blocks=[
+                block("creds", "token=${env:EXP_TOKEN}; key=${env:EXP_API_KEY}"),
+                block("persona", "plain"),
+            ],
+            shared_blocks=["team"],
+        ),
+        blocks=[block("team", "the team token is ${env:EXP_TOKEN}")],
+    )
 
 
 def test_export_writes_env_references_not_resolved_secrets(h, tmp_path):
@@ -79,15 +85,19 @@ def test_a_field_applied_without_a_record_is_written_with_a_warning(h, tmp_path)
     assert not any(value in w for w in report.warnings for value in ENV.values())
 
 
-@pytest.mark.parametrize(("template", "value", "fits"), [
-    ("${env:A}", "anything at all", True),
-    ("key ${env:A}.", "key s3cr3t.", True),
-    ("key ${env:A}.", "key s3cr3t. And more", False),
-    ("a${env:A}b${env:B}c", "aXbYc", True),
-    ("a${env:A}b${env:B}c", "abc", True),
-    ("a${env:A}b${env:B}c", "aXcYb", False),
-    ("ab${env:A}ba", "aba", False),  # prefix and suffix must not overlap
-])
+@pytest.mark.parametrize(
+    ("template", "value", "fits"),
+    [
+        ("${env:A}", "anything at all", True),
+        ("key ${env:A}.", "key s3cr3t.", True),
+        ("key ${env:A}.", "key s3cr3t. And more", False),
+        ("a${env:A}b${env:B}c", "aXbYc", True),
+        ("a${env:A}b${env:B}c", "abc", True),
+        ("a${env:A}b${env:B}c", "aXcYb", False),
+        ("ab${env:A}ba", "aba", False),  # prefix and suffix must not overlap
+    ],
+)
 def test_the_shape_of_a_template(template, value, fits):
     from orchestrator.provision.export_secrets import _fits, _literals
+
     assert _fits(value, _literals(template)) is fits

@@ -23,13 +23,25 @@ def test_export_of_resolved_secrets_on_letta(letta_stack, tmp_path):
     backend = LettaAdmin(letta_stack.base_url)
     options = DiffOptions(namespace=f"exps-{uuid.uuid4().hex[:8]}")
     res = resources(
-        agent("keeper", model=letta_stack.model_handle, embedding=letta_stack.embedding_handle,
-              system="Use ${env:EXPL_KEY} for the API.",
-              memory_blocks=[block("creds", "token ${env:EXPL_TOKEN}")], shared_blocks=["team"]),
-        blocks=[block("team", "team key ${env:EXPL_KEY}")])
+        agent(
+            "keeper",
+            model=letta_stack.model_handle,
+            embedding=letta_stack.embedding_handle,
+            system="Use ${env:EXPL_KEY} for the API.",
+            memory_blocks=[block("creds", "token ${env:EXPL_TOKEN}")],
+            shared_blocks=["team"],
+        ),
+        blocks=[block("team", "team key ${env:EXPL_KEY}")],
+    )
     try:
-        apply(plan(res, backend, options, env=ENV), res, backend, options,
-              lock_dir=tmp_path / "locks", env=ENV)
+        apply(
+            plan(res, backend, options, env=ENV),
+            res,
+            backend,
+            options,
+            lock_dir=tmp_path / "locks",
+            env=ENV,
+        )
         out = tmp_path / "out"
         export_resources(backend, Selection(all=True), out, options.namespace)
         raw = b"".join(p.read_bytes() for p in out.rglob("*") if p.is_file())
@@ -38,9 +50,15 @@ def test_export_of_resolved_secrets_on_letta(letta_stack, tmp_path):
         assert b"token ${env:EXPL_TOKEN}" in (out / "agents" / "keeper.yaml").read_bytes()
         assert plan(load_resources(out), backend, options, env=ENV).empty
     finally:
-        apply(plan(resources(), backend, DiffOptions(options.namespace, prune=True), env={}),
-              resources(), backend, DiffOptions(options.namespace, prune=True),
-              lock_dir=tmp_path / "locks", allow_memory_loss=True, env={})
+        apply(
+            plan(resources(), backend, DiffOptions(options.namespace, prune=True), env={}),
+            resources(),
+            backend,
+            DiffOptions(options.namespace, prune=True),
+            lock_dir=tmp_path / "locks",
+            allow_memory_loss=True,
+            env={},
+        )
 
 
 PIPELINE = """\
@@ -57,8 +75,9 @@ steps:
 """
 
 
-def test_a_kept_run_agent_is_exported_without_its_resolved_secrets(letta_stack, tmp_path,
-                                                                   monkeypatch):
+def test_a_kept_run_agent_is_exported_without_its_resolved_secrets(
+    letta_stack, tmp_path, monkeypatch
+):
     from click.testing import CliRunner
 
     from orchestrator.cli import main
@@ -66,8 +85,9 @@ def test_a_kept_run_agent_is_exported_without_its_resolved_secrets(letta_stack, 
     (tmp_path / "p.yaml").write_text(PIPELINE)
     for key, value in ENV.items():
         monkeypatch.setenv(key, value)
-    ran = CliRunner().invoke(main, ["run", str(tmp_path / "p.yaml"), "--json",
-                                    "--base-url", letta_stack.base_url])
+    ran = CliRunner().invoke(
+        main, ["run", str(tmp_path / "p.yaml"), "--json", "--base-url", letta_stack.base_url]
+    )
     assert ran.exit_code == 0, ran.output
     backend = LettaAdmin(letta_stack.base_url)
     made = [a for a in backend.list_agents() if a.name.startswith("keepsecret-holder-")]

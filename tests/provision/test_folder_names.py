@@ -18,7 +18,8 @@ from .helpers import EMBEDDING, MODEL
 def project(root):
     (root / "agents" / "faq").mkdir(parents=True)
     (root / "agents" / "faq" / "a.md").write_text("# A\nanswer\n")
-    (root / "agents" / "support.yaml").write_text(textwrap.dedent(f"""\
+    (root / "agents" / "support.yaml").write_text(
+        textwrap.dedent(f"""\
         apiVersion: orchestrate/v1
         kind: Agent
         name: support
@@ -31,8 +32,10 @@ def project(root):
         name: faq
         embedding: {EMBEDDING}
         files: [faq/*.md]
-        """))
-    (root / "pipeline.yaml").write_text(textwrap.dedent("""\
+        """)
+    )
+    (root / "pipeline.yaml").write_text(
+        textwrap.dedent("""\
         apiVersion: orchestrate/v1
         kind: Pipeline
         metadata: {name: p}
@@ -40,14 +43,17 @@ def project(root):
           support: {ref: agents/support.yaml}
         steps:
           answer: {agent: support, prompt: "Answer."}
-        """))
+        """)
+    )
     return root
 
 
 def test_the_same_folder_has_the_same_file_names_whatever_the_source(h, tmp_path):
     root = project(tmp_path)
-    names = {str(source): [name for name, _ in load_source(source).folders["faq"].files]
-             for source in (root, root / "agents", root / "pipeline.yaml")}
+    names = {
+        str(source): [name for name, _ in load_source(source).folders["faq"].files]
+        for source in (root, root / "agents", root / "pipeline.yaml")
+    }
     assert set(map(tuple, names.values())) == {("faq/a.md",)}, names
     h.apply(load_source(root))
     assert h.plan(load_source(root / "pipeline.yaml")).empty

@@ -49,14 +49,24 @@ class Live:
     def apply(self, res, allow_memory_loss=False, **kw):
         shown = self.plan(res, **kw)
         self.backend.writes.clear()
-        apply(shown, res, self.backend, self.options(**kw), lock_dir=self.lock_dir,
-              allow_memory_loss=allow_memory_loss, env={})
+        apply(
+            shown,
+            res,
+            self.backend,
+            self.options(**kw),
+            lock_dir=self.lock_dir,
+            allow_memory_loss=allow_memory_loss,
+            env={},
+        )
         return shown
 
     def find(self, name):
-        found = list(self.client.agents.list(
-            tags=[identity.agent_tag(self.namespace, name)],
-            include=["agent.blocks", "agent.tools", "agent.sources", "agent.tags"]))
+        found = list(
+            self.client.agents.list(
+                tags=[identity.agent_tag(self.namespace, name)],
+                include=["agent.blocks", "agent.tools", "agent.sources", "agent.tags"],
+            )
+        )
         assert len(found) == 1, [a.id for a in found]
         return found[0]
 
@@ -74,10 +84,18 @@ def live(letta_stack, tmp_path):
 
 
 def test_create_noop_and_shared_block_on_two_agents(live):
-    res = resources(live.agent("a", memory_blocks=[block("persona", "p")], shared_blocks=["team"],
-                               tools=[live.tool_name], tags=["t1"]),
-                    live.agent("b", shared_blocks=["team"]),
-                    blocks=[block("team", "shared notes")], tools=[live.tool()])
+    res = resources(
+        live.agent(
+            "a",
+            memory_blocks=[block("persona", "p")],
+            shared_blocks=["team"],
+            tools=[live.tool_name],
+            tags=["t1"],
+        ),
+        live.agent("b", shared_blocks=["team"]),
+        blocks=[block("team", "shared notes")],
+        tools=[live.tool()],
+    )
     live.apply(res)
     a, b = live.find("a"), live.find("b")
     team_a = next(x for x in a.blocks if x.label == "team")
@@ -104,8 +122,11 @@ def test_update_keeps_identity_and_archival_memory(live):
 
 
 def test_drift_made_by_hand_is_reported_and_reverted(live):
-    res = resources(live.agent("a", memory_blocks=[block("persona", "git"),
-                                                  block("notes", "seed", agent_owned=True)]))
+    res = resources(
+        live.agent(
+            "a", memory_blocks=[block("persona", "git"), block("notes", "seed", agent_owned=True)]
+        )
+    )
     live.apply(res)
     a = live.find("a")
     by_label = {x.label: x for x in a.blocks}
@@ -121,8 +142,9 @@ def test_drift_made_by_hand_is_reported_and_reverted(live):
 
 
 def test_prune_and_unmanaged_agent_untouched(live):
-    hand = live.client.agents.create(name=f"hand-{live.suffix}", model=live.model,
-                                     embedding=live.embedding)
+    hand = live.client.agents.create(
+        name=f"hand-{live.suffix}", model=live.model, embedding=live.embedding
+    )
     try:
         live.apply(resources(live.agent("a"), live.agent("b")))
         shown = live.plan(resources(live.agent("a")), prune=True)
@@ -135,10 +157,17 @@ def test_prune_and_unmanaged_agent_untouched(live):
 
 
 def test_interrupted_apply_then_reapply(live):
-    res = resources(live.agent("a", memory_blocks=[block("persona", "p")], shared_blocks=["team"],
-                               tools=[live.tool_name]),
-                    live.agent("b", shared_blocks=["team"]),
-                    blocks=[block("team", "shared")], tools=[live.tool()])
+    res = resources(
+        live.agent(
+            "a",
+            memory_blocks=[block("persona", "p")],
+            shared_blocks=["team"],
+            tools=[live.tool_name],
+        ),
+        live.agent("b", shared_blocks=["team"]),
+        blocks=[block("team", "shared")],
+        tools=[live.tool()],
+    )
     inner = live.backend.inner
     for fail_after in (3, 5):  # lock create = write 1: fail inside the changes
         failing = Counting(inner, fail_after=fail_after)
@@ -148,15 +177,19 @@ def test_interrupted_apply_then_reapply(live):
         assert "were applied; run apply again to complete" in str(err.value)
     live.apply(res)
     assert live.plan(res).empty
-    assert len(list(live.client.blocks.list(tags=[identity.block_tag(live.namespace, "team")]))) == 1
+    assert (
+        len(list(live.client.blocks.list(tags=[identity.block_tag(live.namespace, "team")]))) == 1
+    )
     assert not list(live.client.blocks.list(tags=[identity.lock_tag(live.namespace)]))
 
 
 def test_custom_tool_update_from_source(live):
     res = resources(live.agent("a", tools=[live.tool_name]), tools=[live.tool()])
     live.apply(res)
-    changed = resources(live.agent("a", tools=[live.tool_name]),
-                        tools=[live.tool(SHOUT.replace("text.upper()", "text.upper() + '!'"))])
+    changed = resources(
+        live.agent("a", tools=[live.tool_name]),
+        tools=[live.tool(SHOUT.replace("text.upper()", "text.upper() + '!'"))],
+    )
     (change,) = live.plan(changed).changes
     assert change.address == f"tool {live.tool_name}"
     live.apply(changed)
@@ -173,15 +206,20 @@ def test_folder_with_file_uploaded_and_attached(live, tmp_path):
 
     def folder_res():
         digest = hashlib.sha256((docs / "guide.md").read_bytes()).hexdigest()
-        return resources(live.agent("a", folders=[name]),
-                         folders=[folder(name, str(tmp_path), {"docs/guide.md": digest},
-                                         embedding=live.embedding)])
+        return resources(
+            live.agent("a", folders=[name]),
+            folders=[
+                folder(name, str(tmp_path), {"docs/guide.md": digest}, embedding=live.embedding)
+            ],
+        )
 
     live.apply(folder_res())
     a = live.find("a")
     assert [s.name for s in a.sources] == [name]
     folder_id = a.sources[0].id
-    assert [f.original_file_name for f in live.client.folders.files.list(folder_id)] == ["docs/guide.md"]
+    assert [f.original_file_name for f in live.client.folders.files.list(folder_id)] == [
+        "docs/guide.md"
+    ]
     assert live.plan(folder_res()).empty
     (docs / "guide.md").write_text("# Guide v2\n")
     (change,) = live.plan(folder_res()).changes
@@ -200,8 +238,13 @@ def test_concurrent_applies_from_two_machines(live, tmp_path):
 
     def run_first():
         try:
-            apply(plan(res, first, live.options(), env={}), res, first, live.options(),
-                  lock_dir=tmp_path / "machine-1")
+            apply(
+                plan(res, first, live.options(), env={}),
+                res,
+                first,
+                live.options(),
+                lock_dir=tmp_path / "machine-1",
+            )
         except Exception as exc:  # noqa: BLE001 - checked below
             errors.append(exc)
 
@@ -223,15 +266,19 @@ def test_concurrent_applies_from_two_machines(live, tmp_path):
 def test_destroy_and_prune_delete_private_blocks_and_message_history_is_memory(live):
     from orchestrator.provision import destroy, destroy_plan
 
-    res = resources(live.agent("a", memory_blocks=[block("persona", "p")]),
-                    live.agent("b", memory_blocks=[block("scratch", "s")]))
+    res = resources(
+        live.agent("a", memory_blocks=[block("persona", "p")]),
+        live.agent("b", memory_blocks=[block("scratch", "s")]),
+    )
     live.apply(res)
     a, b = live.find("a"), live.find("b")
     b_blocks = [x.id for x in b.blocks]
     live.client.agents.messages.create(b.id, messages=[{"role": "user", "content": "hi"}])
     shown = live.plan(resources(res.agents["a"]), prune=True)
     assert [(c.address, c.blocked) for c in shown.changes] == [
-        ("agent b: block scratch", False), ("agent b", True)]
+        ("agent b: block scratch", False),
+        ("agent b", True),
+    ]
     assert "message(s) of conversation history would be lost" in shown.changes[1].memory_loss
     with pytest.raises(ProvisionError, match="refusing to apply"):
         live.apply(resources(res.agents["a"]), prune=True)
@@ -253,20 +300,26 @@ def test_tool_rules_and_settings_converge_on_letta(live):
     first = {"type": "run_first", "tool_name": live.tool_name}
     limit = {"type": "max_count_per_step", "tool_name": live.tool_name, "max_count_limit": 2}
     exits = {"type": "exit_loop", "tool_name": "conversation_search"}
-    route = {"type": "conditional", "tool_name": live.tool_name,
-             "child_output_mapping": {"LOUD": "conversation_search"}}
+    route = {
+        "type": "conditional",
+        "tool_name": live.tool_name,
+        "child_output_mapping": {"LOUD": "conversation_search"},
+    }
 
     def res(*rules, **settings):
-        return resources(live.agent("a", tools=[live.tool_name], tool_rules=tuple(rules),
-                                    settings=settings), tools=[live.tool()])
+        return resources(
+            live.agent("a", tools=[live.tool_name], tool_rules=tuple(rules), settings=settings),
+            tools=[live.tool()],
+        )
 
     live.apply(res(first, limit, timezone="Europe/Paris", message_buffer_autoclear=True))
     found = live.find("a")
     assert found.timezone == "Europe/Paris" and found.message_buffer_autoclear is True
     kinds = {(r.type, r.tool_name) for r in found.tool_rules}
     assert {("run_first", live.tool_name), ("max_count_per_step", live.tool_name)} <= kinds
-    assert live.plan(res(first, limit, timezone="Europe/Paris",
-                         message_buffer_autoclear=True)).empty
+    assert live.plan(
+        res(first, limit, timezone="Europe/Paris", message_buffer_autoclear=True)
+    ).empty
     live.apply(res(first, exits, route, timezone="UTC"))
     assert live.plan(res(first, exits, route, timezone="UTC")).empty
     kinds = {(r.type, r.tool_name) for r in live.find("a").tool_rules}
@@ -274,8 +327,7 @@ def test_tool_rules_and_settings_converge_on_letta(live):
     assert {("exit_loop", "conversation_search"), ("conditional", live.tool_name)} <= kinds
     live.apply(res())
     assert live.plan(res()).empty
-    assert not {r.tool_name for r in live.find("a").tool_rules
-                if r.type != "continue_loop"}
+    assert not {r.tool_name for r in live.find("a").tool_rules if r.type != "continue_loop"}
 
 
 def test_archival_seeding_is_idempotent_on_letta(live):
@@ -298,23 +350,28 @@ def test_archival_seeding_is_idempotent_on_letta(live):
     assert kept.empty and kept.warnings
     live.apply(res(sla), prune=True, allow_memory_loss=True)
     assert sorted(p.text for p in live.client.agents.passages.list(agent_id)) == [
-        "Our SLA is 4 hours.", "the agent's own note"]
+        "Our SLA is 4 hours.",
+        "the agent's own note",
+    ]
 
 
 def test_sleeptime_agent_converges_and_goes_with_its_agent(live, tmp_path):
     from orchestrator.provision import destroy, destroy_plan
     from orchestrator.provision.export import Selection, export_resources
 
-    res = resources(live.agent("a", memory_blocks=[block("persona", "p")],
-                               settings={"enable_sleeptime": True}))
+    res = resources(
+        live.agent("a", memory_blocks=[block("persona", "p")], settings={"enable_sleeptime": True})
+    )
     live.apply(res)
     assert live.plan(res).empty
     main = live.find("a")
-    (companion,) = [x for x in live.client.agents.list(name=f"{main.name}-sleeptime",
-                                                       include=["agent.blocks"])]
+    (companion,) = [
+        x for x in live.client.agents.list(name=f"{main.name}-sleeptime", include=["agent.blocks"])
+    ]
     blocks = {b.id for b in main.blocks} | {b.id for b in companion.blocks}
-    exported = export_resources(live.backend, Selection(names=("a",), all=False),
-                                tmp_path / "out", live.namespace)
+    exported = export_resources(
+        live.backend, Selection(names=("a",), all=False), tmp_path / "out", live.namespace
+    )
     assert exported.agents == ["a"]
     shown = destroy_plan(res, live.backend, live.options())
     assert [c.address for c in shown.changes][-1] == "agent a"

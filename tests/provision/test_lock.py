@@ -16,8 +16,9 @@ from orchestrator.provision.lock import LOCK_LABEL, apply_lock, local_lock, serv
 
 def _foreign_lock(admin, expires, host="elsewhere", pid=1):
     value = json.dumps({"host": host, "pid": pid, "expires": expires})
-    return admin.create_block(NewBlock(LOCK_LABEL, value, tags=(identity.MANAGED_TAG,
-                                                                identity.lock_tag("default"))))
+    return admin.create_block(
+        NewBlock(LOCK_LABEL, value, tags=(identity.MANAGED_TAG, identity.lock_tag("default")))
+    )
 
 
 def test_second_local_lock_fails_with_clear_message(tmp_path):
@@ -49,7 +50,12 @@ def test_expired_or_dead_local_lock_is_taken_over(tmp_path):
 
 def test_other_namespace_lock_does_not_block(tmp_path):
     admin = MemoryAdmin()
-    admin.create_block(NewBlock(LOCK_LABEL, json.dumps({"expires": 1e12}),
-                                tags=(identity.MANAGED_TAG, identity.lock_tag("other"))))
+    admin.create_block(
+        NewBlock(
+            LOCK_LABEL,
+            json.dumps({"expires": 1e12}),
+            tags=(identity.MANAGED_TAG, identity.lock_tag("other")),
+        )
+    )
     with server_lock(admin, "default"):
         pass

@@ -74,14 +74,19 @@ def test_a_missing_variable_is_located_and_names_no_value(hm):
     with pytest.raises(SpecError) as caught:
         hm.plan(fleet(server()), env={})
     assert "mcp_servers.tiny.env.TINY_KEY: environment variable TINY_TOKEN is not set" in str(
-        caught.value)
+        caught.value
+    )
 
 
 def test_drift_of_the_config_is_found_and_repaired(hm):
     hm.apply(fleet(server()), env=ENV)
     (made,) = hm.server.list_mcp_servers()
-    hm.server.update_mcp_server(made.id, made.__class__(  # a hand edit
-        made.id, "tiny", "stdio", "python3", ("other.py",), dict(made.env)))
+    hm.server.update_mcp_server(
+        made.id,
+        made.__class__(  # a hand edit
+            made.id, "tiny", "stdio", "python3", ("other.py",), dict(made.env)
+        ),
+    )
     (change,) = hm.plan(fleet(server()), env=ENV).changes
     assert {f.field for f in change.fields} == {"command", "args"}
     hm.apply(fleet(server()), env=ENV)
@@ -102,11 +107,13 @@ def test_a_tool_the_server_does_not_offer_is_an_error_naming_its_tools(hm):
     with pytest.raises(SpecError) as caught:
         hm.plan(fleet(server(), tools=(("tiny", "lookup"),)), env=ENV)
     assert "MCP server 'tiny' has no tool 'lookup' (its tools: lookup_order, shout)" in str(
-        caught.value)
+        caught.value
+    )
 
 
 def test_an_unmanaged_server_is_not_taken_without_adopt(hm):
     from orchestrator.backends.admin import NewMcpServer
+
     hm.server.create_mcp_server(NewMcpServer("tiny", "stdio", "python", ("x.py",)))
     with pytest.raises(SpecError, match="an MCP server named 'tiny' exists and is not managed"):
         hm.plan(fleet(server()), env=ENV)
@@ -134,7 +141,8 @@ def test_prune_and_destroy_delete_the_server_and_its_marker(hm):
 
 
 def test_the_yaml_kind_loads_and_misuse_is_located(tmp_path):
-    (tmp_path / "mcp.yaml").write_text(textwrap.dedent("""\
+    (tmp_path / "mcp.yaml").write_text(
+        textwrap.dedent("""\
         apiVersion: orchestrate/v1
         kind: McpServer
         name: tiny
@@ -147,11 +155,13 @@ def test_the_yaml_kind_loads_and_misuse_is_located(tmp_path):
         kind: Agent
         name: a
         tools: [{mcp: tiny, tool: lookup_order}]
-        """))
+        """)
+    )
     loaded = load_resources(tmp_path)
     assert loaded.agents["a"].mcp_tools == (("tiny", "lookup_order"),)
     assert loaded.mcp_servers["tiny"].env == {"TINY_KEY": "${env:TINY_TOKEN}"}
-    (tmp_path / "mcp.yaml").write_text(textwrap.dedent("""\
+    (tmp_path / "mcp.yaml").write_text(
+        textwrap.dedent("""\
         apiVersion: orchestrate/v1
         kind: McpServer
         name: web
@@ -162,7 +172,8 @@ def test_the_yaml_kind_loads_and_misuse_is_located(tmp_path):
         kind: Agent
         name: a
         tools: [{mcp: wbe, tool: search}]
-        """))
+        """)
+    )
     with pytest.raises(SpecError) as caught:
         load_resources(tmp_path)
     text = str(caught.value)
@@ -173,6 +184,7 @@ def test_the_yaml_kind_loads_and_misuse_is_located(tmp_path):
 
 def test_export_writes_the_server_without_its_secrets_and_apply_after_is_a_no_op(hm, tmp_path):
     from orchestrator.provision.export import Selection, export_resources
+
     hm.apply(fleet(server()), env=ENV)
     report = export_resources(hm.server, Selection(all=True), tmp_path / "out")
     assert "mcp_servers/tiny.yaml" in report.files
@@ -185,7 +197,8 @@ def test_export_writes_the_server_without_its_secrets_and_apply_after_is_a_no_op
 
 
 def test_a_missing_variable_is_located_at_its_key_in_the_yaml(hm, tmp_path):
-    (tmp_path / "mcp.yaml").write_text(textwrap.dedent("""\
+    (tmp_path / "mcp.yaml").write_text(
+        textwrap.dedent("""\
         apiVersion: orchestrate/v1
         kind: McpServer
         name: web
@@ -193,26 +206,33 @@ def test_a_missing_variable_is_located_at_its_key_in_the_yaml(hm, tmp_path):
         url: https://mcp.example.com/sse
         headers:
           Authorization: "Bearer ${env:WEB_TOKEN}"
-        """))
+        """)
+    )
     with pytest.raises(SpecError) as caught:
         hm.plan(load_resources(tmp_path), env={})
     assert str(caught.value).endswith(
         "mcp.yaml:7:18: mcp_servers.web.headers.Authorization: environment variable WEB_TOKEN "
-        "is not set (export it before plan/apply)")
+        "is not set (export it before plan/apply)"
+    )
 
 
 def test_a_private_url_is_refused_where_it_is_written_as_letta_would(tmp_path):
-    (tmp_path / "mcp.yaml").write_text(textwrap.dedent("""\
+    (tmp_path / "mcp.yaml").write_text(
+        textwrap.dedent("""\
         apiVersion: orchestrate/v1
         kind: McpServer
         name: local
         transport: streamable_http
         url: http://127.0.0.1:9799/mcp
-        """))
+        """)
+    )
     with pytest.raises(SpecError) as caught:
         load_resources(tmp_path)
-    assert "mcp.yaml:5:6: McpServer(local).url: Letta refuses MCP servers on a private " \
+    assert (
+        "mcp.yaml:5:6: McpServer(local).url: Letta refuses MCP servers on a private "
         "address ('127.0.0.1')" in str(caught.value)
+    )
     (tmp_path / "mcp.yaml").write_text(
-        (tmp_path / "mcp.yaml").read_text().replace("127.0.0.1:9799", "mcp.example.com"))
+        (tmp_path / "mcp.yaml").read_text().replace("127.0.0.1:9799", "mcp.example.com")
+    )
     assert load_resources(tmp_path).mcp_servers["local"].url == "http://mcp.example.com/mcp"

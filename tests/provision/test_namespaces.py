@@ -76,9 +76,10 @@ def test_a_tool_of_another_namespace_is_an_error_not_retagged(h):
 
 def test_a_folder_of_another_namespace_is_named_and_adopt_does_not_take_it(h, tmp_path):
     (tmp_path / "a.txt").write_text("x")
-    res = resources(agent("a", folders=["docs"]),
-                    folders=[folder("docs", str(tmp_path), {"a.txt": _digest(b"x")},
-                                    embedding="e")])
+    res = resources(
+        agent("a", folders=["docs"]),
+        folders=[folder("docs", str(tmp_path), {"a.txt": _digest(b"x")}, embedding="e")],
+    )
     h.apply(res, namespace="default")
     for adopt in (False, True):
         with pytest.raises(SpecError) as err:
@@ -90,8 +91,9 @@ def test_a_folder_of_another_namespace_is_named_and_adopt_does_not_take_it(h, tm
 
 def test_an_unmanaged_folder_still_needs_adopt(h, tmp_path):
     h.server.create_folder("docs", None, "e", {})
-    res = resources(agent("a", folders=["docs"]),
-                    folders=[folder("docs", str(tmp_path), {}, embedding="e")])
+    res = resources(
+        agent("a", folders=["docs"]), folders=[folder("docs", str(tmp_path), {}, embedding="e")]
+    )
     with pytest.raises(SpecError, match="not managed by orchestrate"):
         h.plan(res)
     assert any(c.action == "adopt" for c in h.plan(res, adopt=True).changes)
@@ -103,9 +105,13 @@ def test_cli_refuses_a_namespace_with_a_slash_before_anything_runs(tmp_path):
     from orchestrator.cli import main
 
     for command in ("plan", "apply", "diff", "destroy", "export"):
-        args = [command, str(tmp_path)] if command != "export" else [command, "--all", "--out",
-                                                                      str(tmp_path / "o")]
-        result = CliRunner().invoke(main, [*args, "--namespace", "team/sub",
-                                           "--base-url", "http://127.0.0.1:9"])
+        args = (
+            [command, str(tmp_path)]
+            if command != "export"
+            else [command, "--all", "--out", str(tmp_path / "o")]
+        )
+        result = CliRunner().invoke(
+            main, [*args, "--namespace", "team/sub", "--base-url", "http://127.0.0.1:9"]
+        )
         assert result.exit_code == 2, (command, result.output)
         assert "no '/'" in result.output and "Letta" not in result.output

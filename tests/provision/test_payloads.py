@@ -25,8 +25,9 @@ def test_a_change_without_the_data_its_kind_needs_is_refused_before_any_write():
 
 def test_a_change_with_another_kinds_data_is_refused():
     backend = MemoryAdmin()
-    wrong = Change("create", "agent_passage", "p", "attach", agent="a",
-                   data=McpToolData("server", "tool"))
+    wrong = Change(
+        "create", "agent_passage", "p", "attach", agent="a", data=McpToolData("server", "tool")
+    )
     with pytest.raises(ProvisionError, match="no handler for create agent_passage"):
         apply_changes(ChangeSet("default", "memory://", (wrong,)), backend)
 

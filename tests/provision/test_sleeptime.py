@@ -11,20 +11,21 @@ from .helpers import agent, block, resources
 
 
 def sleepy(enabled=True):
-    return resources(agent("a", memory_blocks=[block("persona", "p")],
-                           settings={"enable_sleeptime": enabled}))
+    return resources(
+        agent("a", memory_blocks=[block("persona", "p")], settings={"enable_sleeptime": enabled})
+    )
 
 
 def companion(h):
-    (found,) = [row["agent"] for row in h.server.agents.values()
-                if row["agent"].name == "a-sleeptime"]
+    (found,) = [
+        row["agent"] for row in h.server.agents.values() if row["agent"].name == "a-sleeptime"
+    ]
     return h.server.get_agent(found.id)
 
 
 def test_enable_sleeptime_creates_a_companion_and_converges(h):
     shown = h.apply(sleepy())
-    assert ("enable_sleeptime", True) in [(f.field, f.new) for c in shown.changes
-                                          for f in c.fields]
+    assert ("enable_sleeptime", True) in [(f.field, f.new) for c in shown.changes for f in c.fields]
     assert h.agent("a").settings["enable_sleeptime"] is True
     assert {b.label for b in companion(h).blocks} == {"persona", "memory_persona"}
     assert h.plan(sleepy()).empty
@@ -41,7 +42,10 @@ def test_destroy_deletes_the_blocks_of_the_agent_and_its_companion(h):
     blocks = {b.id for b in h.agent("a").blocks} | {b.id for b in companion(h).blocks}
     shown = destroy_plan(sleepy(), h.backend, DiffOptions())
     assert [c.address for c in shown.changes] == [
-        "agent a: block persona", "agent a: block memory_persona", "agent a"]
+        "agent a: block persona",
+        "agent a: block memory_persona",
+        "agent a",
+    ]
     assert "sleep-time agent a-sleeptime" in shown.changes[1].note
     destroy(shown, sleepy(), h.backend, DiffOptions(), lock_dir=h.lock_dir)
     assert not h.server.agents and not blocks & set(h.server.blocks)

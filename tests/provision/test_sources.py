@@ -58,7 +58,8 @@ source_file: tools/broken.py
 def test_tool_with_a_syntax_error_is_reported_at_its_line_in_the_py_file(tmp_path):
     (tmp_path / "tools").mkdir()
     (tmp_path / "tools" / "broken.py").write_text(
-        'def broken(x: str) -> str:\n    """Doc."""\n    return x +\n')
+        'def broken(x: str) -> str:\n    """Doc."""\n    return x +\n'
+    )
     (tmp_path / "tool.yaml").write_text(TOOL_YAML)
     with pytest.raises(SpecError) as err:
         load_source(tmp_path)

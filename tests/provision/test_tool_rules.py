@@ -29,8 +29,11 @@ def test_declared_rules_are_created_and_letta_defaults_are_not_drift(h):
     create = next(c for c in shown.changes if c.address == "agent a")
     rules = next(f.new for f in create.fields if f.field == "tool_rules")
     assert rules == ["run_first(shout)", "max_count_per_step(shout, max_count_limit=2)"]
-    assert {("run_first", "shout"), ("max_count_per_step", "shout"),
-            ("continue_loop", "conversation_search")} <= rules_on(h)
+    assert {
+        ("run_first", "shout"),
+        ("max_count_per_step", "shout"),
+        ("continue_loop", "conversation_search"),
+    } <= rules_on(h)
     assert h.plan(with_rules(FIRST, MAX2)).empty
 
 
@@ -44,8 +47,9 @@ def test_a_changed_rule_is_an_update_and_only_declared_rules_are_removed(h):
     h.apply(changed)
     assert h.plan(changed).empty
     h.apply(with_rules())  # `tool_rules: []`: the declared ones go, Letta's own stay
-    assert rules_on(h) == {("continue_loop", n) for n in
-                           ("conversation_search", "memory_insert", "memory_replace")}
+    assert rules_on(h) == {
+        ("continue_loop", n) for n in ("conversation_search", "memory_insert", "memory_replace")
+    }
     assert h.plan(with_rules()).empty
 
 
@@ -59,29 +63,31 @@ def test_undeclared_rules_are_not_compared_but_a_removed_declaration_removes_the
 
 def test_a_key_another_kind_of_rule_uses_is_located(h):
     res = with_rules({"type": "run_first", "tool_name": "shout", "children": ["x"]})
-    with pytest.raises(SpecError, match=r"tool_rules\[0\]: 'children' is not used by a "
-                                        "run_first rule"):
+    with pytest.raises(
+        SpecError,
+        match=r"tool_rules\[0\]: 'children' is not used by a "
+        "run_first rule",
+    ):
         h.plan(res)
 
 
 def test_rules_naming_unknown_tools_are_located(h):
-    res = with_rules({"type": "constrain_child_tools", "tool_name": "shout",
-                      "children": ["shuot"]})
+    res = with_rules({"type": "constrain_child_tools", "tool_name": "shout", "children": ["shuot"]})
     with pytest.raises(SpecError, match="tool_rules: unknown tool 'shuot'"):
         h.plan(res)
 
 
 def test_settings_are_compared_only_when_declared(h):
-    res = resources(agent("a", settings={"timezone": "Europe/Paris",
-                                         "message_buffer_autoclear": True}))
+    res = resources(
+        agent("a", settings={"timezone": "Europe/Paris", "message_buffer_autoclear": True})
+    )
     h.apply(res)
     assert h.agent("a").settings["timezone"] == "Europe/Paris"
     assert h.plan(res).empty
     assert h.plan(resources(agent("a"))).empty
     other = resources(agent("a", settings={"timezone": "UTC", "message_buffer_autoclear": True}))
     (change,) = h.plan(other).changes
-    assert [(f.field, f.old, f.new) for f in change.fields] == [
-        ("timezone", "Europe/Paris", "UTC")]
+    assert [(f.field, f.old, f.new) for f in change.fields] == [("timezone", "Europe/Paris", "UTC")]
     h.apply(other)
     assert h.plan(other).empty
 
@@ -112,16 +118,20 @@ def test_yaml_rules_load_apply_and_export_round_trip(h, tmp_path):
     assert h.plan(again).empty
 
 
-@pytest.mark.parametrize("rule, message", [
-    ("{type: first, tool_name: x}", "type"),
-    ("{type: max_count_per_step, tool_name: x}", "max_count_limit"),
-    ("{type: run_first, tool_nme: x}", "tool_name"),
-])
+@pytest.mark.parametrize(
+    "rule, message",
+    [
+        ("{type: first, tool_name: x}", "type"),
+        ("{type: max_count_per_step, tool_name: x}", "max_count_limit"),
+        ("{type: run_first, tool_nme: x}", "tool_name"),
+    ],
+)
 def test_bad_rules_are_schema_errors_at_their_line(tmp_path, rule, message):
     text = RESOURCE.split("tool_rules:")[0] + f"tool_rules:\n  - {rule}\n"
     (tmp_path / "a.yaml").write_text(text)
     with pytest.raises(SpecError) as err:
         load_resources(tmp_path)
-    assert any(i.line == 9 and "tool_rules" in i.path for i in err.value.issues), \
-        [i.format() for i in err.value.issues]
+    assert any(i.line == 9 and "tool_rules" in i.path for i in err.value.issues), [
+        i.format() for i in err.value.issues
+    ]
     assert message in " ".join(i.format() for i in err.value.issues)

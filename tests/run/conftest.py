@@ -36,8 +36,14 @@ class Harness:
     def run(self, body_or_plan, inputs=None, **options):
         plan = plan_of(body_or_plan) if isinstance(body_or_plan, str) else body_or_plan
         self.run_plan = plan  # the last plan run, for resume
-        return start_run(plan, inputs or {}, self.backend, self.records,
-                         options=RunOptions(**options), emit=self.emit)
+        return start_run(
+            plan,
+            inputs or {},
+            self.backend,
+            self.records,
+            options=RunOptions(**options),
+            emit=self.emit,
+        )
 
 
 @pytest.fixture

@@ -18,8 +18,18 @@ import urllib.parse
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "content-length", "host",
-              "proxy-connection", "te", "trailer", "upgrade", "accept-encoding"}
+HOP_BY_HOP = {
+    "connection",
+    "keep-alive",
+    "transfer-encoding",
+    "content-length",
+    "host",
+    "proxy-connection",
+    "te",
+    "trailer",
+    "upgrade",
+    "accept-encoding",
+}
 MESSAGE_POST = re.compile(r"^/v1/agents/[^/]+/messages/?(\?.*)?$")
 
 # (method, path, request body) -> the status to answer after forwarding, or None to pass
@@ -66,8 +76,7 @@ class FaultProxy:
         length = int(request.headers.get("Content-Length") or 0)
         body = request.rfile.read(length) if length else b""
         headers = {k: v for k, v in request.headers.items() if k.lower() not in HOP_BY_HOP}
-        upstream = http.client.HTTPConnection(self.upstream_host, self.upstream_port,
-                                              timeout=600)
+        upstream = http.client.HTTPConnection(self.upstream_host, self.upstream_port, timeout=600)
         try:
             upstream.request(request.command, request.path, body=body or None, headers=headers)
             answer = upstream.getresponse()

@@ -31,8 +31,9 @@ class Receiver:
     def traces_endpoint(self) -> str:
         return f"{self.url}/v1/traces"
 
-    def spans(self, run_id: str, *, want: int = 1, timeout: float = 30.0,
-              settle: float = 1.0) -> list[dict[str, Any]]:
+    def spans(
+        self, run_id: str, *, want: int = 1, timeout: float = 30.0, settle: float = 1.0
+    ) -> list[dict[str, Any]]:
         """Every span carrying `orchestrate.run.id == run_id` (Phoenix's REST API), once at
         least `want` arrived and no new one came for `settle` seconds (it inserts batches
         asynchronously)."""
@@ -46,8 +47,10 @@ class Receiver:
             time.sleep(0.3)
         if len(found) >= want:
             return found
-        raise AssertionError(f"Phoenix at {self.url} has {len(found)} spans of run {run_id} "
-                             f"after {timeout:.0f} s (wanted {want})")
+        raise AssertionError(
+            f"Phoenix at {self.url} has {len(found)} spans of run {run_id} "
+            f"after {timeout:.0f} s (wanted {want})"
+        )
 
     def _query(self, run_id: str) -> list[dict[str, Any]]:
         # the trace first (one root span per run), then all its spans
@@ -79,8 +82,11 @@ def receiver(home: Path) -> Receiver:
     for url in candidates:
         if _answers(url):
             return Receiver(url)
-    reason = ("no OTLP receiver (Phoenix) answers at " + ", ".join(candidates)
-              + ": start it with `orchestrate server start --traces`")
+    reason = (
+        "no OTLP receiver (Phoenix) answers at "
+        + ", ".join(candidates)
+        + ": start it with `orchestrate server start --traces`"
+    )
     if os.environ.get("CI", "").lower() == "true":
         pytest.fail(reason + " (CI=true: .ci/run starts it, so this is a failure)")
     pytest.skip(reason)

@@ -28,8 +28,9 @@ PIPE = PIPE.replace(" ({{ steps.publish_note() if false else '' }})", "")
 
 
 def _resume(harness, run_id, plan=None):
-    return resume_run(run_id, plan or harness.run_plan, harness.backend, harness.records,
-                      emit=harness.emit)
+    return resume_run(
+        run_id, plan or harness.run_plan, harness.backend, harness.records, emit=harness.emit
+    )
 
 
 def test_a_before_gate_waits_then_runs_once_approved(harness):
@@ -46,8 +47,9 @@ def test_a_before_gate_waits_then_runs_once_approved(harness):
     again = _resume(harness, first.run_id)
     assert again.status == "waiting_approval"
     assert len(harness.backend.sent) == 1
-    assert answer(harness.records, first.run_id, "publish", approved=True, comment="ship it",
-                  by="alice") == ["publish"]
+    assert answer(
+        harness.records, first.run_id, "publish", approved=True, comment="ship it", by="alice"
+    ) == ["publish"]
     out = _resume(harness, first.run_id)
     assert out.status == "succeeded", out.error
     assert [p.split()[0] for p in harness.backend.prompts()] == ["draft", "publish"]
@@ -91,8 +93,9 @@ def test_an_after_gate_branches_on_the_decision(harness, approved):
     assert [p.split()[0] for p in harness.backend.prompts()] == ["draft"]
     row = harness.records.approvals(first.run_id)[0]
     assert row["stage"] == "after" and row["prompt"].startswith("use ")
-    answer(harness.records, first.run_id, "draft", approved=approved, comment="too long",
-           by="carol")
+    answer(
+        harness.records, first.run_id, "draft", approved=approved, comment="too long", by="carol"
+    )
     out = _resume(harness, first.run_id)
     assert out.status == "succeeded", out.error
     sent = [p.split()[0] for p in harness.backend.prompts()]
@@ -119,11 +122,14 @@ steps:
 """
     first = harness.run(body)
     assert first.status == "waiting_approval"
-    waiting = {f"{r['step']}/{r['item']}/{r['iteration']}"
-               for r in harness.records.approvals(first.run_id, status="waiting")}
+    waiting = {
+        f"{r['step']}/{r['item']}/{r['iteration']}"
+        for r in harness.records.approvals(first.run_id, status="waiting")
+    }
     assert waiting == {"each/0/0", "each/1/0", "again.check/-1/1"}
-    assert answer(harness.records, first.run_id, "each[1]", approved=True, comment=None,
-                  by="d") == ["each[1]"]
+    assert answer(
+        harness.records, first.run_id, "each[1]", approved=True, comment=None, by="d"
+    ) == ["each[1]"]
     assert _resume(harness, first.run_id).status == "waiting_approval"
     assert harness.backend.prompts() == ["do y"]
     answer(harness.records, first.run_id, "each", approved=True, comment=None, by="d")
@@ -140,8 +146,10 @@ steps:
 
 @pytest.mark.parametrize("on_timeout", ["approve", "reject"])
 def test_an_unanswered_gate_is_decided_by_its_timeout(harness, on_timeout):
-    body = PIPE.replace('approval: {before: true,',
-                        f'approval: {{before: true, timeout: 0.2, on_timeout: {on_timeout},')
+    body = PIPE.replace(
+        "approval: {before: true,",
+        f"approval: {{before: true, timeout: 0.2, on_timeout: {on_timeout},",
+    )
     first = harness.run(body, {"topic": "owls"})
     assert first.status == "waiting_approval"
     assert "answer by" in first.error
@@ -168,8 +176,9 @@ steps:
 
 @pytest.mark.parametrize("approved", [True, False])
 def test_a_tool_call_that_needs_approval_pauses_the_step(harness, approved):
-    harness.backend.script(prompt_contains="look it up", ask_tool="send_email",
-                           replies=["looked it up"])
+    harness.backend.script(
+        prompt_contains="look it up", ask_tool="send_email", replies=["looked it up"]
+    )
     first = harness.run(TOOL)
     assert first.status == "waiting_approval", first.error
     [row] = harness.records.approvals(first.run_id, status="waiting")
@@ -178,13 +187,14 @@ def test_a_tool_call_that_needs_approval_pauses_the_step(harness, approved):
     assert _resume(harness, first.run_id).status == "waiting_approval"  # nothing sent
     assert [m["prompt"] for m in harness.backend.sent] == ["look it up"]
     assert harness.backend.decisions == []
-    answer(harness.records, first.run_id, "lookup", approved=approved, comment="fine",
-           by="e")
+    answer(harness.records, first.run_id, "lookup", approved=approved, comment="fine", by="e")
     out = _resume(harness, first.run_id)
     assert out.status == "succeeded", out.error
     [decision] = harness.backend.decisions  # the answer went once, to the same agent
-    assert decision["approve"] is approved and decision["agent_id"] == \
-        harness.backend.sent[0]["agent_id"]
+    assert (
+        decision["approve"] is approved
+        and decision["agent_id"] == harness.backend.sent[0]["agent_id"]
+    )
     assert out.results["lookup"].output == ("looked it up" if approved else "denied: fine")
     assert [m["prompt"].split()[0] for m in harness.backend.sent] == ["look", "then"]
 

@@ -27,8 +27,9 @@ def test_gates_and_cache_on_postgres(pg_url):
         first = start_run(plan, {}, backend, records)
         assert first.status == "waiting_approval"
         other = Records(pg_url)  # another process, maybe another machine, answers
-        assert answer(other, first.run_id, "publish", approved=True, comment="yes",
-                      by="pg") == ["publish"]
+        assert answer(other, first.run_id, "publish", approved=True, comment="yes", by="pg") == [
+            "publish"
+        ]
         other.close()
         out = resume_run(first.run_id, plan, backend, records)
         assert out.status == "succeeded", out.error

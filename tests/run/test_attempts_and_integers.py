@@ -20,8 +20,11 @@ steps:
 
 
 def test_json_outcome_counts_failed_attempts_like_the_records(harness):
-    harness.backend.script(prompt_contains="hello", times=2,
-                           fail=BackendError("HTTP 503: busy", transient=True, status=503))
+    harness.backend.script(
+        prompt_contains="hello",
+        times=2,
+        fail=BackendError("HTTP 503: busy", transient=True, status=503),
+    )
     out = harness.run(PIPE)
     assert out.status == "failed"
     (step,) = outcome_json(out)["steps"]
@@ -30,20 +33,23 @@ def test_json_outcome_counts_failed_attempts_like_the_records(harness):
 
 
 def test_json_outcome_counts_a_retried_success(harness):
-    harness.backend.script(prompt_contains="hello", times=1,
-                           fail=BackendError("HTTP 503: busy", transient=True, status=503))
+    harness.backend.script(
+        prompt_contains="hello",
+        times=1,
+        fail=BackendError("HTTP 503: busy", transient=True, status=503),
+    )
     out = harness.run(PIPE)
     assert out.status == "succeeded", out.error
     assert outcome_json(out)["steps"][0]["attempts"] == 2
 
 
-@pytest.mark.parametrize("raw,hint", [("1e3", ", e.g. 1000"), ("2.0", ", e.g. 2"),
-                                      ("2.5", "")])
+@pytest.mark.parametrize("raw,hint", [("1e3", ", e.g. 1000"), ("2.0", ", e.g. 2"), ("2.5", "")])
 def test_an_integer_written_as_a_float_is_refused(raw, hint):
     with pytest.raises(RunError) as caught:
         coerce(InputSpec("count", type="integer"), raw)
-    assert str(caught.value) == (f"input 'count': expected an integer, got '{raw}' "
-                                 f"(write it with digits only{hint})")
+    assert str(caught.value) == (
+        f"input 'count': expected an integer, got '{raw}' (write it with digits only{hint})"
+    )
 
 
 def test_a_float_from_an_input_file_is_refused_too():

@@ -44,8 +44,9 @@ class Batch:
         self.events.append((kind, data))
 
     def items(self):
-        return RunnerItems(self.plan, self.harness.records, lambda: self.harness.backend,
-                           emit=self.emit)
+        return RunnerItems(
+            self.plan, self.harness.records, lambda: self.harness.backend, emit=self.emit
+        )
 
     def write(self, lines: list[str], name: str = "in.jsonl"):
         path = self.tmp / name
@@ -53,12 +54,25 @@ class Batch:
         return path
 
     def start(self, path, **kw):
-        return start_batch(self.plan, read_batch(path, self.plan.inputs), self.items(),
-                           self.records, options={}, emit=self.emit, **kw)
+        return start_batch(
+            self.plan,
+            read_batch(path, self.plan.inputs),
+            self.items(),
+            self.records,
+            options={},
+            emit=self.emit,
+            **kw,
+        )
 
     def resume(self, batch_id, path, **kw):
-        return resume_batch(batch_id, read_batch(path, self.plan.inputs), self.items(),
-                            self.records, emit=self.emit, **kw)
+        return resume_batch(
+            batch_id,
+            read_batch(path, self.plan.inputs),
+            self.items(),
+            self.records,
+            emit=self.emit,
+            **kw,
+        )
 
 
 @pytest.fixture
@@ -87,15 +101,25 @@ def test_one_run_per_line_results_in_input_order(batch):
         run = batch.harness.records.run(row["run_id"])
         assert run["status"] == "succeeded" and run["inputs"]["n"] == row["line"]
     items = batch.records.items(out.batch_id)
-    assert [(i["line"], i["status"], i["run_id"]) for i in items] == \
-        [(r["line"], "succeeded", r["run_id"]) for r in rows]
+    assert [(i["line"], i["status"], i["run_id"]) for i in items] == [
+        (r["line"], "succeeded", r["run_id"]) for r in rows
+    ]
     assert len(batch.harness.backend.sent) == 14
 
 
 def test_bad_lines_are_reported_by_number_and_do_not_stop_the_rest(batch):
-    path = batch.write(['{"topic": "ok1"}', "", "not json", "[1, 2]",
-                        '{"topic": "x", "n": "seven"}', '{"n": 2}', '{"topic": "t", "nn": 1}',
-                        '{"topic": "ok2"}'])
+    path = batch.write(
+        [
+            '{"topic": "ok1"}',
+            "",
+            "not json",
+            "[1, 2]",
+            '{"topic": "x", "n": "seven"}',
+            '{"n": 2}',
+            '{"topic": "t", "nn": 1}',
+            '{"topic": "ok2"}',
+        ]
+    )
     out = batch.start(path)
     assert out.status == "failed"
     rows = {r["line"]: r for r in _results(out)}
@@ -103,14 +127,15 @@ def test_bad_lines_are_reported_by_number_and_do_not_stop_the_rest(batch):
     assert rows[1]["status"] == rows[8]["status"] == "succeeded"
     where = str(path)
     assert rows[3]["error"].startswith(f"{where}:3: not JSON: Expecting value (column 1)")
-    assert rows[4]["error"].startswith(f"{where}:4: a line is a JSON object of inputs, got an "
-                                       "array")
+    assert rows[4]["error"].startswith(
+        f"{where}:4: a line is a JSON object of inputs, got an array"
+    )
     assert rows[5]["error"] == f"{where}:5: input 'n': expected an integer, got 'seven'"
-    assert rows[6]["error"] == (f"{where}:6: missing required input: topic (add to the "
-                                "line's JSON object)")
+    assert rows[6]["error"] == (
+        f"{where}:6: missing required input: topic (add to the line's JSON object)"
+    )
     assert rows[7]["error"].startswith(f"{where}:7: unknown input 'nn'")
-    assert all(rows[n]["status"] == "failed" and rows[n]["run_id"] is None
-               for n in (3, 4, 5, 6, 7))
+    assert all(rows[n]["status"] == "failed" and rows[n]["run_id"] is None for n in (3, 4, 5, 6, 7))
     doc = out.to_json()
     assert (doc["succeeded"], doc["failed"], doc["invalid"]) == (2, 5, 5)
     assert [f["line"] for f in doc["failures"]] == [3, 4, 5, 6, 7]
@@ -118,8 +143,9 @@ def test_bad_lines_are_reported_by_number_and_do_not_stop_the_rest(batch):
 
 
 def test_a_failed_item_fails_the_batch_not_the_other_items(batch):
-    batch.harness.backend.script(prompt_contains="first bad",
-                                 fail=BackendError("HTTP 400: refused", status=400))
+    batch.harness.backend.script(
+        prompt_contains="first bad", fail=BackendError("HTTP 400: refused", status=400)
+    )
     path = batch.write(['{"topic": "good"}', '{"topic": "bad"}', '{"topic": "fine"}'])
     out = batch.start(path)
     assert out.status == "failed"
@@ -144,10 +170,13 @@ def test_at_most_concurrency_runs_at_once(batch):
 
 
 def test_secret_inputs_never_reach_results_records_or_events(batch):
-    batch.harness.backend.script(prompt_contains="second", replies=["echo s3cr3t-value!"],
-                                 times=10)
-    path = batch.write(['{"topic": "a", "token": "s3cr3t-value!"}',
-                        '{"topic": "b", "token": "s3cr3t-value!", "n": "x"}'])
+    batch.harness.backend.script(prompt_contains="second", replies=["echo s3cr3t-value!"], times=10)
+    path = batch.write(
+        [
+            '{"topic": "a", "token": "s3cr3t-value!"}',
+            '{"topic": "b", "token": "s3cr3t-value!", "n": "x"}',
+        ]
+    )
     out = batch.start(path)
     text = open(out.results).read()
     assert "s3cr3t" not in text and "***" in text
@@ -213,11 +242,26 @@ def test_the_driver_runs_any_item_runner_and_cancel_stops_it(batch, tmp_path):
     ids = iter(["r-1", "r-1", "r-2", "r-3"])  # a clash is drawn again, never reused
     path = batch.write(['{"topic": "a"}', '{"topic": "slow"}', '{"topic": "c"}'])
     file = read_batch(path, batch.plan.inputs)
-    batch.records.create("batch-x", pipeline="t", pipeline_file="t.yaml", file=file.path,
-                         file_hash=file.sha256, results=str(tmp_path / "r.jsonl"), options={},
-                         items=[(b.line, "pending", None) for b in file.lines], pid=0)
-    driver = BatchDriver("batch-x", batch.records, ResultsFile(tmp_path / "r.jsonl"), fake,
-                         concurrency=1, emit=batch.emit, new_run_id=ids.__next__)
+    batch.records.create(
+        "batch-x",
+        pipeline="t",
+        pipeline_file="t.yaml",
+        file=file.path,
+        file_hash=file.sha256,
+        results=str(tmp_path / "r.jsonl"),
+        options={},
+        items=[(b.line, "pending", None) for b in file.lines],
+        pid=0,
+    )
+    driver = BatchDriver(
+        "batch-x",
+        batch.records,
+        ResultsFile(tmp_path / "r.jsonl"),
+        fake,
+        concurrency=1,
+        emit=batch.emit,
+        new_run_id=ids.__next__,
+    )
     threading.Timer(0.3, driver.cancel).start()
     began = time.monotonic()
     driver.drive([Work(b.line, b.given) for b in file.lines])
@@ -227,5 +271,6 @@ def test_the_driver_runs_any_item_runner_and_cancel_stops_it(batch, tmp_path):
     assert status == {1: "succeeded", 2: "cancelled", 3: "pending"}
     assert [c[1] for c in fake.calls] == ["r-1", "r-2"]
     rows = [json.loads(line) for line in open(tmp_path / "r.jsonl")]
-    assert rows == [{"line": 1, "run_id": "r-1", "status": "succeeded",
-                     "outputs": {"echo": "a"}, "error": None}]  # a cancelled item has none
+    assert rows == [
+        {"line": 1, "run_id": "r-1", "status": "succeeded", "outputs": {"echo": "a"}, "error": None}
+    ]  # a cancelled item has none

@@ -59,8 +59,10 @@ def test_batch_succeeds_exit_0_results_in_state_dir(cli):
     results = sorted((cli.tmp / "state" / "batches").glob("batch-*.jsonl"))
     assert len(results) == 1 and f"results: {results[0]}" in result.stdout
     rows = [json.loads(line) for line in results[0].read_text().splitlines()]
-    assert [r["outputs"]["text"] for r in rows] == ["[memory] a: reply to: hello ann",
-                                                    "[memory] a: reply to: hello bob"]
+    assert [r["outputs"]["text"] for r in rows] == [
+        "[memory] a: reply to: hello ann",
+        "[memory] a: reply to: hello bob",
+    ]
     listed = cli("batches", "list")
     assert results[0].stem in listed.stdout and "2/2" in listed.stdout
     shown = cli("batches", "show", results[0].stem[:16], "--json")
@@ -78,8 +80,11 @@ def test_a_bad_line_is_reported_by_number_and_exits_1(cli, tmp_path):
     assert f"{batch}:2: not JSON: Expecting value (column 10)" in result.stderr
     assert f"{batch}:3: unknown input 'nme' (did you mean 'name'?)" in result.stderr
     rows = [json.loads(line) for line in out.read_text().splitlines()]
-    assert [(r["line"], r["status"]) for r in rows] == [(1, "succeeded"), (2, "failed"),
-                                                        (3, "failed")]
+    assert [(r["line"], r["status"]) for r in rows] == [
+        (1, "succeeded"),
+        (2, "failed"),
+        (3, "failed"),
+    ]
     assert len(cli.backend.sent) == 1
 
 
@@ -89,20 +94,28 @@ def test_json_emits_one_event_per_item_state_change_then_a_summary(cli):
     assert result.exit_code == 1
     docs = [json.loads(line) for line in result.stdout.splitlines()]
     events = [(d["event"], d.get("line"), d.get("status")) for d in docs[:-1]]
-    assert events == [("batch_started", None, None), ("item_finished", 2, "failed"),
-                      ("item_started", 1, None), ("item_finished", 1, "succeeded"),
-                      ("item_started", 3, None), ("item_finished", 3, "succeeded")]
+    assert events == [
+        ("batch_started", None, None),
+        ("item_finished", 2, "failed"),
+        ("item_started", 1, None),
+        ("item_finished", 1, "succeeded"),
+        ("item_started", 3, None),
+        ("item_finished", 3, "succeeded"),
+    ]
     summary = docs[-1]
     assert summary["status"] == "failed" and summary["batch_id"].startswith("batch-")
     assert (summary["total"], summary["succeeded"], summary["failed"]) == (3, 2, 1)
     assert summary["failures"][0]["line"] == 2
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--concurrency", "2"], "--concurrency and --results go with --batch"),
-    (["--batch", "B", "-i", "name=x"], "--input cannot be combined with --batch"),
-    (["--batch", "B", "--dry-run"], "--dry-run cannot be combined with --batch"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--concurrency", "2"], "--concurrency and --results go with --batch"),
+        (["--batch", "B", "-i", "name=x"], "--input cannot be combined with --batch"),
+        (["--batch", "B", "--dry-run"], "--dry-run cannot be combined with --batch"),
+    ],
+)
 def test_usage_errors_exit_2(cli, args, message):
     batch = _lines(cli, '{"name": "ann"}')
     result = cli("run", cli.pipeline, *[batch if a == "B" else a for a in args])
@@ -132,8 +145,10 @@ def test_ctrl_c_exits_130_and_resume_batch_id_finishes_it(cli):
 
 def test_resume_of_a_batch_refuses_single_run_options(cli):
     result = cli("resume", "batch-x", "--max-parallel", "2")
-    assert result.exit_code == 2 and "--max-parallel cannot be given when resuming a batch" \
-        in result.stderr
+    assert (
+        result.exit_code == 2
+        and "--max-parallel cannot be given when resuming a batch" in result.stderr
+    )
     assert cli("resume", "2026-x", "--retry-failed").exit_code == 2
 
 

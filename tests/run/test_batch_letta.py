@@ -33,8 +33,13 @@ outputs: {note: "{{ steps.note.output }}"}
 
 def _cli(*args: str, home: Path) -> subprocess.Popen:
     env = {**os.environ, "ORCHESTRATE_HOME": str(home)}
-    return subprocess.Popen([sys.executable, "-m", "orchestrator", *args], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", "orchestrator", *args],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def _files(tmp_path: Path, lines: list[str]) -> tuple[str, str]:
@@ -45,25 +50,42 @@ def _files(tmp_path: Path, lines: list[str]) -> tuple[str, str]:
 
 def _sent(model_script, tag: str) -> Counter:
     prefix = f"Batch note on {tag} "
-    return Counter((r.get("prompt") or "").removeprefix(prefix).rstrip(".")
-                   for r in model_script.requests()
-                   if (r.get("prompt") or "").startswith(prefix))
+    return Counter(
+        (r.get("prompt") or "").removeprefix(prefix).rstrip(".")
+        for r in model_script.requests()
+        if (r.get("prompt") or "").startswith(prefix)
+    )
 
 
 def test_small_batch_via_the_cli(letta_stack, model_script, tmp_path):
     tag = uuid.uuid4().hex[:8]
     model_script([{"prompt_contains": f"on {tag} b.", "reply": "note about b"}])
-    pipeline, batch = _files(tmp_path, [json.dumps({"topic": f"{tag} a"}), '{"topic": 3}',
-                                        json.dumps({"topic": f"{tag} b"})])
-    proc = _cli("run", pipeline, "--batch", batch, "--json", "--base-url",
-                letta_stack.base_url, "--results", str(tmp_path / "r.jsonl"), home=tmp_path)
+    pipeline, batch = _files(
+        tmp_path,
+        [json.dumps({"topic": f"{tag} a"}), '{"topic": 3}', json.dumps({"topic": f"{tag} b"})],
+    )
+    proc = _cli(
+        "run",
+        pipeline,
+        "--batch",
+        batch,
+        "--json",
+        "--base-url",
+        letta_stack.base_url,
+        "--results",
+        str(tmp_path / "r.jsonl"),
+        home=tmp_path,
+    )
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 1, err  # the bad line fails the batch, not the other lines
     summary = json.loads(out.splitlines()[-1])
     assert (summary["succeeded"], summary["failed"], summary["invalid"]) == (2, 1, 1)
     rows = [json.loads(line) for line in (tmp_path / "r.jsonl").read_text().splitlines()]
-    assert [(r["line"], r["status"]) for r in rows] == [(1, "succeeded"), (2, "failed"),
-                                                        (3, "succeeded")]
+    assert [(r["line"], r["status"]) for r in rows] == [
+        (1, "succeeded"),
+        (2, "failed"),
+        (3, "succeeded"),
+    ]
     assert rows[1]["error"] == f"{batch}:2: input 'topic': expected a string, got '3'"
     assert rows[2]["outputs"] == {"note": "note about b"}
     assert _sent(model_script, tag) == {"a": 1, "b": 1}
@@ -81,15 +103,26 @@ def _results(path: Path) -> list[dict]:
     return rows
 
 
-def test_sigkill_mid_batch_of_50_then_resume_sends_each_message_once(letta_stack,
-                                                                     model_script, tmp_path):
+def test_sigkill_mid_batch_of_50_then_resume_sends_each_message_once(
+    letta_stack, model_script, tmp_path
+):
     tag = uuid.uuid4().hex[:8]
     model_script([{"prompt_contains": f"Batch note on {tag} ", "delay": 0.5}])
-    pipeline, batch = _files(tmp_path, [json.dumps({"topic": f"{tag} {i}"})
-                                        for i in range(1, 51)])
+    pipeline, batch = _files(tmp_path, [json.dumps({"topic": f"{tag} {i}"}) for i in range(1, 51)])
     results = tmp_path / "r.jsonl"
-    proc = _cli("run", pipeline, "--batch", batch, "--concurrency", "6", "--base-url",
-                letta_stack.base_url, "--results", str(results), home=tmp_path)
+    proc = _cli(
+        "run",
+        pipeline,
+        "--batch",
+        batch,
+        "--concurrency",
+        "6",
+        "--base-url",
+        letta_stack.base_url,
+        "--results",
+        str(results),
+        home=tmp_path,
+    )
     try:
         end = time.monotonic() + 90
         while len(_results(results)) < 12 and time.monotonic() < end:
@@ -101,9 +134,10 @@ def test_sigkill_mid_batch_of_50_then_resume_sends_each_message_once(letta_stack
     before = {r["line"]: r["run_id"] for r in _results(results)}
     assert 12 <= len(before) < 50
     with sqlite3.connect(tmp_path / "runs.db") as db:
-        batch_id, = db.execute("SELECT id FROM batches").fetchone()
-        in_flight = db.execute("SELECT COUNT(*) FROM batch_items WHERE status='running'"
-                               ).fetchone()[0]
+        (batch_id,) = db.execute("SELECT id FROM batches").fetchone()
+        in_flight = db.execute(
+            "SELECT COUNT(*) FROM batch_items WHERE status='running'"
+        ).fetchone()[0]
     assert in_flight >= 1  # killed with items in flight
     listed = _cli("batches", "list", "--json", home=tmp_path)
     assert json.loads(listed.communicate(timeout=30)[0])[0]["status"] == "interrupted"

@@ -57,8 +57,11 @@ def test_batch_of_50_cancelled_then_resumed_redoes_nothing(batch):
     counts = first.counts
     assert counts["succeeded"] >= 10 and counts.get("cancelled", 0) >= 1
     assert counts["pending"] >= 30  # never started: no run
-    done_before = {i["line"]: i["run_id"] for i in batch.records.items(first.batch_id)
-                   if i["status"] == "succeeded"}
+    done_before = {
+        i["line"]: i["run_id"]
+        for i in batch.records.items(first.batch_id)
+        if i["status"] == "succeeded"
+    }
     cancelled = [i for i in batch.records.items(first.batch_id) if i["status"] == "cancelled"]
     for item in cancelled:  # cancelled as Ctrl-C cancels a run: recorded, resumable
         assert batch.harness.records.run(item["run_id"])["status"] == "cancelled"
@@ -102,8 +105,9 @@ def test_resume_after_a_crash_settles_starts_and_resumes_by_recorded_state(batch
     with db:
         db.execute("UPDATE batches SET status='running', pid=999999999")
         db.execute("UPDATE batch_items SET status='running' WHERE line IN (1, 2)")
-        db.execute("UPDATE batch_items SET status='running', run_id='20990101-000000-abcdef'"
-                   " WHERE line=3")
+        db.execute(
+            "UPDATE batch_items SET status='running', run_id='20990101-000000-abcdef' WHERE line=3"
+        )
         db.execute("UPDATE batch_items SET status='pending', run_id=NULL WHERE line=4")
     db.close()
     with open(done.results, "w") as f:  # line 1's result was written, line 2's was not
@@ -120,13 +124,18 @@ def test_resume_after_a_crash_settles_starts_and_resumes_by_recorded_state(batch
 
 
 def test_retry_failed_resumes_the_failed_items_runs(batch):
-    rule = batch.harness.backend.script(prompt_contains="second [memory] a: reply to: first "
-                                        "bad", fail=BackendError("HTTP 400: no", status=400))
+    rule = batch.harness.backend.script(
+        prompt_contains="second [memory] a: reply to: first bad",
+        fail=BackendError("HTTP 400: no", status=400),
+    )
     path = batch.write(['{"topic": "good"}', '{"topic": "bad"}'])
     first = batch.start(path)
     assert first.status == "failed"
-    with pytest.raises(RunError, match="nothing to resume: all 2 items finished "
-                                       r"\(1 succeeded, 1 failed\); --retry-failed"):
+    with pytest.raises(
+        RunError,
+        match="nothing to resume: all 2 items finished "
+        r"\(1 succeeded, 1 failed\); --retry-failed",
+    ):
         batch.resume(first.batch_id, path)
     batch.harness.backend.rules.remove(rule)
     again = batch.resume(first.batch_id, path, retry_failed=True)

@@ -28,14 +28,16 @@ def priced(tmp_path, monkeypatch):
 
 
 def _tokens(harness, run_id):
-    return sum(u["prompt_tokens"] + u["completion_tokens"]
-               for u in harness.records.units(run_id).values() if u["prompt"] is not None)
+    return sum(
+        u["prompt_tokens"] + u["completion_tokens"]
+        for u in harness.records.units(run_id).values()
+        if u["prompt"] is not None
+    )
 
 
 def _resume(harness, run_id, **changes):
     options = dataclasses.replace(recorded_options(harness.records.run(run_id)), **changes)
-    return resume_run(run_id, harness.run_plan, harness.backend, harness.records,
-                      options=options)
+    return resume_run(run_id, harness.run_plan, harness.backend, harness.records, options=options)
 
 
 def test_a_run_budget_stops_before_the_next_step_and_resume_with_more_carries_on(harness):
@@ -45,8 +47,9 @@ def test_a_run_budget_stops_before_the_next_step_and_resume_with_more_carries_on
     for name in ("two", "three"):
         assert out.results[name].status == NOT_STARTED
         assert "the run's budget is spent" in out.results[name].error
-    assert "max_tokens 1" in out.error and f"orchestrate resume {out.run_id} --max-tokens" \
-        in out.error
+    assert (
+        "max_tokens 1" in out.error and f"orchestrate resume {out.run_id} --max-tokens" in out.error
+    )
     assert len(harness.backend.sent) == 1
     assert set(k.step for k in harness.records.units(out.run_id)) == {"one"}  # no rows
     again = _resume(harness, out.run_id, max_tokens=1)  # the same limit stops it again
@@ -54,8 +57,9 @@ def test_a_run_budget_stops_before_the_next_step_and_resume_with_more_carries_on
     done = _resume(harness, out.run_id, max_tokens=10_000)
     assert done.status == "succeeded", done.error
     assert [m["prompt"].split()[0] for m in harness.backend.sent] == ["one", "six", "seven"]
-    assert done.totals["prompt_tokens"] + done.totals["completion_tokens"] == \
-        _tokens(harness, out.run_id)
+    assert done.totals["prompt_tokens"] + done.totals["completion_tokens"] == _tokens(
+        harness, out.run_id
+    )
 
 
 def test_max_cost_counts_dollars_and_is_recorded_for_resume(harness):
@@ -78,8 +82,9 @@ def test_for_each_counts_every_item_and_resume_sends_only_the_rest(harness):
     assert out.status == "failed"
     assert out.results["fan"].status == NOT_STARTED
     assert len(harness.backend.sent) == 3
-    items = {k.item: u["status"] for k, u in harness.records.units(out.run_id).items()
-             if k.item >= 0}
+    items = {
+        k.item: u["status"] for k, u in harness.records.units(out.run_id).items() if k.item >= 0
+    }
     assert items == {0: "succeeded", 1: "succeeded", 2: "succeeded"}
     done = _resume(harness, out.run_id, max_tokens=6 * 7)
     assert done.status == "succeeded", done.error
@@ -138,8 +143,7 @@ def test_max_cost_refuses_a_model_with_no_price_before_sending(harness, monkeypa
 
 
 def test_defaults_budget_is_the_run_budget_and_the_command_line_wins(harness):
-    body = CHAIN.replace("agents: {a: {}}", "defaults: {budget: {max_tokens: 1}}\n"
-                                            "agents: {a: {}}")
+    body = CHAIN.replace("agents: {a: {}}", "defaults: {budget: {max_tokens: 1}}\nagents: {a: {}}")
     out = harness.run(body)
     assert out.status == "failed" and len(harness.backend.sent) == 1
     more = harness.run(body, max_tokens=10_000)
@@ -151,16 +155,20 @@ def test_budget_fields_are_validated_with_their_location():
     from orchestrator.spec import load_pipeline_text
 
     HEADER = "apiVersion: orchestrate/v1\nkind: Pipeline\nmetadata: {name: t}\n"
-    text = HEADER + ("defaults: {budget: {max_cost: -1}}\nagents: {a: {}}\nsteps:\n"
-                     "  one: {agent: a, prompt: hi, budget: {max_tokens: 10, max_dollars: 1}}\n")
+    text = HEADER + (
+        "defaults: {budget: {max_cost: -1}}\nagents: {a: {}}\nsteps:\n"
+        "  one: {agent: a, prompt: hi, budget: {max_tokens: 10, max_dollars: 1}}\n"
+    )
     with pytest.raises(SpecError) as caught:
         load_pipeline_text(text, "p.yaml")
     found = {(i.path, i.line) for i in caught.value.issues}
     assert ("defaults.budget.max_cost", 4) in found
     assert any(path.startswith("steps.one.budget") and line == 7 for path, line in found)
-    spec = load_pipeline_text(HEADER + "defaults: {budget: {max_tokens: 5}}\nagents: {a: {}}\n"
-                              "steps:\n  one: {agent: a, prompt: hi, budget: {max_cost: 0.5}}\n",
-                              "p.yaml")
+    spec = load_pipeline_text(
+        HEADER + "defaults: {budget: {max_tokens: 5}}\nagents: {a: {}}\n"
+        "steps:\n  one: {agent: a, prompt: hi, budget: {max_cost: 0.5}}\n",
+        "p.yaml",
+    )
     assert spec.defaults.budget.max_tokens == 5
     assert spec.steps["one"].budget.max_cost == 0.5
 
@@ -176,5 +184,6 @@ def test_budget_options_on_the_command_line(tmp_path):
     negative = runner.invoke(main, ["resume", "20261202-000000-abcdef", "--max-cost", "-1"])
     assert negative.exit_code == 2 and "--max-cost" in negative.output
     batch = runner.invoke(main, ["resume", "batch-20261202-000000-abcdef", "--max-cost", "1"])
-    assert batch.exit_code == 2 and "--max-cost cannot be given when resuming a batch" \
-        in batch.output
+    assert (
+        batch.exit_code == 2 and "--max-cost cannot be given when resuming a batch" in batch.output
+    )

@@ -39,8 +39,7 @@ def test_an_unchanged_cached_step_reuses_the_last_output_and_sends_nothing(harne
     assert second.outputs == first.outputs
     row = harness.records.units(second.run_id)[UnitKey("summary")]
     assert row["cached"] == 1 and row["attempts"] == 0 and row["prompt_tokens"] == 0
-    assert row["cache_key"] == harness.records.units(first.run_id)[UnitKey("summary")][
-        "cache_key"]
+    assert row["cache_key"] == harness.records.units(first.run_id)[UnitKey("summary")]["cache_key"]
     assert ("step_cached", {"step": "summary", "from_run": first.run_id}) in harness.events
 
 
@@ -49,10 +48,16 @@ def test_what_decides_the_answer_invalidates_the_cache(harness):
     changes = [
         (PIPE, {"topic": "bats"}, {}),  # the rendered prompt
         (PIPE.replace("You are terse.", "You are verbose."), {"topic": "owls"}, {}),  # agent
-        (PIPE.replace("cache: true", "cache: true\n    output: {format: json}"),
-         {"topic": "owls"}, {}),  # output format / schema
-        (PIPE.replace("cache: true", "cache: true\n    model: memory/other"),
-         {"topic": "owls"}, {}),  # the step's model
+        (
+            PIPE.replace("cache: true", "cache: true\n    output: {format: json}"),
+            {"topic": "owls"},
+            {},
+        ),  # output format / schema
+        (
+            PIPE.replace("cache: true", "cache: true\n    model: memory/other"),
+            {"topic": "owls"},
+            {},
+        ),  # the step's model
         (PIPE, {"topic": "owls"}, {"model": "memory/run-default"}),  # the run's model
     ]
     harness.backend.chat_models = ["memory/echo", "memory/other", "memory/run-default"]
@@ -65,8 +70,9 @@ def test_what_decides_the_answer_invalidates_the_cache(harness):
 
 
 def test_a_failed_step_is_not_cached_and_other_pipelines_do_not_share(harness, compile_text):
-    rule = harness.backend.script(prompt_contains="summarise",
-                                  fail=BackendError("bad request", status=400))
+    rule = harness.backend.script(
+        prompt_contains="summarise", fail=BackendError("bad request", status=400)
+    )
     assert harness.run(PIPE, {"topic": "owls"}).status == "failed"
     harness.backend.rules.remove(rule)
     assert not harness.run(PIPE, {"topic": "owls"}).results["summary"].cached
@@ -76,10 +82,14 @@ def test_a_failed_step_is_not_cached_and_other_pipelines_do_not_share(harness, c
 
 
 def test_a_prompt_with_a_secret_is_never_cached_nor_keyed(tmp_path, harness):
-    body = PIPE.replace("inputs: {topic: {type: string}}",
-                        "inputs: {topic: {type: string}, token: {type: string, secret: true}}")
-    body = body.replace('prompt: "summarise {{ inputs.topic }}"',
-                        'prompt: "summarise {{ inputs.topic }} with {{ inputs.token }}"')
+    body = PIPE.replace(
+        "inputs: {topic: {type: string}}",
+        "inputs: {topic: {type: string}, token: {type: string, secret: true}}",
+    )
+    body = body.replace(
+        'prompt: "summarise {{ inputs.topic }}"',
+        'prompt: "summarise {{ inputs.topic }} with {{ inputs.token }}"',
+    )
     first = harness.run(body, {"topic": "owls", "token": "tok-very-secret"})
     second = harness.run(body, {"topic": "owls", "token": "tok-very-secret"})
     assert not second.results["summary"].cached

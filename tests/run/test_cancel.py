@@ -48,9 +48,11 @@ def test_run_timeout_fails_the_run_and_names_it(harness):
     out = harness.run(SLOW, timeout=0.2)
     assert time.monotonic() - began < 0.8
     assert out.status == "failed"
-    assert out.error == (f"the run timed out after 0.2 s; continue with `orchestrate resume "
-                         f"{out.run_id} --timeout SECONDS` (a longer limit for the rest of "
-                         "the run)")
+    assert out.error == (
+        f"the run timed out after 0.2 s; continue with `orchestrate resume "
+        f"{out.run_id} --timeout SECONDS` (a longer limit for the rest of "
+        "the run)"
+    )
 
 
 def test_ctrl_c_shows_real_durations_and_steps_never_started(harness):
@@ -92,8 +94,9 @@ def test_a_stop_is_cancelled_whatever_its_reason_says(harness, compile_text):
     out = _stopped_by(harness, compile_text, "stopped: the batch was interrupted")
     assert out.status == "cancelled"
     assert harness.records.run(out.run_id)["status"] == "cancelled"
-    assert out.error == (f"stopped: the batch was interrupted; continue with "
-                         f"`orchestrate resume {out.run_id}`")
+    assert out.error == (
+        f"stopped: the batch was interrupted; continue with `orchestrate resume {out.run_id}`"
+    )
 
 
 def test_a_stop_worded_as_a_timeout_is_still_a_cancel(harness, compile_text):
@@ -109,6 +112,8 @@ def test_a_timeout_fails_the_run_whatever_its_reason_says(harness, monkeypatch):
     harness.backend.script(prompt_contains="slow", delay=1.0, times=1)
     out = harness.run(SLOW, timeout=0.2)
     assert out.status == "failed"
-    assert out.error.startswith("the run timed out after 0.2 s; continue with `orchestrate "
-                                f"resume {out.run_id} --timeout SECONDS`")
+    assert out.error.startswith(
+        "the run timed out after 0.2 s; continue with `orchestrate "
+        f"resume {out.run_id} --timeout SECONDS`"
+    )
     time.sleep(0.9)

@@ -60,8 +60,11 @@ def test_kept_agents_keep_their_blocks_and_say_so(harness):
 
 def test_blocks_of_others_are_not_touched(harness):
     mine = harness.backend.create_block(NewBlock("persona", "hand-made"))
-    other_run = harness.backend.create_block(NewBlock(
-        "persona", "x", tags=(identity.RUN_TAG, identity.run_tag("20990101-000000-aaaaaa"))))
+    other_run = harness.backend.create_block(
+        NewBlock(
+            "persona", "x", tags=(identity.RUN_TAG, identity.run_tag("20990101-000000-aaaaaa"))
+        )
+    )
     assert harness.run(PIPE).status == "succeeded"
     assert set(harness.backend.blocks) == {mine, other_run}
 
@@ -70,7 +73,12 @@ def test_unrecorded_keep_option_is_not_needed_on_resume(harness, compile_text):
     harness.backend.script(prompt_contains="write", fail=BackendError("no", status=400))
     first = harness.run(PIPE, keep_agents=True)
     harness.backend.rules.clear()
-    out = resume_run(first.run_id, compile_text(PIPE), harness.backend, harness.records,
-                     options=RunOptions(keep_agents=True))
+    out = resume_run(
+        first.run_id,
+        compile_text(PIPE),
+        harness.backend,
+        harness.records,
+        options=RunOptions(keep_agents=True),
+    )
     assert out.status == "succeeded", out.error
     assert len(harness.backend.blocks) == 4  # every agent kept, with its memory

@@ -18,8 +18,7 @@ steps:
 
 def _orphan(harness, run_id: str, name: str = "orphan") -> str:
     tags = (identity.RUN_TAG, identity.run_tag(run_id))
-    return harness.backend.create_agent(NewAgent(name, "memory/echo", "memory/embed",
-                                                 tags=tags)).id
+    return harness.backend.create_agent(NewAgent(name, "memory/echo", "memory/embed", tags=tags)).id
 
 
 def test_an_unrecorded_agent_of_the_run_is_deleted_when_it_succeeds(harness, compile_text):
@@ -40,7 +39,12 @@ def test_keep_agents_keeps_them(harness, compile_text):
     first = harness.run(PIPE)
     orphan = _orphan(harness, first.run_id)
     harness.backend.rules.clear()
-    out = resume_run(first.run_id, compile_text(PIPE), harness.backend, harness.records,
-                     options=RunOptions(keep_agents=True))
+    out = resume_run(
+        first.run_id,
+        compile_text(PIPE),
+        harness.backend,
+        harness.records,
+        options=RunOptions(keep_agents=True),
+    )
     assert out.status == "succeeded", out.error
     assert orphan in harness.backend.agents

@@ -43,29 +43,48 @@ def test_dry_run_needs_no_server_and_shows_prompts(cli):
 def test_dry_run_json(cli):
     result = cli("run", RESEARCH, "--dry-run", "--json", "-i", "topic=owls")
     steps = json.loads(result.output)
-    assert [s["name"] for s in steps] == ["research", "draft", "review", "revise",
-                                         "revise.rewrite", "revise.recheck"]
+    assert [s["name"] for s in steps] == [
+        "research",
+        "draft",
+        "review",
+        "revise",
+        "revise.rewrite",
+        "revise.recheck",
+    ]
     assert steps[0]["prompt"].startswith("Research owls for")  # inputs are required now
 
 
 def test_missing_input_exits_1_naming_it(cli):
     result = cli("run", RESEARCH)
     assert result.exit_code == 1
-    assert "error: missing required input: topic (pass --input NAME=VALUE or --input-file)" \
+    assert (
+        "error: missing required input: topic (pass --input NAME=VALUE or --input-file)"
         in result.stderr
+    )
 
 
 def test_input_file_and_typed_inputs(cli, tmp_path):
     (tmp_path / "in.yaml").write_text("proposal: sell owls\nsources: [a, b]\n")
-    result = cli("run", str(PIPELINES / "parallel-analysis.yaml"), "--input-file",
-                 str(tmp_path / "in.yaml"), "--json")
+    result = cli(
+        "run",
+        str(PIPELINES / "parallel-analysis.yaml"),
+        "--input-file",
+        str(tmp_path / "in.yaml"),
+        "--json",
+    )
     assert result.exit_code == 0, result.stderr
     outcome = json.loads(result.output.strip().splitlines()[-1])
     assert outcome["status"] == "succeeded"
     summaries = [m for m in cli.backend.sent if m["prompt"].startswith("Summarise")]
     assert len(summaries) == 2
-    bad = cli("run", str(PIPELINES / "parallel-analysis.yaml"), "-i", "proposal=x",
-              "-i", "sources=notalist")
+    bad = cli(
+        "run",
+        str(PIPELINES / "parallel-analysis.yaml"),
+        "-i",
+        "proposal=x",
+        "-i",
+        "sources=notalist",
+    )
     assert bad.exit_code == 1
     assert "input 'sources': expected an array, got 'notalist'" in bad.stderr
 
@@ -86,8 +105,9 @@ def test_run_then_list_and_show(cli):
 
 
 def test_failed_run_exits_1_and_resume_finishes_it(cli):
-    cli.backend.script(prompt_contains="Write a short report",
-                       fail=BackendError("HTTP 400: rejected", status=400))
+    cli.backend.script(
+        prompt_contains="Write a short report", fail=BackendError("HTTP 400: rejected", status=400)
+    )
     first = cli("run", RESEARCH, "-i", "topic=owls")
     assert first.exit_code == 1
     assert "step 'draft' failed: HTTP 400: rejected" in first.stderr
@@ -102,22 +122,33 @@ def test_failed_run_exits_1_and_resume_finishes_it(cli):
 def test_unreachable_server_is_a_clean_error(tmp_path, monkeypatch):
     monkeypatch.setenv("ORCHESTRATE_HOME", str(tmp_path))
     monkeypatch.delenv("LETTA_BASE_URL", raising=False)
-    result = CliRunner().invoke(main, ["run", RESEARCH, "-i", "topic=x", "--base-url",
-                                       "http://127.0.0.1:9"])
+    result = CliRunner().invoke(
+        main, ["run", RESEARCH, "-i", "topic=x", "--base-url", "http://127.0.0.1:9"]
+    )
     assert result.exit_code == 1
     assert "no Letta server answers at http://127.0.0.1:9" in result.output
 
 
-@pytest.mark.parametrize("args,message", [
-    ((), "error: missing required input: topic (pass --input NAME=VALUE or --input-file)"),
-    (("-i", "topic=x", "-i", "nope=1"), "error: unknown input 'nope'"),
-])
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        ((), "error: missing required input: topic (pass --input NAME=VALUE or --input-file)"),
+        (("-i", "topic=x", "-i", "nope=1"), "error: unknown input 'nope'"),
+    ],
+)
 def test_dry_run_checks_inputs_like_a_run(cli, args, message):
     result = cli("run", RESEARCH, "--dry-run", *args)
     assert result.exit_code == 1
     assert message in result.stderr and "<inputs." not in result.output
-    typed = cli("run", str(PIPELINES / "parallel-analysis.yaml"), "--dry-run", "-i",
-                "proposal=x", "-i", "sources=not json")
+    typed = cli(
+        "run",
+        str(PIPELINES / "parallel-analysis.yaml"),
+        "--dry-run",
+        "-i",
+        "proposal=x",
+        "-i",
+        "sources=not json",
+    )
     assert typed.exit_code == 1
     assert "input 'sources': expected an array, got 'not json'" in typed.stderr
 
@@ -146,8 +177,10 @@ def test_json_run_that_fails_its_checks_still_ends_with_an_outcome(cli, tmp_path
     assert doc["status"] == "error" and doc["run_id"] is None
     assert doc["error"].startswith("unknown input 'nope'")
     broken = tmp_path / "broken.yaml"
-    broken.write_text("apiVersion: orchestrate/v1\nkind: Pipeline\nmetadata: {name: b}\n"
-                      "steps: {s: {agent: ghost, prompt: hi}}\n")
+    broken.write_text(
+        "apiVersion: orchestrate/v1\nkind: Pipeline\nmetadata: {name: b}\n"
+        "steps: {s: {agent: ghost, prompt: hi}}\n"
+    )
     spec = cli("run", str(broken), "--json")
     assert spec.exit_code == 1
     doc = json.loads(spec.stdout.strip().splitlines()[-1])
@@ -177,8 +210,16 @@ def test_runs_list_in_an_empty_directory_creates_nothing(tmp_path, monkeypatch):
 def test_runs_list_columns_stay_aligned_with_interrupted_runs():
     from orchestrator.run.render import runs_table
 
-    runs = [{"id": "20261125-000000-aaaaaa", "pipeline": "p", "status": status,
-             "started": 1.0, "ended": None, "tokens": 0}
-            for status in ("interrupted", "succeeded", "not_started")]
+    runs = [
+        {
+            "id": "20261125-000000-aaaaaa",
+            "pipeline": "p",
+            "status": status,
+            "started": 1.0,
+            "ended": None,
+            "tokens": 0,
+        }
+        for status in ("interrupted", "succeeded", "not_started")
+    ]
     lines = runs_table(runs).splitlines()
     assert len({line.index("1970" if i else "STARTED") for i, line in enumerate(lines)}) == 1

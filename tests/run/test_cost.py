@@ -24,8 +24,9 @@ def priced(tmp_path, monkeypatch):
 
 
 def _expected(unit: dict) -> float:
-    return (unit["prompt_tokens"] * PRICED["input"]
-            + unit["completion_tokens"] * PRICED["output"]) / 1e6
+    return (
+        unit["prompt_tokens"] * PRICED["input"] + unit["completion_tokens"] * PRICED["output"]
+    ) / 1e6
 
 
 def test_exact_handles_win_over_patterns_and_the_longest_pattern_wins():
@@ -44,8 +45,9 @@ def test_unknown_model_is_cost_unknown_never_zero_and_no_tokens_cost_nothing():
     assert table.cost("x/y", 0, 0).known
 
 
-def test_the_shipped_table_prices_the_local_model_at_zero_and_dates_every_entry(monkeypatch,
-                                                                                tmp_path):
+def test_the_shipped_table_prices_the_local_model_at_zero_and_dates_every_entry(
+    monkeypatch, tmp_path
+):
     monkeypatch.setenv("ORCHESTRATE_HOME", str(tmp_path))  # no user file
     monkeypatch.delenv("ORCHESTRATE_PRICES", raising=False)
     table = load_prices()
@@ -53,16 +55,19 @@ def test_the_shipped_table_prices_the_local_model_at_zero_and_dates_every_entry(
     assert local is not None and (local.input, local.output) == (0, 0)
     assert table.cost("openai-proxy/orchestrate-local", 1000, 1000).text() == "$0"
     for handle in table.handles():
-        assert len(table.price(handle.rstrip("*") + "x" if handle.endswith("*")
-                               else handle).checked) == 10, handle
+        assert (
+            len(table.price(handle.rstrip("*") + "x" if handle.endswith("*") else handle).checked)
+            == 10
+        ), handle
     gpt = table.price("openai/gpt-4.1")
     assert gpt.of(1_000_000, 0) == gpt.input
 
 
 def test_a_user_file_overrides_and_extends_the_shipped_table(tmp_path, monkeypatch):
     path = tmp_path / "p.yaml"
-    path.write_text("models:\n  openai/gpt-4.1: {input: 1, output: 2}\n  my/model: "
-                    "{input: 0.5, output: 0.5}\n")
+    path.write_text(
+        "models:\n  openai/gpt-4.1: {input: 1, output: 2}\n  my/model: {input: 0.5, output: 0.5}\n"
+    )
     monkeypatch.setenv("ORCHESTRATE_PRICES", str(path))
     table = load_prices()
     assert table.price("openai/gpt-4.1").input == 1
@@ -74,8 +79,11 @@ def test_a_bad_user_file_is_a_located_error(tmp_path, monkeypatch):
     path = tmp_path / "p.yaml"
     path.write_text("models:\n  my/model:\n    input: free\n    output: 1\n")
     monkeypatch.setenv("ORCHESTRATE_PRICES", str(path))
-    with pytest.raises(RunError, match=r"p\.yaml:3:5: models\.my/model\.input: expected a "
-                                       r"number >= 0"):
+    with pytest.raises(
+        RunError,
+        match=r"p\.yaml:3:5: models\.my/model\.input: expected a "
+        r"number >= 0",
+    ):
         load_prices()
     monkeypatch.setenv("ORCHESTRATE_PRICES", str(tmp_path / "missing.yaml"))
     with pytest.raises(RunError, match="price file not found"):
@@ -108,8 +116,9 @@ def test_cost_of_each_unit_for_each_item_and_loop_iteration_sums_to_the_run(harn
     total = sum(_expected(u) for u in leaves)
     doc = outcome_json(out)
     assert doc["usage"]["cost_usd"] == pytest.approx(total, abs=1e-6)
-    assert doc["usage"]["tokens"] == sum(u["prompt_tokens"] + u["completion_tokens"]
-                                         for u in leaves)
+    assert doc["usage"]["tokens"] == sum(
+        u["prompt_tokens"] + u["completion_tokens"] for u in leaves
+    )
     by_step = {s["step"]: s for s in doc["steps"]}
     assert by_step["fan"]["cost_usd"] == pytest.approx(sum(_expected(u) for u in fan), abs=1e-6)
     text = render.outcome_text(out)

@@ -21,7 +21,8 @@ def test_the_default_applies_when_nothing_is_set():
 
 
 def test_the_pipeline_and_the_option_override_it():
-    plan = load_plan_text(PIPELINE.replace("agents:", "defaults: {run_timeout: 60}\nagents:"),
-                          "t.yaml")
+    plan = load_plan_text(
+        PIPELINE.replace("agents:", "defaults: {run_timeout: 60}\nagents:"), "t.yaml"
+    )
     assert run_timeout(RunOptions(), plan) == 60
     assert run_timeout(RunOptions(timeout=5), plan) == 5

@@ -23,8 +23,11 @@ outputs:
 
 @pytest.mark.parametrize("status", [500, 502, 503, 408, 409, 429])
 def test_error_after_the_turn_was_stored_is_reconciled_not_resent(harness, status):
-    harness.backend.script(replies=["hello"], times=1,
-                           lose_with=BackendError(f"HTTP {status}", transient=True, status=status))
+    harness.backend.script(
+        replies=["hello"],
+        times=1,
+        lose_with=BackendError(f"HTTP {status}", transient=True, status=status),
+    )
     out = harness.run(TEXT_STEP)
     assert out.status == "succeeded", out.error
     assert out.outputs["said"] == "hello"
@@ -33,8 +36,9 @@ def test_error_after_the_turn_was_stored_is_reconciled_not_resent(harness, statu
 
 
 def test_error_before_anything_was_stored_is_retried(harness):
-    harness.backend.script(replies=["hello"], times=1,
-                           fail=BackendError("HTTP 500", transient=True, status=500))
+    harness.backend.script(
+        replies=["hello"], times=1, fail=BackendError("HTTP 500", transient=True, status=500)
+    )
     out = harness.run(TEXT_STEP)
     assert out.status == "succeeded", out.error
     assert harness.backend.prompts() == ["say hello"]  # the failed send stored nothing
@@ -45,8 +49,9 @@ def test_unreadable_history_is_never_guessed_at_and_resume_settles_it(harness):
     # The turn was stored, the answer lost, and the server cannot even say so for a while:
     # sending again would risk a second copy, so the unit fails saying why; resume asks the
     # history again, finds the answer, and sends nothing.
-    harness.backend.script(replies=["hello"], times=1,
-                           lose_with=BackendError("HTTP 500", transient=True, status=500))
+    harness.backend.script(
+        replies=["hello"], times=1, lose_with=BackendError("HTTP 500", transient=True, status=500)
+    )
     harness.backend.history_errors = 100
     first = harness.run(TEXT_STEP)
     assert first.status == "failed"
@@ -66,8 +71,9 @@ def test_unreadable_history_is_never_guessed_at_and_resume_settles_it(harness):
 def test_a_retry_records_its_own_intent_before_sending(harness):
     # Two failures that stored nothing, then success: each attempt's otid is recorded before
     # its message goes out, and the row ends with the otid of the message that was answered.
-    harness.backend.script(replies=["hello"], times=2,
-                           fail=BackendError("HTTP 503", transient=True, status=503))
+    harness.backend.script(
+        replies=["hello"], times=2, fail=BackendError("HTTP 503", transient=True, status=503)
+    )
     out = harness.run(TEXT_STEP)
     assert out.status == "succeeded", out.error
     row = harness.records.units(out.run_id)[UnitKey("s")]

@@ -27,8 +27,9 @@ def test_the_last_invalid_reply_is_recorded_redacted_and_shown(harness):
     unit = harness.records.units(out.run_id)[UnitKey("judge")]
     assert unit["status"] == "failed" and "invalid JSON reply" in unit["error"]
     assert unit["output"] == "not json, key ***"
-    shown = run_detail(harness.records.run(out.run_id),
-                       list(harness.records.units(out.run_id).values()))
+    shown = run_detail(
+        harness.records.run(out.run_id), list(harness.records.units(out.run_id).values())
+    )
     assert "  last reply (invalid):\n    not json, key ***" in shown
     assert "s3cr3t" not in shown
 

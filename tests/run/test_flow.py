@@ -73,8 +73,7 @@ def test_when_false_skips_step_and_what_only_depends_on_it(harness):
     assert out.results["after"].status == "skipped"  # all its direct deps were skipped
     assert out.results["other"].status == "succeeded"  # it also depends on gate
     assert out.outputs == {"ran": False, "status": "skipped"}
-    assert harness.backend.prompts() == ["gate" + harness.backend.prompts()[0][4:],
-                                          "other False"]
+    assert harness.backend.prompts() == ["gate" + harness.backend.prompts()[0][4:], "other False"]
 
 
 def test_skipped_steps_finish_without_ever_starting(harness):
@@ -143,8 +142,9 @@ outputs:
 
 
 def test_loop_runs_until_approved(harness):
-    harness.backend.script(agent="r", replies=['{"ok": false, "note": "more"}',
-                                               '{"ok": true, "note": "fine"}'])
+    harness.backend.script(
+        agent="r", replies=['{"ok": false, "note": "more"}', '{"ok": true, "note": "fine"}']
+    )
     harness.backend.script(agent="w", prompt_contains="rewrite 2", replies=["v2"])
     out = harness.run(LOOP)
     assert out.status == "succeeded", out.error
@@ -228,9 +228,11 @@ steps:
 """
     with pytest.raises(RunError) as err:
         harness.run(body)
-    assert str(err.value).startswith("agents.memo: no provisioned agent 'memo-agent' in "
-                                     "namespace 'default' on memory:// (run `orchestrate "
-                                     "apply` first, or check --namespace); agents.notes: no "
-                                     "provisioned agent 'notes-agent'")
+    assert str(err.value).startswith(
+        "agents.memo: no provisioned agent 'memo-agent' in "
+        "namespace 'default' on memory:// (run `orchestrate "
+        "apply` first, or check --namespace); agents.notes: no "
+        "provisioned agent 'notes-agent'"
+    )
     assert not harness.backend.sent and not harness.backend.agents  # nothing spent
     assert harness.records.list_runs() == []

@@ -43,11 +43,17 @@ def _failed_run(harness):
 
 
 def _bystanders(backend: MemoryBackend) -> set[str]:
-    hand_made = backend.create_agent(NewAgent("mine", "memory/echo", "memory/embed",
-                                              memory_blocks=(NewBlock("persona", "me"),)))
-    provisioned = backend.create_agent(NewAgent(
-        "prov", "memory/echo", "memory/embed",
-        tags=(identity.MANAGED_TAG, identity.agent_tag("default", "prov"))))
+    hand_made = backend.create_agent(
+        NewAgent("mine", "memory/echo", "memory/embed", memory_blocks=(NewBlock("persona", "me"),))
+    )
+    provisioned = backend.create_agent(
+        NewAgent(
+            "prov",
+            "memory/echo",
+            "memory/embed",
+            tags=(identity.MANAGED_TAG, identity.agent_tag("default", "prov")),
+        )
+    )
     return {hand_made.id, provisioned.id}
 
 
@@ -63,8 +69,7 @@ def test_a_failed_run_loses_its_agents_and_blocks_but_not_kept_ones(harness, com
     assert set(harness.backend.agents) == others | {kept[0].ref.id}
     assert blocks_of_others <= set(harness.backend.blocks)
     # the records know the agents are gone: resume makes new ones and succeeds
-    assert {r["name"] for r in harness.records.resources(run_id) if r["deleted"]} >= {"b",
-                                                                                     "board"}
+    assert {r["name"] for r in harness.records.resources(run_id) if r["deleted"]} >= {"b", "board"}
     out = resume_run(run_id, compile_text(PIPE), harness.backend, harness.records)
     assert out.status == "succeeded", out.error
 
@@ -75,35 +80,45 @@ def test_dry_run_deletes_nothing_and_says_the_same(harness):
     dry = collect(harness.records, harness.backend, dry_run=True)
     assert (set(harness.backend.agents), set(harness.backend.blocks)) == before
     done = collect(harness.records, harness.backend)
-    assert sorted(vars(x).items() for x in dry.deleted) == \
-        sorted(vars(x).items() for x in done.deleted)
+    assert sorted(vars(x).items() for x in dry.deleted) == sorted(
+        vars(x).items() for x in done.deleted
+    )
 
 
 def test_a_running_run_and_an_unknown_run_are_left_alone(harness):
     run_id = _failed_run(harness)
-    harness.records._db.execute("UPDATE runs SET status='running', pid=? WHERE id=?",
-                                (os.getppid(), run_id))  # a live process of this host
-    stranger = harness.backend.create_agent(NewAgent(
-        "x", "memory/echo", "memory/embed",
-        tags=(identity.RUN_TAG, identity.run_tag("20990101-000000-ffffff"))))
+    harness.records._db.execute(
+        "UPDATE runs SET status='running', pid=? WHERE id=?", (os.getppid(), run_id)
+    )  # a live process of this host
+    stranger = harness.backend.create_agent(
+        NewAgent(
+            "x",
+            "memory/echo",
+            "memory/embed",
+            tags=(identity.RUN_TAG, identity.run_tag("20990101-000000-ffffff")),
+        )
+    )
     before = set(harness.backend.agents)
     sweep = collect(harness.records, harness.backend)
     assert sweep.deleted == [] and set(harness.backend.agents) == before
     assert dict(sweep.skipped) == {
         run_id: f"still running (pid {os.getppid()})",
         "20990101-000000-ffffff": "not in these run records (another machine's, or "
-                                  "deleted): left alone"}
+        "deleted): left alone",
+    }
     assert stranger.id in harness.backend.agents
 
 
 def test_a_run_recorded_by_another_host_is_left_alone(harness):
     run_id = _failed_run(harness)
-    harness.records._db.execute("UPDATE runs SET status='running', host='far' WHERE id=?",
-                                (run_id,))
+    harness.records._db.execute(
+        "UPDATE runs SET status='running', host='far' WHERE id=?", (run_id,)
+    )
     sweep = collect(harness.records, harness.backend)
     assert sweep.deleted == []
-    assert sweep.skipped == [(run_id, "recorded by host far: its process cannot be checked "
-                                      "from here")]
+    assert sweep.skipped == [
+        (run_id, "recorded by host far: its process cannot be checked from here")
+    ]
 
 
 def test_a_run_with_keep_agents_keeps_them(harness):
@@ -118,8 +133,9 @@ def test_a_run_with_keep_agents_keeps_them(harness):
 def gc_cli(harness, tmp_path, monkeypatch):
     monkeypatch.setenv("ORCHESTRATE_HOME", str(tmp_path))  # the harness's records
     monkeypatch.setenv("LETTA_BASE_URL", "http://fake")
-    monkeypatch.setattr("orchestrator.backends.letta.LettaBackend",
-                        lambda url, key=None, **kw: harness.backend)
+    monkeypatch.setattr(
+        "orchestrator.backends.letta.LettaBackend", lambda url, key=None, **kw: harness.backend
+    )
     return lambda *args: CliRunner().invoke(main, ["runs", "gc", *args])
 
 
@@ -127,8 +143,10 @@ def test_the_command_text_and_json(harness, gc_cli):
     run_id = _failed_run(harness)
     dry = gc_cli("--dry-run")
     assert dry.exit_code == 0, dry.output
-    assert dry.stdout.startswith("would delete 1 agent and 2 blocks of 1 run:\n"
-                                 f"  run {run_id} (failed):\n    agent t-b-{run_id}")
+    assert dry.stdout.startswith(
+        "would delete 1 agent and 2 blocks of 1 run:\n"
+        f"  run {run_id} (failed):\n    agent t-b-{run_id}"
+    )
     done = json.loads(gc_cli("--json").stdout)
     assert done["dry_run"] is False and len(done["deleted"]) == 3
     again = gc_cli()

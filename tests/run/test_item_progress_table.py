@@ -13,9 +13,11 @@ from orchestrator.run.progress import LiveReporter
 def test_the_live_table_counts_items_of_a_step_and_of_a_loop_body(harness):
     harness.run(PIPE)
     events = harness.events
-    assert [(d["step"], d["done"]) for k, d in events if k == "item_finished"
-            and d["step"].startswith("lp")] == [("lp.body#1", 1), ("lp.body#1", 2),
-                                                 ("lp.body#2", 1), ("lp.body#2", 2)]
+    assert [
+        (d["step"], d["done"])
+        for k, d in events
+        if k == "item_finished" and d["step"].startswith("lp")
+    ] == [("lp.body#1", 1), ("lp.body#1", 2), ("lp.body#2", 1), ("lp.body#2", 2)]
     out = StringIO()
     reporter = LiveReporter(Console(file=out, force_terminal=True, width=200, color_system=None))
     seen = []

@@ -26,6 +26,7 @@ def cli(letta_stack, tmp_path, monkeypatch):
 
     def invoke(*args: str):
         return CliRunner().invoke(main, list(args), catch_exceptions=False)
+
     invoke.records = lambda: Records(tmp_path / "state" / "runs.db")  # type: ignore[attr-defined]
     return invoke
 
@@ -39,9 +40,13 @@ def _asked(model_script, needle):
 
 
 def test_approve_twice_then_the_run_succeeds(cli, model_script):
-    model_script([{"prompt_contains": "Summarise", "reply": "- fast\n- fixed"},
-                  {"prompt_contains": "Write the release notes", "reply": "NOTES 2.1"},
-                  {"prompt_contains": "changelog entry", "reply": "ENTRY 2.1"}])
+    model_script(
+        [
+            {"prompt_contains": "Summarise", "reply": "- fast\n- fixed"},
+            {"prompt_contains": "Write the release notes", "reply": "NOTES 2.1"},
+            {"prompt_contains": "changelog entry", "reply": "ENTRY 2.1"},
+        ]
+    )
     first = cli("run", PIPELINE, *ARGS, "--json")
     assert first.exit_code == 4, first.output
     events = _events(first.output)
@@ -59,8 +64,9 @@ def test_approve_twice_then_the_run_succeeds(cli, model_script):
     assert approved.exit_code == 0 and "approved: draft" in approved.output
     second = cli("resume", run_id, "--json")
     assert second.exit_code == 4, second.output  # publish asks before it sends
-    assert [e["step"] for e in _events(second.output)
-            if e.get("event") == "approval_waiting"] == ["publish"]
+    assert [e["step"] for e in _events(second.output) if e.get("event") == "approval_waiting"] == [
+        "publish"
+    ]
     assert not _asked(model_script, "changelog entry")
 
     third = cli("approve", run_id, "publish", "--resume", "--json")
@@ -72,27 +78,34 @@ def test_approve_twice_then_the_run_succeeds(cli, model_script):
     records = cli.records()
     decision = records.approval(run_id, UnitKey("draft"), "after")
     assert (decision["status"], decision["comment"], decision["decided_by"]) == (
-        "approved", "looks right", "ed")
+        "approved",
+        "looks right",
+        "ed",
+    )
     shown = cli("runs", "show", run_id)
     assert "draft [after]: approved by ed" in shown.output
 
     again = cli("run", PIPELINE, *ARGS, "--json")  # the summary is cached now
     assert again.exit_code == 4
     assert len(_asked(model_script, "Summarise")) == 1
-    assert {"event": "step_cached", "step": "summary", "from_run": run_id} in _events(
-        again.output)
+    assert {"event": "step_cached", "step": "summary", "from_run": run_id} in _events(again.output)
     summary = [s for s in _events(again.output)[-1]["steps"] if s["step"] == "summary"][0]
     assert summary["cached"] is True and summary["prompt_tokens"] == 0
 
 
 def test_a_rejected_draft_takes_the_rework_branch(cli, model_script):
-    model_script([{"prompt_contains": "Write the release notes", "reply": "NOTES"},
-                  {"prompt_contains": "rejected the draft", "reply": "REWORK LIST"}])
+    model_script(
+        [
+            {"prompt_contains": "Write the release notes", "reply": "NOTES"},
+            {"prompt_contains": "rejected the draft", "reply": "REWORK LIST"},
+        ]
+    )
     first = cli("run", PIPELINE, *ARGS)
     assert first.exit_code == 4
     run_id = cli.records().list_runs(1)[0]["id"]
-    out = cli("approve", run_id, "draft", "--reject", "--comment", "too vague", "--resume",
-              "--json")
+    out = cli(
+        "approve", run_id, "draft", "--reject", "--comment", "too vague", "--resume", "--json"
+    )
     assert out.exit_code == 0, out.output
     done = _events(out.output)[-1]
     assert done["status"] == "succeeded"

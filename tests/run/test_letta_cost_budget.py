@@ -39,33 +39,42 @@ def env(letta_stack, tmp_path, monkeypatch):
 
 def _plan(tmp_path, body: str):
     path = tmp_path / f"p-{secrets.token_hex(3)}.yaml"
-    path.write_text("apiVersion: orchestrate/v1\nkind: Pipeline\nmetadata: {name: cost-e2e}\n"
-                    + textwrap.dedent(body))
+    path.write_text(
+        "apiVersion: orchestrate/v1\nkind: Pipeline\nmetadata: {name: cost-e2e}\n"
+        + textwrap.dedent(body)
+    )
     return load_plan(path)
 
 
 def _seen(model_script, marker: str) -> int:
     """Requests whose latest message is that step's prompt (a later prompt quotes an
     earlier step's reply, which may quote its prompt: the first marker is the step's)."""
+
     def last_marker(prompt: str) -> str:
         found = [(prompt.find(m), m) for m in ("FIRST-", "SECOND-", "THIRD-") if m in prompt]
         return min(found)[1] if found else ""
 
-    return sum(last_marker(r.get("prompt") or "") == marker.split("-")[0] + "-"
-               and marker in (r.get("prompt") or "") for r in model_script.requests())
+    return sum(
+        last_marker(r.get("prompt") or "") == marker.split("-")[0] + "-"
+        and marker in (r.get("prompt") or "")
+        for r in model_script.requests()
+    )
 
 
 def test_budget_stops_mid_run_and_resume_with_more_sends_nothing_twice(env, model_script):
     backend, records, tmp = env
     model_script([])
     tag = secrets.token_hex(3)
-    plan = _plan(tmp, f"""
+    plan = _plan(
+        tmp,
+        f"""
         agents: {{a: {{}}}}
         steps:
           first: {{agent: a, prompt: "FIRST-{tag}: say one word."}}
           second: {{agent: a, prompt: "SECOND-{tag}: say one word after {{{{ steps.first.output }}}}"}}
           third: {{agent: a, prompt: "THIRD-{tag}: say one word after {{{{ steps.second.output }}}}"}}
-    """)
+    """,
+    )
     out = start_run(plan, {}, backend, records, options=RunOptions(max_tokens=1))
     assert out.status == "failed"
     assert out.results["first"].status == "succeeded"
@@ -80,14 +89,19 @@ def test_budget_stops_mid_run_and_resume_with_more_sends_nothing_twice(env, mode
     assert _seen(model_script, f"FIRST-{tag}") == first_seen  # not sent again
     assert _seen(model_script, f"SECOND-{tag}") >= 1 and _seen(model_script, f"THIRD-{tag}") >= 1
     units = records.units(out.run_id)
-    assert {k.step: u["attempts"] for k, u in units.items()} == {"first": 1, "second": 1,
-                                                                  "third": 1}
+    assert {k.step: u["attempts"] for k, u in units.items()} == {
+        "first": 1,
+        "second": 1,
+        "third": 1,
+    }
 
 
 def test_cost_is_summed_over_a_fan_out_and_a_loop_and_stats_agree(env, model_script):
     backend, records, tmp = env
     model_script([])
-    plan = _plan(tmp, """
+    plan = _plan(
+        tmp,
+        """
         agents: {a: {replicas: 2}, b: {}}
         steps:
           fan: {agent: a, for_each: "{{ ['red', 'green', 'blue'] }}", prompt: "Name a {{ item }} fruit."}
@@ -96,7 +110,8 @@ def test_cost_is_summed_over_a_fan_out_and_a_loop_and_stats_agree(env, model_scr
               max_iterations: 2
               steps:
                 body: {agent: b, prompt: "Round {{ loop.index }}: one word about {{ steps.fan.output | length }} fruits."}
-    """)
+    """,
+    )
     out = start_run(plan, {}, backend, records, options=RunOptions())
     assert out.status == "succeeded", out.error
     units = records.units(out.run_id)
@@ -113,14 +128,16 @@ def test_cost_is_summed_over_a_fan_out_and_a_loop_and_stats_agree(env, model_scr
     body = [u for k, u in leaves.items() if k.step == "again.body"]
     assert out.results["fan"].usage.usd == pytest.approx(sum(map(price, fan)), rel=1e-6)
     assert out.results["again"].usage.usd == pytest.approx(sum(map(price, body)), rel=1e-6)
-    assert units[next(k for k in units if k.step == "fan" and k.item == -1)]["cost"] == \
-        pytest.approx(sum(map(price, fan)), rel=1e-6)
+    assert units[next(k for k in units if k.step == "fan" and k.item == -1)][
+        "cost"
+    ] == pytest.approx(sum(map(price, fan)), rel=1e-6)
     total = sum(map(price, leaves.values()))
     assert out.totals["cost"] == pytest.approx(total, rel=1e-6)
     doc = collect(records)
     assert doc["usage"]["total"]["cost_usd"] == pytest.approx(total, abs=1e-6)
-    assert doc["usage"]["total"]["tokens"] == sum(u["prompt_tokens"] + u["completion_tokens"]
-                                                  for u in leaves.values())
+    assert doc["usage"]["total"]["tokens"] == sum(
+        u["prompt_tokens"] + u["completion_tokens"] for u in leaves.values()
+    )
     assert {r["agent"]: r["units"] for r in doc["usage"]["by_agent"]} == {"a": 3, "b": 2}
     svg = tmp / "stats.svg"
     svg.write_text(plot_svg(doc))

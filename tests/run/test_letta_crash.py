@@ -32,8 +32,14 @@ RESEARCH, DRAFT = "Research owls for", "Write a short report on"
 
 def _cli(*args, home: Path, **kw) -> subprocess.Popen:
     env = {**os.environ, "ORCHESTRATE_HOME": str(home)}
-    return subprocess.Popen([sys.executable, "-c", "from orchestrator.cli import main; main()", *args], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kw)
+    return subprocess.Popen(
+        [sys.executable, "-c", "from orchestrator.cli import main; main()", *args],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        **kw,
+    )
 
 
 def _wait_for(predicate, timeout: float, what: str):
@@ -50,8 +56,9 @@ def _unit_status(db: Path, step: str) -> str | None:
     if not db.exists():
         return None
     with sqlite3.connect(db) as conn:
-        row = conn.execute("SELECT status FROM steps WHERE step=? AND item=-1 AND iteration=0",
-                           (step,)).fetchone()
+        row = conn.execute(
+            "SELECT status FROM steps WHERE step=? AND item=-1 AND iteration=0", (step,)
+        ).fetchone()
     return row[0] if row else None
 
 
@@ -60,10 +67,15 @@ def _count(model_script, needle: str) -> int:
 
 
 def test_sigkill_mid_run_then_resume_sends_each_step_once(letta_stack, model_script, tmp_path):
-    model_script([{"prompt_contains": DRAFT, "delay": 4},
-                  {"prompt_contains": "Review this report", "json": APPROVE}])
-    proc = _cli("run", str(PIPELINE), "-i", "topic=owls", "--base-url", letta_stack.base_url,
-                home=tmp_path)
+    model_script(
+        [
+            {"prompt_contains": DRAFT, "delay": 4},
+            {"prompt_contains": "Review this report", "json": APPROVE},
+        ]
+    )
+    proc = _cli(
+        "run", str(PIPELINE), "-i", "topic=owls", "--base-url", letta_stack.base_url, home=tmp_path
+    )
     db = tmp_path / "runs.db"
     try:
         _wait_for(lambda: _unit_status(db, "draft") == "running", 60, "draft in flight")
@@ -103,8 +115,9 @@ class SecondLetta:
         from orchestrator.server import state
 
         pg_uri = state.read(self.paths)["postgres"]["uri"]
-        self.env = components.letta_env(self.paths, pg_uri, stack.model_url,
-                                        components.LOCAL_API_KEY)
+        self.env = components.letta_env(
+            self.paths, pg_uri, stack.model_url, components.LOCAL_API_KEY
+        )
         self.env["HOME"] = str(tmp_path / "letta-home")
         Path(self.env["HOME"]).mkdir(exist_ok=True)
         self.log = tmp_path / "letta2.log"
@@ -113,9 +126,20 @@ class SecondLetta:
     def start(self) -> None:
         with open(self.log, "ab") as log:
             self.proc = subprocess.Popen(
-                [str(self.paths.letta_bin), "server", "--host", "127.0.0.1", "--port",
-                 str(self.port)], env=self.env, cwd=self.env["HOME"], stdout=log,
-                stderr=subprocess.STDOUT, start_new_session=True)
+                [
+                    str(self.paths.letta_bin),
+                    "server",
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    str(self.port),
+                ],
+                env=self.env,
+                cwd=self.env["HOME"],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
         backend = LettaBackend(self.url)
 
         def up() -> bool:
@@ -139,16 +163,29 @@ def test_letta_server_stopped_mid_run_then_resumed(letta_stack, model_script, tm
     server.start()
     records = Records(tmp_path / "runs.db")
     plan = load_plan(PIPELINE)
-    model_script([{"prompt_contains": DRAFT, "delay": 3},
-                  {"prompt_contains": "Review this report", "json": APPROVE}])
+    model_script(
+        [
+            {"prompt_contains": DRAFT, "delay": 3},
+            {"prompt_contains": "Review this report", "json": APPROVE},
+        ]
+    )
     try:
         holder = {}
-        worker = threading.Thread(target=lambda: holder.update(out=start_run(
-            plan, {"topic": "owls"}, LettaBackend(server.url), records,
-            options=RunOptions(keep_agents=False))))
+        worker = threading.Thread(
+            target=lambda: holder.update(
+                out=start_run(
+                    plan,
+                    {"topic": "owls"},
+                    LettaBackend(server.url),
+                    records,
+                    options=RunOptions(keep_agents=False),
+                )
+            )
+        )
         worker.start()
-        _wait_for(lambda: _unit_status(tmp_path / "runs.db", "draft") == "running", 60,
-                  "draft in flight")
+        _wait_for(
+            lambda: _unit_status(tmp_path / "runs.db", "draft") == "running", 60, "draft in flight"
+        )
         server.stop()
         worker.join(60)
         first = holder["out"]

@@ -43,13 +43,19 @@ def _prompts(model_script, needle):
 
 
 def test_research_report_is_approved_on_round_two(run_env, model_script):
-    model_script([
-        {"prompt_contains": "Review this revised report",
-         "replies": ['{"approved": false, "feedback": "add numbers"}', APPROVE]},
-        {"prompt_contains": "Review this report",
-         "json": {"approved": False, "feedback": "too short"}},
-        {"prompt_contains": "Revise the report", "reply": "REVISED REPORT"},
-    ])
+    model_script(
+        [
+            {
+                "prompt_contains": "Review this revised report",
+                "replies": ['{"approved": false, "feedback": "add numbers"}', APPROVE],
+            },
+            {
+                "prompt_contains": "Review this report",
+                "json": {"approved": False, "feedback": "too short"},
+            },
+            {"prompt_contains": "Revise the report", "reply": "REVISED REPORT"},
+        ]
+    )
     out = _run(run_env, "research-report", {"topic": "owls"})
     assert out.status == "succeeded", out.error
     assert out.results["revise"].iterations == 2
@@ -64,9 +70,17 @@ def test_research_report_is_approved_on_round_two(run_env, model_script):
 
 def test_invalid_json_first_then_valid_with_shared_block(run_env, model_script, monkeypatch):
     monkeypatch.setenv("CRM_TOKEN", "crm-" + secrets.token_hex(8))
-    model_script([{"system_contains": "I triage support tickets",
-                   "replies": ["It is probably billing.",
-                               {"category": "bug", "urgent": False, "summary": "login fails"}]}])
+    model_script(
+        [
+            {
+                "system_contains": "I triage support tickets",
+                "replies": [
+                    "It is probably billing.",
+                    {"category": "bug", "urgent": False, "summary": "login fails"},
+                ],
+            }
+        ]
+    )
     out = _run(run_env, "support-triage", {"ticket": "I cannot log in"})
     assert out.status == "succeeded", out.error
     assert out.results["escalate"].status == "skipped"
@@ -74,22 +88,30 @@ def test_invalid_json_first_then_valid_with_shared_block(run_env, model_script, 
     triage = run_env[1].units(out.run_id)[UnitKey("triage")]
     assert triage["attempts"] == 2
     assert triage["output"]["category"] == "bug"
-    repair = [r for r in model_script.requests() if "Your previous answer was not valid"
-              in (r.get("prompt") or "")]
+    repair = [
+        r
+        for r in model_script.requests()
+        if "Your previous answer was not valid" in (r.get("prompt") or "")
+    ]
     assert len(repair) == 1 and "it is not JSON" in repair[0]["prompt"]
     # the shared block reached both agents that declare it
     systems = [r["system"] for r in model_script.requests() if "No notes yet." in r["system"]]
-    assert len({r["agent_id"] for r in model_script.requests()
-                if "No notes yet." in r["system"]}) == 2, systems[:1]
+    assert (
+        len({r["agent_id"] for r in model_script.requests() if "No notes yet." in r["system"]}) == 2
+    ), systems[:1]
 
 
 def test_transient_model_error_is_retried(run_env, model_script):
     # Letta itself retries the model up to 3 times; the 4th failure reaches us as HTTP 500.
-    model_script([
-        {"prompt_contains": "List the five most important facts",
-         "error": {"status": 503, "times": 3}},
-        {"prompt_contains": "Review this report", "json": APPROVE},
-    ])
+    model_script(
+        [
+            {
+                "prompt_contains": "List the five most important facts",
+                "error": {"status": 503, "times": 3},
+            },
+            {"prompt_contains": "Review this report", "json": APPROVE},
+        ]
+    )
     out = _run(run_env, "research-report", {"topic": "owls"})
     assert out.status == "succeeded", out.error
     assert run_env[1].units(out.run_id)[UnitKey("research")]["attempts"] == 2
@@ -99,12 +121,17 @@ def test_transient_model_error_is_retried(run_env, model_script):
 def test_referenced_agent_is_reused_and_keeps_its_memory(run_env, model_script, tmp_path):
     backend, _ = run_env
     managed = "h3-memo-" + secrets.token_hex(3)
-    agent = backend.create_agent(NewAgent(
-        name=managed, model="openai-proxy/orchestrate-local",
-        embedding="openai/text-embedding-3-small",
-        tags=(identity.MANAGED_TAG, identity.agent_tag("default", managed))))
+    agent = backend.create_agent(
+        NewAgent(
+            name=managed,
+            model="openai-proxy/orchestrate-local",
+            embedding="openai/text-embedding-3-small",
+            tags=(identity.MANAGED_TAG, identity.agent_tag("default", managed)),
+        )
+    )
     pipeline = tmp_path / "memo.yaml"
-    pipeline.write_text(textwrap.dedent(f"""\
+    pipeline.write_text(
+        textwrap.dedent(f"""\
         apiVersion: orchestrate/v1
         kind: Pipeline
         metadata: {{name: memo}}
@@ -112,7 +139,8 @@ def test_referenced_agent_is_reused_and_keeps_its_memory(run_env, model_script, 
         agents: {{memo: {{ref: {managed}}}}}
         steps:
           tell: {{agent: memo, prompt: "Remember the word {{{{ inputs.word }}}}."}}
-        """))
+        """)
+    )
     model_script([])
     try:
         first = _run(run_env, pipeline, {"word": "alpha"})
@@ -140,7 +168,9 @@ def test_server_down_at_start_is_a_clear_error(tmp_path):
 
     backend = LettaBackend("http://127.0.0.1:9")
     records = Records(tmp_path / "runs.db")
-    with pytest.raises(ServerUnavailable, match=r"no Letta server answers at "
-                                                r"http://127.0.0.1:9 \(start the embedded one"):
-        start_run(load_plan(PIPELINES / "research-report.yaml"), {"topic": "x"}, backend,
-                  records)
+    with pytest.raises(
+        ServerUnavailable,
+        match=r"no Letta server answers at "
+        r"http://127.0.0.1:9 \(start the embedded one",
+    ):
+        start_run(load_plan(PIPELINES / "research-report.yaml"), {"topic": "x"}, backend, records)

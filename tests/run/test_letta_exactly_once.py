@@ -28,9 +28,13 @@ APPROVE = {"approved": True, "feedback": "good"}
 def _run_through(proxy: FaultProxy, tmp_path, name: str, inputs: dict, **options):
     records = Records(tmp_path / "runs.db")
     try:
-        out = start_run(load_plan(PIPELINES / f"{name}.yaml"), inputs,
-                        LettaBackend(proxy.url), records,
-                        options=RunOptions(keep_agents=True, **options))
+        out = start_run(
+            load_plan(PIPELINES / f"{name}.yaml"),
+            inputs,
+            LettaBackend(proxy.url),
+            records,
+            options=RunOptions(keep_agents=True, **options),
+        )
         return out, records.units(out.run_id)
     finally:
         records.close()
@@ -49,8 +53,9 @@ def _cleanup(letta_url: str, units: dict) -> None:
         backend.delete_agent(agent_id)
 
 
-def test_http_500_after_the_turn_was_stored_sends_each_prompt_once(letta_stack, model_script,
-                                                                    tmp_path):
+def test_http_500_after_the_turn_was_stored_sends_each_prompt_once(
+    letta_stack, model_script, tmp_path
+):
     model_script([{"prompt_contains": "Review this report", "json": APPROVE}])
     with FaultProxy(letta_stack.base_url, fail_messages(500, every=2)) as proxy:
         out, units = _run_through(proxy, tmp_path, "research-report", {"topic": "owls"})
@@ -69,12 +74,14 @@ def test_http_500_after_the_turn_was_stored_sends_each_prompt_once(letta_stack, 
 
 
 @pytest.mark.parametrize("status", [502, 503])
-def test_every_message_failing_once_in_a_parallel_run_is_reconciled(letta_stack, model_script,
-                                                                     tmp_path, status):
+def test_every_message_failing_once_in_a_parallel_run_is_reconciled(
+    letta_stack, model_script, tmp_path, status
+):
     model_script([])
     with FaultProxy(letta_stack.base_url, fail_messages(status)) as proxy:
-        out, units = _run_through(proxy, tmp_path, "parallel-analysis",
-                                  {"proposal": "Sell owl feeders"}, max_parallel=6)
+        out, units = _run_through(
+            proxy, tmp_path, "parallel-analysis", {"proposal": "Sell owl feeders"}, max_parallel=6
+        )
     try:
         assert out.status == "succeeded", out.error
         sent = [r.get("prompt") for r in model_script.requests()]

@@ -30,8 +30,9 @@ def test_a_reconciled_turn_counts_letta_s_usage(letta_stack, model_script, tmp_p
     records = Records(tmp_path / "runs.db")
     plan = compile_pipeline(load_pipeline_text(PIPE, "p.yaml"))
     with FaultProxy(letta_stack.base_url, fail_messages(500, limit=1)) as proxy:
-        out = start_run(plan, {}, LettaBackend(proxy.url), records,
-                        options=RunOptions(keep_agents=True))
+        out = start_run(
+            plan, {}, LettaBackend(proxy.url), records, options=RunOptions(keep_agents=True)
+        )
     unit = records.units(out.run_id)[UnitKey("one")]
     records.close()
     try:
@@ -48,6 +49,8 @@ def test_a_reconciled_turn_counts_letta_s_usage(letta_stack, model_script, tmp_p
         run_id = next(m.run_id for m in page.items if getattr(m, "otid", None) == unit["otid"])
         usage = client.runs.usage.retrieve(run_id)
         assert (unit["prompt_tokens"], unit["completion_tokens"]) == (
-            usage.prompt_tokens, usage.completion_tokens)
+            usage.prompt_tokens,
+            usage.completion_tokens,
+        )
     finally:
         LettaBackend(letta_stack.base_url).delete_agent(unit["agent_id"])

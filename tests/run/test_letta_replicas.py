@@ -25,8 +25,13 @@ def test_parallel_analysis_fans_out_over_analyst_copies(letta_stack, model_scrip
     backend = LettaBackend(letta_stack.base_url)
     records = Records(tmp_path / "runs.db")
     try:
-        out = start_run(load_plan(PIPELINE), {"proposal": "Sell owl-shaped lamps online"},
-                        backend, records, options=RunOptions())
+        out = start_run(
+            load_plan(PIPELINE),
+            {"proposal": "Sell owl-shaped lamps online"},
+            backend,
+            records,
+            options=RunOptions(),
+        )
         assert out.status == "succeeded", out.error
         units = records.units(out.run_id)
         items = [units[UnitKey("summaries", i)] for i in range(len(SOURCES))]
@@ -34,8 +39,11 @@ def test_parallel_analysis_fans_out_over_analyst_copies(letta_stack, model_scrip
         assert len({u["agent_id"] for u in items}) == len(SOURCES)  # three Letta agents
         assert len({u["replica"] for u in items}) == len(SOURCES)
         # the model saw each summary come from the agent the records name
-        seen = {r["agent_id"] for r in model_script.requests()
-                if (r.get("prompt") or "").startswith("Summarise what the")}
+        seen = {
+            r["agent_id"]
+            for r in model_script.requests()
+            if (r.get("prompt") or "").startswith("Summarise what the")
+        }
         assert seen == {u["agent_id"] for u in items}
         # every copy (and the lead) is gone from Letta and marked deleted in the records
         assert backend.find_agents((identity.run_tag(out.run_id),)) == []

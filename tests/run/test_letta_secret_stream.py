@@ -16,8 +16,9 @@ pytestmark = pytest.mark.integration
 SECRET = "zq7x wv9k ktpq"  # three words no model text contains by chance
 
 
-def test_a_streamed_secret_split_across_chunks_is_masked(letta_stack, model_script, tmp_path,
-                                                         compile_text):
+def test_a_streamed_secret_split_across_chunks_is_masked(
+    letta_stack, model_script, tmp_path, compile_text
+):
     model_script([{"prompt_contains": "repeat", "reply": f"the code is {SECRET} - done"}])
     out, chunks = io.StringIO(), []
     plain = PlainReporter(stream=True, out=out)
@@ -35,8 +36,14 @@ steps:
 """)
     records = Records(tmp_path / "runs.db")
     try:
-        result = start_run(plan, {"code": SECRET}, LettaBackend(letta_stack.base_url), records,
-                           options=RunOptions(stream=True), emit=emit)
+        result = start_run(
+            plan,
+            {"code": SECRET},
+            LettaBackend(letta_stack.base_url),
+            records,
+            options=RunOptions(stream=True),
+            emit=emit,
+        )
     finally:
         records.close()
     assert result.status == "succeeded", result.error

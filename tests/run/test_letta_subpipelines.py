@@ -31,8 +31,9 @@ INPUTS = {"changes": "faster startup"}
 
 
 def _units(records: Records, run_id: str) -> list[tuple]:
-    return sorted((k.step, k.item, k.iteration, u["status"])
-                  for k, u in records.units(run_id).items())
+    return sorted(
+        (k.step, k.item, k.iteration, u["status"]) for k, u in records.units(run_id).items()
+    )
 
 
 def _sent(model_script, records: Records, run_id: str) -> list[dict]:
@@ -42,25 +43,43 @@ def _sent(model_script, records: Records, run_id: str) -> list[dict]:
 
 def test_the_example_runs_from_the_cli_with_json_events(letta_stack, model_script, tmp_path):
     model_script(SCRIPT)
-    env = {**os.environ, "ORCHESTRATE_HOME": str(tmp_path), "LETTA_BASE_URL":
-           letta_stack.base_url}
-    proc = subprocess.run([sys.executable, "-m", "orchestrator", "run", str(PIPELINE), "--json",
-                           "-i", "changes=faster startup"], env=env, capture_output=True,
-                          text=True, timeout=300, cwd=ROOT)
+    env = {**os.environ, "ORCHESTRATE_HOME": str(tmp_path), "LETTA_BASE_URL": letta_stack.base_url}
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "orchestrator",
+            "run",
+            str(PIPELINE),
+            "--json",
+            "-i",
+            "changes=faster startup",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=ROOT,
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     lines = [json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{")]
     outcome = lines[-1]
     assert outcome["status"] == "succeeded"
-    assert outcome["outputs"] == {"notes": "REVISED", "announcement": "REVISED",
-                                  "approved": True}
+    assert outcome["outputs"] == {"notes": "REVISED", "announcement": "REVISED", "approved": True}
     finished = {e.get("step") for e in lines if e.get("event") == "step_finished"}
-    assert {"notes_review.inputs", "notes_review.review", "notes_review.revise",
-            "notes_review", "announcement_review.revise"} <= finished
+    assert {
+        "notes_review.inputs",
+        "notes_review.review",
+        "notes_review.revise",
+        "notes_review",
+        "announcement_review.revise",
+    } <= finished
     records = Records(tmp_path / "runs.db")
     try:
         units = records.units(outcome["run_id"])
-        notes, announcement = (units[UnitKey(f"{u}_review.review")] for u in ("notes",
-                                                                          "announcement"))
+        notes, announcement = (
+            units[UnitKey(f"{u}_review.review")] for u in ("notes", "announcement")
+        )
         assert notes["agent"] == "notes_review.reviewer"
         assert notes["agent_id"] != announcement["agent_id"]  # each use its own agents
         assert "accurate and complete" in notes["prompt"]  # its `with:`
@@ -80,44 +99,59 @@ def workers(temporal_address):
     w.stop()
 
 
-def test_the_example_gives_the_same_units_on_temporal(letta_stack, model_script, workers,
-                                                      tmp_path):
+def test_the_example_gives_the_same_units_on_temporal(letta_stack, model_script, workers, tmp_path):
     model_script(SCRIPT)
     workers.start()
     records = Records(tmp_path / "runs.db")
     backend = LettaBackend(letta_stack.base_url)
     try:
         local = start_run(load_plan(PIPELINE), INPUTS, backend, records)
-        remote = start_run(load_plan(PIPELINE), INPUTS, backend, records,
-                           options=workers.options())
+        remote = start_run(load_plan(PIPELINE), INPUTS, backend, records, options=workers.options())
         assert local.status == remote.status == "succeeded", (local.error, remote.error)
         assert remote.outputs == local.outputs
         assert _units(records, remote.run_id) == _units(records, local.run_id)
-        assert len(_sent(model_script, records, remote.run_id)) == len(
-            _sent(model_script, records, local.run_id)) == 8
+        assert (
+            len(_sent(model_script, records, remote.run_id))
+            == len(_sent(model_script, records, local.run_id))
+            == 8
+        )
         assert records.run(remote.run_id)["options"]["executor"] == "temporal"
         assert backend.find_agents((identity.run_tag(remote.run_id),)) == []  # cleaned up
     finally:
         records.close()
 
 
-def test_a_secret_passed_with_with_reaches_the_agent_on_temporal(letta_stack, model_script,
-                                                                 workers, tmp_path):
+def test_a_secret_passed_with_with_reaches_the_agent_on_temporal(
+    letta_stack, model_script, workers, tmp_path
+):
     # The records hold a sub-pipeline's inputs masked: a worker evaluates them again.
     head = "apiVersion: orchestrate/v1\nkind: Pipeline\nmetadata: {name: NAME}\n"
-    (tmp_path / "sub.yaml").write_text(head.replace("NAME", "sub") + (
-        "inputs: {key: {type: string, secret: true}}\nagents: {a: {}}\n"
-        "steps:\n  use: {agent: a, prompt: 'Call with key {{ inputs.key }}'}\n"
-        "outputs: {said: '{{ steps.use.output }}'}\n"))
-    (tmp_path / "main.yaml").write_text(head.replace("NAME", "main") + (
-        "inputs: {token: {type: string, secret: true}}\n"
-        "steps:\n  s: {uses: ./sub.yaml, with: {key: '{{ inputs.token }}'}}\n"))
+    (tmp_path / "sub.yaml").write_text(
+        head.replace("NAME", "sub")
+        + (
+            "inputs: {key: {type: string, secret: true}}\nagents: {a: {}}\n"
+            "steps:\n  use: {agent: a, prompt: 'Call with key {{ inputs.key }}'}\n"
+            "outputs: {said: '{{ steps.use.output }}'}\n"
+        )
+    )
+    (tmp_path / "main.yaml").write_text(
+        head.replace("NAME", "main")
+        + (
+            "inputs: {token: {type: string, secret: true}}\n"
+            "steps:\n  s: {uses: ./sub.yaml, with: {key: '{{ inputs.token }}'}}\n"
+        )
+    )
     model_script([{"prompt_contains": "Call with key", "reply": "done"}])
     workers.start()
     records = Records(tmp_path / "runs.db")
     try:
-        out = start_run(load_plan(tmp_path / "main.yaml"), {"token": "tok-8d1f3a"},
-                        LettaBackend(letta_stack.base_url), records, options=workers.options())
+        out = start_run(
+            load_plan(tmp_path / "main.yaml"),
+            {"token": "tok-8d1f3a"},
+            LettaBackend(letta_stack.base_url),
+            records,
+            options=workers.options(),
+        )
         assert out.status == "succeeded", out.error
         sent = [r["prompt"] for r in _sent(model_script, records, out.run_id)]
         assert any("Call with key tok-8d1f3a" in p for p in sent), sent

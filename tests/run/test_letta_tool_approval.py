@@ -25,20 +25,24 @@ def gated_agent(letta_stack):
     client = Letta(base_url=letta_stack.base_url)
     name = "h13-gated-" + secrets.token_hex(3)
     made = client.agents.create(
-        name=name, model=letta_stack.model_handle or "openai-proxy/orchestrate-local",
+        name=name,
+        model=letta_stack.model_handle or "openai-proxy/orchestrate-local",
         embedding=letta_stack.embedding_handle,
         tags=[identity.MANAGED_TAG, identity.agent_tag("default", name)],
-        tool_rules=[{"type": "requires_approval", "tool_name": "conversation_search"}])
+        tool_rules=[{"type": "requires_approval", "tool_name": "conversation_search"}],
+    )
     yield name, made.id
     client.agents.delete(made.id)
 
 
 @pytest.mark.parametrize("approved", [True, False])
-def test_a_tool_call_waits_for_approve_then_the_step_goes_on(letta_stack, model_script,
-                                                             gated_agent, tmp_path, approved):
+def test_a_tool_call_waits_for_approve_then_the_step_goes_on(
+    letta_stack, model_script, gated_agent, tmp_path, approved
+):
     name, agent_id = gated_agent
     pipeline = tmp_path / "gated.yaml"
-    pipeline.write_text(textwrap.dedent(f"""\
+    pipeline.write_text(
+        textwrap.dedent(f"""\
         apiVersion: orchestrate/v1
         kind: Pipeline
         metadata: {{name: gated}}
@@ -46,10 +50,17 @@ def test_a_tool_call_waits_for_approve_then_the_step_goes_on(letta_stack, model_
         steps:
           look: {{agent: keeper, prompt: "look it up"}}
           tell: {{agent: keeper, prompt: "now say: {{{{ steps.look.output }}}}"}}
-        """))
-    model_script([{"prompt_contains": "look it up",
-                   "tool_call": {"name": "conversation_search", "arguments": {"query": "owls"}},
-                   "reply": "found nothing about owls"}])
+        """)
+    )
+    model_script(
+        [
+            {
+                "prompt_contains": "look it up",
+                "tool_call": {"name": "conversation_search", "arguments": {"query": "owls"}},
+                "reply": "found nothing about owls",
+            }
+        ]
+    )
     backend, records = LettaBackend(letta_stack.base_url), Records(tmp_path / "runs.db")
     plan = load_plan(pipeline)
     first = start_run(plan, {}, backend, records)
@@ -67,11 +78,13 @@ def test_a_tool_call_waits_for_approve_then_the_step_goes_on(letta_stack, model_
     assert out.outputs == {} and out.results["look"].output == "found nothing about owls"
     after = model_script.requests()[asked:]
     assert after[0]["last_role"] == "tool"  # Letta went on with the tool's result (or denial)
-    looks = [r for r in model_script.requests() if r.get("prompt") == "look it up"
-             and r["last_role"] == "user"]
+    looks = [
+        r
+        for r in model_script.requests()
+        if r.get("prompt") == "look it up" and r["last_role"] == "user"
+    ]
     assert len(looks) == 1  # the prompt was sent once
-    history = Letta(base_url=letta_stack.base_url).agents.messages.list(
-        agent_id, limit=50).items
+    history = Letta(base_url=letta_stack.base_url).agents.messages.list(agent_id, limit=50).items
     kinds = [getattr(m, "message_type", "") for m in history]
     assert "approval_response_message" in kinds
     returns = [m for m in history if getattr(m, "message_type", "") == "tool_return_message"]

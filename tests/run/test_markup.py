@@ -44,8 +44,9 @@ def test_retries_and_warnings_with_brackets_are_printed_as_they_are():
     console, out = _terminal()
     reporter = LiveReporter(console, stream=True)
     reporter("run_started", run_id="r", pipeline="t", steps=["s"], resumed=False)
-    reporter("step_retry", step="s", error="invalid JSON reply: [/i] is not valid", attempt=1,
-             delay=0.0)
+    reporter(
+        "step_retry", step="s", error="invalid JSON reply: [/i] is not valid", attempt=1, delay=0.0
+    )
     reporter("warning", message="agent said [/bold] :smile:")
     reporter._live.stop()
     assert "s: retry after: invalid JSON reply: [/i] is not valid" in out.getvalue()
@@ -59,7 +60,9 @@ def test_run_prints_outputs_as_they_are(tmp_path, monkeypatch):
     monkeypatch.setattr(run_cmds, "run_backend", lambda url, key=None, **options: fake)
     pipeline = Path(tmp_path / "p.yaml")
     pipeline.write_text(PIPELINE)
-    result = CliRunner().invoke(main, ["run", str(pipeline), "-i", f"text={HOSTILE}",
-                                       "--stream", "--base-url", "http://fake"])
+    result = CliRunner().invoke(
+        main,
+        ["run", str(pipeline), "-i", f"text={HOSTILE}", "--stream", "--base-url", "http://fake"],
+    )
     assert result.exit_code == 0, result.output
     assert HOSTILE in result.stdout

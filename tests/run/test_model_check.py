@@ -32,7 +32,8 @@ def test_unknown_models_fail_the_run_before_anything_is_created(harness):
         "--model: model 'openai/gpt-4o' is not offered by the server at memory://; "
         "steps.s2.model: model 'memory/ech0' is not offered by the server at memory:// "
         "(did you mean 'memory/echo'?). The server offers: memory/echo, "
-        "openai-proxy/local-model (choose one with --model, also on `orchestrate resume`)")
+        "openai-proxy/local-model (choose one with --model, also on `orchestrate resume`)"
+    )
     assert not harness.backend.agents and not harness.backend.sent
 
 
@@ -54,16 +55,28 @@ def test_a_server_that_lists_no_models_is_not_second_guessed(harness):
 
 
 def test_resume_takes_another_model(harness, compile_text):
-    pipe = ("agents: {a: {}}\ndefaults: {retries: {max_attempts: 1}}\n"
-            "steps:\n  s: {agent: a, prompt: hi}\n")
+    pipe = (
+        "agents: {a: {}}\ndefaults: {retries: {max_attempts: 1}}\n"
+        "steps:\n  s: {agent: a, prompt: hi}\n"
+    )
     harness.backend.chat_models = ["memory/echo", "memory/other"]
     harness.backend.script(prompt_contains="hi", fail=BackendError("HTTP 400: bad", status=400))
     first = harness.run(pipe)
     assert first.status == "failed"
     harness.backend.rules.clear()
     with pytest.raises(RunError, match="--model: model 'memory/gone' is not offered"):
-        resume_run(first.run_id, compile_text(pipe), harness.backend, harness.records,
-                   options=RunOptions(model="memory/gone"))
-    out = resume_run(first.run_id, compile_text(pipe), harness.backend, harness.records,
-                     options=RunOptions(model="memory/other"))
+        resume_run(
+            first.run_id,
+            compile_text(pipe),
+            harness.backend,
+            harness.records,
+            options=RunOptions(model="memory/gone"),
+        )
+    out = resume_run(
+        first.run_id,
+        compile_text(pipe),
+        harness.backend,
+        harness.records,
+        options=RunOptions(model="memory/other"),
+    )
     assert out.status == "succeeded", out.error

@@ -38,8 +38,14 @@ print(json.dumps({{"status": out.status, "seconds": time.monotonic() - began,
 def _run(tmp_path: Path, **env: str) -> dict:
     clean = {k: v for k, v in os.environ.items() if not k.startswith("OTEL_")}
     code = PROBE.format(tests=str(ROOT / "tests" / "run"), db=str(tmp_path / "runs.db"))
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          timeout=120, cwd=ROOT, env={**clean, **env})
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=ROOT,
+        env={**clean, **env},
+    )
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout.strip().splitlines()[-1])
 
@@ -64,12 +70,18 @@ def test_settings_follow_the_standard_variables():
     assert tracing.settings(True, environ={}).on
     on = tracing.settings(environ={"OTEL_EXPORTER_OTLP_ENDPOINT": "http://h:4318"})
     assert on.on and not on.content
-    assert tracing.settings(environ={"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": "http://h/v1/traces",
-                                     tracing.CONTENT_VAR: "true"}).content
+    assert tracing.settings(
+        environ={
+            "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": "http://h/v1/traces",
+            tracing.CONTENT_VAR: "true",
+        }
+    ).content
     assert tracing.settings(True, True, environ={}).content
     assert not tracing.settings(True, environ={"OTEL_SDK_DISABLED": "true"}).on
-    assert tracing.env_endpoint({"OTEL_EXPORTER_OTLP_ENDPOINT": "http://h:4318/"}) == \
-        "http://h:4318/v1/traces"
+    assert (
+        tracing.env_endpoint({"OTEL_EXPORTER_OTLP_ENDPOINT": "http://h:4318/"})
+        == "http://h:4318/v1/traces"
+    )
     assert tracing.env_endpoint({}) is None
 
 

@@ -75,8 +75,12 @@ class RefusingProxy(FaultProxy):
     def _handle(self, request) -> None:
         length = int(request.headers.get("Content-Length") or 0)
         body = request.rfile.read(length) if length else b""
-        if (not self.refused and request.command == "POST"
-                and MESSAGE_POST.match(request.path) and self.word in body):
+        if (
+            not self.refused
+            and request.command == "POST"
+            and MESSAGE_POST.match(request.path)
+            and self.word in body
+        ):
             self.refused += 1
             data = b'{"detail": "refused by the test proxy"}'
             request.send_response(503)
@@ -89,24 +93,46 @@ class RefusingProxy(FaultProxy):
         super()._handle(request)
 
 
-def _run_cli(tmp_path: Path, receiver_endpoint: str, *args: str, body: str = PIPELINE,
-             **extra_env: str) -> dict:
+def _run_cli(
+    tmp_path: Path, receiver_endpoint: str, *args: str, body: str = PIPELINE, **extra_env: str
+) -> dict:
     file = tmp_path / "traced.yaml"
     file.write_text(body)
-    env = {**os.environ, "OTEL_TEST_TOKEN": ENV_SECRET,
-           "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": receiver_endpoint, **extra_env}
-    done = subprocess.run([sys.executable, "-m", "orchestrator", "run", str(file), "--json",
-                           "-i", f"code={SECRET}", *args], capture_output=True, text=True,
-                          env=env, cwd=ROOT, timeout=300)
+    env = {
+        **os.environ,
+        "OTEL_TEST_TOKEN": ENV_SECRET,
+        "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": receiver_endpoint,
+        **extra_env,
+    }
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "orchestrator",
+            "run",
+            str(file),
+            "--json",
+            "-i",
+            f"code={SECRET}",
+            *args,
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        timeout=300,
+    )
     return json.loads(done.stdout.strip().splitlines()[-1]) | {"_stderr": done.stderr}
 
 
-def test_a_run_is_one_trace_of_run_unit_and_letta_call_spans(letta_stack, model_script,
-                                                              phoenix_receiver, tmp_path):
+def test_a_run_is_one_trace_of_run_unit_and_letta_call_spans(
+    letta_stack, model_script, phoenix_receiver, tmp_path
+):
     model_script(SCRIPT)
     with RefusingProxy(letta_stack.base_url, "flaky") as proxy:
-        outcome = _run_cli(tmp_path, phoenix_receiver.traces_endpoint, "--otel-content",
-                           "--base-url", proxy.url)
+        outcome = _run_cli(
+            tmp_path, phoenix_receiver.traces_endpoint, "--otel-content", "--base-url", proxy.url
+        )
     assert outcome["status"] == "succeeded", outcome
     assert proxy.refused == 1
     spans = phoenix_receiver.spans(outcome["run_id"], want=12)
@@ -121,8 +147,15 @@ def test_a_run_is_one_trace_of_run_unit_and_letta_call_spans(letta_stack, model_
     assert attrs["gen_ai.usage.input_tokens"] == outcome["usage"]["prompt_tokens"] > 0
 
     units = by_name(spans, "invoke_agent a")
-    assert sorted(flat(u["attributes"])["orchestrate.unit"] for u in units) == \
-        ["again.redo#1", "again.redo#2", "check", "flaky", "greet", "items[0]", "items[1]"]
+    assert sorted(flat(u["attributes"])["orchestrate.unit"] for u in units) == [
+        "again.redo#1",
+        "again.redo#2",
+        "check",
+        "flaky",
+        "greet",
+        "items[0]",
+        "items[1]",
+    ]
     for unit in units:
         a = flat(unit["attributes"])
         assert unit["parent_id"] == run["context"]["span_id"]
@@ -133,8 +166,7 @@ def test_a_run_is_one_trace_of_run_unit_and_letta_call_spans(letta_stack, model_
         assert a["gen_ai.usage.input_tokens"] > 0 and a["gen_ai.usage.output_tokens"] > 0
         sends = [c for c in children(spans, unit) if c["name"] == "letta.send"]
         assert sends, unit["name"]
-        assert all(flat(c["attributes"])["gen_ai.agent.id"] == a["gen_ai.agent.id"]
-                   for c in sends)
+        assert all(flat(c["attributes"])["gen_ai.agent.id"] == a["gen_ai.agent.id"] for c in sends)
     unit = {flat(u["attributes"])["orchestrate.unit"]: u for u in units}
     assert flat(unit["items[1]"]["attributes"])["orchestrate.item"] == 1
     assert flat(unit["again.redo#2"]["attributes"])["orchestrate.iteration"] == 2
@@ -144,8 +176,11 @@ def test_a_run_is_one_trace_of_run_unit_and_letta_call_spans(letta_stack, model_
     assert flat(flaky["attributes"])["orchestrate.attempt"] == 2
     flaky_calls = sorted(c["name"] for c in children(spans, flaky))
     assert flaky_calls.count("letta.send") == 2 and "letta.delivery" in flaky_calls
-    failed_send = [c for c in children(spans, flaky)
-                   if c["name"] == "letta.send" and c["status_code"] == "ERROR"]
+    failed_send = [
+        c
+        for c in children(spans, flaky)
+        if c["name"] == "letta.send" and c["status_code"] == "ERROR"
+    ]
     assert len(failed_send) == 1
     # the JSON repair: an event, and the repaired output as content
     check = unit["check"]
@@ -163,8 +198,9 @@ def test_a_run_is_one_trace_of_run_unit_and_letta_call_spans(letta_stack, model_
     assert_no_secret(spans)
 
 
-def test_without_content_opt_in_no_prompt_or_output_is_exported(letta_stack, model_script,
-                                                               phoenix_receiver, tmp_path):
+def test_without_content_opt_in_no_prompt_or_output_is_exported(
+    letta_stack, model_script, phoenix_receiver, tmp_path
+):
     model_script(SCRIPT)
     outcome = _run_cli(tmp_path, phoenix_receiver.traces_endpoint)
     assert outcome["status"] == "succeeded", outcome
@@ -172,16 +208,24 @@ def test_without_content_opt_in_no_prompt_or_output_is_exported(letta_stack, mod
     text = json.dumps(spans)
     for word in ("hello", "steady", "not json at all", "item x"):
         assert word not in text, word
-    assert not any(k.endswith(("input.value", "output.value", "messages"))
-                   for s in spans for k in flat(s["attributes"]))
+    assert not any(
+        k.endswith(("input.value", "output.value", "messages"))
+        for s in spans
+        for k in flat(s["attributes"])
+    )
     assert_no_secret(spans)
 
 
-def test_a_failed_unit_and_run_are_errors(letta_stack, model_script, phoenix_receiver,
-                                          tmp_path):
-    model_script([{"prompt_contains": "check", "reply": "never json"},
-                  {"prompt_contains": "Your previous answer was not valid",
-                   "reply": f"still not json {SECRET}"}])
+def test_a_failed_unit_and_run_are_errors(letta_stack, model_script, phoenix_receiver, tmp_path):
+    model_script(
+        [
+            {"prompt_contains": "check", "reply": "never json"},
+            {
+                "prompt_contains": "Your previous answer was not valid",
+                "reply": f"still not json {SECRET}",
+            },
+        ]
+    )
     body = textwrap.dedent("""\
         apiVersion: orchestrate/v1
         kind: Pipeline
@@ -206,25 +250,46 @@ def test_a_failed_unit_and_run_are_errors(letta_stack, model_script, phoenix_rec
     assert_no_secret(spans)
 
 
-def test_temporal_workers_put_their_units_under_the_run_span(letta_stack, model_script,
-                                                             phoenix_receiver,
-                                                             temporal_address, tmp_path):
+def test_temporal_workers_put_their_units_under_the_run_span(
+    letta_stack, model_script, phoenix_receiver, temporal_address, tmp_path
+):
     model_script(SCRIPT)
     queue = f"otel-{uuid.uuid4().hex[:8]}"
     env = {**os.environ, "OTEL_TEST_TOKEN": ENV_SECRET}
     env.pop("OTEL_EXPORTER_OTLP_ENDPOINT", None)  # the worker takes the run's endpoint
     env.pop("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", None)
     worker = subprocess.Popen(
-        [sys.executable, "-m", "orchestrator", "worker", "--temporal-address", temporal_address,
-         "--task-queue", queue], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-        cwd=ROOT, env=env)
+        [
+            sys.executable,
+            "-m",
+            "orchestrator",
+            "worker",
+            "--temporal-address",
+            temporal_address,
+            "--task-queue",
+            queue,
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+        env=env,
+    )
     try:
         line = worker.stderr.readline()
         assert "worker ready" in line, line
         threading.Thread(target=worker.stderr.read, daemon=True).start()
-        outcome = _run_cli(tmp_path, phoenix_receiver.traces_endpoint, "--executor", "temporal",
-                           "--temporal-address", temporal_address, "--task-queue", queue,
-                           "--otel-content")
+        outcome = _run_cli(
+            tmp_path,
+            phoenix_receiver.traces_endpoint,
+            "--executor",
+            "temporal",
+            "--temporal-address",
+            temporal_address,
+            "--task-queue",
+            queue,
+            "--otel-content",
+        )
     finally:
         worker.terminate()
         worker.wait(timeout=30)
@@ -234,8 +299,15 @@ def test_temporal_workers_put_their_units_under_the_run_span(letta_stack, model_
     (run,) = by_name(spans, "invoke_workflow traced")
     assert flat(run["attributes"])["orchestrate.executor"] == "temporal"
     units = by_name(spans, "invoke_agent a")
-    assert sorted(flat(u["attributes"])["orchestrate.unit"] for u in units) == \
-        ["again.redo#1", "again.redo#2", "check", "flaky", "greet", "items[0]", "items[1]"]
+    assert sorted(flat(u["attributes"])["orchestrate.unit"] for u in units) == [
+        "again.redo#1",
+        "again.redo#2",
+        "check",
+        "flaky",
+        "greet",
+        "items[0]",
+        "items[1]",
+    ]
     assert all(u["parent_id"] == run["context"]["span_id"] for u in units)
     assert all(any(c["name"] == "letta.send" for c in children(spans, u)) for u in units)
     # the worker created the agent copy: a client span of the worker, under the run span
@@ -276,21 +348,30 @@ steps:
   one: {agent: a, prompt: "one"}
   two: {agent: a, prompt: "two {{ steps.one.output }}"}
 """
-    harness.backend.script(prompt_contains="two", times=1,
-                           fail=BackendError("HTTP 400: refused", status=400))
+    harness.backend.script(
+        prompt_contains="two", times=1, fail=BackendError("HTTP 400: refused", status=400)
+    )
     traced = TraceSettings(True, False, found.traces_endpoint)
     first = harness.run(pipe, trace=traced)
     assert first.status == "failed"
-    out = resume_run(first.run_id, compile_text(pipe), harness.backend, harness.records,
-                     options=RunOptions(trace=traced))
+    out = resume_run(
+        first.run_id,
+        compile_text(pipe),
+        harness.backend,
+        harness.records,
+        options=RunOptions(trace=traced),
+    )
     assert out.status == "succeeded", out.error
     spans = found.spans(first.run_id, want=2 + 2 + 3)
     runs = by_name(spans, "invoke_workflow")
     assert sorted(flat(r["attributes"])["orchestrate.resumed"] for r in runs) == [False, True]
     assert len({s["context"]["trace_id"] for s in spans}) == 2  # one trace per attempt
     resumed = next(r for r in runs if flat(r["attributes"])["orchestrate.resumed"])
-    again = [u for u in by_name(spans, "invoke_agent")
-             if u["context"]["trace_id"] == resumed["context"]["trace_id"]]
+    again = [
+        u
+        for u in by_name(spans, "invoke_agent")
+        if u["context"]["trace_id"] == resumed["context"]["trace_id"]
+    ]
     assert [flat(u["attributes"])["orchestrate.unit"] for u in again] == ["two"]  # one reused
     failed = [u for u in by_name(spans, "invoke_agent") if u["status_code"] == "ERROR"]
     assert [flat(u["attributes"])["orchestrate.unit"] for u in failed] == ["two"]
@@ -318,11 +399,18 @@ def test_orchestrate_run_without_the_variable_loads_no_opentelemetry(letta_stack
     # the whole command on the real server (test_otel_switch.py shows the same probe sees the
     # SDK when a run is traced)
     file = tmp_path / "plain.yaml"
-    file.write_text("apiVersion: orchestrate/v1\nkind: Pipeline\nmetadata: {name: plain}\n"
-                    "agents: {a: {}}\nsteps:\n  one: {agent: a, prompt: hello}\n")
+    file.write_text(
+        "apiVersion: orchestrate/v1\nkind: Pipeline\nmetadata: {name: plain}\n"
+        "agents: {a: {}}\nsteps:\n  one: {agent: a, prompt: hello}\n"
+    )
     env = {k: v for k, v in os.environ.items() if not k.startswith("OTEL_")}
-    done = subprocess.run([sys.executable, "-c", CLI_PROBE.format(
-        args=["run", str(file), "--json"])], capture_output=True, text=True, cwd=ROOT, env=env,
-        timeout=300)
+    done = subprocess.run(
+        [sys.executable, "-c", CLI_PROBE.format(args=["run", str(file), "--json"])],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=env,
+        timeout=300,
+    )
     assert "EXIT 0" in done.stderr, done.stderr[-2000:]
     assert done.stderr.rsplit("LOADED", 1)[1].strip() == "[]"

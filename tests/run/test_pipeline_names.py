@@ -42,8 +42,9 @@ def test_dict_method_names_read_as_the_pipelines_names(harness):
     assert "built-in" not in " ".join(prompts)
 
 
-@pytest.mark.parametrize("name", ["items", "get", "keys", "values", "pop", "update", "copy",
-                                  "__class__", "mro", "_x"])
+@pytest.mark.parametrize(
+    "name", ["items", "get", "keys", "values", "pop", "update", "copy", "__class__", "mro", "_x"]
+)
 def test_any_name_a_mapping_has_is_read_as_its_key(name):
     source = "{{ inputs.NAME }}|{{ steps.NAME.output }}".replace("NAME", name)
     template = environment().from_string(source)

@@ -22,21 +22,26 @@ steps:
     assert f"starting run {result.run_id} of t (2 steps)" in text
     assert "one: started" in text and "two: ok in " in text
     last = text.rstrip().splitlines()[-1]
-    assert last.endswith(f"run {result.run_id} succeeded in {result.duration:.2f}s "
-                         f"({result.totals['prompt_tokens'] + result.totals['completion_tokens']}"
-                         " tokens, cost unknown)")  # memory/echo has no price
+    assert last.endswith(
+        f"run {result.run_id} succeeded in {result.duration:.2f}s "
+        f"({result.totals['prompt_tokens'] + result.totals['completion_tokens']}"
+        " tokens, cost unknown)"
+    )  # memory/echo has no price
 
 
 def test_json_lines_and_outcome(harness):
     out = io.StringIO()
     harness.emit = JsonReporter(out=out)
-    result = harness.run("""
+    result = harness.run(
+        """
 inputs: {key: {type: string, secret: true}}
 agents: {a: {}}
 steps:
   one: {agent: a, prompt: "use {{ inputs.key }}"}
 outputs: {echo: "{{ steps.one.output }}"}
-""", {"key": "very-secret"})
+""",
+        {"key": "very-secret"},
+    )
     events = [json.loads(line) for line in out.getvalue().splitlines()]
     assert [e["event"] for e in events] == ["run_started", "step_started", "step_finished"]
     assert events[2]["status"] == "succeeded" and events[2]["attempts"] == 1

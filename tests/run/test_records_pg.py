@@ -25,16 +25,23 @@ outputs:
 
 def test_sqlite_statements_are_translated():
     t = records_pg.translate
-    assert t("SELECT * FROM runs WHERE id=? AND x LIKE 'a%'") == \
-        "SELECT * FROM runs WHERE id=%s AND x LIKE 'a%%'"
+    assert (
+        t("SELECT * FROM runs WHERE id=? AND x LIKE 'a%'")
+        == "SELECT * FROM runs WHERE id=%s AND x LIKE 'a%%'"
+    )
     assert t("BEGIN IMMEDIATE") == "BEGIN"
-    assert t("CREATE TABLE t (a REAL, b INTEGER)") == "CREATE TABLE t (a DOUBLE PRECISION, b INTEGER)"
+    assert (
+        t("CREATE TABLE t (a REAL, b INTEGER)") == "CREATE TABLE t (a DOUBLE PRECISION, b INTEGER)"
+    )
     assert t("INSERT OR REPLACE INTO resources VALUES (?,?,?,?,0)") == (
         "INSERT INTO resources (run_id, kind, name, letta_id, deleted) VALUES (%s,%s,%s,%s,0)"
         " ON CONFLICT (run_id, kind, name) DO UPDATE SET letta_id=excluded.letta_id, "
-        "deleted=excluded.deleted")
-    assert t("ALTER TABLE steps ADD COLUMN replica INTEGER") == \
-        "ALTER TABLE steps ADD COLUMN IF NOT EXISTS replica INTEGER"
+        "deleted=excluded.deleted"
+    )
+    assert (
+        t("ALTER TABLE steps ADD COLUMN replica INTEGER")
+        == "ALTER TABLE steps ADD COLUMN IF NOT EXISTS replica INTEGER"
+    )
 
 
 def test_a_password_never_shows():
@@ -43,8 +50,11 @@ def test_a_password_never_shows():
 
 
 def test_an_unreachable_database_is_a_clear_error():
-    with pytest.raises(RunError, match=r"run records: cannot connect to "
-                                       r"postgresql://u:\*\*\*@127.0.0.1:9/x") as err:
+    with pytest.raises(
+        RunError,
+        match=r"run records: cannot connect to "
+        r"postgresql://u:\*\*\*@127.0.0.1:9/x",
+    ) as err:
         Records("postgresql://u:hunter2@127.0.0.1:9/x?connect_timeout=2")
     assert "hunter2" not in str(err.value)
 

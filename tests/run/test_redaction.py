@@ -48,10 +48,14 @@ def test_an_echoed_secret_appears_in_no_event_log_or_record(harness, monkeypatch
     monkeypatch.setenv("QA_ENV_SECRET", ENV_SECRET)
     harness.backend.script(prompt_contains="say", replies=[f"it is {SECRET} and {ENV_SECRET}"])
     harness.backend.script(prompt_contains="judge", replies=[f'{{"ok": "{SECRET}"}}'])
-    harness.backend.script(prompt_contains="Your previous answer",
-                           replies=[f'{{"ok": "{ENV_SECRET}"}}'])
-    harness.backend.script(prompt_contains="fail", times=5, fail=BackendError(
-        f"HTTP 400: bad token {SECRET}", status=400))
+    harness.backend.script(
+        prompt_contains="Your previous answer", replies=[f'{{"ok": "{ENV_SECRET}"}}']
+    )
+    harness.backend.script(
+        prompt_contains="fail",
+        times=5,
+        fail=BackendError(f"HTTP 400: bad token {SECRET}", status=400),
+    )
     plain, lines = _capture(harness)
     out = harness.run(ECHO, {"token": SECRET}, stream=True)
     assert out.status == "failed"
@@ -60,12 +64,20 @@ def test_an_echoed_secret_appears_in_no_event_log_or_record(harness, monkeypatch
     assert f"'{SECRET}' is not of type" in harness.backend.prompts()[2]  # the agent sees it
     retries = [d for k, d in harness.events if k == "step_retry"]
     assert retries and all("***" in r["error"] for r in retries)
-    texts = [plain.getvalue(), lines.getvalue(), repr([e for e in harness.events if e[0] != "run_finished"]),
-             json.dumps(outcome_json(out)), outcome_text(out), str(out.error),
-             json.dumps(list(harness.records.units(out.run_id).values()), default=str),
-             json.dumps(harness.records.run(out.run_id), default=str)]
-    dump = (harness.records.path.read_bytes()
-            + harness.records.path.with_name("runs.db-wal").read_bytes())
+    texts = [
+        plain.getvalue(),
+        lines.getvalue(),
+        repr([e for e in harness.events if e[0] != "run_finished"]),
+        json.dumps(outcome_json(out)),
+        outcome_text(out),
+        str(out.error),
+        json.dumps(list(harness.records.units(out.run_id).values()), default=str),
+        json.dumps(harness.records.run(out.run_id), default=str),
+    ]
+    dump = (
+        harness.records.path.read_bytes()
+        + harness.records.path.with_name("runs.db-wal").read_bytes()
+    )
     for secret in (SECRET, ENV_SECRET):
         assert [i for i, text in enumerate(texts) if secret in text] == [], secret
         assert secret.encode() not in dump

@@ -79,7 +79,8 @@ def test_max_parallel_also_bounds_for_each_items(harness):
 
 def test_no_letta_agent_ever_gets_two_messages_at_once(harness):
     harness.backend.script(delay=0.03)
-    out = harness.run("""
+    out = harness.run(
+        """
 agents: {a: {replicas: 2}, b: {}}
 inputs: {xs: {type: array}}
 steps:
@@ -89,7 +90,10 @@ steps:
   p3: {agent: b, prompt: "p3"}
   p4: {agent: b, prompt: "p4"}
   join: {agent: a, for_each: "{{ steps.each.output }}", prompt: "join {{ item }} {{ steps.p1.output }}"}
-""", {"xs": list(range(8))}, max_parallel=4)
+""",
+        {"xs": list(range(8))},
+        max_parallel=4,
+    )
     assert out.status == "succeeded", out.error
     assert set(harness.backend.peak_per_agent.values()) == {1}
     agents = {m["agent"]: set() for m in harness.backend.sent}
@@ -131,9 +135,11 @@ steps:
 
 # ----- resume -----
 
+
 def test_resume_after_a_failure_reuses_the_copies(harness, compile_text):
-    harness.backend.script(prompt_contains="item 2", fail=BackendError("HTTP 400: no", status=400),
-                           delay=0.1)  # fails once all three items are in flight
+    harness.backend.script(
+        prompt_contains="item 2", fail=BackendError("HTTP 400: no", status=400), delay=0.1
+    )  # fails once all three items are in flight
     harness.backend.script(prompt_contains="item", delay=0.2)
     first = harness.run(FAN, {"xs": [1, 2, 3]})
     assert first.status == "failed"
@@ -153,9 +159,11 @@ def test_resume_after_a_failure_reuses_the_copies(harness, compile_text):
 def test_resume_deletes_copies_the_resumed_run_did_not_need(harness, compile_text):
     harness.backend.script(prompt_contains="after", fail=BackendError("HTTP 400: no", status=400))
     harness.backend.script(prompt_contains="item", delay=0.2)
-    body = FAN.replace('prompt: "item {{ x }}"}',
-                       'prompt: "item {{ x }}"}\n  after: {agent: a, prompt: "after '
-                       '{{ steps.each.output | length }}"}')
+    body = FAN.replace(
+        'prompt: "item {{ x }}"}',
+        'prompt: "item {{ x }}"}\n  after: {agent: a, prompt: "after '
+        '{{ steps.each.output | length }}"}',
+    )
     first = harness.run(body, {"xs": [1, 2, 3]})
     assert first.status == "failed" and len(harness.backend.agents) == 3
     harness.backend.rules.clear()
@@ -186,8 +194,9 @@ def test_in_flight_message_is_reconciled_on_the_copy_it_went_to(harness, compile
     harness.records.write_unit(first.run_id, UnitKey("late"), status="running")  # a crash
     sent_before = len(harness.backend.sent)
     harness.events.clear()
-    out = resume_run(first.run_id, compile_text(INFLIGHT), harness.backend, harness.records,
-                     emit=harness.emit)
+    out = resume_run(
+        first.run_id, compile_text(INFLIGHT), harness.backend, harness.records, emit=harness.emit
+    )
     assert out.status == "succeeded", out.error
     assert len(harness.backend.sent) == sent_before  # the reply came from copy 2's history
     assert ("step_reconciled", {"step": "late", "otid": late["otid"]}) in harness.events
@@ -196,6 +205,7 @@ def test_in_flight_message_is_reconciled_on_the_copy_it_went_to(harness, compile
 
 
 # ----- progress -----
+
 
 def test_a_step_waiting_for_its_agent_is_not_reported_started(harness):
     harness.backend.script(delay=0.1)
@@ -207,13 +217,16 @@ def test_a_step_waiting_for_its_agent_is_not_reported_started(harness):
             done_when_started.append(len(harness.backend.sent))
 
     harness.emit = emit
-    harness.run("""
+    harness.run(
+        """
 agents: {a: {}}
 steps:
   s1: {agent: a, prompt: "s1"}
   s2: {agent: a, prompt: "s2"}
   s3: {agent: a, prompt: "s3"}
-""", max_parallel=3)
+""",
+        max_parallel=3,
+    )
     # one agent, one message each: a step starts only once the one before it got its answer
     assert done_when_started == [0, 1, 2]
     waiting = [d for k, d in harness.events if k == "step_waiting"]
@@ -226,13 +239,16 @@ steps:
 
 def test_with_enough_copies_nothing_waits(harness):
     harness.backend.script(delay=0.1)
-    harness.run("""
+    harness.run(
+        """
 agents: {a: {replicas: 3}}
 steps:
   s1: {agent: a, prompt: "s1"}
   s2: {agent: a, prompt: "s2"}
   s3: {agent: a, prompt: "s3"}
-""", max_parallel=3)
+""",
+        max_parallel=3,
+    )
     assert not [k for k, _ in harness.events if k == "step_waiting"]
     assert harness.backend.peak_total == 3
 
@@ -265,6 +281,7 @@ def test_the_live_table_says_what_a_step_waits_for_as_the_docs_do():
 
 # ----- choosing a copy (run.replicas) -----
 
+
 class _Made:
     def __init__(self):
         self.count = 0
@@ -288,8 +305,10 @@ def test_a_needed_copy_is_waited_for_and_an_earlier_one_taken_up():
     assert pool.lease(need="old-2") == "id-2"  # made (taken up) on demand, at its index
     got: list[str] = []
     waits: list[int] = []
-    thread = threading.Thread(daemon=True, target=lambda: got.append(
-        pool.lease(need="id-2", on_wait=lambda: waits.append(1))))
+    thread = threading.Thread(
+        daemon=True,
+        target=lambda: got.append(pool.lease(need="id-2", on_wait=lambda: waits.append(1))),
+    )
     thread.start()
     time.sleep(0.15)
     assert not got and waits == [1]  # busy: it waits for that copy, not another
@@ -333,8 +352,7 @@ def test_a_failed_creation_frees_its_slot():
     assert pool.lease() == "id-1" and calls == [1, 1]
 
 
-def test_run_timeout_during_a_parallel_for_each_stops_promptly_and_resumes(harness,
-                                                                           compile_text):
+def test_run_timeout_during_a_parallel_for_each_stops_promptly_and_resumes(harness, compile_text):
     harness.backend.script(prompt_contains="item", delay=1.0, times=1)
     began = time.monotonic()
     out = harness.run(FAN, {"xs": [1, 2, 3]}, timeout=0.3)

@@ -25,8 +25,10 @@ outputs:
 
 
 def _fail_write(harness):
-    return harness.backend.script(prompt_contains="write from",
-                                  fail=BackendError("HTTP 500: down", transient=True, status=500))
+    return harness.backend.script(
+        prompt_contains="write from",
+        fail=BackendError("HTTP 500: down", transient=True, status=500),
+    )
 
 
 def test_resume_reruns_only_what_did_not_succeed(harness, compile_text):
@@ -60,7 +62,11 @@ def test_changed_step_and_its_downstream_rerun_on_resume(harness, compile_text):
     out = resume_run(first.run_id, compile_text(changed), harness.backend, harness.records)
     assert out.status == "succeeded"
     assert [p.split()[0] for p in harness.backend.prompts()] == [
-        "research", "write", "WRITE", "polish"]
+        "research",
+        "write",
+        "WRITE",
+        "polish",
+    ]
 
 
 def test_in_flight_message_is_reconciled_not_resent(harness, compile_text):
@@ -98,8 +104,10 @@ def test_resume_refuses_another_pipeline(harness, compile_text):
 def test_resume_refuses_when_inputs_no_longer_fit(harness, compile_text):
     _fail_write(harness)
     first = harness.run(PIPE, {"topic": "owls"})
-    changed = PIPE.replace("inputs: {topic: {type: string}}",
-                           "inputs: {topic: {type: string}, tone: {type: string, default: dry}}")
+    changed = PIPE.replace(
+        "inputs: {topic: {type: string}}",
+        "inputs: {topic: {type: string}, tone: {type: string, default: dry}}",
+    )
     with pytest.raises(RunError, match="inputs no longer match"):
         resume_run(first.run_id, compile_text(changed), harness.backend, harness.records)
 
@@ -133,8 +141,11 @@ outputs:
 
 
 def test_resume_inside_a_loop_reuses_finished_iterations(harness, compile_text):
-    harness.backend.script(agent="r", prompt_contains="rewrite 2",
-                           fail=BackendError("HTTP 500: down", transient=True, status=500))
+    harness.backend.script(
+        agent="r",
+        prompt_contains="rewrite 2",
+        fail=BackendError("HTTP 500: down", transient=True, status=500),
+    )
     harness.backend.script(agent="r", json={"ok": False})
     first = harness.run(LOOP)
     assert first.status == "failed"
@@ -161,10 +172,13 @@ def test_records_of_a_newer_schema_are_refused(tmp_path):
 
 def test_resume_reads_env_defaults_again(harness, compile_text, monkeypatch):
     monkeypatch.setenv("H3_DEFAULT_TOKEN", "tok-from-env")
-    pipe = PIPE.replace("inputs: {topic: {type: string}}",
-                        "inputs: {topic: {type: string}, "
-                        "key: {type: string, default: '${env:H3_DEFAULT_TOKEN}'}}").replace(
-        'prompt: "research {{ inputs.topic }}"', 'prompt: "research {{ inputs.topic }} {{ inputs.key }}"')
+    pipe = PIPE.replace(
+        "inputs: {topic: {type: string}}",
+        "inputs: {topic: {type: string}, key: {type: string, default: '${env:H3_DEFAULT_TOKEN}'}}",
+    ).replace(
+        'prompt: "research {{ inputs.topic }}"',
+        'prompt: "research {{ inputs.topic }} {{ inputs.key }}"',
+    )
     _fail_write(harness)
     first = harness.run(pipe, {"topic": "owls"})
     assert harness.records.run(first.run_id)["inputs"] == {"topic": "owls", "key": "***"}
@@ -179,9 +193,18 @@ def test_find_run_by_prefix_is_literal_and_names_an_ambiguous_prefix(tmp_path):
 
     records = Records(tmp_path / "runs.db")
     for run_id in ("20261125-1_a", "20261125-2xa", "20261125-3xb", "20261126-000"):
-        records.start_run(run_id, pipeline="p", file="f", file_hash="h", inputs={},
-                          secret_inputs=[], base_url="u", namespace="default", options={},
-                          pid=1)
+        records.start_run(
+            run_id,
+            pipeline="p",
+            file="f",
+            file_hash="h",
+            inputs={},
+            secret_inputs=[],
+            base_url="u",
+            namespace="default",
+            options={},
+            pid=1,
+        )
     assert records.find_run("20261126")["id"] == "20261126-000"
     assert records.find_run("20261125-1_")["id"] == "20261125-1_a"
     assert records.find_run("20261125-_x") is None  # `_` is not a wildcard

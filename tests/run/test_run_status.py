@@ -14,7 +14,7 @@ from orchestrator.cli.output_guard import CLOSED_REASON, Cancel, OutputGuard
 from orchestrator.run import liveness
 from orchestrator.run.records import Records
 
-DEAD_PID = 2 ** 22 + 12345  # above Linux's pid_max default: never a live process
+DEAD_PID = 2**22 + 12345  # above Linux's pid_max default: never a live process
 
 
 @pytest.fixture
@@ -25,9 +25,18 @@ def home(tmp_path, monkeypatch):
 
 def _record(home, run_id: str, *, host: str | None = None) -> None:
     records = Records(home / "runs.db")
-    records.start_run(run_id, pipeline="p", file="p.yaml", file_hash="h", inputs={},
-                      secret_inputs=[], base_url="http://x", namespace="default",
-                      options={}, pid=DEAD_PID)
+    records.start_run(
+        run_id,
+        pipeline="p",
+        file="p.yaml",
+        file_hash="h",
+        inputs={},
+        secret_inputs=[],
+        base_url="http://x",
+        namespace="default",
+        options={},
+        pid=DEAD_PID,
+    )
     if host is not None:
         records._db.execute("UPDATE runs SET host=? WHERE id=?", (host, run_id))
     records.close()

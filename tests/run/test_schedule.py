@@ -58,6 +58,7 @@ def test_settling_twice_is_a_bug():
 
 def test_a_long_chain_costs_linear_time():
     slots = 4
+
     def chain(n):
         names = [f"s{i}" for i in range(n)]
         return names, {names[i]: [names[i - 1]] for i in range(1, n)}

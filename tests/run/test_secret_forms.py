@@ -39,7 +39,7 @@ def test_a_secret_split_across_pieces_is_still_masked():
     text = f"say {SECRET} then {OTHER}{OTHER} and {json.dumps(SECRET)} end"
     for seed in range(300):
         out = "".join(_streamed(red, _pieces(text, random.Random(seed))))
-        assert out == red.text(text) == "say *** then ****** and \"***\" end", seed
+        assert out == red.text(text) == 'say *** then ****** and "***" end', seed
 
 
 def test_every_two_way_split_is_masked():
@@ -71,13 +71,18 @@ def test_without_secrets_a_stream_passes_through_unchanged():
     assert out == ["a", "bc", "d"]
 
 
-@pytest.mark.parametrize("form", [
-    json.dumps(SECRET)[1:-1],  # tojson, our JSON output
-    json.dumps(SECRET + "é")[1:-1],  # ASCII-escaped JSON
-    html.escape(SECRET), 'open &#34;se\\same&#34; q42z',  # html.escape; Jinja's escape
-    urllib.parse.quote(SECRET), urllib.parse.quote_plus(SECRET),  # Jinja's urlencode
-    repr(SECRET)[1:-1],  # error messages that quote a value with !r (jsonschema does)
-])
+@pytest.mark.parametrize(
+    "form",
+    [
+        json.dumps(SECRET)[1:-1],  # tojson, our JSON output
+        json.dumps(SECRET + "é")[1:-1],  # ASCII-escaped JSON
+        html.escape(SECRET),
+        "open &#34;se\\same&#34; q42z",  # html.escape; Jinja's escape
+        urllib.parse.quote(SECRET),
+        urllib.parse.quote_plus(SECRET),  # Jinja's urlencode
+        repr(SECRET)[1:-1],  # error messages that quote a value with !r (jsonschema does)
+    ],
+)
 def test_escaped_forms_are_masked(form):
     red = Redactor([SECRET, SECRET + "é"])
     assert red.text(f"<{form}>") == "<***>"
@@ -90,7 +95,7 @@ class ChunkingBackend(MemoryBackend):
         reply = super().send(agent_id, prompt, otid=otid, model=model, timeout=timeout)
         if on_chunk:
             for i in range(0, len(reply.text), 3):
-                on_chunk(reply.text[i:i + 3])
+                on_chunk(reply.text[i : i + 3])
         return reply
 
 
@@ -99,22 +104,28 @@ def test_streamed_output_never_shows_a_secret_split_across_chunks(harness):
     harness.backend.script(prompt_contains="say", replies=[f"the key is {SECRET}, ok"])
     out = io.StringIO()
     harness.emit = PlainReporter(stream=True, out=out)
-    result = harness.run("""
+    result = harness.run(
+        """
 inputs: {token: {type: string, secret: true}}
 agents: {a: {}}
 steps:
   s: {agent: a, prompt: "say {{ inputs.token }}"}
-""", {"token": SECRET}, stream=True)
+""",
+        {"token": SECRET},
+        stream=True,
+    )
     assert result.status == "succeeded"
-    chunks = "".join(line.split("s > ", 1)[1] for line in out.getvalue().splitlines()
-                     if "s > " in line)
+    chunks = "".join(
+        line.split("s > ", 1)[1] for line in out.getvalue().splitlines() if "s > " in line
+    )
     assert chunks == "the key is ***, ok"
     for part in SECRET.split():
         assert part not in out.getvalue()
 
 
 def test_tojson_and_escape_in_outputs_do_not_leak_a_secret(harness):
-    result = harness.run("""
+    result = harness.run(
+        """
 inputs: {token: {type: string, secret: true}}
 agents: {a: {}}
 steps:
@@ -124,16 +135,33 @@ outputs:
   as_html: "{{ inputs.token | e }}"
   as_url: "{{ inputs.token | urlencode }}"
   as_query: "{{ {'t': inputs.token} | urlencode }}"
-""", {"token": SECRET})
+""",
+        {"token": SECRET},
+    )
     assert result.status == "succeeded"
     assert result.outputs["as_json"] == json.dumps({"token": SECRET}, ensure_ascii=False)
     run = harness.records.run(result.run_id)
     units = list(harness.records.units(result.run_id).values())
-    shown = [json.dumps(outcome_json(result)), outcome_text(result), json.dumps(run),
-             run_detail(run, units), json.dumps({"run": run, "steps": units}, default=str)]
-    forms = {json.dumps(SECRET)[1:-1], html.escape(SECRET), 'open &#34;se\\same&#34; q42z',
-             urllib.parse.quote(SECRET), urllib.parse.quote_plus(SECRET), SECRET}
+    shown = [
+        json.dumps(outcome_json(result)),
+        outcome_text(result),
+        json.dumps(run),
+        run_detail(run, units),
+        json.dumps({"run": run, "steps": units}, default=str),
+    ]
+    forms = {
+        json.dumps(SECRET)[1:-1],
+        html.escape(SECRET),
+        "open &#34;se\\same&#34; q42z",
+        urllib.parse.quote(SECRET),
+        urllib.parse.quote_plus(SECRET),
+        SECRET,
+    }
     for text in shown:
         assert not [f for f in forms if f in text], text
-    assert run["outputs"] == {"as_json": '{"token": "***"}', "as_html": "***",
-                              "as_url": "***", "as_query": "t=***"}
+    assert run["outputs"] == {
+        "as_json": '{"token": "***"}',
+        "as_html": "***",
+        "as_url": "***",
+        "as_query": "t=***",
+    }

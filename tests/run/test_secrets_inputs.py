@@ -38,8 +38,10 @@ def test_secrets_are_masked_in_records_but_reach_the_agent(harness, monkeypatch)
     run = harness.records.run(out.run_id)
     assert run["inputs"] == {"topic": "owls"} and run["secret_inputs"] == ["token"]
     assert run["outputs"] == {"echo": "I saw *** and ***"}
-    dump = (harness.records.path.read_bytes()
-            + harness.records.path.with_name("runs.db-wal").read_bytes())
+    dump = (
+        harness.records.path.read_bytes()
+        + harness.records.path.with_name("runs.db-wal").read_bytes()
+    )
     assert b"sk-live-12345" not in dump and b"env-secret-value" not in dump
 
 
@@ -53,8 +55,11 @@ def test_secrets_are_masked_in_errors(harness, monkeypatch):
 
 def test_missing_env_var_is_named_before_anything_runs(harness, monkeypatch):
     monkeypatch.delenv("H3_TEST_SECRET", raising=False)
-    with pytest.raises(RunError, match=r"environment variable H3_TEST_SECRET not set "
-                                       r"\(the pipeline reads \$\{env:H3_TEST_SECRET\}\)"):
+    with pytest.raises(
+        RunError,
+        match=r"environment variable H3_TEST_SECRET not set "
+        r"\(the pipeline reads \$\{env:H3_TEST_SECRET\}\)",
+    ):
         harness.run(SECRET_PIPE, {"token": "x", "topic": "owls"})
     assert not harness.backend.agents
 
@@ -67,17 +72,26 @@ def test_redactor_masks_longest_first_and_ignores_tiny_values():
 
 def test_resolve_env_registers_the_value_and_names_missing_ones():
     red = Redactor()
-    assert resolve_env("Bearer ${env:TOK}", red, "agents.a.system", {"TOK": "t0ken"}) == \
-        "Bearer t0ken"
+    assert (
+        resolve_env("Bearer ${env:TOK}", red, "agents.a.system", {"TOK": "t0ken"}) == "Bearer t0ken"
+    )
     assert red.text("t0ken") == "***"
     with pytest.raises(RunError, match="agents.a.system: environment variable NOPE is not set"):
         resolve_env("${env:NOPE}", red, "agents.a.system", {})
 
 
-@pytest.mark.parametrize("kind,raw,value", [
-    ("integer", "3", 3), ("number", "2.5", 2.5), ("boolean", "true", True),
-    ("array", '["a", "b"]', ["a", "b"]), ("object", '{"k": 1}', {"k": 1}),
-    ("string", "42", "42"), ("array", ["x"], ["x"])])
+@pytest.mark.parametrize(
+    "kind,raw,value",
+    [
+        ("integer", "3", 3),
+        ("number", "2.5", 2.5),
+        ("boolean", "true", True),
+        ("array", '["a", "b"]', ["a", "b"]),
+        ("object", '{"k": 1}', {"k": 1}),
+        ("string", "42", "42"),
+        ("array", ["x"], ["x"]),
+    ],
+)
 def test_inputs_are_typed_by_their_declaration(kind, raw, value):
     assert coerce(InputSpec("n", type=kind), raw) == value
 
@@ -94,12 +108,17 @@ def test_bad_input_values_are_clear():
 
 
 def test_missing_and_unknown_inputs_are_reported_together():
-    specs = {"topic": InputSpec("topic"), "audience": InputSpec("audience"),
-             "tone": InputSpec("tone", default="dry", has_default=True)}
+    specs = {
+        "topic": InputSpec("topic"),
+        "audience": InputSpec("audience"),
+        "tone": InputSpec("tone", default="dry", has_default=True),
+    }
     with pytest.raises(RunError) as err:
         resolve_inputs(specs, {"topik": "x"}, Redactor())
-    assert str(err.value) == ("unknown input 'topik' (did you mean 'topic'?); missing required "
-                              "inputs: topic, audience (pass --input NAME=VALUE or --input-file)")
+    assert str(err.value) == (
+        "unknown input 'topik' (did you mean 'topic'?); missing required "
+        "inputs: topic, audience (pass --input NAME=VALUE or --input-file)"
+    )
 
 
 def test_parse_assignments():
@@ -126,11 +145,13 @@ def test_resume_names_missing_secret_inputs_in_good_grammar(harness, compile_tex
     assert out.status == "failed"
     plan = compile_text(SECRET_FAIL)
     with pytest.raises(RunError) as one:
-        resume_run(out.run_id, plan, harness.backend, harness.records,
-                   given_secrets={"key": "k3y"})
-    assert str(one.value) == ("input 'token' is secret and was not recorded: pass it again "
-                              "with -i token=...")
+        resume_run(out.run_id, plan, harness.backend, harness.records, given_secrets={"key": "k3y"})
+    assert str(one.value) == (
+        "input 'token' is secret and was not recorded: pass it again with -i token=..."
+    )
     with pytest.raises(RunError) as two:
         resume_run(out.run_id, plan, harness.backend, harness.records)
-    assert str(two.value) == ("inputs 'key', 'token' are secret and were not recorded: pass "
-                              "them again with -i key=... -i token=...")
+    assert str(two.value) == (
+        "inputs 'key', 'token' are secret and were not recorded: pass "
+        "them again with -i key=... -i token=..."
+    )

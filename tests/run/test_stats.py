@@ -53,10 +53,16 @@ def made(tmp_path_factory):
     old = os.environ.get("ORCHESTRATE_PRICES")
     os.environ["ORCHESTRATE_PRICES"] = str(prices)
     h = Harness(tmp)
-    h.backend.script(prompt_contains="beta", times=20,
-                     fail=BackendError("HTTP 503: busy", transient=True, status=503))
-    h.backend.script(prompt_contains="explode", times=10**6,
-                     fail=BackendError("HTTP 400: agent-7f3a refused message 42", status=400))
+    h.backend.script(
+        prompt_contains="beta",
+        times=20,
+        fail=BackendError("HTTP 503: busy", transient=True, status=503),
+    )
+    h.backend.script(
+        prompt_contains="explode",
+        times=10**6,
+        fail=BackendError("HTTP 400: agent-7f3a refused message 42", status=400),
+    )
     chain = plan_of(CHAIN)
     fan = plan_of(FAN.replace("metadata: {name: fan}\n", ""), "fan.yaml")
     boom = plan_of(BOOM, "boom.yaml")
@@ -64,11 +70,13 @@ def made(tmp_path_factory):
     outcomes += [h.run(boom) for _ in range(50)]
     outcomes += [h.run(fan) for _ in range(30)]
     h.backend.script(prompt_contains="verdict", replies=["not json", "{}"])
-    outcomes.append(h.run("""
+    outcomes.append(
+        h.run("""
         agents: {a: {}}
         steps:
           judge: {agent: a, prompt: verdict, output: {format: json, schema: {type: object}}}
-    """))
+    """)
+    )
     yield h, tmp, outcomes
     h.records.close()
     if old is None:
@@ -86,8 +94,9 @@ def test_percentile_is_nearest_rank():
 def test_since_and_error_patterns():
     assert parse_since("7d", now=1_000_000.0) == 1_000_000.0 - 7 * 86400
     assert parse_since("2026-12-01") == 1796083200.0
-    assert error_pattern("HTTP 400: agent-7f3a-11 refused 'x'") == \
-        error_pattern("HTTP 400: agent-99bc-2 refused 'yy'")
+    assert error_pattern("HTTP 400: agent-7f3a-11 refused 'x'") == error_pattern(
+        "HTTP 400: agent-99bc-2 refused 'yy'"
+    )
 
 
 def test_stats_over_hundreds_of_runs_match_what_was_made(made):

@@ -12,8 +12,15 @@ WORDS = {v for k, v in vars(status).items() if k.isupper() and isinstance(v, str
 
 
 def test_every_word_of_every_status_type_is_a_constant():
-    for alias in (status.RunStatus, status.ShownStatus, status.StepStatus, status.UnitStatus,
-                  status.BatchStatus, status.ItemStatus, status.ApprovalStatus):
+    for alias in (
+        status.RunStatus,
+        status.ShownStatus,
+        status.StepStatus,
+        status.UnitStatus,
+        status.BatchStatus,
+        status.ItemStatus,
+        status.ApprovalStatus,
+    ):
         assert set(get_args(alias)) <= WORDS, alias
 
 
@@ -30,8 +37,16 @@ def test_the_named_sets_are_made_of_their_types_words():
 def test_the_words_are_those_the_records_hold():
     # stored in run records and written in --json: a rename would break old records
     assert set(get_args(status.UnitStatus)) == {
-        "running", "succeeded", "failed", "cancelled", "skipped", "blocked", "not_started",
-        "waiting_approval", "rejected"}
+        "running",
+        "succeeded",
+        "failed",
+        "cancelled",
+        "skipped",
+        "blocked",
+        "not_started",
+        "waiting_approval",
+        "rejected",
+    }
     assert set(get_args(status.ShownStatus)) == set(get_args(status.RunStatus)) | {"interrupted"}
 
 

@@ -35,15 +35,17 @@ def test_json_step_prompt_carries_marker_and_schema(harness):
 
 
 def test_invalid_json_is_sent_back_with_the_error_then_accepted(harness):
-    harness.backend.script(replies=["not json at all", '```json\n{"approved": "yes"}\n```',
-                                    'Sure! {"approved": true}'])
+    harness.backend.script(
+        replies=["not json at all", '```json\n{"approved": "yes"}\n```', 'Sure! {"approved": true}']
+    )
     out = harness.run(JSON_STEP)
     assert out.status == "succeeded", out.error
     assert out.outputs["verdict"] is True
     prompts = harness.backend.prompts()
     assert prompts[1].startswith("Your previous answer was not valid: it is not JSON")
-    assert prompts[2].startswith("Your previous answer was not valid: at approved: 'yes' is "
-                                 "not of type 'boolean'")
+    assert prompts[2].startswith(
+        "Your previous answer was not valid: at approved: 'yes' is not of type 'boolean'"
+    )
     assert JSON_MARKER in prompts[2]
     assert harness.records.units(out.run_id)[UnitKey("judge")]["attempts"] == 3
 
@@ -54,13 +56,13 @@ def test_invalid_json_exhausts_the_attempt_budget_with_a_clear_error(harness):
     assert out.status == "failed"
     assert out.results["judge"].error == (
         "gave up after 3 attempts: invalid JSON reply: it is not JSON "
-        "(answer with one JSON value and nothing else)")
+        "(answer with one JSON value and nothing else)"
+    )
     assert len(harness.backend.prompts()) == 3
 
 
 def test_transient_errors_are_retried_with_backoff(harness):
-    harness.backend.script(fail=BackendError("HTTP 503: busy", transient=True, status=503),
-                           times=2)
+    harness.backend.script(fail=BackendError("HTTP 503: busy", transient=True, status=503), times=2)
     harness.backend.script(json={"approved": True})
     out = harness.run(JSON_STEP)
     assert out.status == "succeeded", out.error
@@ -77,8 +79,9 @@ def test_permanent_errors_are_not_retried(harness):
 
 
 def test_transient_errors_exhaust_the_budget(harness):
-    harness.backend.script(fail=BackendError("HTTP 500: llm_error", transient=True, status=500),
-                           times=10)
+    harness.backend.script(
+        fail=BackendError("HTTP 500: llm_error", transient=True, status=500), times=10
+    )
     out = harness.run(JSON_STEP)
     assert out.results["judge"].error == "gave up after 3 attempts: HTTP 500: llm_error"
 
@@ -112,8 +115,17 @@ def test_server_down_for_a_moment_is_survived(harness):
 def test_otid_is_deterministic_and_distinct_per_attempt_and_unit():
     key = UnitKey("s", 2, 1)
     assert make_otid("r1", key, 1) == make_otid("r1", key, 1)
-    assert len({make_otid("r1", key, 1), make_otid("r1", key, 2), make_otid("r2", key, 1),
-                make_otid("r1", UnitKey("s", 3, 1), 1)}) == 4
+    assert (
+        len(
+            {
+                make_otid("r1", key, 1),
+                make_otid("r1", key, 2),
+                make_otid("r2", key, 1),
+                make_otid("r1", UnitKey("s", 3, 1), 1),
+            }
+        )
+        == 4
+    )
 
 
 def test_backoff_doubles_up_to_the_cap():

@@ -63,11 +63,17 @@ def test_a_sub_pipeline_runs_as_units_of_the_run(harness, tmp_path):
     prompts = harness.backend.prompts()
     assert "critique owls! x2: [memory] writer: reply to: draft owls" in prompts
     assert out.outputs["count"] == 2  # typed as the used pipeline declares it
-    assert out.outputs["final"].startswith("[memory] writer: reply to: publish [memory] "
-                                           "first.editor: reply to: improve")
+    assert out.outputs["final"].startswith(
+        "[memory] writer: reply to: publish [memory] first.editor: reply to: improve"
+    )
     units = harness.records.units(out.run_id)
-    assert {k.step for k in units} >= {"first.inputs", "first.critique", "first.improve",
-                                       "first", "second.critique"}
+    assert {k.step for k in units} >= {
+        "first.inputs",
+        "first.critique",
+        "first.improve",
+        "first",
+        "second.critique",
+    }
     assert units[UnitKey("first.critique")]["agent"] == "first.editor"
     assert units[UnitKey("first")]["output"]["count"] == 2
     # two uses, two agents: each its own Letta agent
@@ -96,8 +102,10 @@ def test_a_with_value_of_the_wrong_type_fails_the_step_at_run_time(harness, tmp_
 
 
 def test_resume_reuses_the_sub_pipelines_units(harness, tmp_path):
-    harness.backend.script(prompt_contains="improve [memory] first.editor",
-                           fail=BackendError("HTTP 400: no", status=400))
+    harness.backend.script(
+        prompt_contains="improve [memory] first.editor",
+        fail=BackendError("HTTP 400: no", status=400),
+    )
     compiled = plan(tmp_path)
     first = harness.run(compiled, {"topic": "owls"})
     assert first.status == "failed"
@@ -120,22 +128,30 @@ def test_a_budget_on_the_uses_step_bounds_its_units(harness, tmp_path):
 
 
 def test_a_used_pipeline_may_fan_out_itself(harness, tmp_path):
-    (tmp_path / "fan.yaml").write_text(HEAD.replace("NAME", "fan") + textwrap.dedent("""\
+    (tmp_path / "fan.yaml").write_text(
+        HEAD.replace("NAME", "fan")
+        + textwrap.dedent("""\
         inputs: {topics: {type: array}}
         agents: {w: {replicas: 2}}
         steps:
           each: {agent: w, for_each: "{{ inputs.topics }}", as: t, prompt: "about {{ t }}"}
         outputs: {all: "{{ steps.each.output }}"}
-        """))
-    (tmp_path / "main.yaml").write_text(HEAD.replace("NAME", "main") + textwrap.dedent("""\
+        """)
+    )
+    (tmp_path / "main.yaml").write_text(
+        HEAD.replace("NAME", "main")
+        + textwrap.dedent("""\
         steps:
           fan: {uses: ./fan.yaml, with: {topics: [owls, bats]}}
         outputs: {all: "{{ steps.fan.output.all }}"}
-        """))
+        """)
+    )
     out = harness.run(load_plan(tmp_path / "main.yaml"))
     assert out.status == "succeeded", out.error
-    assert out.outputs["all"] == ["[memory] fan.w: reply to: about owls",
-                                  "[memory] fan.w: reply to: about bats"]
+    assert out.outputs["all"] == [
+        "[memory] fan.w: reply to: about owls",
+        "[memory] fan.w: reply to: about bats",
+    ]
     assert UnitKey("fan.each", 1) in harness.records.units(out.run_id)
 
 
@@ -144,6 +160,7 @@ def test_dry_run_renders_each_step_in_its_own_scope(tmp_path):
 
     steps = {s.name: s for s in dry_run(plan(tmp_path), {"topic": "owls"})}
     assert steps["first.inputs"].prompt.startswith("text: <steps.draft.output>\ntone: owls!")
-    assert steps["first.improve"].prompt == ("improve <steps.draft.output> with "
-                                             "<steps.first.critique.output>")
+    assert steps["first.improve"].prompt == (
+        "improve <steps.draft.output> with <steps.first.critique.output>"
+    )
     assert steps["first"].uses.startswith("the outputs of sub-pipeline")

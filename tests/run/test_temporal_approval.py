@@ -18,10 +18,18 @@ pytestmark = pytest.mark.integration
 INPUTS = {"version": "4.0", "changes": "one change"}
 
 
-def test_gates_wait_and_branch_on_temporal(letta_stack, model_script, workers,  # noqa: F811
-                                           tmp_path):
-    model_script([{"prompt_contains": "Write the release notes", "reply": "NOTES 4"},
-                  {"prompt_contains": "rejected the draft", "reply": "REWORK 4"}])
+def test_gates_wait_and_branch_on_temporal(
+    letta_stack,
+    model_script,
+    workers,  # noqa: F811
+    tmp_path,
+):
+    model_script(
+        [
+            {"prompt_contains": "Write the release notes", "reply": "NOTES 4"},
+            {"prompt_contains": "rejected the draft", "reply": "REWORK 4"},
+        ]
+    )
     workers.start()
     records = Records(tmp_path / "runs.db")
     try:
@@ -30,8 +38,11 @@ def test_gates_wait_and_branch_on_temporal(letta_stack, model_script, workers,  
         first = start_run(plan, INPUTS, backend, records, options=workers.options())
         assert first.status == "waiting_approval", first.error
         assert {n: r.status for n, r in first.results.items()} == {
-            "summary": "succeeded", "draft": "waiting_approval", "publish": "not_started",
-            "rework": "not_started"}
+            "summary": "succeeded",
+            "draft": "waiting_approval",
+            "publish": "not_started",
+            "rework": "not_started",
+        }
         answer(records, first.run_id, "draft", approved=False, comment="too short", by="t")
         out = resume_run(first.run_id, plan, backend, records)
         assert out.status == "succeeded", out.error
@@ -43,10 +54,18 @@ def test_gates_wait_and_branch_on_temporal(letta_stack, model_script, workers,  
         records.close()
 
 
-def test_approved_gates_carry_on_on_temporal(letta_stack, model_script, workers,  # noqa: F811
-                                             tmp_path):
-    model_script([{"prompt_contains": "Write the release notes", "reply": "NOTES 4"},
-                  {"prompt_contains": "changelog entry", "reply": "ENTRY 4"}])
+def test_approved_gates_carry_on_on_temporal(
+    letta_stack,
+    model_script,
+    workers,  # noqa: F811
+    tmp_path,
+):
+    model_script(
+        [
+            {"prompt_contains": "Write the release notes", "reply": "NOTES 4"},
+            {"prompt_contains": "changelog entry", "reply": "ENTRY 4"},
+        ]
+    )
     workers.start()
     records = Records(tmp_path / "runs.db")
     try:
@@ -62,8 +81,10 @@ def test_approved_gates_carry_on_on_temporal(letta_stack, model_script, workers,
         assert out.status == "succeeded", out.error
         assert out.outputs == {"entry": "ENTRY 4", "rework": ""}
         prompts = [r.get("prompt") or "" for r in _sent(model_script, records, out.run_id)]
-        assert [sum(p.startswith(s) for p in prompts) for s in (
-            "Write the release notes", "Format these notes")] == [1, 1]
+        assert [
+            sum(p.startswith(s) for p in prompts)
+            for s in ("Write the release notes", "Format these notes")
+        ] == [1, 1]
     finally:
         records.close()
 
@@ -79,4 +100,7 @@ def test_the_schedule_postpones_only_what_waits_behind_a_gate():
     schedule.finish("x", "not_started")  # e.g. the run's budget: what follows is blocked
     _, settled = schedule.start(10)
     assert {n: schedule.settled[n] for n in settled} == {
-        "b": "not_started", "c": "not_started", "y": "blocked"}
+        "b": "not_started",
+        "c": "not_started",
+        "y": "blocked",
+    }

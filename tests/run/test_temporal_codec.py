@@ -36,8 +36,10 @@ def test_sealed_payloads_hold_no_clear_text_and_open_again():
 
 def test_another_key_is_a_clear_error_naming_key_ids_only():
     sealed = asyncio.run(codec.SealingCodec(_key(1)).encode([Payload(data=b"x")]))
-    with pytest.raises(RunError, match="sealed with key [0-9a-f]{12}, this process has key "
-                                       "[0-9a-f]{12}: give every worker") as err:
+    with pytest.raises(
+        RunError,
+        match="sealed with key [0-9a-f]{12}, this process has key [0-9a-f]{12}: give every worker",
+    ) as err:
         asyncio.run(codec.SealingCodec(_key(2)).decode(sealed))
     assert base64.b64encode(_key(2)).decode() not in str(err.value)
 
@@ -51,6 +53,9 @@ def test_the_key_file_is_made_once_and_private(tmp_path, monkeypatch):
     monkeypatch.setenv(codec.ENV_KEY, base64.b64encode(_key(3)).decode())
     assert codec.load_key(tmp_path) == _key(3)  # the environment wins (remote workers)
     monkeypatch.setenv(codec.ENV_KEY, "not-a-key")
-    with pytest.raises(RunError, match=r"\$ORCHESTRATE_TEMPORAL_KEY: not a Temporal "
-                                       r"encryption key"):
+    with pytest.raises(
+        RunError,
+        match=r"\$ORCHESTRATE_TEMPORAL_KEY: not a Temporal "
+        r"encryption key",
+    ):
         codec.load_key(tmp_path)

@@ -41,10 +41,24 @@ class Workers:
 
     def start(self, env: dict | None = None) -> subprocess.Popen:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "orchestrator", "worker", "--temporal-address",
-             self.address, "--task-queue", self.queue, "--max-concurrent-units", "8"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, cwd=ROOT,
-            env={**os.environ, **(env or {})})
+            [
+                sys.executable,
+                "-m",
+                "orchestrator",
+                "worker",
+                "--temporal-address",
+                self.address,
+                "--task-queue",
+                self.queue,
+                "--max-concurrent-units",
+                "8",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=ROOT,
+            env={**os.environ, **(env or {})},
+        )
         line = proc.stderr.readline()  # "worker ready: ..." once it polls
         assert "worker ready" in line, line
         threading.Thread(target=proc.stderr.read, daemon=True).start()  # never a full pipe
@@ -52,8 +66,9 @@ class Workers:
         return proc
 
     def options(self, **kw) -> RunOptions:
-        return RunOptions(executor="temporal", temporal_address=self.address,
-                          task_queue=self.queue, **kw)
+        return RunOptions(
+            executor="temporal", temporal_address=self.address, task_queue=self.queue, **kw
+        )
 
     def stop(self) -> None:
         for proc in self.procs:
@@ -92,8 +107,9 @@ def _placement(workers, run_id) -> tuple[list[str], int]:
     from orchestrator.run.temporal.codec import data_converter
 
     async def modes() -> tuple[list[str], int]:
-        client = await Client.connect(workers.address,
-                                      data_converter=data_converter(TemporalTarget().home))
+        client = await Client.connect(
+            workers.address, data_converter=data_converter(TemporalTarget().home)
+        )
         history = await client.get_workflow_handle(f"orchestrate-{run_id}-0").fetch_history()
         found, local = [], 0
         for event in history.events:
@@ -101,9 +117,10 @@ def _placement(workers, run_id) -> tuple[list[str], int]:
                 payloads = event.activity_task_scheduled_event_attributes.input.payloads
                 args = await client.data_converter.decode(payloads)
                 found.append(args[0].get("mode", "step") if isinstance(args[0], dict) else "?")
-            if (event.HasField("marker_recorded_event_attributes")
-                    and event.marker_recorded_event_attributes.marker_name
-                    == "core_local_activity"):
+            if (
+                event.HasField("marker_recorded_event_attributes")
+                and event.marker_recorded_event_attributes.marker_name == "core_local_activity"
+            ):
                 local += 1
         return found, local
 
@@ -111,27 +128,42 @@ def _placement(workers, run_id) -> tuple[list[str], int]:
 
 
 def _run(letta_stack, records, name, inputs, options):
-    return start_run(load_plan(PIPELINES / f"{name}.yaml"), inputs,
-                     LettaBackend(letta_stack.base_url), records, options=options)
+    return start_run(
+        load_plan(PIPELINES / f"{name}.yaml"),
+        inputs,
+        LettaBackend(letta_stack.base_url),
+        records,
+        options=options,
+    )
 
 
 def _shape(outcome, records):
     """What must match across executors: statuses, iterations, JSON outputs' keys."""
     units = records.units(outcome.run_id)
-    return ({n: (r.status, r.iterations) for n, r in outcome.results.items()},
-            sorted((k.step, k.item, k.iteration, u["status"]) for k, u in units.items()),
-            sorted(outcome.outputs))
+    return (
+        {n: (r.status, r.iterations) for n, r in outcome.results.items()},
+        sorted((k.step, k.item, k.iteration, u["status"]) for k, u in units.items()),
+        sorted(outcome.outputs),
+    )
 
 
-@pytest.mark.parametrize("name,inputs", [
-    ("research-report", {"topic": "owls"}),
-    ("parallel-analysis", {"proposal": "Sell owl feeders"}),
-])
-def test_same_results_on_both_executors(letta_stack, model_script, workers, tmp_path, name,
-                                        inputs):
-    model_script([{"prompt_contains": "Review this report",
-                   "json": {"approved": False, "feedback": "more owls"}},
-                  {"prompt_contains": "Review this revised report", "json": APPROVE}])
+@pytest.mark.parametrize(
+    "name,inputs",
+    [
+        ("research-report", {"topic": "owls"}),
+        ("parallel-analysis", {"proposal": "Sell owl feeders"}),
+    ],
+)
+def test_same_results_on_both_executors(letta_stack, model_script, workers, tmp_path, name, inputs):
+    model_script(
+        [
+            {
+                "prompt_contains": "Review this report",
+                "json": {"approved": False, "feedback": "more owls"},
+            },
+            {"prompt_contains": "Review this revised report", "json": APPROVE},
+        ]
+    )
     workers.start()
     records = Records(tmp_path / "runs.db")
     try:
@@ -149,14 +181,16 @@ def test_same_results_on_both_executors(letta_stack, model_script, workers, tmp_
         assert records.run(remote.run_id)["options"]["executor"] == "temporal"
         backend = LettaBackend(letta_stack.base_url)
         from orchestrator.backends import identity
+
         assert backend.find_agents((identity.run_tag(remote.run_id),)) == []  # cleaned up
     finally:
         records.close()
 
 
 @pytest.mark.parametrize("spread", ["items", "all"])
-def test_spread_says_which_units_any_worker_may_take(letta_stack, model_script, workers,
-                                                     tmp_path, spread):
+def test_spread_says_which_units_any_worker_may_take(
+    letta_stack, model_script, workers, tmp_path, spread
+):
     # parallel-analysis: three plain steps around a for_each step of three items. By default
     # (items) the plain steps run on the workflow's worker as local activities (no round trip
     # through Temporal per step) and only the items are activities any worker may take;
@@ -166,11 +200,19 @@ def test_spread_says_which_units_any_worker_may_take(letta_stack, model_script, 
     workers.start()
     records = Records(tmp_path / "runs.db")
     try:
-        out = _run(letta_stack, records, "parallel-analysis", {"proposal": "Sell owl feeders"},
-                   workers.options(spread=spread))
+        out = _run(
+            letta_stack,
+            records,
+            "parallel-analysis",
+            {"proposal": "Sell owl feeders"},
+            workers.options(spread=spread),
+        )
         assert out.status == "succeeded", out.error
-        plain = [n for n, st in load_plan(PIPELINES / "parallel-analysis.yaml").steps.items()
-                 if st.for_each is None and st.loop is None]
+        plain = [
+            n
+            for n, st in load_plan(PIPELINES / "parallel-analysis.yaml").steps.items()
+            if st.for_each is None and st.loop is None
+        ]
         modes, local = _placement(workers, out.run_id)
         assert modes.count("item") == 3
         if spread == "items":
@@ -182,23 +224,37 @@ def test_spread_says_which_units_any_worker_may_take(letta_stack, model_script, 
         records.close()
 
 
-def test_worker_killed_mid_step_another_finishes_with_one_message(letta_stack, model_script,
-                                                                   workers, tmp_path):
+def test_worker_killed_mid_step_another_finishes_with_one_message(
+    letta_stack, model_script, workers, tmp_path
+):
     # draft's model call takes 4 s: the worker running it is killed while Letta is in it.
-    model_script([{"prompt_contains": "Write a short report", "reply": "DRAFT", "delay": 4},
-                  {"prompt_contains": "Review this report", "json": APPROVE}])
+    model_script(
+        [
+            {"prompt_contains": "Write a short report", "reply": "DRAFT", "delay": 4},
+            {"prompt_contains": "Review this report", "json": APPROVE},
+        ]
+    )
     first = workers.start()
     records = Records(tmp_path / "runs.db")
     box: dict = {}
-    runner = threading.Thread(target=lambda: box.update(out=_run(
-        letta_stack, records, "research-report", {"topic": "owls"},
-        workers.options(keep_agents=True))))
+    runner = threading.Thread(
+        target=lambda: box.update(
+            out=_run(
+                letta_stack,
+                records,
+                "research-report",
+                {"topic": "owls"},
+                workers.options(keep_agents=True),
+            )
+        )
+    )
     runner.start()
     try:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:  # until draft's message is at the model
-            if any("Write a short report" in (r.get("prompt") or "")
-                   for r in model_script.requests()):
+            if any(
+                "Write a short report" in (r.get("prompt") or "") for r in model_script.requests()
+            ):
                 break
             time.sleep(0.1)
         else:
@@ -225,7 +281,8 @@ def test_worker_killed_mid_step_another_finishes_with_one_message(letta_stack, m
 
 
 def test_records_on_postgres_reach_workers_without_the_password_in_temporal(
-        letta_stack, model_script, workers, pg_url):
+    letta_stack, model_script, workers, pg_url
+):
     # The workers get the records' URL from their own environment: the workflow's input
     # names the database without its password.
     model_script([{"prompt_contains": "Review this report", "json": APPROVE}])
@@ -241,39 +298,47 @@ def test_records_on_postgres_reach_workers_without_the_password_in_temporal(
 
 
 def test_a_worker_on_other_records_is_a_clear_error_not_a_split_run(
-        letta_stack, model_script, workers, pg_url, tmp_path):
+    letta_stack, model_script, workers, pg_url, tmp_path
+):
     model_script([])
     workers.start(env={"ORCHESTRATE_RECORDS_URL": pg_url + "_other"})
     records = Records(pg_url)
     try:
-        out = _run(letta_stack, records, "research-report", {"topic": "owls"},
-                   workers.options(timeout=60))
+        out = _run(
+            letta_stack, records, "research-report", {"topic": "owls"}, workers.options(timeout=60)
+        )
         assert out.status == "failed"
         assert "ORCHESTRATE_RECORDS_URL" in (out.results["research"].error or out.error or "")
     finally:
         records.close()
 
 
-def test_worker_events_reach_the_run_as_on_the_local_executor(letta_stack, model_script,
-                                                               workers, tmp_path):
+def test_worker_events_reach_the_run_as_on_the_local_executor(
+    letta_stack, model_script, workers, tmp_path
+):
     # Invalid JSON first: the repair's retry event happens on the worker and must reach
     # the starting process's event stream (--json, progress) as it does locally.
-    model_script([{"prompt_contains": "Review this report",
-                   "replies": ["not json", APPROVE]}])
+    model_script([{"prompt_contains": "Review this report", "replies": ["not json", APPROVE]}])
     workers.start()
     records = Records(tmp_path / "runs.db")
     events: list[tuple[str, dict]] = []
     try:
-        out = start_run(load_plan(PIPELINES / "research-report.yaml"), {"topic": "owls"},
-                        LettaBackend(letta_stack.base_url), records,
-                        options=workers.options(), emit=lambda k, **d: events.append((k, d)))
+        out = start_run(
+            load_plan(PIPELINES / "research-report.yaml"),
+            {"topic": "owls"},
+            LettaBackend(letta_stack.base_url),
+            records,
+            options=workers.options(),
+            emit=lambda k, **d: events.append((k, d)),
+        )
         assert out.status == "succeeded", out.error
         kinds = [k for k, _ in events]
         retry = kinds.index("step_retry")
         assert events[retry][1]["step"] == "review"
         assert "invalid JSON reply" in events[retry][1]["error"]
-        review_done = next(i for i, (k, d) in enumerate(events)
-                           if k == "step_finished" and d["step"] == "review")
+        review_done = next(
+            i for i, (k, d) in enumerate(events) if k == "step_finished" and d["step"] == "review"
+        )
         assert retry < review_done  # in order: the retry before the step's end
         assert kinds.count("step_started") == 3 and kinds[-1] == "run_finished"
     finally:
@@ -281,24 +346,32 @@ def test_worker_events_reach_the_run_as_on_the_local_executor(letta_stack, model
 
 
 def test_a_failed_run_on_temporal_resumes_on_temporal_without_resending(
-        letta_stack, model_script, workers, tmp_path):
+    letta_stack, model_script, workers, tmp_path
+):
     from orchestrator.run.runner import resume_run
 
     # The model fails draft every time (Letta retries it too): draft fails, review blocks.
-    model_script([{"prompt_contains": "Write a short report", "error": {"status": 503,
-                                                                         "times": 1000}}])
+    model_script(
+        [{"prompt_contains": "Write a short report", "error": {"status": 503, "times": 1000}}]
+    )
     workers.start()
     records = Records(tmp_path / "runs.db")
     try:
         plan = load_plan(PIPELINES / "research-report.yaml")
         backend = LettaBackend(letta_stack.base_url)
-        first = start_run(plan, {"topic": "owls"}, backend, records,
-                          options=workers.options(max_parallel=2))
+        first = start_run(
+            plan, {"topic": "owls"}, backend, records, options=workers.options(max_parallel=2)
+        )
         assert first.status == "failed"
         assert first.results["draft"].status == "failed"
         assert first.results["review"].status == "blocked"
-        research = len([r for r in _sent(model_script, records, first.run_id)
-                        if (r.get("prompt") or "").startswith("Research owls")])
+        research = len(
+            [
+                r
+                for r in _sent(model_script, records, first.run_id)
+                if (r.get("prompt") or "").startswith("Research owls")
+            ]
+        )
         assert research == 1
         model_script([{"prompt_contains": "Review this report", "json": APPROVE}])  # fixed
         out = resume_run(first.run_id, plan, backend, records)  # the recorded options
@@ -312,8 +385,9 @@ def test_a_failed_run_on_temporal_resumes_on_temporal_without_resending(
         records.close()
 
 
-def test_the_run_timeout_cancels_the_workflow_and_its_step(letta_stack, model_script, workers,
-                                                            tmp_path):
+def test_the_run_timeout_cancels_the_workflow_and_its_step(
+    letta_stack, model_script, workers, tmp_path
+):
     from temporalio.client import Client, WorkflowExecutionStatus
 
     model_script([{"prompt_contains": "Write a short report", "reply": "late", "delay": 8}])
@@ -321,8 +395,9 @@ def test_the_run_timeout_cancels_the_workflow_and_its_step(letta_stack, model_sc
     records = Records(tmp_path / "runs.db")
     try:
         began = time.monotonic()
-        out = _run(letta_stack, records, "research-report", {"topic": "owls"},
-                   workers.options(timeout=4))
+        out = _run(
+            letta_stack, records, "research-report", {"topic": "owls"}, workers.options(timeout=4)
+        )
         assert time.monotonic() - began < 8
         assert out.status == "failed" and "timed out" in out.error
         assert out.results["research"].status == "succeeded"
@@ -331,10 +406,12 @@ def test_the_run_timeout_cancels_the_workflow_and_its_step(letta_stack, model_sc
 
         async def status() -> WorkflowExecutionStatus | None:
             client = await Client.connect(workers.address)
-            return (await client.get_workflow_handle(f"orchestrate-{out.run_id}-0")
-                    .describe()).status
+            return (
+                await client.get_workflow_handle(f"orchestrate-{out.run_id}-0").describe()
+            ).status
 
         import asyncio
+
         deadline = time.monotonic() + 20
         while asyncio.run(status()) == WorkflowExecutionStatus.RUNNING:
             assert time.monotonic() < deadline, "the workflow was not cancelled"
@@ -360,7 +437,8 @@ outputs:
 
 
 def test_a_secret_input_is_sealed_in_temporal_and_masked_in_the_records(
-        letta_stack, model_script, workers, tmp_path):
+    letta_stack, model_script, workers, tmp_path
+):
     from temporalio.client import Client
 
     secret = "tok-" + uuid.uuid4().hex
@@ -370,8 +448,13 @@ def test_a_secret_input_is_sealed_in_temporal_and_masked_in_the_records(
     pipeline.write_text(SECRET_PIPELINE)
     records = Records(tmp_path / "runs.db")
     try:
-        out = start_run(load_plan(pipeline), {"token": secret},
-                        LettaBackend(letta_stack.base_url), records, options=workers.options())
+        out = start_run(
+            load_plan(pipeline),
+            {"token": secret},
+            LettaBackend(letta_stack.base_url),
+            records,
+            options=workers.options(),
+        )
         assert out.status == "succeeded", out.error
         assert any(secret in (r.get("prompt") or "") for r in model_script.requests())
         raw = (tmp_path / "runs.db").read_bytes()
@@ -386,6 +469,7 @@ def test_a_secret_input_is_sealed_in_temporal_and_masked_in_the_records(
             return b"".join(e.SerializeToString() for e in events)  # payload bytes verbatim
 
         import asyncio
+
         stored = asyncio.run(history())
         assert b"binary/orchestrate-aes256gcm" in stored  # sealed payloads
         assert secret.encode() not in stored
@@ -394,8 +478,9 @@ def test_a_secret_input_is_sealed_in_temporal_and_masked_in_the_records(
         records.close()
 
 
-def test_for_each_items_are_activities_a_killed_worker_loses_none(letta_stack, model_script,
-                                                                   workers, tmp_path):
+def test_for_each_items_are_activities_a_killed_worker_loses_none(
+    letta_stack, model_script, workers, tmp_path
+):
     # Each summary takes 3 s at the model; the worker running them dies while they are in
     # flight. The second worker takes the items over: every item's prompt reaches the
     # model once, the output keeps item order, and items ran on different agent copies.
@@ -403,15 +488,27 @@ def test_for_each_items_are_activities_a_killed_worker_loses_none(letta_stack, m
     first = workers.start()
     records = Records(tmp_path / "runs.db")
     box: dict = {}
-    runner = threading.Thread(target=lambda: box.update(out=_run(
-        letta_stack, records, "parallel-analysis", {"proposal": "Sell owl feeders"},
-        workers.options(max_parallel=6, keep_agents=True))))
+    runner = threading.Thread(
+        target=lambda: box.update(
+            out=_run(
+                letta_stack,
+                records,
+                "parallel-analysis",
+                {"proposal": "Sell owl feeders"},
+                workers.options(max_parallel=6, keep_agents=True),
+            )
+        )
+    )
     runner.start()
     try:
         deadline = time.monotonic() + 90
         while time.monotonic() < deadline:
-            if sum("Summarise what the" in (r.get("prompt") or "")
-                   for r in model_script.requests()) >= 2:
+            if (
+                sum(
+                    "Summarise what the" in (r.get("prompt") or "") for r in model_script.requests()
+                )
+                >= 2
+            ):
                 break
             time.sleep(0.1)
         else:
@@ -432,9 +529,11 @@ def test_for_each_items_are_activities_a_killed_worker_loses_none(letta_stack, m
 
         client = Letta(base_url=letta_stack.base_url)
         for unit in items:
-            texts = [m.content for m in client.agents.messages.list(unit["agent_id"],
-                                                                    limit=100).items
-                     if getattr(m, "message_type", "") == "user_message"]
+            texts = [
+                m.content
+                for m in client.agents.messages.list(unit["agent_id"], limit=100).items
+                if getattr(m, "message_type", "") == "user_message"
+            ]
             mine = [t for t in texts if "Summarise what the" in str(t)]
             assert len(mine) == 1, mine
         assert _activity_modes(workers, out.run_id).count("item") >= 3  # items: activities
@@ -446,8 +545,9 @@ def test_for_each_items_are_activities_a_killed_worker_loses_none(letta_stack, m
         records.close()
 
 
-def test_the_run_budget_holds_across_workers_and_resume_carries_on(letta_stack, model_script,
-                                                                  workers, tmp_path):
+def test_the_run_budget_holds_across_workers_and_resume_carries_on(
+    letta_stack, model_script, workers, tmp_path
+):
     import dataclasses
 
     from orchestrator.run.runner import recorded_options, resume_run
@@ -458,14 +558,14 @@ def test_the_run_budget_holds_across_workers_and_resume_carries_on(letta_stack, 
     try:
         plan = load_plan(PIPELINES / "research-report.yaml")
         backend = LettaBackend(letta_stack.base_url)
-        out = start_run(plan, {"topic": "owls"}, backend, records,
-                        options=workers.options(max_tokens=1))
+        out = start_run(
+            plan, {"topic": "owls"}, backend, records, options=workers.options(max_tokens=1)
+        )
         assert out.status == "failed" and "--max-tokens" in out.error
         assert out.results["research"].status == "succeeded"  # it started below the limit
         assert out.results["draft"].status == "not_started"
         assert "max_tokens" in (out.results["draft"].error or "")
-        options = dataclasses.replace(recorded_options(records.run(out.run_id)),
-                                      max_tokens=10**7)
+        options = dataclasses.replace(recorded_options(records.run(out.run_id)), max_tokens=10**7)
         assert options.executor == "temporal"
         model_script([{"prompt_contains": "Review this report", "json": APPROVE}])
         done = resume_run(out.run_id, plan, backend, records, options=options)

@@ -35,17 +35,22 @@ def test_copies_are_leased_and_given_back():
 
 
 def test_a_fan_out_step_takes_several_copies_and_slots_bound_starts():
-    s = _schedule({"fan": [], "solo": []}, needs={"fan": {"a": 3}, "solo": {"b": 1}},
-                  replicas={"a": 3, "b": 1})
+    s = _schedule(
+        {"fan": [], "solo": []},
+        needs={"fan": {"a": 3}, "solo": {"b": 1}},
+        replicas={"a": 3, "b": 1},
+    )
     started, _ = s.start(1)
     assert started == [("fan", {"a": [1, 2, 3]})]
     assert s.start(1)[0] == [("solo", {"b": [1]})]
 
 
 def test_failure_blocks_everything_downstream_but_not_independent_branches():
-    s = _schedule({"a1": [], "b1": ["a1"], "c1": ["b1"], "free": []},
-                  needs={"a1": {"x": 1}, "b1": {"x": 1}, "c1": {"x": 1}, "free": {"y": 1}},
-                  replicas={"x": 1, "y": 1})
+    s = _schedule(
+        {"a1": [], "b1": ["a1"], "c1": ["b1"], "free": []},
+        needs={"a1": {"x": 1}, "b1": {"x": 1}, "c1": {"x": 1}, "free": {"y": 1}},
+        replicas={"x": 1, "y": 1},
+    )
     started, _ = s.start(8)
     assert {n for n, _ in started} == {"a1", "free"}
     s.finish("a1", "failed")

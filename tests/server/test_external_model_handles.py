@@ -14,10 +14,18 @@ pytestmark = pytest.mark.integration
 
 
 def _info(letta_stack, **changes) -> StackInfo:
-    info = StackInfo(home=letta_stack.home, base_url=letta_stack.base_url, model_url=None,
-                     model_base_url="https://models.example/v1", model_handle=None,
-                     embedding_handle=letta_stack.embedding_handle, already_running=True,
-                     installed=False, seconds=0.0, pids={})
+    info = StackInfo(
+        home=letta_stack.home,
+        base_url=letta_stack.base_url,
+        model_url=None,
+        model_base_url="https://models.example/v1",
+        model_handle=None,
+        embedding_handle=letta_stack.embedding_handle,
+        already_running=True,
+        installed=False,
+        seconds=0.0,
+        pids={},
+    )
     return dataclasses.replace(info, **changes)
 
 
@@ -41,8 +49,15 @@ def test_a_server_that_cannot_be_asked_says_so(letta_stack):
 
 
 def test_the_local_endpoint_is_not_asked(letta_stack):
-    lines = model_lines(_info(letta_stack, base_url="http://127.0.0.1:9",
-                              model_url="http://127.0.0.1:8284/v1",
-                              model_handle="openai-proxy/orchestrate-local"))
-    assert lines == ["  model endpoint:  https://models.example/v1",
-                     "  model handle:    openai-proxy/orchestrate-local"]
+    lines = model_lines(
+        _info(
+            letta_stack,
+            base_url="http://127.0.0.1:9",
+            model_url="http://127.0.0.1:8284/v1",
+            model_handle="openai-proxy/orchestrate-local",
+        )
+    )
+    assert lines == [
+        "  model endpoint:  https://models.example/v1",
+        "  model handle:    openai-proxy/orchestrate-local",
+    ]

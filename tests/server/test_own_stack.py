@@ -37,7 +37,10 @@ def other_stack_model(tmp_path):
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     proc = subprocess.Popen(
         [sys.executable, "-m", "orchestrator.server.model_endpoint", "--port", str(port)],
-        cwd=other, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        cwd=other,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     try:
         for _ in range(100):
@@ -64,10 +67,16 @@ def test_health_reports_the_stack_it_belongs_to(other_stack_model):
 def test_start_elsewhere_names_the_other_stack(other_stack_model, tmp_path):
     other, port = other_stack_model
     mine = tmp_path / "second-checkout" / "state"
-    result = CliRunner().invoke(server_group, ["start"], env={
-        "ORCHESTRATE_HOME": str(mine), "ORCHESTRATE_MODEL_PORT": str(port),
-        "ORCHESTRATE_LETTA_PORT": str(_free_port()), "ORCHESTRATE_OPENAI_API_BASE": None,
-    })
+    result = CliRunner().invoke(
+        server_group,
+        ["start"],
+        env={
+            "ORCHESTRATE_HOME": str(mine),
+            "ORCHESTRATE_MODEL_PORT": str(port),
+            "ORCHESTRATE_LETTA_PORT": str(_free_port()),
+            "ORCHESTRATE_OPENAI_API_BASE": None,
+        },
+    )
     assert result.exit_code == 1
     assert "another program" not in result.output
     assert f"used by orchestrate's own stack of the state directory {other}" in result.output
@@ -80,10 +89,17 @@ def test_a_foreign_program_is_still_another_program(tmp_path):
         blocker.bind(("127.0.0.1", 0))
         blocker.listen()
         port = blocker.getsockname()[1]
-        result = CliRunner().invoke(server_group, ["start"], env={
-            "ORCHESTRATE_HOME": str(tmp_path), "ORCHESTRATE_MODEL_PORT": str(port),
-            "ORCHESTRATE_LETTA_PORT": str(_free_port()), "ORCHESTRATE_OPENAI_API_BASE": None,
-        })
+        result = CliRunner().invoke(
+            server_group,
+            ["start"],
+            env={
+                "ORCHESTRATE_HOME": str(tmp_path),
+                "ORCHESTRATE_MODEL_PORT": str(port),
+                "ORCHESTRATE_LETTA_PORT": str(_free_port()),
+                "ORCHESTRATE_OPENAI_API_BASE": None,
+            },
+        )
     assert result.exit_code == 1
-    assert f"port {port} (local model endpoint) is already in use by another program" in \
-        result.output
+    assert (
+        f"port {port} (local model endpoint) is already in use by another program" in result.output
+    )

@@ -24,8 +24,10 @@ from orchestrator.server.paths import StackPaths
 @pytest.fixture
 def running_phoenix(letta_stack):
     entry = state.read(StackPaths.resolve(letta_stack.home)).get("phoenix")
-    if not (isinstance(entry, dict) and phoenix.status(StackPaths.resolve(letta_stack.home),
-                                                         entry).running):
+    if not (
+        isinstance(entry, dict)
+        and phoenix.status(StackPaths.resolve(letta_stack.home), entry).running
+    ):
         reason = "Phoenix is not running: start it with `orchestrate server start --traces`"
         if os.environ.get("CI", "").lower() == "true":
             pytest.fail(reason + " (CI=true: .ci/run starts it)")
@@ -47,8 +49,7 @@ def test_status_stop_logs_know_the_running_viewer(letta_stack, running_phoenix):
     # what runs exported (prompts too, with --otel-content) is the owner's only
     assert (letta_stack.home / "phoenix").stat().st_mode & 0o777 == 0o700
     assert phoenix.running_endpoint(letta_stack.home) == running_phoenix["traces_endpoint"]
-    result = CliRunner().invoke(server_group, ["status", "--json", "--home",
-                                               str(letta_stack.home)])
+    result = CliRunner().invoke(server_group, ["status", "--json", "--home", str(letta_stack.home)])
     names = [c["name"] for c in json.loads(result.output)["components"]]
     assert "phoenix" in names
     # its REST API answers (what the trace tests read), and OTLP/HTTP accepts a POST
@@ -64,8 +65,11 @@ def test_a_busy_port_is_named_before_anything_is_installed(tmp_path):
     busy.listen()
     port = busy.getsockname()[1]
     try:
-        with pytest.raises(ServerError, match=rf"port {port} \(Phoenix UI and OTLP/HTTP\) is "
-                                              "already in use.*ORCHESTRATE_PHOENIX_PORT"):
+        with pytest.raises(
+            ServerError,
+            match=rf"port {port} \(Phoenix UI and OTLP/HTTP\) is "
+            "already in use.*ORCHESTRATE_PHOENIX_PORT",
+        ):
             phoenix.start(tmp_path / "state", port=port)
     finally:
         busy.close()
@@ -90,8 +94,12 @@ def test_server_stop_stops_the_recorded_viewer(tmp_path):
     # ends it and forgets it, like the other components
     paths = StackPaths.resolve(tmp_path / "state")
     paths.home.mkdir(parents=True)
-    pid, ticks = processes.spawn([sys.executable, "-c", "import time; time.sleep(120)"],
-                                 env=dict(os.environ), log=paths.log("phoenix"), cwd=paths.home)
+    pid, ticks = processes.spawn(
+        [sys.executable, "-c", "import time; time.sleep(120)"],
+        env=dict(os.environ),
+        log=paths.log("phoenix"),
+        cwd=paths.home,
+    )
     state.write(paths, {"phoenix": {"pid": pid, "ticks": ticks, "port": 1, "url": "http://x"}})
     assert stack.status(paths.home).component("phoenix").running
     assert stack.stop(paths.home) == ["phoenix"]

@@ -127,11 +127,13 @@ def test_the_client_finds_the_token_of_the_state_dirs_stack(guarded, tmp_path, m
 
 def test_batch_results_keep_their_mode_when_compacted(tmp_path):
     from orchestrator.run.batch_results import ResultsFile
+
     path = private.private_dir(tmp_path / "batches") / "b.jsonl"
     private.open_private(path, "w").close()
     results = ResultsFile(path)
     results.write(2, run_id="r2", status="succeeded")
     results.write(1, run_id="r1", status="succeeded")
     results.compact()
-    assert mode(path) == 0o600 and [json.loads(x)["line"] for x in path.read_text().splitlines()] \
-        == [1, 2]
+    assert mode(path) == 0o600 and [
+        json.loads(x)["line"] for x in path.read_text().splitlines()
+    ] == [1, 2]

@@ -24,18 +24,62 @@ from orchestrator.provision.sources import load_source
 
 REPO = Path(__file__).resolve().parents[2]
 SECRET = "OUTSIDE-SECRET-d41d8cd9"
-PIPELINES = sorted([*(REPO / "pipelines").glob("*.yaml"), *(REPO / "tests/data/valid").glob("*.yaml"),
-                    *(REPO / "tests/data/invalid").glob("*.yaml")])
+PIPELINES = sorted(
+    [
+        *(REPO / "pipelines").glob("*.yaml"),
+        *(REPO / "tests/data/valid").glob("*.yaml"),
+        *(REPO / "tests/data/invalid").glob("*.yaml"),
+    ]
+)
 RESOURCE_DIRS = [REPO / "pipelines" / "agents", REPO / "tests" / "data" / "resources" / "good"]
 
-_SCALARS = ["!!int zz", "!!bool maybe", "!!timestamp x", "!!float nope", "!!binary aGVsbG8=",
-            "!!null x", "!!python/object:os.system ls", "9" * 5000, "-" + "7" * 4400, ".nan",
-            "2024-13-45", "!!str", "~", "*undefined", "&a", "'unclosed", "\"\\xZZ\"", "[",
-            "{{ )( }}", "\"{{ )( }}\"", "\"{{ x }\"", "\"{% for %}\"", "\"{{ ${env:X} }}\""]
-_PATHS = ["../../../../../../etc/passwd", "/etc/hostname", "/etc/os-release", "/dev/zero",
-          "/dev/urandom", "/proc/self/environ", "/proc/self/mem", "../outside/secret.txt",
-          "link-out.txt", "fifo", "/", "..", ".", "", "*", "**/*", "/x-does-not-exist.yaml",
-          "docs/../../outside/secret.txt", "nul\x00byte", "~/x"]
+_SCALARS = [
+    "!!int zz",
+    "!!bool maybe",
+    "!!timestamp x",
+    "!!float nope",
+    "!!binary aGVsbG8=",
+    "!!null x",
+    "!!python/object:os.system ls",
+    "9" * 5000,
+    "-" + "7" * 4400,
+    ".nan",
+    "2024-13-45",
+    "!!str",
+    "~",
+    "*undefined",
+    "&a",
+    "'unclosed",
+    '"\\xZZ"',
+    "[",
+    "{{ )( }}",
+    '"{{ )( }}"',
+    '"{{ x }"',
+    '"{% for %}"',
+    '"{{ ${env:X} }}"',
+]
+_PATHS = [
+    "../../../../../../etc/passwd",
+    "/etc/hostname",
+    "/etc/os-release",
+    "/dev/zero",
+    "/dev/urandom",
+    "/proc/self/environ",
+    "/proc/self/mem",
+    "../outside/secret.txt",
+    "link-out.txt",
+    "fifo",
+    "/",
+    "..",
+    ".",
+    "",
+    "*",
+    "**/*",
+    "/x-does-not-exist.yaml",
+    "docs/../../outside/secret.txt",
+    "nul\x00byte",
+    "~/x",
+]
 _PATH_KEYS = ("value_file", "system_file", "source_file")
 
 
@@ -61,14 +105,24 @@ def case(number: int) -> Case:
 
 def _resources(number: int, rng: random.Random) -> Case:
     source = rng.choice(RESOURCE_DIRS)
-    files = {f"res/{p.relative_to(source)}": p.read_bytes() for p in sorted(source.rglob("*"))
-             if p.is_file()}
+    files = {
+        f"res/{p.relative_to(source)}": p.read_bytes()
+        for p in sorted(source.rglob("*"))
+        if p.is_file()
+    }
     files["outside/secret.txt"] = SECRET.encode()
-    result = Case(number, "resources", files, target="res",
-                  links={"res/link-out.txt": "../outside/secret.txt", "res/link-dir": "../outside"},
-                  fifos=["res/fifo"])
+    result = Case(
+        number,
+        "resources",
+        files,
+        target="res",
+        links={"res/link-out.txt": "../outside/secret.txt", "res/link-dir": "../outside"},
+        fifos=["res/fifo"],
+    )
     notes = []
-    yamls = sorted(name for name in files if name.endswith((".yaml", ".yml")) and name.startswith("res/"))
+    yamls = sorted(
+        name for name in files if name.endswith((".yaml", ".yml")) and name.startswith("res/")
+    )
     for _ in range(rng.randrange(1, 4)):
         name = rng.choice(yamls)
         op = rng.randrange(4)
@@ -80,11 +134,13 @@ def _resources(number: int, rng: random.Random) -> Case:
             notes.append(f"{note} in {name}")
         elif op == 2:
             files[f"res/extra{rng.randrange(3)}.yaml"] = rng.choice(
-                [b"kind: Agent\nname: \xff\xfe\n", b"\x00\x00", _hostile(rng).encode("utf-8")])
+                [b"kind: Agent\nname: \xff\xfe\n", b"\x00\x00", _hostile(rng).encode("utf-8")]
+            )
             notes.append("extra file")
         else:
-            files[name] = files[name].replace(b"files: [", b"files: [" + rng.choice(_PATHS).encode()
-                                              + b", ", 1)
+            files[name] = files[name].replace(
+                b"files: [", b"files: [" + rng.choice(_PATHS).encode() + b", ", 1
+            )
             notes.append(f"folder pattern in {name}")
     result.note = "; ".join(notes)
     if rng.random() < 0.3:  # a single file of the directory, as `validate FILE` and `plan FILE`
@@ -99,10 +155,10 @@ def _repoint(rng: random.Random, text: bytes) -> bytes:
         for key in _PATH_KEYS:
             if line.strip().startswith(key.encode() + b":"):
                 indent = line[: len(line) - len(line.lstrip())]
-                lines[i] = indent + f"{key}: \"{path}\"".encode()
+                lines[i] = indent + f'{key}: "{path}"'.encode()
                 return b"\n".join(lines)
     key = rng.choice(_PATH_KEYS)
-    return text + f"\n{key}: \"{path}\"\n".encode()
+    return text + f'\n{key}: "{path}"\n'.encode()
 
 
 def _mutations(rng: random.Random, text: bytes, count: int) -> tuple[str, bytes]:
@@ -125,12 +181,20 @@ def _mutations(rng: random.Random, text: bytes, count: int) -> tuple[str, bytes]
             indent = lines[i][: len(lines[i]) - len(lines[i].lstrip())]
             lines.insert(i, indent + _hostile(rng).encode().replace(b"\n", b"\n" + indent))
         elif op == 5:  # a hostile template in place of one
-            lines[i] = lines[i].replace(b"{{", _template(rng).encode()[:-2] + b" {{", 1) \
-                if b"{{" in lines[i] else lines[i] + b" " + _template(rng).encode()
+            lines[i] = (
+                lines[i].replace(b"{{", _template(rng).encode()[:-2] + b" {{", 1)
+                if b"{{" in lines[i]
+                else lines[i] + b" " + _template(rng).encode()
+            )
         elif op == 6:  # raw bytes: invalid UTF-8, NUL, BOM, tab, CR
             pos = rng.randrange(len(lines[i]) + 1)
-            lines[i] = lines[i][:pos] + rng.choice([b"\xff", b"\x00", b"\xef\xbb\xbf", b"\t", b"\r",
-                                                    b"\xc3", b"\x1b[31m"]) + lines[i][pos:]
+            lines[i] = (
+                lines[i][:pos]
+                + rng.choice(
+                    [b"\xff", b"\x00", b"\xef\xbb\xbf", b"\t", b"\r", b"\xc3", b"\x1b[31m"]
+                )
+                + lines[i][pos:]
+            )
         else:
             j = rng.randrange(len(lines))
             lines[i], lines[j] = lines[j], lines[i]
@@ -151,7 +215,9 @@ def _hostile(rng: random.Random) -> str:
     if pick == 3:  # billion laughs: width ** levels values once expanded
         levels = rng.randrange(3, 10)
         lines = ["x-lol:", "  l0: &l0 [" + ", ".join(["lol"] * width) + "]"]
-        lines += [f"  l{n}: &l{n} [" + ", ".join([f"*l{n - 1}"] * width) + "]" for n in range(1, levels)]
+        lines += [
+            f"  l{n}: &l{n} [" + ", ".join([f"*l{n - 1}"] * width) + "]" for n in range(1, levels)
+        ]
         return "\n".join(lines)
     if pick == 4:
         return "x-merge: {<<: [*undefined]}" if rng.random() < 0.5 else "x-key: {? [a, b] : c}"
@@ -159,14 +225,31 @@ def _hostile(rng: random.Random) -> str:
         return "x-values: [" + ", ".join(rng.sample(_SCALARS[:12], 4)) + "]"
     if pick == 6:
         return "x-long: '" + "y" * rng.choice([1_000, 200_000]) + "'"
-    return "x-block:\n" + "".join(" " * (n + 1) + f"k{n}:\n" for n in range(min(depth, 300))) + " " * 302 + "v"
+    return (
+        "x-block:\n"
+        + "".join(" " * (n + 1) + f"k{n}:\n" for n in range(min(depth, 300)))
+        + " " * 302
+        + "v"
+    )
 
 
 def _template(rng: random.Random) -> str:
     n = rng.choice([5, 31, 32, 33, 99, 100, 101, 500, 3_000])
-    shapes = ["(" * n + "x" + ")" * n, " + ".join(["x"] * n), "not " * n + "x", "- " * n + "x",
-              "x" + " | trim" * n, "x" + ".a" * n, "[" * n + "]" * n, ")(", "a)(b", "x[)]",
-              "'" + "z" * 200_000 + "'", "lipsum(n=10**7)", "range(99999) | list | length"]
+    shapes = [
+        "(" * n + "x" + ")" * n,
+        " + ".join(["x"] * n),
+        "not " * n + "x",
+        "- " * n + "x",
+        "x" + " | trim" * n,
+        "x" + ".a" * n,
+        "[" * n + "]" * n,
+        ")(",
+        "a)(b",
+        "x[)]",
+        "'" + "z" * 200_000 + "'",
+        "lipsum(n=10**7)",
+        "range(99999) | list | length",
+    ]
     return "{{ " + rng.choice(shapes) + " }}"
 
 
@@ -186,8 +269,13 @@ def check(item: Case, root: Path) -> list[str]:
     """What went wrong with this case (empty: it was handled as it must be)."""
     target = materialize(item, root)
     wrong = []
-    paths = [str(target)] if target.is_file() else sorted(
-        str(p) for p in target.iterdir() if p.suffix in (".yaml", ".yml") and p.is_file())
+    paths = (
+        [str(target)]
+        if target.is_file()
+        else sorted(
+            str(p) for p in target.iterdir() if p.suffix in (".yaml", ".yml") and p.is_file()
+        )
+    )
     for file, issues, crashed in check_files(paths or [str(target)]):
         if crashed:
             wrong.append(f"validate {file}: {issues[0].message}")
@@ -207,7 +295,14 @@ def _provision(target: Path, root: Path) -> list[str]:
     texts += [b.value for b in loaded.shared_blocks.values()]
     texts += [t.source_code for t in loaded.tools.values()]
     inside = (root / "res").resolve()
-    outside = [name for f in loaded.folders.values() for name, _ in f.files
-               if inside not in (Path(f.root) / name).resolve().parents]
-    return (["a file outside the resource directory was read"] if any(SECRET in t for t in texts)
-            else []) + [f"folder file outside the directory: {name}" for name in outside]
+    outside = [
+        name
+        for f in loaded.folders.values()
+        for name, _ in f.files
+        if inside not in (Path(f.root) / name).resolve().parents
+    ]
+    return (
+        ["a file outside the resource directory was read"]
+        if any(SECRET in t for t in texts)
+        else []
+    ) + [f"folder file outside the directory: {name}" for name in outside]

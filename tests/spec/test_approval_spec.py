@@ -42,8 +42,12 @@ def test_approval_forms_are_read():
         """)
     one, two, three = (spec.steps[n] for n in ("one", "two", "three"))
     assert (one.approval.before, one.approval.after, one.cache) == (True, False, True)
-    assert (two.approval.after, two.approval.timeout, two.approval.on_timeout,
-            two.approval.on_reject) == (True, 60.0, "approve", "continue")
+    assert (
+        two.approval.after,
+        two.approval.timeout,
+        two.approval.on_timeout,
+        two.approval.on_reject,
+    ) == (True, 60.0, "approve", "continue")
     assert three.approval is None and not three.cache
     plan = compile_pipeline(spec)
     assert plan.steps["two"].approval.prompt.source == "ok? {{ output }}"
@@ -57,15 +61,18 @@ def test_approval_mistakes_are_located():
             agent: a
             prompt: x
             approval: {prompt: "ask"}
-        """) == ["p.yaml:10:15: steps.one.approval: an approval gate asks before or after "
-                 "the step (add before: true (before it runs) or after: true (before its "
-                 "output is used))"]
+        """) == [
+        "p.yaml:10:15: steps.one.approval: an approval gate asks before or after "
+        "the step (add before: true (before it runs) or after: true (before its "
+        "output is used))"
+    ]
     found = problems("""
         steps:
           one: {agent: a, prompt: x, approval: {before: true, on_timeout: later}}
         """)
-    assert found == ["p.yaml:7:67: steps.one.approval.on_timeout: 'later' is not one of: "
-                     "reject, approve"]
+    assert found == [
+        "p.yaml:7:67: steps.one.approval.on_timeout: 'later' is not one of: reject, approve"
+    ]
 
 
 def test_the_approval_prompt_is_a_checked_template_and_a_dependency():
@@ -76,11 +83,13 @@ def test_the_approval_prompt_is_a_checked_template_and_a_dependency():
         """)
     assert len(found) == 1 and "steps.two.approval.prompt" in found[0]
     assert "unknown step 'onee'" in found[0]
-    plan = compile_pipeline(load("""
+    plan = compile_pipeline(
+        load("""
         steps:
           one: {agent: a, prompt: x}
           two: {agent: a, prompt: y, approval: {before: true, prompt: "{{ steps.one.output }}"}}
-        """))
+        """)
+    )
     assert plan.steps["two"].depends_on == ("one",)
 
 
@@ -93,5 +102,6 @@ def test_a_loop_step_takes_no_approval():
               max_iterations: 2
               steps: {b: {agent: a, prompt: x, approval: true}}
         """)
-    assert found == ["p.yaml:8:5: steps.l: a loop step takes no 'approval' (put agent steps "
-                     "under loop.steps)"]
+    assert found == [
+        "p.yaml:8:5: steps.l: a loop step takes no 'approval' (put agent steps under loop.steps)"
+    ]

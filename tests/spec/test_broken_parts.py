@@ -45,12 +45,15 @@ def test_the_intact_fields_of_a_broken_step_are_still_checked():
     ]
 
 
-@pytest.mark.parametrize("fields", [
-    'for_each: [1, 2], as: paper',  # a list, not a template
-    'for_each: "{{ [1, 2] }}", as: Paper',  # not an identifier
-    'for_each: "{{ [1, 2] }}", ass: paper',  # misspelt
-    'fro_each: "{{ [1, 2] }}", as: paper',
-])
+@pytest.mark.parametrize(
+    "fields",
+    [
+        "for_each: [1, 2], as: paper",  # a list, not a template
+        'for_each: "{{ [1, 2] }}", as: Paper',  # not an identifier
+        'for_each: "{{ [1, 2] }}", ass: paper',  # misspelt
+        'fro_each: "{{ [1, 2] }}", as: paper',
+    ],
+)
 def test_a_prompt_is_not_judged_when_its_item_variable_is_unknown(fields):
     lines = problems(f"""\
         agents: {{w: {{}}}}
@@ -139,17 +142,22 @@ def test_a_misspelt_section_is_unreadable_not_empty():
 
 def test_no_unused_warnings_when_parts_are_left_out():
     with pytest.raises(SpecError) as info:
-        load_plan_text(HEAD + textwrap.dedent("""\
+        load_plan_text(
+            HEAD
+            + textwrap.dedent("""\
             inputs: {topic: {}}
             agents: {w: {}, v: {}}
             steps:
               a: {agent: w, promt: "{{ inputs.topic }}"}
               b: {agent: v, prompt: "x", needs: [a]}
             outputs: {r: "{{ steps.b.output }}"}
-            """), "p.yaml")
+            """),
+            "p.yaml",
+        )
     assert [i.severity for i in info.value.issues] == ["error"]
 
 
 def test_without_readable_steps_only_the_schema_speaks():
     assert problems("agents: {w: {}}\nsteps: [a, b]\noutputs: {r: '{{ steps.a.output }'}\n") == [
-        "steps: expected a mapping, got a list"]
+        "steps: expected a mapping, got a list"
+    ]

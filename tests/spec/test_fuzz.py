@@ -41,8 +41,10 @@ def test_fuzzed_inputs_fail_cleanly_and_quickly(block, tmp_path):
             finally:
                 signal.setitimer(signal.ITIMER_REAL, 0)
             if found:
-                wrong[number] = [f"{item.kind} ({item.note}), {time.perf_counter() - started:.1f} s",
-                                 *found]
+                wrong[number] = [
+                    f"{item.kind} ({item.note}), {time.perf_counter() - started:.1f} s",
+                    *found,
+                ]
     finally:
         signal.signal(signal.SIGALRM, previous)
     assert not wrong, "\n".join(f"case {n}: {lines}" for n, lines in wrong.items())

@@ -18,9 +18,20 @@ ROOT = Path(__file__).resolve().parents[2]
 
 @pytest.mark.slow
 def test_ten_thousand_fuzzed_files_no_traceback_no_hang():
-    done = subprocess.run([sys.executable, str(ROOT / "bench" / "fuzz_validate.py"),
-                           "--cases", "10000", "--workers", "2"],
-                          capture_output=True, text=True, cwd=ROOT, timeout=1800)
+    done = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "bench" / "fuzz_validate.py"),
+            "--cases",
+            "10000",
+            "--workers",
+            "2",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=1800,
+    )
     print(done.stdout[-2000:])
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
     assert "10000 cases" in done.stdout

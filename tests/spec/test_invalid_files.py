@@ -13,14 +13,14 @@ INVALID = Path(__file__).resolve().parent.parent / "data" / "invalid"
 
 EXPECTED = {
     "as-without-for-each": [
-        'as-without-for-each.yaml:7:34: steps.a: \'as\' needs \'for_each\' (remove \'as\', or add for_each: "{{ inputs.items }}")',
+        "as-without-for-each.yaml:7:34: steps.a: 'as' needs 'for_each' (remove 'as', or add for_each: \"{{ inputs.items }}\")",
     ],
     "condition-not-an-expression": [
-        'condition-not-an-expression.yaml:8:24: steps.s1.when: \'false\' is text, not an expression, so it is always true (write it as when: "{{ false }}")',
-        'condition-not-an-expression.yaml:9:24: steps.s2.when: \'steps.judge.output.ok\' is text, not an expression, so it is always true (write it as when: "{{ steps.judge.output.ok }}")',
+        "condition-not-an-expression.yaml:8:24: steps.s1.when: 'false' is text, not an expression, so it is always true (write it as when: \"{{ false }}\")",
+        "condition-not-an-expression.yaml:9:24: steps.s2.when: 'steps.judge.output.ok' is text, not an expression, so it is always true (write it as when: \"{{ steps.judge.output.ok }}\")",
         'condition-not-an-expression.yaml:10:24: steps.s3.when: when must be one {{ expression }}: text around one is always true (put the whole condition inside one pair of braces, e.g. "{{ steps.review.output.approved and not steps.fix.ran }}")',
-        'condition-not-an-expression.yaml:11:28: steps.s4.for_each: \'inputs.xs\' is text, not an expression, so it is never a list (write it as for_each: "{{ inputs.xs }}")',
-        'condition-not-an-expression.yaml:15:14: steps.lp.loop.until: \'loop.index > 1\' is text, not an expression, so it is always true (write it as until: "{{ loop.index > 1 }}")',
+        "condition-not-an-expression.yaml:11:28: steps.s4.for_each: 'inputs.xs' is text, not an expression, so it is never a list (write it as for_each: \"{{ inputs.xs }}\")",
+        "condition-not-an-expression.yaml:15:14: steps.lp.loop.until: 'loop.index > 1' is text, not an expression, so it is always true (write it as until: \"{{ loop.index > 1 }}\")",
     ],
     "bad-api-version": [
         "bad-api-version.yaml:1:13: apiVersion: expected 'orchestrate/v1', got 'orchestrate/v2'",
@@ -41,13 +41,13 @@ EXPECTED = {
         "bad-name-read-as-fixed.yaml:13:12: steps.review.agent: invalid agent name 'Writer' (use a lowercase identifier [a-z_][a-z0-9_]*, e.g. 'writer')",
     ],
     "comma-in-flow-value": [
-        'comma-in-flow-value.yaml:7:44: steps.a: unknown key \'short and sweet\' (a comma ends an unquoted value inside {...}: quote it, e.g. prompt: "Write a poem, short and sweet")',
+        "comma-in-flow-value.yaml:7:44: steps.a: unknown key 'short and sweet' (a comma ends an unquoted value inside {...}: quote it, e.g. prompt: \"Write a poem, short and sweet\")",
     ],
     "depends-on": [
         "depends-on.yaml:12:5: steps.b: unknown key 'depends_on' (did you mean 'needs'?)",
     ],
     "output-as-format": [
-        'output-as-format.yaml:10:13: steps.a.output: expected a mapping, got a string (write output: {format: json})',
+        "output-as-format.yaml:10:13: steps.a.output: expected a mapping, got a string (write output: {format: json})",
     ],
     "text-output-attribute": [  # review's is JSON; split('.') is what text allows
         "text-output-attribute.yaml:11:13: steps.title.prompt: step 'draft' has text output, which has no attribute 'title' (read the whole text as steps.draft.output, or give 'draft' output: {format: json} to read fields of a JSON reply)",
@@ -56,28 +56,28 @@ EXPECTED = {
         "body-step-read-outside-loop.yaml:13:11: outputs.report: step 'rewrite' is inside loop 'revise' (read its last iteration as steps.revise.output.rewrite)",
     ],
     "broken-sections": [  # unreadable inputs, a damaged agent: the rest is still checked
-        'broken-sections.yaml:4:9: inputs: expected a mapping, got a list',
+        "broken-sections.yaml:4:9: inputs: expected a mapping, got a list",
         "broken-sections.yaml:6:34: agents.writer: unknown key 'tols' (did you mean 'tools'?)",
-        'broken-sections.yaml:9:5: steps.a: dependency cycle: a -> b -> a (a step cannot depend on itself through needs or templates: break one link)',
+        "broken-sections.yaml:9:5: steps.a: dependency cycle: a -> b -> a (a step cannot depend on itself through needs or templates: break one link)",
         "broken-sections.yaml:10:13: steps.a.prompt: unknown filter 'uper' (did you mean 'upper'?)",
         "broken-sections.yaml:12:12: steps.b.agent: unknown agent 'editor' (declare it under agents:)",
-        'broken-sections.yaml:14:14: steps.b.timeout: expected a number, got a string',
-        'broken-sections.yaml:17:10: outputs.count: expected a string, got an integer (quote the value to make it a string)',
+        "broken-sections.yaml:14:14: steps.b.timeout: expected a number, got a string",
+        "broken-sections.yaml:17:10: outputs.count: expected a string, got an integer (quote the value to make it a string)",
     ],
     "cycle": [
-        'cycle.yaml:7:6: steps.a: dependency cycle: a -> b -> c -> a (a step cannot depend on itself through needs or templates: break one link)',
+        "cycle.yaml:7:6: steps.a: dependency cycle: a -> b -> c -> a (a step cannot depend on itself through needs or templates: break one link)",
     ],
     "duplicate-key": [
         "duplicate-key.yaml:10:5: steps.a: duplicate key 'prompt' (it is already set at line 9; YAML would silently keep the last one)",
     ],
     "dynamic-step-ref": [
-        'dynamic-step-ref.yaml:12:13: steps.b.prompt: steps must be read by name, e.g. steps.research.output (a computed steps[...] hides the dependency: name each step, and list steps that must run first in needs)',
+        "dynamic-step-ref.yaml:12:13: steps.b.prompt: steps must be read by name, e.g. steps.research.output (a computed steps[...] hides the dependency: name each step, and list steps that must run first in needs)",
     ],
     "empty-file": [
         "empty-file.yaml: expected one YAML document, found an empty file (a pipeline starts with 'apiVersion: orchestrate/v1' and 'kind: Pipeline')",
     ],
     "env-in-prompt": [
-        'env-in-prompt.yaml:9:13: steps.a.prompt: ${env:...} is not allowed in templates (templates are recorded in run records: declare an input with secret: true and read it as {{ inputs.<name> }})',
+        "env-in-prompt.yaml:9:13: steps.a.prompt: ${env:...} is not allowed in templates (templates are recorded in run records: declare an input with secret: true and read it as {{ inputs.<name> }})",
     ],
     "input-default-type": [
         "input-default-type.yaml:7:35: inputs.count.default: expected an integer, got a string (the default must match the input's type)",
@@ -109,7 +109,7 @@ EXPECTED = {
     "many-problems": [
         "many-problems.yaml:7:21: steps.research.agent: unknown agent 'researcher' (declare it under agents:)",
         "many-problems.yaml:7:41: steps.research.prompt: undeclared input 'topic' (declare it under inputs:)",
-        'many-problems.yaml:9:5: steps.draft: dependency cycle: draft -> review -> draft (a step cannot depend on itself through needs or templates: break one link)',
+        "many-problems.yaml:9:5: steps.draft: dependency cycle: draft -> review -> draft (a step cannot depend on itself through needs or templates: break one link)",
         "many-problems.yaml:10:13: steps.draft.prompt: unknown step 'reserch' (did you mean 'research'?)",
     ],
     "missing-prompt": [
@@ -119,16 +119,16 @@ EXPECTED = {
         "missing-steps.yaml:1:1: missing required key 'steps'",
     ],
     "needs-not-a-list": [
-        'needs-not-a-list.yaml:11:12: steps.b.needs: expected a list, got a string (write a list, e.g. [a])',
+        "needs-not-a-list.yaml:11:12: steps.b.needs: expected a list, got a string (write a list, e.g. [a])",
     ],
     "nested-loop": [
-        'nested-loop.yaml:12:11: steps.outer.loop.steps.inner: loops cannot be nested (make the inner loop a separate loop step after this one)',
+        "nested-loop.yaml:12:11: steps.outer.loop.steps.inner: loops cannot be nested (make the inner loop a separate loop step after this one)",
     ],
     "ref-with-fields": [
         "ref-with-fields.yaml:5:25: agents.editor: an agent with 'ref' cannot also set 'tools' (a provisioned agent is defined in its own Agent file: remove these keys, or remove 'ref' to define the agent inline)",
     ],
     "retries-zero": [
-        'retries-zero.yaml:7:43: steps.a.retries: must be at least 1, got 0',
+        "retries-zero.yaml:7:43: steps.a.retries: must be at least 1, got 0",
     ],
     "schema-and-semantic-errors": [  # 'promt' explains the missing prompt: said once
         "schema-and-semantic-errors.yaml:10:12: steps.research.agent: unknown agent 'reseacher' (did you mean 'researcher'?)",
@@ -185,44 +185,44 @@ EXPECTED = {
         'unquoted-template.yaml:11:14: steps.a.prompt: a mapping key must be a plain value, not a mapping or list (an unquoted template? quote values that start with "{{", e.g. prompt: "{{ inputs.topic }}")',
     ],
     "wrong-type": [
-        'wrong-type.yaml:9:13: steps.a.prompt: expected a string, got a list',
+        "wrong-type.yaml:9:13: steps.a.prompt: expected a string, got a list",
     ],
     "yaml-and-semantic-errors": [  # the duplicated prompt and the unquoted one are left out
         "yaml-and-semantic-errors.yaml:12:5: steps.a: duplicate key 'prompt' (it is already set at line 11; YAML would silently keep the last one)",
-        'yaml-and-semantic-errors.yaml:14:5: steps.b: dependency cycle: b -> c -> b (a step cannot depend on itself through needs or templates: break one link)',
+        "yaml-and-semantic-errors.yaml:14:5: steps.b: dependency cycle: b -> c -> b (a step cannot depend on itself through needs or templates: break one link)",
         'yaml-and-semantic-errors.yaml:18:14: steps.c.prompt: a mapping key must be a plain value, not a mapping or list (an unquoted template? quote values that start with "{{", e.g. prompt: "{{ inputs.topic }}")',
     ],
-    'jinja-unbalanced': [
+    "jinja-unbalanced": [
         "jinja-unbalanced.yaml:9:13: steps.a.prompt: template syntax error: unexpected ')'",
     ],
-    'template-too-deep': [
-        'template-too-deep.yaml:9:13: steps.a.prompt: template expression nested deeper than 100 levels (split it into smaller templates or steps; a limit that keeps loading safe)',
-        'template-too-deep.yaml:12:13: steps.b.prompt: brackets nested deeper than 32 levels in a template (split it into smaller templates or steps; a limit that keeps loading safe)',
+    "template-too-deep": [
+        "template-too-deep.yaml:9:13: steps.a.prompt: template expression nested deeper than 100 levels (split it into smaller templates or steps; a limit that keeps loading safe)",
+        "template-too-deep.yaml:12:13: steps.b.prompt: brackets nested deeper than 32 levels in a template (split it into smaller templates or steps; a limit that keeps loading safe)",
     ],
-    'yaml-alias-bomb': [
-        'yaml-alias-bomb.yaml:6:38: x-lol.e[7]: aliases expand to more than 100,000 values (an alias (*name) repeats everything its anchor holds: repeat less, or write the parts out; a limit that keeps loading safe)',
+    "yaml-alias-bomb": [
+        "yaml-alias-bomb.yaml:6:38: x-lol.e[7]: aliases expand to more than 100,000 values (an alias (*name) repeats everything its anchor holds: repeat less, or write the parts out; a limit that keeps loading safe)",
     ],
-    'yaml-bad-values': [
-        'yaml-bad-values.yaml:9:13: steps.a.prompt: unsupported !!binary value (write text (a string), a number, a boolean, a list or a mapping)',
+    "yaml-bad-values": [
+        "yaml-bad-values.yaml:9:13: steps.a.prompt: unsupported !!binary value (write text (a string), a number, a boolean, a list or a mapping)",
         "yaml-bad-values.yaml:10:14: steps.a.timeout: invalid !!int value 'zz' (remove the tag, or write a value of that type)",
         "yaml-bad-values.yaml:11:29: steps.a.retries.max_attempts: invalid !!bool value 'maybe' (remove the tag, or write a value of that type)",
-        'yaml-bad-values.yaml:11:52: steps.a.retries.backoff: integer with more than 4300 digits (quote it to make it a string)',
+        "yaml-bad-values.yaml:11:52: steps.a.retries.backoff: integer with more than 4300 digits (quote it to make it a string)",
         "yaml-bad-values.yaml:12:18: steps.a.description: invalid !!timestamp value 'x' (remove the tag, or write a value of that type)",
     ],
-    'yaml-empty-float': [  # PyYAML raises IndexError on it
+    "yaml-empty-float": [  # PyYAML raises IndexError on it
         "yaml-empty-float.yaml:7:43: steps.a.timeout: invalid !!float value '' (remove the tag, or write a value of that type)",
     ],
-    'yaml-recursive-alias': [
+    "yaml-recursive-alias": [
         "yaml-recursive-alias.yaml:10:13: steps.a.needs[0]: alias '*a' is used inside its own anchor (a value cannot contain itself: copy the part instead)",
     ],
-    'yaml-too-deep': [
-        'yaml-too-deep.yaml:12:75: steps.a.output.schema[0][0][0][0]...: nested deeper than 64 levels (flatten the structure; a limit that keeps loading safe)',
+    "yaml-too-deep": [
+        "yaml-too-deep.yaml:12:75: steps.a.output.schema[0][0][0][0]...: nested deeper than 64 levels (flatten the structure; a limit that keeps loading safe)",
     ],
     "yaml-syntax": [
         "yaml-syntax.yaml:6:1: invalid YAML: did not find expected ',' or ']' (while parsing a flow sequence at line 5)",
     ],
     "yaml-tab-indent": [
-        'yaml-tab-indent.yaml:7:1: invalid YAML: found character that cannot start any token (indent with spaces, not tabs)',
+        "yaml-tab-indent.yaml:7:1: invalid YAML: found character that cannot start any token (indent with spaces, not tabs)",
     ],
 }
 
@@ -242,4 +242,6 @@ def test_invalid_file_reports_exactly(name):
 def test_warnings_next_to_errors_are_marked_as_warnings():
     issues = check_file(str(INVALID / "unknown-agent.yaml"))
     assert [(i.path, i.severity) for i in issues] == [
-        ("agents.writer", "warning"), ("steps.a.agent", "error")]
+        ("agents.writer", "warning"),
+        ("steps.a.agent", "error"),
+    ]

@@ -36,7 +36,8 @@ def test_nesting_past_the_limit_is_refused_fast_at_any_depth(depth):
     found = issues_of(pipeline(extra=f"x-deep: {flow_list(depth)}\n"))
     assert time.perf_counter() - started < 2
     assert [(i.line, i.message) for i in found] == [
-        (5, f"nested deeper than {limits.MAX_YAML_DEPTH} levels")]
+        (5, f"nested deeper than {limits.MAX_YAML_DEPTH} levels")
+    ]
     assert found[0].path.startswith("x-deep[0][0]") and found[0].col > 1
 
 
@@ -73,7 +74,8 @@ def test_an_alias_bomb_is_refused_before_it_is_built():
     found = issues_of(pipeline(extra=billion_laughs(9, 10)))  # 10**9 values when expanded
     assert time.perf_counter() - started < 2
     assert len(found) == 1 and found[0].message == (
-        f"aliases expand to more than {limits.MAX_ALIAS_VALUES:,} values")
+        f"aliases expand to more than {limits.MAX_ALIAS_VALUES:,} values"
+    )
     assert found[0].line > 4
 
 
@@ -81,7 +83,8 @@ def test_a_file_with_too_many_values_is_refused(monkeypatch):
     monkeypatch.setattr("orchestrator.spec.yaml_limits.MAX_YAML_NODES", 100)
     docs, found = load_documents("x: [" + ", ".join(["1"] * 200) + "]\n", "n.yaml")
     assert docs == [] and [(i.path, i.message) for i in found] == [
-        ("x[97]", "more than 100 values in one file")]
+        ("x[97]", "more than 100 values in one file")
+    ]
 
 
 def test_aliases_below_the_limit_still_work():
@@ -90,12 +93,20 @@ def test_aliases_below_the_limit_still_work():
 
 
 def test_values_pyyaml_cannot_construct_are_located_issues():
-    text = pipeline(extra=("x-values:\n  a: !!int zz\n  b: !!bool maybe\n  c: !!timestamp x\n"
-                           f"  d: !!binary aGVsbG8=\n  e: {'9' * (limits.MAX_INT_DIGITS + 1)}\n"))
+    text = pipeline(
+        extra=(
+            "x-values:\n  a: !!int zz\n  b: !!bool maybe\n  c: !!timestamp x\n"
+            f"  d: !!binary aGVsbG8=\n  e: {'9' * (limits.MAX_INT_DIGITS + 1)}\n"
+        )
+    )
     found = issues_of(text)
     assert [(i.path, i.line) for i in found if i.path] == [
-        ("x-values.a", 6), ("x-values.b", 7), ("x-values.c", 8), ("x-values.d", 9),
-        ("x-values.e", 10)]
+        ("x-values.a", 6),
+        ("x-values.b", 7),
+        ("x-values.c", 8),
+        ("x-values.d", 9),
+        ("x-values.e", 10),
+    ]
     assert all(i.hint for i in found)
 
 

@@ -124,7 +124,8 @@ def test_non_utf8_file_is_a_clean_error(tmp_path):
 def test_two_documents_are_refused():
     assert problems("a: 1\n---\nb: 2\n") == [
         "p.yaml: expected one YAML document, found 2 documents "
-        "(a pipeline starts with 'apiVersion: orchestrate/v1' and 'kind: Pipeline')"]
+        "(a pipeline starts with 'apiVersion: orchestrate/v1' and 'kind: Pipeline')"
+    ]
 
 
 def test_top_level_list_is_a_type_error():

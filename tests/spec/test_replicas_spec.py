@@ -64,14 +64,18 @@ def test_replicas_on_a_ref_agent_is_reported_next_to_other_extra_keys():
         """)
     assert len(found) == 2
     assert found[0].startswith("p.yaml:6:25: agents.editor.replicas: a provisioned agent (ref)")
-    assert found[1].startswith("p.yaml:6:38: agents.editor: an agent with 'ref' cannot also set "
-                               "'tools' (")
+    assert found[1].startswith(
+        "p.yaml:6:38: agents.editor: an agent with 'ref' cannot also set 'tools' ("
+    )
 
 
-@pytest.mark.parametrize("value, message", [
-    ("0", "agents.w.replicas: must be at least 1, got 0"),
-    ("two", "agents.w.replicas: expected an integer, got a string"),
-])
+@pytest.mark.parametrize(
+    "value, message",
+    [
+        ("0", "agents.w.replicas: must be at least 1, got 0"),
+        ("two", "agents.w.replicas: expected an integer, got a string"),
+    ],
+)
 def test_replicas_must_be_a_positive_integer(value, message):
     found = problems(f"""
         agents:

@@ -44,9 +44,13 @@ def tree(tmp_path: Path) -> Path:
 
 def test_dotdot_paths_out_of_the_directory_are_refused(tree):
     res = tree / "res"
-    (res / "a.yaml").write_text(agent(system_file="../outside/secret.txt",
-                                      memory_blocks="[{label: p, value_file: ../outside/secret.txt}]",
-                                      folders="[docs]"))
+    (res / "a.yaml").write_text(
+        agent(
+            system_file="../outside/secret.txt",
+            memory_blocks="[{label: p, value_file: ../outside/secret.txt}]",
+            folders="[docs]",
+        )
+    )
     (res / "f.yaml").write_text(folder("../outside/secret.txt", "../../../../../../etc/passwd"))
     assert problems(res) == [
         f"a.yaml:4: Agent(writer).system_file: '../outside/secret.txt' is outside the resource directory {res}",
@@ -82,7 +86,8 @@ def test_allowed_directories_may_be_read(tree):
     loaded = load_resources(res, allowed=(tree / "outside",))
     assert loaded.agents["writer"].system == "not yours\n"
     assert [name for name, _ in loaded.folders["docs"].files] == [
-        str((tree / "outside" / "secret.txt").resolve())]
+        str((tree / "outside" / "secret.txt").resolve())
+    ]
 
 
 @pytest.mark.parametrize("target", ["/dev/zero", "/proc/self/environ", "fifo"])
@@ -94,7 +99,9 @@ def test_only_regular_files_are_read_even_when_allowed(tree, target):
     started = time.perf_counter()
     found = problems(res, allowed=("/dev", "/proc"))
     assert time.perf_counter() - started < 5
-    assert found == [f"a.yaml:4: Agent(writer).memory_blocks[0].value_file: '{target}' is not a regular file"]
+    assert found == [
+        f"a.yaml:4: Agent(writer).memory_blocks[0].value_file: '{target}' is not a regular file"
+    ]
 
 
 def test_files_past_the_size_limit_are_refused(tree, monkeypatch):

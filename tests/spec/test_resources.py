@@ -33,7 +33,11 @@ def test_agent_files_are_read_relative_to_the_yaml():
     researcher = load_resources(GOOD).agents["researcher"]
     assert researcher.system == "You are a researcher.\n"
     persona, style = researcher.memory_blocks
-    assert (persona.label, persona.value, persona.agent_owned) == ("persona", "Thorough and careful.\n", True)
+    assert (persona.label, persona.value, persona.agent_owned) == (
+        "persona",
+        "Thorough and careful.\n",
+        True,
+    )
     assert (style.value, style.limit) == ("terse", 500)
     assert researcher.tools == ("search_web", "web_search")  # web_search: a Letta built-in
     assert researcher.tool_env == {"SEARCH_KEY": "${env:SEARCH_KEY}"}
@@ -44,7 +48,11 @@ def test_agent_files_are_read_relative_to_the_yaml():
 def test_block_tool_and_folder():
     resources = load_resources(GOOD)
     block = resources.shared_blocks["team_notes"]
-    assert (block.value, block.limit, block.description) == ("Nothing yet.\n", 4000, "Notes shared by the team")
+    assert (block.value, block.limit, block.description) == (
+        "Nothing yet.\n",
+        4000,
+        "Notes shared by the team",
+    )
     tool = resources.tools["search_web"]
     assert tool.source_code.startswith("def search_web(query: str) -> str:")
     assert tool.source_file == str(GOOD / "tools" / "search_web.py")

@@ -139,7 +139,12 @@ def test_a_broken_step_hides_nothing_else_and_invents_nothing(seed):
         # Everything the intact parts had is still reported (unless it was about the broken
         # step itself, or a cycle through it, or a name a now unreadable loop body may hold).
         unreadable_body = "loop" in what or what == "step replaced"
-        kept = {(p, m) for p, m in before
-                if not inside(p, part) and f"'{name}'" not in m and "cycle" not in m
-                and not (unreadable_body and m.startswith("unknown step"))}
+        kept = {
+            (p, m)
+            for p, m in before
+            if not inside(p, part)
+            and f"'{name}'" not in m
+            and "cycle" not in m
+            and not (unreadable_body and m.startswith("unknown step"))
+        }
         assert kept <= after, context

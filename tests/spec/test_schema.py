@@ -28,8 +28,12 @@ def _parsable(path: Path) -> bool:
     return True
 
 
-DOCS = [p for p in sorted((REPO / "pipelines").glob("*.yaml"))
-        + sorted((REPO / "tests" / "data").rglob("*.yaml")) if _parsable(p)]
+DOCS = [
+    p
+    for p in sorted((REPO / "pipelines").glob("*.yaml"))
+    + sorted((REPO / "tests" / "data").rglob("*.yaml"))
+    if _parsable(p)
+]
 
 
 @pytest.mark.parametrize("name", schema.SCHEMA_NAMES)
@@ -43,7 +47,9 @@ def test_schemas_ship_inside_the_package():
     # orchestrator/schemas is a symlink to the top-level schemas/ in a checkout and a real
     # directory in the wheel: both resolve to the same files.
     package_dir = Path(schema.__file__).resolve().parent.parent / "schemas"
-    assert (package_dir / "pipeline.schema.json").read_text() == (REPO / "schemas" / "pipeline.schema.json").read_text()
+    assert (package_dir / "pipeline.schema.json").read_text() == (
+        REPO / "schemas" / "pipeline.schema.json"
+    ).read_text()
 
 
 @pytest.mark.parametrize("path", DOCS, ids=lambda p: str(p.relative_to(REPO)))
@@ -53,10 +59,15 @@ def test_inlined_validator_agrees_with_the_schema_as_written(path):
     plain = Draft202012Validator(schema.schema(name))
     for document in documents:
         try:
-            expected = sorted((tuple(e.absolute_path), e.message) for e in plain.iter_errors(document))
+            expected = sorted(
+                (tuple(e.absolute_path), e.message) for e in plain.iter_errors(document)
+            )
         except TypeError:
             pytest.skip("unhashable keys on purpose")
-        got = sorted((tuple(e.absolute_path), e.message) for e in schema.validator(name).iter_errors(document))
+        got = sorted(
+            (tuple(e.absolute_path), e.message)
+            for e in schema.validator(name).iter_errors(document)
+        )
         assert got == expected
 
 

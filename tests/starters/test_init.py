@@ -20,7 +20,10 @@ def test_list_names_every_starter():
     listed = run("init", "--list")
     assert listed.exit_code == 0
     assert [line.split()[0] for line in listed.output.splitlines()] == [
-        "research", "support", "code-assistant"]
+        "research",
+        "support",
+        "code-assistant",
+    ]
 
 
 @pytest.mark.parametrize("name", list(STARTERS))
@@ -64,8 +67,7 @@ def test_starters_ship_as_package_data():
 
     text = (Path(__file__).parents[2] / "pyproject.toml").read_text()
     section = text.split("[tool.setuptools.package-data]", 1)[1].split("\n[", 1)[0]
-    assert all(f'"{p}"' in section for p in ("starters/*/*", "starters/*/*/*",
-                                             "starters/*/*/*/*"))
+    assert all(f'"{p}"' in section for p in ("starters/*/*", "starters/*/*/*", "starters/*/*/*/*"))
     depth = max(rel.count("/") for name in STARTERS for rel, _ in starter_files(name))
     assert depth <= 2  # what those patterns cover (starters/NAME/ + 3 levels)
 
@@ -74,12 +76,13 @@ def test_init_imports_nothing_heavy(tmp_path):
     import subprocess
     import sys
 
-    probe = ("import sys\nfrom orchestrator.cli import main\ntry:\n"
-             f"    main(['init', 'support', {str(tmp_path / 'p')!r}], prog_name='orchestrate')\n"
-             "except SystemExit:\n    pass\n"
-             "print(sorted(m for m in ('letta_client', 'networkx', 'jsonschema', 'rich') "
-             "if m in sys.modules))")
-    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
-                          timeout=60)
+    probe = (
+        "import sys\nfrom orchestrator.cli import main\ntry:\n"
+        f"    main(['init', 'support', {str(tmp_path / 'p')!r}], prog_name='orchestrate')\n"
+        "except SystemExit:\n    pass\n"
+        "print(sorted(m for m in ('letta_client', 'networkx', 'jsonschema', 'rich') "
+        "if m in sys.modules))"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
     assert done.stdout.strip().splitlines()[-1] == "[]", done.stdout + done.stderr
     assert (tmp_path / "p" / "pipeline.yaml").is_file()

@@ -59,32 +59,59 @@ def run(*args):
 def tool_returns(letta_stack, ns, agent):
     client = Letta(base_url=letta_stack.base_url)
     (found,) = client.agents.list(tags=[identity.agent_tag(ns, agent)])
-    return [str(m.tool_return) for m in client.agents.messages.list(found.id, limit=100)
-            if m.message_type == "tool_return_message"]
+    return [
+        str(m.tool_return)
+        for m in client.agents.messages.list(found.id, limit=100)
+        if m.message_type == "tool_return_message"
+    ]
 
 
 def test_support_starter_answers_and_opens_a_ticket(project, model_script, letta_stack):
     make, run_pipeline, ns = project
     make("support")
-    model_script([
-        {"system_contains": "I triage customer messages",
-         "json": {"category": "billing", "urgency": "high", "needs_ticket": True}},
-        {"prompt_contains": "open one with create_ticket", "tool_call": {
-            "name": "create_ticket", "arguments": {"title": "Charged twice",
-                                                   "details": "two charges", "priority": "high"}},
-         "reply": "I opened a ticket for you."}])
+    model_script(
+        [
+            {
+                "system_contains": "I triage customer messages",
+                "json": {"category": "billing", "urgency": "high", "needs_ticket": True},
+            },
+            {
+                "prompt_contains": "open one with create_ticket",
+                "tool_call": {
+                    "name": "create_ticket",
+                    "arguments": {
+                        "title": "Charged twice",
+                        "details": "two charges",
+                        "priority": "high",
+                    },
+                },
+                "reply": "I opened a ticket for you.",
+            },
+        ]
+    )
     result = run_pipeline("message=I was charged twice this month", "customer=ACME")
     assert result["outputs"] == {"reply": "I opened a ticket for you.", "category": "billing"}
-    assert any("opened (high): Charged twice" in r and "TICKET-" in r
-               for r in tool_returns(letta_stack, ns, "support"))
+    assert any(
+        "opened (high): Charged twice" in r and "TICKET-" in r
+        for r in tool_returns(letta_stack, ns, "support")
+    )
 
 
 def test_code_assistant_starter_searches_with_its_tool(project, model_script, letta_stack):
     make, run_pipeline, ns = project
     target = make("code-assistant")
-    model_script([{"prompt_contains": "with search_code", "tool_call": {
-        "name": "search_code", "arguments": {"query": "retries", "path": str(target)}},
-        "reply": "agents/docs/architecture.md:5 says where retries live."}])
+    model_script(
+        [
+            {
+                "prompt_contains": "with search_code",
+                "tool_call": {
+                    "name": "search_code",
+                    "arguments": {"query": "retries", "path": str(target)},
+                },
+                "reply": "agents/docs/architecture.md:5 says where retries live.",
+            }
+        ]
+    )
     result = run_pipeline("question=Where are retries configured?", f"path={target}")
     assert result["status"] == "succeeded" and result["outputs"]["answer"]
     found = tool_returns(letta_stack, ns, "assistant")
@@ -94,9 +121,17 @@ def test_code_assistant_starter_searches_with_its_tool(project, model_script, le
 def test_research_starter_revises_until_the_reviewer_approves(project, model_script):
     make, run_pipeline, _ns = project
     make("research")
-    model_script([{"system_contains": "strict editor", "replies": [
-        {"approved": False, "feedback": "Add sources."},
-        {"approved": True, "feedback": "Good."}]}])
+    model_script(
+        [
+            {
+                "system_contains": "strict editor",
+                "replies": [
+                    {"approved": False, "feedback": "Add sources."},
+                    {"approved": True, "feedback": "Good."},
+                ],
+            }
+        ]
+    )
     result = run_pipeline("topic=vector databases")
     assert result["status"] == "succeeded"
     assert [s["step"] for s in result["steps"]][:3] == ["research", "write", "review"]

@@ -35,7 +35,7 @@ pytestmark = pytest.mark.integration
 PIPELINES = Path(__file__).resolve().parents[2] / "pipelines"
 CHROMIUM = os.environ.get("ORCHESTRATE_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 APPROVE = {"approved": True, "feedback": "clear and accurate"}
-EVIL = "<script>window.__pwned = 1</script><img src=x onerror=\"window.__pwned = 2\">"
+EVIL = '<script>window.__pwned = 1</script><img src=x onerror="window.__pwned = 2">'
 
 
 def _unavailable(reason: str) -> None:
@@ -53,8 +53,9 @@ def browser():
     if not Path(CHROMIUM).exists():
         _unavailable(f"no Chromium at {CHROMIUM} (apt-get install chromium)")
     with sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path=CHROMIUM,
-                                      args=["--no-sandbox", "--disable-dev-shm-usage"])
+        chromium = pw.chromium.launch(
+            executable_path=CHROMIUM, args=["--no-sandbox", "--disable-dev-shm-usage"]
+        )
         yield chromium
         chromium.close()
 
@@ -76,8 +77,9 @@ def site(tmp_path_factory):
     db = home / "runs.db"  # STATE/runs.db of `orchestrate run` with ORCHESTRATE_HOME=home
     Records(db).close()  # exists: the app opens it (as it would the user's)
     port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(str(db)), host="127.0.0.1", port=port,
-                                           log_level="warning"))
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(str(db)), host="127.0.0.1", port=port, log_level="warning")
+    )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 20
@@ -104,9 +106,13 @@ def page(browser):
 def _run(letta_stack, db, name, inputs, **options):
     records = Records(db)
     try:
-        return start_run(load_plan(PIPELINES / f"{name}.yaml"), inputs,
-                         LettaBackend(letta_stack.base_url), records,
-                         options=RunOptions(**options))
+        return start_run(
+            load_plan(PIPELINES / f"{name}.yaml"),
+            inputs,
+            LettaBackend(letta_stack.base_url),
+            records,
+            options=RunOptions(**options),
+        )
     finally:
         records.close()
 
@@ -118,13 +124,18 @@ def _shoot(tab, name: str) -> None:
         tab.screenshot(path=str(Path(where) / name), full_page=True)
 
 
-def test_list_run_graph_timeline_and_a_script_shown_as_text(letta_stack, model_script, site,
-                                                            page):
+def test_list_run_graph_timeline_and_a_script_shown_as_text(letta_stack, model_script, site, page):
     db, url = site
-    model_script([{"prompt_contains": "Research ", "reply": f"Owls fly at night. {EVIL}"},
-                  {"prompt_contains": "Review this revised report", "json": APPROVE},
-                  {"prompt_contains": "Review this report",
-                   "json": {"approved": False, "feedback": "add numbers"}}])
+    model_script(
+        [
+            {"prompt_contains": "Research ", "reply": f"Owls fly at night. {EVIL}"},
+            {"prompt_contains": "Review this revised report", "json": APPROVE},
+            {
+                "prompt_contains": "Review this report",
+                "json": {"approved": False, "feedback": "add numbers"},
+            },
+        ]
+    )
     fanout = _run(letta_stack, db, "parallel-analysis", {"proposal": "A managed vector DB"})
     assert fanout.status == "succeeded", fanout.error
     out = _run(letta_stack, db, "research-report", {"topic": "owls"})
@@ -153,8 +164,10 @@ def test_list_run_graph_timeline_and_a_script_shown_as_text(letta_stack, model_s
     assert revise.get_attribute("data-status") == "succeeded"
     assert "(loop, 1 iteration)" in revise.locator("text.label").first.text_content()
     for step in ("revise.rewrite", "revise.recheck"):
-        assert revise.locator(f'g.node[data-step="{step}"]').get_attribute("data-status") \
+        assert (
+            revise.locator(f'g.node[data-step="{step}"]').get_attribute("data-status")
             == "succeeded"
+        )
     assert revise.locator("path.edge.back").count() == 1  # the next-iteration edge
     timeline = page.locator("svg.timeline")
     assert timeline.is_visible()
@@ -187,16 +200,32 @@ def test_running_step_turns_green_without_a_reload(letta_stack, model_script, si
     listing.goto(url + "/")
     listing.evaluate("window.__sameDocument = 'yes'")
     # the writer's reply (draft) takes 5 s: long enough to watch it running
-    model_script([{"system_contains": "I am a clear technical writer", "delay": 5},
-                  {"prompt_contains": "Review this report", "json": APPROVE}])
+    model_script(
+        [
+            {"system_contains": "I am a clear technical writer", "delay": 5},
+            {"prompt_contains": "Review this report", "json": APPROVE},
+        ]
+    )
     before = _run_ids(db)
     # The CLI in its own process, as a user runs it (a run recorded by this very process
     # would read `interrupted`: run.liveness never takes its own pid for a live run).
     runner = subprocess.Popen(
-        [sys.executable, "-m", "orchestrator", "run", str(PIPELINES / "research-report.yaml"),
-         "-i", "topic=herons", "--base-url", letta_stack.base_url],
-        env={**os.environ, "ORCHESTRATE_HOME": str(db.parent)}, stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT, text=True)
+        [
+            sys.executable,
+            "-m",
+            "orchestrator",
+            "run",
+            str(PIPELINES / "research-report.yaml"),
+            "-i",
+            "topic=herons",
+            "--base-url",
+            letta_stack.base_url,
+        ],
+        env={**os.environ, "ORCHESTRATE_HOME": str(db.parent)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     try:
         run_id = _watch(page, url, db, before, runner)
         row = listing.locator(f'tr.run[data-run="{run_id}"]')  # appeared without a reload
@@ -236,11 +265,16 @@ def _watch(page, url, db, before, runner) -> str:
     return run_id
 
 
-def test_a_failed_run_is_listed_and_filtered_with_its_error(letta_stack, model_script, site,
-                                                           page):
+def test_a_failed_run_is_listed_and_filtered_with_its_error(letta_stack, model_script, site, page):
     db, url = site
-    model_script([{"prompt_contains": "Research ",
-                   "error": {"status": 400, "message": "the model refused", "times": 100}}])
+    model_script(
+        [
+            {
+                "prompt_contains": "Research ",
+                "error": {"status": 400, "message": "the model refused", "times": 100},
+            }
+        ]
+    )
     out = _run(letta_stack, db, "research-report", {"topic": "bats"})
     assert out.status == "failed"
 
@@ -254,8 +288,9 @@ def test_a_failed_run_is_listed_and_filtered_with_its_error(letta_stack, model_s
     page.wait_for_url(f"**/runs/{out.run_id}")
     research = page.locator('svg.dag g.node[data-step="research"]')
     assert research.get_attribute("data-status") == "failed"
-    assert page.locator('svg.dag g.node[data-step="draft"]').get_attribute("data-status") \
-        == "pending"  # never reached
+    assert (
+        page.locator('svg.dag g.node[data-step="draft"]').get_attribute("data-status") == "pending"
+    )  # never reached
     assert page.locator("#run-status").inner_text() == "failed"
     assert "refused" in page.locator("section.summary pre.error").inner_text()
     assert page.errors == []

@@ -28,8 +28,12 @@ print("LOADED", sorted(m for m in ("starlette", "uvicorn", "orchestrator.ui.app"
 
 @pytest.mark.parametrize("args", [("--version",), ("--help",), ("ui", "--help")])
 def test_the_web_stack_is_imported_only_when_ui_runs(args):
-    done = subprocess.run([sys.executable, "-c", PROBE.format(args=list(args))],
-                          capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [sys.executable, "-c", PROBE.format(args=list(args))],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.stderr.rsplit("LOADED", 1)[1].strip() == "[]", done.stderr
 
 
@@ -41,9 +45,13 @@ def _free_port() -> int:
 
 def test_ui_serves_on_localhost_by_default(tmp_path):
     port = _free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "orchestrator", "ui", "--port", str(port)],
-                            env={**os.environ, "ORCHESTRATE_HOME": str(tmp_path)},
-                            stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "orchestrator", "ui", "--port", str(port)],
+        env={**os.environ, "ORCHESTRATE_HOME": str(tmp_path)},
+        stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        text=True,
+    )
     try:
         assert proc.stderr is not None
         line = proc.stderr.readline()

@@ -37,9 +37,22 @@ def _statuses(html: str) -> dict[str, str]:
 
 def _worker(address: str, queue: str, env: dict[str, str]) -> subprocess.Popen:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "orchestrator", "worker", "--temporal-address", address,
-         "--task-queue", queue], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-        cwd=ROOT, env={**os.environ, **env})
+        [
+            sys.executable,
+            "-m",
+            "orchestrator",
+            "worker",
+            "--temporal-address",
+            address,
+            "--task-queue",
+            queue,
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+        env={**os.environ, **env},
+    )
     assert proc.stderr is not None
     line = proc.stderr.readline()
     assert "worker ready" in line, line
@@ -47,8 +60,9 @@ def _worker(address: str, queue: str, env: dict[str, str]) -> subprocess.Popen:
     return proc
 
 
-def test_temporal_run_with_records_on_postgres(letta_stack, model_script, temporal_address,
-                                               pg_url, tmp_path):
+def test_temporal_run_with_records_on_postgres(
+    letta_stack, model_script, temporal_address, pg_url, tmp_path
+):
     model_script([{"prompt_contains": "Review this report", "json": APPROVE}])
     queue = f"ui-{uuid.uuid4().hex[:8]}"
     worker = _worker(temporal_address, queue, {"ORCHESTRATE_RECORDS_URL": pg_url})
@@ -59,8 +73,15 @@ def test_temporal_run_with_records_on_postgres(letta_stack, model_script, tempor
         backend = LettaBackend(letta_stack.base_url)
         sqlite_run = start_run(plan, {"topic": "owls"}, backend, local, options=RunOptions())
         local.close()
-        pg_run = start_run(plan, {"topic": "owls"}, backend, records, options=RunOptions(
-            executor="temporal", temporal_address=temporal_address, task_queue=queue))
+        pg_run = start_run(
+            plan,
+            {"topic": "owls"},
+            backend,
+            records,
+            options=RunOptions(
+                executor="temporal", temporal_address=temporal_address, task_queue=queue
+            ),
+        )
     finally:
         records.close()
         worker.kill()

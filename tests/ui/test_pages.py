@@ -57,8 +57,13 @@ def made(tmp_path):
     backend, records = MemoryBackend(), Records(tmp_path / "runs.db")
     token = "tok-" + secrets.token_hex(8)
     backend.script(prompt_contains="start", replies=["<script>window.pwned=1</script> & <b>"])
-    shapes = start_run(_plan(SHAPES, tmp_path / "shapes.yaml"), {"topic": "owls", "token": token},
-                       backend, records, options=RunOptions())
+    shapes = start_run(
+        _plan(SHAPES, tmp_path / "shapes.yaml"),
+        {"topic": "owls", "token": token},
+        backend,
+        records,
+        options=RunOptions(),
+    )
     assert shapes.status == "succeeded", shapes.error
     other = textwrap.dedent("""\
         apiVersion: orchestrate/v1
@@ -74,8 +79,13 @@ def made(tmp_path):
     for _ in range(3):
         start_run(plan, {}, backend, records, options=RunOptions())
     records.close()
-    yield {"db": tmp_path / "runs.db", "shapes": shapes.run_id, "failed": failed.run_id,
-           "token": token, "dir": tmp_path}
+    yield {
+        "db": tmp_path / "runs.db",
+        "shapes": shapes.run_id,
+        "failed": failed.run_id,
+        "token": token,
+        "dir": tmp_path,
+    }
 
 
 @pytest.fixture
@@ -98,8 +108,10 @@ def test_list_newest_first_with_filters(client, made):
     assert _run_ids(only) == [made["shapes"]]
     failed = client.get("/", params={"status": "failed"}).text
     assert _run_ids(failed) == [made["failed"]]
-    assert _run_ids(client.get("/", params={"pipeline": "other", "status": "succeeded"}).text) \
+    assert (
+        _run_ids(client.get("/", params={"pipeline": "other", "status": "succeeded"}).text)
         == ids[:3]
+    )
 
 
 def test_list_is_paged_by_keyset_in_the_query(made):
@@ -152,8 +164,9 @@ def test_pages_follow_their_links(made):
 
 def test_run_page_draws_graph_groups_critical_path_and_timeline(client, made):
     html = client.get(f"/runs/{made['shapes']}").text
-    by_step = {step: cls for cls, step in re.findall(
-        r'<g class="node ([^"]*)" data-step="([^"]+)"', html)}
+    by_step = {
+        step: cls for cls, step in re.findall(r'<g class="node ([^"]*)" data-step="([^"]+)"', html)
+    }
     assert "foreach" in by_step["each"] and "st-succeeded" in by_step["each"]
     assert "loop" in by_step["polish"] and "polish.rewrite" in by_step
     assert html.count('class="item st-succeeded"') == 3  # each for_each item drawn
@@ -225,8 +238,10 @@ def test_no_records_yet_creates_nothing(tmp_path):
 def test_interrupted_run_reads_interrupted(client, made):
     db = sqlite3.connect(made["db"])
     with db:
-        db.execute("UPDATE runs SET status='running', ended=NULL, pid=999999999 WHERE id=?",
-                   (made["failed"],))
+        db.execute(
+            "UPDATE runs SET status='running', ended=NULL, pid=999999999 WHERE id=?",
+            (made["failed"],),
+        )
     db.close()
     html = client.get("/", params={"status": "interrupted"}).text
     assert _run_ids(html) == [made["failed"]]
@@ -235,27 +250,39 @@ def test_interrupted_run_reads_interrupted(client, made):
 
 def test_example_pipelines_draw(tmp_path):
     backend, records = MemoryBackend(), Records(tmp_path / "runs.db")
-    backend.script(prompt_contains="Review", json={"approved": True, "feedback": "ok"},
-                   times=100)
-    for name, inputs in (("research-report", {"topic": "x"}), ("parallel-analysis",
-                                                               {"proposal": "y"}),
-                         ("release-notes", {"changes": "z"})):
-        out = start_run(load_plan(f"pipelines/{name}.yaml"), inputs, backend, records,
-                        options=RunOptions())
+    backend.script(prompt_contains="Review", json={"approved": True, "feedback": "ok"}, times=100)
+    for name, inputs in (
+        ("research-report", {"topic": "x"}),
+        ("parallel-analysis", {"proposal": "y"}),
+        ("release-notes", {"changes": "z"}),
+    ):
+        out = start_run(
+            load_plan(f"pipelines/{name}.yaml"), inputs, backend, records, options=RunOptions()
+        )
         assert out.status == "succeeded", out.error
     records.close()
     with TestClient(create_app(str(tmp_path / "runs.db")), base_url=LOCAL) as c:
         pages = [c.get(f"/runs/{run_id}").text for run_id in _run_ids(c.get("/").text)]
     assert all(page.count("<svg") == 2 for page in pages)
     notes = pages[0]  # newest first: release-notes, whose sub-pipelines are groups
-    svg = ElementTree.fromstring(notes[notes.index('<svg xmlns="http://www.w3.org/2000/svg" '
-                                                   'class="dag"'):notes.index("</svg>") + 6])
+    svg = ElementTree.fromstring(
+        notes[
+            notes.index('<svg xmlns="http://www.w3.org/2000/svg" class="dag"') : notes.index(
+                "</svg>"
+            )
+            + 6
+        ]
+    )
     ns = "{http://www.w3.org/2000/svg}"
     groups = {g.get("data-step"): g for g in svg.iter(f"{ns}g") if "uses" in g.get("class", "")}
     assert set(groups) == {"notes_review", "announcement_review"}
     inside = {g.get("data-step") for g in groups["notes_review"].iter(f"{ns}g")}
-    assert {"notes_review.inputs", "notes_review.review", "notes_review.revise",
-            "notes_review.revise.rewrite"} <= inside
+    assert {
+        "notes_review.inputs",
+        "notes_review.review",
+        "notes_review.revise",
+        "notes_review.revise.rewrite",
+    } <= inside
     assert "notes" not in inside and "announcement_review.review" not in inside
     assert groups["notes_review"].get("data-status") == "succeeded"  # its outputs end ran
 
@@ -307,13 +334,22 @@ def test_a_database_error_drops_the_connection_and_the_next_request_recovers(cli
 def test_the_host_header_must_name_this_server(made):
     from orchestrator.ui.pages import host_of
 
-    assert [host_of(h) for h in ("[::1]:8290", "127.0.0.1:8290", "LocalHost", "[::1]")] == \
-        ["::1", "127.0.0.1", "localhost", "::1"]
+    assert [host_of(h) for h in ("[::1]:8290", "127.0.0.1:8290", "LocalHost", "[::1]")] == [
+        "::1",
+        "127.0.0.1",
+        "localhost",
+        "::1",
+    ]
     with TestClient(create_app(str(made["db"]), host="::1"), base_url=LOCAL) as c:
         for good in ("[::1]:8290", "localhost:8290", "127.0.0.1"):
             assert c.get("/", headers={"host": good}).status_code == 200, good
-        for bad in ("evil.example", "evil.example:8290", "127.0.0.1.evil.example", "",
-                    "testserver"):
+        for bad in (
+            "evil.example",
+            "evil.example:8290",
+            "127.0.0.1.evil.example",
+            "",
+            "testserver",
+        ):
             reply = c.get("/", headers={"host": bad})
             assert reply.status_code == 400, bad
             assert reply.headers["content-security-policy"] == CSP

@@ -54,8 +54,9 @@ HEARTBEAT_EVERY = 3.0  # seconds; the workflow's heartbeat timeout is 15 s
 @lru_cache(maxsize=32)
 def _plan(text: str, file: str, source_hash: str, used: tuple[tuple[str, str], ...] = ()) -> Plan:
     # the used files were found inside the run's trust boundary by the process that started it
-    plan = load_plan_text(text, file, allowed=tuple(os.path.dirname(p) for p, _ in used),
-                          used=dict(used))
+    plan = load_plan_text(
+        text, file, allowed=tuple(os.path.dirname(p) for p, _ in used), used=dict(used)
+    )
     if plan.source_hash != source_hash:
         raise RunError(f"{file}: the pipeline this worker compiled differs from the run's")
     return plan
@@ -70,46 +71,70 @@ def _open_records(ref: str) -> Records:
     whose full URL (with its password) the worker takes from ORCHESTRATE_RECORDS_URL."""
     location = ref
     if ref.startswith("env:"):
-        location = (settings.value("ORCHESTRATE_RECORDS_URL") or "")
+        location = settings.value("ORCHESTRATE_RECORDS_URL") or ""
         if records_pg.safe_url(location) != ref[4:]:
             shown = records_pg.safe_url(location) if location else "unset"
-            raise RunError(f"this worker's ORCHESTRATE_RECORDS_URL ({shown}) is not the run's "
-                           f"records ({ref[4:]}): set it to the same database")
+            raise RunError(
+                f"this worker's ORCHESTRATE_RECORDS_URL ({shown}) is not the run's "
+                f"records ({ref[4:]}): set it to the same database"
+            )
     with _records_lock:  # one connection per database per worker (Records is thread-safe)
         if location not in _records:
             _records[location] = Records(location)
         return _records[location]
 
 
-def _pool(run: dict[str, Any], plan: Plan, backend: RunBackend, records: Records,
-          redactor: Redactor, assigned: dict[str, list[int]] | None = None) -> AgentPool:
+def _pool(
+    run: dict[str, Any],
+    plan: Plan,
+    backend: RunBackend,
+    records: Records,
+    redactor: Redactor,
+    assigned: dict[str, list[int]] | None = None,
+) -> AgentPool:
     rows = [r for r in records.resources(run["run_id"]) if not r["deleted"]]
     reuse = {(r["kind"], r["name"]): r["letta_id"] for r in rows}
     # In a live first attempt the records are the truth (nothing deletes the run's agents
     # while it runs): no lookup per step. A resume, or an activity retried after its worker
     # died, checks that the recorded agents still exist.
     trusted = run.get("attempt", 0) == 0 and activity.info().attempt == 1
-    alive = {r["letta_id"]: AgentRef(r["letta_id"], r["name"]) for r in rows
-             if r["kind"] == "agent"} if trusted else None
+    alive = (
+        {r["letta_id"]: AgentRef(r["letta_id"], r["name"]) for r in rows if r["kind"] == "agent"}
+        if trusted
+        else None
+    )
     models = run.get("models")
-    return AgentPool(plan, backend, records, redactor, run_id=run["run_id"],
-                     namespace=run["namespace"], default_model=run.get("model"),
-                     keep=True, reuse=reuse, assigned=assigned, alive=alive,
-                     models=(list(models[0]), list(models[1])) if models else None)
+    return AgentPool(
+        plan,
+        backend,
+        records,
+        redactor,
+        run_id=run["run_id"],
+        namespace=run["namespace"],
+        default_model=run.get("model"),
+        keep=True,
+        reuse=reuse,
+        assigned=assigned,
+        alive=alive,
+        models=(list(models[0]), list(models[1])) if models else None,
+    )
 
 
 _backends: dict[tuple[str, str | None], RunBackend] = {}
 
 
 def _parts(run: dict[str, Any]) -> tuple[Plan, RunBackend, Records, Redactor]:
-    plan = _plan(run["pipeline_text"], run["pipeline_file"], run["source_hash"],
-                 tuple(sorted((run.get("used_files") or {}).items())))
+    plan = _plan(
+        run["pipeline_text"],
+        run["pipeline_file"],
+        run["source_hash"],
+        tuple(sorted((run.get("used_files") or {}).items())),
+    )
     api_key = os.environ.get("LETTA_API_KEY") or None
     with _records_lock:  # one client (and its connection pool) per server per worker
         backend = _backends.get((run["base_url"], api_key))
         if backend is None:
-            backend = _backends[(run["base_url"], api_key)] = run_backend(
-                run["base_url"], api_key)
+            backend = _backends[(run["base_url"], api_key)] = run_backend(run["base_url"], api_key)
     return plan, backend, _open_records(run["records"]), Redactor([api_key] if api_key else [])
 
 
@@ -125,20 +150,27 @@ def prepare(run: dict[str, Any]) -> None:
                 pool.shared_block(block)
 
 
-def settled_results(plan: Plan, units: dict[UnitKey, dict],
-                    gates: list[dict] | None = None) -> dict[str, StepResult]:
+def settled_results(
+    plan: Plan, units: dict[UnitKey, dict], gates: list[dict] | None = None
+) -> dict[str, StepResult]:
     """The top-level steps' results as recorded (outputs as recorded: masked secrets), with
     the decisions of plain steps' approval gates (`gates`: the run's approvals rows)."""
-    decided = {(g["step"], g["stage"]): g for g in gates or ()
-               if g["item"] == NO_ITEM and g["iteration"] == NO_ITERATION
-               and g["status"] != WAITING}
+    decided = {
+        (g["step"], g["stage"]): g
+        for g in gates or ()
+        if g["item"] == NO_ITEM and g["iteration"] == NO_ITERATION and g["status"] != WAITING
+    }
     results = {}
     for name in plan.steps:
         row = units.get(UnitKey(name, NO_ITEM, NO_ITERATION))
         if row is not None and row["status"] in DONE_OK:
-            results[name] = StepResult(row["status"], row.get("output"), row.get("error"),
-                                       iterations=row.get("iterations"),
-                                       duration=row.get("duration") or 0.0)
+            results[name] = StepResult(
+                row["status"],
+                row.get("output"),
+                row.get("error"),
+                iterations=row.get("iterations"),
+                duration=row.get("duration") or 0.0,
+            )
         gate = plan.steps[name].approval
         if gate is None:
             continue
@@ -161,22 +193,38 @@ def step(run: dict[str, Any]) -> dict[str, Any]:
     name = run["step"]
     memo = records.units(run["run_id"])
     pool = _pool(run, plan, backend, records, redactor, assigned=run.get("copies"))
-    svc = Services(run_id=run["run_id"], backend=backend, records=records, redactor=redactor,
-                   agents=pool, memo=memo, max_parallel=max(1, int(run["max_parallel"])),
-                   stream=bool(run.get("stream")))
+    svc = Services(
+        run_id=run["run_id"],
+        backend=backend,
+        records=records,
+        redactor=redactor,
+        agents=pool,
+        memo=memo,
+        max_parallel=max(1, int(run["max_parallel"])),
+        stream=bool(run.get("stream")),
+    )
     svc.emit = redacting(_relay(records, run["run_id"]), redactor)
     trace = _trace(run, plan, svc)
     limits = run.get("budget") or {}
     svc.budget = Budget(  # what every worker spent so far is in the records
         BudgetSpec(max_tokens=limits.get("max_tokens"), max_cost=limits.get("max_cost")),
-        step_limits(plan), spent_so_far(memo.values()))
+        step_limits(plan),
+        spent_so_far(memo.values()),
+    )
     stop = threading.Event()
-    beat = threading.Thread(target=contextvars.copy_context().run, args=(_heartbeat, svc, stop),
-                            name=f"heartbeat-{name}", daemon=True)
+    beat = threading.Thread(
+        target=contextvars.copy_context().run,
+        args=(_heartbeat, svc, stop),
+        name=f"heartbeat-{name}",
+        daemon=True,
+    )
     beat.start()
     mode = run.get("mode", "step")  # a for_each step's phases: see items.py
-    hook = {"expand": items.expand, "item": items.one_item(int(run.get("index", 0))),
-            "collect": items.collect(name)}.get(mode)
+    hook = {
+        "expand": items.expand,
+        "item": items.one_item(int(run.get("index", 0))),
+        "collect": items.collect(name),
+    }.get(mode)
     token = unit_gate.set(items.one_new_unit()) if mode == "unit" else None
     try:
         with items_by(hook) if hook is not None else contextlib.nullcontext():
@@ -214,8 +262,9 @@ def _trace(run: dict[str, Any], plan: Plan, svc: Services) -> Any:
 
 
 # What the following process derives itself from the records (never relayed).
-_DERIVED = frozenset({"step_started", "step_finished", "step_waiting", "run_started",
-                      "run_finished"})
+_DERIVED = frozenset(
+    {"step_started", "step_finished", "step_waiting", "run_started", "run_finished"}
+)
 
 
 def _relay(records: Records, run_id: str) -> EventSink:
@@ -230,8 +279,9 @@ def _relay(records: Records, run_id: str) -> EventSink:
 
 
 def _plain(value: Any) -> Any:
-    return value if isinstance(value, (str, int, float, bool, type(None), list, dict)) \
-        else str(value)
+    return (
+        value if isinstance(value, (str, int, float, bool, type(None), list, dict)) else str(value)
+    )
 
 
 def _heartbeat(svc: Services, stop: threading.Event) -> None:
@@ -252,14 +302,27 @@ def _heartbeat(svc: Services, stop: threading.Event) -> None:
 def summary(result: StepResult) -> dict[str, Any]:
     """What the workflow keeps of a step: no outputs (they live in the run records)."""
     u = result.usage
-    return {"status": result.status, "error": result.error, "duration": result.duration,
-            "iterations": result.iterations, "reused": result.reused,
-            "usage": [u.prompt_tokens, u.completion_tokens, u.step_count, u.attempts],
-            "cached": result.cached, "approval": result.approval}
+    return {
+        "status": result.status,
+        "error": result.error,
+        "duration": result.duration,
+        "iterations": result.iterations,
+        "reused": result.reused,
+        "usage": [u.prompt_tokens, u.completion_tokens, u.step_count, u.attempts],
+        "cached": result.cached,
+        "approval": result.approval,
+    }
 
 
 def from_summary(data: dict[str, Any], output: Any = None) -> StepResult:
-    return StepResult(data["status"], output, data.get("error"), data.get("iterations"),
-                      data.get("duration") or 0.0, Usage(*data.get("usage", [0, 0, 0, 0])),
-                      bool(data.get("reused")), cached=bool(data.get("cached")),
-                      approval=data.get("approval"))
+    return StepResult(
+        data["status"],
+        output,
+        data.get("error"),
+        data.get("iterations"),
+        data.get("duration") or 0.0,
+        Usage(*data.get("usage", [0, 0, 0, 0])),
+        bool(data.get("reused")),
+        cached=bool(data.get("cached")),
+        approval=data.get("approval"),
+    )

@@ -62,14 +62,23 @@ class TemporalTarget:
     home: Path = field(default_factory=_state_home)  # for the payload key (codec.py)
 
 
-def workflow_input(plan: Plan, inputs: Mapping[str, Any], svc: Services, *, max_parallel: int,
-                   base_url: str, namespace: str, model: str | None,
-                   attempt: int = 0, spread: str = SPREAD_ITEMS) -> dict[str, Any]:
+def workflow_input(
+    plan: Plan,
+    inputs: Mapping[str, Any],
+    svc: Services,
+    *,
+    max_parallel: int,
+    base_url: str,
+    namespace: str,
+    model: str | None,
+    attempt: int = 0,
+    spread: str = SPREAD_ITEMS,
+) -> dict[str, Any]:
     needs: dict[str, dict[str, int]] = {}
     replicas: dict[str, int] = {}
     for name, step in plan.steps.items():
         want: dict[str, int] = {}
-        for inner in (step.loop.steps.values() if step.loop else (step,)):
+        for inner in step.loop.steps.values() if step.loop else (step,):
             agent = inner.agent
             if agent is None:  # only loop steps have none, and their body steps have one
                 continue
@@ -78,36 +87,54 @@ def workflow_input(plan: Plan, inputs: Mapping[str, Any], svc: Services, *, max_
             n = min(copies, max_parallel) if inner.for_each is not None else 1
             want[agent] = max(want.get(agent, 0), n)
         needs[name] = want
-    run = {"run_id": svc.run_id, "pipeline_text": Path(plan.source).read_text(),
-           "pipeline_file": str(Path(plan.source).resolve()), "source_hash": plan.source_hash,
-           # sub-pipelines: workers compile the texts this run started with, not their disk
-           "used_files": {real: Path(shown).read_text() for real, shown in plan.used_files.items()},
-           "records": _records_ref(svc.records.location), "base_url": base_url,
-           "namespace": namespace, "inputs": dict(inputs), "max_parallel": max_parallel,
-           "stream": svc.stream,
-           # the run's limits; each step's worker counts what the records say was spent
-           "budget": _run_budget(svc),
-           # their values travel sealed (codec.py); workers mask them like a local run
-           "secret_inputs": sorted(n for n, spec in plan.inputs.items() if spec.secret),
-           # asked once here, not by every step on every worker
-           "model": model or svc.agents.default_model(),
-           "models": [list(m) for m in svc.agents.server_models()], "attempt": attempt}
+    run = {
+        "run_id": svc.run_id,
+        "pipeline_text": Path(plan.source).read_text(),
+        "pipeline_file": str(Path(plan.source).resolve()),
+        "source_hash": plan.source_hash,
+        # sub-pipelines: workers compile the texts this run started with, not their disk
+        "used_files": {real: Path(shown).read_text() for real, shown in plan.used_files.items()},
+        "records": _records_ref(svc.records.location),
+        "base_url": base_url,
+        "namespace": namespace,
+        "inputs": dict(inputs),
+        "max_parallel": max_parallel,
+        "stream": svc.stream,
+        # the run's limits; each step's worker counts what the records say was spent
+        "budget": _run_budget(svc),
+        # their values travel sealed (codec.py); workers mask them like a local run
+        "secret_inputs": sorted(n for n, spec in plan.inputs.items() if spec.secret),
+        # asked once here, not by every step on every worker
+        "model": model or svc.agents.default_model(),
+        "models": [list(m) for m in svc.agents.server_models()],
+        "attempt": attempt,
+    }
     if svc.trace is not None:  # OpenTelemetry: the workers' units go under the run's span
         run["trace"] = svc.trace
     shared = any(plan.agents[a].shared_blocks for a in replicas if not plan.agents[a].ref)
     fans = [n for n, st in plan.steps.items() if st.for_each is not None and st.loop is None]
     loops = [n for n, st in plan.steps.items() if st.loop is not None]
-    return {"run": run, "order": list(plan.steps), "prepare": shared, "fan_steps": fans,
-            "loop_steps": loops,
-            "deps": {n: list(s.depends_on) for n, s in plan.steps.items()},
-            "needs": needs, "replicas": replicas, "max_parallel": max_parallel,
-            "step_timeout": None, "spread": spread}
+    return {
+        "run": run,
+        "order": list(plan.steps),
+        "prepare": shared,
+        "fan_steps": fans,
+        "loop_steps": loops,
+        "deps": {n: list(s.depends_on) for n, s in plan.steps.items()},
+        "needs": needs,
+        "replicas": replicas,
+        "max_parallel": max_parallel,
+        "step_timeout": None,
+        "spread": spread,
+    }
 
 
 def _run_budget(svc: Services) -> dict[str, Any]:
     limit = svc.budget.limits.get(RUN)
-    return {"max_tokens": limit.max_tokens if limit else None,
-            "max_cost": limit.max_cost if limit else None}
+    return {
+        "max_tokens": limit.max_tokens if limit else None,
+        "max_cost": limit.max_cost if limit else None,
+    }
 
 
 def _records_ref(location: str) -> str:
@@ -117,12 +144,31 @@ def _records_ref(location: str) -> str:
     return f"env:{records_pg.safe_url(location)}" if records_pg.is_url(location) else location
 
 
-def execute(plan: Plan, inputs: Mapping[str, Any], svc: Services, *, target: TemporalTarget,
-            max_parallel: int, deadline: float | None, base_url: str, namespace: str,
-            model: str | None, attempt: int = 0,
-            spread: str = SPREAD_ITEMS) -> dict[str, StepResult]:
-    spec = workflow_input(plan, inputs, svc, max_parallel=max_parallel, base_url=base_url,
-                          namespace=namespace, model=model, attempt=attempt, spread=spread)
+def execute(
+    plan: Plan,
+    inputs: Mapping[str, Any],
+    svc: Services,
+    *,
+    target: TemporalTarget,
+    max_parallel: int,
+    deadline: float | None,
+    base_url: str,
+    namespace: str,
+    model: str | None,
+    attempt: int = 0,
+    spread: str = SPREAD_ITEMS,
+) -> dict[str, StepResult]:
+    spec = workflow_input(
+        plan,
+        inputs,
+        svc,
+        max_parallel=max_parallel,
+        base_url=base_url,
+        namespace=namespace,
+        model=model,
+        attempt=attempt,
+        spread=spread,
+    )
     workflow_id = f"orchestrate-{svc.run_id}-{attempt}"
     follower = _Follower(plan, svc)
     try:
@@ -140,19 +186,30 @@ async def _connect(target: TemporalTarget) -> Any:
 
     converter = data_converter(target.home)  # a bad key is the user's error, said as such
     try:
-        return await asyncio.wait_for(Client.connect(target.address, namespace=target.namespace,
-                                                     data_converter=converter), timeout=15)
+        return await asyncio.wait_for(
+            Client.connect(target.address, namespace=target.namespace, data_converter=converter),
+            timeout=15,
+        )
     except Exception as exc:  # noqa: BLE001 - any failure to connect is the user's to fix
-        raise RunError(f"no Temporal server answers at {target.address} ({exc}); start one "
-                       "with `orchestrate server start --temporal`, or pass "
-                       "--temporal-address") from None
+        raise RunError(
+            f"no Temporal server answers at {target.address} ({exc}); start one "
+            "with `orchestrate server start --temporal`, or pass "
+            "--temporal-address"
+        ) from None
 
 
-async def _drive(target: TemporalTarget, workflow_id: str, spec: dict[str, Any],
-                 follower: _Follower, deadline: float | None, svc: Services) -> None:
+async def _drive(
+    target: TemporalTarget,
+    workflow_id: str,
+    spec: dict[str, Any],
+    follower: _Follower,
+    deadline: float | None,
+    svc: Services,
+) -> None:
     client = await _connect(target)
-    handle = await client.start_workflow(PipelineWorkflow.run, spec, id=workflow_id,
-                                         task_queue=target.task_queue)
+    handle = await client.start_workflow(
+        PipelineWorkflow.run, spec, id=workflow_id, task_queue=target.task_queue
+    )
     result_task = asyncio.ensure_future(handle.result())
     while not result_task.done():
         if deadline is not None and time.monotonic() > deadline:
@@ -170,8 +227,10 @@ async def _drive(target: TemporalTarget, workflow_id: str, spec: dict[str, Any],
             outcome = result_task.result()
         except Exception as exc:  # noqa: BLE001 - the workflow itself failed: say why
             cause = getattr(exc, "cause", None)
-            raise RunError(f"the run's Temporal workflow {workflow_id} failed: "
-                           f"{getattr(cause, 'message', None) or exc}") from None
+            raise RunError(
+                f"the run's Temporal workflow {workflow_id} failed: "
+                f"{getattr(cause, 'message', None) or exc}"
+            ) from None
         stopped = [s.get("stopped") for s in outcome["steps"].values() if s.get("stopped")]
         if stopped and svc.budget.stopped is None:  # a worker reached the run's limit
             svc.budget.stopped = stopped[0]
@@ -199,8 +258,9 @@ class _Follower:
         self._iterations: set[tuple[Any, Any]] = set()
         self._items: dict[str, set[Any]] = {}  # unit label -> items that ended
 
-    def update(self, progress: Mapping[str, Mapping[str, Any]],
-               units: dict[UnitKey, dict] | None = None) -> None:
+    def update(
+        self, progress: Mapping[str, Mapping[str, Any]], units: dict[UnitKey, dict] | None = None
+    ) -> None:
         for name in self.plan.steps:
             state = progress.get(name) or {}
             status = state.get("status")
@@ -253,21 +313,30 @@ class _Follower:
             if own and self.plan.steps[top].approval is not None:
                 continue  # its gate, not its row, says how it ended: the workflow's summary
             if own and row["status"] not in (RUNNING, CANCELLED):
-                state[top] = {"status": row["status"], "error": row.get("error"),
-                              "duration": row.get("duration") or 0.0,
-                              "iterations": row.get("iterations"),
-                              "usage": [row.get("prompt_tokens") or 0,
-                                        row.get("completion_tokens") or 0,
-                                        row.get("step_count") or 0, row.get("attempts") or 0]}
+                state[top] = {
+                    "status": row["status"],
+                    "error": row.get("error"),
+                    "duration": row.get("duration") or 0.0,
+                    "iterations": row.get("iterations"),
+                    "usage": [
+                        row.get("prompt_tokens") or 0,
+                        row.get("completion_tokens") or 0,
+                        row.get("step_count") or 0,
+                        row.get("attempts") or 0,
+                    ],
+                }
             elif top not in state:
                 state[top] = {"status": RUNNING}
         self.update(state, units)
 
     def finish(self, steps: Mapping[str, dict[str, Any]], settled: Mapping[str, str]) -> None:
         self.update_from_records()  # the last relayed events, and steps the records show
-        self.update({**{n: {"status": s} for n, s in settled.items()
-                        if s in (BLOCKED, NOT_STARTED)},
-                     **steps})
+        self.update(
+            {
+                **{n: {"status": s} for n, s in settled.items() if s in (BLOCKED, NOT_STARTED)},
+                **steps,
+            }
+        )
 
     def _blocked(self, name: str) -> StepResult:
         """Worded as the local executor words it."""

@@ -54,9 +54,11 @@ def load_key(home: Path) -> bytes:
     except (binascii.Error, ValueError):
         key = b""
     if len(key) != 32:
-        raise RunError(f"{where}: not a Temporal encryption key (32 bytes, base64); make one "
-                       "with: python3 -c 'import base64,os; print(base64.b64encode("
-                       "os.urandom(32)).decode())'")
+        raise RunError(
+            f"{where}: not a Temporal encryption key (32 bytes, base64); make one "
+            "with: python3 -c 'import base64,os; print(base64.b64encode("
+            "os.urandom(32)).decode())'"
+        )
     return key
 
 
@@ -72,8 +74,9 @@ class SealingCodec(PayloadCodec):
         for payload in payloads:
             nonce = secrets.token_bytes(NONCE)
             data = self._aead.encrypt(nonce, payload.SerializeToString(), self._id)
-            sealed.append(Payload(metadata={"encoding": ENCODING, "key-id": self._id},
-                                  data=nonce + data))
+            sealed.append(
+                Payload(metadata={"encoding": ENCODING, "key-id": self._id}, data=nonce + data)
+            )
         return sealed
 
     async def decode(self, payloads: Sequence[Payload]) -> list[Payload]:
@@ -84,9 +87,11 @@ class SealingCodec(PayloadCodec):
                 continue
             sealer = payload.metadata.get("key-id", b"?")
             if sealer != self._id:
-                raise RunError(f"a Temporal payload was sealed with key {sealer.decode()}, "
-                               f"this process has key {self._id.decode()}: give every worker "
-                               f"and client the same {ENV_KEY}")
+                raise RunError(
+                    f"a Temporal payload was sealed with key {sealer.decode()}, "
+                    f"this process has key {self._id.decode()}: give every worker "
+                    f"and client the same {ENV_KEY}"
+                )
             plain = self._aead.decrypt(payload.data[:NONCE], payload.data[NONCE:], self._id)
             inner = Payload()
             inner.ParseFromString(plain)

@@ -47,8 +47,9 @@ class ItemDone(BaseException):  # noqa: N818 - a control-flow signal, not an err
         self.result = result
 
 
-def expand(svc: Services, count: int, run_one: Callable[[int], Any], width: int,
-           name: str) -> list[Any]:
+def expand(
+    svc: Services, count: int, run_one: Callable[[int], Any], width: int, name: str
+) -> list[Any]:
     raise Expanded(count)
 
 
@@ -59,11 +60,13 @@ def _ended(svc: Services, label: str, index: int, count: int, ok: bool) -> None:
 
 
 def one_item(index: int) -> Callable[..., list[Any]]:
-    def hook(svc: Services, count: int, run_one: Callable[[int], Any], width: int,
-             name: str) -> list[Any]:
+    def hook(
+        svc: Services, count: int, run_one: Callable[[int], Any], width: int, name: str
+    ) -> list[Any]:
         if index >= count:
-            raise ItemDone(StepResult(FAILED, error=f"item {index} is gone: the list has "
-                                      f"{count} items now"))
+            raise ItemDone(
+                StepResult(FAILED, error=f"item {index} is gone: the list has {count} items now")
+            )
         label = name.removesuffix("-item")
         try:
             result = run_one(index)
@@ -79,8 +82,9 @@ def one_item(index: int) -> Callable[..., list[Any]]:
 
 
 def collect(step: str) -> Callable[..., list[Any]]:
-    def hook(svc: Services, count: int, run_one: Callable[[int], Any], width: int,
-             name: str) -> list[Any]:
+    def hook(
+        svc: Services, count: int, run_one: Callable[[int], Any], width: int, name: str
+    ) -> list[Any]:
         units = svc.records.units(svc.run_id)
         results = []
         for index in range(count):
@@ -88,10 +92,19 @@ def collect(step: str) -> Callable[..., list[Any]]:
             if row.get("status") != SUCCEEDED:
                 error = row.get("error") or f"item {index} did not run"
                 raise StepFailed(error, Usage())
-            results.append(StepResult(SUCCEEDED, row.get("output"), usage=Usage(
-                row.get("prompt_tokens") or 0, row.get("completion_tokens") or 0,
-                row.get("step_count") or 0, row.get("attempts") or 0),
-                duration=row.get("duration") or 0.0))
+            results.append(
+                StepResult(
+                    SUCCEEDED,
+                    row.get("output"),
+                    usage=Usage(
+                        row.get("prompt_tokens") or 0,
+                        row.get("completion_tokens") or 0,
+                        row.get("step_count") or 0,
+                        row.get("attempts") or 0,
+                    ),
+                    duration=row.get("duration") or 0.0,
+                )
+            )
         return results
 
     return hook

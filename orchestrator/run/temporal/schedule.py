@@ -43,8 +43,9 @@ class Schedule:
             self._waiting_on[name] = len(self.deps[name])
             for dep in self.deps[name]:
                 self._downstream.setdefault(dep, []).append(name)
-        self._downstream = {k: sorted(v, key=position.__getitem__)
-                            for k, v in self._downstream.items()}
+        self._downstream = {
+            k: sorted(v, key=position.__getitem__) for k, v in self._downstream.items()
+        }
         self._ready = [n for n in self.order if not self.deps[n]]
         self._free = {a: list(range(1, max(1, n) + 1)) for a, n in self.replicas.items()}
         self._position = position
@@ -61,12 +62,16 @@ class Schedule:
         self._ready = []
         while pending:
             name = pending.popleft()
-            bad = [self.settled.get(d) for d in self.deps[name]
-                   if self.settled.get(d) not in DONE_OK]
+            bad = [
+                self.settled.get(d) for d in self.deps[name] if self.settled.get(d) not in DONE_OK
+            ]
             if bad:
                 blocked.append(name)
-                waits = all(self.settled.get(d) == WAITING_APPROVAL or d in self.postponed
-                            for d in self.deps[name] if self.settled.get(d) not in DONE_OK)
+                waits = all(
+                    self.settled.get(d) == WAITING_APPROVAL or d in self.postponed
+                    for d in self.deps[name]
+                    if self.settled.get(d) not in DONE_OK
+                )
                 if waits:
                     self.postponed.add(name)
                 for later in self._settle(name, NOT_STARTED if waits else BLOCKED):
@@ -99,8 +104,9 @@ class Schedule:
 
     def _lease(self, name: str) -> dict[str, list[int]] | None:
         wanted = self.needs.get(name, {})
-        if any(len(self._free.get(a, [])) < min(n, self.replicas.get(a, 1))
-               for a, n in wanted.items()):
+        if any(
+            len(self._free.get(a, [])) < min(n, self.replicas.get(a, 1)) for a, n in wanted.items()
+        ):
             return None
         leased = {}
         for agent, n in wanted.items():

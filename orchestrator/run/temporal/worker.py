@@ -22,8 +22,11 @@ from orchestrator.run.temporal.client import TemporalTarget, _connect
 from orchestrator.run.temporal.workflow import PipelineWorkflow
 
 
-def run_worker(target: TemporalTarget, max_concurrent_units: int = 8,
-               on_ready: Callable[[], None] = lambda: None) -> None:
+def run_worker(
+    target: TemporalTarget,
+    max_concurrent_units: int = 8,
+    on_ready: Callable[[], None] = lambda: None,
+) -> None:
     asyncio.run(_serve(target, max(1, max_concurrent_units), on_ready))
 
 
@@ -32,9 +35,14 @@ async def _serve(target: TemporalTarget, units: int, on_ready: Callable[[], None
 
     client = await _connect(target)
     with ThreadPoolExecutor(max_workers=2 * units + 1, thread_name_prefix="unit") as pool:
-        worker = Worker(client, task_queue=target.task_queue, workflows=[PipelineWorkflow],
-                        activities=[prepare, step], activity_executor=pool,
-                        max_concurrent_activities=units,
-                        max_concurrent_local_activities=units)
+        worker = Worker(
+            client,
+            task_queue=target.task_queue,
+            workflows=[PipelineWorkflow],
+            activities=[prepare, step],
+            activity_executor=pool,
+            max_concurrent_activities=units,
+            max_concurrent_local_activities=units,
+        )
         on_ready()
         await worker.run()

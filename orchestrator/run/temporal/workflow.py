@@ -37,9 +37,13 @@ STEP_ACTIVITY, PREPARE_ACTIVITY = "orchestrate.step", "orchestrate.prepare"
 SPREAD_ITEMS, SPREAD_ALL = "items", "all"
 MAX_UNIT_CALLS = 100_000  # a loop's units, at most (max_iterations x body steps is far less)
 HEARTBEAT = timedelta(seconds=15)  # a worker that stops heartbeating this long is dead
-STEP_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), backoff_coefficient=2.0,
-                         maximum_interval=timedelta(seconds=10), maximum_attempts=10,
-                         non_retryable_error_types=["RunError", "SpecError"])
+STEP_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=1),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(seconds=10),
+    maximum_attempts=10,
+    non_retryable_error_types=["RunError", "SpecError"],
+)
 
 
 @workflow.defn(name="orchestrate.pipeline")
@@ -58,10 +62,14 @@ class PipelineWorkflow:
         step_timeout = timedelta(seconds=float(spec.get("step_timeout") or 86400))
         if spec.get("prepare", True):
             await workflow.execute_activity(
-                PREPARE_ACTIVITY, run, start_to_close_timeout=timedelta(minutes=10),
-                retry_policy=STEP_RETRY)
-        schedule = Schedule(order=spec["order"], deps=spec["deps"], needs=spec["needs"],
-                            replicas=spec["replicas"])
+                PREPARE_ACTIVITY,
+                run,
+                start_to_close_timeout=timedelta(minutes=10),
+                retry_policy=STEP_RETRY,
+            )
+        schedule = Schedule(
+            order=spec["order"], deps=spec["deps"], needs=spec["needs"], replicas=spec["replicas"]
+        )
         limit = max(1, int(spec.get("max_parallel") or 1))
         running: dict[asyncio.Task[Any], str] = {}
         fans = set(spec.get("fan_steps", ()))  # top-level for_each: items as activities
@@ -78,15 +86,20 @@ class PipelineWorkflow:
             for name, copies in started:
                 self._progress[name] = {"status": RUNNING}
                 unit = {**run, "step": name, "copies": copies}
-                work = (self._fan(unit, step_timeout) if name in fans
-                        else _units(unit, step_timeout) if name in loops
-                        else whole_step(unit, step_timeout))
+                work = (
+                    self._fan(unit, step_timeout)
+                    if name in fans
+                    else _units(unit, step_timeout)
+                    if name in loops
+                    else whole_step(unit, step_timeout)
+                )
                 running[asyncio.ensure_future(work)] = name
             if not running:
                 if schedule.done() or stopped:
                     break
-                raise ApplicationError("the schedule is stuck: no step can start",
-                                                non_retryable=True)
+                raise ApplicationError(
+                    "the schedule is stuck: no step can start", non_retryable=True
+                )
             done, _ = await workflow.wait(list(running), return_when=asyncio.FIRST_COMPLETED)
             for task in sorted(done, key=lambda t: spec["order"].index(running[t])):
                 name = running.pop(task)
@@ -104,7 +117,7 @@ class PipelineWorkflow:
         first = await _activity({**unit, "mode": "expand"}, timeout)
         if first.get("status") != "expand":
             return dict(first)  # skipped, or its for_each failed: the step's end
-        (agent, free), = unit["copies"].items()
+        ((agent, free),) = unit["copies"].items()
         free = sorted(free)
         pending: dict[asyncio.Task[Any], int] = {}
         next_index, failed = 0, False
@@ -129,14 +142,19 @@ async def _units(unit: dict[str, Any], timeout: timedelta) -> dict[str, Any]:
         summary = dict(await _activity({**unit, "mode": "unit"}, timeout))
         if summary.get("status") != "more":
             return summary
-    raise ApplicationError(f"step {unit['step']}: more than {MAX_UNIT_CALLS} units",
-                                    non_retryable=True)
+    raise ApplicationError(
+        f"step {unit['step']}: more than {MAX_UNIT_CALLS} units", non_retryable=True
+    )
 
 
 async def _activity(unit: dict[str, Any], timeout: timedelta) -> Any:
     return await workflow.execute_activity(
-        STEP_ACTIVITY, unit, start_to_close_timeout=timeout, heartbeat_timeout=HEARTBEAT,
-        retry_policy=STEP_RETRY)
+        STEP_ACTIVITY,
+        unit,
+        start_to_close_timeout=timeout,
+        heartbeat_timeout=HEARTBEAT,
+        retry_policy=STEP_RETRY,
+    )
 
 
 async def _local(unit: dict[str, Any], timeout: timedelta) -> Any:
@@ -145,7 +163,8 @@ async def _local(unit: dict[str, Any], timeout: timedelta) -> Any:
     out and another worker replays the workflow and runs the step again, where it finds its
     records (an in-flight message is reconciled by its otid, as after a lost heartbeat)."""
     return await workflow.execute_local_activity(
-        STEP_ACTIVITY, unit, start_to_close_timeout=timeout, retry_policy=STEP_RETRY)
+        STEP_ACTIVITY, unit, start_to_close_timeout=timeout, retry_policy=STEP_RETRY
+    )
 
 
 async def _summary_of(task: asyncio.Task[Any]) -> dict[str, Any]:
@@ -160,5 +179,11 @@ async def _summary_of(task: asyncio.Task[Any]) -> dict[str, Any]:
         while isinstance(cause, ActivityError) and cause.cause is not None:
             cause = cause.cause
         message = getattr(cause, "message", None) or str(cause or exc)
-        return {"status": FAILED, "error": f"the worker could not run this step: {message}",
-                "duration": 0.0, "iterations": None, "reused": False, "usage": [0, 0, 0, 0]}
+        return {
+            "status": FAILED,
+            "error": f"the worker could not run this step: {message}",
+            "duration": 0.0,
+            "iterations": None,
+            "reused": False,
+            "usage": [0, 0, 0, 0],
+        }

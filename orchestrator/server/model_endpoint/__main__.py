@@ -33,7 +33,8 @@ def main(argv: list[str] | None = None) -> int:
         "--model-id", default=DEFAULT_MODEL_ID, help="the model id listed at /v1/models"
     )
     parser.add_argument(
-        "--admin-token-file", default=None,
+        "--admin-token-file",
+        default=None,
         help="the /_admin routes answer only callers sending this file's token (Bearer)",
     )
     args = parser.parse_args(argv)
@@ -50,8 +51,9 @@ def main(argv: list[str] | None = None) -> int:
     # `server start` launches it in its state dir: that is the stack it reports at /health.
     cwd = Path.cwd()
     home = str(cwd) if is_state_dir(cwd) else None
-    endpoint = ModelEndpoint(script, delay=args.delay, model_id=args.model_id, home=home,
-                             admin_token=token or None)
+    endpoint = ModelEndpoint(
+        script, delay=args.delay, model_id=args.model_id, home=home, admin_token=token or None
+    )
     try:
         server = make_server(endpoint, args.host, args.port)
     except OSError as exc:

@@ -30,8 +30,9 @@ def admin_token(home: str | os.PathLike[str] | None = None) -> str | None:
     if os.environ.get(ENV_TOKEN):
         return os.environ[ENV_TOKEN].strip()
     try:
-        return (Path(home) if home else state_home()).joinpath(TOKEN_FILE).read_text().strip() \
-            or None
+        return (Path(home) if home else state_home()).joinpath(
+            TOKEN_FILE
+        ).read_text().strip() or None
     except OSError:
         return None
 

@@ -30,8 +30,10 @@ DEFAULT_MODEL_ID = "orchestrate-local"
 SERVICE = "orchestrate-model-endpoint"
 SYSTEM_EXCERPT = 300
 LOG_LIMIT = 2000
-ADMIN_REFUSED = ("the admin routes need the token `orchestrate server start` wrote to "
-                 "STATE/model-admin.token, sent as 'Authorization: Bearer TOKEN'")
+ADMIN_REFUSED = (
+    "the admin routes need the token `orchestrate server start` wrote to "
+    "STATE/model-admin.token, sent as 'Authorization: Bearer TOKEN'"
+)
 
 
 class ModelEndpoint:
@@ -141,8 +143,9 @@ class _Handler(BaseHTTPRequestHandler):
             return True
         sent = self.headers.get("Authorization") or ""
         scheme, _, value = sent.partition(" ")
-        return scheme.lower() == "bearer" and hmac.compare_digest(value.strip().encode(),
-                                                                   token.encode())
+        return scheme.lower() == "bearer" and hmac.compare_digest(
+            value.strip().encode(), token.encode()
+        )
 
     def _body(self) -> dict | list:
         length = int(self.headers.get("Content-Length") or 0)
@@ -174,8 +177,15 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _health(self, _body: Any) -> None:
         # `service` and `home` let `server start` elsewhere recognise orchestrate's own stack.
-        self._json(200, {"status": "ok", "model": self.endpoint.model_id,
-                         "service": SERVICE, "home": self.endpoint.home})
+        self._json(
+            200,
+            {
+                "status": "ok",
+                "model": self.endpoint.model_id,
+                "service": SERVICE,
+                "home": self.endpoint.home,
+            },
+        )
 
     def _embeddings(self, body: Any) -> None:
         self._json(200, fmt.embeddings(_mapping(body)))

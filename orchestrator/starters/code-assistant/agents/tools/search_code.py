@@ -14,8 +14,24 @@ def search_code(query: str, path: str = ".", max_results: int = 20) -> str:
     """
     import os
 
-    suffixes = (".py", ".js", ".ts", ".go", ".rs", ".java", ".rb", ".c", ".h", ".cpp",
-                ".md", ".yaml", ".yml", ".toml", ".json", ".sh")
+    suffixes = (
+        ".py",
+        ".js",
+        ".ts",
+        ".go",
+        ".rs",
+        ".java",
+        ".rb",
+        ".c",
+        ".h",
+        ".cpp",
+        ".md",
+        ".yaml",
+        ".yml",
+        ".toml",
+        ".json",
+        ".sh",
+    )
     skipped = {".git", "node_modules", ".venv", "venv", "__pycache__", "dist", "build"}
     needle, found = query.lower(), []
     for root, dirs, files in os.walk(path):
@@ -28,8 +44,9 @@ def search_code(query: str, path: str = ".", max_results: int = 20) -> str:
                 with open(file, encoding="utf-8", errors="replace") as handle:
                     for number, line in enumerate(handle, 1):
                         if needle in line.lower():
-                            found.append(f"{os.path.relpath(file, path)}:{number}: "
-                                         f"{line.strip()[:200]}")
+                            found.append(
+                                f"{os.path.relpath(file, path)}:{number}: {line.strip()[:200]}"
+                            )
                             if len(found) >= max_results:
                                 return "\n".join(found)
             except OSError:
