@@ -1,25 +1,17 @@
 """The Letta agents (and shared blocks) a run talks to.
 
 Owns `AgentPool`: lazily, on a step's first use, it finds a referenced (provisioned) agent
-by its managed identity tag (`identity.agent_tag(namespace, name)`: Letta names are not
-unique) or creates an inline agent for the run, tagged RUN_TAG + `run_tag(run_id)` (its own
-memory blocks too; KEEP_TAG if it is kept), with the pipeline's shared blocks created once and
-attached by id. `${env:VAR}` in agent fields is
-resolved here, at the last moment, and registered with the run's Redactor.
+(run.provisioned: by its managed identity tag, unless looked up before the run) or creates
+an inline agent for the run from run.inline's request, with the pipeline's shared blocks
+created once and attached by id. It is made of parts it composes: `models` (run.models:
+which model and embedding) and `cleanup` (run.cleanup: deleting what the run created,
+`retire` / `release`); the methods of the same names are theirs, kept here for callers.
 
 A Letta agent is one conversation, so its messages go one at a time: a unit *leases* an
 agent (`lease` / `give_back`) for all of its attempts. An inline agent with `replicas: N`
 has up to N copies, made only as concurrency demands (copy 1 is `<agent>`, copy k is
 `<agent>#k` in the run records), each its own Letta agent with the same definition and the
 same shared blocks; which copy a unit gets is decided in run.replicas.
-
-Model choice: a step's model is step.model, else the agent's, else the pipeline default,
-else the run default (--model / ORCHESTRATE_MODEL / the server's first `openai-proxy/`
-model). A step whose model differs from its agent's sends that one message with Letta's
-`override_model`: same agent, same memory, another model for that turn.
-
-Provisioned (`ref:`) agents are found by run.provisioned. Deleting what the run created
-(`retire`, `release`) is run.cleanup's part of the pool.
 
 Resume takes up an earlier attempt's inline agents and shared blocks only if they were made
 from the same definition: an inline agent carries a digest of what it was made from
@@ -34,33 +26,24 @@ Must not: send messages (run.step does), or delete anything it did not create fo
 from __future__ import annotations
 
 import dataclasses
-import re
 import threading
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
 
-from orchestrator import settings
 from orchestrator.backends import identity
-from orchestrator.backends.base import AgentRef, NewAgent, NewBlock, RunBackend
-from orchestrator.compile.fingerprint import agent_payload, block_payload, definition
+from orchestrator.backends.base import AgentRef, RunBackend
 from orchestrator.compile.plan import Plan, StepPlan
-from orchestrator.errors import RunError
-from orchestrator.run.cleanup import Cleanup
+from orchestrator.run import inline
+from orchestrator.run.cleanup import Cleanup, earlier_copies
+from orchestrator.run.inline import BLOCK_DEF_TAG, DEF_TAG, same
+from orchestrator.run.models import Models
 from orchestrator.run.provisioned import Agent, find_provisioned
 from orchestrator.run.records import Records
-from orchestrator.run.replicas import Replicas, parse_label, replica_label
-from orchestrator.run.secrets import Redactor, resolve_env
-from orchestrator.spec.agents import env_templates
-from orchestrator.spec.model import AgentSpec, BlockSpec
-
-DEFAULT_EMBEDDING = "openai/text-embedding-3-small"
-# Tags of an inline agent: the digest of the definition it was made from, and of each
-# shared block it attaches (`orchestrate:block-def=<block>=<digest>`).
-DEF_TAG, BLOCK_DEF_TAG = "orchestrate:def=", "orchestrate:block-def="
-_DIGEST = 16  # hex digits of a definition digest in a tag
+from orchestrator.run.replicas import Replicas, replica_label
+from orchestrator.run.secrets import Redactor
+from orchestrator.spec.model import AgentSpec
 
 
-class AgentPool(Cleanup):
+class AgentPool:
     def __init__(
         self,
         plan: Plan,
@@ -78,9 +61,8 @@ class AgentPool(Cleanup):
         alive: Mapping[str, AgentRef] | None = None,
         models: tuple[list[str], list[str]] | None = None,
     ):
-        self.plan, self.backend, self.records, self.redactor = plan, backend, records, redactor
+        self.plan, self.records, self.redactor = plan, records, redactor
         self.run_id, self.namespace, self.keep = run_id, namespace, keep
-        self._default_model = default_model
         self._reuse = dict(reuse or {})  # (kind, name) -> letta id from an earlier attempt
         # The run's agents known to exist (found on resume; or given: a Temporal worker in a
         # live run trusts the records, saving a lookup per step)
@@ -90,56 +72,54 @@ class AgentPool(Cleanup):
         self._blocks: dict[str, str] = {}
         self._lock = threading.Lock()  # guards the maps above; copies are made outside it
         self._block_lock = threading.Lock()  # one creation per shared block
-        self._models: tuple[list[str], list[str]] | None = models  # the server's, once asked
         self._found = dict(found or {})  # provisioned agents looked up before the run
         # agent -> the copies this pool may use (the Temporal workflow leases copies to units
         # across workers); None: every copy, leased within this process
         self._assigned = dict(assigned or {})
-        self._init_cleanup()
+        self.models = Models(plan, backend, default_model=default_model, server=models)
+        self.cleanup = Cleanup(
+            plan,
+            backend,
+            records,
+            run_id=run_id,
+            keep=keep,
+            reuse=self._reuse,
+            made=self._made,
+            blocks=self._blocks,
+        )
+        self.backend = backend
 
-    # ----- models -----
+    @property
+    def backend(self) -> RunBackend:
+        return self._backend
+
+    @backend.setter
+    def backend(self, backend: RunBackend) -> None:
+        """Replaced by a traced run's worker (client spans): every part uses the new one."""
+        self._backend = self.models.backend = self.cleanup.backend = backend
+
+    # ----- the parts', for callers -----
     def default_model(self) -> str:
-        if self._default_model is None:
-            chat = self._server_models()[0]
-            proxied = [m for m in chat if m.startswith("openai-proxy/")]
-            if not (proxied or chat):
-                raise RunError(
-                    f"the server at {self.backend.base_url} offers no chat model: "
-                    "pass --model or set ORCHESTRATE_MODEL"
-                )
-            self._default_model = (proxied or chat)[0]
-        return self._default_model
+        return self.models.default()
 
     def agent_model(self, spec: AgentSpec) -> str:
-        return spec.model or self.plan.defaults.model or self.default_model()
+        return self.models.agent(spec)
 
     def step_model(self, step: StepPlan, agent: Agent | None = None) -> str | None:
         """The override for this step's messages, or None to use the agent's own model."""
-        if not step.model:
-            return None
-        return None if agent and agent.model == step.model else step.model
-
-    def _embedding(self, spec: AgentSpec) -> str:
-        chosen = (
-            spec.embedding
-            or self.plan.defaults.embedding
-            or settings.value("ORCHESTRATE_EMBEDDING")
-        )
-        if chosen:
-            return chosen
-        available = self._server_models()[1]
-        return (
-            DEFAULT_EMBEDDING if DEFAULT_EMBEDDING in available or not available else available[0]
-        )
+        return self.models.step(step, agent)
 
     def server_models(self) -> tuple[list[str], list[str]]:
         """(chat, embedding) model handles the server offers (asked once per pool)."""
-        return self._server_models()
+        return self.models.server()
 
-    def _server_models(self) -> tuple[list[str], list[str]]:
-        if self._models is None:
-            self._models = self.backend.models()
-        return self._models
+    def retire(self, step: str) -> None:
+        """`step` settled successfully: its agents no other step needs are deleted."""
+        self.cleanup.retire(step)
+
+    def release(self, succeeded: bool) -> list[str]:
+        """At the end of the run: delete what it created, unless kept."""
+        return self.cleanup.release(succeeded)
 
     # ----- agents -----
     def replicas(self, name: str) -> int:
@@ -182,7 +162,9 @@ class AgentPool(Cleanup):
         with self._lock:
             if name not in self._groups:
                 spec = self.plan.agents[name]
-                known = {letta_id: index for index, letta_id in self._earlier(name).items()}
+                known = {
+                    letta_id: index for index, letta_id in earlier_copies(self._reuse, name).items()
+                }
                 self._groups[name] = Replicas(
                     self.replicas(name),
                     lambda index: self._make(name, spec, index),
@@ -191,15 +173,6 @@ class AgentPool(Cleanup):
                     indexes=self._assigned.get(name),
                 )
             return self._groups[name]
-
-    def _earlier(self, name: str) -> dict[int, str]:
-        """Copy index -> Letta id of the agent's copies an earlier attempt created."""
-        found = {}
-        for (kind, label), letta_id in self._reuse.items():
-            base, index = parse_label(label)
-            if kind == "agent" and base == name:
-                found[index] = letta_id
-        return found
 
     def _make(self, name: str, spec: AgentSpec, index: int) -> Agent:
         return self._find(name, spec) if spec.ref else self._inline(name, spec, index)
@@ -211,40 +184,58 @@ class AgentPool(Cleanup):
 
     def _inline(self, name: str, spec: AgentSpec, index: int) -> Agent:
         label = replica_label(name, index)
-        made_from = DEF_TAG + self._definition(spec)
+        model = self.models.agent(spec)
+        made_from = DEF_TAG + inline.agent_definition(
+            self.plan, spec, model, self.models.embedding(spec)
+        )
         earlier = self._reuse.get(("agent", label))
         if earlier:
             alive = self._alive_agents().get(earlier)
-            if alive is not None and _same(alive.tags, DEF_TAG, made_from):
-                return Agent(alive, model=self.agent_model(spec), name=name, replica=index)
+            if alive is not None and same(alive.tags, DEF_TAG, made_from):
+                return Agent(alive, model=model, name=name, replica=index)
             if alive is not None:  # made from another definition: never answer with it
                 self._discard(
                     "agent", label, earlier, self.backend.delete_agent, self._disposable(name)
                 )
-        request = self._request(name, spec, index)
+        request = inline.agent_request(
+            self.plan,
+            name,
+            spec,
+            index,
+            run_id=self.run_id,
+            redactor=self.redactor,
+            model=model,
+            embedding=self.models.embedding(spec),
+            copies=self.replicas(name),
+            disposable=self._disposable(name),
+            block_ids=lambda: [self._shared_block(b) for b in spec.shared_blocks],
+        )
         request = dataclasses.replace(
             request,
             tags=(
                 *request.tags,
                 made_from,
-                *(f"{BLOCK_DEF_TAG}{b}={self._block_definition(b)}" for b in spec.shared_blocks),
+                *(
+                    f"{BLOCK_DEF_TAG}{b}={inline.block_definition(self.plan, b)}"
+                    for b in spec.shared_blocks
+                ),
             ),
         )
         ref = self.backend.create_agent(request)
         self.records.add_resource(self.run_id, "agent", label, ref.id)
         return Agent(ref, model=request.model, name=name, replica=index)
 
-    def _definition(self, spec: AgentSpec) -> str:
-        return definition(
-            {
-                "agent": agent_payload(spec, self.plan.shared_blocks),
-                "model": self.agent_model(spec),
-                "embedding": self._embedding(spec),
-            }
-        )[:_DIGEST]
+    def _made(self) -> dict[str, dict[int, str]]:
+        """Agent -> copy index -> Letta id of the copies made so far (every agent asked for)."""
+        with self._lock:
+            groups = dict(self._groups)
+        return {
+            name: {index: agent.ref.id for index, agent in group.made().items()}
+            for name, group in groups.items()
+        }
 
-    def _block_definition(self, name: str) -> str:
-        return block_payload(self.plan.shared_blocks[name])[:_DIGEST]
+    def _disposable(self, name: str) -> bool:
+        return self.cleanup.disposable(name)
 
     def _alive_agents(self) -> dict[str, AgentRef]:
         """The run's agents that still exist (asked once: resume)."""
@@ -258,10 +249,11 @@ class AgentPool(Cleanup):
     def _block_changed(self, name: str) -> bool:
         """Was the earlier attempt's copy of this shared block made from another definition?
         (Its agents say: each carries the digest of every block it attaches.)"""
-        prefix, now = f"{BLOCK_DEF_TAG}{name}=", self._block_definition(name)
+        prefix = f"{BLOCK_DEF_TAG}{name}="
+        now = inline.block_definition(self.plan, name)
         ids = {i for (kind, _), i in self._reuse.items() if kind == "agent"}
         return any(
-            not _same(agent.tags, prefix, prefix + now)
+            not same(agent.tags, prefix, prefix + now)
             for letta_id, agent in self._alive_agents().items()
             if letta_id in ids
         )
@@ -272,33 +264,7 @@ class AgentPool(Cleanup):
         """An earlier attempt's object whose definition changed: deleted (unless kept), so
         the new one made in its place is all the run's records know."""
         if disposable:
-            self._delete((kind, label, letta_id, delete))
-
-    def _request(self, name: str, spec: AgentSpec, index: int = 1) -> NewAgent:
-        where = f"agents.{name}"
-        env = lambda text, field: resolve_env(text, self.redactor, f"{where}.{field}")  # noqa: E731
-        meta: dict[str, Any] = {"run": self.run_id, "agent": name, "pipeline": self.plan.name}
-        run_tags = (identity.RUN_TAG, identity.run_tag(self.run_id))
-        if self.replicas(name) > 1:
-            meta["replica"] = index
-        if templates := env_templates(spec):  # names only: export writes them back
-            meta["env_fields"] = templates
-        # Empty text is left to the server's default (`or None`), as for blocks below.
-        return NewAgent(
-            name=letta_name(f"{self.plan.name}-{replica_label(name, index)}-{self.run_id}"),
-            model=self.agent_model(spec),
-            embedding=self._embedding(spec),
-            system=(env(spec.system, "system") or None) if spec.system else None,
-            description=spec.description or None,
-            # its own blocks carry the run's tags: deleting the agent leaves them behind
-            memory_blocks=tuple(_block(b, env, tags=run_tags) for b in spec.memory_blocks),
-            block_ids=tuple(self._shared_block(b) for b in spec.shared_blocks),
-            tools=spec.tools,
-            tags=(*run_tags, *(() if self._disposable(name) else (identity.KEEP_TAG,)), *spec.tags),
-            metadata={identity.METADATA_KEY: meta},
-            tool_env={k: env(v, f"tool_env.{k}") for k, v in spec.tool_env.items()},
-            context_window=spec.context_window or None,
-        )
+            self.cleanup.discard(kind, label, letta_id, delete)
 
     def shared_block(self, name: str) -> str:
         """The run's copy of a shared block (made on first use, then recorded)."""
@@ -322,34 +288,7 @@ class AgentPool(Cleanup):
             return self._blocks[name]
 
     def _new_block(self, name: str) -> str:
-        spec = self.plan.shared_blocks[name]
-        env = lambda text, field: resolve_env(  # noqa: E731
-            text, self.redactor, f"shared_blocks.{name}.{field}"
-        )
-        request = _block(spec, env, tags=(identity.RUN_TAG, identity.run_tag(self.run_id)))
+        request = inline.block_request(self.plan, name, run_id=self.run_id, redactor=self.redactor)
         block_id = self.backend.create_block(request)
         self.records.add_resource(self.run_id, "block", name, block_id)
         return block_id
-
-
-def _same(tags: tuple[str, ...], prefix: str, expected: str) -> bool:
-    """Does the tag starting with `prefix` say `expected`? (An agent made before definitions
-    were tagged cannot say: taken as the same.)"""
-    told = [tag for tag in tags if tag.startswith(prefix)]
-    return not told or expected in told
-
-
-def _block(spec: BlockSpec, env: Callable[[str, str], str], tags: tuple[str, ...] = ()) -> NewBlock:
-    return NewBlock(
-        label=spec.label,
-        value=env(spec.value, f"{spec.label}.value"),
-        description=spec.description or None,
-        limit=spec.limit or None,
-        read_only=spec.read_only,
-        tags=tags,
-    )
-
-
-def letta_name(text: str) -> str:
-    """Letta accepts letters, digits, spaces, hyphens, underscores and apostrophes in names."""
-    return re.sub(r"[^\w \-']", "-", text)

@@ -1,17 +1,19 @@
 """Clean-up of the Letta objects a run created: its inline agents (every copy) and shared
 blocks.
 
-Owns `Cleanup`, the part of the agent pool (run.agents.AgentPool mixes it in) that deletes:
-`retire(step)` once a step settled successfully deletes, in the background, the inline
-agents no unsettled step needs any more (so clean-up overlaps the rest of the run);
-`release(succeeded)` at the end deletes what remains, then the shared blocks, then the deleted
-agents' own memory blocks (Letta leaves an agent's blocks behind when it deletes the agent:
-they carry the run's tag, and are found attached to nothing). Kept agents
-(`keep: true`, --keep-agents) and provisioned (`ref:`) agents are never deleted; a run that
-did not succeed keeps everything, so `resume` continues the agents' conversations. It also
-deletes copies an earlier attempt of the run made that this attempt did not need again, and,
-once the run succeeded, agents tagged with the run that no record names (created by a call
-the run abandoned on a timeout or Ctrl-C).
+Owns `Cleanup`, the agent pool's deleting part (run.agents.AgentPool makes one and hands it
+what it reads: the records an earlier attempt left, `made()` for the copies made so far and
+the map of the shared blocks made): `retire(step)` once a step settled successfully deletes,
+in the background, the inline agents no unsettled step needs any more (so clean-up overlaps
+the rest of the run); `release(succeeded)` at the end deletes what remains, then the shared
+blocks, then the deleted agents' own memory blocks (Letta leaves an agent's blocks behind
+when it deletes the agent: they carry the run's tag, and are found attached to nothing).
+Kept agents (`keep: true`, --keep-agents) and provisioned (`ref:`) agents are never deleted
+(`disposable`); a run that did not succeed keeps everything, so `resume` continues the
+agents' conversations. It also deletes copies an earlier attempt of the run made that this
+attempt did not need again (`earlier_copies`), an earlier attempt's object the pool replaces
+because its definition changed (`discard`), and, once the run succeeded, agents tagged with
+the run that no record names (created by a call the run abandoned on a timeout or Ctrl-C).
 
 Must not: create anything, or delete anything not created for this run.
 """
@@ -19,40 +21,51 @@ Must not: create anything, or delete anything not created for this run.
 from __future__ import annotations
 
 import functools
-import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
 
 from orchestrator.backends import identity
 from orchestrator.backends.base import RunBackend
 from orchestrator.compile.plan import Plan
 from orchestrator.errors import BackendError, NotFound
 from orchestrator.run.records import Records
-from orchestrator.run.replicas import Replicas, parse_label, replica_label
+from orchestrator.run.replicas import parse_label, replica_label
+
+Made = Callable[[], dict[str, dict[int, str]]]  # agent -> copy index -> Letta id, made so far
 
 
 class Cleanup:
-    """Mixed into AgentPool, whose state it reads (declared here for readers and checkers)."""
-
-    plan: Plan
-    backend: RunBackend
-    records: Records
-    run_id: str
-    keep: bool
-    _reuse: dict[tuple[str, str], str]
-    _groups: dict[str, Replicas[Any]]
-    _blocks: dict[str, str]
-    _lock: threading.Lock
-
-    def _init_cleanup(self) -> None:
+    def __init__(
+        self,
+        plan: Plan,
+        backend: RunBackend,
+        records: Records,
+        *,
+        run_id: str,
+        keep: bool,
+        reuse: Mapping[tuple[str, str], str],
+        made: Made,
+        blocks: Mapping[str, str],
+    ):
+        """`reuse`: (kind, name) -> Letta id an earlier attempt recorded; `made()`: the
+        copies the pool has made so far of each agent it was asked for;
+        `blocks`: shared block -> Letta id, as the pool makes them."""
+        self.plan, self.backend, self.records = plan, backend, records
+        self.run_id, self.keep = run_id, keep
+        self._reuse, self._made, self._blocks = reuse, made, blocks
         self._users_left = agent_users(self.plan)  # agent -> top-level steps not yet settled
         self._retired: set[str] = set()
         self._deleted: list[str] = []
         self._cleaner = ThreadPoolExecutor(max_workers=4, thread_name_prefix="cleanup")
 
-    def _earlier(self, name: str) -> dict[int, str]:  # AgentPool's: index -> Letta id
-        raise NotImplementedError
+    def disposable(self, name: str) -> bool:
+        """May the run delete agent `name`'s copies? (Not if kept or provisioned.)"""
+        spec = self.plan.agents[name]
+        return not spec.ref and not self.keep and not spec.keep
+
+    def discard(self, kind: str, label: str, letta_id: str, delete: Callable[[str], None]) -> None:
+        """Delete an earlier attempt's object now and mark its record deleted."""
+        self._delete((kind, label, letta_id, delete))
 
     def retire(self, step: str) -> None:
         """`step` settled successfully: delete the inline agents no other unsettled step
@@ -66,14 +79,12 @@ class Cleanup:
     def _retire(self, name: str) -> None:
         """Delete every copy of `name` (also copies an earlier attempt made that this one did
         not need again), once."""
-        if name in self._retired or not self._disposable(name):
+        if name in self._retired or not self.disposable(name):
             return
-        with self._lock:
-            group = self._groups.get(name)
-        copies = {index: a.ref.id for index, a in (group.made() if group else {}).items()}
+        copies = self._made().get(name, {})
         leftovers = {
             i: letta_id
-            for i, letta_id in self._earlier(name).items()
+            for i, letta_id in earlier_copies(self._reuse, name).items()
             if i not in copies and letta_id not in copies.values()
         }
         if not copies and not leftovers:
@@ -98,13 +109,13 @@ class Cleanup:
         if not succeeded:
             self._sweep_own_blocks()
             return sorted(self._deleted)
-        used = set(self._groups) | {
+        used = set(self._made()) | {
             parse_label(label)[0] for kind, label in self._reuse if kind == "agent"
         }
         kept = {
             b
             for n in used
-            if n in self.plan.agents and not self._disposable(n)
+            if n in self.plan.agents and not self.disposable(n)
             for b in self.plan.agents[n].shared_blocks
         }
         made = {
@@ -145,9 +156,7 @@ class Cleanup:
         up on (a timeout, Ctrl-C) after the server had already created them. Nothing can
         use them; a run that succeeded deletes them with the rest."""
         known = {letta_id for (kind, _), letta_id in self._reuse.items() if kind == "agent"}
-        with self._lock:
-            groups = list(self._groups.values())
-        known |= {agent.ref.id for group in groups for agent in group.made().values()}
+        known |= {letta_id for copies in self._made().values() for letta_id in copies.values()}
         try:
             tagged = self.backend.find_agents((identity.run_tag(self.run_id),))
         except BackendError:
@@ -157,10 +166,6 @@ class Cleanup:
                 self._cleaner.submit(
                     self._quietly, functools.partial(self.backend.delete_agent, agent.id)
                 )
-
-    def _disposable(self, name: str) -> bool:
-        spec = self.plan.agents[name]
-        return not spec.ref and not self.keep and not spec.keep
 
     def _delete(self, item: tuple) -> None:
         kind, name, letta_id, delete = item
@@ -174,6 +179,16 @@ class Cleanup:
             action()
         except NotFound:
             pass
+
+
+def earlier_copies(reuse: Mapping[tuple[str, str], str], name: str) -> dict[int, str]:
+    """Copy index -> Letta id of agent `name`'s copies an earlier attempt created."""
+    found = {}
+    for (kind, label), letta_id in reuse.items():
+        base, index = parse_label(label)
+        if kind == "agent" and base == name:
+            found[index] = letta_id
+    return found
 
 
 def agent_users(plan: Plan) -> dict[str, set[str]]:
