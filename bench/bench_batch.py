@@ -123,13 +123,11 @@ def _process_cpu(pid: int | None) -> float:
 
 def _temporal_pid() -> int | None:
     """The local Temporal dev server's pid, from the stack's state file (None: elsewhere)."""
-    try:
-        from orchestrator.home import state_home
+    from orchestrator.server import state
+    from orchestrator.server.paths import StackPaths
 
-        state = json.loads((state_home() / "server.json").read_text())
-        return int(state["temporal"]["pid"])
-    except (OSError, KeyError, TypeError, ValueError):
-        return None
+    pid = (state.read(StackPaths.resolve()).get("temporal") or {}).get("pid")
+    return int(pid) if pid else None
 
 
 class Workers:
